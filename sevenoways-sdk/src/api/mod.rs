@@ -1,0 +1,58 @@
+//! One handle per resource, borrowed from a [`crate::Client`]:
+//! `client.messages().send_number(&req)`, `client.channels().list()`, ...
+
+mod channels;
+mod communities;
+mod groups;
+mod instances;
+mod messages;
+mod queue;
+mod sandbox;
+mod schedules;
+mod webhooks;
+
+pub use channels::ChannelsApi;
+pub use communities::CommunitiesApi;
+pub use groups::GroupsApi;
+pub use instances::InstancesApi;
+pub use messages::MessagesApi;
+pub use queue::QueueApi;
+pub use sandbox::SandboxApi;
+pub use schedules::SchedulesApi;
+pub use webhooks::WebhooksApi;
+
+use crate::Client;
+
+macro_rules! handles {
+    ($($(#[$doc:meta])* $method:ident => $api:ident),* $(,)?) => {
+        impl Client {
+            $(
+                $(#[$doc])*
+                pub fn $method(&self) -> $api<'_> {
+                    $api { client: self }
+                }
+            )*
+        }
+    };
+}
+
+handles! {
+    /// `/api/instances`: list, create, delete, QR codes.
+    instances => InstancesApi,
+    /// `/api/instances/:id/groups`.
+    groups => GroupsApi,
+    /// `/api/send*` and `/api/send-number*`.
+    messages => MessagesApi,
+    /// `/api/send-*community`.
+    communities => CommunitiesApi,
+    /// `/api/channels` and `/api/send-*channel`.
+    channels => ChannelsApi,
+    /// `/api/schedules`.
+    schedules => SchedulesApi,
+    /// `/api/queue/:queueId`.
+    queue => QueueApi,
+    /// `/api/webhooks`.
+    webhooks => WebhooksApi,
+    /// `/api/sandbox/*`, on a server running the sandbox transport.
+    sandbox => SandboxApi,
+}

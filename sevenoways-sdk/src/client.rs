@@ -1,0 +1,489 @@
+//! The HTTP client: configuration, encoding, retries and error mapping.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::models::Endpoint;
+use crate::models::common::{ErrorBody, Success};
+use crate::secret::ApiKey;
+use crate::validation::ValidationError;
+
+/// The production API.
+pub const DEFAULT_BASE_URL: &str = "https://sevenoways.app";
+
+/// How POST bodies are encoded. Both are documented; the server treats them alike.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BodyEncoding {
+    /// `application/json` (the default).
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`, lists as `groupIds[]=A&groupIds[]=B`,
+    /// as n8n and Pabbly send them.
+    Form,
+}
+
+/// A client for the Sevenoways Relay API. Cheap to clone; clones share one connection pool.
+///
+/// ```no_run
+/// use sevenoways_sdk::{Client, GroupTarget};
+/// use sevenoways_sdk::models::messages::SendRequest;
+/// # async fn run() -> Result<(), sevenoways_sdk::Error> {
+/// let client = Client::builder().api_key("YOUR_API_KEY").build()?;
+/// let queued = client
+///     .messages()
+///     .send(&SendRequest::new(
+///         "number2".parse()?,
+///         GroupTarget::names(["Team A"])?,
+///         "Hello everyone! 👋".try_into()?,
+///     ))
+///     .await?;
+/// println!("queued as {}", queued.queue_id);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base_url: String,
+    encoding: BodyEncoding,
+    max_retries: u32,
+    max_retry_wait: Duration,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url)
+            .field("api_key", &"<redacted>")
+            .field("encoding", &self.inner.encoding)
+            .field("max_retries", &self.inner.max_retries)
+            .finish()
+    }
+}
+
+/// Builds a [`Client`]. Only the API key is required.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    api_key: Option<ApiKey>,
+    base_url: String,
+    encoding: BodyEncoding,
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_retries: u32,
+    max_retry_wait: Duration,
+    user_agent: Option<String>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            encoding: BodyEncoding::Json,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_retries: 3,
+            max_retry_wait: Duration::from_secs(60),
+            user_agent: None,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The API key sent as `x-api-key`.
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The server, e.g. `http://127.0.0.1:8080` for a local `sevenoways-server`.
+    /// Defaults to [`DEFAULT_BASE_URL`].
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// JSON (default) or form-urlencoded bodies.
+    pub fn encoding(mut self, encoding: BodyEncoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    /// The whole request's time limit (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The time limit for opening a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How many times a failed request is retried (default 3; 0 turns retries off).
+    ///
+    /// Retried: 429 (honouring `Retry-After`), 502, 503 and 504, and connection failures
+    /// (the request never left). A 500 or a timeout is retried only for `GET` and
+    /// `DELETE`: a send may already be queued, and the API has no idempotency key, so
+    /// retrying it could send the message twice.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The longest single wait between retries (default 60 s). A `Retry-After` longer
+    /// than this is not waited for: the call fails with [`Error::RateLimited`].
+    pub fn max_retry_wait(mut self, wait: Duration) -> Self {
+        self.max_retry_wait = wait;
+        self
+    }
+
+    /// Prefixes the User-Agent (e.g. `svw/0.1.0`); the SDK's own name and version follow.
+    pub fn user_agent(mut self, product: impl Into<String>) -> Self {
+        self.user_agent = Some(product.into());
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client> {
+        let key = self.api_key.ok_or_else(|| {
+            ValidationError::new("apiKey", "expected an API key (set SEVENOWAYS_API_KEY)")
+        })?;
+        let mut header = HeaderValue::from_str(key.expose().trim()).map_err(|_| {
+            ValidationError::new("apiKey", "expected printable ASCII characters only")
+        })?;
+        header.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", header);
+
+        let base_url = self.base_url.trim_end_matches('/').to_owned();
+        let parsed = url::Url::parse(&base_url).map_err(|_| {
+            ValidationError::new(
+                "baseUrl",
+                format!("expected an http(s) URL, got {base_url:?}"),
+            )
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ValidationError::new("baseUrl", "expected an http or https URL").into());
+        }
+
+        let sdk = concat!("sevenoways-sdk/", env!("CARGO_PKG_VERSION"));
+        let user_agent = match self.user_agent {
+            Some(product) => format!("{product} {sdk}"),
+            None => sdk.to_owned(),
+        };
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(user_agent)
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .build()
+            .map_err(|e| Error::Transport(e.to_string()))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                encoding: self.encoding,
+                max_retries: self.max_retries,
+                max_retry_wait: self.max_retry_wait,
+                timeout: self.timeout,
+            }),
+        })
+    }
+}
+
+impl Client {
+    /// Starts a [`ClientBuilder`].
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from `SEVENOWAYS_API_KEY` and, if set, `SEVENOWAYS_BASE_URL`.
+    pub fn from_env() -> Result<Self> {
+        let mut builder = Self::builder();
+        if let Ok(key) = std::env::var("SEVENOWAYS_API_KEY") {
+            builder = builder.api_key(key);
+        }
+        if let Ok(url) = std::env::var("SEVENOWAYS_BASE_URL")
+            && !url.trim().is_empty()
+        {
+            builder = builder.base_url(url);
+        }
+        builder.build()
+    }
+
+    /// The server this client talks to, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// Validates and POSTs an [`Endpoint`] body, in the configured encoding.
+    pub async fn post<E: Endpoint>(&self, body: &E) -> Result<E::Response> {
+        body.validate()?;
+        self.post_to(E::PATH, body).await
+    }
+
+    /// POSTs any body to `path` (already validated by the caller).
+    pub(crate) async fn post_to<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let (content_type, bytes) = match self.inner.encoding {
+            BodyEncoding::Json => (
+                "application/json",
+                serde_json::to_vec(body).map_err(|e| Error::Transport(e.to_string()))?,
+            ),
+            BodyEncoding::Form => (
+                "application/x-www-form-urlencoded",
+                crate::body::to_form(body).into_bytes(),
+            ),
+        };
+        self.execute(Method::POST, path, Some((content_type, bytes)))
+            .await
+    }
+
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.execute(Method::GET, path, None).await
+    }
+
+    pub(crate) async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.execute(Method::DELETE, path, None).await
+    }
+
+    async fn execute<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&'static str, Vec<u8>)>,
+    ) -> Result<T> {
+        let url = format!("{}{}", self.inner.base_url, path);
+        let idempotent = method != Method::POST;
+        let mut attempt = 0u32;
+        loop {
+            let mut request = self.inner.http.request(method.clone(), &url);
+            if let Some((content_type, bytes)) = &body {
+                request = request
+                    .header(CONTENT_TYPE, *content_type)
+                    .body(bytes.clone());
+            }
+            let outcome = match request.send().await {
+                Ok(response) => self.read(response).await,
+                Err(e) => Err(self.transport_error(e)),
+            };
+            let err = match outcome {
+                Ok(value) => return Ok(value),
+                Err(err) => err,
+            };
+            let Some(wait) = self.retry_wait(&err, attempt, idempotent) else {
+                return Err(err.error);
+            };
+            attempt += 1;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn read<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<T, Failure> {
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let bytes = response.bytes().await.map_err(|e| Failure {
+            error: self.transport_error_inner(e),
+            retry_after: None,
+            kind: FailureKind::Transport { sent: true },
+        })?;
+        if status.is_success() {
+            let de = &mut serde_json::Deserializer::from_slice(&bytes);
+            return serde_path_to_error::deserialize::<_, Success<T>>(de)
+                .map(|s| s.0)
+                .map_err(|e| Failure::fatal(decode_error(e, &bytes)));
+        }
+        let message = serde_json::from_slice::<ErrorBody>(&bytes)
+            .map(|b| b.error)
+            .unwrap_or_else(|_| excerpt(&bytes));
+        let error = match status {
+            StatusCode::UNAUTHORIZED => Error::Unauthorized { message },
+            StatusCode::NOT_FOUND => Error::NotFound { message },
+            StatusCode::TOO_MANY_REQUESTS => Error::RateLimited {
+                retry_after,
+                message,
+            },
+            _ => Error::Api {
+                status: status.as_u16(),
+                message,
+            },
+        };
+        let kind = match status.as_u16() {
+            429 | 502..=504 => FailureKind::Retryable,
+            500 => FailureKind::RetryableIfIdempotent,
+            _ => FailureKind::Fatal,
+        };
+        Err(Failure {
+            error,
+            retry_after,
+            kind,
+        })
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> Failure {
+        let sent = !e.is_connect();
+        Failure {
+            error: self.transport_error_inner(e),
+            retry_after: None,
+            kind: FailureKind::Transport { sent },
+        }
+    }
+
+    fn transport_error_inner(&self, e: reqwest::Error) -> Error {
+        if e.is_timeout() {
+            Error::Timeout(self.inner.timeout)
+        } else {
+            // without_url: the URL holds no secret, but the message reads better without it
+            // and never grows a query string someone added by hand.
+            Error::Transport(error_chain(&e.without_url()))
+        }
+    }
+
+    /// How long to wait before the next attempt, or `None` to give up.
+    fn retry_wait(&self, failure: &Failure, attempt: u32, idempotent: bool) -> Option<Duration> {
+        if attempt >= self.inner.max_retries {
+            return None;
+        }
+        let retry = match failure.kind {
+            FailureKind::Retryable => true,
+            FailureKind::RetryableIfIdempotent => idempotent,
+            FailureKind::Transport { sent } => !sent || idempotent,
+            FailureKind::Fatal => false,
+        };
+        if !retry {
+            return None;
+        }
+        let wait = match failure.retry_after {
+            Some(wait) => wait,
+            None => backoff(attempt),
+        };
+        (wait <= self.inner.max_retry_wait).then_some(wait)
+    }
+}
+
+struct Failure {
+    error: Error,
+    retry_after: Option<Duration>,
+    kind: FailureKind,
+}
+
+impl Failure {
+    fn fatal(error: Error) -> Self {
+        Self {
+            error,
+            retry_after: None,
+            kind: FailureKind::Fatal,
+        }
+    }
+}
+
+enum FailureKind {
+    Retryable,
+    RetryableIfIdempotent,
+    Transport { sent: bool },
+    Fatal,
+}
+
+/// Capped exponential backoff with jitter: 250 ms, 500 ms, 1 s … up to 30 s, each
+/// scaled by a random factor in [0.5, 1) so that many clients do not retry in step.
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(250).saturating_mul(1u32 << attempt.min(7));
+    let capped = base.min(Duration::from_secs(30));
+    capped.mul_f64(0.5 + fastrand::f64() / 2.0)
+}
+
+/// `Retry-After` as seconds (`120`) or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+fn decode_error(err: serde_path_to_error::Error<serde_json::Error>, body: &[u8]) -> Error {
+    Error::Decode {
+        path: err.path().to_string(),
+        message: err.into_inner().to_string(),
+        excerpt: excerpt(body),
+    }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    text.chars().take(200).collect()
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Percent-encodes one path segment (ids are URL-safe by construction, but a typed id
+/// is not required everywhere).
+pub(crate) fn segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(90));
+        let wait = parse_retry_after(&date).unwrap();
+        assert!(
+            wait > Duration::from_secs(80) && wait <= Duration::from_secs(90),
+            "{wait:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 0..20 {
+            let wait = backoff(attempt);
+            let base = Duration::from_millis(250)
+                .saturating_mul(1 << attempt.min(7))
+                .min(Duration::from_secs(30));
+            assert!(wait >= base / 2 && wait < base, "{attempt}: {wait:?}");
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! # sevenoways-sdk
+//!
+//! A typed async client for the [Sevenoways Relay](https://sevenoways.app) WhatsApp API,
+//! the request, response and webhook types the API is made of, and a webhook signature
+//! verifier.
+//!
+//! ```no_run
+//! use sevenoways_sdk::{Client, Phone};
+//! use sevenoways_sdk::models::messages::SendNumberRequest;
+//!
+//! # async fn run() -> Result<(), sevenoways_sdk::Error> {
+//! let client = Client::from_env()?; // SEVENOWAYS_API_KEY, SEVENOWAYS_BASE_URL
+//! let queued = client
+//!     .messages()
+//!     .send_number(&SendNumberRequest::new(
+//!         "number2".parse()?,
+//!         Phone::normalize("+971 50 123 4567")?,
+//!         "Your order is ready 🎉".try_into()?,
+//!     ))
+//!     .await?;
+//! println!("queued: {}", queued.queue_id);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Features
+//! - `client` (default): the HTTP [`Client`] (reqwest with rustls, tokio). Without it
+//!   (`default-features = false`) the crate is the shared types, the form codec
+//!   ([`body`]) and webhook signing ([`signature`]): what `sevenoways-server` uses.
+//!
+//! ## Layout
+//! [`models`] has one module per resource (instances, groups, messages, communities,
+//! channels, schedules, queue, webhooks, sandbox); `client.<resource>()` returns the
+//! matching handle in [`api`]. Every value is validated when built, so an invalid phone
+//! number or a 5000-character message is refused before a request is sent, with a
+//! [`ValidationError`] naming the field.
+#![warn(missing_docs)]
+
+pub mod body;
+pub mod ids;
+pub mod models;
+pub mod secret;
+pub mod signature;
+pub mod validation;
+
+#[cfg(feature = "client")]
+pub mod api;
+#[cfg(feature = "client")]
+mod client;
+#[cfg(feature = "client")]
+mod error;
+
+#[cfg(feature = "client")]
+pub use client::{BodyEncoding, Client, ClientBuilder, DEFAULT_BASE_URL};
+#[cfg(feature = "client")]
+pub use error::{Error, Result};
+
+pub use ids::{
+    ChannelId, GroupId, GroupName, InstanceId, NewsletterJid, Phone, QueueId, ScheduleId, WebhookId,
+};
+pub use models::Endpoint;
+pub use models::common::{
+    CronExpr, Empty, ErrorBody, MediaUrl, MessageText, RATE_LIMIT_MESSAGE, Success, TimeZone,
+};
+pub use models::messages::{Content, GroupTarget, Queued, SendMessage, Target};
+pub use models::webhooks::{Event, EventData};
+pub use secret::{ApiKey, WebhookSecret};
+pub use validation::{Validate, ValidationError};

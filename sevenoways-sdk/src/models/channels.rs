@@ -1,0 +1,226 @@
+//! Channels (WhatsApp newsletters): one-way broadcasts that only admins and owners post to.
+//!
+//! A channel is saved once by invite link, code or JID (`POST /api/channels`), then sent
+//! to by its JID.
+
+use super::Endpoint;
+use super::common::{MediaUrl, MessageText};
+use super::messages::{
+    Content, Queued, SendMessage, Target, check_caption, check_document, send_request,
+};
+use crate::ids::{ChannelId, InstanceId, NewsletterJid};
+use crate::validation::{Validate, ValidationError};
+use serde::{Deserialize, Serialize};
+
+/// A saved channel, exactly as `GET /api/channels` documents it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Channel {
+    /// The saved channel's id (`ch_abc123`), for `DELETE /api/channels/:id`.
+    pub id: ChannelId,
+    /// The JID to send to (`120363…@newsletter`).
+    pub channel_jid: NewsletterJid,
+    /// The channel's name.
+    pub name: String,
+    /// The channel's description.
+    #[serde(default)]
+    pub description: String,
+    /// Follower count when last looked up.
+    #[serde(default)]
+    pub subscribers: u64,
+    /// Whether the instance may post (admins and owners only).
+    #[serde(default)]
+    pub is_admin: bool,
+    /// `https://whatsapp.com/channel/…`
+    #[serde(default)]
+    pub invite_link: String,
+    /// The instance that looked the channel up.
+    pub instance_id: InstanceId,
+}
+
+/// `GET /api/channels`: `{"success":true,"channels":[…]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelList {
+    /// The saved channels, oldest first.
+    pub channels: Vec<Channel>,
+}
+
+/// `POST /api/channels`: looks a channel up by invite link, invite code or JID and saves it.
+///
+/// ```
+/// use sevenoways_sdk::models::channels::AddChannelRequest;
+/// let req = AddChannelRequest::new("number2".parse()?, "https://whatsapp.com/channel/0029VaAbCdEf");
+/// assert!(sevenoways_sdk::Validate::validate(&req).is_ok());
+/// # Ok::<(), sevenoways_sdk::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddChannelRequest {
+    /// The instance used for the lookup.
+    pub instance_id: InstanceId,
+    /// A full invite URL, an invite code, or the channel JID.
+    pub invite_link: String,
+}
+
+impl AddChannelRequest {
+    /// A lookup of `invite_link` through `instance_id`.
+    pub fn new(instance_id: InstanceId, invite_link: impl Into<String>) -> Self {
+        Self {
+            instance_id,
+            invite_link: invite_link.into(),
+        }
+    }
+}
+
+/// What an invite reference names: the part after `https://whatsapp.com/channel/`, a bare
+/// code, or a JID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelRef {
+    /// An invite code (`0029VaAbCdEf…`).
+    Code(String),
+    /// A channel JID.
+    Jid(NewsletterJid),
+}
+
+impl ChannelRef {
+    /// Reads an invite URL, code or JID.
+    ///
+    /// ```
+    /// use sevenoways_sdk::models::channels::ChannelRef;
+    /// assert_eq!(
+    ///     ChannelRef::parse("https://whatsapp.com/channel/0029VaAbCdEf").unwrap(),
+    ///     ChannelRef::Code("0029VaAbCdEf".into())
+    /// );
+    /// assert!(matches!(ChannelRef::parse("120363111@newsletter"), Ok(ChannelRef::Jid(_))));
+    /// assert!(ChannelRef::parse("https://example.com/x").is_err());
+    /// ```
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let raw = raw.trim();
+        if raw.ends_with("@newsletter") {
+            return NewsletterJid::for_field(raw, "inviteLink").map(Self::Jid);
+        }
+        let code = if raw.contains("://") {
+            let url = url::Url::parse(raw).ok();
+            let code = url.as_ref().and_then(|u| {
+                let host = u.host_str()?.trim_start_matches("www.");
+                let mut path = u.path_segments()?;
+                (host == "whatsapp.com" && path.next() == Some("channel"))
+                    .then(|| path.next().map(str::to_owned))
+                    .flatten()
+            });
+            code.ok_or_else(|| {
+                ValidationError::new(
+                    "inviteLink",
+                    format!("expected https://whatsapp.com/channel/<code>, an invite code or a channel JID, got {raw:?}"),
+                )
+            })?
+        } else {
+            raw.to_owned()
+        };
+        let valid =
+            (6..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !valid {
+            return Err(ValidationError::new(
+                "inviteLink",
+                format!("expected an invite link, invite code or channel JID, got {raw:?}"),
+            ));
+        }
+        Ok(Self::Code(code))
+    }
+}
+
+impl Validate for AddChannelRequest {
+    fn validate(&self) -> Result<(), ValidationError> {
+        ChannelRef::parse(&self.invite_link).map(drop)
+    }
+}
+
+impl Endpoint for AddChannelRequest {
+    const PATH: &'static str = "/api/channels";
+    type Response = ChannelSaved;
+}
+
+/// `POST /api/channels` answer: `{"success":true,"channel":{…}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelSaved {
+    /// The saved channel.
+    pub channel: Channel,
+}
+
+send_request! {
+    /// `POST /api/send-to-channel`: text to a channel the number administers.
+    SendToChannelRequest => "/api/send-to-channel",
+    to { channel_jid: NewsletterJid } => |s| Ok(Target::Channel(s.channel_jid.clone())),
+    content { message: MessageText } => Content::Text { message: s.message.clone() },
+    check Ok(())
+}
+
+send_request! {
+    /// `POST /api/send-image-to-channel`: an image to a channel.
+    SendImageToChannelRequest => "/api/send-image-to-channel",
+    to { channel_jid: NewsletterJid } => |s| Ok(Target::Channel(s.channel_jid.clone())),
+    content {
+        image_url: MediaUrl,
+        caption: Option<String> [serde(default, skip_serializing_if = "Option::is_none")]
+    } => Content::Image { image_url: s.image_url.clone(), caption: s.caption.clone() },
+    check check_caption(s.caption.as_deref())
+}
+
+send_request! {
+    /// `POST /api/send-document-to-channel`: a document to a channel.
+    SendDocumentToChannelRequest => "/api/send-document-to-channel",
+    to { channel_jid: NewsletterJid } => |s| Ok(Target::Channel(s.channel_jid.clone())),
+    content {
+        file_url: MediaUrl,
+        filename: String,
+        mimetype: Option<String> [serde(default, skip_serializing_if = "Option::is_none")]
+    } => Content::Document { file_url: s.file_url.clone(), filename: s.filename.clone(), mimetype: s.mimetype.clone() },
+    check check_document(&s.filename, s.mimetype.as_deref())
+}
+
+impl SendToChannelRequest {
+    /// Text to a channel.
+    pub fn new(instance_id: InstanceId, channel_jid: NewsletterJid, message: MessageText) -> Self {
+        Self {
+            instance_id,
+            channel_jid,
+            message,
+        }
+    }
+}
+
+impl SendImageToChannelRequest {
+    /// An image to a channel.
+    pub fn new(
+        instance_id: InstanceId,
+        channel_jid: NewsletterJid,
+        image_url: MediaUrl,
+        caption: Option<String>,
+    ) -> Self {
+        Self {
+            instance_id,
+            channel_jid,
+            image_url,
+            caption,
+        }
+    }
+}
+
+impl SendDocumentToChannelRequest {
+    /// A document to a channel.
+    pub fn new(
+        instance_id: InstanceId,
+        channel_jid: NewsletterJid,
+        file_url: MediaUrl,
+        filename: impl Into<String>,
+        mimetype: Option<String>,
+    ) -> Self {
+        Self {
+            instance_id,
+            channel_jid,
+            file_url,
+            filename: filename.into(),
+            mimetype,
+        }
+    }
+}

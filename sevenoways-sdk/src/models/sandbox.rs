@@ -1,0 +1,63 @@
+//! The sandbox transport's own endpoints (`/api/sandbox/*`), for developing offline.
+//!
+//! They exist only on a server running the sandbox transport: they simulate what a phone
+//! would do (scan the QR code, be in groups, write back) and show what was "sent".
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::groups::Group;
+use super::messages::Content;
+use crate::ids::{GroupId, InstanceId, QueueId};
+
+/// `POST /api/sandbox/instances/:id/groups`: `{"name":"Team A","id":"…@g.us"}` adds a
+/// group to the number; the same id again renames it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxGroupRequest {
+    /// The group's name.
+    pub name: String,
+    /// Its id; generated when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<GroupId>,
+}
+
+/// `POST /api/sandbox/instances/:id/groups` answer: `{"success":true,"group":{…}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxGroup {
+    /// The group as now stored.
+    pub group: Group,
+}
+
+/// `POST /api/sandbox/instances/:id/inbound`: `{"from":"971501234567","message":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxInboundRequest {
+    /// The sender's number.
+    pub from: String,
+    /// The text.
+    pub message: String,
+}
+
+/// `GET /api/sandbox/outbox?instanceId=ID`: `{"success":true,"messages":[…]}`, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outbox {
+    /// What the transport sent.
+    pub messages: Vec<OutboxMessage>,
+}
+
+/// A message a sandbox transport received or sent, for the outbox. Kept here so the
+/// server and the SDK's sandbox helpers agree on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxMessage {
+    /// The queue entry it came from.
+    pub queue_id: QueueId,
+    /// The sending instance.
+    pub instance_id: InstanceId,
+    /// The recipient.
+    pub to: String,
+    /// `kind` and its fields.
+    #[serde(flatten)]
+    pub content: Content,
+    /// When the transport sent it.
+    pub sent_at: DateTime<Utc>,
+}

@@ -1,0 +1,258 @@
+//! Schedules: a message sent on a cron schedule in an IANA time zone.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Endpoint;
+use super::common::{CronExpr, MediaUrl, MessageText, TimeZone};
+use super::de::{bool_like, one_or_many};
+use super::messages::{Content, GroupTarget, Target, check_caption, check_document, is_false};
+use crate::ids::{GroupId, GroupName, InstanceId, Phone, ScheduleId};
+use crate::validation::{Validate, ValidationError};
+
+/// `POST /api/schedules`.
+///
+/// The documentation's example sends text to `groupIds`. The same recipient fields as
+/// the send endpoints work (`groupIds`, `groups`, `sendAll`, or `phone`), and the content
+/// is text (`message`), an image (`imageUrl`, `caption`) or a document (`fileUrl`,
+/// `filename`, `mimetype`): exactly one of each.
+///
+/// ```
+/// use sevenoways_sdk::models::schedules::CreateScheduleRequest;
+/// use sevenoways_sdk::{Content, GroupTarget, Target};
+/// let req = CreateScheduleRequest::new(
+///     "number2".parse()?,
+///     "Daily Morning Update",
+///     "0 9 * * *".parse()?,
+///     "Asia/Dubai".parse()?,
+///     Target::Groups(GroupTarget::ids(["120363025246125888@g.us"])?),
+///     Content::Text { message: "Good morning team! ☀️".try_into()? },
+/// )?;
+/// assert_eq!(
+///     serde_json::to_string(&req)?,
+///     r#"{"instanceId":"number2","label":"Daily Morning Update","cronExpr":"0 9 * * *","timezone":"Asia/Dubai","groupIds":["120363025246125888@g.us"],"message":"Good morning team! ☀️"}"#
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateScheduleRequest {
+    /// The sending instance.
+    pub instance_id: InstanceId,
+    /// A label for people.
+    #[serde(default)]
+    pub label: String,
+    /// Five fields, minute first.
+    pub cron_expr: CronExpr,
+    /// The zone the cron fields are read in; `UTC` when omitted.
+    #[serde(default)]
+    pub timezone: TimeZone,
+    /// Groups by id.
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub group_ids: Vec<GroupId>,
+    /// Groups by name (case-insensitive, resolved at each run).
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub groups: Vec<GroupName>,
+    /// Every group of the instance.
+    #[serde(
+        default,
+        deserialize_with = "bool_like",
+        skip_serializing_if = "is_false"
+    )]
+    pub send_all: bool,
+    /// A phone number instead of groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Phone>,
+    /// Text content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageText>,
+    /// Image content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<MediaUrl>,
+    /// The image's caption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    /// Document content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_url: Option<MediaUrl>,
+    /// The document's file name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// The document's MIME type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mimetype: Option<String>,
+}
+
+impl CreateScheduleRequest {
+    /// A schedule from typed parts. Communities and channels are not schedulable
+    /// (the documentation schedules group and number sends only).
+    pub fn new(
+        instance_id: InstanceId,
+        label: impl Into<String>,
+        cron_expr: CronExpr,
+        timezone: TimeZone,
+        target: Target,
+        content: Content,
+    ) -> Result<Self, ValidationError> {
+        let mut req = Self {
+            instance_id,
+            label: label.into(),
+            cron_expr,
+            timezone,
+            group_ids: Vec::new(),
+            groups: Vec::new(),
+            send_all: false,
+            phone: None,
+            message: None,
+            image_url: None,
+            caption: None,
+            file_url: None,
+            filename: None,
+            mimetype: None,
+        };
+        match target {
+            Target::Groups(g) => (req.group_ids, req.groups, req.send_all) = g.into_fields(),
+            Target::Phone(p) => req.phone = Some(p),
+            _ => {
+                return Err(ValidationError::new(
+                    "groupIds",
+                    "schedules send to groups or a phone number",
+                ));
+            }
+        }
+        match content {
+            Content::Text { message } => req.message = Some(message),
+            Content::Image { image_url, caption } => {
+                req.image_url = Some(image_url);
+                req.caption = caption;
+            }
+            Content::Document {
+                file_url,
+                filename,
+                mimetype,
+            } => {
+                req.file_url = Some(file_url);
+                req.filename = Some(filename);
+                req.mimetype = mimetype;
+            }
+        }
+        req.validate()?;
+        Ok(req)
+    }
+
+    /// The recipients: groups or a phone, never both.
+    pub fn target(&self) -> Result<Target, ValidationError> {
+        let has_groups = self.send_all || !self.group_ids.is_empty() || !self.groups.is_empty();
+        match (&self.phone, has_groups) {
+            (Some(_), true) => Err(ValidationError::new(
+                "phone",
+                "expected either phone or groups (groupIds, groups, sendAll), not both",
+            )),
+            (Some(p), false) => Ok(Target::Phone(p.clone())),
+            (None, _) => GroupTarget::from_fields(&self.group_ids, &self.groups, self.send_all)
+                .map(Target::Groups)
+                .map_err(|e| {
+                    if has_groups {
+                        e
+                    } else {
+                        ValidationError::new(
+                            "groupIds",
+                            "expected recipients: groupIds, groups, sendAll=true or phone",
+                        )
+                    }
+                }),
+        }
+    }
+
+    /// The content: exactly one of text, image or document.
+    pub fn content(&self) -> Result<Content, ValidationError> {
+        match (&self.message, &self.image_url, &self.file_url) {
+            (Some(message), None, None) => Ok(Content::Text {
+                message: message.clone(),
+            }),
+            (None, Some(url), None) => {
+                check_caption(self.caption.as_deref())?;
+                Ok(Content::Image {
+                    image_url: url.clone(),
+                    caption: self.caption.clone(),
+                })
+            }
+            (None, None, Some(url)) => {
+                let filename = self.filename.clone().unwrap_or_default();
+                check_document(&filename, self.mimetype.as_deref())?;
+                Ok(Content::Document {
+                    file_url: url.clone(),
+                    filename,
+                    mimetype: self.mimetype.clone(),
+                })
+            }
+            (None, None, None) => Err(ValidationError::new(
+                "message",
+                "expected content: message, imageUrl or fileUrl",
+            )),
+            _ => Err(ValidationError::new(
+                "message",
+                "expected exactly one of message, imageUrl or fileUrl",
+            )),
+        }
+    }
+}
+
+impl Validate for CreateScheduleRequest {
+    fn validate(&self) -> Result<(), ValidationError> {
+        if self.label.chars().count() > 200 {
+            return Err(ValidationError::new(
+                "label",
+                "expected a label of at most 200 characters",
+            ));
+        }
+        self.target()?;
+        self.content()?;
+        Ok(())
+    }
+}
+
+impl Endpoint for CreateScheduleRequest {
+    const PATH: &'static str = "/api/schedules";
+    type Response = ScheduleCreated;
+}
+
+/// A schedule as the server keeps it: the request that made it, plus its run times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Schedule {
+    /// For `DELETE /api/schedules/:id`.
+    pub id: ScheduleId,
+    /// What was asked for.
+    #[serde(flatten)]
+    pub spec: CreateScheduleRequest,
+    /// The next firing, in UTC. `None` if the expression never matches again.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// The last firing, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// `GET /api/schedules`: `{"success":true,"schedules":[…]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleList {
+    /// Oldest first.
+    pub schedules: Vec<Schedule>,
+}
+
+/// `POST /api/schedules` answer: `{"success":true,"schedule":{…}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleCreated {
+    /// The new schedule, with its first `nextRunAt`.
+    pub schedule: Schedule,
+}

@@ -1,0 +1,329 @@
+//! Webhooks: the events the server POSTs, and the subscriptions that say where.
+//!
+//! The wire shape of every event is
+//! `{"id":"evt_…","event":"message.sent","timestamp":"…","instanceId":"…","data":{…}}`;
+//! see [`Event`]. To verify and parse a delivery use [`crate::signature::Verifier`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::Endpoint;
+use crate::ids::{InstanceId, QueueId, WebhookId};
+use crate::secret::WebhookSecret;
+use crate::validation::{Validate, ValidationError};
+
+/// The seven documented event names.
+pub const EVENT_TYPES: [&str; 7] = [
+    "message.sent",
+    "message.failed",
+    "message.received",
+    "message.delivered",
+    "message.read",
+    "instance.online",
+    "instance.offline",
+];
+
+/// A webhook event: common fields plus the event's own [`EventData`].
+///
+/// ```
+/// use sevenoways_sdk::models::webhooks::{Event, EventData};
+/// let body = r#"{"id":"evt_1","event":"message.read","timestamp":"2026-11-24T09:00:00Z","instanceId":"number2","data":{"queueId":142,"to":"971501234567"}}"#;
+/// let event: Event = serde_json::from_str(body)?;
+/// assert!(matches!(event.data, EventData::MessageRead(ref m) if m.queue_id.0 == 142));
+/// // Serialising gives back the same bytes: the server signs exactly these.
+/// assert_eq!(serde_json::to_string(&event)?, body);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Unique per event; the same on every retry, so receivers can deduplicate.
+    pub id: String,
+    /// When it happened.
+    pub timestamp: DateTime<Utc>,
+    /// The instance it concerns.
+    pub instance_id: InstanceId,
+    /// What happened.
+    pub data: EventData,
+}
+
+impl Event {
+    /// The event's name (`message.sent`, ...), or the unknown name as received.
+    pub fn event_type(&self) -> &str {
+        self.data.event_type()
+    }
+}
+
+/// What happened, by event type. Events added after this SDK version arrive as
+/// [`EventData::Unknown`] with their name and raw `data` kept.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum EventData {
+    /// `message.sent`: WhatsApp accepted the message.
+    MessageSent(MessageEvent),
+    /// `message.failed`: the message will not be sent.
+    MessageFailed(MessageFailed),
+    /// `message.received`: someone wrote to the number.
+    MessageReceived(MessageReceived),
+    /// `message.delivered`: it reached the recipient's phone.
+    MessageDelivered(MessageEvent),
+    /// `message.read`: the recipient read it.
+    MessageRead(MessageEvent),
+    /// `instance.online`: the number connected.
+    InstanceOnline(InstanceEvent),
+    /// `instance.offline`: the number disconnected.
+    InstanceOffline(InstanceEvent),
+    /// An event this SDK version does not know.
+    Unknown {
+        /// Its name.
+        event: String,
+        /// Its `data`, untouched.
+        data: serde_json::Value,
+    },
+}
+
+impl EventData {
+    /// The event's name.
+    pub fn event_type(&self) -> &str {
+        match self {
+            Self::MessageSent(_) => "message.sent",
+            Self::MessageFailed(_) => "message.failed",
+            Self::MessageReceived(_) => "message.received",
+            Self::MessageDelivered(_) => "message.delivered",
+            Self::MessageRead(_) => "message.read",
+            Self::InstanceOnline(_) => "instance.online",
+            Self::InstanceOffline(_) => "instance.offline",
+            Self::Unknown { event, .. } => event,
+        }
+    }
+}
+
+/// `data` of `message.sent`, `message.delivered` and `message.read`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageEvent {
+    /// The queue entry.
+    pub queue_id: QueueId,
+    /// The recipient.
+    pub to: String,
+    /// `text`, `image` or `document`, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// `data` of `message.failed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageFailed {
+    /// The queue entry.
+    pub queue_id: QueueId,
+    /// The recipient.
+    pub to: String,
+    /// Why.
+    pub error: String,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// `data` of `message.received`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageReceived {
+    /// The WhatsApp message id.
+    pub message_id: String,
+    /// The sender's number (digits, country code first).
+    pub from: String,
+    /// The chat it came in: the sender's number or a group id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<String>,
+    /// The text.
+    pub message: String,
+}
+
+/// `data` of `instance.online` and `instance.offline`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceEvent {
+    /// `online` or `offline`.
+    pub status: String,
+    /// The paired number, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireEvent<D> {
+    id: String,
+    event: String,
+    timestamp: DateTime<Utc>,
+    instance_id: InstanceId,
+    data: D,
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        fn wire<S: Serializer, D: Serialize>(e: &Event, data: &D, s: S) -> Result<S::Ok, S::Error> {
+            WireEvent {
+                id: e.id.clone(),
+                event: e.event_type().to_owned(),
+                timestamp: e.timestamp,
+                instance_id: e.instance_id.clone(),
+                data,
+            }
+            .serialize(s)
+        }
+        match &self.data {
+            EventData::MessageSent(d)
+            | EventData::MessageDelivered(d)
+            | EventData::MessageRead(d) => wire(self, d, s),
+            EventData::MessageFailed(d) => wire(self, d, s),
+            EventData::MessageReceived(d) => wire(self, d, s),
+            EventData::InstanceOnline(d) | EventData::InstanceOffline(d) => wire(self, d, s),
+            EventData::Unknown { data, .. } => wire(self, data, s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let w = WireEvent::<serde_json::Value>::deserialize(d)?;
+        fn parse<T: serde::de::DeserializeOwned, E: Error>(v: serde_json::Value) -> Result<T, E> {
+            serde_json::from_value(v).map_err(|e| E::custom(format!("data: {e}")))
+        }
+        let data = match w.event.as_str() {
+            "message.sent" => EventData::MessageSent(parse(w.data)?),
+            "message.failed" => EventData::MessageFailed(parse(w.data)?),
+            "message.received" => EventData::MessageReceived(parse(w.data)?),
+            "message.delivered" => EventData::MessageDelivered(parse(w.data)?),
+            "message.read" => EventData::MessageRead(parse(w.data)?),
+            "instance.online" => EventData::InstanceOnline(parse(w.data)?),
+            "instance.offline" => EventData::InstanceOffline(parse(w.data)?),
+            _ => EventData::Unknown {
+                event: w.event,
+                data: w.data,
+            },
+        };
+        Ok(Event {
+            id: w.id,
+            timestamp: w.timestamp,
+            instance_id: w.instance_id,
+            data,
+        })
+    }
+}
+
+/// `POST /api/webhooks`: subscribe a URL to events.
+///
+/// The documentation configures webhooks in a dashboard; this API is our addition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWebhookRequest {
+    /// Where events are POSTed (http or https).
+    pub url: String,
+    /// Event names to send; empty means all.
+    #[serde(
+        default,
+        deserialize_with = "super::de::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub events: Vec<String>,
+    /// The signing secret; the server generates one when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<WebhookSecret>,
+}
+
+impl Validate for CreateWebhookRequest {
+    fn validate(&self) -> Result<(), ValidationError> {
+        super::common::MediaUrl::for_field(&self.url, "url")?;
+        for (i, e) in self.events.iter().enumerate() {
+            if !EVENT_TYPES.contains(&e.as_str()) {
+                return Err(ValidationError::new(
+                    format!("events[{i}]"),
+                    format!("expected one of {}, got {e:?}", EVENT_TYPES.join(", ")),
+                ));
+            }
+        }
+        if let Some(s) = &self.secret
+            && s.expose().len() < 16
+        {
+            return Err(ValidationError::new(
+                "secret",
+                "expected a secret of at least 16 characters",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Endpoint for CreateWebhookRequest {
+    const PATH: &'static str = "/api/webhooks";
+    type Response = WebhookCreated;
+}
+
+/// A webhook subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Webhook {
+    /// For `DELETE /api/webhooks/:id`.
+    pub id: WebhookId,
+    /// Where events go.
+    pub url: String,
+    /// The events sent; empty means all.
+    pub events: Vec<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /api/webhooks` answer: the subscription and its secret, shown only this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookCreated {
+    /// The subscription.
+    pub webhook: Webhook,
+    /// The signing secret.
+    pub secret: WebhookSecret,
+}
+
+/// `GET /api/webhooks`: `{"success":true,"webhooks":[…]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookList {
+    /// Oldest first.
+    pub webhooks: Vec<Webhook>,
+}
+
+/// One delivery of one event to one subscription, with its attempts so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// For `POST /api/webhooks/:id/deliveries/:deliveryId/redeliver`.
+    pub id: String,
+    /// The event's id (`X-Webhook-Id`).
+    pub event_id: String,
+    /// The event's name.
+    pub event: String,
+    /// `pending`, `succeeded` or `failed` (gave up).
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The receiver's last HTTP status, if it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_code: Option<u16>,
+    /// How long the last attempt took, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// The last error, if the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When the next attempt is due, while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When the event was raised.
+    pub created_at: DateTime<Utc>,
+}
+
+/// `GET /api/webhooks/:id/deliveries`: `{"success":true,"deliveries":[…]}`, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryList {
+    /// Newest first.
+    pub deliveries: Vec<Delivery>,
+}
