@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::groups::Group;
 use super::messages::Content;
-use crate::ids::{GroupId, InstanceId, QueueId};
+use crate::ids::{GroupId, GroupName, InstanceId, Phone, QueueId};
+use crate::models::common::MessageText;
+use crate::validation::{Validate, ValidationError};
 
 /// `POST /api/sandbox/instances/:id/groups`: `{"name":"Team A","id":"…@g.us"}` adds a
 /// group to the number; the same id again renames it.
@@ -60,4 +62,20 @@ pub struct OutboxMessage {
     pub content: Content,
     /// When the transport sent it.
     pub sent_at: DateTime<Utc>,
+}
+
+impl Validate for SandboxGroupRequest {
+    fn validate(&self) -> Result<(), ValidationError> {
+        GroupName::new(&self.name)
+            .map_err(|e| ValidationError::new("name", e.reason().to_owned()))?;
+        Ok(())
+    }
+}
+
+impl Validate for SandboxInboundRequest {
+    fn validate(&self) -> Result<(), ValidationError> {
+        Phone::new(&self.from).map_err(|e| ValidationError::new("from", e.reason().to_owned()))?;
+        MessageText::new(self.message.clone())?;
+        Ok(())
+    }
 }

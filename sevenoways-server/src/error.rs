@@ -1,0 +1,95 @@
+//! The error envelope: every failure answers `{"success":false,"error":"…"}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sevenoways_sdk::{ErrorBody, ValidationError};
+
+use crate::store::StoreError;
+
+/// A failed request, with the status it answers.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the body or a parameter is wrong; the message names the field.
+    BadRequest(String),
+    /// 401: no key or an unknown key.
+    Unauthorized(String),
+    /// 404: not found for this key (another key's ids are not found either).
+    NotFound(String),
+    /// 409: the id is taken.
+    Conflict(String),
+    /// 413: body too large.
+    PayloadTooLarge(usize),
+    /// 415: neither JSON nor form.
+    UnsupportedMediaType(String),
+    /// 429 with `Retry-After` seconds.
+    RateLimited {
+        /// Seconds until a retry can succeed.
+        retry_after_secs: u64,
+        /// The message.
+        message: String,
+    },
+    /// 500: a bug or a database failure. The detail is logged, not sent.
+    Internal(String),
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// 404 with a message.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        Self::BadRequest(e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(msg) => Self::Conflict(msg),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            Self::Conflict(m) => (StatusCode::CONFLICT, m),
+            Self::PayloadTooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is larger than {limit} bytes"),
+            ),
+            Self::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
+            Self::RateLimited {
+                retry_after_secs,
+                message,
+            } => {
+                let mut response =
+                    (StatusCode::TOO_MANY_REQUESTS, Json(ErrorBody::new(message))).into_response();
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs.max(1)),
+                );
+                return response;
+            }
+            Self::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; the server log has details".to_owned(),
+                )
+            }
+        };
+        (status, Json(ErrorBody::new(message))).into_response()
+    }
+}

@@ -1,0 +1,54 @@
+//! `/api/instances`.
+
+use axum::extract::State;
+use sevenoways_sdk::models::instances::{CreateInstanceRequest, InstanceCreated, InstanceList};
+use sevenoways_sdk::{Empty, InstanceId};
+
+use super::{Reply, ok};
+use crate::AppState;
+use crate::auth::Authed;
+use crate::error::ApiError;
+use crate::extract::{Body, PathId};
+
+/// `GET /api/instances`.
+pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Reply<InstanceList> {
+    ok(InstanceList {
+        instances: state.store.list_instances(account.id).await?,
+    })
+}
+
+/// `POST /api/instances`: creates it in `pairing` state and links its QR page.
+pub async fn create(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    Body(req): Body<CreateInstanceRequest>,
+) -> Reply<InstanceCreated> {
+    let label = if req.label.trim().is_empty() {
+        req.instance_id.as_str()
+    } else {
+        req.label.trim()
+    };
+    let instance = state
+        .store
+        .create_instance(account.id, &req.instance_id, label)
+        .await?;
+    let qr_url = super::qr::page_url(&state, account.id, &req.instance_id);
+    ok(InstanceCreated { instance, qr_url })
+}
+
+/// `DELETE /api/instances/:id`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    PathId(id): PathId<InstanceId>,
+) -> Reply<Empty> {
+    if !state.store.delete_instance(account.id, &id).await? {
+        return Err(instance_not_found(&id));
+    }
+    ok(Empty {})
+}
+
+/// The 404 for an instance this key does not have.
+pub(crate) fn instance_not_found(id: &InstanceId) -> ApiError {
+    ApiError::not_found(format!("instance {:?} not found", id.as_str()))
+}

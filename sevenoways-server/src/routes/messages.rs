@@ -1,0 +1,129 @@
+//! All twelve send endpoints, in one handler over [`SendMessage`].
+//!
+//! A send is accepted once every recipient's queue entry is committed; then the worker is
+//! woken. Group names and `sendAll` are resolved here, against the instance's groups now,
+//! so the queue holds concrete recipients.
+
+use axum::extract::State;
+use sevenoways_sdk::models::groups::Group;
+use sevenoways_sdk::models::messages::QueuedRecipient;
+use sevenoways_sdk::{GroupTarget, Queued, SendMessage, Target};
+
+use super::instances::instance_not_found;
+use super::{Reply, ok};
+use crate::AppState;
+use crate::auth::Authed;
+use crate::error::ApiError;
+use crate::extract::Body;
+use crate::store::{AccountId, NewEntry, RecipientKind, Store};
+
+/// `POST /api/send`, `/api/send-number`, `/api/send-to-channel`, ... (see the router).
+pub async fn send<R: SendMessage>(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    Body(req): Body<R>,
+) -> Reply<Queued> {
+    let instance = req.instance_id();
+    if state
+        .store
+        .get_instance(account.id, instance)
+        .await?
+        .is_none()
+    {
+        return Err(instance_not_found(instance));
+    }
+    let recipients = resolve(&*state.store, account.id, &req).await?;
+    let content = req.content();
+    let entries: Vec<NewEntry> = recipients
+        .iter()
+        .map(|(to, kind)| NewEntry {
+            account_id: account.id,
+            instance_id: instance.clone(),
+            to: to.clone(),
+            kind: *kind,
+            content: content.clone(),
+            schedule_id: None,
+        })
+        .collect();
+    let ids = state.store.enqueue(entries).await?;
+    state.queue_wake.notify_one();
+    let recipients: Vec<QueuedRecipient> = recipients
+        .into_iter()
+        .zip(&ids)
+        .map(|((to, _), &queue_id)| QueuedRecipient { to, queue_id })
+        .collect();
+    ok(Queued {
+        queued: true,
+        queue_id: ids[0],
+        recipients,
+    })
+}
+
+/// The concrete recipients of a send, deduplicated, in request order.
+pub(crate) async fn resolve<R: SendMessage>(
+    store: &dyn Store,
+    account: AccountId,
+    req: &R,
+) -> Result<Vec<(String, RecipientKind)>, ApiError> {
+    Ok(match req.target()? {
+        Target::Phone(p) => vec![(p.as_str().to_owned(), RecipientKind::Phone)],
+        Target::Community(j) => vec![(j.as_str().to_owned(), RecipientKind::Community)],
+        Target::Channel(j) => vec![(j.as_str().to_owned(), RecipientKind::Channel)],
+        Target::Groups(target) => {
+            let groups = store.list_groups(account, req.instance_id()).await?;
+            resolve_groups(&groups, &target, req.instance_id().as_str())?
+                .into_iter()
+                .map(|id| (id, RecipientKind::Group))
+                .collect()
+        }
+        _ => return Err(ApiError::BadRequest("unsupported recipient".into())),
+    })
+}
+
+/// Group ids must belong to the instance; names match case-insensitively (every group of
+/// that name); `sendAll` takes them all. Nothing matching is a 404 naming what was not found.
+pub(crate) fn resolve_groups(
+    groups: &[Group],
+    target: &GroupTarget,
+    instance: &str,
+) -> Result<Vec<String>, ApiError> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |id: &str| {
+        if !out.iter().any(|o| o == id) {
+            out.push(id.to_owned());
+        }
+    };
+    match target {
+        GroupTarget::All => {
+            if groups.is_empty() {
+                return Err(ApiError::not_found(format!(
+                    "instance {instance:?} has no groups to send to"
+                )));
+            }
+            groups.iter().for_each(|g| push(g.id.as_str()));
+        }
+        GroupTarget::Groups { ids, names } => {
+            for id in ids {
+                if !groups.iter().any(|g| &g.id == id) {
+                    return Err(ApiError::not_found(format!(
+                        "group {:?} not found on instance {instance:?}",
+                        id.as_str()
+                    )));
+                }
+                push(id.as_str());
+            }
+            for name in names {
+                let mut matched = groups.iter().filter(|g| name.matches(&g.name)).peekable();
+                if matched.peek().is_none() {
+                    return Err(ApiError::not_found(format!(
+                        "no group named {:?} on instance {instance:?} (names match case-insensitively; \
+                         GET /api/instances/{instance}/groups lists them)",
+                        name.as_str()
+                    )));
+                }
+                matched.for_each(|g| push(g.id.as_str()));
+            }
+        }
+    }
+    Ok(out)
+}

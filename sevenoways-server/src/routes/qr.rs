@@ -1,0 +1,320 @@
+//! `GET /api/instances/:id/qr`: the pairing page, and the code as PNG, SVG or JSON.
+//!
+//! Opened in a browser there is no header to send, so the page also accepts a signed,
+//! short-lived `token` scoped to one instance (HMAC-SHA256 with a per-server secret kept
+//! in the store). The API key never appears in a link.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sevenoways_sdk::models::instances::{InstanceStatus, QrCode};
+use sevenoways_sdk::{InstanceId, Success};
+use sha2::Sha256;
+
+use super::instances::instance_not_found;
+use crate::AppState;
+use crate::auth::account_for_key;
+use crate::error::ApiError;
+use crate::store::AccountId;
+
+/// How long a QR link works.
+const TOKEN_TTL_SECS: i64 = 30 * 60;
+/// How often the pairing code changes while the page is open.
+const CODE_WINDOW_SECS: i64 = 20;
+
+fn mac(secret: &[u8]) -> Hmac<Sha256> {
+    Hmac::<Sha256>::new_from_slice(secret).expect("any key length")
+}
+
+/// `account.expiry.signature` for one instance.
+pub fn sign_token(
+    secret: &[u8],
+    account: AccountId,
+    instance: &InstanceId,
+    expires: i64,
+) -> String {
+    let mut m = mac(secret);
+    m.update(format!("qr|{account}|{instance}|{expires}").as_bytes());
+    format!(
+        "{account}.{expires}.{}",
+        hex::encode(m.finalize().into_bytes())
+    )
+}
+
+fn verify_token(secret: &[u8], token: &str, instance: &InstanceId, now: i64) -> Option<AccountId> {
+    let mut parts = token.splitn(3, '.');
+    let account: AccountId = parts.next()?.parse().ok()?;
+    let expires: i64 = parts.next()?.parse().ok()?;
+    let sig = hex::decode(parts.next()?).ok()?;
+    let mut m = mac(secret);
+    m.update(format!("qr|{account}|{instance}|{expires}").as_bytes());
+    (m.verify_slice(&sig).is_ok() && expires > now).then_some(account)
+}
+
+/// The page's address with a fresh token.
+pub fn page_url(state: &AppState, account: AccountId, instance: &InstanceId) -> String {
+    let expires = Utc::now().timestamp() + TOKEN_TTL_SECS;
+    let token = sign_token(&state.qr_secret, account, instance, expires);
+    format!(
+        "{}/api/instances/{instance}/qr?token={token}",
+        state.public_url
+    )
+}
+
+/// An instance the caller may pair: by `x-api-key`, or by a `token` for that instance.
+#[derive(Debug)]
+pub struct QrAuth {
+    /// Owner.
+    pub account: AccountId,
+    /// The instance in the path.
+    pub instance: InstanceId,
+    /// The token, to carry on in the page's links.
+    pub token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+impl FromRequestParts<AppState> for QrAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let crate::extract::PathId(instance) =
+            crate::extract::PathId::<InstanceId>::from_request_parts(parts, state).await?;
+        if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+            let account = account_for_key(state, key).await?;
+            return Ok(Self {
+                account: account.id,
+                instance,
+                token: None,
+            });
+        }
+        let Query(q) = Query::<TokenQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let token = q
+            .token
+            .ok_or_else(|| ApiError::Unauthorized("missing x-api-key header or QR token".into()))?;
+        let account = verify_token(&state.qr_secret, &token, &instance, Utc::now().timestamp())
+            .ok_or_else(|| {
+                ApiError::Unauthorized("QR link expired or invalid: create a new one".into())
+            })?;
+        Ok(Self {
+            account,
+            instance,
+            token: Some(token),
+        })
+    }
+}
+
+/// `?format=` of the QR endpoint.
+#[derive(Debug, Deserialize)]
+pub struct QrQuery {
+    format: Option<String>,
+}
+
+/// The current pairing string: it changes every [`CODE_WINDOW_SECS`], like WhatsApp's.
+fn pairing_code(
+    secret: &[u8],
+    account: AccountId,
+    instance: &InstanceId,
+    now: DateTime<Utc>,
+) -> (String, DateTime<Utc>) {
+    let window = now.timestamp() / CODE_WINDOW_SECS;
+    let mut m = mac(secret);
+    m.update(format!("pair|{account}|{instance}|{window}").as_bytes());
+    let tag = hex::encode(&m.finalize().into_bytes()[..12]);
+    let expires = DateTime::from_timestamp((window + 1) * CODE_WINDOW_SECS, 0).unwrap_or(now);
+    (format!("2@sevenoways-sandbox,{instance},{tag}"), expires)
+}
+
+/// `GET /api/instances/:id/qr[?format=png|svg|json]`.
+pub async fn qr(
+    State(state): State<AppState>,
+    auth: QrAuth,
+    Query(q): Query<QrQuery>,
+) -> Result<Response, ApiError> {
+    let instance = state
+        .store
+        .get_instance(auth.account, &auth.instance)
+        .await?
+        .ok_or_else(|| instance_not_found(&auth.instance))?;
+    let paired = instance.status == InstanceStatus::Online;
+    let (code, expires) = pairing_code(&state.qr_secret, auth.account, &auth.instance, Utc::now());
+    let format = q.format.as_deref().unwrap_or("html");
+    let response = match format {
+        "json" => Json(Success(QrCode {
+            instance_id: auth.instance.clone(),
+            status: instance.status,
+            pairing_code: (!paired).then(|| code.clone()),
+            expires_at: (!paired).then_some(expires),
+        }))
+        .into_response(),
+        "svg" => {
+            let svg = qrcode::QrCode::new(code.as_bytes())
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .render::<qrcode::render::svg::Color>()
+                .min_dimensions(264, 264)
+                .build();
+            ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
+        }
+        "png" => ([(header::CONTENT_TYPE, "image/png")], png(&code)?).into_response(),
+        "html" => Html(page(&auth, &instance.label, paired)).into_response(),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "format: expected html, png, svg or json, got {other:?}"
+            )));
+        }
+    };
+    let mut response = response;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The code as an 8-pixels-per-module grayscale PNG with the standard 4-module margin.
+fn png(code: &str) -> Result<Vec<u8>, ApiError> {
+    let qr = qrcode::QrCode::new(code.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (modules, width) = (qr.to_colors(), qr.width());
+    const SCALE: usize = 8;
+    const MARGIN: usize = 4;
+    let side = (width + 2 * MARGIN) * SCALE;
+    let mut pixels = vec![255u8; side * side];
+    for (i, color) in modules.iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let (mx, my) = (i % width + MARGIN, i / width + MARGIN);
+            for y in my * SCALE..(my + 1) * SCALE {
+                pixels[y * side + mx * SCALE..y * side + (mx + 1) * SCALE].fill(0);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side as u32, side as u32);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder
+        .write_header()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    writer
+        .write_image_data(&pixels)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    writer
+        .finish()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(out)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The browser page: the code, refreshed while pairing, and the sandbox's scan button.
+fn page(auth: &QrAuth, label: &str, paired: bool) -> String {
+    let id = auth.instance.as_str();
+    let token = auth
+        .token
+        .as_deref()
+        .map(|t| format!("&token={t}"))
+        .unwrap_or_default();
+    let pair_token = auth
+        .token
+        .as_deref()
+        .map(|t| format!("?token={t}"))
+        .unwrap_or_default();
+    let label = escape(label);
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Pair {id} · Sevenoways Relay</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;text-align:center;color:#111}}
+img{{width:264px;height:264px;image-rendering:pixelated}}button{{font-size:1rem;padding:.6rem 1.2rem;margin-top:1rem}}
+.ok{{color:#0a7d32;font-size:1.3rem}}</style></head>
+<body>
+<h1>Pair “{label}”</h1>
+<div id="pairing" {hide_pairing}>
+<p>Open WhatsApp on the phone › Settings › Linked devices › Link a device, and scan:</p>
+<img id="code" alt="QR code for {id}" src="/api/instances/{id}/qr?format=svg{token}">
+<p><small>The code refreshes every {window} seconds.</small></p>
+<p>Sandbox: no phone needed.<br><button id="scan">Simulate the scan</button></p>
+</div>
+<p id="done" class="ok" {hide_done}>✓ Paired: “{label}” is online.</p>
+<script>
+const q = "{token}";
+async function poll() {{
+  const r = await fetch("/api/instances/{id}/qr?format=json" + q);
+  if (!r.ok) return;
+  const s = await r.json();
+  if (s.status === "online") {{
+    document.getElementById("pairing").hidden = true;
+    document.getElementById("done").hidden = false;
+  }} else {{
+    document.getElementById("code").src = "/api/instances/{id}/qr?format=svg" + q + "&t=" + Date.now();
+  }}
+}}
+setInterval(poll, {window}000);
+document.getElementById("scan").onclick = async () => {{
+  await fetch("/api/sandbox/instances/{id}/pair{pair_token}", {{method: "POST"}});
+  poll();
+}};
+</script>
+</body></html>"#,
+        window = CODE_WINDOW_SECS,
+        hide_pairing = if paired { "hidden" } else { "" },
+        hide_done = if paired { "" } else { "hidden" },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_scoped_and_expire() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let a = InstanceId::new("number2").unwrap();
+        let b = InstanceId::new("number3").unwrap();
+        let t = sign_token(secret, 7, &a, 1_000);
+        assert_eq!(verify_token(secret, &t, &a, 999), Some(7));
+        assert_eq!(verify_token(secret, &t, &a, 1_000), None, "expired");
+        assert_eq!(verify_token(secret, &t, &b, 999), None, "other instance");
+        assert_eq!(verify_token(b"another secret", &t, &a, 999), None);
+        let forged = t.replacen("7.", "8.", 1);
+        assert_eq!(
+            verify_token(secret, &forged, &a, 999),
+            None,
+            "other account"
+        );
+    }
+
+    #[test]
+    fn pairing_code_changes_each_window() {
+        let id = InstanceId::new("n").unwrap();
+        let t0 = DateTime::from_timestamp(1_000_000, 0).unwrap();
+        let (c1, e1) = pairing_code(b"s", 1, &id, t0);
+        let (c2, _) = pairing_code(
+            b"s",
+            1,
+            &id,
+            t0 + chrono::Duration::seconds(CODE_WINDOW_SECS),
+        );
+        assert_ne!(c1, c2);
+        assert!(e1 > t0);
+    }
+
+    #[test]
+    fn png_is_a_png() {
+        let bytes = png("2@sevenoways-sandbox,n,abc").unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    }
+}

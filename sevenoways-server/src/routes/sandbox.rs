@@ -1,0 +1,137 @@
+//! `/api/sandbox/*`: drive the simulated WhatsApp from scripts and tests.
+
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use sevenoways_sdk::models::groups::Group;
+use sevenoways_sdk::models::instances::InstanceStatus;
+use sevenoways_sdk::models::sandbox::{
+    Outbox, SandboxGroup, SandboxGroupRequest, SandboxInboundRequest,
+};
+use sevenoways_sdk::models::webhooks::{InstanceEvent, MessageReceived};
+use sevenoways_sdk::{Empty, EventData, GroupId, InstanceId};
+
+use super::instances::instance_not_found;
+use super::qr::QrAuth;
+use super::{Reply, ok};
+use crate::AppState;
+use crate::auth::Authed;
+use crate::error::ApiError;
+use crate::extract::{Body, PathId};
+use crate::store::NewEvent;
+use crate::store::sqlite::random_id;
+
+/// The number the sandbox pairs every instance with.
+pub const SANDBOX_PHONE: &str = "971500000000";
+
+/// `POST /api/sandbox/instances/:id/pair`: the simulated QR scan. Accepts the QR page's
+/// token as well as the API key, so the page's button works without a key.
+pub async fn pair(State(state): State<AppState>, auth: QrAuth) -> Reply<Empty> {
+    let (account, id) = (auth.account, auth.instance);
+    let event = NewEvent {
+        account_id: account,
+        instance_id: id.clone(),
+        data: EventData::InstanceOnline(InstanceEvent {
+            status: "online".into(),
+            phone: Some(SANDBOX_PHONE.into()),
+        }),
+    };
+    let changed = state
+        .store
+        .set_instance_status(
+            account,
+            &id,
+            InstanceStatus::Online,
+            Some(SANDBOX_PHONE),
+            Some(event),
+        )
+        .await?;
+    if !changed {
+        return Err(instance_not_found(&id));
+    }
+    state.queue_wake.notify_one();
+    ok(Empty {})
+}
+
+/// `POST /api/sandbox/instances/:id/groups`: adds a group to the number, or renames it.
+pub async fn add_group(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    PathId(id): PathId<InstanceId>,
+    Body(req): Body<SandboxGroupRequest>,
+) -> Reply<SandboxGroup> {
+    if state.store.get_instance(account.id, &id).await?.is_none() {
+        return Err(instance_not_found(&id));
+    }
+    let group_id = match req.id {
+        Some(g) => g,
+        None => {
+            let digits: String = random_id("")
+                .bytes()
+                .map(|b| char::from(b'0' + b % 10))
+                .take(18)
+                .collect();
+            GroupId::new(format!("120363{digits}@g.us")).expect("digits make a valid group id")
+        }
+    };
+    let existing = state.store.list_groups(account.id, &id).await?;
+    let participants = existing
+        .iter()
+        .find(|g| g.id == group_id)
+        .map_or(3, |g| g.participants);
+    let group = Group {
+        id: group_id,
+        name: req.name.trim().to_owned(),
+        participants,
+    };
+    state.store.upsert_group(account.id, &id, &group).await?;
+    ok(SandboxGroup { group })
+}
+
+/// `POST /api/sandbox/instances/:id/inbound`: someone writes to the number.
+pub async fn inbound(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    PathId(id): PathId<InstanceId>,
+    Body(req): Body<SandboxInboundRequest>,
+) -> Reply<Empty> {
+    if state.store.get_instance(account.id, &id).await?.is_none() {
+        return Err(instance_not_found(&id));
+    }
+    let event = NewEvent {
+        account_id: account.id,
+        instance_id: id,
+        data: EventData::MessageReceived(MessageReceived {
+            message_id: random_id("wamid_"),
+            from: req.from.clone(),
+            chat: Some(req.from),
+            message: req.message,
+        }),
+    };
+    state.store.record_event(event).await?;
+    ok(Empty {})
+}
+
+/// `?instanceId=` of the outbox.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxQuery {
+    instance_id: Option<String>,
+}
+
+/// `GET /api/sandbox/outbox?instanceId=ID`.
+pub async fn outbox(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    Query(q): Query<OutboxQuery>,
+) -> Reply<Outbox> {
+    let raw = q
+        .instance_id
+        .ok_or_else(|| ApiError::BadRequest("instanceId: is required (?instanceId=ID)".into()))?;
+    let id = InstanceId::new(&raw)?;
+    if state.store.get_instance(account.id, &id).await?.is_none() {
+        return Err(instance_not_found(&id));
+    }
+    ok(Outbox {
+        messages: state.store.list_outbox(account.id, &id).await?,
+    })
+}

@@ -1,0 +1,80 @@
+//! `/api/schedules`.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ScheduleCreated, ScheduleList};
+use sevenoways_sdk::{Empty, ScheduleId, Target};
+
+use super::instances::instance_not_found;
+use super::messages::resolve_groups;
+use super::{Reply, ok};
+use crate::AppState;
+use crate::auth::Authed;
+use crate::error::ApiError;
+use crate::extract::{Body, PathId};
+use crate::store::sqlite::random_id;
+
+/// `GET /api/schedules`, each with its next run.
+pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Reply<ScheduleList> {
+    ok(ScheduleList {
+        schedules: state.store.list_schedules(account.id).await?,
+    })
+}
+
+/// `POST /api/schedules`. Group ids and names are checked now, so a typo is a 404 today
+/// rather than a failed send at 9 tomorrow; names are resolved again at each run.
+pub async fn create(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    Body(req): Body<CreateScheduleRequest>,
+) -> Reply<ScheduleCreated> {
+    if state
+        .store
+        .get_instance(account.id, &req.instance_id)
+        .await?
+        .is_none()
+    {
+        return Err(instance_not_found(&req.instance_id));
+    }
+    if let Target::Groups(target) = req.target()? {
+        let groups = state
+            .store
+            .list_groups(account.id, &req.instance_id)
+            .await?;
+        resolve_groups(&groups, &target, req.instance_id.as_str())?;
+    }
+    let now = Utc::now();
+    let id = ScheduleId::new(random_id("sch_")).expect("generated ids are valid");
+    let schedule = state
+        .store
+        .create_schedule(account.id, &id, &req, next_run(&req, now), now)
+        .await?;
+    ok(ScheduleCreated { schedule })
+}
+
+/// `DELETE /api/schedules/:id`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    PathId(id): PathId<ScheduleId>,
+) -> Reply<Empty> {
+    if !state.store.delete_schedule(account.id, &id).await? {
+        return Err(ApiError::not_found(format!(
+            "schedule {:?} not found",
+            id.as_str()
+        )));
+    }
+    ok(Empty {})
+}
+
+/// The first run strictly after `after`, read in the schedule's time zone. Daylight
+/// saving follows croner's rules: a time in a spring-forward gap runs right after the
+/// gap, a time in a fall-back overlap runs once.
+pub fn next_run(spec: &CreateScheduleRequest, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let local = after.with_timezone(&spec.timezone.tz());
+    spec.cron_expr
+        .schedule()
+        .find_next_occurrence(&local, false)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
