@@ -115,6 +115,12 @@ pub fn form_to_json(body: &[u8]) -> Value {
 /// assert_eq!(err.field(), "phone");
 /// ```
 pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
+    // serde reads a struct from a JSON array too (`[1, 2]` as positional fields); a
+    // request body is always an object, so anything else is refused up front.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ValidationError::new("body", "expected a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(de).map_err(path_error)?;
     Ok(value)

@@ -37,7 +37,13 @@ pub async fn add(
     {
         return Err(instance_not_found(&req.instance_id));
     }
-    let found = sandbox_lookup(&ChannelRef::parse(&req.invite_link)?);
+    let mut found = sandbox_lookup(&ChannelRef::parse(&req.invite_link)?);
+    // A lookup by JID knows no invite code: keep the link saved earlier, if any.
+    if matches!(ChannelRef::parse(&req.invite_link)?, ChannelRef::Jid(_))
+        && let Some(saved) = state.store.channel_by_jid(account.id, &req.instance_id, &found.channel_jid).await?
+    {
+        found.invite_link = saved.invite_link;
+    }
     let channel = Channel {
         id: ChannelId::new(random_id("ch_")).expect("generated ids are valid"),
         instance_id: req.instance_id,
@@ -63,31 +69,29 @@ pub async fn remove(
     ok(Empty {})
 }
 
-/// The sandbox's channel directory: every invite code names a channel, derived from the
-/// code so the same code always finds the same channel (and JID).
+/// The sandbox's channel directory: every invite code names a channel whose JID is
+/// derived from the code, and everything else about a channel is derived from its JID,
+/// so a code and its JID always find the same channel.
 fn sandbox_lookup(reference: &ChannelRef) -> Channel {
-    let (code, jid) = match reference {
-        ChannelRef::Jid(jid) => {
-            let digits = jid.as_str().trim_end_matches("@newsletter");
-            (digits.to_owned(), jid.clone())
-        }
+    let (link_code, jid) = match reference {
+        ChannelRef::Jid(jid) => (jid.as_str().trim_end_matches("@newsletter").to_owned(), jid.clone()),
         ChannelRef::Code(code) => {
             let hash = Sha256::digest(code.as_bytes());
             let n = u64::from_be_bytes(hash[..8].try_into().expect("8 bytes")) % 1_000_000_000_000;
-            let jid = NewsletterJid::new(format!("120363{n:012}@newsletter"))
-                .expect("digits are a valid JID");
+            let jid = NewsletterJid::new(format!("120363{n:012}@newsletter")).expect("digits are a valid JID");
             (code.clone(), jid)
         }
     };
-    let subscribers = u64::from(Sha256::digest(code.as_bytes())[0]) * 37;
+    let digits = jid.as_str().trim_end_matches("@newsletter");
+    let subscribers = u64::from(Sha256::digest(digits.as_bytes())[0]) * 37;
     Channel {
         id: ChannelId::new("ch_pending").expect("valid"),
+        name: format!("Sandbox channel {}", &digits[digits.len().saturating_sub(6)..]),
         channel_jid: jid,
-        name: format!("Sandbox channel {code}"),
         description: "A simulated channel: the sandbox number is its admin.".into(),
         subscribers,
         is_admin: true,
-        invite_link: format!("https://whatsapp.com/channel/{code}"),
+        invite_link: format!("https://whatsapp.com/channel/{link_code}"),
         instance_id: sevenoways_sdk::InstanceId::new("pending").expect("valid"),
     }
 }
