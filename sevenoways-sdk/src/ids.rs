@@ -12,7 +12,17 @@ use crate::validation::ValidationError;
 
 /// Implements the string plumbing shared by every validated string newtype.
 macro_rules! string_newtype {
-    ($name:ident, $field:literal) => {
+    ($name:ident, $field:literal, $pattern:literal) => {
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string", "pattern": $pattern })
+            }
+        }
+
         impl $name {
             /// Builds the value, checking it as the API does.
             pub fn new(value: impl AsRef<str>) -> Result<Self, ValidationError> {
@@ -108,7 +118,7 @@ fn check_token(s: &str, what: &str, max: usize) -> Result<(), String> {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct InstanceId(String);
-string_newtype!(InstanceId, "instanceId");
+string_newtype!(InstanceId, "instanceId", "^[A-Za-z0-9_.-]{1,64}$");
 impl InstanceId {
     fn check(s: &str) -> Result<(), String> {
         check_token(s, "an instance id such as \"number2\"", 64)
@@ -124,7 +134,7 @@ impl InstanceId {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct GroupId(String);
-string_newtype!(GroupId, "groupIds");
+string_newtype!(GroupId, "groupIds", "^[0-9-]{1,64}@g\\.us$");
 impl GroupId {
     fn check(s: &str) -> Result<(), String> {
         match s.strip_suffix("@g.us") {
@@ -151,7 +161,7 @@ impl GroupId {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct NewsletterJid(String);
-string_newtype!(NewsletterJid, "channelJid");
+string_newtype!(NewsletterJid, "channelJid", "^[0-9]{1,64}@newsletter$");
 impl NewsletterJid {
     fn check(s: &str) -> Result<(), String> {
         match s.strip_suffix("@newsletter") {
@@ -177,7 +187,7 @@ impl NewsletterJid {
 /// A saved channel's id, as `GET /api/channels` lists it (`ch_abc123`).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct ChannelId(String);
-string_newtype!(ChannelId, "id");
+string_newtype!(ChannelId, "id", "^[A-Za-z0-9_.-]{1,64}$");
 impl ChannelId {
     fn check(s: &str) -> Result<(), String> {
         check_token(s, "a channel id such as \"ch_abc123\"", 64)
@@ -187,7 +197,7 @@ impl ChannelId {
 /// A schedule's id (`sch_…`).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct ScheduleId(String);
-string_newtype!(ScheduleId, "id");
+string_newtype!(ScheduleId, "id", "^[A-Za-z0-9_.-]{1,64}$");
 impl ScheduleId {
     fn check(s: &str) -> Result<(), String> {
         check_token(s, "a schedule id such as \"sch_abc123\"", 64)
@@ -197,7 +207,7 @@ impl ScheduleId {
 /// A webhook subscription's id (`wh_…`).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct WebhookId(String);
-string_newtype!(WebhookId, "id");
+string_newtype!(WebhookId, "id", "^[A-Za-z0-9_.-]{1,64}$");
 impl WebhookId {
     fn check(s: &str) -> Result<(), String> {
         check_token(s, "a webhook id such as \"wh_abc123\"", 64)
@@ -218,7 +228,7 @@ impl WebhookId {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct Phone(String);
-string_newtype!(Phone, "phone");
+string_newtype!(Phone, "phone", "^[1-9][0-9]{6,14}$");
 impl Phone {
     fn check(s: &str) -> Result<(), String> {
         let digits_only = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -251,6 +261,7 @@ impl Phone {
 ///
 /// Ids stay below 2^53 so JavaScript receivers parse them exactly.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct QueueId(pub u64);
 
@@ -275,7 +286,7 @@ impl FromStr for QueueId {
 /// A group's display name, matched case-insensitively by the server.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct GroupName(String);
-string_newtype!(GroupName, "groups");
+string_newtype!(GroupName, "groups", "^.{1,100}$");
 impl GroupName {
     fn check(s: &str) -> Result<(), String> {
         if s.is_empty() {

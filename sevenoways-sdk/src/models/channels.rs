@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// A saved channel, exactly as `GET /api/channels` documents it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Channel {
     /// The saved channel's id (`ch_abc123`), for `DELETE /api/channels/:id`.
@@ -40,6 +41,7 @@ pub struct Channel {
 
 /// `GET /api/channels`: `{"success":true,"channels":[…]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ChannelList {
     /// The saved channels, oldest first.
     pub channels: Vec<Channel>,
@@ -54,6 +56,7 @@ pub struct ChannelList {
 /// # Ok::<(), sevenoways_sdk::ValidationError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AddChannelRequest {
     /// The instance used for the lookup.
@@ -142,6 +145,7 @@ impl Endpoint for AddChannelRequest {
 
 /// `POST /api/channels` answer: `{"success":true,"channel":{…}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ChannelSaved {
     /// The saved channel.
     pub channel: Channel,

@@ -354,6 +354,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Success<T> {
 /// assert_eq!(body, r#"{"success":false,"error":"phone: expected digits only"}"#);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     /// Always `false`.
     pub success: bool,
@@ -374,8 +375,39 @@ impl ErrorBody {
 /// The body of responses that carry nothing but success (`DELETE` endpoints):
 /// `{"success": true}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Empty {}
 
 /// The exact 429 message the documentation gives for the send rate limit (an em dash, U+2014).
 pub const RATE_LIMIT_MESSAGE: &str =
     "Send rate limit exceeded \u{2014} max 60 requests/minute per API key.";
+
+/// Schemas for the hand-serialised value types: strings with their rules.
+#[cfg(feature = "schema")]
+mod schema {
+    use std::borrow::Cow;
+
+    use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+
+    macro_rules! string_schema {
+        ($ty:ty, $name:literal, $($rest:tt)*) => {
+            impl JsonSchema for $ty {
+                fn schema_name() -> Cow<'static, str> {
+                    $name.into()
+                }
+                fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                    json_schema!({ "type": "string", $($rest)* })
+                }
+            }
+        };
+    }
+
+    string_schema!(super::MessageText, "MessageText", "minLength": 1, "maxLength": 4096,
+        "description": "Text, at most 4096 characters, kept byte for byte.");
+    string_schema!(super::MediaUrl, "MediaUrl", "format": "uri", "pattern": "^https?://",
+        "description": "A public http or https URL.");
+    string_schema!(super::CronExpr, "CronExpr",
+        "description": "Five cron fields, minute first, e.g. `0 9 * * 1-5`.", "examples": ["0 9 * * *", "*/30 * * * *"]);
+    string_schema!(super::TimeZone, "TimeZone",
+        "description": "An IANA time zone name.", "examples": ["Asia/Dubai", "Europe/London", "America/New_York", "UTC"]);
+}

@@ -6,6 +6,7 @@ use crate::ids::{GroupId, InstanceId};
 
 /// A group of an instance, as `GET /api/instances/:id/groups` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Group {
     /// The stable id (`120363…@g.us`). Prefer it to the name in sends.
@@ -19,6 +20,7 @@ pub struct Group {
 
 /// `GET /api/instances/:id/groups`: `{"success":true,"instanceId":"…","groups":[…]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GroupList {
     /// The instance whose groups these are.

@@ -9,6 +9,7 @@ use crate::validation::{Validate, ValidationError};
 
 /// Whether an instance's number is connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum InstanceStatus {
@@ -37,6 +38,7 @@ impl InstanceStatus {
 
 /// One instance, as listed by `GET /api/instances`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Instance {
     /// The id its owner chose (`number2`).
@@ -54,6 +56,7 @@ pub struct Instance {
 
 /// `GET /api/instances`: `{"success":true,"instances":[…]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct InstanceList {
     /// Oldest first.
     pub instances: Vec<Instance>,
@@ -71,6 +74,7 @@ pub struct InstanceList {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateInstanceRequest {
     /// The id to create.
@@ -112,6 +116,7 @@ impl Endpoint for CreateInstanceRequest {
 /// `qrUrl` opens the pairing page in a browser. It carries a signed token that expires
 /// (never the API key), so it can be shared with whoever holds the phone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceCreated {
     /// The new instance, in `pairing` state.
@@ -122,6 +127,7 @@ pub struct InstanceCreated {
 
 /// `GET /api/instances/:id/qr?format=json`: what a program needs to draw the code itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QrCode {
     /// The instance being paired.

@@ -161,6 +161,7 @@ pub enum Target {
 /// `{"kind":"text","message":…}`, `{"kind":"image","imageUrl":…,"caption":…}`,
 /// `{"kind":"document","fileUrl":…,"filename":…,"mimetype":…}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(
     tag = "kind",
     rename_all = "lowercase",
@@ -269,6 +270,7 @@ pub trait SendMessage: Endpoint<Response = Queued> {
 
 /// One recipient's queue entry in a [`Queued`] response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QueuedRecipient {
     /// A group id, phone number or `…@newsletter` JID.
@@ -283,6 +285,7 @@ pub struct QueuedRecipient {
 /// A send to several groups makes one queue entry per group, all listed in `recipients`
 /// (our addition: the documentation shows only single-recipient answers).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Queued {
     /// Always `true`: the message is committed to the queue.
@@ -307,6 +310,7 @@ macro_rules! send_request {
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[serde(rename_all = "camelCase")]
         pub struct $name {
             /// Which number sends (`instanceId`).

@@ -9,6 +9,7 @@ use crate::ids::{InstanceId, QueueId};
 /// Where a queue entry is in its life: `queued → sending → sent → delivered → read`,
 /// or `failed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum QueueStatus {
@@ -56,6 +57,7 @@ impl QueueStatus {
 ///
 /// Flat, so a script reads `.status` directly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QueueEntry {
     /// The entry.

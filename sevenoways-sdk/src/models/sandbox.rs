@@ -15,6 +15,7 @@ use crate::validation::{Validate, ValidationError};
 /// `POST /api/sandbox/instances/:id/groups`: `{"name":"Team A","id":"…@g.us"}` adds a
 /// group to the number; the same id again renames it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SandboxGroupRequest {
     /// The group's name.
     pub name: String,
@@ -25,6 +26,7 @@ pub struct SandboxGroupRequest {
 
 /// `POST /api/sandbox/instances/:id/groups` answer: `{"success":true,"group":{…}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SandboxGroup {
     /// The group as now stored.
     pub group: Group,
@@ -32,6 +34,7 @@ pub struct SandboxGroup {
 
 /// `POST /api/sandbox/instances/:id/inbound`: `{"from":"971501234567","message":"…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SandboxInboundRequest {
     /// The sender's number.
     pub from: String,
@@ -41,6 +44,7 @@ pub struct SandboxInboundRequest {
 
 /// `GET /api/sandbox/outbox?instanceId=ID`: `{"success":true,"messages":[…]}`, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Outbox {
     /// What the transport sent.
     pub messages: Vec<OutboxMessage>,
@@ -49,6 +53,7 @@ pub struct Outbox {
 /// A message a sandbox transport received or sent, for the outbox. Kept here so the
 /// server and the SDK's sandbox helpers agree on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxMessage {
     /// The queue entry it came from.

@@ -35,6 +35,7 @@ use crate::validation::{Validate, ValidationError};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateScheduleRequest {
     /// The sending instance.
@@ -227,6 +228,7 @@ impl Endpoint for CreateScheduleRequest {
 
 /// A schedule as the server keeps it: the request that made it, plus its run times.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Schedule {
     /// For `DELETE /api/schedules/:id`.
@@ -245,6 +247,7 @@ pub struct Schedule {
 
 /// `GET /api/schedules`: `{"success":true,"schedules":[…]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ScheduleList {
     /// Oldest first.
     pub schedules: Vec<Schedule>,
@@ -252,6 +255,7 @@ pub struct ScheduleList {
 
 /// `POST /api/schedules` answer: `{"success":true,"schedule":{…}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ScheduleCreated {
     /// The new schedule, with its first `nextRunAt`.
     pub schedule: Schedule,

@@ -99,6 +99,7 @@ impl EventData {
 
 /// `data` of `message.sent`, `message.delivered` and `message.read`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MessageEvent {
     /// The queue entry.
@@ -112,6 +113,7 @@ pub struct MessageEvent {
 
 /// `data` of `message.failed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MessageFailed {
     /// The queue entry.
@@ -126,6 +128,7 @@ pub struct MessageFailed {
 
 /// `data` of `message.received`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MessageReceived {
     /// The WhatsApp message id.
@@ -141,6 +144,7 @@ pub struct MessageReceived {
 
 /// `data` of `instance.online` and `instance.offline`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceEvent {
     /// `online` or `offline`.
@@ -217,6 +221,7 @@ impl<'de> Deserialize<'de> for Event {
 ///
 /// The documentation configures webhooks in a dashboard; this API is our addition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateWebhookRequest {
     /// Where events are POSTed (http or https).
@@ -263,6 +268,7 @@ impl Endpoint for CreateWebhookRequest {
 
 /// A webhook subscription.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Webhook {
     /// For `DELETE /api/webhooks/:id`.
@@ -277,6 +283,7 @@ pub struct Webhook {
 
 /// `POST /api/webhooks` answer: the subscription and its secret, shown only this once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WebhookCreated {
     /// The subscription.
     pub webhook: Webhook,
@@ -286,6 +293,7 @@ pub struct WebhookCreated {
 
 /// `GET /api/webhooks`: `{"success":true,"webhooks":[…]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WebhookList {
     /// Oldest first.
     pub webhooks: Vec<Webhook>,
@@ -293,6 +301,7 @@ pub struct WebhookList {
 
 /// One delivery of one event to one subscription, with its attempts so far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     /// For `POST /api/webhooks/:id/deliveries/:deliveryId/redeliver`.
@@ -323,7 +332,36 @@ pub struct Delivery {
 
 /// `GET /api/webhooks/:id/deliveries`: `{"success":true,"deliveries":[…]}`, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DeliveryList {
     /// Newest first.
     pub deliveries: Vec<Delivery>,
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Event {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Event".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let data = [
+            generator.subschema_for::<MessageEvent>(),
+            generator.subschema_for::<MessageFailed>(),
+            generator.subschema_for::<MessageReceived>(),
+            generator.subschema_for::<InstanceEvent>(),
+        ];
+        schemars::json_schema!({
+            "type": "object",
+            "description": "A webhook delivery's body, signed with X-Webhook-Signature.",
+            "required": ["id", "event", "timestamp", "instanceId", "data"],
+            "properties": {
+                "id": { "type": "string" },
+                "event": { "type": "string", "enum": EVENT_TYPES },
+                "timestamp": { "type": "string", "format": "date-time" },
+                "instanceId": generator.subschema_for::<InstanceId>(),
+                "data": { "oneOf": data }
+            }
+        })
+    }
 }

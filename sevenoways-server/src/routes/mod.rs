@@ -4,6 +4,7 @@ mod channels;
 mod groups;
 mod instances;
 mod messages;
+pub mod openapi;
 pub(crate) mod qr;
 mod queue;
 mod sandbox;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
             get(|| async { Json(json!({"success": true, "status": "ok"})) }),
         )
         .route("/readyz", get(ready))
+        .route("/api/openapi.json", get(openapi::serve))
         .route(
             CreateInstanceRequest::PATH,
             get(instances::list).post(instances::create),
