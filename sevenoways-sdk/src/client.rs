@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 use crate::models::Endpoint;
-use crate::models::common::{ErrorBody, Success};
+use crate::models::common::ErrorBody;
 use crate::secret::ApiKey;
 use crate::validation::ValidationError;
 
@@ -307,9 +307,11 @@ impl Client {
             kind: FailureKind::Transport { sent: true },
         })?;
         if status.is_success() {
+            // `T` itself rather than `Success<T>`: the envelope's `success` key is ignored as
+            // an unknown field either way, and without the envelope's `#[serde(flatten)]`
+            // the error keeps its path (`channels[0].subscribers`, not `.`).
             let de = &mut serde_json::Deserializer::from_slice(&bytes);
-            return serde_path_to_error::deserialize::<_, Success<T>>(de)
-                .map(|s| s.0)
+            return serde_path_to_error::deserialize::<_, T>(de)
                 .map_err(|e| Failure::fatal(decode_error(e, &bytes)));
         }
         let message = serde_json::from_slice::<ErrorBody>(&bytes)
@@ -432,8 +434,32 @@ fn decode_error(err: serde_path_to_error::Error<serde_json::Error>, body: &[u8])
     }
 }
 
+/// The body's first 200 characters for an error message, with the value of any `secret`
+/// key replaced: a webhook's creation answer carries its signing secret.
 fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+    fn redact(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if k.to_ascii_lowercase().contains("secret") || k.eq_ignore_ascii_case("apiKey")
+                    {
+                        *v = serde_json::Value::String("<redacted>".into());
+                    } else {
+                        redact(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+            _ => {}
+        }
+    }
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut value) => {
+            redact(&mut value);
+            value.to_string()
+        }
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    };
     text.chars().take(200).collect()
 }
 
@@ -459,6 +485,17 @@ pub(crate) fn segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excerpts_never_carry_secrets() {
+        let body = br#"{"success":true,"webhook":{"id":"wh_1","url":5},"secret":"whsec_abcdef"}"#;
+        let text = excerpt(body);
+        assert!(!text.contains("whsec_abcdef"), "{text}");
+        assert!(
+            text.contains("<redacted>") && text.contains("wh_1"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

@@ -361,6 +361,6 @@ mod tests {
         assert!(InstanceId::new("number2").is_ok());
         assert!(InstanceId::new("inst_abc-1.2").is_ok());
         assert!(InstanceId::new("a/b").is_err());
-        assert!(InstanceId::new(&"x".repeat(65)).is_err());
+        assert!(InstanceId::new("x".repeat(65)).is_err());
     }
 }

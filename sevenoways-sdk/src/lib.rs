@@ -29,7 +29,7 @@
 //!
 //! ## Layout
 //! [`models`] has one module per resource (instances, groups, messages, communities,
-//! channels, schedules, queue, webhooks, sandbox); `client.<resource>()` returns the
+//! channels, schedules, queue, webhooks, usage, sandbox); `client.<resource>()` returns the
 //! matching handle in [`api`]. Every value is validated when built, so an invalid phone
 //! number or a 5000-character message is refused before a request is sent, with a
 //! [`ValidationError`] naming the field.

@@ -9,6 +9,7 @@ mod messages;
 mod queue;
 mod sandbox;
 mod schedules;
+mod usage;
 mod webhooks;
 
 pub use channels::ChannelsApi;
@@ -19,6 +20,7 @@ pub use messages::MessagesApi;
 pub use queue::QueueApi;
 pub use sandbox::SandboxApi;
 pub use schedules::SchedulesApi;
+pub use usage::UsageApi;
 pub use webhooks::WebhooksApi;
 
 use crate::Client;
@@ -53,6 +55,8 @@ handles! {
     queue => QueueApi,
     /// `/api/webhooks`.
     webhooks => WebhooksApi,
+    /// `/api/usage`: rate limit and message caps.
+    usage => UsageApi,
     /// `/api/sandbox/*`, on a server running the sandbox transport.
     sandbox => SandboxApi,
 }

@@ -3,7 +3,9 @@ use crate::client::segment;
 use crate::error::Result;
 use crate::ids::WebhookId;
 use crate::models::common::Empty;
-use crate::models::webhooks::{CreateWebhookRequest, DeliveryList, WebhookCreated, WebhookList};
+use crate::models::webhooks::{
+    CreateWebhookRequest, DeliveryDetail, DeliveryList, WebhookCreated, WebhookList,
+};
 
 /// Webhook subscriptions and their deliveries. Get one with [`Client::webhooks`].
 #[derive(Debug)]
@@ -49,6 +51,17 @@ impl WebhooksApi<'_> {
             .get(&format!(
                 "/api/webhooks/{}/deliveries",
                 segment(id.as_str())
+            ))
+            .await
+    }
+
+    /// `GET /api/webhooks/:id/deliveries/:deliveryId`: one delivery with every attempt.
+    pub async fn delivery(&self, id: &WebhookId, delivery_id: &str) -> Result<DeliveryDetail> {
+        self.client
+            .get(&format!(
+                "/api/webhooks/{}/deliveries/{}",
+                segment(id.as_str()),
+                segment(delivery_id)
             ))
             .await
     }

@@ -387,7 +387,7 @@ pub const RATE_LIMIT_MESSAGE: &str =
 mod schema {
     use std::borrow::Cow;
 
-    use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+    use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
     macro_rules! string_schema {
         ($ty:ty, $name:literal, $($rest:tt)*) => {

@@ -81,7 +81,9 @@ impl GroupTarget {
         let Self::Groups { mut ids, names } = self else {
             return Err(send_all_alone());
         };
-        for (i, id) in more.into_iter().enumerate() {
+        for id in more {
+            // The index in the final list, so `and_ids` after `ids` names the right one.
+            let i = ids.len();
             ids.push(GroupId::new(id).map_err(|e| {
                 ValidationError::new(format!("groupIds[{i}]"), e.reason().to_owned())
             })?);
@@ -98,7 +100,8 @@ impl GroupTarget {
         let Self::Groups { ids, mut names } = self else {
             return Err(send_all_alone());
         };
-        for (i, name) in more.into_iter().enumerate() {
+        for name in more {
+            let i = names.len();
             names.push(GroupName::new(name).map_err(|e| {
                 ValidationError::new(format!("groups[{i}]"), e.reason().to_owned())
             })?);

@@ -13,6 +13,7 @@ pub mod messages;
 pub mod queue;
 pub mod sandbox;
 pub mod schedules;
+pub mod usage;
 pub mod webhooks;
 
 use serde::Serialize;

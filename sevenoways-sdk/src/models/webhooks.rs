@@ -365,3 +365,38 @@ impl schemars::JsonSchema for Event {
         })
     }
 }
+
+/// The event name of `POST /api/webhooks/:id/test` deliveries. Not one of the seven
+/// documented events: receivers see it as [`EventData::Unknown`], with `data`
+/// `{"webhookId":"wh_…","message":"…"}`, signed like every other delivery.
+pub const TEST_EVENT: &str = "webhook.test";
+
+/// One attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryAttempt {
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// The receiver's HTTP status, if it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_code: Option<u16>,
+    /// How long it took, in milliseconds.
+    pub latency_ms: u64,
+    /// What went wrong, if it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `GET /api/webhooks/:id/deliveries/:deliveryId`: a delivery and every attempt at it,
+/// oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DeliveryDetail {
+    /// The delivery.
+    pub delivery: Delivery,
+    /// Its attempts, oldest first.
+    pub attempts: Vec<DeliveryAttempt>,
+}
