@@ -1,0 +1,87 @@
+//! `svw channels list|add|remove`. Sending to a channel is `svw send --channel JID`.
+
+use clap::{Args, Subcommand};
+use sevenoways_sdk::models::channels::AddChannelRequest;
+use sevenoways_sdk::{ChannelId, Success};
+
+use super::print_done;
+use crate::context::Context;
+use crate::exit::Failure;
+use crate::printer::Table;
+
+/// `svw channels`.
+#[derive(Debug, Args)]
+pub struct ChannelsArgs {
+    #[command(subcommand)]
+    pub command: ChannelsCommand,
+}
+
+/// The channel subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ChannelsCommand {
+    /// List saved channels
+    List,
+    /// Look a channel up through the sending instance and save it
+    Add {
+        /// Invite link (https://whatsapp.com/channel/…), invite code or channel JID
+        invite: String,
+    },
+    /// Remove a saved channel
+    Remove {
+        /// The saved channel's id (ch_…), as `svw channels list` shows it
+        id: ChannelId,
+    },
+}
+
+/// `svw channels ...`.
+pub async fn exec(args: ChannelsArgs, ctx: &Context) -> Result<(), Failure> {
+    let p = &ctx.printer;
+    match args.command {
+        ChannelsCommand::List => {
+            let list = ctx.client()?.channels().list().await?;
+            let mut table = Table::new(&["ID", "NAME", "JID", "SUBSCRIBERS", "ADMIN", "INSTANCE"]);
+            for c in &list.channels {
+                table.row([
+                    c.id.to_string(),
+                    c.name.clone(),
+                    c.channel_jid.to_string(),
+                    c.subscribers.to_string(),
+                    if c.is_admin { "yes" } else { "no" }.to_owned(),
+                    c.instance_id.to_string(),
+                ]);
+            }
+            p.listing(
+                &Success(&list),
+                table,
+                "No saved channels; add one with `svw channels add INVITE`",
+            );
+        }
+        ChannelsCommand::Add { invite } => {
+            let instance = ctx.instance()?;
+            let saved = ctx
+                .client()?
+                .channels()
+                .add(&AddChannelRequest::new(instance, invite))
+                .await?;
+            let c = &saved.channel;
+            if p.is_json() {
+                p.json(&Success(&saved));
+            } else if p.is_quiet() {
+                p.out(c.id.as_str());
+            } else {
+                p.success(format!(
+                    "Saved channel {} \"{}\" ({})",
+                    c.id, c.name, c.channel_jid
+                ));
+                if !c.is_admin {
+                    p.note("The instance is not an admin of this channel: only admins and owners can post to it");
+                }
+            }
+        }
+        ChannelsCommand::Remove { id } => {
+            ctx.client()?.channels().remove(&id).await?;
+            print_done(ctx, format!("Removed channel {id}"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! `svw groups list`.
+
+use clap::{Args, Subcommand};
+use sevenoways_sdk::Success;
+
+use crate::context::Context;
+use crate::exit::Failure;
+use crate::printer::Table;
+
+/// `svw groups`.
+#[derive(Debug, Args)]
+pub struct GroupsArgs {
+    #[command(subcommand)]
+    pub command: GroupsCommand,
+}
+
+/// The group subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// List the groups of the sending instance (--instance), with their ids
+    List,
+}
+
+/// `svw groups ...`.
+pub async fn exec(args: GroupsArgs, ctx: &Context) -> Result<(), Failure> {
+    match args.command {
+        GroupsCommand::List => {
+            let instance = ctx.instance()?;
+            let list = ctx.client()?.groups().list(&instance).await?;
+            let mut table = Table::new(&["ID", "NAME", "PARTICIPANTS"]);
+            for g in &list.groups {
+                table.row([g.id.to_string(), g.name.clone(), g.participants.to_string()]);
+            }
+            ctx.printer.listing(
+                &Success(&list),
+                table,
+                &format!("Instance {instance} is in no groups"),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! One module per API resource, each with its clap arguments and an `exec` function.
+
+pub mod channels;
+pub mod completions;
+pub mod config;
+pub mod groups;
+pub mod instances;
+pub mod queue;
+pub mod schedules;
+pub mod send;
+pub mod usage;
+pub mod webhooks;
+
+use chrono::{DateTime, Utc};
+
+use crate::cli::Command;
+use crate::context::Context;
+use crate::exit::Failure;
+
+/// Runs one parsed subcommand.
+pub async fn run(command: Command, ctx: &Context) -> Result<(), Failure> {
+    match command {
+        Command::Send(args) => send::exec(*args, ctx).await,
+        Command::Instances(args) => instances::exec(args, ctx).await,
+        Command::Groups(args) => groups::exec(args, ctx).await,
+        Command::Channels(args) => channels::exec(args, ctx).await,
+        Command::Schedules(args) => schedules::exec(args, ctx).await,
+        Command::Queue(args) => queue::exec(args, ctx).await,
+        Command::Webhooks(args) => webhooks::exec(args, ctx).await,
+        Command::Usage(args) => usage::exec(args, ctx).await,
+        Command::Config(args) => config::exec(args, ctx),
+        Command::Completions(args) => completions::exec_completions(args),
+        Command::Man(args) => completions::exec_man(args, ctx),
+    }
+}
+
+/// `{"success":true}`, the JSON answer of commands whose endpoint returns nothing else.
+pub(crate) fn print_done(ctx: &Context, message: impl AsRef<str>) {
+    if ctx.printer.is_json() {
+        ctx.printer.json(&serde_json::json!({ "success": true }));
+    } else {
+        ctx.printer.success(message);
+    }
+}
+
+/// A timestamp as people read it, in UTC.
+pub(crate) fn when(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}

@@ -1,0 +1,148 @@
+//! `svw schedules list|create|delete`.
+
+use clap::{Args, Subcommand};
+use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule};
+use sevenoways_sdk::{CronExpr, Phone, ScheduleId, Success, Target, TimeZone};
+
+use super::send::{ContentArgs, GroupTargetArgs, parse_phone};
+use super::{print_done, when};
+use crate::context::Context;
+use crate::exit::Failure;
+use crate::printer::Table;
+
+const EXAMPLES: &str = "\
+Examples:
+  svw schedules create --label \"Daily Morning Update\" --cron \"0 9 * * *\" \\
+      --timezone Asia/Dubai --group-id 120363025246125888@g.us --message \"Good morning team!\"
+  svw schedules create --cron \"0 9 * * 1-5\" --to 971501234567 --message-file reminder.txt
+
+Cron has five fields, minute first: \"0 9 * * 1\" Mondays 09:00, \"0 8,17 * * *\" 08:00 and
+17:00, \"*/30 * * * *\" every 30 minutes, \"0 9 1 * *\" the 1st of the month at 09:00.";
+
+/// `svw schedules`.
+#[derive(Debug, Args)]
+pub struct SchedulesArgs {
+    #[command(subcommand)]
+    pub command: SchedulesCommand,
+}
+
+/// The schedule subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SchedulesCommand {
+    /// List schedules with their next run
+    List,
+    /// Send a message on a cron schedule, from the sending instance
+    #[command(after_long_help = EXAMPLES)]
+    Create(Box<CreateArgs>),
+    /// Delete a schedule
+    Delete {
+        /// The schedule id (sch_…)
+        id: ScheduleId,
+    },
+}
+
+/// `svw schedules create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Five-field cron expression, minute first, e.g. "0 9 * * 1-5"
+    #[arg(long, value_name = "EXPR")]
+    pub cron: CronExpr,
+    /// IANA time zone the cron fields are read in, e.g. Asia/Dubai
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub timezone: TimeZone,
+    /// A label for people, e.g. "Daily Morning Update"
+    #[arg(long, default_value = "")]
+    pub label: String,
+    #[command(flatten)]
+    pub groups: GroupTargetArgs,
+    /// Phone number, country code first, instead of groups
+    #[arg(long, value_name = "PHONE", value_parser = parse_phone,
+          conflicts_with_all = ["group", "group_id", "all"], help_heading = "Recipients")]
+    pub to: Option<Phone>,
+    #[command(flatten)]
+    pub content: ContentArgs,
+}
+
+/// `svw schedules ...`.
+pub async fn exec(args: SchedulesArgs, ctx: &Context) -> Result<(), Failure> {
+    let p = &ctx.printer;
+    match args.command {
+        SchedulesCommand::List => {
+            let list = ctx.client()?.schedules().list().await?;
+            let mut table = Table::new(&["ID", "LABEL", "CRON", "TIMEZONE", "TO", "NEXT RUN"]);
+            for s in &list.schedules {
+                table.row([
+                    s.id.to_string(),
+                    s.spec.label.clone(),
+                    s.spec.cron_expr.to_string(),
+                    s.spec.timezone.to_string(),
+                    recipients(s),
+                    s.next_run_at
+                        .as_ref()
+                        .map(when)
+                        .unwrap_or_else(|| "never".into()),
+                ]);
+            }
+            p.listing(
+                &Success(&list),
+                table,
+                "No schedules; create one with `svw schedules create`",
+            );
+        }
+        SchedulesCommand::Create(c) => {
+            let target = match (&c.to, c.groups.target()?) {
+                (Some(phone), _) => Target::Phone(phone.clone()),
+                (None, Some(groups)) => Target::Groups(groups),
+                (None, None) => {
+                    return Err(Failure::usage("no recipients given")
+                        .hint("pass --to PHONE, --group NAME, --group-id ID or --all"));
+                }
+            };
+            let content = c
+                .content
+                .draft()?
+                .content()
+                .map_err(sevenoways_sdk::Error::from)?;
+            let instance = ctx.instance()?;
+            let req =
+                CreateScheduleRequest::new(instance, c.label, c.cron, c.timezone, target, content)
+                    .map_err(sevenoways_sdk::Error::from)?;
+            let created = ctx.client()?.schedules().create(&req).await?;
+            let s = &created.schedule;
+            if p.is_json() {
+                p.json(&Success(&created));
+            } else if p.is_quiet() {
+                p.out(s.id.as_str());
+            } else {
+                let next = s
+                    .next_run_at
+                    .as_ref()
+                    .map(when)
+                    .unwrap_or_else(|| "never".into());
+                p.success(format!(
+                    "Created schedule {} ({} {}); next run {next}",
+                    s.id, s.spec.cron_expr, s.spec.timezone
+                ));
+            }
+        }
+        SchedulesCommand::Delete { id } => {
+            ctx.client()?.schedules().delete(&id).await?;
+            print_done(ctx, format!("Deleted schedule {id}"));
+        }
+    }
+    Ok(())
+}
+
+/// Who a schedule sends to, in a few words.
+fn recipients(s: &Schedule) -> String {
+    let spec = &s.spec;
+    if let Some(phone) = &spec.phone {
+        return phone.to_string();
+    }
+    if spec.send_all {
+        return "all groups".into();
+    }
+    let ids = spec.group_ids.iter().map(|g| g.to_string());
+    let names = spec.groups.iter().map(|g| format!("\"{g}\""));
+    ids.chain(names).collect::<Vec<_>>().join(", ")
+}

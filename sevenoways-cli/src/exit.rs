@@ -1,0 +1,233 @@
+//! Exit codes, and the one error type every command returns.
+//!
+//! Scripts branch on the exit code, so each class of failure has its own and the mapping
+//! from [`sevenoways_sdk::Error`] lives here, in one place.
+
+use std::process::ExitCode;
+
+use sevenoways_sdk::Error;
+
+/// The documented exit codes (see `svw --help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// Everything worked.
+    Ok = 0,
+    /// The API refused or failed the request (4xx other than auth/429, 5xx, bad answers);
+    /// also a webhook signature that does not verify.
+    Api = 1,
+    /// Bad flags or input, caught before anything was sent.
+    Usage = 2,
+    /// No API key, or the server refused it (401/403).
+    Auth = 3,
+    /// 429: the send rate limit or a message cap.
+    RateLimited = 4,
+    /// The server could not be reached, or did not answer in time.
+    Network = 5,
+    /// Ctrl-C (the shell's convention, 128 + SIGINT).
+    Interrupted = 130,
+}
+
+impl From<Code> for ExitCode {
+    fn from(code: Code) -> Self {
+        ExitCode::from(code as u8)
+    }
+}
+
+/// The exit-code table shown at the end of `svw --help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    ok
+  1    API error (the server refused or failed the request; a webhook signature did not verify)
+  2    usage error (bad flags or input; nothing was sent)
+  3    auth failure (no API key, or the server refused it)
+  4    rate-limited (HTTP 429: 60 sends per minute per API key, or a message cap)
+  5    network error (the server could not be reached or did not answer in time)
+  130  interrupted (Ctrl-C; `svw send --csv` resumes where it stopped)";
+
+/// A failed command: what went wrong, what to try, and the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The class of failure.
+    pub code: Code,
+    /// The cause, on one line.
+    pub message: String,
+    /// What to try next.
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    /// A failure of class `code`.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: one_line(&message.into()),
+            hint: None,
+        }
+    }
+
+    /// A usage error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Code::Usage, message)
+    }
+
+    /// An API-class error (exit 1).
+    pub fn api(message: impl Into<String>) -> Self {
+        Self::new(Code::Api, message)
+    }
+
+    /// Adds (or replaces) the hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(one_line(&hint.into()));
+        self
+    }
+
+    /// Blanks `secret` out of the message and hint. The SDK never puts the key in an
+    /// error, but a server or proxy might echo a header back; this is the last line of
+    /// defence before stderr.
+    pub fn redact(mut self, secret: &str) -> Self {
+        if secret.len() >= 4 {
+            self.message = self.message.replace(secret, "<redacted>");
+            self.hint = self.hint.map(|h| h.replace(secret, "<redacted>"));
+        }
+        self
+    }
+}
+
+/// Errors are printed on one line, whatever the server put in its message.
+fn one_line(s: &str) -> String {
+    if s.contains(['\n', '\r']) {
+        s.split(['\n', '\r'])
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        s.to_owned()
+    }
+}
+
+const KEY_HINT: &str = "check the API key (--api-key, SEVENOWAYS_API_KEY or `svw config set api-key`); `svw config show` says which one is used";
+const NETWORK_HINT: &str =
+    "check --base-url (SEVENOWAYS_BASE_URL) and your connection, then try again";
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        let message = err.to_string();
+        match &err {
+            Error::Validation(v) => Failure::usage(message).hint(validation_hint(v.field())),
+            Error::Unauthorized { .. } => Failure::new(Code::Auth, message).hint(KEY_HINT),
+            Error::Api { status: 403, .. } => Failure::new(Code::Auth, message).hint(KEY_HINT),
+            Error::RateLimited { retry_after, .. } => {
+                let wait = retry_after
+                    .map(|d| format!("wait {}s", d.as_secs()))
+                    .unwrap_or_else(|| "wait a minute".into());
+                Failure::new(Code::RateLimited, message).hint(format!(
+                    "{wait} and try again; sends are limited to 60 per minute per API key (`svw send --csv` paces itself)"
+                ))
+            }
+            Error::NotFound { .. } => Failure::api(message).hint(
+                "check the ids and names given; the `list` subcommands show what this API key has",
+            ),
+            Error::Api { status, .. } if *status >= 500 => Failure::api(message).hint(
+                "the server failed; try again later (a send may already be queued: check `svw queue status` before re-sending)",
+            ),
+            Error::Api { .. } => {
+                Failure::api(message).hint("the server refused the request; see `svw help <command>`")
+            }
+            Error::Timeout(_) | Error::Transport(_) => {
+                Failure::new(Code::Network, message).hint(NETWORK_HINT)
+            }
+            Error::Decode { .. } => Failure::api(message).hint(
+                "the answer is not the documented shape: check that --base-url points at a Sevenoways server",
+            ),
+            _ => Failure::api(message),
+        }
+    }
+}
+
+fn validation_hint(field: &str) -> String {
+    let field = field.split(['[', '.']).next().unwrap_or(field);
+    match field {
+        "phone" => "phone numbers are digits with the country code first, e.g. 971501234567".into(),
+        "instanceId" => "instance ids are letters, digits, '_', '-' or '.' (see `svw instances list`)".into(),
+        "groupIds" => "group ids look like 120363025246125888@g.us (see `svw groups list`); use --group for names".into(),
+        "apiKey" => KEY_HINT.into(),
+        "baseUrl" => "pass an http(s) URL such as https://sevenoways.app to --base-url".into(),
+        "cronExpr" => "cron has five fields, minute first: \"0 9 * * 1-5\" is 09:00 on weekdays".into(),
+        "timezone" => "use an IANA time zone name such as Asia/Dubai, Europe/London or UTC".into(),
+        "message" => "give the text with --message, --message-file or on stdin".into(),
+        other => format!("check the value given for {other}; see `svw help <command>`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn every_sdk_error_class_has_its_code() {
+        let cases: Vec<(Error, Code)> = vec![
+            (
+                sevenoways_sdk::Phone::new("+1").unwrap_err().into(),
+                Code::Usage,
+            ),
+            (
+                Error::Unauthorized {
+                    message: "bad key".into(),
+                },
+                Code::Auth,
+            ),
+            (
+                Error::Api {
+                    status: 403,
+                    message: "forbidden".into(),
+                },
+                Code::Auth,
+            ),
+            (
+                Error::RateLimited {
+                    retry_after: Some(Duration::from_secs(7)),
+                    message: "slow".into(),
+                },
+                Code::RateLimited,
+            ),
+            (
+                Error::NotFound {
+                    message: "no".into(),
+                },
+                Code::Api,
+            ),
+            (
+                Error::Api {
+                    status: 500,
+                    message: "boom".into(),
+                },
+                Code::Api,
+            ),
+            (
+                Error::Api {
+                    status: 400,
+                    message: "bad".into(),
+                },
+                Code::Api,
+            ),
+            (Error::Timeout(Duration::from_secs(30)), Code::Network),
+            (Error::Transport("connection refused".into()), Code::Network),
+        ];
+        for (err, code) in cases {
+            let f = Failure::from(err);
+            assert_eq!(f.code, code, "{f:?}");
+            assert!(f.hint.is_some(), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn messages_are_one_line_and_redacted() {
+        let f = Failure::api("line one\nline two: key svw_secret_123\r\n")
+            .hint("use svw_secret_123")
+            .redact("svw_secret_123");
+        assert_eq!(f.message, "line one line two: key <redacted>");
+        assert_eq!(f.hint.as_deref(), Some("use <redacted>"));
+    }
+}

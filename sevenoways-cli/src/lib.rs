@@ -1,0 +1,46 @@
+//! `svw`, the command-line tool for the Sevenoways Relay WhatsApp API.
+//!
+//! The binary is a thin `main`; everything is here so that tests can reach the clap
+//! definition (`Cli::command()`) and the pieces.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod context;
+pub mod exit;
+pub mod printer;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli::Cli;
+use crate::context::Context;
+use crate::exit::{Code, Failure};
+
+/// Parses the command line, runs the command, prints any error, and returns the exit code.
+pub fn main() -> ExitCode {
+    // Usage errors and --help are clap's own (exit 2 and 0).
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let ctx = Context::new(cli.global.clone(), &matches);
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::api(format!("cannot start the async runtime: {e}")))
+        .and_then(|rt| rt.block_on(commands::run(cli.command, &ctx)));
+    match result {
+        Ok(()) => Code::Ok.into(),
+        Err(failure) => {
+            let failure = match ctx.known_api_key() {
+                Some(key) => failure.redact(key.trim()),
+                None => failure,
+            };
+            ctx.printer.error(&failure);
+            failure.code.into()
+        }
+    }
+}
