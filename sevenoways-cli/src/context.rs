@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
@@ -16,6 +17,12 @@ use crate::printer::Printer;
 
 /// The User-Agent product svw puts before the SDK's.
 pub const USER_AGENT: &str = concat!("svw/", env!("CARGO_PKG_VERSION"));
+
+/// The longest the SDK may wait, without a word, before retrying a request (a short
+/// `Retry-After`, a connection refused, a 502-504). A longer wait is not sat out: a
+/// per-minute 429 (`Retry-After` up to 60 s) reaches the user as exit code 4 with the
+/// wait in its hint, and `svw send --csv` sits it out itself, saying so.
+pub const MAX_SILENT_RETRY_WAIT: Duration = Duration::from_secs(5);
 
 /// The global options, resolved.
 #[derive(Debug, Clone)]
@@ -195,6 +202,7 @@ impl Context {
             .base_url(s.base_url.value.trim())
             .encoding(encoding)
             .user_agent(USER_AGENT)
+            .max_retry_wait(MAX_SILENT_RETRY_WAIT)
             .build()
             .map_err(Failure::from)
     }

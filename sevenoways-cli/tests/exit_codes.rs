@@ -90,6 +90,38 @@ async fn rate_limits_exit_4() {
 }
 
 #[tokio::test]
+async fn a_per_minute_429_is_reported_at_once_not_sat_out() {
+    // The real limit answers with a Retry-After of up to 60 s: svw does not sit
+    // silently through it (nor retry), it exits 4 and says how long to wait.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/send-number"))
+        .respond_with(
+            api_error(
+                429,
+                "Send rate limit exceeded \u{2014} max 60 requests/minute per API key.",
+            )
+            .insert_header("Retry-After", "42"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = svw_at(&server, dir.path())
+        .args(["send", "--to", "971501234567", "-m", "hi"])
+        .output()
+        .unwrap();
+    assert_one_error_line(&out, 4, "rate limited (429)");
+    assert!(stderr(&out).contains("wait 42s"), "{}", stderr(&out));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn network_failures_exit_5() {
     // A port that was just free: nothing listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

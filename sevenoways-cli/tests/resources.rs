@@ -282,8 +282,13 @@ async fn queue_status_shows_the_entry() {
 #[tokio::test]
 async fn usage_prints_the_answer_as_given() {
     let server = MockServer::start().await;
-    let answer =
-        json!({"plan": "pro", "daily": {"sent": 12, "limit": 1000}, "rateLimitPerMinute": 60});
+    let answer = json!({
+        "plan": "pro",
+        "rateLimit": {"limit": 60, "used": 3, "remaining": 57, "windowSecs": 60,
+                      "resetsAt": "2026-11-24T09:01:00Z"},
+        "daily": {"used": 12, "limit": 1000, "remaining": 988, "resetsAt": "2026-11-25T00:00:00Z"},
+        "monthly": {"used": 12, "limit": null, "remaining": null, "resetsAt": "2026-12-01T00:00:00Z"}
+    });
     get(&server, "/api/usage", answer.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let out = svw_at(&server, dir.path())
@@ -292,7 +297,11 @@ async fn usage_prints_the_answer_as_given() {
         .success();
     assert_eq!(
         stdout(out.get_output()),
-        "plan\tpro\ndaily.sent\t12\ndaily.limit\t1000\nrateLimitPerMinute\t60\n"
+        "plan\tpro\n\
+         rateLimit.limit\t60\nrateLimit.used\t3\nrateLimit.remaining\t57\nrateLimit.windowSecs\t60\n\
+         rateLimit.resetsAt\t2026-11-24T09:01:00Z\n\
+         daily.used\t12\ndaily.limit\t1000\ndaily.remaining\t988\ndaily.resetsAt\t2026-11-25T00:00:00Z\n\
+         monthly.used\t12\nmonthly.limit\t-\nmonthly.remaining\t-\nmonthly.resetsAt\t2026-12-01T00:00:00Z\n"
     );
     let out = svw_at(&server, dir.path())
         .args(["--json", "usage"])
@@ -304,6 +313,11 @@ async fn usage_prints_the_answer_as_given() {
         serde_json::from_slice::<Value>(&out.get_output().stdout).unwrap(),
         want
     );
+    let out = svw_at(&server, dir.path())
+        .args(["-q", "usage"])
+        .assert()
+        .success();
+    assert!(out.get_output().stdout.is_empty());
     let req = &server.received_requests().await.unwrap()[0];
     assert_eq!(req.headers.get("x-api-key").unwrap(), common::KEY);
 }
