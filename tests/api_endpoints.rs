@@ -31,11 +31,24 @@ async fn instances_lifecycle() {
         .unwrap();
     assert_eq!(created.instance.status, InstanceStatus::Pairing);
     assert_eq!(created.instance.label, "Second Line");
-    assert!(created.qr_url.starts_with(&format!("{}/api/instances/number2/qr?token=", t.base())));
-    assert!(!created.qr_url.contains(&t.key), "the QR link must not carry the API key");
+    assert!(
+        created
+            .qr_url
+            .starts_with(&format!("{}/api/instances/number2/qr?token=", t.base()))
+    );
+    assert!(
+        !created.qr_url.contains(&t.key),
+        "the QR link must not carry the API key"
+    );
 
-    let dup = c.instances().create(&CreateInstanceRequest::new(id("number2"), "again")).await;
-    assert!(matches!(dup, Err(Error::Api { status: 409, .. })), "{dup:?}");
+    let dup = c
+        .instances()
+        .create(&CreateInstanceRequest::new(id("number2"), "again"))
+        .await;
+    assert!(
+        matches!(dup, Err(Error::Api { status: 409, .. })),
+        "{dup:?}"
+    );
 
     let qr = c.instances().qr(&id("number2")).await.unwrap();
     assert_eq!(qr.status, InstanceStatus::Pairing);
@@ -45,11 +58,21 @@ async fn instances_lifecycle() {
     let list = c.instances().list().await.unwrap().instances;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].status, InstanceStatus::Online);
-    assert!(c.instances().qr(&id("number2")).await.unwrap().pairing_code.is_none());
+    assert!(
+        c.instances()
+            .qr(&id("number2"))
+            .await
+            .unwrap()
+            .pairing_code
+            .is_none()
+    );
 
     c.instances().delete(&id("number2")).await.unwrap();
     assert!(c.instances().list().await.unwrap().instances.is_empty());
-    assert!(matches!(c.instances().delete(&id("number2")).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        c.instances().delete(&id("number2")).await,
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[tokio::test]
@@ -64,25 +87,65 @@ async fn qr_page_works_in_a_browser_with_the_link_alone() {
     let http = reqwest::Client::new();
     let page = http.get(&created.qr_url).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("Simulate the scan") && html.contains("format=svg"));
 
     let token = created.qr_url.split("token=").nth(1).unwrap();
-    let png = http.get(format!("{}/api/instances/n1/qr?format=png&token={token}", t.base())).send().await.unwrap();
+    let png = http
+        .get(format!(
+            "{}/api/instances/n1/qr?format=png&token={token}",
+            t.base()
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(png.headers()["content-type"], "image/png");
     assert_eq!(&png.bytes().await.unwrap()[..4], b"\x89PNG");
-    let svg = http.get(format!("{}/api/instances/n1/qr?format=svg&token={token}", t.base())).send().await.unwrap();
+    let svg = http
+        .get(format!(
+            "{}/api/instances/n1/qr?format=svg&token={token}",
+            t.base()
+        ))
+        .send()
+        .await
+        .unwrap();
     assert!(svg.text().await.unwrap().contains("<svg"));
 
     // The page's scan button: the token pairs this instance, and no other.
-    let pair = http.post(format!("{}/api/sandbox/instances/n1/pair?token={token}", t.base())).send().await.unwrap();
+    let pair = http
+        .post(format!(
+            "{}/api/sandbox/instances/n1/pair?token={token}",
+            t.base()
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(pair.status(), 200);
-    assert_eq!(t.client().instances().qr(&id("n1")).await.unwrap().status, InstanceStatus::Online);
+    assert_eq!(
+        t.client().instances().qr(&id("n1")).await.unwrap().status,
+        InstanceStatus::Online
+    );
 
-    let bad = http.get(format!("{}/api/instances/n1/qr?token=1.9999999999.00", t.base())).send().await.unwrap();
+    let bad = http
+        .get(format!(
+            "{}/api/instances/n1/qr?token=1.9999999999.00",
+            t.base()
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 401);
-    let none = http.get(format!("{}/api/instances/n1/qr", t.base())).send().await.unwrap();
+    let none = http
+        .get(format!("{}/api/instances/n1/qr", t.base()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(none.status(), 401);
     let body: serde_json::Value = none.json().await.unwrap();
     assert_eq!(body["success"], false);
@@ -94,10 +157,20 @@ async fn every_send_endpoint_reaches_the_outbox() {
     let c = t.client();
     let inst = paired_instance(&c, "shop").await;
     c.channels()
-        .add(&AddChannelRequest::new(inst.clone(), "https://whatsapp.com/channel/0029VaBrand"))
+        .add(&AddChannelRequest::new(
+            inst.clone(),
+            "https://whatsapp.com/channel/0029VaBrand",
+        ))
         .await
         .unwrap();
-    let channel = c.channels().list().await.unwrap().channels.remove(0).channel_jid;
+    let channel = c
+        .channels()
+        .list()
+        .await
+        .unwrap()
+        .channels
+        .remove(0)
+        .channel_jid;
     let community = NewsletterJid::new(COMMUNITY).unwrap();
     let phone = Phone::new("971501234567").unwrap();
     let text = |s: &str| s.try_into().unwrap();
@@ -114,26 +187,165 @@ async fn every_send_endpoint_reaches_the_outbox() {
         }
         assert_eq!(q.recipients[0].to, to);
     };
-    let both = GroupTarget::ids([TEAM_A]).unwrap().and_names(["team b"]).unwrap();
-    let q = m.send(&SendRequest::new(inst.clone(), both, text("Hello everyone! 👋"))).await.unwrap();
+    let both = GroupTarget::ids([TEAM_A])
+        .unwrap()
+        .and_names(["team b"])
+        .unwrap();
+    let q = m
+        .send(&SendRequest::new(
+            inst.clone(),
+            both,
+            text("Hello everyone! 👋"),
+        ))
+        .await
+        .unwrap();
     assert_eq!(q.recipients.len(), 2, "one queue entry per group");
     push(q, TEAM_A, "text");
-    let q = m.send(&SendRequest::new(inst.clone(), GroupTarget::all(), text("Broadcast"))).await.unwrap();
+    let q = m
+        .send(&SendRequest::new(
+            inst.clone(),
+            GroupTarget::all(),
+            text("Broadcast"),
+        ))
+        .await
+        .unwrap();
     assert_eq!(q.recipients.len(), 2);
     push(q, TEAM_A, "text");
-    push(m.send_image(&SendImageRequest::new(inst.clone(), GroupTarget::names(["TEAM A"]).unwrap(), jpg(), Some("Check this out!".into()))).await.unwrap(), TEAM_A, "image");
-    push(m.send_document(&SendDocumentRequest::new(inst.clone(), GroupTarget::ids([TEAM_B]).unwrap(), pdf(), "Monthly Report.pdf", Some("application/pdf".into()))).await.unwrap(), TEAM_B, "document");
-    push(m.send_number(&SendNumberRequest::new(inst.clone(), phone.clone(), text("Your order is ready 🎉"))).await.unwrap(), "971501234567", "text");
-    push(m.send_number_image(&SendNumberImageRequest::new(inst.clone(), phone.clone(), jpg(), None)).await.unwrap(), "971501234567", "image");
-    push(m.send_number_document(&SendNumberDocumentRequest::new(inst.clone(), phone.clone(), pdf(), "Contract.pdf", None)).await.unwrap(), "971501234567", "document");
+    push(
+        m.send_image(&SendImageRequest::new(
+            inst.clone(),
+            GroupTarget::names(["TEAM A"]).unwrap(),
+            jpg(),
+            Some("Check this out!".into()),
+        ))
+        .await
+        .unwrap(),
+        TEAM_A,
+        "image",
+    );
+    push(
+        m.send_document(&SendDocumentRequest::new(
+            inst.clone(),
+            GroupTarget::ids([TEAM_B]).unwrap(),
+            pdf(),
+            "Monthly Report.pdf",
+            Some("application/pdf".into()),
+        ))
+        .await
+        .unwrap(),
+        TEAM_B,
+        "document",
+    );
+    push(
+        m.send_number(&SendNumberRequest::new(
+            inst.clone(),
+            phone.clone(),
+            text("Your order is ready 🎉"),
+        ))
+        .await
+        .unwrap(),
+        "971501234567",
+        "text",
+    );
+    push(
+        m.send_number_image(&SendNumberImageRequest::new(
+            inst.clone(),
+            phone.clone(),
+            jpg(),
+            None,
+        ))
+        .await
+        .unwrap(),
+        "971501234567",
+        "image",
+    );
+    push(
+        m.send_number_document(&SendNumberDocumentRequest::new(
+            inst.clone(),
+            phone.clone(),
+            pdf(),
+            "Contract.pdf",
+            None,
+        ))
+        .await
+        .unwrap(),
+        "971501234567",
+        "document",
+    );
     let co = c.communities();
-    push(co.send(&SendToCommunityRequest::new(inst.clone(), community.clone(), text("📣 Community update"))).await.unwrap(), COMMUNITY, "text");
-    push(co.send_image(&SendImageToCommunityRequest::new(inst.clone(), community.clone(), jpg(), Some("🚀".into()))).await.unwrap(), COMMUNITY, "image");
-    push(co.send_document(&SendDocumentToCommunityRequest::new(inst.clone(), community.clone(), pdf(), "Community-Update.pdf", None)).await.unwrap(), COMMUNITY, "document");
+    push(
+        co.send(&SendToCommunityRequest::new(
+            inst.clone(),
+            community.clone(),
+            text("📣 Community update"),
+        ))
+        .await
+        .unwrap(),
+        COMMUNITY,
+        "text",
+    );
+    push(
+        co.send_image(&SendImageToCommunityRequest::new(
+            inst.clone(),
+            community.clone(),
+            jpg(),
+            Some("🚀".into()),
+        ))
+        .await
+        .unwrap(),
+        COMMUNITY,
+        "image",
+    );
+    push(
+        co.send_document(&SendDocumentToCommunityRequest::new(
+            inst.clone(),
+            community.clone(),
+            pdf(),
+            "Community-Update.pdf",
+            None,
+        ))
+        .await
+        .unwrap(),
+        COMMUNITY,
+        "document",
+    );
     let ch = c.channels();
-    push(ch.send(&SendToChannelRequest::new(inst.clone(), channel.clone(), text("📢 Big announcement"))).await.unwrap(), channel.as_str(), "text");
-    push(ch.send_image(&SendImageToChannelRequest::new(inst.clone(), channel.clone(), jpg(), Some("🌞".into()))).await.unwrap(), channel.as_str(), "image");
-    push(ch.send_document(&SendDocumentToChannelRequest::new(inst.clone(), channel.clone(), pdf(), "August-Report.pdf", None)).await.unwrap(), channel.as_str(), "document");
+    push(
+        ch.send(&SendToChannelRequest::new(
+            inst.clone(),
+            channel.clone(),
+            text("📢 Big announcement"),
+        ))
+        .await
+        .unwrap(),
+        channel.as_str(),
+        "text",
+    );
+    push(
+        ch.send_image(&SendImageToChannelRequest::new(
+            inst.clone(),
+            channel.clone(),
+            jpg(),
+            Some("🌞".into()),
+        ))
+        .await
+        .unwrap(),
+        channel.as_str(),
+        "image",
+    );
+    push(
+        ch.send_document(&SendDocumentToChannelRequest::new(
+            inst.clone(),
+            channel.clone(),
+            pdf(),
+            "August-Report.pdf",
+            None,
+        ))
+        .await
+        .unwrap(),
+        channel.as_str(),
+        "document",
+    );
 
     let outbox = eventually(10, || async {
         let o = c.sandbox().outbox(&inst).await.unwrap().messages;
@@ -141,13 +353,24 @@ async fn every_send_endpoint_reaches_the_outbox() {
     })
     .await;
     for (queue_id, to, kind) in &expected {
-        let sent = outbox.iter().find(|m| m.queue_id == *queue_id).expect("in the outbox");
+        let sent = outbox
+            .iter()
+            .find(|m| m.queue_id == *queue_id)
+            .expect("in the outbox");
         assert_eq!(&sent.to, to);
         assert_eq!(sent.content.kind(), kind);
     }
     let first = outbox.iter().find(|m| m.queue_id == expected[0].0).unwrap();
-    assert_eq!(first.content, Content::Text { message: text("Hello everyone! 👋") });
-    assert!(outbox.windows(2).all(|w| w[0].queue_id < w[1].queue_id), "oldest first");
+    assert_eq!(
+        first.content,
+        Content::Text {
+            message: text("Hello everyone! 👋")
+        }
+    );
+    assert!(
+        outbox.windows(2).all(|w| w[0].queue_id < w[1].queue_id),
+        "oldest first"
+    );
 }
 
 #[tokio::test]
@@ -157,7 +380,11 @@ async fn queue_status_follows_the_delivery_lifecycle() {
     let inst = paired_instance(&c, "n1").await;
     let q = c
         .messages()
-        .send_number(&SendNumberRequest::new(inst.clone(), Phone::new("447911123456").unwrap(), "Hi".try_into().unwrap()))
+        .send_number(&SendNumberRequest::new(
+            inst.clone(),
+            Phone::new("447911123456").unwrap(),
+            "Hi".try_into().unwrap(),
+        ))
         .await
         .unwrap();
     let entry = eventually(10, || async {
@@ -167,19 +394,33 @@ async fn queue_status_follows_the_delivery_lifecycle() {
     .await;
     assert_eq!(entry.attempts, 1);
     assert_eq!(entry.to, "447911123456");
-    let (sent, delivered, read) = (entry.sent_at.unwrap(), entry.delivered_at.unwrap(), entry.read_at.unwrap());
+    let (sent, delivered, read) = (
+        entry.sent_at.unwrap(),
+        entry.delivered_at.unwrap(),
+        entry.read_at.unwrap(),
+    );
     assert!(entry.created_at <= sent && sent <= delivered && delivered <= read);
-    assert!(matches!(c.queue().status(sevenoways_sdk::QueueId(999_999)).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        c.queue().status(sevenoways_sdk::QueueId(999_999)).await,
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[tokio::test]
 async fn sending_from_an_unpaired_number_fails_the_entry_with_a_reason() {
     let t = start().await;
     let c = t.client();
-    c.instances().create(&CreateInstanceRequest::new(id("fresh"), "")).await.unwrap();
+    c.instances()
+        .create(&CreateInstanceRequest::new(id("fresh"), ""))
+        .await
+        .unwrap();
     let q = c
         .messages()
-        .send_number(&SendNumberRequest::new(id("fresh"), Phone::new("12125551234").unwrap(), "Hi".try_into().unwrap()))
+        .send_number(&SendNumberRequest::new(
+            id("fresh"),
+            Phone::new("12125551234").unwrap(),
+            "Hi".try_into().unwrap(),
+        ))
         .await
         .expect("accepted: the queue, not the request, fails");
     let entry = eventually(10, || async {
@@ -188,7 +429,10 @@ async fn sending_from_an_unpaired_number_fails_the_entry_with_a_reason() {
     })
     .await;
     let reason = entry.error.unwrap();
-    assert!(reason.contains("not paired") && reason.contains("/api/instances/fresh/qr"), "{reason}");
+    assert!(
+        reason.contains("not paired") && reason.contains("/api/instances/fresh/qr"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -198,29 +442,49 @@ async fn channels_are_saved_listed_and_removed() {
     let inst = paired_instance(&c, "n1").await;
     let saved = c
         .channels()
-        .add(&AddChannelRequest::new(inst.clone(), "https://whatsapp.com/channel/0029VaAbCdEf"))
+        .add(&AddChannelRequest::new(
+            inst.clone(),
+            "https://whatsapp.com/channel/0029VaAbCdEf",
+        ))
         .await
         .unwrap()
         .channel;
     assert!(saved.id.as_str().starts_with("ch_"));
     assert!(saved.is_admin);
     assert_eq!(saved.instance_id, inst);
-    assert_eq!(saved.invite_link, "https://whatsapp.com/channel/0029VaAbCdEf");
+    assert_eq!(
+        saved.invite_link,
+        "https://whatsapp.com/channel/0029VaAbCdEf"
+    );
     // The same channel by code again: refreshed, not duplicated, same id.
-    let again = c.channels().add(&AddChannelRequest::new(inst.clone(), "0029VaAbCdEf")).await.unwrap().channel;
+    let again = c
+        .channels()
+        .add(&AddChannelRequest::new(inst.clone(), "0029VaAbCdEf"))
+        .await
+        .unwrap()
+        .channel;
     assert_eq!(again.id, saved.id);
     assert_eq!(again.channel_jid, saved.channel_jid);
     let by_jid = c
         .channels()
-        .add(&AddChannelRequest::new(inst.clone(), saved.channel_jid.as_str()))
+        .add(&AddChannelRequest::new(
+            inst.clone(),
+            saved.channel_jid.as_str(),
+        ))
         .await
         .unwrap()
         .channel;
     assert_eq!(by_jid.id, saved.id);
-    assert_eq!(c.channels().list().await.unwrap().channels, vec![saved.clone()]);
+    assert_eq!(
+        c.channels().list().await.unwrap().channels,
+        vec![saved.clone()]
+    );
     c.channels().remove(&saved.id).await.unwrap();
     assert!(c.channels().list().await.unwrap().channels.is_empty());
-    assert!(matches!(c.channels().remove(&saved.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        c.channels().remove(&saved.id).await,
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[tokio::test]
@@ -234,10 +498,13 @@ async fn groups_are_listed_by_name_and_renamed_by_id() {
     assert_eq!(names, ["Team A", "Team B"]);
     let renamed = c
         .sandbox()
-        .add_group(&inst, &sevenoways_sdk::models::sandbox::SandboxGroupRequest {
-            name: "Alpha Team".into(),
-            id: Some(TEAM_A.parse().unwrap()),
-        })
+        .add_group(
+            &inst,
+            &sevenoways_sdk::models::sandbox::SandboxGroupRequest {
+                name: "Alpha Team".into(),
+                id: Some(TEAM_A.parse().unwrap()),
+            },
+        )
         .await
         .unwrap();
     assert_eq!(renamed.group.id.as_str(), TEAM_A);
@@ -247,10 +514,17 @@ async fn groups_are_listed_by_name_and_renamed_by_id() {
     // Sends by the old name no longer match; by id still do.
     let old = c
         .messages()
-        .send(&SendRequest::new(inst.clone(), GroupTarget::names(["Team A"]).unwrap(), "x".try_into().unwrap()))
+        .send(&SendRequest::new(
+            inst.clone(),
+            GroupTarget::names(["Team A"]).unwrap(),
+            "x".try_into().unwrap(),
+        ))
         .await;
     assert!(matches!(old, Err(Error::NotFound { .. })), "{old:?}");
-    assert!(matches!(c.groups().list(&id("ghost")).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        c.groups().list(&id("ghost")).await,
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[tokio::test]
@@ -264,7 +538,9 @@ async fn schedules_are_created_listed_and_deleted() {
         "0 9 * * *".parse().unwrap(),
         "Asia/Dubai".parse().unwrap(),
         Target::Groups(GroupTarget::ids([TEAM_A]).unwrap()),
-        Content::Text { message: "Good morning team! ☀️".try_into().unwrap() },
+        Content::Text {
+            message: "Good morning team! ☀️".try_into().unwrap(),
+        },
     )
     .unwrap();
     let created = c.schedules().create(&req).await.unwrap().schedule;
@@ -279,7 +555,10 @@ async fn schedules_are_created_listed_and_deleted() {
     assert_eq!(list[0].next_run_at, Some(next));
     c.schedules().delete(&created.id).await.unwrap();
     assert!(c.schedules().list().await.unwrap().schedules.is_empty());
-    assert!(matches!(c.schedules().delete(&created.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        c.schedules().delete(&created.id).await,
+        Err(Error::NotFound { .. })
+    ));
 
     let unknown_group = CreateScheduleRequest::new(
         inst.clone(),
@@ -287,10 +566,15 @@ async fn schedules_are_created_listed_and_deleted() {
         "0 9 * * *".parse().unwrap(),
         "UTC".parse().unwrap(),
         Target::Groups(GroupTarget::names(["Nobody"]).unwrap()),
-        Content::Text { message: "x".try_into().unwrap() },
+        Content::Text {
+            message: "x".try_into().unwrap(),
+        },
     )
     .unwrap();
-    assert!(matches!(c.schedules().create(&unknown_group).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        c.schedules().create(&unknown_group).await,
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[tokio::test]
@@ -299,17 +583,36 @@ async fn inbound_messages_are_accepted_and_health_endpoints_answer() {
     let c = t.client();
     let inst = paired_instance(&c, "n1").await;
     c.sandbox()
-        .inbound(&inst, &SandboxInboundRequest { from: "971501234567".into(), message: "Hi back 👋".into() })
+        .inbound(
+            &inst,
+            &SandboxInboundRequest {
+                from: "971501234567".into(),
+                message: "Hi back 👋".into(),
+            },
+        )
         .await
         .unwrap();
     let bad = c
         .sandbox()
-        .inbound(&inst, &SandboxInboundRequest { from: "+971".into(), message: "x".into() })
+        .inbound(
+            &inst,
+            &SandboxInboundRequest {
+                from: "+971".into(),
+                message: "x".into(),
+            },
+        )
         .await;
-    assert!(matches!(bad, Err(Error::Api { status: 400, ref message }) if message.starts_with("from: ")), "{bad:?}");
+    assert!(
+        matches!(bad, Err(Error::Api { status: 400, ref message }) if message.starts_with("from: ")),
+        "{bad:?}"
+    );
     let http = reqwest::Client::new();
     for path in ["/healthz", "/readyz"] {
-        let r = http.get(format!("{}{path}", t.base())).send().await.unwrap();
+        let r = http
+            .get(format!("{}{path}", t.base()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{path}");
     }
 }

@@ -21,7 +21,12 @@ async fn post_form(t: &TestServer, path: &str, body: &str) -> (u16, Value) {
 }
 
 fn recipients(v: &Value) -> Vec<&str> {
-    v["recipients"].as_array().unwrap().iter().map(|r| r["to"].as_str().unwrap()).collect()
+    v["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["to"].as_str().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -31,27 +36,52 @@ async fn pabbly_n8n_and_html_form_bodies() {
     let both = [TEAM_A, TEAM_B];
 
     // Pabbly: groupIds[] repeated, brackets literal.
-    let (s, v) = post_form(&t, "/api/send", &format!("instanceId=n1&groupIds[]={TEAM_A}&groupIds[]={TEAM_B}&message=Hi+%F0%9F%91%8B")).await;
+    let (s, v) = post_form(
+        &t,
+        "/api/send",
+        &format!("instanceId=n1&groupIds[]={TEAM_A}&groupIds[]={TEAM_B}&message=Hi+%F0%9F%91%8B"),
+    )
+    .await;
     assert_eq!((s, recipients(&v)), (200, both.to_vec()), "{v}");
     // The same with the brackets percent-encoded, as most HTTP libraries send them.
     let (s, v) = post_form(&t, "/api/send", "instanceId=n1&groupIds%5B%5D=120363000000000001%40g.us&groupIds%5B%5D=120363000000000002%40g.us&message=Hi").await;
     assert_eq!((s, recipients(&v)), (200, both.to_vec()), "{v}");
     // Repeated plain key.
-    let (s, v) = post_form(&t, "/api/send", &format!("instanceId=n1&groupIds={TEAM_A}&groupIds={TEAM_B}&message=Hi")).await;
+    let (s, v) = post_form(
+        &t,
+        "/api/send",
+        &format!("instanceId=n1&groupIds={TEAM_A}&groupIds={TEAM_B}&message=Hi"),
+    )
+    .await;
     assert_eq!((s, recipients(&v)), (200, both.to_vec()), "{v}");
     // A single value is a list of one.
-    let (s, v) = post_form(&t, "/api/send", &format!("instanceId=n1&groupIds={TEAM_A}&message=Hi")).await;
+    let (s, v) = post_form(
+        &t,
+        "/api/send",
+        &format!("instanceId=n1&groupIds={TEAM_A}&message=Hi"),
+    )
+    .await;
     assert_eq!((s, recipients(&v)), (200, vec![TEAM_A]), "{v}");
     // Names, case-insensitive.
     let (s, v) = post_form(&t, "/api/send", "instanceId=n1&groups[]=team+b&message=Hi").await;
     assert_eq!((s, recipients(&v)), (200, vec![TEAM_B]), "{v}");
     // sendAll as text, every spelling a form can carry.
     for yes in ["true", "1", "on"] {
-        let (s, v) = post_form(&t, "/api/send", &format!("instanceId=n1&sendAll={yes}&message=Broadcast")).await;
+        let (s, v) = post_form(
+            &t,
+            "/api/send",
+            &format!("instanceId=n1&sendAll={yes}&message=Broadcast"),
+        )
+        .await;
         assert_eq!((s, recipients(&v).len()), (200, 2), "sendAll={yes}: {v}");
     }
     // n8n "Form Urlencoded" to a number, message with a newline and emoji.
-    let (s, v) = post_form(&t, "/api/send-number", "instanceId=n1&phone=971501234567&message=Hi+Sam%21%0AOrder+%2342+confirmed+%E2%9C%85").await;
+    let (s, v) = post_form(
+        &t,
+        "/api/send-number",
+        "instanceId=n1&phone=971501234567&message=Hi+Sam%21%0AOrder+%2342+confirmed+%E2%9C%85",
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     let q = v["queueId"].as_u64().unwrap();
     let outbox = eventually(10, || async {
@@ -72,7 +102,10 @@ async fn pabbly_n8n_and_html_form_bodies() {
     assert!(v["error"].as_str().unwrap().starts_with("sendAll: "), "{v}");
     let (s, v) = post_form(&t, "/api/send", "instanceId=n1&message=x").await;
     assert_eq!(s, 400);
-    assert!(v["error"].as_str().unwrap().starts_with("groupIds: "), "{v}");
+    assert!(
+        v["error"].as_str().unwrap().starts_with("groupIds: "),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -103,18 +136,71 @@ async fn sdk_form_encoding_agrees_with_the_server() {
     let inst = paired_instance(&t.client(), "n1").await;
     let url = |s: &str| MediaUrl::new(s).unwrap();
     let phone = Phone::new("971501234567").unwrap();
-    let target = GroupTarget::ids([TEAM_A]).unwrap().and_names(["Team B"]).unwrap();
+    let target = GroupTarget::ids([TEAM_A])
+        .unwrap()
+        .and_names(["Team B"])
+        .unwrap();
     for client in [t.client(), t.form_client()] {
         let m = client.messages();
-        let q = m.send(&SendRequest::new(inst.clone(), target.clone(), "Hi 👋\n\"quoted\" \\ back".try_into().unwrap())).await.unwrap();
+        let q = m
+            .send(&SendRequest::new(
+                inst.clone(),
+                target.clone(),
+                "Hi 👋\n\"quoted\" \\ back".try_into().unwrap(),
+            ))
+            .await
+            .unwrap();
         assert_eq!(q.recipients.len(), 2);
-        let q = m.send(&SendRequest::new(inst.clone(), GroupTarget::all(), "all".try_into().unwrap())).await.unwrap();
+        let q = m
+            .send(&SendRequest::new(
+                inst.clone(),
+                GroupTarget::all(),
+                "all".try_into().unwrap(),
+            ))
+            .await
+            .unwrap();
         assert_eq!(q.recipients.len(), 2);
-        m.send_image(&SendImageRequest::new(inst.clone(), target.clone(), url("https://example.com/a.jpg"), Some("cap".into()))).await.unwrap();
-        m.send_document(&SendDocumentRequest::new(inst.clone(), target.clone(), url("https://example.com/a.pdf"), "a.pdf", Some("application/pdf".into()))).await.unwrap();
-        m.send_number(&SendNumberRequest::new(inst.clone(), phone.clone(), "x".try_into().unwrap())).await.unwrap();
-        m.send_number_image(&SendNumberImageRequest::new(inst.clone(), phone.clone(), url("https://example.com/a.jpg"), None)).await.unwrap();
-        m.send_number_document(&SendNumberDocumentRequest::new(inst.clone(), phone.clone(), url("https://example.com/a.pdf"), "a.pdf", None)).await.unwrap();
+        m.send_image(&SendImageRequest::new(
+            inst.clone(),
+            target.clone(),
+            url("https://example.com/a.jpg"),
+            Some("cap".into()),
+        ))
+        .await
+        .unwrap();
+        m.send_document(&SendDocumentRequest::new(
+            inst.clone(),
+            target.clone(),
+            url("https://example.com/a.pdf"),
+            "a.pdf",
+            Some("application/pdf".into()),
+        ))
+        .await
+        .unwrap();
+        m.send_number(&SendNumberRequest::new(
+            inst.clone(),
+            phone.clone(),
+            "x".try_into().unwrap(),
+        ))
+        .await
+        .unwrap();
+        m.send_number_image(&SendNumberImageRequest::new(
+            inst.clone(),
+            phone.clone(),
+            url("https://example.com/a.jpg"),
+            None,
+        ))
+        .await
+        .unwrap();
+        m.send_number_document(&SendNumberDocumentRequest::new(
+            inst.clone(),
+            phone.clone(),
+            url("https://example.com/a.pdf"),
+            "a.pdf",
+            None,
+        ))
+        .await
+        .unwrap();
     }
     // Both encodings carried the same text byte for byte.
     let outbox = eventually(10, || async {
@@ -124,9 +210,16 @@ async fn sdk_form_encoding_agrees_with_the_server() {
     .await;
     let texts: Vec<_> = outbox
         .iter()
-        .filter_map(|m| serde_json::to_value(&m.content).unwrap()["message"].as_str().map(str::to_owned))
+        .filter_map(|m| {
+            serde_json::to_value(&m.content).unwrap()["message"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .filter(|s| s.starts_with("Hi"))
         .collect();
     assert_eq!(texts.len(), 4);
-    assert!(texts.iter().all(|s| s == "Hi 👋\n\"quoted\" \\ back"), "{texts:?}");
+    assert!(
+        texts.iter().all(|s| s == "Hi 👋\n\"quoted\" \\ back"),
+        "{texts:?}"
+    );
 }

@@ -12,7 +12,10 @@ use sevenoways_sdk::models::schedules::CreateScheduleRequest;
 use sevenoways_sdk::{Content, Error, GroupTarget, Phone, Target};
 
 fn not_found<T: std::fmt::Debug>(r: Result<T, Error>) {
-    assert!(matches!(r, Err(Error::NotFound { .. })), "expected 404, got {r:?}");
+    assert!(
+        matches!(r, Err(Error::NotFound { .. })),
+        "expected 404, got {r:?}"
+    );
 }
 
 #[tokio::test]
@@ -36,7 +39,9 @@ async fn accounts_cannot_see_or_touch_each_other() {
                 "0 9 * * *".parse().unwrap(),
                 "UTC".parse().unwrap(),
                 Target::Groups(GroupTarget::ids([TEAM_A]).unwrap()),
-                Content::Text { message: "x".try_into().unwrap() },
+                Content::Text {
+                    message: "x".try_into().unwrap(),
+                },
             )
             .unwrap(),
         )
@@ -45,7 +50,11 @@ async fn accounts_cannot_see_or_touch_each_other() {
         .schedule;
     let queued = alice
         .messages()
-        .send_number(&SendNumberRequest::new(inst.clone(), Phone::new("971501234567").unwrap(), "x".try_into().unwrap()))
+        .send_number(&SendNumberRequest::new(
+            inst.clone(),
+            Phone::new("971501234567").unwrap(),
+            "x".try_into().unwrap(),
+        ))
         .await
         .unwrap();
 
@@ -59,21 +68,67 @@ async fn accounts_cannot_see_or_touch_each_other() {
     not_found(bob.queue().status(queued.queue_id).await);
     not_found(bob.sandbox().outbox(&inst).await);
     // Sends from Alice's number.
-    not_found(bob.messages().send(&SendRequest::new(inst.clone(), GroupTarget::all(), "x".try_into().unwrap())).await);
-    not_found(bob.channels().send(&SendToChannelRequest::new(inst.clone(), channel.channel_jid.clone(), "x".try_into().unwrap())).await);
+    not_found(
+        bob.messages()
+            .send(&SendRequest::new(
+                inst.clone(),
+                GroupTarget::all(),
+                "x".try_into().unwrap(),
+            ))
+            .await,
+    );
+    not_found(
+        bob.channels()
+            .send(&SendToChannelRequest::new(
+                inst.clone(),
+                channel.channel_jid.clone(),
+                "x".try_into().unwrap(),
+            ))
+            .await,
+    );
     // Writes.
-    not_found(bob.channels().add(&AddChannelRequest::new(inst.clone(), "0029VaOther1")).await);
+    not_found(
+        bob.channels()
+            .add(&AddChannelRequest::new(inst.clone(), "0029VaOther1"))
+            .await,
+    );
     not_found(bob.sandbox().pair(&inst).await);
-    not_found(bob.sandbox().add_group(&inst, &SandboxGroupRequest { name: "x".into(), id: None }).await);
-    not_found(bob.sandbox().inbound(&inst, &SandboxInboundRequest { from: "971501234567".into(), message: "x".into() }).await);
+    not_found(
+        bob.sandbox()
+            .add_group(
+                &inst,
+                &SandboxGroupRequest {
+                    name: "x".into(),
+                    id: None,
+                },
+            )
+            .await,
+    );
+    not_found(
+        bob.sandbox()
+            .inbound(
+                &inst,
+                &SandboxInboundRequest {
+                    from: "971501234567".into(),
+                    message: "x".into(),
+                },
+            )
+            .await,
+    );
     // Deletes.
     not_found(bob.instances().delete(&inst).await);
     not_found(bob.channels().remove(&channel.id).await);
     not_found(bob.schedules().delete(&schedule.id).await);
 
     // Bob may use the same instance id for his own number: ids are per account.
-    bob.instances().create(&CreateInstanceRequest::new(inst.clone(), "Bob's")).await.unwrap();
-    assert_eq!(alice.instances().list().await.unwrap().instances[0].label, "shop label");
+    bob.instances()
+        .create(&CreateInstanceRequest::new(inst.clone(), "Bob's"))
+        .await
+        .unwrap();
+    assert_eq!(
+        alice.instances().list().await.unwrap().instances[0].label,
+        "shop label"
+    );
     // Alice still has everything.
     assert_eq!(alice.channels().list().await.unwrap().channels.len(), 1);
     assert_eq!(alice.schedules().list().await.unwrap().schedules.len(), 1);

@@ -16,7 +16,10 @@ async fn queue_and_schedules_survive_a_restart() {
     // A pacing gap keeps most entries queued when the first process stops. The gap is
     // stored with the number, so the next process honours it too before sending on.
     let slow = sevenoways_server::Config {
-        pacing: PacingConfig { min_gap_ms: 2_000, jitter_ms: 0 },
+        pacing: PacingConfig {
+            min_gap_ms: 2_000,
+            jitter_ms: 0,
+        },
         ..test_config(dir.path())
     };
     let server = launch(slow).await;
@@ -27,7 +30,11 @@ async fn queue_and_schedules_survive_a_restart() {
     for i in 0..5 {
         let q = c
             .messages()
-            .send_number(&SendNumberRequest::new(inst.clone(), Phone::new("971501234567").unwrap(), format!("msg {i}").try_into().unwrap()))
+            .send_number(&SendNumberRequest::new(
+                inst.clone(),
+                Phone::new("971501234567").unwrap(),
+                format!("msg {i}").try_into().unwrap(),
+            ))
             .await
             .unwrap();
         ids.push(q.queue_id);
@@ -41,7 +48,9 @@ async fn queue_and_schedules_survive_a_restart() {
                 "0 9 * * 1".parse().unwrap(),
                 "Europe/London".parse().unwrap(),
                 Target::Groups(GroupTarget::names(["Team A"]).unwrap()),
-                Content::Text { message: "Monday!".try_into().unwrap() },
+                Content::Text {
+                    message: "Monday!".try_into().unwrap(),
+                },
             )
             .unwrap(),
         )
@@ -49,11 +58,22 @@ async fn queue_and_schedules_survive_a_restart() {
         .unwrap()
         .schedule;
     // Let the first entry go out, then stop with the rest still queued.
-    eventually(10, || async { (c.queue().status(ids[0]).await.unwrap().status != QueueStatus::Queued).then_some(()) }).await;
+    eventually(10, || async {
+        (c.queue().status(ids[0]).await.unwrap().status != QueueStatus::Queued).then_some(())
+    })
+    .await;
     let before = c.sandbox().outbox(&inst).await.unwrap().messages.len();
-    assert!(before < 5, "entries must still be waiting when the first process stops");
+    assert!(
+        before < 5,
+        "entries must still be waiting when the first process stops"
+    );
     server.shutdown().await;
-    assert!(reqwest::get(format!("{}/healthz", c.base_url())).await.is_err(), "first server is gone");
+    assert!(
+        reqwest::get(format!("{}/healthz", c.base_url()))
+            .await
+            .is_err(),
+        "first server is gone"
+    );
 
     // A new process over the same data directory, without pacing.
     let server = launch(test_config(dir.path())).await;
@@ -64,10 +84,16 @@ async fn queue_and_schedules_survive_a_restart() {
     })
     .await;
     let sent: Vec<_> = outbox.iter().map(|m| m.queue_id).collect();
-    assert_eq!(sent, ids, "every accepted entry sent exactly once, in order");
+    assert_eq!(
+        sent, ids,
+        "every accepted entry sent exactly once, in order"
+    );
     for id in &ids {
         let e = c.queue().status(*id).await.unwrap();
-        assert!(e.status.is_final() && e.status != QueueStatus::Failed, "{e:?}");
+        assert!(
+            e.status.is_final() && e.status != QueueStatus::Failed,
+            "{e:?}"
+        );
     }
     let schedules = c.schedules().list().await.unwrap().schedules;
     assert_eq!(schedules.len(), 1);

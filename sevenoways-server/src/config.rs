@@ -20,6 +20,27 @@ use serde::Deserialize;
 /// [sandbox]
 /// delivered_after_ms = 2000
 /// read_after_ms = 5000
+///
+/// # Plans: the send rate and message caps of each API key's plan. A plan named
+/// # "default" replaces the built-in one (60 requests/minute, 1000 messages/day,
+/// # 20000 messages/month, reset at UTC midnight / the 1st of the month).
+/// [[plans]]
+/// name = "pro"
+/// requests_per_minute = 120
+/// daily_cap = 10000
+/// monthly_cap = 200000
+/// timezone = "UTC"
+///
+/// [network]
+/// allow_loopback = true
+/// allow_private = false
+///
+/// [webhooks]
+/// timeout_ms = 10000
+/// give_up_after_secs = 259200
+///
+/// [scheduler]
+/// tick_ms = 1000
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -39,6 +60,14 @@ pub struct Config {
     pub queue: QueueConfig,
     /// The sandbox transport's simulated timings.
     pub sandbox: SandboxConfig,
+    /// Plans (rate limit and message caps), by name; see [`crate::limits`].
+    pub plans: Vec<PlanConfig>,
+    /// Which addresses webhook and media URLs may point at; see [`crate::ssrf`].
+    pub network: NetworkConfig,
+    /// Webhook delivery timings; see [`crate::webhooks`].
+    pub webhooks: WebhookConfig,
+    /// The schedule firing loop; see [`crate::scheduler`].
+    pub scheduler: SchedulerConfig,
 }
 
 impl Default for Config {
@@ -51,6 +80,10 @@ impl Default for Config {
             pacing: PacingConfig::default(),
             queue: QueueConfig::default(),
             sandbox: SandboxConfig::default(),
+            plans: Vec::new(),
+            network: NetworkConfig::default(),
+            webhooks: WebhookConfig::default(),
+            scheduler: SchedulerConfig::default(),
         }
     }
 }
@@ -133,5 +166,115 @@ impl Config {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://{bound}"),
         }
+    }
+}
+
+/// One plan: the send rate of its keys and how many messages they may send.
+///
+/// `0` means unlimited for any of the three numbers. Caps count messages (one per
+/// recipient), the rate counts send requests. Periods are the calendar day and month
+/// in `timezone` (UTC unless set).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanConfig {
+    /// The name keys refer to (`sevenoways-server keys create --plan NAME`).
+    pub name: String,
+    /// Send requests per minute per API key (a sliding 60-second window).
+    pub requests_per_minute: u32,
+    /// Messages per day.
+    pub daily_cap: u64,
+    /// Messages per calendar month.
+    pub monthly_cap: u64,
+    /// The IANA zone whose midnight and first of the month reset the caps.
+    pub timezone: String,
+}
+
+impl Default for PlanConfig {
+    /// The built-in `default` plan: the documented 60 requests/minute, 1000 messages a
+    /// day and 20000 a month, reset at UTC midnight and on the 1st of the month.
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            requests_per_minute: 60,
+            daily_cap: 1000,
+            monthly_cap: 20_000,
+            timezone: "UTC".into(),
+        }
+    }
+}
+
+/// Server-side request forgery guard: which addresses webhook URLs and media URLs
+/// (`imageUrl`, `fileUrl`) may resolve to. Public addresses are always allowed;
+/// unspecified (`0.0.0.0`, `::`), multicast, broadcast and documentation ranges never.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// `127.0.0.0/8`, `::1` and `localhost`. On by default: the server runs the
+    /// sandbox transport, which is for local development (a receiver on
+    /// `http://127.0.0.1:3000` must work). Turn it off on a shared deployment.
+    pub allow_loopback: bool,
+    /// RFC 1918 (`10/8`, `172.16/12`, `192.168/16`), carrier-grade NAT (`100.64/10`)
+    /// and IPv6 unique-local (`fc00::/7`).
+    pub allow_private: bool,
+    /// `169.254/16` and `fe80::/10`, except the metadata addresses below.
+    pub allow_link_local: bool,
+    /// Cloud metadata endpoints (`169.254.169.254`, `169.254.170.2`,
+    /// `100.100.100.200`, `fd00:ec2::254`). Separate from `allow_link_local` on purpose.
+    pub allow_metadata: bool,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            allow_loopback: true,
+            allow_private: false,
+            allow_link_local: false,
+            allow_metadata: false,
+        }
+    }
+}
+
+/// Webhook delivery: timeouts and the retry schedule.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// One attempt's time limit (connect, send, and the receiver's answer).
+    pub timeout_ms: u64,
+    /// The first retry's delay; it doubles per attempt, with jitter.
+    pub retry_base_ms: u64,
+    /// The longest delay between two attempts (a `Retry-After` may ask for more).
+    pub retry_max_ms: u64,
+    /// Stop retrying this long after the event was raised (3 days).
+    pub give_up_after_secs: u64,
+    /// How often the delivery loop looks for new events and due retries.
+    pub poll_ms: u64,
+    /// Attempts in flight at once.
+    pub max_in_flight: usize,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 10_000,
+            retry_base_ms: 5_000,
+            retry_max_ms: 60 * 60 * 1000,
+            give_up_after_secs: 3 * 24 * 60 * 60,
+            poll_ms: 500,
+            max_in_flight: 32,
+        }
+    }
+}
+
+/// The schedule loop.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// How often due schedules are looked for; a schedule fires at most this late.
+    pub tick_ms: u64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self { tick_ms: 1000 }
     }
 }

@@ -6,8 +6,11 @@
 //!
 //! Layout (after svix-server and atuin): [`routes`] is the HTTP surface, one module per
 //! resource; [`store`] is storage behind the [`store::Store`] trait (SQLite by default);
-//! [`worker`] runs the queue and the sandbox's receipt clock; [`transport`] is the
-//! WhatsApp side. [`launch`] takes a bound listener, so tests run it on port 0.
+//! [`worker`] runs the queue and the sandbox's receipt clock; [`scheduler`] fires cron
+//! schedules; [`webhooks`] fans events out and delivers them, signed; [`limits`] is the
+//! per-key rate limit and per-plan caps; [`ssrf`] guards the URLs the server requests;
+//! [`transport`] is the WhatsApp side. [`launch`] takes a bound listener, so tests run
+//! it on port 0.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,11 +25,16 @@
 
 pub mod auth;
 pub mod config;
+pub mod cron;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod routes;
+pub mod scheduler;
+pub mod ssrf;
 pub mod store;
 pub mod transport;
+pub mod webhooks;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -54,6 +62,8 @@ pub struct AppState {
     pub queue_wake: Arc<Notify>,
     /// Signs QR links.
     pub qr_secret: Arc<[u8]>,
+    /// The plans keys are limited by.
+    pub plans: Arc<limits::Plans>,
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -73,6 +83,9 @@ pub enum LaunchError {
     /// The listener is unusable.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 /// Opens the store under `config.data_dir`, starts the workers and serves on `listener`.
@@ -88,8 +101,10 @@ pub async fn launch_with_store(
     store: Arc<dyn Store>,
 ) -> Result<Server, LaunchError> {
     let addr = listener.local_addr()?;
+    let plans = Arc::new(limits::Plans::from_config(&config.plans).map_err(LaunchError::Config)?);
     let config = Arc::new(config);
     let state = AppState {
+        plans: plans.clone(),
         qr_secret: store.server_secret().await?.into(),
         public_url: config.public_url(addr).into(),
         store: store.clone(),
@@ -111,6 +126,14 @@ pub async fn launch_with_store(
         config.clone(),
         rx.clone(),
     ));
+    tasks.spawn(scheduler::run(
+        store.clone(),
+        config.clone(),
+        plans,
+        state.queue_wake.clone(),
+        rx.clone(),
+    ));
+    tasks.spawn(webhooks::run(store.clone(), config.clone(), rx.clone()));
 
     let app = routes::router(state.clone()).layer(
         tower_http::trace::TraceLayer::new_for_http()

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 struct Proc(Child);
 
@@ -17,7 +17,11 @@ impl Drop for Proc {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn(dir: &std::path::Path, port: u16) -> (Proc, Option<String>) {
@@ -107,14 +111,27 @@ async fn killed_mid_queue_then_restarted_loses_nothing() {
             .json()
             .await
             .unwrap();
-        let ids: Vec<u64> = r["messages"].as_array().unwrap().iter().map(|m| m["queueId"].as_u64().unwrap()).collect();
+        let ids: Vec<u64> = r["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["queueId"].as_u64().unwrap())
+            .collect();
         if ids.len() >= accepted.len() {
             break ids;
         }
-        assert!(Instant::now() < deadline, "only {} of {} sent after restart", ids.len(), accepted.len());
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {} sent after restart",
+            ids.len(),
+            accepted.len()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(sent, accepted, "every accepted message in the outbox once, in order");
+    assert_eq!(
+        sent, accepted,
+        "every accepted message in the outbox once, in order"
+    );
     for id in accepted {
         let e: Value = http
             .get(format!("{base}/api/queue/{id}"))
@@ -125,6 +142,9 @@ async fn killed_mid_queue_then_restarted_loses_nothing() {
             .json()
             .await
             .unwrap();
-        assert!(["sent", "delivered", "read"].contains(&e["status"].as_str().unwrap()), "{e}");
+        assert!(
+            ["sent", "delivered", "read"].contains(&e["status"].as_str().unwrap()),
+            "{e}"
+        );
     }
 }

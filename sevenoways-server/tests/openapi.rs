@@ -44,19 +44,54 @@ fn every_documented_endpoint_is_described() {
         assert!(op.is_object(), "{method} {path} missing");
         if method == "post" {
             let content = &op["requestBody"]["content"];
-            assert!(content["application/json"].is_object() && content["application/x-www-form-urlencoded"].is_object(), "{path}");
+            assert!(
+                content["application/json"].is_object()
+                    && content["application/x-www-form-urlencoded"].is_object(),
+                "{path}"
+            );
         }
     }
     // Field names are the documentation's.
     let schemas = &doc["components"]["schemas"];
     let props = |name: &str| -> Vec<String> {
-        schemas[name]["properties"].as_object().unwrap_or_else(|| panic!("{name}")).keys().cloned().collect()
+        schemas[name]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name}"))
+            .keys()
+            .cloned()
+            .collect()
     };
-    assert_eq!(props("SendRequest"), ["instanceId", "groupIds", "groups", "sendAll", "message"]);
-    assert_eq!(props("SendNumberDocumentRequest"), ["instanceId", "phone", "fileUrl", "filename", "mimetype"]);
-    assert_eq!(props("SendToCommunityRequest"), ["instanceId", "communityId", "message"]);
-    assert_eq!(props("Channel"), ["id", "channelJid", "name", "description", "subscribers", "isAdmin", "inviteLink", "instanceId"]);
-    assert!(props("CreateScheduleRequest").starts_with(&["instanceId".into(), "label".into(), "cronExpr".into(), "timezone".into()]));
+    assert_eq!(
+        props("SendRequest"),
+        ["instanceId", "groupIds", "groups", "sendAll", "message"]
+    );
+    assert_eq!(
+        props("SendNumberDocumentRequest"),
+        ["instanceId", "phone", "fileUrl", "filename", "mimetype"]
+    );
+    assert_eq!(
+        props("SendToCommunityRequest"),
+        ["instanceId", "communityId", "message"]
+    );
+    assert_eq!(
+        props("Channel"),
+        [
+            "id",
+            "channelJid",
+            "name",
+            "description",
+            "subscribers",
+            "isAdmin",
+            "inviteLink",
+            "instanceId"
+        ]
+    );
+    assert!(props("CreateScheduleRequest").starts_with(&[
+        "instanceId".into(),
+        "label".into(),
+        "cronExpr".into(),
+        "timezone".into()
+    ]));
     assert!(props("Queued").contains(&"queueId".to_string()));
     let _: &Value = &schemas["ErrorBody"];
 }

@@ -23,9 +23,20 @@ pub struct TestServer {
 pub fn test_config(dir: &Path) -> Config {
     Config {
         data_dir: dir.to_owned(),
-        pacing: PacingConfig { min_gap_ms: 0, jitter_ms: 0 },
-        queue: QueueConfig { lease_secs: 5, max_attempts: 3, retry_base_ms: 50, poll_ms: 20 },
-        sandbox: SandboxConfig { delivered_after_ms: 100, read_after_ms: 100 },
+        pacing: PacingConfig {
+            min_gap_ms: 0,
+            jitter_ms: 0,
+        },
+        queue: QueueConfig {
+            lease_secs: 5,
+            max_attempts: 3,
+            retry_base_ms: 50,
+            poll_ms: 20,
+        },
+        sandbox: SandboxConfig {
+            delivered_after_ms: 100,
+            read_after_ms: 100,
+        },
         ..Config::default()
     }
 }
@@ -85,14 +96,23 @@ pub async fn paired_instance(client: &Client, name: &str) -> InstanceId {
     let id = id(name);
     client
         .instances()
-        .create(&CreateInstanceRequest::new(id.clone(), format!("{name} label")))
+        .create(&CreateInstanceRequest::new(
+            id.clone(),
+            format!("{name} label"),
+        ))
         .await
         .unwrap();
     client.sandbox().pair(&id).await.unwrap();
     for (gid, gname) in [(TEAM_A, "Team A"), (TEAM_B, "Team B")] {
         client
             .sandbox()
-            .add_group(&id, &SandboxGroupRequest { name: gname.into(), id: Some(GroupId::new(gid).unwrap()) })
+            .add_group(
+                &id,
+                &SandboxGroupRequest {
+                    name: gname.into(),
+                    id: Some(GroupId::new(gid).unwrap()),
+                },
+            )
             .await
             .unwrap();
     }
@@ -110,7 +130,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "condition not met within {secs}s");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {secs}s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

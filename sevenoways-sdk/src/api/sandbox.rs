@@ -19,6 +19,14 @@ impl SandboxApi<'_> {
         Ok(())
     }
 
+    /// `POST /api/sandbox/instances/:id/unpair`: simulates the phone logging out; the
+    /// instance goes offline (`instance.offline`) until it is paired again.
+    pub async fn unpair(&self, id: &InstanceId) -> Result<()> {
+        let path = format!("/api/sandbox/instances/{}/unpair", segment(id.as_str()));
+        let _: Empty = self.client.post_to(&path, &Empty {}).await?;
+        Ok(())
+    }
+
     /// `POST /api/sandbox/instances/:id/groups`: adds (or renames) a group of the number.
     pub async fn add_group(
         &self,

@@ -40,7 +40,10 @@ pub async fn add(
     let mut found = sandbox_lookup(&ChannelRef::parse(&req.invite_link)?);
     // A lookup by JID knows no invite code: keep the link saved earlier, if any.
     if matches!(ChannelRef::parse(&req.invite_link)?, ChannelRef::Jid(_))
-        && let Some(saved) = state.store.channel_by_jid(account.id, &req.instance_id, &found.channel_jid).await?
+        && let Some(saved) = state
+            .store
+            .channel_by_jid(account.id, &req.instance_id, &found.channel_jid)
+            .await?
     {
         found.invite_link = saved.invite_link;
     }
@@ -74,11 +77,15 @@ pub async fn remove(
 /// so a code and its JID always find the same channel.
 fn sandbox_lookup(reference: &ChannelRef) -> Channel {
     let (link_code, jid) = match reference {
-        ChannelRef::Jid(jid) => (jid.as_str().trim_end_matches("@newsletter").to_owned(), jid.clone()),
+        ChannelRef::Jid(jid) => (
+            jid.as_str().trim_end_matches("@newsletter").to_owned(),
+            jid.clone(),
+        ),
         ChannelRef::Code(code) => {
             let hash = Sha256::digest(code.as_bytes());
             let n = u64::from_be_bytes(hash[..8].try_into().expect("8 bytes")) % 1_000_000_000_000;
-            let jid = NewsletterJid::new(format!("120363{n:012}@newsletter")).expect("digits are a valid JID");
+            let jid = NewsletterJid::new(format!("120363{n:012}@newsletter"))
+                .expect("digits are a valid JID");
             (code.clone(), jid)
         }
     };
@@ -86,7 +93,10 @@ fn sandbox_lookup(reference: &ChannelRef) -> Channel {
     let subscribers = u64::from(Sha256::digest(digits.as_bytes())[0]) * 37;
     Channel {
         id: ChannelId::new("ch_pending").expect("valid"),
-        name: format!("Sandbox channel {}", &digits[digits.len().saturating_sub(6)..]),
+        name: format!(
+            "Sandbox channel {}",
+            &digits[digits.len().saturating_sub(6)..]
+        ),
         channel_jid: jid,
         description: "A simulated channel: the sandbox number is its admin.".into(),
         subscribers,

@@ -5,6 +5,7 @@
 //! so the queue holds concrete recipients.
 
 use axum::extract::State;
+use chrono::Utc;
 use sevenoways_sdk::models::groups::Group;
 use sevenoways_sdk::models::messages::QueuedRecipient;
 use sevenoways_sdk::{GroupTarget, Queued, SendMessage, Target};
@@ -15,6 +16,7 @@ use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::extract::Body;
+use crate::limits::{Admission, Refusal};
 use crate::store::{AccountId, NewEntry, RecipientKind, Store};
 
 /// `POST /api/send`, `/api/send-number`, `/api/send-to-channel`, ... (see the router).
@@ -34,6 +36,7 @@ pub async fn send<R: SendMessage>(
     }
     let recipients = resolve(&*state.store, account.id, &req).await?;
     let content = req.content();
+    crate::ssrf::check_content(&state.config.network, &content).await?;
     let entries: Vec<NewEntry> = recipients
         .iter()
         .map(|(to, kind)| NewEntry {
@@ -45,7 +48,19 @@ pub async fn send<R: SendMessage>(
             schedule_id: None,
         })
         .collect();
-    let ids = state.store.enqueue(entries).await?;
+    // The rate limit and caps are checked in the transaction that queues the entries
+    // (see `store::sqlite::group_commit`), so a refusal has written nothing.
+    let admission = Admission {
+        account_id: account.id,
+        limits: state.plans.get(&account.plan).clone(),
+        now: Utc::now(),
+    };
+    let now = admission.now;
+    let ids = state
+        .store
+        .enqueue_admitted(admission, entries)
+        .await?
+        .map_err(|refusal| refused(&refusal, now))?;
     state.queue_wake.notify_one();
     let recipients: Vec<QueuedRecipient> = recipients
         .into_iter()
@@ -57,6 +72,14 @@ pub async fn send<R: SendMessage>(
         queue_id: ids[0],
         recipients,
     })
+}
+
+/// 429 with `Retry-After` for a refused send.
+pub(crate) fn refused(refusal: &Refusal, now: chrono::DateTime<Utc>) -> ApiError {
+    ApiError::RateLimited {
+        retry_after_secs: refusal.retry_after_secs(now),
+        message: refusal.message(),
+    }
 }
 
 /// The concrete recipients of a send, deduplicated, in request order.

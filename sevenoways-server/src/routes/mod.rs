@@ -9,6 +9,8 @@ pub(crate) mod qr;
 mod queue;
 mod sandbox;
 mod schedules;
+mod usage;
+mod webhooks;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -28,6 +30,7 @@ use sevenoways_sdk::models::messages::{
     SendNumberRequest, SendRequest,
 };
 use sevenoways_sdk::models::schedules::CreateScheduleRequest;
+use sevenoways_sdk::models::webhooks::CreateWebhookRequest;
 use sevenoways_sdk::{Endpoint, Success};
 
 use crate::AppState;
@@ -117,6 +120,26 @@ pub fn router(state: AppState) -> Router {
             post(sandbox::inbound),
         )
         .route("/api/sandbox/outbox", get(sandbox::outbox))
+        .route("/api/sandbox/instances/{id}/unpair", post(sandbox::unpair))
+        .route("/api/usage", get(usage::get))
+        .route(
+            CreateWebhookRequest::PATH,
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/webhooks/{id}",
+            axum::routing::delete(webhooks::delete),
+        )
+        .route("/api/webhooks/{id}/test", post(webhooks::test))
+        .route("/api/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route(
+            "/api/webhooks/{id}/deliveries/{delivery_id}",
+            get(webhooks::delivery),
+        )
+        .route(
+            "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            post(webhooks::redeliver),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

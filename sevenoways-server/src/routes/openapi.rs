@@ -7,7 +7,7 @@
 use axum::Json;
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use sevenoways_sdk::models::channels::*;
 use sevenoways_sdk::models::communities::*;
 use sevenoways_sdk::models::groups::GroupList;
@@ -34,9 +34,22 @@ struct Builder {
 }
 
 impl Builder {
-    fn op<Res: JsonSchema>(&mut self, method: &'static str, path: &'static str, tag: &'static str, summary: &'static str) {
+    fn op<Res: JsonSchema>(
+        &mut self,
+        method: &'static str,
+        path: &'static str,
+        tag: &'static str,
+        summary: &'static str,
+    ) {
         let response = self.generator.subschema_for::<Res>();
-        self.ops.push(Op { method, path, tag, summary, body: None, response });
+        self.ops.push(Op {
+            method,
+            path,
+            tag,
+            summary,
+            body: None,
+            response,
+        });
     }
 
     fn post<Req: Endpoint + JsonSchema>(&mut self, tag: &'static str, summary: &'static str)
@@ -45,13 +58,32 @@ impl Builder {
     {
         let body = Some(self.generator.subschema_for::<Req>());
         let response = self.generator.subschema_for::<Req::Response>();
-        self.ops.push(Op { method: "post", path: Req::PATH, tag, summary, body, response });
+        self.ops.push(Op {
+            method: "post",
+            path: Req::PATH,
+            tag,
+            summary,
+            body,
+            response,
+        });
     }
 
-    fn post_body<Req: JsonSchema, Res: JsonSchema>(&mut self, path: &'static str, tag: &'static str, summary: &'static str) {
+    fn post_body<Req: JsonSchema, Res: JsonSchema>(
+        &mut self,
+        path: &'static str,
+        tag: &'static str,
+        summary: &'static str,
+    ) {
         let body = Some(self.generator.subschema_for::<Req>());
         let response = self.generator.subschema_for::<Res>();
-        self.ops.push(Op { method: "post", path, tag, summary, body, response });
+        self.ops.push(Op {
+            method: "post",
+            path,
+            tag,
+            summary,
+            body,
+            response,
+        });
     }
 }
 
@@ -59,16 +91,32 @@ impl Builder {
 pub fn document() -> Value {
     let mut settings = SchemaSettings::draft2020_12();
     settings.definitions_path = "/components/schemas".into();
-    let mut b = Builder { generator: settings.into_generator(), ops: Vec::new() };
+    let mut b = Builder {
+        generator: settings.into_generator(),
+        ops: Vec::new(),
+    };
 
     b.op::<InstanceList>("get", "/api/instances", "instances", "List instances");
     b.post::<CreateInstanceRequest>("instances", "Create an instance; open qrUrl to pair it");
-    b.op::<Empty>("delete", "/api/instances/{id}", "instances", "Delete an instance");
+    b.op::<Empty>(
+        "delete",
+        "/api/instances/{id}",
+        "instances",
+        "Delete an instance",
+    );
     b.op::<QrCode>("get", "/api/instances/{id}/qr", "instances",
         "The pairing QR code: an HTML page in a browser (with ?token= from qrUrl); ?format=png|svg|json for programs");
-    b.op::<GroupList>("get", "/api/instances/{id}/groups", "groups", "List the groups of a number");
+    b.op::<GroupList>(
+        "get",
+        "/api/instances/{id}/groups",
+        "groups",
+        "List the groups of a number",
+    );
 
-    b.post::<SendRequest>("messages", "Send text to groups (groupIds, groups by name, or sendAll)");
+    b.post::<SendRequest>(
+        "messages",
+        "Send text to groups (groupIds, groups by name, or sendAll)",
+    );
     b.post::<SendImageRequest>("messages", "Send an image to groups");
     b.post::<SendDocumentRequest>("messages", "Send a document to groups");
     b.post::<SendNumberRequest>("messages", "Send text to a phone number");
@@ -79,27 +127,71 @@ pub fn document() -> Value {
     b.post::<SendDocumentToCommunityRequest>("communities", "Send a document to a community");
 
     b.op::<ChannelList>("get", "/api/channels", "channels", "List saved channels");
-    b.post::<AddChannelRequest>("channels", "Look a channel up by invite link, code or JID, and save it");
-    b.op::<Empty>("delete", "/api/channels/{id}", "channels", "Remove a saved channel");
+    b.post::<AddChannelRequest>(
+        "channels",
+        "Look a channel up by invite link, code or JID, and save it",
+    );
+    b.op::<Empty>(
+        "delete",
+        "/api/channels/{id}",
+        "channels",
+        "Remove a saved channel",
+    );
     b.post::<SendToChannelRequest>("channels", "Send text to a channel");
     b.post::<SendImageToChannelRequest>("channels", "Send an image to a channel");
     b.post::<SendDocumentToChannelRequest>("channels", "Send a document to a channel");
 
-    b.op::<ScheduleList>("get", "/api/schedules", "schedules", "List schedules with their next run");
+    b.op::<ScheduleList>(
+        "get",
+        "/api/schedules",
+        "schedules",
+        "List schedules with their next run",
+    );
     b.post::<CreateScheduleRequest>("schedules", "Create a cron schedule in an IANA time zone");
-    b.op::<Empty>("delete", "/api/schedules/{id}", "schedules", "Delete a schedule");
+    b.op::<Empty>(
+        "delete",
+        "/api/schedules/{id}",
+        "schedules",
+        "Delete a schedule",
+    );
 
-    b.op::<QueueEntry>("get", "/api/queue/{id}", "queue", "A queue entry's status, attempts, timestamps and failure reason");
+    b.op::<QueueEntry>(
+        "get",
+        "/api/queue/{id}",
+        "queue",
+        "A queue entry's status, attempts, timestamps and failure reason",
+    );
 
-    b.post_body::<Empty, Empty>("/api/sandbox/instances/{id}/pair", "sandbox", "Simulate the QR scan: the instance comes online");
-    b.post_body::<SandboxGroupRequest, SandboxGroup>("/api/sandbox/instances/{id}/groups", "sandbox", "Add a group to the number, or rename it");
-    b.post_body::<SandboxInboundRequest, Empty>("/api/sandbox/instances/{id}/inbound", "sandbox", "Simulate an incoming message");
-    b.op::<Outbox>("get", "/api/sandbox/outbox", "sandbox", "What the sandbox transport sent (?instanceId=ID), oldest first");
+    b.post_body::<Empty, Empty>(
+        "/api/sandbox/instances/{id}/pair",
+        "sandbox",
+        "Simulate the QR scan: the instance comes online",
+    );
+    b.post_body::<SandboxGroupRequest, SandboxGroup>(
+        "/api/sandbox/instances/{id}/groups",
+        "sandbox",
+        "Add a group to the number, or rename it",
+    );
+    b.post_body::<SandboxInboundRequest, Empty>(
+        "/api/sandbox/instances/{id}/inbound",
+        "sandbox",
+        "Simulate an incoming message",
+    );
+    b.op::<Outbox>(
+        "get",
+        "/api/sandbox/outbox",
+        "sandbox",
+        "What the sandbox transport sent (?instanceId=ID), oldest first",
+    );
 
     let error = b.generator.subschema_for::<ErrorBody>();
     let mut paths = Map::new();
     for op in &b.ops {
-        let item = paths.entry(op.path).or_insert_with(|| json!({})).as_object_mut().expect("object");
+        let item = paths
+            .entry(op.path)
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("object");
         item.insert(op.method.to_owned(), operation(op, &error));
     }
     paths.insert("/healthz".into(), json!({"get": {"tags": ["operations"], "summary": "Liveness", "security": [], "responses": {"200": {"description": "alive"}}}}));
@@ -134,16 +226,25 @@ fn operation(op: &Op, error: &Schema) -> Value {
     ]});
     let err = |description: &str| json!({"description": description, "content": {"application/json": {"schema": error}}});
     let mut responses = Map::new();
-    responses.insert("200".into(), json!({"description": "success", "content": {"application/json": {"schema": envelope}}}));
+    responses.insert(
+        "200".into(),
+        json!({"description": "success", "content": {"application/json": {"schema": envelope}}}),
+    );
     if op.body.is_some() {
-        responses.insert("400".into(), err("a field is invalid; the message starts with its name"));
+        responses.insert(
+            "400".into(),
+            err("a field is invalid; the message starts with its name"),
+        );
         responses.insert("413".into(), err("body too large"));
         responses.insert("415".into(), err("neither JSON nor form-urlencoded"));
     }
     responses.insert("401".into(), err("missing or invalid x-api-key"));
     responses.insert("404".into(), err("not found for this API key"));
     if op.path.starts_with("/api/send") {
-        responses.insert("429".into(), err("rate limit or message cap; see Retry-After"));
+        responses.insert(
+            "429".into(),
+            err("rate limit or message cap; see Retry-After"),
+        );
     }
     let mut value = json!({
         "tags": [op.tag],

@@ -52,6 +52,44 @@ pub async fn pair(State(state): State<AppState>, auth: QrAuth) -> Reply<Empty> {
     ok(Empty {})
 }
 
+/// `POST /api/sandbox/instances/:id/unpair`: the phone logs out (WhatsApp, Linked
+/// devices, Log out). The instance goes `offline` and `instance.offline` is raised in
+/// the same transaction; its sends fail until it is paired again. 409 if it is not online.
+pub async fn unpair(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    PathId(id): PathId<InstanceId>,
+) -> Reply<Empty> {
+    let instance = state
+        .store
+        .get_instance(account.id, &id)
+        .await?
+        .ok_or_else(|| instance_not_found(&id))?;
+    if instance.status != InstanceStatus::Online {
+        return Err(ApiError::Conflict(format!(
+            "instance {:?} is not online (status {}): nothing to unpair",
+            id.as_str(),
+            instance.status.as_str()
+        )));
+    }
+    let event = NewEvent {
+        account_id: account.id,
+        instance_id: id.clone(),
+        data: EventData::InstanceOffline(InstanceEvent {
+            status: InstanceStatus::Offline.as_str().into(),
+            phone: instance.phone,
+        }),
+    };
+    let changed = state
+        .store
+        .set_instance_status(account.id, &id, InstanceStatus::Offline, None, Some(event))
+        .await?;
+    if !changed {
+        return Err(instance_not_found(&id));
+    }
+    ok(Empty {})
+}
+
 /// `POST /api/sandbox/instances/:id/groups`: adds a group to the number, or renames it.
 pub async fn add_group(
     State(state): State<AppState>,

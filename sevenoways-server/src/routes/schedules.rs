@@ -43,6 +43,7 @@ pub async fn create(
             .await?;
         resolve_groups(&groups, &target, req.instance_id.as_str())?;
     }
+    crate::ssrf::check_content(&state.config.network, &req.content()?).await?;
     let now = Utc::now();
     let id = ScheduleId::new(random_id("sch_")).expect("generated ids are valid");
     let schedule = state
@@ -67,14 +68,8 @@ pub async fn delete(
     ok(Empty {})
 }
 
-/// The first run strictly after `after`, read in the schedule's time zone. Daylight
-/// saving follows croner's rules: a time in a spring-forward gap runs right after the
-/// gap, a time in a fall-back overlap runs once.
+/// The first run strictly after `after`, read in the schedule's time zone, with the
+/// daylight-saving rules of [`crate::cron`] (the scheduler uses the same function).
 pub fn next_run(spec: &CreateScheduleRequest, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let local = after.with_timezone(&spec.timezone.tz());
-    spec.cron_expr
-        .schedule()
-        .find_next_occurrence(&local, false)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    crate::cron::next_run(spec, after)
 }

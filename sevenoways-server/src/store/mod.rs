@@ -14,9 +14,13 @@ use sevenoways_sdk::models::instances::{Instance, InstanceStatus};
 use sevenoways_sdk::models::queue::QueueEntry;
 use sevenoways_sdk::models::sandbox::OutboxMessage;
 use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule};
+use sevenoways_sdk::models::webhooks::{Delivery, DeliveryDetail, Webhook};
 use sevenoways_sdk::{
-    ChannelId, Content, EventData, InstanceId, NewsletterJid, QueueId, ScheduleId,
+    ChannelId, Content, EventData, InstanceId, NewsletterJid, QueueId, ScheduleId, WebhookId,
+    WebhookSecret,
 };
+
+use crate::limits::{Admission, Periods, Plans, Refusal};
 
 /// An account: one API key and everything created with it.
 pub type AccountId = i64;
@@ -142,13 +146,88 @@ pub struct Pacing {
     pub jitter_ms: i64,
 }
 
-/// A schedule that is due, claimed and already advanced to its next run.
+/// A schedule run: claimed, advanced and queued in one transaction.
 #[derive(Debug, Clone)]
-pub struct DueSchedule {
+pub struct FiredSchedule {
     /// Owner.
     pub account_id: AccountId,
     /// The schedule.
-    pub schedule: Schedule,
+    pub schedule_id: ScheduleId,
+    /// Entries queued for sending.
+    pub queued: Vec<QueueId>,
+    /// Entries recorded as failed at once (a group name that matches nothing, a cap),
+    /// each with a `message.failed` event.
+    pub failed: Vec<QueueId>,
+    /// Its next run.
+    pub next_run_at: Option<DateTime<Utc>>,
+}
+
+/// How the next run is computed (see [`crate::cron::next_run`]); a parameter so the
+/// store stays free of time-zone rules.
+pub type NextRunFn = for<'s> fn(&'s CreateScheduleRequest, DateTime<Utc>) -> Option<DateTime<Utc>>;
+
+/// What an account has used, read at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageSnapshot {
+    /// Admission times (Unix ms) of the send requests in the rate window.
+    pub window: Vec<i64>,
+    /// Messages counted in the current day.
+    pub day: u64,
+    /// Messages counted in the current month.
+    pub month: u64,
+}
+
+/// A webhook delivery a worker holds a lease on, with what it needs to make the attempt.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    /// The delivery.
+    pub id: String,
+    /// The subscription.
+    pub webhook_id: WebhookId,
+    /// Where to POST.
+    pub url: String,
+    /// The signing key (redacted in `Debug`).
+    pub secret: WebhookSecret,
+    /// The event's id (`X-Webhook-Id`).
+    pub event_id: String,
+    /// The event's name.
+    pub event_type: String,
+    /// The exact bytes to sign and send.
+    pub payload: Vec<u8>,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// No attempt after this.
+    pub give_up_at: DateTime<Utc>,
+}
+
+/// What became of a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The receiver answered 2xx.
+    Succeeded,
+    /// Try again then.
+    RetryAt(DateTime<Utc>),
+    /// No more attempts.
+    GaveUp,
+}
+
+/// One attempt, as recorded.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    /// The delivery.
+    pub delivery_id: String,
+    /// Its number, from 1.
+    pub attempt: u32,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// The receiver's HTTP status, if it answered.
+    pub response_code: Option<u16>,
+    /// How long it took.
+    pub latency_ms: u64,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+    /// What happens next.
+    pub outcome: AttemptOutcome,
 }
 
 /// The storage the server runs on.
@@ -291,11 +370,102 @@ pub trait Store: Send + Sync + 'static {
     async fn list_schedules(&self, account: AccountId) -> StoreResult<Vec<Schedule>>;
     /// Deletes a schedule.
     async fn delete_schedule(&self, account: AccountId, id: &ScheduleId) -> StoreResult<bool>;
-    /// Claims schedules due at `now` and advances each to `next(spec, now)` in the same
-    /// transaction, so two processes never fire one run twice.
-    async fn claim_due_schedules(
+    /// Fires up to `limit` schedules due at `now`: in one write transaction it claims
+    /// each, advances it to `next(spec, now)` (from `now`, not from the missed run, so a
+    /// schedule missed while the server was down fires once), resolves its recipients
+    /// and queues them under the plan's caps. A crash before the commit leaves the run
+    /// due; after it, the run is queued and the schedule advanced: never lost, never
+    /// doubled, also with several processes on one database.
+    async fn fire_due_schedules(
         &self,
         now: DateTime<Utc>,
-        next: for<'s> fn(&'s CreateScheduleRequest, DateTime<Utc>) -> Option<DateTime<Utc>>,
-    ) -> StoreResult<Vec<DueSchedule>>;
+        plans: &Plans,
+        next: NextRunFn,
+        limit: u32,
+    ) -> StoreResult<Vec<FiredSchedule>>;
+
+    // Rate limit and caps.
+
+    /// Admits one send request under `admission`'s plan (the rate limit, then the message
+    /// caps, counting one message per entry) and queues its entries, all in the one
+    /// write transaction the queue insert uses; `Err(Refusal)` writes nothing.
+    async fn enqueue_admitted(
+        &self,
+        admission: Admission,
+        entries: Vec<NewEntry>,
+    ) -> StoreResult<Result<Vec<QueueId>, Refusal>>;
+    /// The account's rate window and the cap counters of `periods`.
+    async fn usage(
+        &self,
+        account: AccountId,
+        periods: &Periods,
+        now: DateTime<Utc>,
+    ) -> StoreResult<UsageSnapshot>;
+
+    // Webhooks.
+
+    /// Saves a subscription with its signing secret.
+    async fn create_webhook(
+        &self,
+        account: AccountId,
+        webhook: &Webhook,
+        secret: &WebhookSecret,
+    ) -> StoreResult<()>;
+    /// The account's subscriptions, oldest first (never their secrets).
+    async fn list_webhooks(&self, account: AccountId) -> StoreResult<Vec<Webhook>>;
+    /// Deletes a subscription with its deliveries.
+    async fn delete_webhook(&self, account: AccountId, id: &WebhookId) -> StoreResult<bool>;
+    /// Records `event` and one delivery of it to this subscription only; `false` if the
+    /// subscription is not the account's.
+    async fn queue_test_event(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        event: NewEvent,
+        now: DateTime<Utc>,
+        give_up_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Fans undispatched events out: one pending delivery per matching subscription, and
+    /// the events marked dispatched, in one transaction. Returns deliveries created.
+    async fn dispatch_events(
+        &self,
+        now: DateTime<Utc>,
+        give_up_at: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u64>;
+    /// Leases due deliveries until `lease_until`, counting an attempt.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Records an attempt and its outcome, releasing the lease.
+    async fn record_attempt(&self, record: &AttemptRecord) -> StoreResult<()>;
+    /// Releases leases (graceful shutdown) without counting the attempt.
+    async fn release_deliveries(&self, ids: &[String]) -> StoreResult<()>;
+    /// The subscription's latest `limit` deliveries, newest first; `None` if the
+    /// subscription is not the account's.
+    async fn list_deliveries(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<Delivery>>>;
+    /// One delivery with all its attempts.
+    async fn get_delivery(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        delivery_id: &str,
+    ) -> StoreResult<Option<DeliveryDetail>>;
+    /// Makes a delivery pending again, due now, with a fresh retry budget.
+    async fn redeliver(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        delivery_id: &str,
+        now: DateTime<Utc>,
+        give_up_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 }

@@ -1,0 +1,191 @@
+//! `/api/webhooks`: subscriptions, test events, deliveries and redelivery.
+//!
+//! The documentation configures webhooks "in your dashboard" and names no API; this is
+//! ours. Delivery itself is [`crate::webhooks`].
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use chrono::Utc;
+use serde_json::json;
+use sevenoways_sdk::models::webhooks::{
+    CreateWebhookRequest, DeliveryDetail, DeliveryList, TEST_EVENT, Webhook, WebhookCreated,
+    WebhookList,
+};
+use sevenoways_sdk::{Empty, EventData, InstanceId, WebhookId, WebhookSecret};
+
+use super::{Reply, ok};
+use crate::AppState;
+use crate::auth::Authed;
+use crate::error::ApiError;
+use crate::extract::{Body, PathId};
+use crate::store::NewEvent;
+use crate::store::sqlite::{from_millis, millis, random_id};
+
+/// Subscriptions per API key.
+pub const MAX_WEBHOOKS: usize = 25;
+/// Deliveries `GET /api/webhooks/:id/deliveries` lists (the newest).
+pub const DELIVERY_LIST_LIMIT: u32 = 100;
+
+/// A new signing secret: `whsec_` and 64 hex digits (256 bits).
+pub fn generate_secret() -> WebhookSecret {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("OS randomness");
+    WebhookSecret::new(format!("whsec_{}", hex::encode(bytes)))
+}
+
+fn not_found(id: &WebhookId) -> ApiError {
+    ApiError::not_found(format!("webhook {:?} not found", id.as_str()))
+}
+
+/// `GET /api/webhooks`: never with secrets.
+pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Reply<WebhookList> {
+    ok(WebhookList {
+        webhooks: state.store.list_webhooks(account.id).await?,
+    })
+}
+
+/// `POST /api/webhooks`: the secret is the caller's or a generated one, and is in this
+/// answer only. The URL must not reach a refused address (see [`crate::ssrf`]).
+pub async fn create(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    Body(req): Body<CreateWebhookRequest>,
+) -> Reply<WebhookCreated> {
+    let url = req.url.trim().to_owned();
+    crate::ssrf::check_url(&state.config.network, "url", &url).await?;
+    if state.store.list_webhooks(account.id).await?.len() >= MAX_WEBHOOKS {
+        return Err(ApiError::Conflict(format!(
+            "at most {MAX_WEBHOOKS} webhooks per API key: delete one first"
+        )));
+    }
+    let mut events: Vec<String> = Vec::new();
+    for e in req.events {
+        if !events.contains(&e) {
+            events.push(e);
+        }
+    }
+    let webhook = Webhook {
+        id: WebhookId::new(random_id("wh_")).expect("generated ids are valid"),
+        url,
+        events,
+        created_at: from_millis(millis(Utc::now())),
+    };
+    let secret = req.secret.unwrap_or_else(generate_secret);
+    state
+        .store
+        .create_webhook(account.id, &webhook, &secret)
+        .await?;
+    ok(WebhookCreated { webhook, secret })
+}
+
+/// `DELETE /api/webhooks/:id`, with its deliveries.
+pub async fn delete(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    PathId(id): PathId<WebhookId>,
+) -> Reply<Empty> {
+    if !state.store.delete_webhook(account.id, &id).await? {
+        return Err(not_found(&id));
+    }
+    ok(Empty {})
+}
+
+/// `POST /api/webhooks/:id/test`: queues a signed `webhook.test` event to this
+/// subscription only, whatever its event filter; see its delivery in
+/// `GET /api/webhooks/:id/deliveries`.
+pub async fn test(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    PathId(id): PathId<WebhookId>,
+) -> Reply<Empty> {
+    let now = Utc::now();
+    let event = NewEvent {
+        account_id: account.id,
+        instance_id: InstanceId::new("test").expect("valid id"),
+        data: EventData::Unknown {
+            event: TEST_EVENT.into(),
+            data: json!({
+                "webhookId": id.as_str(),
+                "message": "This is a test event from Sevenoways Relay.",
+            }),
+        },
+    };
+    let queued = state
+        .store
+        .queue_test_event(account.id, &id, event, now, give_up_at(&state, now))
+        .await?;
+    if !queued {
+        return Err(not_found(&id));
+    }
+    ok(Empty {})
+}
+
+/// `GET /api/webhooks/:id/deliveries`: the newest 100, newest first.
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    PathId(id): PathId<WebhookId>,
+) -> Reply<DeliveryList> {
+    match state
+        .store
+        .list_deliveries(account.id, &id, DELIVERY_LIST_LIMIT)
+        .await?
+    {
+        Some(deliveries) => ok(DeliveryList { deliveries }),
+        None => Err(not_found(&id)),
+    }
+}
+
+/// `GET /api/webhooks/:id/deliveries/:deliveryId`: one delivery and all its attempts.
+pub async fn delivery(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Reply<DeliveryDetail> {
+    let (id, delivery_id) = ids(path)?;
+    match state
+        .store
+        .get_delivery(account.id, &id, &delivery_id)
+        .await?
+    {
+        Some(detail) => ok(detail),
+        None => Err(delivery_not_found(&delivery_id)),
+    }
+}
+
+/// `POST /api/webhooks/:id/deliveries/:deliveryId/redeliver`: pending again, due now,
+/// with a fresh three days of retries; the receiver gets the same event id.
+pub async fn redeliver(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Reply<Empty> {
+    let (id, delivery_id) = ids(path)?;
+    let now = Utc::now();
+    if !state
+        .store
+        .redeliver(account.id, &id, &delivery_id, now, give_up_at(&state, now))
+        .await?
+    {
+        return Err(delivery_not_found(&delivery_id));
+    }
+    ok(Empty {})
+}
+
+fn ids(
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<(WebhookId, String), ApiError> {
+    let Path((id, delivery_id)) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let id = id
+        .parse::<WebhookId>()
+        .map_err(|_| ApiError::not_found(format!("webhook {id:?} not found")))?;
+    Ok((id, delivery_id))
+}
+
+fn delivery_not_found(delivery_id: &str) -> ApiError {
+    ApiError::not_found(format!("delivery {delivery_id:?} not found"))
+}
+
+fn give_up_at(state: &AppState, now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    now + chrono::Duration::seconds(state.config.webhooks.give_up_after_secs as i64)
+}
