@@ -1,7 +1,6 @@
 //! The OpenAPI document: a committed snapshot, so every contract change shows in review,
 //! and checks that it describes what the server routes.
 
-use serde_json::Value;
 use sevenoways_server::routes::openapi::document;
 
 #[test]
@@ -39,6 +38,23 @@ fn every_documented_endpoint_is_described() {
         ("get", "/api/schedules"),
         ("post", "/api/schedules"),
         ("delete", "/api/schedules/{id}"),
+        // Ours, beyond the documentation (issue 4): usage, webhooks, the sandbox.
+        ("get", "/api/usage"),
+        ("get", "/api/webhooks"),
+        ("post", "/api/webhooks"),
+        ("delete", "/api/webhooks/{id}"),
+        ("post", "/api/webhooks/{id}/test"),
+        ("get", "/api/webhooks/{id}/deliveries"),
+        ("get", "/api/webhooks/{id}/deliveries/{deliveryId}"),
+        (
+            "post",
+            "/api/webhooks/{id}/deliveries/{deliveryId}/redeliver",
+        ),
+        ("post", "/api/sandbox/instances/{id}/pair"),
+        ("post", "/api/sandbox/instances/{id}/unpair"),
+        ("post", "/api/sandbox/instances/{id}/groups"),
+        ("post", "/api/sandbox/instances/{id}/inbound"),
+        ("get", "/api/sandbox/outbox"),
     ] {
         let op = &paths.get(path).unwrap_or_else(|| panic!("{path} missing"))[method];
         assert!(op.is_object(), "{method} {path} missing");
@@ -93,5 +109,9 @@ fn every_documented_endpoint_is_described() {
         "timezone".into()
     ]));
     assert!(props("Queued").contains(&"queueId".to_string()));
-    let _: &Value = &schemas["ErrorBody"];
+    assert!(schemas["ErrorBody"].is_object());
+    assert!(
+        schemas["Event"].is_object(),
+        "the webhook body is described"
+    );
 }

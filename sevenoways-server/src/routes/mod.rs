@@ -133,11 +133,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/webhooks/{id}/test", post(webhooks::test))
         .route("/api/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route(
-            "/api/webhooks/{id}/deliveries/{delivery_id}",
+            "/api/webhooks/{id}/deliveries/{deliveryId}",
             get(webhooks::delivery),
         )
         .route(
-            "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            "/api/webhooks/{id}/deliveries/{deliveryId}/redeliver",
             post(webhooks::redeliver),
         )
         .fallback(not_found)

@@ -16,6 +16,8 @@ use sevenoways_sdk::models::messages::*;
 use sevenoways_sdk::models::queue::QueueEntry;
 use sevenoways_sdk::models::sandbox::*;
 use sevenoways_sdk::models::schedules::*;
+use sevenoways_sdk::models::usage::Usage;
+use sevenoways_sdk::models::webhooks::*;
 use sevenoways_sdk::{Empty, Endpoint, ErrorBody};
 
 /// One operation of the document.
@@ -184,7 +186,56 @@ pub fn document() -> Value {
         "What the sandbox transport sent (?instanceId=ID), oldest first",
     );
 
+    b.post_body::<Empty, Empty>(
+        "/api/sandbox/instances/{id}/unpair",
+        "sandbox",
+        "Simulate the phone logging out: the instance goes offline",
+    );
+
+    b.op::<Usage>("get", "/api/usage", "usage", "This key's plan: requests this minute, messages today and this month, limits and reset times");
+
+    b.op::<WebhookList>(
+        "get",
+        "/api/webhooks",
+        "webhooks",
+        "List webhook subscriptions (secrets are never shown again)",
+    );
+    b.post::<CreateWebhookRequest>(
+        "webhooks",
+        "Subscribe a URL to events; the answer shows the signing secret once",
+    );
+    b.op::<Empty>(
+        "delete",
+        "/api/webhooks/{id}",
+        "webhooks",
+        "Delete a subscription",
+    );
+    b.post_body::<Empty, Empty>(
+        "/api/webhooks/{id}/test",
+        "webhooks",
+        "Queue a signed webhook.test event to the subscription",
+    );
+    b.op::<DeliveryList>(
+        "get",
+        "/api/webhooks/{id}/deliveries",
+        "webhooks",
+        "Recent deliveries, newest first: status, response code, latency, next attempt",
+    );
+    b.op::<DeliveryDetail>(
+        "get",
+        "/api/webhooks/{id}/deliveries/{deliveryId}",
+        "webhooks",
+        "One delivery with every attempt",
+    );
+    b.post_body::<Empty, Empty>(
+        "/api/webhooks/{id}/deliveries/{deliveryId}/redeliver",
+        "webhooks",
+        "Send a delivery again now",
+    );
+
     let error = b.generator.subschema_for::<ErrorBody>();
+    // Every webhook POST carries one of these, signed: X-Webhook-Signature: sha256=<hex>.
+    b.generator.subschema_for::<sevenoways_sdk::Event>();
     let mut paths = Map::new();
     for op in &b.ops {
         let item = paths
