@@ -62,6 +62,8 @@ pub struct AppState {
     pub queue_wake: Arc<Notify>,
     /// Signs QR links.
     pub qr_secret: Arc<[u8]>,
+    /// Recently authenticated keys.
+    pub keys: Arc<auth::KeyCache>,
     /// The plans keys are limited by.
     pub plans: Arc<limits::Plans>,
 }
@@ -110,6 +112,7 @@ pub async fn launch_with_store(
         store: store.clone(),
         config: config.clone(),
         queue_wake: Arc::new(Notify::new()),
+        keys: Arc::default(),
     };
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
