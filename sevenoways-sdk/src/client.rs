@@ -133,10 +133,10 @@ impl ClientBuilder {
 
     /// How many times a failed request is retried (default 3; 0 turns retries off).
     ///
-    /// Retried: 429 (honouring `Retry-After`), 502, 503 and 504, and connection failures
-    /// (the request never left). A 500 or a timeout is retried only for `GET` and
-    /// `DELETE`: a send may already be queued, and the API has no idempotency key, so
-    /// retrying it could send the message twice.
+    /// Always retried: 429 and 503 with `Retry-After` (honoured), and connection failures
+    /// (the request never left). Retried only for `GET` and `DELETE`: 500, 502, 503
+    /// without `Retry-After`, 504 and timeouts. A send may already be queued behind those,
+    /// and the API has no idempotency key, so retrying a `POST` could send it twice.
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
@@ -307,6 +307,15 @@ impl Client {
             kind: FailureKind::Transport { sent: true },
         })?;
         if status.is_success() {
+            // Some proxies and no-code relays answer 200 with the error envelope inside.
+            if let Ok(body) = serde_json::from_slice::<ErrorBody>(&bytes)
+                && !body.success
+            {
+                return Err(Failure::fatal(Error::Api {
+                    status: status.as_u16(),
+                    message: body.error,
+                }));
+            }
             // `T` itself rather than `Success<T>`: the envelope's `success` key is ignored as
             // an unknown field either way, and without the envelope's `#[serde(flatten)]`
             // the error keeps its path (`channels[0].subscribers`, not `.`).
@@ -329,9 +338,12 @@ impl Client {
                 message,
             },
         };
+        // Only a 429, or a 503 that says when to come back, promises the request was not
+        // acted on; a 500, or a gateway's 502/504, may come after the send was queued.
         let kind = match status.as_u16() {
-            429 | 502..=504 => FailureKind::Retryable,
-            500 => FailureKind::RetryableIfIdempotent,
+            429 => FailureKind::Retryable,
+            503 if retry_after.is_some() => FailureKind::Retryable,
+            500 | 502..=504 => FailureKind::RetryableIfIdempotent,
             _ => FailureKind::Fatal,
         };
         Err(Failure {

@@ -92,6 +92,11 @@ fn check_token(s: &str, what: &str, max: usize) -> Result<(), String> {
     if s.is_empty() {
         return Err(format!("expected {what}, got an empty string"));
     }
+    // `.` and `..` are path segments with a meaning of their own: `DELETE
+    // /api/instances/..` would reach `/api/`.
+    if s.bytes().all(|b| b == b'.') {
+        return Err(format!("expected {what}, got {s:?}"));
+    }
     if s.len() > max {
         return Err(format!("expected {what} of at most {max} characters"));
     }
@@ -361,6 +366,8 @@ mod tests {
         assert!(InstanceId::new("number2").is_ok());
         assert!(InstanceId::new("inst_abc-1.2").is_ok());
         assert!(InstanceId::new("a/b").is_err());
+        assert!(InstanceId::new("..").is_err() && ChannelId::new(".").is_err());
+        assert!(InstanceId::new("v1.2").is_ok());
         assert!(InstanceId::new("x".repeat(65)).is_err());
     }
 }

@@ -271,30 +271,53 @@ async fn internal_error_on_a_send_is_not_retried() {
 }
 
 #[tokio::test]
-async fn unavailable_on_a_send_is_retried() {
-    // 502, 503 and 504 come from in front of the application: nothing was queued.
-    for status in [502, 503, 504] {
-        let server = answering_in_turn(vec![
-            failure(status, "Service Unavailable").insert_header("Retry-After", "0"),
-            ok_queued(),
-        ])
-        .await;
-        let queue_id = post(&client(&server, BodyEncoding::Form)).await.unwrap();
-        assert_eq!(queue_id, QueueId(142), "{status}");
-        let requests = received(&server).await;
-        assert_eq!(requests.len(), 2, "{status} then the retry");
-        assert_eq!(requests[0].body, requests[1].body);
+async fn unavailable_with_retry_after_on_a_send_is_retried() {
+    // A 503 that says when to come back was refused before anything was queued.
+    let server = answering_in_turn(vec![
+        failure(503, "Service Unavailable").insert_header("Retry-After", "0"),
+        ok_queued(),
+    ])
+    .await;
+    let queue_id = post(&client(&server, BodyEncoding::Form)).await.unwrap();
+    assert_eq!(queue_id, QueueId(142));
+    let requests = received(&server).await;
+    assert_eq!(requests.len(), 2, "503 then the retry");
+    assert_eq!(requests[0].body, requests[1].body);
+}
+
+#[tokio::test]
+async fn gateway_errors_on_a_send_are_not_retried() {
+    // A gateway's 502/504, or a 503 without Retry-After, may come after the application
+    // queued the message: retrying could send it twice.
+    for (status, retry_after) in [(502, Some("0")), (504, Some("0")), (503, None)] {
+        let mut answer = failure(status, "Bad Gateway");
+        if let Some(secs) = retry_after {
+            answer = answer.insert_header("Retry-After", secs);
+        }
+        let server = answering_in_turn(vec![answer, ok_queued()]).await;
+        let err = post(&client(&server, BodyEncoding::Json))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(status));
+        assert_eq!(
+            request_count(&server).await,
+            1,
+            "{status} on a POST is final"
+        );
     }
 }
 
 #[tokio::test]
-async fn unavailable_is_retried_with_backoff_when_there_is_no_retry_after() {
-    let server = answering_in_turn(vec![failure(503, "down"), ok_queued()]).await;
-    assert_eq!(
-        post(&client(&server, BodyEncoding::Json)).await.unwrap(),
-        QueueId(142)
-    );
-    assert_eq!(request_count(&server).await, 2);
+async fn gateway_errors_on_a_get_are_retried_with_backoff() {
+    for status in [502, 503, 504] {
+        let server = answering_in_turn(vec![failure(status, "down"), ok_channels()]).await;
+        assert_eq!(
+            get(&client(&server, BodyEncoding::Json)).await.unwrap(),
+            0,
+            "{status}"
+        );
+        assert_eq!(request_count(&server).await, 2, "{status}");
+    }
 }
 
 #[tokio::test]
@@ -764,5 +787,23 @@ async fn clones_share_configuration() {
     drop(client);
     assert_eq!(clone.base_url(), server.uri());
     get(&clone).await.unwrap();
+    assert_eq!(request_count(&server).await, 1);
+}
+
+#[tokio::test]
+async fn an_error_envelope_inside_a_200_is_an_api_error() {
+    // Some proxies and no-code relays answer 200 with the envelope saying otherwise.
+    let server =
+        answering_in_turn(vec![ResponseTemplate::new(200).set_body_json(
+            json!({"success": false, "error": "Instance not connected"}),
+        )])
+        .await;
+    let err = post(&client(&server, BodyEncoding::Json))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Api { status: 200, message } if message == "Instance not connected"),
+        "{err:?}"
+    );
     assert_eq!(request_count(&server).await, 1);
 }

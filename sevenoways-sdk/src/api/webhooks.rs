@@ -61,7 +61,7 @@ impl WebhooksApi<'_> {
             .get(&format!(
                 "/api/webhooks/{}/deliveries/{}",
                 segment(id.as_str()),
-                segment(delivery_id)
+                delivery_segment(delivery_id)?
             ))
             .await
     }
@@ -71,9 +71,22 @@ impl WebhooksApi<'_> {
         let path = format!(
             "/api/webhooks/{}/deliveries/{}/redeliver",
             segment(id.as_str()),
-            segment(delivery_id)
+            delivery_segment(delivery_id)?
         );
         let _: Empty = self.client.post_to(&path, &Empty {}).await?;
         Ok(())
     }
+}
+
+/// A delivery id as a path segment; `.` and `..` would change the path itself.
+fn delivery_segment(delivery_id: &str) -> Result<String> {
+    let id = delivery_id.trim();
+    if id.is_empty() || id.bytes().all(|b| b == b'.') {
+        return Err(crate::ValidationError::new(
+            "deliveryId",
+            format!("expected a delivery id such as \"dlv_1\", got {delivery_id:?}"),
+        )
+        .into());
+    }
+    Ok(segment(id))
 }

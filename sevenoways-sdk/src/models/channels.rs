@@ -95,6 +95,10 @@ impl ChannelRef {
     ///     ChannelRef::Code("0029VaAbCdEf".into())
     /// );
     /// assert!(matches!(ChannelRef::parse("120363111@newsletter"), Ok(ChannelRef::Jid(_))));
+    /// assert_eq!(
+    ///     ChannelRef::parse("whatsapp.com/channel/0029VaAbCdEf").unwrap(),
+    ///     ChannelRef::Code("0029VaAbCdEf".into())
+    /// );
     /// assert!(ChannelRef::parse("https://example.com/x").is_err());
     /// ```
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
@@ -102,6 +106,16 @@ impl ChannelRef {
         if raw.ends_with("@newsletter") {
             return NewsletterJid::for_field(raw, "inviteLink").map(Self::Jid);
         }
+        // People paste links without the scheme (`whatsapp.com/channel/…`).
+        let with_scheme;
+        let raw = if !raw.contains("://")
+            && (raw.starts_with("whatsapp.com/") || raw.starts_with("www.whatsapp.com/"))
+        {
+            with_scheme = format!("https://{raw}");
+            with_scheme.as_str()
+        } else {
+            raw
+        };
         let code = if raw.contains("://") {
             let url = url::Url::parse(raw).ok();
             let code = url.as_ref().and_then(|u| {

@@ -63,6 +63,13 @@ impl fmt::Display for MessageText {
     }
 }
 
+impl FromStr for MessageText {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
 impl TryFrom<&str> for MessageText {
     type Error = ValidationError;
     fn try_from(s: &str) -> Result<Self, Self::Error> {
@@ -145,6 +152,13 @@ impl fmt::Display for MediaUrl {
     }
 }
 
+impl TryFrom<&str> for MediaUrl {
+    type Error = ValidationError;
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        Self::new(s)
+    }
+}
+
 impl FromStr for MediaUrl {
     type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -219,6 +233,13 @@ impl fmt::Display for CronExpr {
     }
 }
 
+impl TryFrom<&str> for CronExpr {
+    type Error = ValidationError;
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        Self::new(s)
+    }
+}
+
 impl FromStr for CronExpr {
     type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -286,6 +307,13 @@ impl Default for TimeZone {
 impl fmt::Display for TimeZone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<&str> for TimeZone {
+    type Error = ValidationError;
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        Self::new(s)
     }
 }
 
