@@ -194,6 +194,28 @@ async fn bad_input_matrix() {
             "no group named \"Team Z\"",
         ),
         Case {
+            name: "form bytes that are not UTF-8",
+            path: "/api/send-number",
+            content_type: Some("application/x-www-form-urlencoded"),
+            body: "instanceId=n1&phone=971501234567&message=%FF%FE".into(),
+            status: 400,
+            error_starts: "message: expected UTF-8 text",
+        },
+        json_case(
+            "dot-dot instance id",
+            "/api/instances",
+            json!({"instanceId": "..", "label": "x"}),
+            400,
+            "instanceId: ",
+        ),
+        json_case(
+            "cron that never fires",
+            "/api/schedules",
+            json!({"instanceId": "n1", "cronExpr": "0 9 31 2 *", "timezone": "UTC", "groupIds": [TEAM_A], "message": "x"}),
+            400,
+            "cronExpr: \"0 9 31 2 *\" never fires",
+        ),
+        Case {
             name: "unsupported content type",
             path: "/api/send-number",
             content_type: Some("text/plain"),
@@ -290,6 +312,21 @@ async fn unknown_paths_and_methods_answer_in_the_envelope() {
         .unwrap();
     assert_eq!(r.status(), 405);
     assert_eq!(r.json::<Value>().await.unwrap()["success"], false);
+    let r = http
+        .get(format!(
+            "{}/api/sandbox/outbox?instanceId=a&instanceId=b",
+            t.base()
+        ))
+        .header("x-api-key", &t.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "a malformed query answers in the envelope");
+    let error = r.json::<Value>().await.unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(error.starts_with("query: "), "{error}");
     let r = http
         .get(format!("{}/api/queue/abc", t.base()))
         .header("x-api-key", &t.key)

@@ -67,12 +67,27 @@ fn scalar(v: &Value) -> Option<String> {
 /// everything else a string. Keys keep the order they first appear in.
 ///
 /// ```
-/// let v = sevenoways_sdk::body::form_to_json(b"groupIds%5B%5D=a&groupIds%5B%5D=b&sendAll=on&message=Hi");
+/// let v = sevenoways_sdk::body::form_to_json(b"groupIds%5B%5D=a&groupIds%5B%5D=b&sendAll=on&message=Hi")?;
 /// assert_eq!(v.to_string(), r#"{"groupIds":["a","b"],"sendAll":"on","message":"Hi"}"#);
+/// // Bytes that are not UTF-8 are refused, naming the field, rather than replaced.
+/// assert_eq!(sevenoways_sdk::body::form_to_json(b"message=%FF%FE").unwrap_err().field(), "message");
+/// # Ok::<(), sevenoways_sdk::ValidationError>(())
 /// ```
-pub fn form_to_json(body: &[u8]) -> Value {
+pub fn form_to_json(body: &[u8]) -> Result<Value, ValidationError> {
     let mut map = Map::new();
-    for (key, value) in form_urlencoded::parse(body) {
+    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (raw_key, raw_value) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &[][..]),
+        };
+        let key = decode_component(raw_key)
+            .map_err(|()| ValidationError::new("body", "expected UTF-8 field names"))?;
+        let value = decode_component(raw_value).map_err(|()| {
+            ValidationError::new(
+                key.split('[').next().unwrap_or_default().to_owned(),
+                "expected UTF-8 text (percent-encoded bytes that are not UTF-8 were sent)",
+            )
+        })?;
         let (name, is_list) = match key.find('[') {
             Some(i)
                 if key.ends_with(']')
@@ -84,7 +99,7 @@ pub fn form_to_json(body: &[u8]) -> Value {
             }
             _ => (&key[..], false),
         };
-        let value = Value::String(value.into_owned());
+        let value = Value::String(value);
         match map.get_mut(name) {
             Some(Value::Array(items)) => items.push(value),
             Some(existing) => {
@@ -101,7 +116,17 @@ pub fn form_to_json(body: &[u8]) -> Value {
             }
         }
     }
-    Value::Object(map)
+    Ok(Value::Object(map))
+}
+
+/// One form component: `+` is a space, `%XX` a byte, and the bytes must be UTF-8.
+fn decode_component(raw: &[u8]) -> Result<String, ()> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+    String::from_utf8(bytes).map_err(drop)
 }
 
 /// Parses a JSON body into `T`; the error names the field (`groupIds[1]`, `phone`) and
@@ -128,7 +153,7 @@ pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError>
 
 /// Parses a form body into `T`, with the same field-naming errors as [`from_json`].
 pub fn from_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
-    from_value(form_to_json(body))
+    from_value(form_to_json(body)?)
 }
 
 /// Parses an already-read JSON value into `T`, naming the field on error.

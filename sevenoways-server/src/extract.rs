@@ -84,3 +84,23 @@ where
             .map_err(|_| ApiError::not_found(format!("{raw:?} not found")))
     }
 }
+
+/// Query parameters, answering a malformed query (`?instanceId=a&instanceId=b`) with a
+/// 400 in the envelope rather than axum's plain-text rejection.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(q)| QueryParams(q))
+            .map_err(|e| ApiError::BadRequest(format!("query: {}", e.body_text())))
+    }
+}

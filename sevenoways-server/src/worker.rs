@@ -89,7 +89,17 @@ pub async fn run_queue(
 }
 
 async fn deliver(store: &dyn Store, transport: &dyn Transport, entry: &Claimed, q: QueueConfig) {
-    let result = transport.send(entry).await;
+    // A send must end well inside its lease: past it another worker may take the entry
+    // over and send it again.
+    let budget = Duration::from_secs(q.lease_secs)
+        .saturating_sub(Duration::from_secs(2))
+        .max(Duration::from_millis(500));
+    let result = match tokio::time::timeout(budget, transport.send(entry)).await {
+        Ok(result) => result,
+        Err(_) => Err(TransportError::Transient(format!(
+            "the transport did not answer within {budget:?}"
+        ))),
+    };
     let now = Utc::now();
     let recorded = match result {
         Ok(()) => {
@@ -102,12 +112,12 @@ async fn deliver(store: &dyn Store, transport: &dyn Transport, entry: &Claimed, 
                     kind: Some(entry.content.kind().to_owned()),
                 }),
             };
-            store.mark_sent(entry.id, now, event).await
+            store.mark_sent(entry, now, event).await
         }
         Err(TransportError::Transient(reason)) if entry.attempts < q.max_attempts => {
             let delay = retry_delay(q.retry_base_ms, entry.attempts);
             tracing::info!(queue_id = %entry.id, attempts = entry.attempts, %reason, "send failed; will retry");
-            store.mark_retry(entry.id, now + delay, &reason).await
+            store.mark_retry(entry, now + delay, &reason).await
         }
         Err(TransportError::Transient(reason) | TransportError::Permanent(reason)) => {
             tracing::info!(queue_id = %entry.id, attempts = entry.attempts, %reason, "send failed for good");
@@ -121,12 +131,18 @@ async fn deliver(store: &dyn Store, transport: &dyn Transport, entry: &Claimed, 
                     attempts: entry.attempts,
                 }),
             };
-            store.mark_failed(entry.id, now, &reason, event).await
+            store.mark_failed(entry, now, &reason, event).await
         }
     };
-    if let Err(e) = recorded {
+    match recorded {
+        Ok(true) => {}
+        // Deleted with its instance, or taken over after the lease ran out: the newer
+        // state stands and no second event is raised.
+        Ok(false) => {
+            tracing::info!(queue_id = %entry.id, "lease lost before the outcome was recorded")
+        }
         // The lease expires and the entry is tried again: at-least-once, never lost.
-        tracing::warn!(queue_id = %entry.id, error = %e, "could not record send outcome");
+        Err(e) => tracing::warn!(queue_id = %entry.id, error = %e, "could not record send outcome"),
     }
 }
 

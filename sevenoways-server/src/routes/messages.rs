@@ -69,7 +69,9 @@ pub async fn send<R: SendMessage>(
         .collect();
     ok(Queued {
         queued: true,
-        queue_id: ids[0],
+        queue_id: *ids
+            .first()
+            .ok_or_else(|| ApiError::Internal("a send queued no entry".into()))?,
         recipients,
     })
 }

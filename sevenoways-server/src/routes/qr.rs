@@ -5,7 +5,7 @@
 //! in the store). The API key never appears in a link.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -20,6 +20,7 @@ use super::instances::instance_not_found;
 use crate::AppState;
 use crate::auth::account_for_key;
 use crate::error::ApiError;
+use crate::extract::QueryParams;
 use crate::store::AccountId;
 
 /// How long a QR link works.
@@ -96,9 +97,7 @@ impl FromRequestParts<AppState> for QrAuth {
                 token: None,
             });
         }
-        let Query(q) = Query::<TokenQuery>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let QueryParams(q) = QueryParams::<TokenQuery>::from_request_parts(parts, state).await?;
         let token = q
             .token
             .ok_or_else(|| ApiError::Unauthorized("missing x-api-key header or QR token".into()))?;
@@ -139,7 +138,7 @@ fn pairing_code(
 pub async fn qr(
     State(state): State<AppState>,
     auth: QrAuth,
-    Query(q): Query<QrQuery>,
+    QueryParams(q): QueryParams<QrQuery>,
 ) -> Result<Response, ApiError> {
     let instance = state
         .store

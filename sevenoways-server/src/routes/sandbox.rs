@@ -1,6 +1,6 @@
 //! `/api/sandbox/*`: drive the simulated WhatsApp from scripts and tests.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use sevenoways_sdk::models::groups::Group;
 use sevenoways_sdk::models::instances::InstanceStatus;
@@ -16,7 +16,7 @@ use super::{Reply, ok};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
-use crate::extract::{Body, PathId};
+use crate::extract::{Body, PathId, QueryParams};
 use crate::store::NewEvent;
 use crate::store::sqlite::random_id;
 
@@ -160,7 +160,7 @@ pub struct OutboxQuery {
 pub async fn outbox(
     State(state): State<AppState>,
     Authed(account): Authed,
-    Query(q): Query<OutboxQuery>,
+    QueryParams(q): QueryParams<OutboxQuery>,
 ) -> Reply<Outbox> {
     let raw = q
         .instance_id

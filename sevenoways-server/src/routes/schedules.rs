@@ -46,9 +46,17 @@ pub async fn create(
     crate::ssrf::check_content(&state.config.network, &req.content()?).await?;
     let now = Utc::now();
     let id = ScheduleId::new(random_id("sch_")).expect("generated ids are valid");
+    // An expression that never matches again (`0 9 31 2 *`: 31 February) would be saved
+    // and never fire; refuse it while the user is still looking.
+    let first_run = next_run(&req, now).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "cronExpr: {:?} never fires (check the day of month against the month)",
+            req.cron_expr.as_str()
+        ))
+    })?;
     let schedule = state
         .store
-        .create_schedule(account.id, &id, &req, next_run(&req, now), now)
+        .create_schedule(account.id, &id, &req, Some(first_run), now)
         .await?;
     ok(ScheduleCreated { schedule })
 }

@@ -124,6 +124,10 @@ pub struct Claimed {
     pub content: Content,
     /// Attempts including this one.
     pub attempts: u32,
+    /// The lease this claim holds (Unix ms), also its token: the outcome is recorded only
+    /// while the entry is still `sending` under this lease, so a worker that lost its lease
+    /// (it was too slow, or the instance was deleted) cannot overwrite a newer state.
+    pub lease: i64,
 }
 
 /// A webhook event to record with the change that raised it.
@@ -318,18 +322,29 @@ pub trait Store: Send + Sync + 'static {
         pacing: Pacing,
         limit: u32,
     ) -> StoreResult<Vec<Claimed>>;
-    /// Marks an entry sent and records `message.sent`.
-    async fn mark_sent(&self, id: QueueId, now: DateTime<Utc>, event: NewEvent) -> StoreResult<()>;
-    /// Puts an entry back for another attempt at `at`.
-    async fn mark_retry(&self, id: QueueId, at: DateTime<Utc>, reason: &str) -> StoreResult<()>;
-    /// Marks an entry failed for good and records `message.failed`.
+    /// Marks a claimed entry sent and records `message.sent`. `false` (nothing written)
+    /// when the claim's lease was lost.
+    async fn mark_sent(
+        &self,
+        entry: &Claimed,
+        now: DateTime<Utc>,
+        event: NewEvent,
+    ) -> StoreResult<bool>;
+    /// Puts a claimed entry back for another attempt at `at`.
+    async fn mark_retry(
+        &self,
+        entry: &Claimed,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> StoreResult<bool>;
+    /// Marks a claimed entry failed for good and records `message.failed`.
     async fn mark_failed(
         &self,
-        id: QueueId,
+        entry: &Claimed,
         now: DateTime<Utc>,
         reason: &str,
         event: NewEvent,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
     /// Releases every lease this process holds (graceful shutdown) so another worker
     /// picks the entries up at once.
     async fn release_leases(&self, ids: &[QueueId]) -> StoreResult<()>;

@@ -595,7 +595,7 @@ impl Store for SqliteStore {
         .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!(
-                "instance {id:?} already exists"
+                "instance \"{id}\" already exists"
             )));
         }
         Ok(Instance {
@@ -681,6 +681,18 @@ impl Store for SqliteStore {
         event: Option<NewEvent>,
     ) -> StoreResult<bool> {
         let mut tx = self.write.begin().await?;
+        let before: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM instances WHERE account_id = ? AND instance_id = ?",
+        )
+        .bind(account)
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(before) = before else {
+            return Ok(false);
+        };
+        // The same state again (a second scan, a double click) raises no second event.
+        let event = event.filter(|_| before != status.as_str());
         let changed = sqlx::query(
             "UPDATE instances SET status = ?, phone = COALESCE(?, phone) WHERE account_id = ? AND instance_id = ?",
         )
@@ -914,59 +926,85 @@ impl Store for SqliteStore {
                     .ok_or_else(|| corrupt("recipient kind", &kind))?,
                 content: content(row.try_get::<&str, _>("content")?)?,
                 attempts: row.try_get::<i64, _>("attempts")? as u32,
+                lease: millis(lease_until),
             });
         }
         tx.commit().await?;
         Ok(claimed)
     }
 
-    async fn mark_sent(&self, id: QueueId, now: DateTime<Utc>, event: NewEvent) -> StoreResult<()> {
+    async fn mark_sent(
+        &self,
+        entry: &Claimed,
+        now: DateTime<Utc>,
+        event: NewEvent,
+    ) -> StoreResult<bool> {
         let mut tx = self.write.begin().await?;
-        sqlx::query(
+        let held = sqlx::query(
             "UPDATE queue SET status = 'sent', sent_at = ?, updated_at = ?, lease_until = NULL, error = NULL
-             WHERE id = ?",
+             WHERE id = ? AND status = 'sending' AND lease_until = ?",
         )
         .bind(millis(now))
         .bind(millis(now))
-        .bind(id.0 as i64)
+        .bind(entry.id.0 as i64)
+        .bind(entry.lease)
         .execute(&mut *tx)
-        .await?;
-        insert_event_for(&mut tx, event.account_id, event).await?;
+        .await?
+        .rows_affected()
+            == 1;
+        if held {
+            insert_event_for(&mut tx, event.account_id, event).await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(held)
     }
 
-    async fn mark_retry(&self, id: QueueId, at: DateTime<Utc>, reason: &str) -> StoreResult<()> {
-        sqlx::query(
+    async fn mark_retry(
+        &self,
+        entry: &Claimed,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> StoreResult<bool> {
+        Ok(sqlx::query(
             "UPDATE queue SET status = 'queued', next_attempt_at = ?, error = ?, lease_until = NULL, updated_at = ?
-             WHERE id = ?",
+             WHERE id = ? AND status = 'sending' AND lease_until = ?",
         )
         .bind(millis(at))
         .bind(reason)
         .bind(millis(Utc::now()))
-        .bind(id.0 as i64)
+        .bind(entry.id.0 as i64)
+        .bind(entry.lease)
         .execute(&self.write)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected()
+            == 1)
     }
 
     async fn mark_failed(
         &self,
-        id: QueueId,
+        entry: &Claimed,
         now: DateTime<Utc>,
         reason: &str,
         event: NewEvent,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let mut tx = self.write.begin().await?;
-        sqlx::query("UPDATE queue SET status = 'failed', error = ?, lease_until = NULL, updated_at = ? WHERE id = ?")
-            .bind(reason)
-            .bind(millis(now))
-            .bind(id.0 as i64)
-            .execute(&mut *tx)
-            .await?;
-        insert_event_for(&mut tx, event.account_id, event).await?;
+        let held = sqlx::query(
+            "UPDATE queue SET status = 'failed', error = ?, lease_until = NULL, updated_at = ?
+             WHERE id = ? AND status = 'sending' AND lease_until = ?",
+        )
+        .bind(reason)
+        .bind(millis(now))
+        .bind(entry.id.0 as i64)
+        .bind(entry.lease)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if held {
+            insert_event_for(&mut tx, event.account_id, event).await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(held)
     }
 
     async fn release_leases(&self, ids: &[QueueId]) -> StoreResult<()> {
