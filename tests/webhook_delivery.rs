@@ -912,7 +912,7 @@ async fn urls_reaching_private_or_metadata_addresses_are_refused() {
     // …and refused when the operator turns it off.
     let strict = start_with(|c| {
         c.network = NetworkConfig {
-            allow_loopback: false,
+            allow_loopback: Some(false),
             ..NetworkConfig::default()
         }
     })

@@ -32,7 +32,7 @@ use serde::Deserialize;
 /// timezone = "UTC"
 ///
 /// [network]
-/// allow_loopback = true
+/// allow_loopback = false   # default: allowed while listening on loopback only
 /// allow_private = false
 ///
 /// [webhooks]
@@ -206,13 +206,14 @@ impl Default for PlanConfig {
 /// Server-side request forgery guard: which addresses webhook URLs and media URLs
 /// (`imageUrl`, `fileUrl`) may resolve to. Public addresses are always allowed;
 /// unspecified (`0.0.0.0`, `::`), multicast, broadcast and documentation ranges never.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct NetworkConfig {
-    /// `127.0.0.0/8`, `::1` and `localhost`. On by default: the server runs the
-    /// sandbox transport, which is for local development (a receiver on
-    /// `http://127.0.0.1:3000` must work). Turn it off on a shared deployment.
-    pub allow_loopback: bool,
+    /// `127.0.0.0/8`, `::1` and `localhost`. When not set, allowed exactly when the
+    /// server itself listens on loopback: local development (a receiver on
+    /// `http://127.0.0.1:3000`) works out of the box, and a server reachable from
+    /// elsewhere cannot be pointed at its own host's services unless the operator says so.
+    pub allow_loopback: Option<bool>,
     /// RFC 1918 (`10/8`, `172.16/12`, `192.168/16`), carrier-grade NAT (`100.64/10`)
     /// and IPv6 unique-local (`fc00::/7`).
     pub allow_private: bool,
@@ -221,17 +222,6 @@ pub struct NetworkConfig {
     /// Cloud metadata endpoints (`169.254.169.254`, `169.254.170.2`,
     /// `100.100.100.200`, `fd00:ec2::254`). Separate from `allow_link_local` on purpose.
     pub allow_metadata: bool,
-}
-
-impl Default for NetworkConfig {
-    fn default() -> Self {
-        Self {
-            allow_loopback: true,
-            allow_private: false,
-            allow_link_local: false,
-            allow_metadata: false,
-        }
-    }
 }
 
 /// Webhook delivery: timeouts and the retry schedule.

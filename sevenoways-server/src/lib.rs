@@ -104,6 +104,12 @@ pub async fn launch_with_store(
 ) -> Result<Server, LaunchError> {
     let addr = listener.local_addr()?;
     let plans = Arc::new(limits::Plans::from_config(&config.plans).map_err(LaunchError::Config)?);
+    let mut config = config;
+    // Loopback targets are allowed by default only while the server is itself local.
+    config
+        .network
+        .allow_loopback
+        .get_or_insert(addr.ip().is_loopback());
     let config = Arc::new(config);
     let state = AppState {
         plans: plans.clone(),

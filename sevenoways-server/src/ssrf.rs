@@ -129,7 +129,7 @@ fn classify_v6(ip: Ipv6Addr) -> AddrClass {
 pub fn allowed(policy: &NetworkConfig, class: AddrClass) -> bool {
     match class {
         AddrClass::Public => true,
-        AddrClass::Loopback => policy.allow_loopback,
+        AddrClass::Loopback => policy.allow_loopback.unwrap_or(true),
         AddrClass::Private => policy.allow_private,
         AddrClass::LinkLocal => policy.allow_link_local,
         AddrClass::Metadata => policy.allow_metadata,
@@ -346,7 +346,7 @@ mod tests {
     #[tokio::test]
     async fn refuses_by_policy_with_a_clear_message() {
         let strict = NetworkConfig {
-            allow_loopback: false,
+            allow_loopback: Some(false),
             ..NetworkConfig::default()
         };
         let dev = NetworkConfig::default();
@@ -426,7 +426,7 @@ mod tests {
     async fn the_resolver_drops_refused_addresses() {
         use reqwest::dns::Resolve;
         let strict = GuardedResolver::new(NetworkConfig {
-            allow_loopback: false,
+            allow_loopback: Some(false),
             ..NetworkConfig::default()
         });
         let err = match strict.resolve("localhost".parse().unwrap()).await {

@@ -680,7 +680,8 @@ impl Store for SqliteStore {
         phone: Option<&str>,
         event: Option<NewEvent>,
     ) -> StoreResult<bool> {
-        let mut tx = self.write.begin().await?;
+        // IMMEDIATE: this reads before it writes (see `insert_batch`).
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let before: Option<String> = sqlx::query_scalar(
             "SELECT status FROM instances WHERE account_id = ? AND instance_id = ?",
         )
