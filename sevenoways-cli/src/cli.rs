@@ -1,6 +1,7 @@
 //! The command line: global options and one subcommand per API resource.
 
 use clap::{Args, Parser, Subcommand};
+use sevenoways_sdk::ApiKey;
 
 use crate::commands::{
     channels, completions, config, groups, instances, queue, schedules, send, usage, webhooks,
@@ -53,9 +54,10 @@ pub struct GlobalArgs {
         env = "SEVENOWAYS_API_KEY",
         hide_env_values = true,
         value_name = "KEY",
+        value_parser = parse_api_key,
         help_heading = "Global options"
     )]
-    pub api_key: Option<String>,
+    pub api_key: Option<ApiKey>,
 
     /// Server to talk to [default: the profile's, else https://sevenoways.app]
     #[arg(
@@ -133,4 +135,27 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page
     Man(completions::ManArgs),
+}
+
+/// Holds the key as an [`ApiKey`], whose `Debug` is redacted, from the moment it is parsed.
+fn parse_api_key(s: &str) -> Result<ApiKey, std::convert::Infallible> {
+    Ok(ApiKey::new(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_api_key() {
+        let cli =
+            Cli::try_parse_from(["svw", "--api-key", "svw_secret123", "groups", "list"]).unwrap();
+        assert_eq!(
+            cli.global.api_key.as_ref().map(ApiKey::expose),
+            Some("svw_secret123")
+        );
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("svw_secret123"), "{shown}");
+        assert!(!format!("{cli:#?}").contains("secret123"));
+    }
 }

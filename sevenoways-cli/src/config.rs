@@ -13,6 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sevenoways_sdk::ApiKey;
 
 use crate::exit::Failure;
 
@@ -33,9 +34,9 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Profile {
-    /// The API key.
+    /// The API key (redacted in `Debug`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<String>,
+    pub api_key: Option<ApiKey>,
     /// The server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
@@ -264,7 +265,7 @@ mod tests {
         cfg.profiles.insert(
             "default".into(),
             Profile {
-                api_key: Some("k".into()),
+                api_key: Some(ApiKey::new("k")),
                 base_url: None,
                 instance: Some("number2".into()),
             },

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
-use sevenoways_sdk::{BodyEncoding, Client, DEFAULT_BASE_URL, InstanceId};
+use sevenoways_sdk::{ApiKey, BodyEncoding, Client, DEFAULT_BASE_URL, InstanceId};
 
 use crate::cli::GlobalArgs;
 use crate::config::{self, ConfigFile, DEFAULT_PROFILE, Source, Sourced};
@@ -33,8 +33,8 @@ pub struct Settings {
     pub file: ConfigFile,
     /// The profile in use.
     pub profile: Sourced<String>,
-    /// The API key, if any.
-    pub api_key: Option<Sourced<String>>,
+    /// The API key, if any (redacted in `Debug`).
+    pub api_key: Option<Sourced<ApiKey>>,
     /// The server.
     pub base_url: Sourced<String>,
     /// The default sending instance, if any.
@@ -85,8 +85,37 @@ impl Context {
         }
     }
 
-    /// The resolved settings, reading the config file the first time.
+    /// The resolved settings, reading the config file the first time. A profile named by
+    /// `--profile` or `SEVENOWAYS_PROFILE` must exist in the file.
     pub fn settings(&self) -> Result<&Settings, Failure> {
+        let s = self.any_profile_settings()?;
+        if s.profile.source != Source::Default && !s.file.profiles.contains_key(&s.profile.value) {
+            return Err(Failure::usage(format!(
+                "no profile named {:?} in {}",
+                s.profile.value,
+                s.config_path.display()
+            ))
+            .hint(format!(
+                "create it with `svw --profile {} config set api-key`{}",
+                s.profile.value,
+                match s
+                    .file
+                    .profiles
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                {
+                    names if names.is_empty() => String::new(),
+                    names => format!(", or use one of: {}", names.join(", ")),
+                }
+            )));
+        }
+        Ok(s)
+    }
+
+    /// The resolved settings, even for a profile that is not in the file yet: `svw config`
+    /// creates profiles.
+    pub fn any_profile_settings(&self) -> Result<&Settings, Failure> {
         self.settings
             .get_or_init(|| self.resolve())
             .as_ref()
@@ -94,8 +123,11 @@ impl Context {
     }
 
     fn resolve(&self) -> Result<Settings, Failure> {
+        self.resolve_at(config::path()?)
+    }
+
+    fn resolve_at(&self, config_path: PathBuf) -> Result<Settings, Failure> {
         let g = &self.global;
-        let config_path = config::path()?;
         if let Some(warning) = config::permission_warning(&config_path) {
             self.printer.warn(warning);
         }
@@ -133,12 +165,16 @@ impl Context {
                     &profile.value,
                 )
             };
-        let api_key = pick(
-            &g.api_key,
-            self.from_env.api_key,
-            "SEVENOWAYS_API_KEY",
-            &stored.api_key,
-        );
+        let api_key = config::choose(
+            g.api_key.as_ref().map(ApiKey::expose),
+            self.from_env.api_key.then_some("SEVENOWAYS_API_KEY"),
+            stored.api_key.as_ref().map(ApiKey::expose),
+            &profile.value,
+        )
+        .map(|k| Sourced {
+            value: ApiKey::new(k.value),
+            source: k.source,
+        });
         let base_url = pick(
             &g.base_url,
             self.from_env.base_url,
@@ -168,25 +204,14 @@ impl Context {
     /// The API key, once settings were read: for blanking it out of error messages.
     pub fn known_api_key(&self) -> Option<&str> {
         match self.settings.get() {
-            Some(Ok(s)) => s.api_key.as_ref().map(|k| k.value.as_str()),
-            _ => self.global.api_key.as_deref(),
+            Some(Ok(s)) => s.api_key.as_ref().map(|k| k.value.expose()),
+            _ => self.global.api_key.as_ref().map(ApiKey::expose),
         }
     }
 
     /// A client for the configured server and key.
     pub fn client(&self) -> Result<Client, Failure> {
         let s = self.settings()?;
-        if s.profile.source != Source::Default && !s.file.profiles.contains_key(&s.profile.value) {
-            return Err(Failure::usage(format!(
-                "no profile named {:?} in {}",
-                s.profile.value,
-                s.config_path.display()
-            ))
-            .hint(format!(
-                "create it with `svw --profile {} config set api-key`",
-                s.profile.value
-            )));
-        }
         let key = s.api_key.as_ref().ok_or_else(|| {
             Failure::new(Code::Auth, "no API key").hint(
                 "pass --api-key, set SEVENOWAYS_API_KEY, or store one with `svw config set api-key`",
@@ -198,7 +223,7 @@ impl Context {
             BodyEncoding::Json
         };
         Client::builder()
-            .api_key(key.value.trim())
+            .api_key(key.value.expose().trim())
             .base_url(s.base_url.value.trim())
             .encoding(encoding)
             .user_agent(USER_AGENT)
@@ -220,5 +245,54 @@ impl Context {
                 "instance ids are letters, digits, '_', '-' or '.' (see `svw instances list`)",
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::{CommandFactory, FromArgMatches};
+
+    fn context(args: &[&str]) -> Context {
+        let matches = Cli::command().try_get_matches_from(args).unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        Context::new(cli.global, &matches)
+    }
+
+    #[test]
+    fn debug_output_of_the_settings_never_shows_an_api_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[profiles.default]\napi-key = \"svw_stored_key_987\"\n\n[profiles.work]\ninstance = \"number2\"\n",
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+
+        let ctx = context(&["svw", "groups", "list"]);
+        let settings = ctx.resolve_at(path.clone()).unwrap();
+        assert_eq!(
+            settings.api_key.as_ref().map(|k| k.value.expose()),
+            Some("svw_stored_key_987")
+        );
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("svw_stored_key_987"), "{shown}");
+
+        let ctx = context(&["svw", "--api-key", "svw_secret123", "groups", "list"]);
+        let settings = ctx.resolve_at(path).unwrap();
+        assert_eq!(
+            settings.api_key.as_ref().map(|k| k.value.expose()),
+            Some("svw_secret123")
+        );
+        for shown in [format!("{settings:?}"), format!("{ctx:?}")] {
+            assert!(!shown.contains("svw_secret123"), "{shown}");
+            assert!(!shown.contains("svw_stored_key_987"), "{shown}");
+        }
     }
 }

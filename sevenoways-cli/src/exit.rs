@@ -131,9 +131,9 @@ impl From<Error> for Failure {
             Error::Api { status, .. } if *status >= 500 => Failure::api(message).hint(
                 "the server failed; try again later (a send may already be queued: check `svw queue status` before re-sending)",
             ),
-            Error::Api { .. } => {
-                Failure::api(message).hint("the server refused the request; see `svw help <command>`")
-            }
+            Error::Api { .. } => Failure::api(message).hint(
+                "the server refused the request: check the values given (the error says which)",
+            ),
             Error::Timeout(_) | Error::Transport(_) => {
                 Failure::new(Code::Network, message).hint(NETWORK_HINT)
             }
@@ -156,7 +156,7 @@ fn validation_hint(field: &str) -> String {
         "cronExpr" => "cron has five fields, minute first: \"0 9 * * 1-5\" is 09:00 on weekdays".into(),
         "timezone" => "use an IANA time zone name such as Asia/Dubai, Europe/London or UTC".into(),
         "message" => "give the text with --message, --message-file or on stdin".into(),
-        other => format!("check the value given for {other}; see `svw help <command>`"),
+        other => format!("check the value given for {other}"),
     }
 }
 
@@ -218,8 +218,15 @@ mod tests {
         for (err, code) in cases {
             let f = Failure::from(err);
             assert_eq!(f.code, code, "{f:?}");
-            assert!(f.hint.is_some(), "{f:?}");
+            let hint = f.hint.as_deref().unwrap_or_else(|| panic!("{f:?}"));
+            assert!(!hint.contains('<'), "a placeholder in the hint: {hint}");
         }
+        let hint = Failure::from(sevenoways_sdk::Error::from(
+            sevenoways_sdk::ValidationError::new("label", "too long"),
+        ))
+        .hint
+        .unwrap();
+        assert_eq!(hint, "check the value given for label");
     }
 
     #[test]

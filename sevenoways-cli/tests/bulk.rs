@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{api_error, bodies, queued, stderr, stdout, svw_at};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer};
 
 fn write_csv(dir: &Path, rows: usize) -> PathBuf {
@@ -120,10 +120,10 @@ async fn a_run_stopped_by_a_server_error_resumes_and_sends_every_row_exactly_onc
     );
     assert!(stdout(&out).contains("not attempted 2"), "{}", stdout(&out));
     let first_bodies = bodies(&first).await;
-    // 3 accepted; the 503 was retried by the client (it is safe: 503 means not queued).
+    // 3 accepted; row 4's 503 (without Retry-After) does not say it was not queued.
     let first_accepted = &first_bodies[..3];
 
-    // Second run against a healthy server.
+    // Second run against a healthy server: row 4 may have been queued, so it is skipped.
     let second = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/send-number"))
@@ -132,6 +132,21 @@ async fn a_run_stopped_by_a_server_error_resumes_and_sends_every_row_exactly_onc
         .await;
     svw_at(&second, dir.path())
         .args(["send", "--rate", "6000", "-m", TEMPLATE, "--csv"])
+        .arg(&csv)
+        .assert()
+        .success();
+    assert_eq!(bodies(&second).await.len(), 2);
+    // Once checked, --retry-uncertain sends it.
+    svw_at(&second, dir.path())
+        .args([
+            "send",
+            "--rate",
+            "6000",
+            "-m",
+            TEMPLATE,
+            "--retry-uncertain",
+            "--csv",
+        ])
         .arg(&csv)
         .assert()
         .success();
@@ -150,6 +165,97 @@ async fn a_run_stopped_by_a_server_error_resumes_and_sends_every_row_exactly_onc
         !dir.path().join("orders.failed.csv").exists(),
         "stale failed rows removed"
     );
+}
+
+#[tokio::test]
+async fn a_row_answered_with_a_500_is_journaled_uncertain_and_skipped_until_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_csv(dir.path(), 3);
+    let server = MockServer::start().await;
+    // Row 2 gets a 500: it may have been queued before the server failed.
+    Mock::given(method("POST"))
+        .and(path("/api/send-number"))
+        .and(body_partial_json(json!({"phone": "971501234502"})))
+        .respond_with(api_error(500, "internal error"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/send-number"))
+        .respond_with(queued(3))
+        .mount(&server)
+        .await;
+    let run = |extra: &[&str]| {
+        svw_at(&server, dir.path())
+            .args(["send", "--rate", "6000", "-m", TEMPLATE])
+            .args(extra)
+            .arg("--csv")
+            .arg(&csv)
+            .output()
+            .unwrap()
+    };
+    let phones = |bodies: &[Value]| -> Vec<String> {
+        bodies
+            .iter()
+            .map(|b| b["phone"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("run stopped") && err.contains("may have been queued"),
+        "{err}"
+    );
+    assert!(err.contains("--retry-uncertain"), "{err}");
+    assert_eq!(
+        phones(&bodies(&server).await),
+        ["971501234501", "971501234502"]
+    );
+    let journal = std::fs::read_to_string(dir.path().join("orders.csv.svw-journal")).unwrap();
+    assert!(
+        journal.contains("2\t971501234502\tuncertain\n"),
+        "{journal}"
+    );
+
+    // The re-run skips row 2, says so, and sends row 3.
+    let out = run(&["--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(summary["sent"], 1, "{summary}");
+    assert_eq!(summary["skipped"], 1, "{summary}");
+    assert_eq!(summary["skippedUncertain"], 1, "{summary}");
+    assert!(
+        stderr(&out).contains("may already have been queued"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[]);
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("skipped 1 (may have been queued; --retry-uncertain sends them)"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        phones(&bodies(&server).await),
+        ["971501234501", "971501234502", "971501234503"]
+    );
+
+    // --retry-uncertain sends row 2 again, and only row 2; afterwards it counts as sent.
+    let out = run(&["--retry-uncertain"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("3 of 3 rows: sent 1, skipped 2"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(phones(&bodies(&server).await)[3..], ["971501234502"]);
+    let out = run(&["--retry-uncertain"]);
+    assert!(out.status.success());
+    assert_eq!(bodies(&server).await.len(), 4, "nothing left to send");
 }
 
 #[tokio::test]
@@ -341,6 +447,49 @@ async fn template_fields_must_be_columns_and_the_csv_must_say_where() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("no column named {{nmae}}"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Other common names for the phone column are taken as it.
+    let server_ok = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/send-number"))
+        .respond_with(queued(9))
+        .mount(&server_ok)
+        .await;
+    for header in ["Phone Number", "mobile", "Number", "to"] {
+        let file = dir.path().join("named.csv");
+        std::fs::write(&file, format!("{header},name\n971501234567,Ana\n")).unwrap();
+        std::fs::remove_file(dir.path().join("named.csv.svw-journal")).ok();
+        svw_at(&server_ok, dir.path())
+            .args(["send", "--rate", "6000", "-m", "Hi {{name}}", "--csv"])
+            .arg(&file)
+            .assert()
+            .success();
+    }
+    let sent = bodies(&server_ok).await;
+    assert_eq!(sent.len(), 4);
+    assert!(
+        sent.iter().all(|b| b["phone"] == "971501234567"),
+        "{sent:?}"
+    );
+
+    // A quote left open would swallow every row after it: refused, naming the line.
+    let open_quote = dir.path().join("quote.csv");
+    std::fs::write(
+        &open_quote,
+        "phone,name\n971501234567,\"Ana\n971501234568,Bo\n",
+    )
+    .unwrap();
+    let out = svw_at(&server, dir.path())
+        .args(["send", "-m", "Hi {{name}}", "--csv"])
+        .arg(&open_quote)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the quote opened on line 2 is never closed"),
         "{}",
         stderr(&out)
     );

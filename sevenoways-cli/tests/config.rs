@@ -180,6 +180,9 @@ async fn bad_values_and_a_broken_file_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
         ["config", "set", "base-url", "ftp://x"],
+        ["config", "set", "base-url", "http://"],
+        ["config", "set", "base-url", "https://"],
+        ["config", "set", "base-url", "http//sevenoways.app"],
         ["config", "set", "instance", "my number"],
     ] {
         assert_eq!(
@@ -187,6 +190,26 @@ async fn bad_values_and_a_broken_file_are_usage_errors() {
             Some(2),
             "{args:?}"
         );
+    }
+    assert!(
+        !dir.path().join("config.toml").exists(),
+        "nothing was stored"
+    );
+    let out = svw(dir.path())
+        .args(["config", "set", "base-url", "http://"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("base-url must be an http(s) URL with a host")
+            && stderr(&out).contains("; hint: "),
+        "{}",
+        stderr(&out)
+    );
+    for good in ["http://127.0.0.1:8080", "https://sevenoways.app/"] {
+        svw(dir.path())
+            .args(["config", "set", "base-url", good])
+            .assert()
+            .success();
     }
     std::fs::write(dir.path().join("config.toml"), "profiles = 3").unwrap();
     let out = svw(dir.path()).args(["config", "show"]).output().unwrap();

@@ -203,6 +203,145 @@ async fn usage_errors_exit_2_before_any_request() {
 }
 
 #[tokio::test]
+async fn media_options_without_their_media_are_usage_errors_not_dropped() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--message", "hi", "--caption", "c"],
+            "--caption is only for --image",
+        ),
+        (
+            &["-m", "hi", "--filename", "r.pdf"],
+            "--filename is only for --document",
+        ),
+        (
+            &["-m", "hi", "--mimetype", "application/pdf"],
+            "--mimetype is only for --document",
+        ),
+        (&["--caption", "no image"], "--caption is only for --image"),
+        (
+            &[
+                "--image",
+                "https://example.com/a.jpg",
+                "--filename",
+                "r.pdf",
+            ],
+            "--filename is only for --document",
+        ),
+    ];
+    for (flags, cause) in cases {
+        let out = svw_at(&server, dir.path())
+            .args(["send", "--to", "971501234567"])
+            .args(*flags)
+            .output()
+            .unwrap();
+        assert_one_error_line(&out, 2, cause);
+    }
+    // In a bulk send and a schedule too.
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(&csv, "phone\n971501234567\n").unwrap();
+    let out = svw_at(&server, dir.path())
+        .args(["send", "-m", "hi", "--caption", "c", "--csv"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_one_error_line(&out, 2, "--caption is only for --image");
+    let out = svw_at(&server, dir.path())
+        .args([
+            "schedules",
+            "create",
+            "--cron",
+            "0 9 * * *",
+            "--all",
+            "-m",
+            "x",
+        ])
+        .args(["--filename", "r.pdf"])
+        .output()
+        .unwrap();
+    assert_one_error_line(&out, 2, "--filename is only for --document");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_unreadable_message_file_has_a_hint() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = svw_at(&server, dir.path())
+        .args([
+            "send",
+            "--to",
+            "971501234567",
+            "--message-file",
+            "/nonexistent",
+        ])
+        .output()
+        .unwrap();
+    assert_one_error_line(&out, 2, "cannot read /nonexistent");
+    assert!(stderr(&out).contains("--message"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn an_unknown_profile_is_named_before_anything_else() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--profile", "nope", "groups", "list"][..],
+        &[
+            "--profile",
+            "nope",
+            "send",
+            "--to",
+            "971501234567",
+            "-m",
+            "x",
+        ],
+    ] {
+        let out = svw(dir.path())
+            .args(["--base-url", &server.uri()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_one_error_line(&out, 2, "no profile named \"nope\"");
+        assert!(!stderr(&out).contains("instance"), "{}", stderr(&out));
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+    // `config set` is how a profile is made, so it may name a new one.
+    svw(dir.path())
+        .args(["--profile", "nope", "config", "set", "instance", "number2"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn no_color_reaches_claps_own_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = svw(dir.path());
+        cmd.env("CLICOLOR_FORCE", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        stderr(&out)
+    };
+    assert!(
+        run(&[], &["send", "--bogus"]).contains("\u{1b}["),
+        "forced colour"
+    );
+    for err in [
+        run(&[], &["--no-color", "send", "--bogus"]),
+        run(&[], &["send", "--bogus", "--no-color"]),
+        run(&[("NO_COLOR", "1")], &["send", "--bogus"]),
+    ] {
+        assert!(!err.contains('\u{1b}'), "{err:?}");
+        assert!(err.contains("--bogus"), "{err}");
+    }
+}
+
+#[tokio::test]
 async fn colour_only_when_asked_for_and_never_with_no_color() {
     let out = send_against(api_error(400, "bad")).await;
     assert!(

@@ -47,21 +47,59 @@ fn verify_exits_0_for_a_good_signature_and_1_otherwise() {
         .assert()
         .success();
 
-    let bad_cases: [(&str, &str); 3] = [
-        ("another-secret-0123456", good.as_str()),
-        (SECRET, "sha256=00"),
-        (SECRET, "md5=abc"),
-    ];
-    for (secret, sig) in bad_cases {
+    let out = svw(dir.path())
+        .args([
+            "webhooks",
+            "verify",
+            "--secret",
+            "another-secret-0123456",
+            "--signature",
+            &good,
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).lines().count(), 1);
+    assert!(!stderr(&out).contains("another-secret-0123456"));
+    // Something that is not a signature at all is bad input (exit 2), with the format.
+    let short = format!("sha256={}", "ab".repeat(31));
+    for sig in ["sha256=00", "md5=abc", short.as_str(), "", "sha256=xyz"] {
         let out = svw(dir.path())
-            .args(["webhooks", "verify", "--secret", secret, "--signature", sig])
+            .args(["webhooks", "verify", "--secret", SECRET, "--signature", sig])
             .arg(&file)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{sig}");
-        assert_eq!(stderr(&out).lines().count(), 1);
-        assert!(!stderr(&out).contains(secret));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{sig:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("invalid --signature")
+                && err.contains("hint: ")
+                && err.contains("sha256= followed by 64 hex digits"),
+            "{err}"
+        );
+        assert!(!err.contains(SECRET));
     }
+    // A body file that cannot be read says which, and what to pass instead.
+    let out = svw(dir.path())
+        .args([
+            "webhooks",
+            "verify",
+            "--secret",
+            SECRET,
+            "--signature",
+            &good,
+            "nofile.json",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("nofile.json") && err.contains("; hint: ") && err.contains("stdin"),
+        "{err}"
+    );
     // A re-formatted body does not verify.
     let pretty =
         serde_json::to_string_pretty(&serde_json::from_str::<Value>(BODY).unwrap()).unwrap();

@@ -3,7 +3,7 @@
 use std::io::{BufRead, IsTerminal};
 
 use clap::{Args, Subcommand, ValueEnum};
-use sevenoways_sdk::InstanceId;
+use sevenoways_sdk::{ApiKey, InstanceId};
 
 use crate::config::{ConfigFile, Sourced, mask};
 use crate::context::Context;
@@ -71,7 +71,8 @@ impl Key {
 
 /// `svw config ...`.
 pub fn exec(args: ConfigArgs, ctx: &Context) -> Result<(), Failure> {
-    let settings = ctx.settings()?;
+    // Any profile name: `svw --profile new config set ...` is how profiles are created.
+    let settings = ctx.any_profile_settings()?;
     let path = &settings.config_path;
     let profile = settings.profile.value.clone();
     match args.command {
@@ -83,17 +84,15 @@ pub fn exec(args: ConfigArgs, ctx: &Context) -> Result<(), Failure> {
             let value = check(key, value.trim())?;
             let mut file = ConfigFile::load(path)?;
             let entry = file.profiles.entry(profile.clone()).or_default();
-            let slot = match key {
-                Key::ApiKey => &mut entry.api_key,
-                Key::BaseUrl => &mut entry.base_url,
-                Key::Instance => &mut entry.instance,
+            let shown = match key {
+                Key::ApiKey => {
+                    let shown = mask(&value);
+                    entry.api_key = Some(ApiKey::new(value));
+                    shown
+                }
+                Key::BaseUrl => entry.base_url.insert(value).clone(),
+                Key::Instance => entry.instance.insert(value).clone(),
             };
-            let shown = if key == Key::ApiKey {
-                mask(&value)
-            } else {
-                value.clone()
-            };
-            *slot = Some(value);
             file.save(path)?;
             super::print_done(
                 ctx,
@@ -136,6 +135,24 @@ fn read_value(ctx: &Context, key: Key) -> Result<String, Failure> {
     Ok(line)
 }
 
+/// An http(s) URL with a host, as the client needs.
+fn check_base_url(value: &str) -> Result<String, Failure> {
+    let bad = |why: String| {
+        Failure::usage(format!(
+            "base-url must be an http(s) URL with a host, got {value:?}: {why}"
+        ))
+        .hint("e.g. `svw config set base-url https://sevenoways.app` or http://127.0.0.1:8080")
+    };
+    let url = url::Url::parse(value).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad(format!("the scheme is {:?}", url.scheme())));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("there is no host".into()));
+    }
+    Ok(value.to_owned())
+}
+
 /// Refuses values the client would refuse later, naming the setting now.
 fn check(key: Key, value: &str) -> Result<String, Failure> {
     if value.is_empty() {
@@ -151,9 +168,7 @@ fn check(key: Key, value: &str) -> Result<String, Failure> {
         Key::ApiKey if !value.bytes().all(|b| b.is_ascii_graphic()) => Err(Failure::usage(
             "the API key must be printable ASCII without spaces",
         )),
-        Key::BaseUrl if !(value.starts_with("http://") || value.starts_with("https://")) => Err(
-            Failure::usage(format!("base-url must be an http(s) URL, got {value:?}")),
-        ),
+        Key::BaseUrl => check_base_url(value),
         Key::Instance => InstanceId::new(value)
             .map(|id| id.to_string())
             .map_err(|e| Failure::usage(format!("invalid instance id: {e}"))),
@@ -162,9 +177,9 @@ fn check(key: Key, value: &str) -> Result<String, Failure> {
 }
 
 fn show(ctx: &Context) -> Result<(), Failure> {
-    let s = ctx.settings()?;
+    let s = ctx.any_profile_settings()?;
     let key = s.api_key.as_ref().map(|k| Sourced {
-        value: mask(&k.value),
+        value: mask(k.value.expose()),
         source: k.source.clone(),
     });
     let rows: [(&str, Option<&Sourced<String>>); 3] = [

@@ -123,13 +123,8 @@ pub struct ContentArgs {
           help_heading = "Content")]
     pub image: Option<String>,
 
-    /// Caption shown under the image
-    #[arg(
-        long,
-        value_name = "TEXT",
-        requires = "image",
-        help_heading = "Content"
-    )]
+    /// Caption shown under the image (with --image)
+    #[arg(long, value_name = "TEXT", help_heading = "Content")]
     pub caption: Option<String>,
 
     /// Send a document from this public http(s) URL
@@ -138,21 +133,11 @@ pub struct ContentArgs {
     pub document: Option<String>,
 
     /// File name shown in WhatsApp, e.g. report.pdf (with --document)
-    #[arg(
-        long,
-        value_name = "NAME",
-        requires = "document",
-        help_heading = "Content"
-    )]
+    #[arg(long, value_name = "NAME", help_heading = "Content")]
     pub filename: Option<String>,
 
-    /// MIME type of the document, e.g. application/pdf
-    #[arg(
-        long,
-        value_name = "TYPE",
-        requires = "document",
-        help_heading = "Content"
-    )]
+    /// MIME type of the document, e.g. application/pdf (with --document)
+    #[arg(long, value_name = "TYPE", help_heading = "Content")]
     pub mimetype: Option<String>,
 }
 
@@ -238,6 +223,7 @@ impl Draft {
 impl ContentArgs {
     /// The content as given; text may be read from a file or stdin.
     pub fn draft(&self) -> Result<Draft, Failure> {
+        self.check_media_options()?;
         if let Some(url) = &self.image {
             return Ok(Draft::Image {
                 url: url.clone(),
@@ -258,8 +244,11 @@ impl ContentArgs {
         } else if let Some(text) = &self.message {
             text.clone()
         } else if let Some(path) = &self.message_file {
-            let bytes = std::fs::read(path)
-                .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+            let bytes = std::fs::read(path).map_err(|e| {
+                Failure::usage(format!("cannot read {}: {e}", path.display())).hint(
+                    "check the --message-file path (\"-\" reads stdin), or give the text with --message",
+                )
+            })?;
             strip_final_newline(utf8(bytes, &path.display().to_string())?)
         } else if !std::io::stdin().is_terminal() {
             read_stdin()?
@@ -267,6 +256,46 @@ impl ContentArgs {
             return Err(no_content());
         };
         Ok(Draft::Text(text))
+    }
+}
+
+impl ContentArgs {
+    /// Refuses --caption without --image, and --filename or --mimetype without --document.
+    /// (clap's `requires` cannot say this: it is not checked when the required flag
+    /// conflicts with one that was given, so `--message x --caption y` passed silently.)
+    fn check_media_options(&self) -> Result<(), Failure> {
+        let misplaced = [
+            (
+                "--caption",
+                self.caption.is_some(),
+                "--image",
+                self.image.is_some(),
+            ),
+            (
+                "--filename",
+                self.filename.is_some(),
+                "--document",
+                self.document.is_some(),
+            ),
+            (
+                "--mimetype",
+                self.mimetype.is_some(),
+                "--document",
+                self.document.is_some(),
+            ),
+        ];
+        for (flag, given, needs, has) in misplaced {
+            if given && !has {
+                let with = if self.message.is_some() || self.message_file.is_some() {
+                    " (text messages have none)"
+                } else {
+                    ""
+                };
+                return Err(Failure::usage(format!("{flag} is only for {needs}{with}"))
+                    .hint(format!("drop {flag}, or send {needs} URL instead of text")));
+            }
+        }
+        Ok(())
     }
 }
 

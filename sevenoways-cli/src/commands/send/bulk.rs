@@ -3,8 +3,16 @@
 //! Resuming rests on a journal beside the CSV (`FILE.svw-journal`): after the API accepts
 //! a row, its number, recipient and queue id are appended and flushed to disk before the
 //! next row is sent. A run that is killed, loses the network or is stopped by the server
-//! is re-run with the same command, and every row in the journal is skipped. The only
-//! window for a duplicate is a kill between the API's answer and that write.
+//! is re-run with the same command, and every row in the journal is skipped.
+//!
+//! Two windows can leave a row queued without a queue id in the journal:
+//!
+//! - a kill between the API's answer and the journal write: the row is sent again on the
+//!   re-run;
+//! - an answer that does not say whether the row was queued, after the request was sent
+//!   (a 5xx, a timeout, an answer that cannot be decoded): the row is journaled as
+//!   *uncertain*, the run stops, and re-runs skip it and say so. `svw queue status` or
+//!   the recipient tells whether it arrived; `--retry-uncertain` sends it again.
 //!
 //! A failure that concerns one row (a bad phone number, an unknown group, a 400) is
 //! written to the failed-rows CSV and the run goes on; a failure that would fail every
@@ -58,6 +66,16 @@ pub struct BulkArgs {
     /// Forget the journal of rows already sent, and send every row again
     #[arg(long, requires = "csv", help_heading = "Bulk")]
     pub restart: bool,
+
+    /// Also send again the rows the journal marks uncertain: a server error or timeout
+    /// left unknown whether they were queued [default: skip them]
+    #[arg(
+        long,
+        requires = "csv",
+        conflicts_with = "restart",
+        help_heading = "Bulk"
+    )]
+    pub retry_uncertain: bool,
 }
 
 /// Which column says where a row goes.
@@ -81,7 +99,18 @@ impl Sheet {
             Failure::usage(format!("cannot read {}: {e}", path.display()))
                 .hint("the file must be UTF-8 CSV with a header row and the same number of fields on every row")
         };
-        let mut reader = csv::ReaderBuilder::new().from_path(path).map_err(bad)?;
+        let bytes = std::fs::read(path).map_err(|e| bad(e.into()))?;
+        // The csv crate ends a quoted field left open at the end of the file as if it were
+        // closed (csv-core has no error for it), so one stray quote would silently merge
+        // every row after it into one field: look for it first.
+        if let Some(line) = unclosed_quote(&bytes) {
+            return Err(Failure::usage(format!(
+                "cannot read {}: the quote opened on line {line} is never closed",
+                path.display()
+            ))
+            .hint("close the quote, or double a quote that is part of a value (\"\"), as CSV writes it"));
+        }
+        let mut reader = csv::ReaderBuilder::new().from_reader(bytes.as_slice());
         let mut header = reader.headers().map_err(bad)?.clone();
         // Spreadsheet exports often start with a byte-order mark, which is not part of the name.
         if let Some(first) = header.get(0).and_then(|h| h.strip_prefix('\u{feff}')) {
@@ -104,7 +133,9 @@ impl Sheet {
                 .to_lowercase();
             by_name.entry(name.to_lowercase()).or_insert(i);
             match folded.as_str() {
-                "phone" => columns.phone = columns.phone.or(Some(i)),
+                "phone" | "phonenumber" | "mobile" | "number" | "to" => {
+                    columns.phone = columns.phone.or(Some(i));
+                }
                 "groupid" => columns.group_id = columns.group_id.or(Some(i)),
                 "group" => columns.group = columns.group.or(Some(i)),
                 _ => {}
@@ -116,7 +147,7 @@ impl Sheet {
                 path.display(),
                 header.iter().collect::<Vec<_>>().join(", ")
             ))
-            .hint("name the recipient column phone (digits, country code first), groupId (…@g.us) or group (a group name)"));
+            .hint("name the recipient column phone (or phoneNumber, mobile, number, to: digits, country code first), groupId (…@g.us) or group (a group name)"));
         }
         if rows.is_empty() {
             return Err(Failure::usage(format!(
@@ -194,6 +225,40 @@ impl Sheet {
     }
 }
 
+/// The line on which a quoted field opens that is still open at the end of `bytes`, read
+/// by the rules `csv::Reader` uses by default (`"` quotes at the start of a field, `""`
+/// inside one, no escape character).
+fn unclosed_quote(bytes: &[u8]) -> Option<usize> {
+    #[derive(PartialEq)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let mut state = State::FieldStart;
+    let (mut line, mut opened) = (1, 1);
+    for &b in bytes {
+        let ends_field = matches!(b, b',' | b'\n' | b'\r');
+        state = match state {
+            State::FieldStart if b == b'"' => {
+                opened = line;
+                State::Quoted
+            }
+            State::Quoted if b == b'"' => State::QuoteInQuoted,
+            State::Quoted => State::Quoted,
+            State::QuoteInQuoted if b == b'"' => State::Quoted,
+            _ if ends_field => State::FieldStart,
+            _ => State::Unquoted,
+        };
+        if b == b'\n' {
+            line += 1;
+        }
+    }
+    (state == State::Quoted).then_some(opened)
+}
+
 /// The `{{name}}` fields of a template, in order.
 fn fields(template: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -225,6 +290,19 @@ fn one_field(to: &str) -> String {
     to.replace(['\t', '\n', '\r'], " ")
 }
 
+/// What the journal says of earlier runs: rows by number, with the recipient they went to.
+#[derive(Debug, Default)]
+struct Journaled {
+    /// Rows the API accepted.
+    sent: BTreeMap<usize, String>,
+    /// Rows sent without a clear answer (a 5xx, a timeout, an undecodable answer): they
+    /// may have been queued.
+    uncertain: BTreeMap<usize, String>,
+}
+
+/// What the journal's third field holds for an uncertain row, instead of a queue id.
+const UNCERTAIN: &str = "uncertain";
+
 /// The journal: rows already accepted, by row number, with the recipient they went to.
 struct Journal {
     path: PathBuf,
@@ -238,10 +316,10 @@ impl Journal {
         PathBuf::from(name)
     }
 
-    fn read(path: &Path) -> Result<BTreeMap<usize, String>, Failure> {
+    fn read(path: &Path) -> Result<Journaled, Failure> {
         let file = match File::open(path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Journaled::default()),
             Err(e) => {
                 return Err(Failure::usage(format!(
                     "cannot read {}: {e}",
@@ -249,21 +327,28 @@ impl Journal {
                 )));
             }
         };
-        let mut done = BTreeMap::new();
+        let mut journaled = Journaled::default();
         for line in BufReader::new(file).lines() {
             let line =
                 line.map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
             let mut parts = line.split('\t');
             // A torn last line (killed mid-write) lacks its queue id: that row is not recorded.
-            if let (Some(row), Some(to), Some(queue_id)) =
-                (parts.next(), parts.next(), parts.next())
-                && let Ok(row) = row.parse::<usize>()
-                && queue_id.parse::<u64>().is_ok()
-            {
-                done.insert(row, to.to_owned());
+            let (Some(row), Some(to), Some(outcome)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let Ok(row) = row.parse::<usize>() else {
+                continue;
+            };
+            if outcome.parse::<u64>().is_ok() {
+                // A row retried with --retry-uncertain and accepted is sent.
+                journaled.uncertain.remove(&row);
+                journaled.sent.insert(row, to.to_owned());
+            } else if outcome == UNCERTAIN && !journaled.sent.contains_key(&row) {
+                journaled.uncertain.insert(row, to.to_owned());
             }
         }
-        Ok(done)
+        Ok(journaled)
     }
 
     fn open(path: &Path, restart: bool) -> Result<Self, Failure> {
@@ -289,8 +374,10 @@ impl Journal {
         } else {
             writeln!(
                 file,
-                "# svw send --csv journal: rows the API accepted (row, recipient, queue id). \
-                 Re-runs skip them; delete this file or pass --restart to send them again."
+                "# svw send --csv journal: rows the API accepted (row, recipient, queue id), and \
+                 rows that may have been queued (row, recipient, \"{UNCERTAIN}\"). Re-runs skip \
+                 both; --retry-uncertain sends the uncertain ones again, and deleting this file \
+                 or --restart sends every row again."
             )
             .map_err(fail)?;
         }
@@ -302,14 +389,25 @@ impl Journal {
 
     /// Records an accepted row, on disk before the next row is sent.
     fn record(&mut self, row: usize, to: &str, queue_id: QueueId) -> Result<(), Failure> {
-        let line = format!("{row}\t{}\t{queue_id}\n", one_field(to));
+        self.write(row, to, &queue_id.to_string()).map_err(|e| {
+            Failure::usage(format!("cannot write {}: {e}", self.path.display()))
+                .hint(format!("row {row} was sent (queue id {queue_id}) but is not in the journal: remove it from the CSV before re-running"))
+        })
+    }
+
+    /// Records a row that may have been queued, so that a re-run does not send it blindly.
+    fn record_uncertain(&mut self, row: usize, to: &str) -> Result<(), Failure> {
+        self.write(row, to, UNCERTAIN).map_err(|e| {
+            Failure::usage(format!("cannot write {}: {e}", self.path.display()))
+                .hint(format!("row {row} may have been queued but is not in the journal: check `svw queue status`, and remove it from the CSV before re-running if it was"))
+        })
+    }
+
+    fn write(&mut self, row: usize, to: &str, outcome: &str) -> std::io::Result<()> {
+        let line = format!("{row}\t{}\t{outcome}\n", one_field(to));
         self.file
             .write_all(line.as_bytes())
             .and_then(|()| self.file.sync_data())
-            .map_err(|e| {
-                Failure::usage(format!("cannot write {}: {e}", self.path.display()))
-                    .hint(format!("row {row} was sent (queue id {queue_id}) but is not in the journal: remove it from the CSV before re-running"))
-            })
     }
 }
 
@@ -322,6 +420,9 @@ struct RowResult {
     queue_id: Option<QueueId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Sent, but the answer did not say whether it was queued.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    uncertain: bool,
 }
 
 impl RowResult {
@@ -331,6 +432,7 @@ impl RowResult {
             to,
             queue_id: None,
             error: Some(error),
+            uncertain: false,
         }
     }
 }
@@ -342,12 +444,25 @@ struct Summary<'a> {
     total: usize,
     sent: usize,
     skipped: usize,
+    /// Rows an earlier run left uncertain, skipped without --retry-uncertain.
+    skipped_uncertain: usize,
     failed: usize,
+    /// Rows of this run that may have been queued (also counted in `failed`).
+    uncertain: usize,
     not_attempted: usize,
     journal: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     failed_csv: Option<String>,
     results: &'a [RowResult],
+}
+
+/// Whether the request was sent but the answer does not say whether the row was queued.
+fn leaves_it_uncertain(err: &Error) -> bool {
+    match err {
+        Error::Timeout(_) | Error::Decode { .. } => true,
+        Error::Api { status, .. } => *status >= 500,
+        _ => false,
+    }
 }
 
 /// Whether an error would fail every remaining row alike, so the run should stop.
@@ -388,12 +503,16 @@ pub async fn exec(csv_path: &Path, args: &SendArgs, ctx: &Context) -> Result<(),
     let client = ctx.client()?;
 
     let journal_path = Journal::path_for(csv_path);
-    let done = if args.bulk.restart {
-        BTreeMap::new()
+    let journaled = if args.bulk.restart {
+        Journaled::default()
     } else {
         Journal::read(&journal_path)?
     };
-    sheet.check_journal(&done).map_err(|(row, was, now)| {
+    let done = &journaled.sent;
+    let uncertain = &journaled.uncertain;
+    let mut journal_rows = done.clone();
+    journal_rows.extend(uncertain.iter().map(|(r, to)| (*r, to.clone())));
+    sheet.check_journal(&journal_rows).map_err(|(row, was, now)| {
         Failure::usage(format!(
             "{} does not match {}: row {row} was sent to {was}, the file now has {now}",
             journal_path.display(),
@@ -402,8 +521,9 @@ pub async fn exec(csv_path: &Path, args: &SendArgs, ctx: &Context) -> Result<(),
         .hint("the CSV changed since the last run: pass --restart to send every row again, or restore the file")
     })?;
     let mut journal = Journal::open(&journal_path, args.bulk.restart)?;
+    let retry_uncertain = args.bulk.retry_uncertain;
     let pending: Vec<usize> = (1..=sheet.rows.len())
-        .filter(|r| !done.contains_key(r))
+        .filter(|r| !done.contains_key(r) && (retry_uncertain || !uncertain.contains_key(r)))
         .collect();
     if !done.is_empty() {
         p.info(format!(
@@ -411,6 +531,23 @@ pub async fn exec(csv_path: &Path, args: &SendArgs, ctx: &Context) -> Result<(),
             done.len(),
             journal_path.display()
         ));
+    }
+    let skipped_uncertain = if retry_uncertain { 0 } else { uncertain.len() };
+    if !uncertain.is_empty() {
+        let rows = row_list(uncertain.keys());
+        if retry_uncertain {
+            p.info(format!(
+                "Sending again {} row(s) that may already have been queued (--retry-uncertain): {rows}",
+                uncertain.len()
+            ));
+        } else {
+            p.warn(format!(
+                "skipping {} row(s) that may already have been queued (a server error or timeout \
+                 left it unknown): {rows}; check them with `svw queue status` or the recipients, \
+                 and pass --retry-uncertain to send them again",
+                uncertain.len()
+            ));
+        }
     }
 
     let bar = progress_bar(ctx, pending.len() as u64);
@@ -457,13 +594,27 @@ pub async fn exec(csv_path: &Path, args: &SendArgs, ctx: &Context) -> Result<(),
                     to,
                     queue_id: Some(queued.queue_id),
                     error: None,
+                    uncertain: false,
                 });
             }
             Err(err) => {
                 let stop = stops_the_run(&err);
+                let maybe_queued = leaves_it_uncertain(&err);
                 let failure = Failure::from(err);
-                bar.suspend(|| p.warn(format!("row {row} ({to}): {}", failure.message)));
-                results.push(RowResult::failed(row, to, failure.message.clone()));
+                let mut result = RowResult::failed(row, to, failure.message.clone());
+                if maybe_queued {
+                    journal.record_uncertain(row, &result.to)?;
+                    result.uncertain = true;
+                    result.error = Some(format!("{} (may have been queued)", failure.message));
+                }
+                bar.suspend(|| {
+                    p.warn(format!(
+                        "row {row} ({}): {}",
+                        result.to,
+                        result.error.as_deref().unwrap_or_default()
+                    ))
+                });
+                results.push(result);
                 if stop {
                     stopped = Some(failure);
                     break;
@@ -486,7 +637,9 @@ pub async fn exec(csv_path: &Path, args: &SendArgs, ctx: &Context) -> Result<(),
         total: sheet.rows.len(),
         sent: results.len() - failed.len(),
         skipped: done.len(),
+        skipped_uncertain,
         failed: failed.len(),
+        uncertain: results.iter().filter(|r| r.uncertain).count(),
         not_attempted: pending.len() - results.len(),
         journal: journal_path.display().to_string(),
         failed_csv: wrote_failed.then(|| failed_csv.display().to_string()),
@@ -494,10 +647,22 @@ pub async fn exec(csv_path: &Path, args: &SendArgs, ctx: &Context) -> Result<(),
     };
     print_summary(ctx, &summary);
 
-    let resume = format!(
+    let mut resume = format!(
         "re-run the same command to resume: the {} row(s) sent so far are skipped",
         summary.sent + summary.skipped
     );
+    let now_uncertain: Vec<usize> = results
+        .iter()
+        .filter(|r| r.uncertain)
+        .map(|r| r.row)
+        .collect();
+    if !now_uncertain.is_empty() {
+        resume.push_str(&format!(
+            ", and so is row {} which may have been queued (check `svw queue status`; \
+             --retry-uncertain sends it again)",
+            row_list(&now_uncertain)
+        ));
+    }
     if let Some(failure) = stopped {
         let hint = match failure.hint {
             Some(hint) => format!("{hint}; then {resume}"),
@@ -560,6 +725,16 @@ async fn send_row(
     }
 }
 
+/// Row numbers for a message: "3, 7, 12" (the first ten, then "…").
+fn row_list<'a>(rows: impl IntoIterator<Item = &'a usize>) -> String {
+    let rows: Vec<String> = rows.into_iter().map(usize::to_string).collect();
+    if rows.len() > 10 {
+        format!("{}, …", rows[..10].join(", "))
+    } else {
+        rows.join(", ")
+    }
+}
+
 fn failed_path(csv: &Path) -> PathBuf {
     let stem = csv
         .file_stem()
@@ -598,8 +773,17 @@ fn print_summary(ctx: &Context, s: &Summary) {
     if s.skipped > 0 {
         parts.push(format!("skipped {} (already sent)", s.skipped));
     }
+    if s.skipped_uncertain > 0 {
+        parts.push(format!(
+            "skipped {} (may have been queued; --retry-uncertain sends them)",
+            s.skipped_uncertain
+        ));
+    }
     if s.failed > 0 {
         parts.push(format!("failed {}", s.failed));
+    }
+    if s.uncertain > 0 {
+        parts.push(format!("{} of them maybe queued", s.uncertain));
     }
     if s.not_attempted > 0 {
         parts.push(format!("not attempted {}", s.not_attempted));
@@ -687,14 +871,47 @@ mod tests {
             "# header\n1\t971501234567\t10\n2\t971501234568\t11\n3\t97150",
         )
         .unwrap();
-        let done = Journal::read(&path).unwrap();
+        let done = Journal::read(&path).unwrap().sent;
         assert_eq!(done.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
         // The next record starts on its own line, not glued to the torn one.
         Journal::open(&path, false)
             .unwrap()
             .record(3, "971501234569", QueueId(12))
             .unwrap();
-        let done = Journal::read(&path).unwrap();
+        let done = Journal::read(&path).unwrap().sent;
         assert_eq!(done.get(&3).map(String::as_str), Some("971501234569"));
+    }
+
+    #[test]
+    fn uncertain_rows_are_not_sent_rows_until_a_retry_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut journal = Journal::open(&path, false).unwrap();
+        journal.record(1, "971501234567", QueueId(10)).unwrap();
+        journal.record_uncertain(2, "971501234568").unwrap();
+        journal.record_uncertain(3, "971501234569").unwrap();
+        let read = Journal::read(&path).unwrap();
+        assert_eq!(read.sent.keys().copied().collect::<Vec<_>>(), vec![1]);
+        assert_eq!(
+            read.uncertain.keys().copied().collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        journal.record(2, "971501234568", QueueId(11)).unwrap();
+        let read = Journal::read(&path).unwrap();
+        assert_eq!(read.sent.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(read.uncertain.keys().copied().collect::<Vec<_>>(), vec![3]);
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_found_and_doubled_quotes_are_not_one() {
+        assert_eq!(unclosed_quote(b"phone,name\n1,\"Ana\n2,Bo\n"), Some(2));
+        assert_eq!(
+            unclosed_quote(b"phone,name\n1,\"A \"\"x\"\" b\"\n2,Bo"),
+            None
+        );
+        assert_eq!(unclosed_quote(b"phone,name\n1,\"two\nlines\"\n"), None);
+        // A quote inside an unquoted value is a plain character.
+        assert_eq!(unclosed_quote(b"phone,name\n1,5\" screen\n"), None);
+        assert_eq!(unclosed_quote(b"phone,name\r\n1,\"x\"\"\r\n"), Some(2));
     }
 }
