@@ -52,6 +52,8 @@ pub struct Config {
     /// The base URL users reach the server at, for links (QR pages). Defaults to
     /// `http://<listen>`.
     pub public_url: Option<String>,
+    /// How long one request may take, reading its body included (seconds).
+    pub request_timeout_secs: u64,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Send pacing per WhatsApp number.
@@ -76,6 +78,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./sevenoways-data"),
             public_url: None,
+            request_timeout_secs: 30,
             max_body_bytes: 64 * 1024,
             pacing: PacingConfig::default(),
             queue: QueueConfig::default(),

@@ -58,6 +58,22 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Gives the envelope to error answers produced below the handlers (the request timeout),
+/// which come with an empty body.
+pub async fn envelope_empty_errors(response: Response) -> Response {
+    let status = response.status();
+    let empty = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|len| len == "0")
+        || axum::body::HttpBody::size_hint(response.body()).exact() == Some(0);
+    if status == StatusCode::REQUEST_TIMEOUT && empty {
+        let message = "the request took too long (the body arrived too slowly, or not at all)";
+        return (status, Json(ErrorBody::new(message))).into_response();
+    }
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {

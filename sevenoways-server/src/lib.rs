@@ -144,13 +144,21 @@ pub async fn launch_with_store(
     ));
     tasks.spawn(webhooks::run(store.clone(), config.clone(), rx.clone()));
 
-    let app = routes::router(state.clone()).layer(
-        tower_http::trace::TraceLayer::new_for_http()
-            // Never log headers: x-api-key is one of them.
-            .make_span_with(|req: &axum::http::Request<_>| {
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-            }),
-    );
+    let app = routes::router(state.clone())
+        // A client that stops sending its body mid-way would otherwise hold a connection
+        // and a task forever; the answer is still the error envelope.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(config.request_timeout_secs.max(1)),
+        ))
+        .layer(axum::middleware::map_response(error::envelope_empty_errors))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                // Never log headers: x-api-key is one of them.
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                }),
+        );
     let mut stop = rx.clone();
     tasks.spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
