@@ -49,7 +49,7 @@ pub async fn send<R: SendMessage>(
         })
         .collect();
     // The rate limit and caps are checked in the transaction that queues the entries
-    // (see `store::sqlite::group_commit`), so a refusal has written nothing.
+    // (see `store::sqlite::queue::group_commit`), so a refusal has written nothing.
     let admission = Admission {
         account_id: account.id,
         limits: state.plans.get(&account.plan).clone(),

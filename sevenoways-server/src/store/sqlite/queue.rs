@@ -1,0 +1,423 @@
+//! The queue: the group-commit writer, claims, outcomes and receipts.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sevenoways_sdk::QueueId;
+use sevenoways_sdk::models::queue::QueueEntry;
+use sevenoways_sdk::models::webhooks::{EventData, MessageEvent};
+use sqlx::{Row, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+
+use super::limits::admit_batch;
+use super::webhooks::insert_event_for;
+use super::*;
+
+/// One caller's entries, admitted under its plan first when `admission` is set.
+pub(super) struct EnqueueJob {
+    pub(super) entries: Vec<NewEntry>,
+    pub(super) admission: Option<Admission>,
+    pub(super) reply: oneshot::Sender<StoreResult<Result<Vec<QueueId>, Refusal>>>,
+}
+
+/// Most entries one group commit writes; enough to amortise the fsync, small enough to
+/// keep each transaction short.
+const MAX_BATCH_ENTRIES: usize = 2048;
+
+impl SqliteStore {
+    pub(super) async fn send_job(
+        &self,
+        entries: Vec<NewEntry>,
+        admission: Option<Admission>,
+    ) -> StoreResult<Result<Vec<QueueId>, Refusal>> {
+        let (reply, rx) = oneshot::channel();
+        self.enqueue_tx
+            .send(EnqueueJob {
+                entries,
+                admission,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Corrupt("queue writer stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Corrupt("queue writer stopped".into()))?
+    }
+}
+
+/// The group-commit loop: take every job waiting, write them in one transaction, answer
+/// each. Runs on its own connection so queue writes never wait behind a slow request.
+///
+/// The rate limit and caps are checked here, inside the same transaction as the queue
+/// insert, rather than in a transaction of their own per request: a burst of sends then
+/// costs one commit (one fsync) for the whole batch instead of two per request, and the
+/// check and the insert cannot disagree (no admitted-but-not-queued request after a
+/// crash). The jobs of a batch are admitted one after another inside the transaction,
+/// and transactions are serialised by SQLite's write lock (`BEGIN IMMEDIATE`), so
+/// concurrent requests, and other processes on the same database, see each other's
+/// admissions: 200 simultaneous requests let exactly the allowance through.
+pub(super) async fn group_commit(mut conn: SqliteConnection, mut rx: mpsc::Receiver<EnqueueJob>) {
+    let mut jobs: Vec<EnqueueJob> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut entries = first.entries.len();
+        jobs.push(first);
+        while entries < MAX_BATCH_ENTRIES {
+            match rx.try_recv() {
+                Ok(job) => {
+                    entries += job.entries.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        match insert_batch(&mut conn, &jobs).await {
+            Ok(results) => {
+                for (job, result) in jobs.drain(..).zip(results) {
+                    let _ = job.reply.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for job in jobs.drain(..) {
+                    let _ = job.reply.send(Err(StoreError::Corrupt(format!(
+                        "queue write failed: {msg}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+async fn insert_batch(
+    conn: &mut SqliteConnection,
+    jobs: &[EnqueueJob],
+) -> Result<Vec<Result<Vec<QueueId>, Refusal>>, sqlx::Error> {
+    let now = millis(Utc::now());
+    // IMMEDIATE: the admission reads before it writes; a deferred transaction could not
+    // upgrade to a write after another connection committed (SQLITE_BUSY_SNAPSHOT).
+    let mut tx = sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?;
+    let verdicts = admit_batch(&mut tx, jobs).await?;
+    let entries: Vec<&NewEntry> = jobs
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, verdict)| verdict.is_ok())
+        .flat_map(|(job, _)| &job.entries)
+        .collect();
+    let ids = insert_queued(&mut tx, &entries, now).await?;
+    tx.commit().await?;
+    let mut ids = ids.into_iter();
+    Ok(jobs
+        .iter()
+        .zip(verdicts)
+        .map(|(job, verdict)| verdict.map(|()| ids.by_ref().take(job.entries.len()).collect()))
+        .collect())
+}
+
+/// Inserts `queued` entries with multi-row INSERTs; returns their ids in order.
+async fn insert_queued(
+    conn: &mut SqliteConnection,
+    entries: &[&NewEntry],
+    now: i64,
+) -> Result<Vec<QueueId>, sqlx::Error> {
+    /// Rows per INSERT: 9 parameters each stays well under SQLite's 32766-parameter limit.
+    const ROWS_PER_STATEMENT: usize = 500;
+    let mut ids = Vec::with_capacity(entries.len());
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO queue (account_id, instance_id, recipient, recipient_kind, content, status,
+                                next_attempt_at, schedule_id, created_at, updated_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 {
+                "(?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)"
+            } else {
+                ", (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)"
+            });
+        }
+        let mut query = sqlx::query(&sql);
+        for entry in chunk {
+            query = query
+                .bind(entry.account_id)
+                .bind(entry.instance_id.as_str())
+                .bind(&entry.to)
+                .bind(entry.kind.as_str())
+                .bind(serde_json::to_string(&entry.content).expect("content serialises"))
+                .bind(now)
+                .bind(entry.schedule_id.as_ref().map(|s| s.as_str()))
+                .bind(now)
+                .bind(now);
+        }
+        let last = query.execute(&mut *conn).await?.last_insert_rowid();
+        // One writer holds the database for the whole transaction and the table is
+        // AUTOINCREMENT, so a multi-row INSERT takes consecutive ids ending at `last`.
+        // (RETURNING would give them too, but in no guaranteed order.)
+        let first = last - chunk.len() as i64 + 1;
+        ids.extend((first..=last).map(|id| QueueId(id as u64)));
+    }
+    Ok(ids)
+}
+
+/// Inserts one queue entry: `queued`, or `failed` with `error`.
+pub(super) async fn insert_entry(
+    conn: &mut SqliteConnection,
+    entry: &NewEntry,
+    error: Option<&str>,
+    now: i64,
+) -> Result<QueueId, sqlx::Error> {
+    let content = serde_json::to_string(&entry.content).expect("content serialises");
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO queue (account_id, instance_id, recipient, recipient_kind, content, status,
+                            error, next_attempt_at, schedule_id, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(entry.account_id)
+    .bind(entry.instance_id.as_str())
+    .bind(&entry.to)
+    .bind(entry.kind.as_str())
+    .bind(content)
+    .bind(if error.is_some() { "failed" } else { "queued" })
+    .bind(error)
+    .bind(now)
+    .bind(entry.schedule_id.as_ref().map(|s| s.as_str()))
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(QueueId(id as u64))
+}
+
+pub(super) async fn get_entry(
+    store: &SqliteStore,
+    account: AccountId,
+    id: QueueId,
+) -> StoreResult<Option<QueueEntry>> {
+    let Ok(raw_id) = i64::try_from(id.0) else {
+        return Ok(None);
+    };
+    let row = sqlx::query("SELECT * FROM queue WHERE account_id = ? AND id = ?")
+        .bind(account)
+        .bind(raw_id)
+        .fetch_optional(&store.read)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(QueueEntry {
+        queue_id: id,
+        instance_id: instance_id(row.try_get("instance_id")?)?,
+        to: row.try_get("recipient")?,
+        status: queue_status(row.try_get::<&str, _>("status")?),
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        error: row.try_get("error")?,
+        content: content(row.try_get::<&str, _>("content")?)?,
+        created_at: from_millis(row.try_get("created_at")?),
+        updated_at: from_millis(row.try_get("updated_at")?),
+        sent_at: opt_time(row.try_get("sent_at")?),
+        delivered_at: opt_time(row.try_get("delivered_at")?),
+        read_at: opt_time(row.try_get("read_at")?),
+    }))
+}
+
+pub(super) async fn claim(
+    store: &SqliteStore,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    pacing: Pacing,
+    limit: u32,
+) -> StoreResult<Vec<Claimed>> {
+    let now_ms = millis(now);
+    let mut tx = store.write.begin().await?;
+    // Expired leases (a worker died mid-send) are due again.
+    sqlx::query("UPDATE queue SET status = 'queued', lease_until = NULL WHERE status = 'sending' AND lease_until < ?")
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+    // The oldest due entry of each number whose pacing slot is free.
+    let rows = sqlx::query(
+        "UPDATE queue SET status = 'sending', lease_until = ?, attempts = attempts + 1, updated_at = ?
+         WHERE id IN (
+            SELECT MIN(q.id) FROM queue q
+            JOIN instances i ON i.account_id = q.account_id AND i.instance_id = q.instance_id
+            WHERE q.status = 'queued' AND q.next_attempt_at <= ? AND i.next_send_at <= ?
+            GROUP BY q.account_id, q.instance_id
+            LIMIT ?)
+         RETURNING id, account_id, instance_id, recipient, recipient_kind, content, attempts",
+    )
+    .bind(millis(lease_until))
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(limit as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let account_id: AccountId = row.try_get("account_id")?;
+        let instance: String = row.try_get("instance_id")?;
+        let gap = pacing.min_gap_ms
+            + if pacing.jitter_ms > 0 {
+                fastrand::i64(0..=pacing.jitter_ms)
+            } else {
+                0
+            };
+        sqlx::query(
+            "UPDATE instances SET next_send_at = ? WHERE account_id = ? AND instance_id = ?",
+        )
+        .bind(now_ms + gap)
+        .bind(account_id)
+        .bind(&instance)
+        .execute(&mut *tx)
+        .await?;
+        let kind: String = row.try_get("recipient_kind")?;
+        claimed.push(Claimed {
+            id: QueueId(row.try_get::<i64, _>("id")? as u64),
+            account_id,
+            instance_id: instance_id(instance)?,
+            to: row.try_get("recipient")?,
+            kind: RecipientKind::parse(&kind).ok_or_else(|| corrupt("recipient kind", &kind))?,
+            content: content(row.try_get::<&str, _>("content")?)?,
+            attempts: row.try_get::<i64, _>("attempts")? as u32,
+            lease: millis(lease_until),
+        });
+    }
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+pub(super) async fn mark_sent(
+    store: &SqliteStore,
+    entry: &Claimed,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> StoreResult<bool> {
+    let mut tx = store.write.begin().await?;
+    let held = sqlx::query(
+        "UPDATE queue SET status = 'sent', sent_at = ?, updated_at = ?, lease_until = NULL, error = NULL
+         WHERE id = ? AND status = 'sending' AND lease_until = ?",
+    )
+    .bind(millis(now))
+    .bind(millis(now))
+    .bind(entry.id.0 as i64)
+    .bind(entry.lease)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if held {
+        insert_event_for(&mut tx, event.account_id, event).await?;
+    }
+    tx.commit().await?;
+    Ok(held)
+}
+
+pub(super) async fn mark_retry(
+    store: &SqliteStore,
+    entry: &Claimed,
+    at: DateTime<Utc>,
+    reason: &str,
+) -> StoreResult<bool> {
+    Ok(sqlx::query(
+        "UPDATE queue SET status = 'queued', next_attempt_at = ?, error = ?, lease_until = NULL, updated_at = ?
+         WHERE id = ? AND status = 'sending' AND lease_until = ?",
+    )
+    .bind(millis(at))
+    .bind(reason)
+    .bind(millis(Utc::now()))
+    .bind(entry.id.0 as i64)
+    .bind(entry.lease)
+    .execute(&store.write)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+pub(super) async fn mark_failed(
+    store: &SqliteStore,
+    entry: &Claimed,
+    now: DateTime<Utc>,
+    reason: &str,
+    event: NewEvent,
+) -> StoreResult<bool> {
+    let mut tx = store.write.begin().await?;
+    let held = sqlx::query(
+        "UPDATE queue SET status = 'failed', error = ?, lease_until = NULL, updated_at = ?
+         WHERE id = ? AND status = 'sending' AND lease_until = ?",
+    )
+    .bind(reason)
+    .bind(millis(now))
+    .bind(entry.id.0 as i64)
+    .bind(entry.lease)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if held {
+        insert_event_for(&mut tx, event.account_id, event).await?;
+    }
+    tx.commit().await?;
+    Ok(held)
+}
+
+pub(super) async fn advance_receipts(
+    store: &SqliteStore,
+    now: DateTime<Utc>,
+    delivered_before: DateTime<Utc>,
+    read_before: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let mut tx = store.write.begin().await?;
+    let mut changed = 0;
+    // Only people and groups send receipts; channels and communities stop at `sent`.
+    for (from, to, column, before, make) in [
+        (
+            "delivered",
+            "read",
+            "read_at",
+            read_before,
+            EventData::MessageRead as fn(MessageEvent) -> EventData,
+        ),
+        (
+            "sent",
+            "delivered",
+            "delivered_at",
+            delivered_before,
+            EventData::MessageDelivered,
+        ),
+    ] {
+        let time_column = if from == "sent" {
+            "sent_at"
+        } else {
+            "delivered_at"
+        };
+        let rows = sqlx::query(&format!(
+            "UPDATE queue SET status = '{to}', {column} = ?, updated_at = ?
+             WHERE status = '{from}' AND recipient_kind IN ('group', 'phone') AND {time_column} <= ?
+             RETURNING id, account_id, instance_id, recipient, content"
+        ))
+        .bind(millis(now))
+        .bind(millis(now))
+        .bind(millis(before))
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let account: AccountId = row.try_get("account_id")?;
+            let kind = content(row.try_get::<&str, _>("content")?)?.kind();
+            let event = NewEvent {
+                account_id: account,
+                instance_id: instance_id(row.try_get("instance_id")?)?,
+                data: make(MessageEvent {
+                    queue_id: QueueId(row.try_get::<i64, _>("id")? as u64),
+                    to: row.try_get("recipient")?,
+                    kind: Some(kind.to_owned()),
+                }),
+            };
+            insert_event_for(&mut tx, account, event).await?;
+        }
+        changed += rows.len() as u64;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+impl FromStr for RecipientKind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Self::parse(s).ok_or(())
+    }
+}
