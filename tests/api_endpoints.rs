@@ -603,7 +603,7 @@ async fn inbound_messages_are_accepted_and_health_endpoints_answer() {
         )
         .await;
     assert!(
-        matches!(bad, Err(Error::Api { status: 400, ref message }) if message.starts_with("from: ")),
+        matches!(bad, Err(Error::Api { status: 400, ref message, .. }) if message.starts_with("from: ")),
         "{bad:?}"
     );
     let http = reqwest::Client::new();

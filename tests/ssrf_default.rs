@@ -45,7 +45,7 @@ async fn loopback_receivers_follow_the_listen_address() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Api { status: 400, message } if message.starts_with("url: ") && message.contains("loopback")),
+        matches!(&err, Error::Api { status: 400, message, .. } if message.starts_with("url: ") && message.contains("loopback")),
         "{err:?}"
     );
     server.shutdown().await;

@@ -109,11 +109,31 @@ fn one_line(s: &str) -> String {
 const KEY_HINT: &str = "check the API key (--api-key, SEVENOWAYS_API_KEY or `svw config set api-key`); `svw config show` says which one is used";
 const NETWORK_HINT: &str =
     "check --base-url (SEVENOWAYS_BASE_URL) and your connection, then try again";
+/// Added to the hint of every error after which the server may have acted on the request
+/// ([`Error::may_have_been_processed`]).
+const MAYBE_QUEUED: &str =
+    "a send may already be queued: check `svw queue status` before re-sending";
 
 impl From<Error> for Failure {
     fn from(err: Error) -> Self {
+        let failure = Self::classify(&err);
+        if err.may_have_been_processed() {
+            let hint = match failure.hint.as_deref() {
+                Some(hint) => format!("{hint} ({MAYBE_QUEUED})"),
+                None => MAYBE_QUEUED.to_owned(),
+            };
+            failure.hint(hint)
+        } else {
+            failure
+        }
+    }
+}
+
+impl Failure {
+    /// The code and hint for `err`, before the may-already-be-queued warning.
+    fn classify(err: &Error) -> Self {
         let message = err.to_string();
-        match &err {
+        match err {
             Error::Validation(v) => Failure::usage(message).hint(validation_hint(v.field())),
             Error::Unauthorized { .. } => Failure::new(Code::Auth, message).hint(KEY_HINT),
             Error::Api { status: 403, .. } => Failure::new(Code::Auth, message).hint(KEY_HINT),
@@ -128,13 +148,21 @@ impl From<Error> for Failure {
             Error::NotFound { .. } => Failure::api(message).hint(
                 "check the ids and names given; the `list` subcommands show what this API key has",
             ),
-            Error::Api { status, .. } if *status >= 500 => Failure::api(message).hint(
-                "the server failed; try again later (a send may already be queued: check `svw queue status` before re-sending)",
-            ),
+            Error::Api {
+                status: 503,
+                retry_after: Some(wait),
+                ..
+            } => Failure::api(message).hint(format!(
+                "the server is unavailable: try again in {}s",
+                wait.as_secs()
+            )),
+            Error::Api { status, .. } if *status >= 500 => {
+                Failure::api(message).hint("the server failed; try again later")
+            }
             Error::Api { .. } => Failure::api(message).hint(
                 "the server refused the request: check the values given (the error says which)",
             ),
-            Error::Timeout(_) | Error::Transport(_) => {
+            Error::Timeout(_) | Error::Transport { .. } => {
                 Failure::new(Code::Network, message).hint(NETWORK_HINT)
             }
             Error::Decode { .. } => Failure::api(message).hint(
@@ -182,6 +210,7 @@ mod tests {
                 Error::Api {
                     status: 403,
                     message: "forbidden".into(),
+                    retry_after: None,
                 },
                 Code::Auth,
             ),
@@ -202,6 +231,7 @@ mod tests {
                 Error::Api {
                     status: 500,
                     message: "boom".into(),
+                    retry_after: None,
                 },
                 Code::Api,
             ),
@@ -209,11 +239,18 @@ mod tests {
                 Error::Api {
                     status: 400,
                     message: "bad".into(),
+                    retry_after: None,
                 },
                 Code::Api,
             ),
             (Error::Timeout(Duration::from_secs(30)), Code::Network),
-            (Error::Transport("connection refused".into()), Code::Network),
+            (
+                Error::Transport {
+                    message: "connection refused".into(),
+                    sent: false,
+                },
+                Code::Network,
+            ),
         ];
         for (err, code) in cases {
             let f = Failure::from(err);
@@ -227,6 +264,48 @@ mod tests {
         .hint
         .unwrap();
         assert_eq!(hint, "check the value given for label");
+    }
+
+    #[test]
+    fn only_errors_after_which_a_send_may_be_queued_say_so() {
+        let hint = |err: Error| Failure::from(err).hint.unwrap();
+        let transport = |sent| Error::Transport {
+            message: "connection closed".into(),
+            sent,
+        };
+        let api = |status, retry_after| Error::Api {
+            status,
+            message: "failed".into(),
+            retry_after,
+        };
+        for err in [
+            transport(true),
+            Error::Timeout(Duration::from_secs(30)),
+            api(500, None),
+            api(503, None),
+            Error::Decode {
+                path: "queueId".into(),
+                message: "invalid type".into(),
+                excerpt: "{}".into(),
+            },
+        ] {
+            assert!(hint(err).ends_with(&format!("({MAYBE_QUEUED})")));
+        }
+        for err in [
+            transport(false),
+            api(400, None),
+            api(503, Some(Duration::from_secs(5))),
+            Error::RateLimited {
+                retry_after: None,
+                message: "slow".into(),
+            },
+        ] {
+            assert!(!hint(err).contains("queue"));
+        }
+        assert_eq!(
+            hint(api(500, None)),
+            "the server failed; try again later (a send may already be queued: check `svw queue status` before re-sending)"
+        );
     }
 
     #[test]

@@ -3,7 +3,10 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{api_error, bodies, queued, stderr, stdout, svw_at};
@@ -256,6 +259,105 @@ async fn a_row_answered_with_a_500_is_journaled_uncertain_and_skipped_until_retr
     let out = run(&["--retry-uncertain"]);
     assert!(out.status.success());
     assert_eq!(bodies(&server).await.len(), 4, "nothing left to send");
+}
+
+/// A server that reads each request in full, then hangs up without answering. Hands back
+/// its URL and how many requests it read.
+fn hanging_up_after_the_request() -> (String, Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().map_while(Result::ok) {
+            let mut bytes = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let whole = loop {
+                if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if bytes.len() >= end + 4 + length {
+                        break true;
+                    }
+                }
+                match socket.read(&mut chunk) {
+                    Ok(0) | Err(_) => break false,
+                    Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+                }
+            };
+            if whole {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    (url, requests)
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_uncertain_and_a_refused_one_is_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_csv(dir.path(), 2);
+    let journal_path = dir.path().join("orders.csv.svw-journal");
+    let run = |base_url: &str| {
+        common::svw(dir.path())
+            .args(["--base-url", base_url, "--api-key", common::KEY])
+            .args(["--instance", "number2", "send", "--rate", "6000", "-m", "x"])
+            .arg("--csv")
+            .arg(&csv)
+            .output()
+            .unwrap()
+    };
+
+    // Row 1 reaches a server that hangs up before answering: it may have been queued.
+    let (url, requests) = hanging_up_after_the_request();
+    let out = run(&url);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("run stopped") && err.contains("may have been queued"),
+        "{err}"
+    );
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "the send is not retried"
+    );
+    let journal = std::fs::read_to_string(&journal_path).unwrap();
+    assert!(
+        journal.contains("1\t971501234501\tuncertain\n"),
+        "{journal}"
+    );
+
+    // Row 2 meets a closed port: nothing was sent, so it is a plain failure, not journaled.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(&format!("http://127.0.0.1:{port}"));
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("run stopped: network error"), "{err}");
+    assert!(!err.contains("row 2 which may have been queued"), "{err}");
+    assert!(!err.contains("a send may already be queued"), "{err}");
+    let journal = std::fs::read_to_string(&journal_path).unwrap();
+    assert!(!journal.contains("971501234502"), "{journal}");
+
+    // The re-run sends row 2 and still skips the uncertain row 1.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/send-number"))
+        .respond_with(queued(9))
+        .mount(&server)
+        .await;
+    let out = run(&server.uri());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = bodies(&server).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["phone"], "971501234502");
 }
 
 #[tokio::test]

@@ -189,7 +189,10 @@ impl ClientBuilder {
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
             .build()
-            .map_err(|e| Error::Transport(e.to_string()))?;
+            .map_err(|e| Error::Transport {
+                message: e.to_string(),
+                sent: false,
+            })?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -243,7 +246,10 @@ impl Client {
         let (content_type, bytes) = match self.inner.encoding {
             BodyEncoding::Json => (
                 "application/json",
-                serde_json::to_vec(body).map_err(|e| Error::Transport(e.to_string()))?,
+                serde_json::to_vec(body).map_err(|e| Error::Transport {
+                    message: e.to_string(),
+                    sent: false,
+                })?,
             ),
             BodyEncoding::Form => (
                 "application/x-www-form-urlencoded",
@@ -301,8 +307,9 @@ impl Client {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
+        // The answer had begun, so the request was sent whatever broke while reading it.
         let bytes = response.bytes().await.map_err(|e| Failure {
-            error: self.transport_error_inner(e),
+            error: self.transport_error_inner(e, true),
             retry_after: None,
             kind: FailureKind::Transport { sent: true },
         })?;
@@ -314,6 +321,7 @@ impl Client {
                 return Err(Failure::fatal(Error::Api {
                     status: status.as_u16(),
                     message: body.error,
+                    retry_after,
                 }));
             }
             // `T` itself rather than `Success<T>`: the envelope's `success` key is ignored as
@@ -336,6 +344,7 @@ impl Client {
             _ => Error::Api {
                 status: status.as_u16(),
                 message,
+                retry_after,
             },
         };
         // Only a 429, or a 503 that says when to come back, promises the request was not
@@ -354,21 +363,27 @@ impl Client {
     }
 
     fn transport_error(&self, e: reqwest::Error) -> Failure {
+        // A connect error (refused, DNS, TLS handshake, connect timeout) means the request
+        // never left; anything later may have reached the server.
         let sent = !e.is_connect();
         Failure {
-            error: self.transport_error_inner(e),
+            error: self.transport_error_inner(e, sent),
             retry_after: None,
             kind: FailureKind::Transport { sent },
         }
     }
 
-    fn transport_error_inner(&self, e: reqwest::Error) -> Error {
-        if e.is_timeout() {
+    fn transport_error_inner(&self, e: reqwest::Error, sent: bool) -> Error {
+        // A connect timeout is a connection failure like any other: nothing was sent.
+        if e.is_timeout() && sent {
             Error::Timeout(self.inner.timeout)
         } else {
             // without_url: the URL holds no secret, but the message reads better without it
             // and never grows a query string someone added by hand.
-            Error::Transport(error_chain(&e.without_url()))
+            Error::Transport {
+                message: error_chain(&e.without_url()),
+                sent,
+            }
         }
     }
 

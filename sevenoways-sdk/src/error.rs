@@ -46,13 +46,25 @@ pub enum Error {
         status: u16,
         /// The server's message, or an excerpt of the body if it sent no envelope.
         message: String,
+        /// The answer's `Retry-After`, if it had one (a 503 with one says the request was
+        /// not acted on).
+        retry_after: Option<Duration>,
     },
-    /// No answer within the client's timeout.
+    /// No answer within the client's timeout; the request may have reached the server.
+    /// (A connection that could not be opened within the connect timeout is a
+    /// [`Error::Transport`] with `sent: false`.)
     #[error("request timed out after {0:?}")]
     Timeout(Duration),
-    /// The request did not reach the server, or the connection broke.
-    #[error("network error: {0}")]
-    Transport(String),
+    /// The request did not reach the server, or the connection broke before an answer came.
+    #[error("network error: {message}")]
+    Transport {
+        /// What went wrong, with its causes.
+        message: String,
+        /// Whether the request may have reached the server: `false` when the connection
+        /// could not be opened (refused, DNS, TLS handshake), so nothing was sent;
+        /// `true` when it broke after the request went out.
+        sent: bool,
+    },
     /// A success answer that is not the documented shape.
     #[error("could not decode the response at `{path}`: {message} (body starts: {excerpt:?})")]
     Decode {
@@ -74,6 +86,75 @@ impl Error {
             Error::NotFound { .. } => Some(404),
             Error::Api { status, .. } => Some(*status),
             _ => None,
+        }
+    }
+
+    /// Whether the server may have acted on the request even though the call failed: for a
+    /// send, whether the message may already be queued. Retrying a call for which this is
+    /// `true` could do its work twice (the API has no idempotency key); for `false` the
+    /// request was certainly not acted on and can be sent again as it is.
+    ///
+    /// `true` for:
+    /// - [`Error::Timeout`]: the request may have arrived, and the answer did not;
+    /// - [`Error::Transport`] when the connection broke after the request was sent
+    ///   (reset, closed without an answer);
+    /// - a 5xx [`Error::Api`] (500, 502, 504, …), except a 503 with `Retry-After`, which
+    ///   says the server did not take the request;
+    /// - [`Error::Decode`]: a success answer came, so the request *was* processed, but
+    ///   what it returned (a queue id, say) is lost.
+    ///
+    /// `false` for [`Error::Validation`] (nothing was sent), [`Error::Unauthorized`],
+    /// [`Error::NotFound`], [`Error::RateLimited`], a 4xx or an error envelope in a 2xx
+    /// [`Error::Api`], and an [`Error::Transport`] where no connection could be opened
+    /// (refused, DNS failure, TLS handshake).
+    ///
+    /// The client retries `GET` and `DELETE` after timeouts and 5xx answers, so for those
+    /// this describes the last attempt; a `POST` is only retried when nothing was acted on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sevenoways_sdk::Error;
+    ///
+    /// // Connection refused: nothing left this machine, so sending again is safe.
+    /// let refused = Error::Transport { message: "connection refused".into(), sent: false };
+    /// assert!(!refused.may_have_been_processed());
+    ///
+    /// // No answer in time: the message may be queued; check before sending again.
+    /// assert!(Error::Timeout(Duration::from_secs(30)).may_have_been_processed());
+    ///
+    /// let rate_limited = Error::RateLimited { retry_after: None, message: "slow down".into() };
+    /// assert!(!rate_limited.may_have_been_processed());
+    /// ```
+    ///
+    /// A bulk sender can use it to tell a row it may re-send from one it must check first:
+    ///
+    /// ```no_run
+    /// # use sevenoways_sdk::{Client, Error};
+    /// # use sevenoways_sdk::models::messages::SendNumberRequest;
+    /// # async fn run(client: &Client, request: &SendNumberRequest) {
+    /// match client.messages().send_number(request).await {
+    ///     Ok(queued) => println!("queued as {}", queued.queue_id),
+    ///     Err(err) if err.may_have_been_processed() => {
+    ///         eprintln!("{err}: it may be queued; check before sending again")
+    ///     }
+    ///     Err(err) => eprintln!("{err}: not sent; safe to try again"),
+    /// }
+    /// # }
+    /// ```
+    pub fn may_have_been_processed(&self) -> bool {
+        match self {
+            Error::Timeout(_) | Error::Decode { .. } => true,
+            Error::Transport { sent, .. } => *sent,
+            Error::Api {
+                status: 503,
+                retry_after: Some(_),
+                ..
+            } => false,
+            Error::Api { status, .. } => *status >= 500,
+            Error::Validation(_)
+            | Error::Unauthorized { .. }
+            | Error::NotFound { .. }
+            | Error::RateLimited { .. } => false,
         }
     }
 }

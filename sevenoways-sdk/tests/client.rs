@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{API_KEY, client, received};
@@ -224,7 +226,7 @@ async fn other_client_errors_carry_status_and_message() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Api { status: 400, message } if message.starts_with("phone: ")),
+        matches!(&err, Error::Api { status: 400, message, .. } if message.starts_with("phone: ")),
         "{err:?}"
     );
     assert_eq!(request_count(&server).await, 1);
@@ -241,7 +243,7 @@ async fn an_error_without_the_envelope_keeps_an_excerpt_of_the_body() {
     let client = builder(&server).max_retries(0).build().unwrap();
     let err = get(&client).await.unwrap_err();
     assert!(
-        matches!(&err, Error::Api { status: 502, message } if message == "<html><body>Bad Gateway</body></html>"),
+        matches!(&err, Error::Api { status: 502, message, .. } if message == "<html><body>Bad Gateway</body></html>"),
         "{err:?}"
     );
     assert_snapshot!("display_api_without_envelope", err.to_string());
@@ -258,7 +260,7 @@ async fn internal_error_on_a_send_is_not_retried() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Api { status: 500, message } if message == "Internal server error"),
+        matches!(&err, Error::Api { status: 500, message, .. } if message == "Internal server error"),
         "{err:?}"
     );
     assert_eq!(
@@ -454,9 +456,11 @@ async fn nothing_listening_is_a_transport_error() {
         .build()
         .unwrap();
     let err = post(&client).await.unwrap_err();
-    let Error::Transport(message) = &err else {
+    let Error::Transport { message, sent } = &err else {
         panic!("expected Transport, got {err:?}");
     };
+    assert!(!sent, "connection refused: nothing was sent");
+    assert!(!err.may_have_been_processed());
     assert!(message.starts_with("error sending request"), "{message}");
     assert!(
         !message.contains("127.0.0.1"),
@@ -471,6 +475,163 @@ async fn nothing_listening_is_a_transport_error() {
         "display_transport",
         display.split(": ").take(4).collect::<Vec<_>>().join(": ")
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// whether a failed request may have been acted on
+
+/// A server that reads each request in full, then closes the connection without answering,
+/// as a proxy or a crashing server does after the request went out. Hands back its URL and
+/// how many requests it read.
+async fn hanging_up_after_the_request() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                if read_request(&socket).await {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                drop(socket);
+            });
+        }
+    });
+    (url, requests)
+}
+
+/// Reads one HTTP/1.1 request (headers, then `Content-Length` bytes of body). Whether it
+/// came in whole.
+async fn read_request(socket: &tokio::net::TcpStream) -> bool {
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if bytes.len() >= end + 4 + length {
+                return true;
+            }
+        }
+        if socket.readable().await.is_err() {
+            return false;
+        }
+        match socket.try_read(&mut chunk) {
+            Ok(0) => return false,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn connection_refused_was_not_processed() {
+    // A port that was free a moment ago.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = Client::builder()
+        .api_key(API_KEY)
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let err = post(&client).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Transport { sent: false, .. }),
+        "{err:?}"
+    );
+    assert!(!err.may_have_been_processed(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_connection_closed_after_the_request_may_have_been_processed() {
+    let (url, requests) = hanging_up_after_the_request().await;
+    let client = Client::builder()
+        .api_key(API_KEY)
+        .base_url(url)
+        .build()
+        .unwrap();
+    let err = post(&client).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Transport { sent: true, .. }),
+        "{err:?}"
+    );
+    assert!(err.may_have_been_processed(), "{err:?}");
+    assert!(err.to_string().starts_with("network error: "), "{err}");
+    assert_eq!(err.status(), None);
+    no_key(&err);
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "the send may have been queued: the POST is not retried"
+    );
+}
+
+#[tokio::test]
+async fn a_timed_out_send_may_have_been_processed() {
+    let server = answering_in_turn(vec![ok_queued().set_delay(Duration::from_secs(5))]).await;
+    let client = builder(&server)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let err = post(&client).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(err.may_have_been_processed());
+}
+
+#[tokio::test]
+async fn which_answers_may_have_been_processed() {
+    let cases = [
+        ("429", rate_limited(Some("0")), false),
+        ("429 without Retry-After", rate_limited(None), false),
+        ("400", failure(400, "phone: bad"), false),
+        ("401", failure(401, "Invalid API key"), false),
+        ("403", failure(403, "Forbidden"), false),
+        ("404", failure(404, "Instance not found"), false),
+        (
+            "an error envelope in a 200",
+            failure(200, "Instance not connected"),
+            false,
+        ),
+        ("500", failure(500, "Internal server error"), true),
+        (
+            "502",
+            ResponseTemplate::new(502).set_body_string("Bad Gateway"),
+            true,
+        ),
+        ("503", failure(503, "Service Unavailable"), true),
+        (
+            "503 with Retry-After",
+            failure(503, "Service Unavailable").insert_header("Retry-After", "0"),
+            false,
+        ),
+        ("504", failure(504, "Gateway Timeout"), true),
+        (
+            "a 200 that does not decode",
+            ResponseTemplate::new(200).set_body_json(json!({"success": true, "queueId": "x"})),
+            true,
+        ),
+    ];
+    for (name, response, expected) in cases {
+        let server = answering_in_turn(vec![response]).await;
+        let client = builder(&server).max_retries(0).build().unwrap();
+        let err = post(&client).await.unwrap_err();
+        assert_eq!(err.may_have_been_processed(), expected, "{name}: {err:?}");
+    }
+    let invalid: Error = sevenoways_sdk::Phone::new("+1").unwrap_err().into();
+    assert!(!invalid.may_have_been_processed());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -802,7 +963,7 @@ async fn an_error_envelope_inside_a_200_is_an_api_error() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Api { status: 200, message } if message == "Instance not connected"),
+        matches!(&err, Error::Api { status: 200, message, .. } if message == "Instance not connected"),
         "{err:?}"
     );
     assert_eq!(request_count(&server).await, 1);

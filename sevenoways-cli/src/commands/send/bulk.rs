@@ -10,7 +10,8 @@
 //! - a kill between the API's answer and the journal write: the row is sent again on the
 //!   re-run;
 //! - an answer that does not say whether the row was queued, after the request was sent
-//!   (a 5xx, a timeout, an answer that cannot be decoded): the row is journaled as
+//!   (a 5xx, a timeout, a connection broken after sending, an answer that cannot be
+//!   decoded: [`Error::may_have_been_processed`]): the row is journaled as
 //!   *uncertain*, the run stops, and re-runs skip it and say so. `svw queue status` or
 //!   the recipient tells whether it arrived; `--retry-uncertain` sends it again.
 //!
@@ -67,8 +68,9 @@ pub struct BulkArgs {
     #[arg(long, requires = "csv", help_heading = "Bulk")]
     pub restart: bool,
 
-    /// Also send again the rows the journal marks uncertain: a server error or timeout
-    /// left unknown whether they were queued [default: skip them]
+    /// Also send again the rows the journal marks uncertain: a server error, a timeout or
+    /// a connection dropped after sending left it unknown whether they were queued
+    /// [default: skip them]
     #[arg(
         long,
         requires = "csv",
@@ -295,8 +297,8 @@ fn one_field(to: &str) -> String {
 struct Journaled {
     /// Rows the API accepted.
     sent: BTreeMap<usize, String>,
-    /// Rows sent without a clear answer (a 5xx, a timeout, an undecodable answer): they
-    /// may have been queued.
+    /// Rows sent without a clear answer (a 5xx, a timeout, a connection dropped after
+    /// sending, an undecodable answer): they may have been queued.
     uncertain: BTreeMap<usize, String>,
 }
 
@@ -456,20 +458,11 @@ struct Summary<'a> {
     results: &'a [RowResult],
 }
 
-/// Whether the request was sent but the answer does not say whether the row was queued.
-fn leaves_it_uncertain(err: &Error) -> bool {
-    match err {
-        Error::Timeout(_) | Error::Decode { .. } => true,
-        Error::Api { status, .. } => *status >= 500,
-        _ => false,
-    }
-}
-
 /// Whether an error would fail every remaining row alike, so the run should stop.
 fn stops_the_run(err: &Error) -> bool {
     match err {
         Error::Unauthorized { .. } | Error::RateLimited { .. } => true,
-        Error::Timeout(_) | Error::Transport(_) | Error::Decode { .. } => true,
+        Error::Timeout(_) | Error::Transport { .. } | Error::Decode { .. } => true,
         Error::Api { status, .. } => *status == 403 || *status >= 500,
         _ => false,
     }
@@ -542,9 +535,10 @@ pub async fn exec(csv_path: &Path, args: &SendArgs, ctx: &Context) -> Result<(),
             ));
         } else {
             p.warn(format!(
-                "skipping {} row(s) that may already have been queued (a server error or timeout \
-                 left it unknown): {rows}; check them with `svw queue status` or the recipients, \
-                 and pass --retry-uncertain to send them again",
+                "skipping {} row(s) that may already have been queued (a server error, a timeout \
+                 or a dropped connection left it unknown): {rows}; check them with \
+                 `svw queue status` or the recipients, and pass --retry-uncertain to send them \
+                 again",
                 uncertain.len()
             ));
         }
@@ -599,7 +593,10 @@ pub async fn exec(csv_path: &Path, args: &SendArgs, ctx: &Context) -> Result<(),
             }
             Err(err) => {
                 let stop = stops_the_run(&err);
-                let maybe_queued = leaves_it_uncertain(&err);
+                // Sent, and the answer (if any) does not say whether the row was queued:
+                // a timeout, a connection broken after sending, a 5xx, an undecodable 2xx.
+                // A connection refused sent nothing: a plain failure that a re-run retries.
+                let maybe_queued = err.may_have_been_processed();
                 let failure = Failure::from(err);
                 let mut result = RowResult::failed(row, to, failure.message.clone());
                 if maybe_queued {
