@@ -7,16 +7,6 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use sevenoways_sdk::models::channels::{
-    SendDocumentToChannelRequest, SendImageToChannelRequest, SendToChannelRequest,
-};
-use sevenoways_sdk::models::communities::{
-    SendDocumentToCommunityRequest, SendImageToCommunityRequest, SendToCommunityRequest,
-};
-use sevenoways_sdk::models::messages::{
-    SendDocumentRequest, SendImageRequest, SendNumberDocumentRequest, SendNumberImageRequest,
-    SendNumberRequest, SendRequest,
-};
 use sevenoways_sdk::{
     Client, Content, GroupId, GroupTarget, InstanceId, MediaUrl, MessageText, NewsletterJid, Phone,
     Queued, Success, Target, ValidationError,
@@ -357,98 +347,7 @@ pub async fn deliver(
     target: Target,
     content: Content,
 ) -> Result<Queued, sevenoways_sdk::Error> {
-    let messages = client.messages();
-    let communities = client.communities();
-    let channels = client.channels();
-    match (target, content) {
-        (Target::Groups(to), Content::Text { message }) => {
-            messages
-                .send(&SendRequest::new(instance, to, message))
-                .await
-        }
-        (Target::Groups(to), Content::Image { image_url, caption }) => {
-            messages
-                .send_image(&SendImageRequest::new(instance, to, image_url, caption))
-                .await
-        }
-        (
-            Target::Groups(to),
-            Content::Document {
-                file_url,
-                filename,
-                mimetype,
-            },
-        ) => {
-            let req = SendDocumentRequest::new(instance, to, file_url, filename, mimetype);
-            messages.send_document(&req).await
-        }
-        (Target::Phone(phone), Content::Text { message }) => {
-            messages
-                .send_number(&SendNumberRequest::new(instance, phone, message))
-                .await
-        }
-        (Target::Phone(phone), Content::Image { image_url, caption }) => {
-            let req = SendNumberImageRequest::new(instance, phone, image_url, caption);
-            messages.send_number_image(&req).await
-        }
-        (
-            Target::Phone(phone),
-            Content::Document {
-                file_url,
-                filename,
-                mimetype,
-            },
-        ) => {
-            let req = SendNumberDocumentRequest::new(instance, phone, file_url, filename, mimetype);
-            messages.send_number_document(&req).await
-        }
-        (Target::Community(jid), Content::Text { message }) => {
-            communities
-                .send(&SendToCommunityRequest::new(instance, jid, message))
-                .await
-        }
-        (Target::Community(jid), Content::Image { image_url, caption }) => {
-            let req = SendImageToCommunityRequest::new(instance, jid, image_url, caption);
-            communities.send_image(&req).await
-        }
-        (
-            Target::Community(jid),
-            Content::Document {
-                file_url,
-                filename,
-                mimetype,
-            },
-        ) => {
-            let req =
-                SendDocumentToCommunityRequest::new(instance, jid, file_url, filename, mimetype);
-            communities.send_document(&req).await
-        }
-        (Target::Channel(jid), Content::Text { message }) => {
-            channels
-                .send(&SendToChannelRequest::new(instance, jid, message))
-                .await
-        }
-        (Target::Channel(jid), Content::Image { image_url, caption }) => {
-            let req = SendImageToChannelRequest::new(instance, jid, image_url, caption);
-            channels.send_image(&req).await
-        }
-        (
-            Target::Channel(jid),
-            Content::Document {
-                file_url,
-                filename,
-                mimetype,
-            },
-        ) => {
-            let req =
-                SendDocumentToChannelRequest::new(instance, jid, file_url, filename, mimetype);
-            channels.send_document(&req).await
-        }
-        // Target and Content are non_exhaustive: a kind added to the SDK later.
-        _ => Err(
-            ValidationError::new("message", "this svw version cannot send that combination").into(),
-        ),
-    }
+    client.send_message(instance, target, content).await
 }
 
 /// `svw send`.
