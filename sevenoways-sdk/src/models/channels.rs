@@ -168,18 +168,18 @@ pub struct ChannelSaved {
 send_request! {
     /// `POST /api/send-to-channel`: text to a channel the number administers.
     SendToChannelRequest => "/api/send-to-channel",
-    to { channel_jid: NewsletterJid } => |s| Ok(Target::Channel(s.channel_jid.clone())),
-    content { message: MessageText } => Content::Text { message: s.message.clone() },
+    to { channel_jid: NewsletterJid [doc = "The channel (`120363…@newsletter`); the number must be an admin or owner."] } => |s| Ok(Target::Channel(s.channel_jid.clone())),
+    content { message: MessageText [doc = "The text, at most 4096 characters."] } => Content::Text { message: s.message.clone() },
     check Ok(())
 }
 
 send_request! {
     /// `POST /api/send-image-to-channel`: an image to a channel.
     SendImageToChannelRequest => "/api/send-image-to-channel",
-    to { channel_jid: NewsletterJid } => |s| Ok(Target::Channel(s.channel_jid.clone())),
+    to { channel_jid: NewsletterJid [doc = "The channel (`120363…@newsletter`); the number must be an admin or owner."] } => |s| Ok(Target::Channel(s.channel_jid.clone())),
     content {
-        image_url: MediaUrl,
-        caption: Option<String> [serde(default, skip_serializing_if = "Option::is_none")]
+        image_url: MediaUrl [doc = "A public http(s) URL of the image."],
+        caption: Option<String> [doc = "Shown under the image."] [serde(default, skip_serializing_if = "Option::is_none")]
     } => Content::Image { image_url: s.image_url.clone(), caption: s.caption.clone() },
     check check_caption(s.caption.as_deref())
 }
@@ -187,11 +187,11 @@ send_request! {
 send_request! {
     /// `POST /api/send-document-to-channel`: a document to a channel.
     SendDocumentToChannelRequest => "/api/send-document-to-channel",
-    to { channel_jid: NewsletterJid } => |s| Ok(Target::Channel(s.channel_jid.clone())),
+    to { channel_jid: NewsletterJid [doc = "The channel (`120363…@newsletter`); the number must be an admin or owner."] } => |s| Ok(Target::Channel(s.channel_jid.clone())),
     content {
-        file_url: MediaUrl,
-        filename: String,
-        mimetype: Option<String> [serde(default, skip_serializing_if = "Option::is_none")]
+        file_url: MediaUrl [doc = "A public http(s) URL of the document."],
+        filename: String [doc = "The file name shown in WhatsApp, e.g. `report.pdf`."],
+        mimetype: Option<String> [doc = "The MIME type, e.g. `application/pdf`."] [serde(default, skip_serializing_if = "Option::is_none")]
     } => Content::Document { file_url: s.file_url.clone(), filename: s.filename.clone(), mimetype: s.mimetype.clone() },
     check check_document(&s.filename, s.mimetype.as_deref())
 }

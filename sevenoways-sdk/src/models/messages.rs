@@ -318,8 +318,8 @@ macro_rules! send_request {
         pub struct $name {
             /// Which number sends (`instanceId`).
             pub instance_id: InstanceId,
-            $($(#[$to_attr])* #[allow(missing_docs)] pub $to_field: $to_ty,)*
-            $($(#[$c_attr])* #[allow(missing_docs)] pub $c_field: $c_ty,)*
+            $($(#[$to_attr])* pub $to_field: $to_ty,)*
+            $($(#[$c_attr])* pub $c_field: $c_ty,)*
         }
 
         impl Endpoint for $name {
@@ -369,11 +369,11 @@ send_request! {
     #[doc = group_fields_doc!()]
     SendRequest => "/api/send",
     to {
-        group_ids: Vec<GroupId> [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
-        groups: Vec<GroupName> [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
-        send_all: bool [serde(default, deserialize_with = "bool_like", skip_serializing_if = "is_false")]
+        group_ids: Vec<GroupId> [doc = "Groups by id (`120363…@g.us`), stable when a group is renamed."] [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
+        groups: Vec<GroupName> [doc = "Groups by name, matched case-insensitively."] [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
+        send_all: bool [doc = "`true` sends to every group of the instance; it stands alone."] [serde(default, deserialize_with = "bool_like", skip_serializing_if = "is_false")]
     } => |s| GroupTarget::from_fields(&s.group_ids, &s.groups, s.send_all).map(Target::Groups),
-    content { message: MessageText } => Content::Text { message: s.message.clone() },
+    content { message: MessageText [doc = "The text, at most 4096 characters."] } => Content::Text { message: s.message.clone() },
     check Ok(())
 }
 
@@ -382,13 +382,13 @@ send_request! {
     #[doc = group_fields_doc!()]
     SendImageRequest => "/api/send-image",
     to {
-        group_ids: Vec<GroupId> [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
-        groups: Vec<GroupName> [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
-        send_all: bool [serde(default, deserialize_with = "bool_like", skip_serializing_if = "is_false")]
+        group_ids: Vec<GroupId> [doc = "Groups by id (`120363…@g.us`), stable when a group is renamed."] [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
+        groups: Vec<GroupName> [doc = "Groups by name, matched case-insensitively."] [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
+        send_all: bool [doc = "`true` sends to every group of the instance; it stands alone."] [serde(default, deserialize_with = "bool_like", skip_serializing_if = "is_false")]
     } => |s| GroupTarget::from_fields(&s.group_ids, &s.groups, s.send_all).map(Target::Groups),
     content {
-        image_url: MediaUrl,
-        caption: Option<String> [serde(default, skip_serializing_if = "Option::is_none")]
+        image_url: MediaUrl [doc = "A public http(s) URL of the image."],
+        caption: Option<String> [doc = "Shown under the image."] [serde(default, skip_serializing_if = "Option::is_none")]
     } => Content::Image { image_url: s.image_url.clone(), caption: s.caption.clone() },
     check check_caption(s.caption.as_deref())
 }
@@ -398,14 +398,14 @@ send_request! {
     #[doc = group_fields_doc!()]
     SendDocumentRequest => "/api/send-document",
     to {
-        group_ids: Vec<GroupId> [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
-        groups: Vec<GroupName> [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
-        send_all: bool [serde(default, deserialize_with = "bool_like", skip_serializing_if = "is_false")]
+        group_ids: Vec<GroupId> [doc = "Groups by id (`120363…@g.us`), stable when a group is renamed."] [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
+        groups: Vec<GroupName> [doc = "Groups by name, matched case-insensitively."] [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
+        send_all: bool [doc = "`true` sends to every group of the instance; it stands alone."] [serde(default, deserialize_with = "bool_like", skip_serializing_if = "is_false")]
     } => |s| GroupTarget::from_fields(&s.group_ids, &s.groups, s.send_all).map(Target::Groups),
     content {
-        file_url: MediaUrl,
-        filename: String,
-        mimetype: Option<String> [serde(default, skip_serializing_if = "Option::is_none")]
+        file_url: MediaUrl [doc = "A public http(s) URL of the document."],
+        filename: String [doc = "The file name shown in WhatsApp, e.g. `report.pdf`."],
+        mimetype: Option<String> [doc = "The MIME type, e.g. `application/pdf`."] [serde(default, skip_serializing_if = "Option::is_none")]
     } => Content::Document { file_url: s.file_url.clone(), filename: s.filename.clone(), mimetype: s.mimetype.clone() },
     check check_document(&s.filename, s.mimetype.as_deref())
 }
@@ -413,18 +413,18 @@ send_request! {
 send_request! {
     /// `POST /api/send-number`: text to a phone number.
     SendNumberRequest => "/api/send-number",
-    to { phone: Phone } => |s| Ok(Target::Phone(s.phone.clone())),
-    content { message: MessageText } => Content::Text { message: s.message.clone() },
+    to { phone: Phone [doc = "The recipient: country code and number, digits only (`971501234567`)."] } => |s| Ok(Target::Phone(s.phone.clone())),
+    content { message: MessageText [doc = "The text, at most 4096 characters."] } => Content::Text { message: s.message.clone() },
     check Ok(())
 }
 
 send_request! {
     /// `POST /api/send-number-image`: an image to a phone number.
     SendNumberImageRequest => "/api/send-number-image",
-    to { phone: Phone } => |s| Ok(Target::Phone(s.phone.clone())),
+    to { phone: Phone [doc = "The recipient: country code and number, digits only (`971501234567`)."] } => |s| Ok(Target::Phone(s.phone.clone())),
     content {
-        image_url: MediaUrl,
-        caption: Option<String> [serde(default, skip_serializing_if = "Option::is_none")]
+        image_url: MediaUrl [doc = "A public http(s) URL of the image."],
+        caption: Option<String> [doc = "Shown under the image."] [serde(default, skip_serializing_if = "Option::is_none")]
     } => Content::Image { image_url: s.image_url.clone(), caption: s.caption.clone() },
     check check_caption(s.caption.as_deref())
 }
@@ -432,11 +432,11 @@ send_request! {
 send_request! {
     /// `POST /api/send-number-document`: a document to a phone number.
     SendNumberDocumentRequest => "/api/send-number-document",
-    to { phone: Phone } => |s| Ok(Target::Phone(s.phone.clone())),
+    to { phone: Phone [doc = "The recipient: country code and number, digits only (`971501234567`)."] } => |s| Ok(Target::Phone(s.phone.clone())),
     content {
-        file_url: MediaUrl,
-        filename: String,
-        mimetype: Option<String> [serde(default, skip_serializing_if = "Option::is_none")]
+        file_url: MediaUrl [doc = "A public http(s) URL of the document."],
+        filename: String [doc = "The file name shown in WhatsApp, e.g. `report.pdf`."],
+        mimetype: Option<String> [doc = "The MIME type, e.g. `application/pdf`."] [serde(default, skip_serializing_if = "Option::is_none")]
     } => Content::Document { file_url: s.file_url.clone(), filename: s.filename.clone(), mimetype: s.mimetype.clone() },
     check check_document(&s.filename, s.mimetype.as_deref())
 }
