@@ -52,6 +52,9 @@ pub struct Config {
     /// The base URL users reach the server at, for links (QR pages). Defaults to
     /// `http://<listen>`.
     pub public_url: Option<String>,
+    /// Days to keep finished webhook deliveries, old events and old cap counters
+    /// (0 keeps them forever). Queue entries, schedules and the outbox are never pruned.
+    pub retention_days: u64,
     /// How long one request may take, reading its body included (seconds).
     pub request_timeout_secs: u64,
     /// Largest request body accepted, in bytes.
@@ -78,6 +81,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./sevenoways-data"),
             public_url: None,
+            retention_days: 30,
             request_timeout_secs: 30,
             max_body_bytes: 64 * 1024,
             pacing: PacingConfig::default(),

@@ -143,6 +143,11 @@ pub async fn launch_with_store(
         rx.clone(),
     ));
     tasks.spawn(webhooks::run(store.clone(), config.clone(), rx.clone()));
+    tasks.spawn(worker::run_retention(
+        store.clone(),
+        config.clone(),
+        rx.clone(),
+    ));
 
     let app = routes::router(state.clone())
         // A client that stops sending its body mid-way would otherwise hold a connection

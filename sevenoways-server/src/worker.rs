@@ -179,6 +179,34 @@ pub async fn run_receipts(
     }
 }
 
+/// Prunes old bookkeeping (see [`Store::prune`]) at start-up and then hourly, so the
+/// database does not grow for ever with delivered webhooks and spent counters.
+pub async fn run_retention(
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    if config.retention_days == 0 {
+        return;
+    }
+    let keep = chrono::Duration::days(config.retention_days as i64);
+    while !*shutdown.borrow() {
+        let now = Utc::now();
+        match store.prune(now, now - keep).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                rows = n,
+                "pruned old webhook deliveries, events and counters"
+            ),
+            Err(e) => tracing::warn!(error = %e, "pruning failed; will try again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -348,6 +348,12 @@ pub trait Store: Send + Sync + 'static {
     /// Releases every lease this process holds (graceful shutdown) so another worker
     /// picks the entries up at once.
     async fn release_leases(&self, ids: &[QueueId]) -> StoreResult<()>;
+    /// Deletes bookkeeping nobody can need again: webhook deliveries (and their attempts)
+    /// finished before `before`, events older than `before` with no delivery still pending,
+    /// cap counters of days and months before `before`, and rate-window rows older than a
+    /// minute before `now`. Queue entries, schedules and the outbox are kept. Returns the
+    /// number of rows deleted.
+    async fn prune(&self, now: DateTime<Utc>, before: DateTime<Utc>) -> StoreResult<u64>;
     /// Moves sent entries to `delivered` and delivered ones to `read` once they are old
     /// enough, recording the events; returns how many changed.
     async fn advance_receipts(

@@ -349,6 +349,52 @@ impl Store for SqliteStore {
         queue::mark_failed(self, entry, now, reason, event).await
     }
 
+    async fn prune(&self, now: DateTime<Utc>, before: DateTime<Utc>) -> StoreResult<u64> {
+        let cutoff = millis(before);
+        let day = before.format("d%Y-%m-%d").to_string();
+        let month = before.format("m%Y-%m").to_string();
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut deleted = 0;
+        for (sql, binds) in [
+            (
+                "DELETE FROM webhook_attempts WHERE delivery_id IN (
+                    SELECT id FROM webhook_deliveries WHERE status != 'pending' AND updated_at < ?)",
+                vec![cutoff.to_string()],
+            ),
+            (
+                "DELETE FROM webhook_deliveries WHERE status != 'pending' AND updated_at < ?",
+                vec![cutoff.to_string()],
+            ),
+            (
+                "DELETE FROM events WHERE dispatched = 1 AND created_at < ? AND NOT EXISTS (
+                    SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)",
+                vec![cutoff.to_string()],
+            ),
+            // Periods sort as text within their kind: `d2026-03-29`, `m2026-03`.
+            (
+                "DELETE FROM usage_counters WHERE (period LIKE 'd%' AND period < ?)
+                    OR (period LIKE 'm%' AND period < ?)",
+                vec![day, month],
+            ),
+            (
+                "DELETE FROM rate_window WHERE at < ?",
+                vec![(millis(now) - 2 * crate::limits::WINDOW_MS).to_string()],
+            ),
+        ] {
+            let mut query = sqlx::query(sql);
+            for b in binds {
+                // Integers go in as integers: SQLite would compare text with numbers wrongly.
+                query = match b.parse::<i64>() {
+                    Ok(n) => query.bind(n),
+                    Err(_) => query.bind(b),
+                };
+            }
+            deleted += query.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
     async fn release_leases(&self, ids: &[QueueId]) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
         for id in ids {
