@@ -44,7 +44,7 @@ async fn bad_input_matrix() {
             content_type: Some("application/json"),
             body: r#"{"instanceId": "n1", "#.into(),
             status: 400,
-            error_starts: "body: expected a JSON object",
+            error_starts: "body: invalid JSON: EOF while parsing",
         },
         json_case(
             "not an object",
@@ -215,6 +215,20 @@ async fn bad_input_matrix() {
             400,
             "cronExpr: \"0 9 31 2 *\" never fires",
         ),
+        json_case(
+            "white-space message",
+            "/api/send-number",
+            json!({"instanceId": "n1", "phone": "971501234567", "message": " \n "}),
+            400,
+            "message: expected message text, got only white space",
+        ),
+        json_case(
+            "webhook URL with a password",
+            "/api/webhooks",
+            json!({"url": "https://user:secret@example.com/hook"}),
+            400,
+            "url: expected a URL without a user name or password",
+        ),
         Case {
             name: "unsupported content type",
             path: "/api/send-number",
@@ -270,6 +284,21 @@ async fn bad_input_matrix() {
 async fn missing_or_wrong_key_is_401_in_the_envelope() {
     let t = start().await;
     let http = reqwest::Client::new();
+    // A header of bytes that are not text is a wrong key, not a missing one.
+    let r = http
+        .get(format!("{}/api/instances", t.base()))
+        .header(
+            "x-api-key",
+            reqwest::header::HeaderValue::from_bytes(b"svw_\xff\xfe").unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"success": false, "error": "invalid API key"})
+    );
     for (key, message) in [
         (None, "missing x-api-key header"),
         (Some("svw_wrong"), "invalid API key"),

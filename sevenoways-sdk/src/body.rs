@@ -165,7 +165,7 @@ fn path_error(err: serde_path_to_error::Error<serde_json::Error>) -> ValidationE
     let path = err.path().to_string();
     let inner = err.into_inner();
     if inner.is_syntax() || inner.is_eof() {
-        return ValidationError::new("body", format!("expected a JSON object: {inner}"));
+        return ValidationError::new("body", format!("invalid JSON: {inner}"));
     }
     let message = strip_position(&inner.to_string());
     if let Some(field) = message

@@ -42,13 +42,16 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = parts
+        let header = parts
             .headers
             .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
+            .filter(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace))
             .ok_or_else(|| ApiError::Unauthorized("missing x-api-key header".into()))?;
+        // Keys are ASCII; anything else cannot match one.
+        let key = header
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("invalid API key".into()))?
+            .trim();
         account_for_key(state, key).await.map(Authed)
     }
 }

@@ -32,7 +32,11 @@ impl MessageText {
 
     fn check(text: &str) -> Result<(), String> {
         if text.trim().is_empty() {
-            return Err("expected message text, got an empty string".into());
+            return Err(if text.is_empty() {
+                "expected message text, got an empty string".into()
+            } else {
+                "expected message text, got only white space".into()
+            });
         }
         check_len(text)
     }

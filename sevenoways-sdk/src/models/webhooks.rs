@@ -240,7 +240,15 @@ pub struct CreateWebhookRequest {
 
 impl Validate for CreateWebhookRequest {
     fn validate(&self) -> Result<(), ValidationError> {
-        super::common::MediaUrl::for_field(&self.url, "url")?;
+        let url = super::common::MediaUrl::for_field(&self.url, "url")?.to_url();
+        // The URL is listed back by `GET /api/webhooks`: a password in it would leak there.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(ValidationError::new(
+                "url",
+                "expected a URL without a user name or password: receivers authenticate \
+                 deliveries by their X-Webhook-Signature",
+            ));
+        }
         for (i, e) in self.events.iter().enumerate() {
             if !EVENT_TYPES.contains(&e.as_str()) {
                 return Err(ValidationError::new(

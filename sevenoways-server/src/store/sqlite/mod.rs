@@ -43,6 +43,25 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Deletes the account's row `id` from `table`; `false` when the account has none.
+    /// The account condition is what makes another key's ids a 404.
+    async fn delete_owned(
+        &self,
+        table: &'static str,
+        account: AccountId,
+        id: &str,
+    ) -> StoreResult<bool> {
+        let sql = format!("DELETE FROM {table} WHERE account_id = ? AND id = ?");
+        let result = sqlx::query(&sql)
+            .bind(account)
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+}
+
+impl SqliteStore {
     /// Opens (creating if needed) `dir/sevenoways.db` and runs the migrations.
     pub async fn open(dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -261,15 +280,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_channel(&self, account: AccountId, id: &ChannelId) -> StoreResult<bool> {
-        Ok(
-            sqlx::query("DELETE FROM channels WHERE account_id = ? AND id = ?")
-                .bind(account)
-                .bind(id.as_str())
-                .execute(&self.write)
-                .await?
-                .rows_affected()
-                > 0,
-        )
+        self.delete_owned("channels", account, id.as_str()).await
     }
 
     async fn channel_by_jid(
@@ -460,15 +471,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_schedule(&self, account: AccountId, id: &ScheduleId) -> StoreResult<bool> {
-        Ok(
-            sqlx::query("DELETE FROM schedules WHERE account_id = ? AND id = ?")
-                .bind(account)
-                .bind(id.as_str())
-                .execute(&self.write)
-                .await?
-                .rows_affected()
-                > 0,
-        )
+        self.delete_owned("schedules", account, id.as_str()).await
     }
 
     async fn fire_due_schedules(
