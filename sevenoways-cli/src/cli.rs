@@ -45,6 +45,7 @@ pub struct Cli {
 
 /// Options that every subcommand accepts, before or after its name.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// API key, sent as x-api-key [default: the profile's]. The environment or the
     /// config file keep it out of your shell history.
@@ -55,7 +56,6 @@ pub struct GlobalArgs {
         hide_env_values = true,
         value_name = "KEY",
         value_parser = parse_api_key,
-        help_heading = "Global options"
     )]
     pub api_key: Option<ApiKey>,
 
@@ -65,8 +65,7 @@ pub struct GlobalArgs {
         global = true,
         env = "SEVENOWAYS_BASE_URL",
         hide_env_values = true,
-        value_name = "URL",
-        help_heading = "Global options"
+        value_name = "URL"
     )]
     pub base_url: Option<String>,
 
@@ -76,8 +75,7 @@ pub struct GlobalArgs {
         global = true,
         env = "SEVENOWAYS_INSTANCE",
         hide_env_values = true,
-        value_name = "ID",
-        help_heading = "Global options"
+        value_name = "ID"
     )]
     pub instance: Option<String>,
 
@@ -87,26 +85,25 @@ pub struct GlobalArgs {
         global = true,
         env = "SEVENOWAYS_PROFILE",
         hide_env_values = true,
-        value_name = "NAME",
-        help_heading = "Global options"
+        value_name = "NAME"
     )]
     pub profile: Option<String>,
 
     /// Print the API's JSON answer on stdout (stable, for scripts)
-    #[arg(long, global = true, help_heading = "Global options")]
+    #[arg(long, global = true)]
     pub json: bool,
 
     /// Print only ids (or nothing) on stdout, and no progress on stderr
-    #[arg(short, long, global = true, help_heading = "Global options")]
+    #[arg(short, long, global = true)]
     pub quiet: bool,
 
     /// Send request bodies form-urlencoded instead of JSON (as n8n and Zapier do)
-    #[arg(long, global = true, help_heading = "Global options")]
+    #[arg(long, global = true)]
     pub form: bool,
 
     /// Never colour the output (colour is also off when NO_COLOR is set or the output
     /// is not a terminal)
-    #[arg(long, global = true, help_heading = "Global options")]
+    #[arg(long, global = true)]
     pub no_color: bool,
 }
 
