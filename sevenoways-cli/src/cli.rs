@@ -6,7 +6,7 @@ use sevenoways_sdk::ApiKey;
 use crate::commands::{
     channels, completions, config, groups, instances, queue, schedules, send, usage, webhooks,
 };
-use crate::exit::EXIT_CODES_HELP;
+use crate::exit::exit_codes_help;
 
 const ABOUT: &str = "svw: send WhatsApp messages through the Sevenoways Relay API";
 
@@ -30,7 +30,7 @@ file (`svw config show` says which was used).";
     version,
     about = ABOUT,
     long_about = LONG_ABOUT,
-    after_help = EXIT_CODES_HELP,
+    after_help = exit_codes_help(),
     arg_required_else_help = true,
     max_term_width = 100
 )]

@@ -7,24 +7,46 @@ use std::process::ExitCode;
 
 use sevenoways_sdk::Error;
 
-/// The documented exit codes (see `svw --help`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
+/// Writes [`Code`], [`Code::ALL`] and [`Code::summary`] from one table, so the codes and
+/// the help that documents them cannot drift apart.
+macro_rules! exit_codes {
+    ($($(#[$doc:meta])* $name:ident = $number:literal => $summary:literal,)+) => {
+        /// The documented exit codes; `svw --help` lists them from [`Code::ALL`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code {
+            $($(#[$doc])* $name = $number,)+
+        }
+
+        impl Code {
+            /// Every code, in the order `svw --help` lists them.
+            pub const ALL: &[Code] = &[$(Code::$name),+];
+
+            /// What the code means, as `svw --help` says it.
+            pub const fn summary(self) -> &'static str {
+                match self {
+                    $(Code::$name => $summary,)+
+                }
+            }
+        }
+    };
+}
+
+exit_codes! {
     /// Everything worked.
-    Ok = 0,
+    Ok = 0 => "ok",
     /// The API refused or failed the request (4xx other than auth/429, 5xx, bad answers);
     /// also a webhook signature that does not verify.
-    Api = 1,
+    Api = 1 => "API error (the server refused or failed the request; a webhook signature did not verify)",
     /// Bad flags or input, caught before anything was sent.
-    Usage = 2,
+    Usage = 2 => "usage error (bad flags or input; nothing was sent)",
     /// No API key, or the server refused it (401/403).
-    Auth = 3,
+    Auth = 3 => "auth failure (no API key, or the server refused it)",
     /// 429: the send rate limit or a message cap.
-    RateLimited = 4,
+    RateLimited = 4 => "rate-limited (HTTP 429: 60 sends per minute per API key, or a message cap)",
     /// The server could not be reached, or did not answer in time.
-    Network = 5,
+    Network = 5 => "network error (the server could not be reached or did not answer in time)",
     /// Ctrl-C (the shell's convention, 128 + SIGINT).
-    Interrupted = 130,
+    Interrupted = 130 => "interrupted (Ctrl-C; `svw send --csv` resumes where it stopped)",
 }
 
 impl From<Code> for ExitCode {
@@ -33,16 +55,14 @@ impl From<Code> for ExitCode {
     }
 }
 
-/// The exit-code table shown at the end of `svw --help`.
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0    ok
-  1    API error (the server refused or failed the request; a webhook signature did not verify)
-  2    usage error (bad flags or input; nothing was sent)
-  3    auth failure (no API key, or the server refused it)
-  4    rate-limited (HTTP 429: 60 sends per minute per API key, or a message cap)
-  5    network error (the server could not be reached or did not answer in time)
-  130  interrupted (Ctrl-C; `svw send --csv` resumes where it stopped)";
+/// The exit-code table shown at the end of `svw --help`, one line per [`Code::ALL`].
+pub fn exit_codes_help() -> String {
+    let mut help = String::from("Exit codes:");
+    for &code in Code::ALL {
+        help.push_str(&format!("\n  {:<5}{}", code as u8, code.summary()));
+    }
+    help
+}
 
 /// A failed command: what went wrong, what to try, and the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +212,31 @@ fn validation_hint(field: &str) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn the_help_lists_every_exit_code_once_with_its_number() {
+        let help = exit_codes_help();
+        let lines: Vec<&str> = help.lines().collect();
+        assert_eq!(lines[0], "Exit codes:");
+        assert_eq!(lines.len(), Code::ALL.len() + 1);
+        for (line, &code) in lines[1..].iter().zip(Code::ALL) {
+            let (number, summary) = line.trim_start().split_once(' ').unwrap();
+            assert_eq!(number, (code as u8).to_string(), "{line}");
+            assert_eq!(summary.trim_start(), code.summary(), "{line}");
+        }
+        let mut numbers: Vec<u8> = Code::ALL.iter().map(|&c| c as u8).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        assert_eq!(numbers.len(), Code::ALL.len(), "a number is used twice");
+        assert_eq!(
+            lines[5],
+            "  4    rate-limited (HTTP 429: 60 sends per minute per API key, or a message cap)"
+        );
+        assert_eq!(
+            lines[7],
+            "  130  interrupted (Ctrl-C; `svw send --csv` resumes where it stopped)"
+        );
+    }
 
     #[test]
     fn every_sdk_error_class_has_its_code() {
