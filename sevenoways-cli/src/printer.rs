@@ -13,6 +13,7 @@ use std::io::{IsTerminal, Write};
 
 use anstream::ColorChoice;
 use anstyle::{AnsiColor, Style};
+use indicatif::ProgressDrawTarget;
 use serde::Serialize;
 
 use crate::exit::Failure;
@@ -53,9 +54,14 @@ impl Printer {
         std::io::stdout().is_terminal()
     }
 
-    /// Whether a person is reading stderr (for progress bars).
-    pub fn stderr_is_terminal(&self) -> bool {
-        std::io::stderr().is_terminal()
+    /// Where progress bars draw: stderr when a person reads it, else nowhere, so that
+    /// `-q`, `--json` and logs redirected to a file never fill with redraws.
+    pub fn progress_target(&self) -> ProgressDrawTarget {
+        if self.quiet || self.json || !std::io::stderr().is_terminal() {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        }
     }
 
     /// A line of data on stdout, whatever the mode.
@@ -129,21 +135,36 @@ impl Printer {
         };
     }
 
-    /// A listing in the current mode: JSON, ids only, a table, or tab-separated rows.
-    pub fn listing<T: Serialize + ?Sized>(&self, value: &T, table: Table, empty: &str) {
+    /// One result in the current mode: `json` with `--json`, the `quiet` lines (ids, or
+    /// nothing) with `-q`, and otherwise whatever `human` prints. Commands then write only
+    /// the human form, and every command treats `--json` and `-q` alike.
+    pub fn item<T: Serialize + ?Sized>(&self, json: &T, quiet: &[&str], human: impl FnOnce(&Self)) {
         if self.json {
-            self.json(value);
+            self.json(json);
         } else if self.quiet {
-            for row in &table.rows {
-                if let Some(id) = row.first() {
-                    self.out(id);
-                }
+            for line in quiet {
+                self.out(line);
             }
-        } else if table.rows.is_empty() {
-            self.info(empty);
         } else {
-            self.table(&table);
+            human(self);
         }
+    }
+
+    /// A listing in the current mode: JSON, ids (the first column) only, a table, or
+    /// tab-separated rows.
+    pub fn listing<T: Serialize + ?Sized>(&self, value: &T, table: Table, empty: &str) {
+        let ids: Vec<&str> = table
+            .rows
+            .iter()
+            .filter_map(|row| row.first().map(String::as_str))
+            .collect();
+        self.item(value, &ids, |p| {
+            if table.rows.is_empty() {
+                p.info(empty);
+            } else {
+                p.table(&table);
+            }
+        });
     }
 
     /// A table on stdout: aligned with a header on a terminal, tab-separated otherwise.

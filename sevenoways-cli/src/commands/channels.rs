@@ -64,11 +64,7 @@ pub async fn exec(args: ChannelsArgs, ctx: &Context) -> Result<(), Failure> {
                 .add(&AddChannelRequest::new(instance, invite))
                 .await?;
             let c = &saved.channel;
-            if p.is_json() {
-                p.json(&Success(&saved));
-            } else if p.is_quiet() {
-                p.out(c.id.as_str());
-            } else {
+            p.item(&Success(&saved), &[c.id.as_str()], |p| {
                 p.success(format!(
                     "Saved channel {} \"{}\" ({})",
                     c.id, c.name, c.channel_jid
@@ -76,7 +72,7 @@ pub async fn exec(args: ChannelsArgs, ctx: &Context) -> Result<(), Failure> {
                 if !c.is_admin {
                     p.note("The instance is not an admin of this channel: only admins and owners can post to it");
                 }
-            }
+            });
         }
         ChannelsCommand::Remove { id } => {
             ctx.client()?.channels().remove(&id).await?;

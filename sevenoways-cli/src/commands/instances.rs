@@ -92,20 +92,15 @@ pub async fn exec(args: InstancesArgs, ctx: &Context) -> Result<(), Failure> {
         InstancesCommand::Create { id, label } => {
             let label = label.unwrap_or_else(|| id.to_string());
             let created = api.create(&CreateInstanceRequest::new(id, label)).await?;
-            let p = &ctx.printer;
-            if p.is_json() {
-                p.json(&Success(&created));
-            } else if p.is_quiet() {
-                p.out(created.instance.instance_id.as_str());
-            } else {
-                let id = &created.instance.instance_id;
+            let id = &created.instance.instance_id;
+            ctx.printer.item(&Success(&created), &[id.as_str()], |p| {
                 p.success(format!(
                     "Created instance {id} ({})",
                     created.instance.status.as_str()
                 ));
                 p.out(format!("Pair it: svw instances qr {id}"));
                 p.out(format!("or open: {}", created.qr_url));
-            }
+            });
         }
         InstancesCommand::Delete { id } => {
             api.delete(&id).await?;

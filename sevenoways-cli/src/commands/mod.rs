@@ -36,11 +36,10 @@ pub async fn run(command: Command, ctx: &Context) -> Result<(), Failure> {
 
 /// `{"success":true}`, the JSON answer of commands whose endpoint returns nothing else.
 pub(crate) fn print_done(ctx: &Context, message: impl AsRef<str>) {
-    if ctx.printer.is_json() {
-        ctx.printer.json(&serde_json::json!({ "success": true }));
-    } else {
-        ctx.printer.success(message);
-    }
+    ctx.printer
+        .item(&serde_json::json!({ "success": true }), &[], |p| {
+            p.success(message)
+        });
 }
 
 /// A timestamp as people read it, in UTC.

@@ -1,6 +1,7 @@
 //! `svw queue status ID`.
 
 use clap::{Args, Subcommand};
+use sevenoways_sdk::models::queue::QueueEntry;
 use sevenoways_sdk::{Content, QueueId, Success};
 
 use super::when;
@@ -30,47 +31,46 @@ pub async fn exec(args: QueueArgs, ctx: &Context) -> Result<(), Failure> {
     match args.command {
         QueueCommand::Status { id } => {
             let entry = ctx.client()?.queue().status(id).await?;
-            let p = &ctx.printer;
-            if p.is_json() {
-                p.json(&Success(&entry));
-                return Ok(());
-            }
-            if p.is_quiet() {
-                p.out(entry.status.as_str());
-                return Ok(());
-            }
-            let what = match &entry.content {
-                Content::Text { message } => format!("text: {}", preview(message.as_str())),
-                Content::Image { image_url, .. } => format!("image: {image_url}"),
-                Content::Document { filename, .. } => format!("document: {filename}"),
-                _ => "other".to_owned(),
-            };
-            let mut table = Table::new(&["FIELD", "VALUE"]);
-            table
-                .row(["queue id", &entry.queue_id.to_string()])
-                .row(["status", entry.status.as_str()])
-                .row(["instance", entry.instance_id.as_str()])
-                .row(["to", &entry.to])
-                .row(["content", &what])
-                .row(["attempts", &entry.attempts.to_string()])
-                .row(["created", &when(&entry.created_at)])
-                .row(["updated", &when(&entry.updated_at)]);
-            for (name, at) in [
-                ("sent", entry.sent_at),
-                ("delivered", entry.delivered_at),
-                ("read", entry.read_at),
-            ] {
-                if let Some(at) = at {
-                    table.row([name.to_owned(), when(&at)]);
-                }
-            }
-            if let Some(error) = &entry.error {
-                table.row(["error", error]);
-            }
-            p.table(&table);
+            ctx.printer
+                .item(&Success(&entry), &[entry.status.as_str()], |p| {
+                    p.table(&entry_table(&entry))
+                });
         }
     }
     Ok(())
+}
+
+/// A queue entry as `FIELD  VALUE` rows; times only once they happened.
+fn entry_table(entry: &QueueEntry) -> Table {
+    let what = match &entry.content {
+        Content::Text { message } => format!("text: {}", preview(message.as_str())),
+        Content::Image { image_url, .. } => format!("image: {image_url}"),
+        Content::Document { filename, .. } => format!("document: {filename}"),
+        _ => "other".to_owned(),
+    };
+    let mut table = Table::new(&["FIELD", "VALUE"]);
+    table
+        .row(["queue id", &entry.queue_id.to_string()])
+        .row(["status", entry.status.as_str()])
+        .row(["instance", entry.instance_id.as_str()])
+        .row(["to", &entry.to])
+        .row(["content", &what])
+        .row(["attempts", &entry.attempts.to_string()])
+        .row(["created", &when(&entry.created_at)])
+        .row(["updated", &when(&entry.updated_at)]);
+    for (name, at) in [
+        ("sent", entry.sent_at),
+        ("delivered", entry.delivered_at),
+        ("read", entry.read_at),
+    ] {
+        if let Some(at) = at {
+            table.row([name.to_owned(), when(&at)]);
+        }
+    }
+    if let Some(error) = &entry.error {
+        table.row(["error", error]);
+    }
+    table
 }
 
 /// The first line of a message, cut to fit a table cell.

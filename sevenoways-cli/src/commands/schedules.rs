@@ -109,11 +109,7 @@ pub async fn exec(args: SchedulesArgs, ctx: &Context) -> Result<(), Failure> {
                     .map_err(sevenoways_sdk::Error::from)?;
             let created = ctx.client()?.schedules().create(&req).await?;
             let s = &created.schedule;
-            if p.is_json() {
-                p.json(&Success(&created));
-            } else if p.is_quiet() {
-                p.out(s.id.as_str());
-            } else {
+            p.item(&Success(&created), &[s.id.as_str()], |p| {
                 let next = s
                     .next_run_at
                     .as_ref()
@@ -123,7 +119,7 @@ pub async fn exec(args: SchedulesArgs, ctx: &Context) -> Result<(), Failure> {
                     "Created schedule {} ({} {}); next run {next}",
                     s.id, s.spec.cron_expr, s.spec.timezone
                 ));
-            }
+            });
         }
         SchedulesCommand::Delete { id } => {
             ctx.client()?.schedules().delete(&id).await?;

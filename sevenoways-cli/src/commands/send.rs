@@ -382,35 +382,38 @@ pub async fn exec(args: SendArgs, ctx: &Context) -> Result<(), Failure> {
 }
 
 fn report(ctx: &Context, queued: &Queued) {
-    let p = &ctx.printer;
-    if p.is_json() {
-        p.json(&Success(queued));
-    } else if p.is_quiet() {
-        if queued.recipients.is_empty() {
-            p.out(queued.queue_id.to_string());
-        }
-        for r in &queued.recipients {
-            p.out(r.queue_id.to_string());
-        }
-    } else if queued.recipients.len() > 1 {
-        p.success(format!("Queued for {} recipients", queued.recipients.len()));
-        let mut table = Table::new(&["QUEUE ID", "TO"]);
-        for r in &queued.recipients {
-            table.row([r.queue_id.to_string(), r.to.clone()]);
-        }
-        p.table(&table);
+    // A send to several recipients has one queue id per recipient; -q prints those.
+    let ids: Vec<String> = if queued.recipients.is_empty() {
+        vec![queued.queue_id.to_string()]
     } else {
-        let to = queued
+        queued
             .recipients
-            .first()
-            .map(|r| format!(" to {}", r.to))
-            .unwrap_or_default();
-        p.success(format!("Queued{to} (queue id {})", queued.queue_id));
-        p.note(format!(
-            "Follow it with `svw queue status {}`",
-            queued.queue_id
-        ));
-    }
+            .iter()
+            .map(|r| r.queue_id.to_string())
+            .collect()
+    };
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    ctx.printer.item(&Success(queued), &ids, |p| {
+        if queued.recipients.len() > 1 {
+            p.success(format!("Queued for {} recipients", queued.recipients.len()));
+            let mut table = Table::new(&["QUEUE ID", "TO"]);
+            for r in &queued.recipients {
+                table.row([r.queue_id.to_string(), r.to.clone()]);
+            }
+            p.table(&table);
+        } else {
+            let to = queued
+                .recipients
+                .first()
+                .map(|r| format!(" to {}", r.to))
+                .unwrap_or_default();
+            p.success(format!("Queued{to} (queue id {})", queued.queue_id));
+            p.note(format!(
+                "Follow it with `svw queue status {}`",
+                queued.queue_id
+            ));
+        }
+    });
 }
 
 #[cfg(test)]

@@ -23,19 +23,12 @@ pub async fn exec(_args: UsageArgs, ctx: &Context) -> Result<(), Failure> {
         ),
         e => Failure::from(e),
     })?;
-    let p = &ctx.printer;
-    if p.is_json() {
-        p.json(&Success(&usage));
-        return Ok(());
-    }
-    if p.is_quiet() {
-        return Ok(());
-    }
+    // Rows are the leaves of the JSON form, so the table and `--json` show the same fields.
     let value = serde_json::to_value(&usage)
         .map_err(|e| Failure::api(format!("could not show the answer: {e}")))?;
     let mut table = Table::new(&["FIELD", "VALUE"]);
     flatten("", &value, &mut table);
-    p.table(&table);
+    ctx.printer.item(&Success(&usage), &[], |p| p.table(&table));
     Ok(())
 }
 

@@ -151,11 +151,7 @@ pub async fn exec(args: WebhooksArgs, ctx: &Context) -> Result<(), Failure> {
                 secret,
             };
             let created = ctx.client()?.webhooks().create(&req).await?;
-            if p.is_json() {
-                p.json(&Success(&created));
-            } else if p.is_quiet() {
-                p.out(created.webhook.id.as_str());
-            } else {
+            p.item(&Success(&created), &[created.webhook.id.as_str()], |p| {
                 p.success(format!(
                     "Created webhook {} → {}",
                     created.webhook.id, created.webhook.url
@@ -165,7 +161,7 @@ pub async fn exec(args: WebhooksArgs, ctx: &Context) -> Result<(), Failure> {
                     "Signing secret (shown only now): {}",
                     created.secret.expose()
                 ));
-            }
+            });
         }
         WebhooksCommand::Delete { id } => {
             ctx.client()?.webhooks().delete(&id).await?;
@@ -262,14 +258,17 @@ fn verify(args: VerifyArgs, p: &Printer) -> Result<(), Failure> {
         ),
     })?;
     let event = serde_json::from_slice::<Event>(&body).ok();
-    if p.is_json() {
-        p.json(&serde_json::json!({ "valid": true, "event": event }));
-    } else {
-        let about = event
-            .map(|e| format!(" ({} {})", e.event_type(), e.id))
-            .unwrap_or_default();
-        p.success(format!("Signature verified{about}"));
-    }
+    p.item(
+        &serde_json::json!({ "valid": true, "event": event }),
+        &[],
+        |p| {
+            let about = event
+                .as_ref()
+                .map(|e| format!(" ({} {})", e.event_type(), e.id))
+                .unwrap_or_default();
+            p.success(format!("Signature verified{about}"));
+        },
+    );
     Ok(())
 }
 

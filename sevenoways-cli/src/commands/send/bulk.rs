@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sevenoways_sdk::{
     Client, Content, Error, GroupTarget, InstanceId, Phone, QueueId, Queued, Target,
@@ -761,52 +761,45 @@ fn write_failed(path: &Path, sheet: &Sheet, failed: &[&RowResult]) -> Result<boo
 }
 
 fn print_summary(ctx: &Context, s: &Summary) {
-    let p = &ctx.printer;
-    if p.is_json() {
-        p.json(s);
-        return;
-    }
-    let mut parts = vec![format!("sent {}", s.sent)];
-    if s.skipped > 0 {
-        parts.push(format!("skipped {} (already sent)", s.skipped));
-    }
-    if s.skipped_uncertain > 0 {
-        parts.push(format!(
-            "skipped {} (may have been queued; --retry-uncertain sends them)",
-            s.skipped_uncertain
-        ));
-    }
-    if s.failed > 0 {
-        parts.push(format!("failed {}", s.failed));
-    }
-    if s.uncertain > 0 {
-        parts.push(format!("{} of them maybe queued", s.uncertain));
-    }
-    if s.not_attempted > 0 {
-        parts.push(format!("not attempted {}", s.not_attempted));
-    }
-    let line = format!(
-        "{} of {} rows: {}",
-        s.sent + s.skipped,
-        s.total,
-        parts.join(", ")
-    );
-    if s.success {
-        p.success(line);
-    } else if !p.is_quiet() {
-        p.out(line);
-    }
-    if let Some(path) = &s.failed_csv {
-        p.note(format!("Failed rows, with the error for each: {path}"));
-    }
+    ctx.printer.item(s, &[], |p| {
+        let mut parts = vec![format!("sent {}", s.sent)];
+        if s.skipped > 0 {
+            parts.push(format!("skipped {} (already sent)", s.skipped));
+        }
+        if s.skipped_uncertain > 0 {
+            parts.push(format!(
+                "skipped {} (may have been queued; --retry-uncertain sends them)",
+                s.skipped_uncertain
+            ));
+        }
+        if s.failed > 0 {
+            parts.push(format!("failed {}", s.failed));
+        }
+        if s.uncertain > 0 {
+            parts.push(format!("{} of them maybe queued", s.uncertain));
+        }
+        if s.not_attempted > 0 {
+            parts.push(format!("not attempted {}", s.not_attempted));
+        }
+        let line = format!(
+            "{} of {} rows: {}",
+            s.sent + s.skipped,
+            s.total,
+            parts.join(", ")
+        );
+        if s.success {
+            p.success(line);
+        } else {
+            p.out(line);
+        }
+        if let Some(path) = &s.failed_csv {
+            p.note(format!("Failed rows, with the error for each: {path}"));
+        }
+    });
 }
 
 fn progress_bar(ctx: &Context, len: u64) -> ProgressBar {
-    let p = &ctx.printer;
-    if p.is_quiet() || p.is_json() || !p.stderr_is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(Some(len), ctx.printer.progress_target());
     if let Ok(style) =
         ProgressStyle::with_template("{bar:30} {pos}/{len} rows · {elapsed} · ETA {eta} {msg}")
     {
