@@ -718,3 +718,86 @@ async fn ctrl_c_finishes_the_row_in_flight_and_exits_130() {
         "{journal}"
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_second_ctrl_c_stops_at_once_and_journals_the_row_in_flight_as_uncertain() {
+    let server = MockServer::start().await;
+    // The answer takes a minute: the row is in flight when Ctrl-C comes.
+    Mock::given(method("POST"))
+        .and(path("/api/send-number"))
+        .respond_with(queued(8).set_delay(Duration::from_secs(60)))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_csv(dir.path(), 3);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_svw"))
+        .env_clear()
+        .env("SVW_CONFIG", dir.path().join("config.toml"))
+        .args([
+            "--base-url",
+            &server.uri(),
+            "--api-key",
+            common::KEY,
+            "--instance",
+            "number2",
+        ])
+        .args(["send", "-m", "x", "--csv"])
+        .arg(&csv)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bodies(&server).await.is_empty() {
+        assert!(Instant::now() < deadline, "the first row was never sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Ctrl-C until svw exits: the first asks it to stop after the row in flight, a later
+    // one to stop now. A minute's wait for the answer would pass the deadline.
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "a second Ctrl-C did not stop svw"
+        );
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("row 1 which may have been queued"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(bodies(&server).await.len(), 1);
+    let journal = std::fs::read_to_string(dir.path().join("orders.csv.svw-journal")).unwrap();
+    let rows: Vec<&str> = journal.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(rows, ["1\t971501234501\tuncertain"], "{journal}");
+
+    // A re-run leaves the row alone until --retry-uncertain.
+    server.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/api/send-number"))
+        .respond_with(queued(9))
+        .mount(&server)
+        .await;
+    let out = svw_at(&server, dir.path())
+        .args(["send", "--rate", "6000", "-m", "x", "--csv"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("skipping 1 row(s) that may already have been queued"),
+        "{}",
+        stderr(&out)
+    );
+    let sent: Vec<Value> = bodies(&server).await;
+    assert_eq!(
+        accepted(&sent).into_keys().collect::<Vec<_>>(),
+        ["971501234502", "971501234503"]
+    );
+}

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use sevenoways_sdk::{
-    Client, Content, GroupId, GroupTarget, InstanceId, MediaUrl, MessageText, NewsletterJid, Phone,
-    Queued, Success, Target, ValidationError,
+    Content, GroupId, GroupTarget, MediaUrl, MessageText, NewsletterJid, Phone, Queued, Success,
+    Target, ValidationError,
 };
 
 use crate::context::Context;
@@ -340,16 +340,6 @@ fn parse_channel(s: &str) -> Result<NewsletterJid, String> {
     NewsletterJid::new(s).map_err(|e| e.reason().to_owned())
 }
 
-/// Sends `content` to `target` through the matching SDK call.
-pub async fn deliver(
-    client: &Client,
-    instance: InstanceId,
-    target: Target,
-    content: Content,
-) -> Result<Queued, sevenoways_sdk::Error> {
-    client.send_message(instance, target, content).await
-}
-
 /// `svw send`.
 pub async fn exec(args: SendArgs, ctx: &Context) -> Result<(), Failure> {
     // clap refuses --csv together with recipient flags: the file names the recipients.
@@ -376,7 +366,7 @@ pub async fn exec(args: SendArgs, ctx: &Context) -> Result<(), Failure> {
         .map_err(sevenoways_sdk::Error::from)?;
     let instance = ctx.instance()?;
     let client = ctx.client()?;
-    let queued = deliver(&client, instance, target, content).await?;
+    let queued = client.send_message(instance, target, content).await?;
     report(ctx, &queued);
     Ok(())
 }
