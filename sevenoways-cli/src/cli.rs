@@ -1,4 +1,8 @@
 //! The command line: global options and one subcommand per API resource.
+//!
+//! The doc comments here are the `--help` text; `tests/help.rs` pins it for every
+//! subcommand. Global options are `global = true`, so they are accepted before or after
+//! the subcommand (`svw --json send …` and `svw send … --json`) as people type them.
 
 use clap::{Args, Parser, Subcommand};
 use sevenoways_sdk::ApiKey;

@@ -67,11 +67,11 @@ pub fn exit_codes_help() -> String {
 /// A failed command: what went wrong, what to try, and the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// The class of failure.
+    /// The class of failure, which is also the exit code.
     pub code: Code,
     /// The cause, on one line.
     pub message: String,
-    /// What to try next.
+    /// What to try next, printed after the message on the same line.
     pub hint: Option<String>,
 }
 

@@ -39,12 +39,15 @@ impl Printer {
         Self { json, quiet }
     }
 
-    /// `--json` was given.
+    /// `--json`. Single results and listings go through [`Printer::item`] and
+    /// [`Printer::listing`]; this is for output that is neither: the streams (QR codes,
+    /// webhook deliveries) print JSON Lines, and `config show` prints its table even
+    /// with `-q`, as it has no ids.
     pub fn is_json(&self) -> bool {
         self.json
     }
 
-    /// `-q` was given.
+    /// `-q`, for the same output as [`Printer::is_json`].
     pub fn is_quiet(&self) -> bool {
         self.quiet
     }

@@ -1,4 +1,8 @@
 //! `svw instances list|create|delete|qr`.
+//!
+//! `qr` polls rather than printing once: pairing codes expire, so the code is fetched
+//! again and redrawn in place until the number is online, and pairing is one command
+//! instead of a loop the user runs by hand.
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,9 @@
-//! One module per API resource, each with its clap arguments and an `exec` function.
+//! One module per API resource, each with its clap arguments and an `exec` function,
+//! named as the SDK's handles and the server's routes are, so a resource has one name in
+//! all three crates.
+//!
+//! Commands print only through [`crate::printer::Printer`] (`item` for one result,
+//! `listing` for many), so `--json` and `-q` mean the same thing in every command.
 
 pub mod channels;
 pub mod completions;

@@ -1,4 +1,6 @@
-//! `svw queue status ID`.
+//! `svw queue status ID`: where one queued message is. The answer to a send is only
+//! "queued"; this is how a person or a script learns whether it was delivered, and `-q`
+//! prints the bare status word for scripts that wait for `delivered` or `failed`.
 
 use clap::{Args, Subcommand};
 use sevenoways_sdk::models::queue::QueueEntry;

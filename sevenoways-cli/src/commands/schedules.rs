@@ -1,4 +1,8 @@
 //! `svw schedules list|create|delete`.
+//!
+//! `create` takes the group, phone and content flags of `svw send` (the same
+//! `GroupTargetArgs` and `ContentArgs`), so a scheduled message is written exactly as it
+//! would be sent now.
 
 use clap::{Args, Subcommand};
 use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule};

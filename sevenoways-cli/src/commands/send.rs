@@ -131,25 +131,21 @@ pub struct ContentArgs {
     pub mimetype: Option<String>,
 }
 
-/// Content before it is checked: bulk sends fill `{{column}}` fields in first.
+/// Content before it is checked: bulk sends fill `{{column}}` fields in first, so every
+/// field is still plain text here (a URL may be `https://x/{{id}}.jpg`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Draft {
-    /// Text.
+    /// `--message`, `--message-file` or stdin.
     Text(String),
-    /// An image URL and optional caption.
+    /// `--image`, with `--caption`.
     Image {
-        /// The URL.
         url: String,
-        /// The caption.
         caption: Option<String>,
     },
-    /// A document URL, its file name and MIME type.
+    /// `--document`, with `--filename` (empty when not given) and `--mimetype`.
     Document {
-        /// The URL.
         url: String,
-        /// The file name.
         filename: String,
-        /// The MIME type.
         mimetype: Option<String>,
     },
 }
@@ -187,7 +183,8 @@ impl Draft {
         }
     }
 
-    /// The checked content.
+    /// The content as the SDK sends it, or the first field that fails its check, named as
+    /// the API names it (`imageUrl`, `fileUrl`, `message`).
     pub fn content(&self) -> Result<Content, ValidationError> {
         Ok(match self {
             Draft::Text(t) => Content::Text {
