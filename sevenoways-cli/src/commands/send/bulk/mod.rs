@@ -45,7 +45,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 use self::journal::{Journal, Journaled};
 use self::report::{Outcome, RowResult, failed_path, row_list};
 use self::sheet::Sheet;
-use self::template::{fields, fill};
+use self::template::fill;
 use super::{Draft, SendArgs};
 use crate::context::Context;
 use crate::exit::Failure;
@@ -121,25 +121,7 @@ impl Plan {
         let p = &ctx.printer;
         let sheet = Sheet::read(csv)?;
         let draft = args.content.draft()?;
-        let unknown: Vec<String> = draft
-            .texts()
-            .into_iter()
-            .flat_map(fields)
-            .filter(|f| sheet.column(f).is_none())
-            .collect();
-        if !unknown.is_empty() {
-            return Err(Failure::usage(format!(
-                "no column named {} in {} (its columns: {})",
-                unknown
-                    .iter()
-                    .map(|f| format!("{{{{{f}}}}}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                csv.display(),
-                sheet.header.iter().collect::<Vec<_>>().join(", ")
-            ))
-            .hint("{{name}} fields must match a header of the CSV"));
-        }
+        template::check_columns(&draft, &sheet, csv)?;
         let instance = ctx.instance()?;
         let client = ctx.client()?;
 
@@ -166,6 +148,37 @@ impl Plan {
         let pending: Vec<usize> = (1..=sheet.rows.len())
             .filter(|r| !done.contains_key(r) && (retry_uncertain || !uncertain.contains_key(r)))
             .collect();
+        let plan = Plan {
+            sheet,
+            draft,
+            earlier,
+            retry_uncertain,
+            pending,
+            journal_path,
+            failed_csv: args
+                .bulk
+                .failed_csv
+                .clone()
+                .unwrap_or_else(|| failed_path(csv)),
+        };
+        plan.announce(p);
+        let runner = Runner::new(
+            client,
+            instance,
+            journal,
+            p,
+            args.bulk.rate,
+            plan.pending.len(),
+        );
+        Ok((plan, runner))
+    }
+
+    /// Says which rows earlier runs leave out, before the progress bar starts.
+    fn announce(&self, p: &Printer) {
+        let done = &self.earlier.sent;
+        let uncertain = &self.earlier.uncertain;
+        let retry_uncertain = self.retry_uncertain;
+        let journal_path = &self.journal_path;
         if !done.is_empty() {
             p.info(format!(
                 "Skipping {} row(s) already sent (journal {})",
@@ -190,35 +203,6 @@ impl Plan {
                 ));
             }
         }
-
-        let bar = progress_bar(p, pending.len() as u64);
-        let stop = watch_ctrl_c(bar.clone());
-        let mut pace =
-            tokio::time::interval(Duration::from_secs_f64(60.0 / f64::from(args.bulk.rate)));
-        pace.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let runner = Runner {
-            client,
-            instance,
-            journal,
-            pace,
-            bar,
-            printer: *p,
-            stop,
-        };
-        let plan = Plan {
-            sheet,
-            draft,
-            earlier,
-            retry_uncertain,
-            pending,
-            journal_path,
-            failed_csv: args
-                .bulk
-                .failed_csv
-                .clone()
-                .unwrap_or_else(|| failed_path(csv)),
-        };
-        Ok((plan, runner))
     }
 
     /// Rows an earlier run left uncertain that this run leaves alone.
@@ -269,6 +253,30 @@ enum Sent {
 }
 
 impl Runner {
+    /// A runner for `rows` rows at `rate` a minute, watching for Ctrl-C from now on.
+    fn new(
+        client: Client,
+        instance: InstanceId,
+        journal: Journal,
+        printer: &Printer,
+        rate: u32,
+        rows: usize,
+    ) -> Self {
+        let bar = progress_bar(printer, rows as u64);
+        let stop = watch_ctrl_c(bar.clone());
+        let mut pace = tokio::time::interval(Duration::from_secs_f64(60.0 / f64::from(rate)));
+        pace.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Self {
+            client,
+            instance,
+            journal,
+            pace,
+            bar,
+            printer: *printer,
+            stop,
+        }
+    }
+
     /// Sends every pending row, until the last, a failure that would fail every row
     /// alike ([`stops_the_run`]), or Ctrl-C. An `Err` only when the journal cannot be
     /// written: the run must not go on without it.

@@ -4,6 +4,37 @@
 //! everything else in a message (braces, `{%`, backslashes, an unclosed `{{`) goes out
 //! exactly as written.
 
+use std::path::Path;
+
+use super::sheet::Sheet;
+use crate::commands::send::Draft;
+use crate::exit::Failure;
+
+/// Refuses content whose `{{fields}}` are not all columns of the CSV: a typo would
+/// otherwise send every row with an empty value.
+pub(super) fn check_columns(draft: &Draft, sheet: &Sheet, csv: &Path) -> Result<(), Failure> {
+    let unknown: Vec<String> = draft
+        .texts()
+        .into_iter()
+        .flat_map(fields)
+        .filter(|f| sheet.column(f).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Failure::usage(format!(
+            "no column named {} in {} (its columns: {})",
+            unknown
+                .iter()
+                .map(|f| format!("{{{{{f}}}}}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            csv.display(),
+            sheet.header.iter().collect::<Vec<_>>().join(", ")
+        ))
+        .hint("{{name}} fields must match a header of the CSV"));
+    }
+    Ok(())
+}
+
 /// The `{{name}}` fields of a template, in order.
 pub(super) fn fields(template: &str) -> Vec<String> {
     let mut out = Vec::new();
