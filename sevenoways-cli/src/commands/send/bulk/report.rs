@@ -1,6 +1,7 @@
 //! How a run of `svw send --csv` ends: a summary line (or the `--json` answer), the
-//! failed rows as a CSV with an `error` column (fix the rows and send that file as it is),
-//! and an exit code whose hint says how to resume.
+//! failed rows in a CSV of their own (the original columns plus `error`, so a person sees
+//! each row beside what went wrong with it), and an exit code whose hint says how to
+//! resume.
 
 use std::path::{Path, PathBuf};
 
