@@ -88,12 +88,14 @@ async fn queue_and_schedules_survive_a_restart() {
         sent, ids,
         "every accepted entry sent exactly once, in order"
     );
+    // The sandbox records a message just before the worker marks it sent: wait for that.
     for id in &ids {
-        let e = c.queue().status(*id).await.unwrap();
-        assert!(
-            e.status.is_final() && e.status != QueueStatus::Failed,
-            "{e:?}"
-        );
+        let e = eventually(10, || async {
+            let e = c.queue().status(*id).await.unwrap();
+            e.status.is_final().then_some(e)
+        })
+        .await;
+        assert_ne!(e.status, QueueStatus::Failed, "{e:?}");
     }
     let schedules = c.schedules().list().await.unwrap().schedules;
     assert_eq!(schedules.len(), 1);
