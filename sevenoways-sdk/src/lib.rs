@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 pub mod body;
+pub mod endpoint;
 pub mod ids;
 pub mod models;
 pub mod secret;
@@ -54,10 +55,11 @@ pub use client::{BodyEncoding, Client, ClientBuilder, DEFAULT_BASE_URL};
 #[cfg(feature = "client")]
 pub use error::{Error, Result};
 
+pub use endpoint::Endpoint;
 pub use ids::{
-    ChannelId, GroupId, GroupName, InstanceId, NewsletterJid, Phone, QueueId, ScheduleId, WebhookId,
+    ChannelId, DeliveryId, EventId, GroupId, GroupName, InstanceId, NewsletterJid, Phone, QueueId,
+    ScheduleId, WebhookId,
 };
-pub use models::Endpoint;
 pub use models::common::{
     CronExpr, Empty, ErrorBody, MediaUrl, MessageText, RATE_LIMIT_MESSAGE, Success, TimeZone,
 };

@@ -1,3 +1,5 @@
+//! Sends to groups and phone numbers, and `Client::send_message` for any recipient.
+
 use crate::Client;
 use crate::error::Result;
 use crate::ids::InstanceId;
@@ -24,32 +26,32 @@ pub struct MessagesApi<'a> {
 impl MessagesApi<'_> {
     /// `POST /api/send`: text to groups.
     pub async fn send(&self, req: &SendRequest) -> Result<Queued> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
     /// `POST /api/send-image`: an image to groups.
     pub async fn send_image(&self, req: &SendImageRequest) -> Result<Queued> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
     /// `POST /api/send-document`: a document to groups.
     pub async fn send_document(&self, req: &SendDocumentRequest) -> Result<Queued> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
     /// `POST /api/send-number`: text to a phone number.
     pub async fn send_number(&self, req: &SendNumberRequest) -> Result<Queued> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
     /// `POST /api/send-number-image`: an image to a phone number.
     pub async fn send_number_image(&self, req: &SendNumberImageRequest) -> Result<Queued> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
     /// `POST /api/send-number-document`: a document to a phone number.
     pub async fn send_number_document(&self, req: &SendNumberDocumentRequest) -> Result<Queued> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 }
 

@@ -8,9 +8,10 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::endpoint::{Endpoint, Method as EndpointMethod};
 use crate::error::{Error, Result};
-use crate::models::Endpoint;
 use crate::models::common::ErrorBody;
+use crate::models::messages::Queued;
 use crate::secret::ApiKey;
 use crate::validation::ValidationError;
 
@@ -231,19 +232,43 @@ impl Client {
         &self.inner.base_url
     }
 
-    /// Validates and POSTs an [`Endpoint`] body, in the configured encoding.
-    pub async fn post<E: Endpoint>(&self, body: &E) -> Result<E::Response> {
-        body.validate()?;
-        self.post_to(E::PATH, body).await
+    /// Sends one operation and decodes its answer: the one way every handle method
+    /// ([`Client::instances`], [`Client::messages`], ...) talks to the server.
+    ///
+    /// The request is validated first ([`Endpoint::validate`]), so a bad value fails
+    /// before anything is sent. Failed attempts are retried as
+    /// [`ClientBuilder::max_retries`] describes.
+    ///
+    /// ```no_run
+    /// use sevenoways_sdk::Client;
+    /// use sevenoways_sdk::models::instances::GetQr;
+    /// # async fn run(client: Client) -> Result<(), sevenoways_sdk::Error> {
+    /// let qr = client.call(&GetQr { id: "number2".parse()? }).await?;
+    /// println!("{:?}", qr.pairing_code);
+    /// # Ok(()) }
+    /// ```
+    pub async fn call<E: Endpoint>(&self, endpoint: &E) -> Result<E::Response> {
+        endpoint.validate()?;
+        let mut path = endpoint.path().into_owned();
+        let query = endpoint.query();
+        if !query.is_empty() {
+            path.push('?');
+            path.push_str(
+                &url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(query)
+                    .finish(),
+            );
+        }
+        let body = match endpoint.body() {
+            Some(body) => Some(self.encode(body)?),
+            None => None,
+        };
+        self.execute(E::METHOD, &path, body).await
     }
 
-    /// POSTs any body to `path` (already validated by the caller).
-    pub(crate) async fn post_to<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T> {
-        let (content_type, bytes) = match self.inner.encoding {
+    /// The body in the configured encoding, with its content type.
+    fn encode<B: Serialize + ?Sized>(&self, body: &B) -> Result<(&'static str, Vec<u8>)> {
+        Ok(match self.inner.encoding {
             BodyEncoding::Json => (
                 "application/json",
                 serde_json::to_vec(body).map_err(|e| Error::Transport {
@@ -255,27 +280,28 @@ impl Client {
                 "application/x-www-form-urlencoded",
                 crate::body::to_form(body).into_bytes(),
             ),
-        };
-        self.execute(Method::POST, path, Some((content_type, bytes)))
-            .await
+        })
     }
 
-    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        self.execute(Method::GET, path, None).await
-    }
-
-    pub(crate) async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        self.execute(Method::DELETE, path, None).await
+    /// POSTs a send whose endpoint is chosen at run time ([`Client::send_message`]).
+    pub(crate) async fn post_send(&self, route: &str, body: &impl Serialize) -> Result<Queued> {
+        let body = self.encode(body)?;
+        self.execute(EndpointMethod::Post, route, Some(body)).await
     }
 
     async fn execute<T: DeserializeOwned>(
         &self,
-        method: Method,
+        method: EndpointMethod,
         path: &str,
         body: Option<(&'static str, Vec<u8>)>,
     ) -> Result<T> {
         let url = format!("{}{}", self.inner.base_url, path);
-        let idempotent = method != Method::POST;
+        let idempotent = method.is_idempotent();
+        let method = match method {
+            EndpointMethod::Get => Method::GET,
+            EndpointMethod::Post => Method::POST,
+            EndpointMethod::Delete => Method::DELETE,
+        };
         let mut attempt = 0u32;
         loop {
             let mut request = self.inner.http.request(method.clone(), &url);
@@ -499,14 +525,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
-}
-
-/// Percent-encodes one path segment (ids are URL-safe by construction, but a typed id
-/// is not required everywhere).
-pub(crate) fn segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
 }
 
 #[cfg(test)]

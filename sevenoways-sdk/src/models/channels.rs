@@ -3,12 +3,13 @@
 //! A channel is saved once by invite link, code or JID (`POST /api/channels`), then sent
 //! to by its JID.
 
-use super::Endpoint;
 use super::common::{MediaUrl, MessageText};
 use super::messages::{
     Content, Queued, SendMessage, Target, check_caption, check_document, send_request,
 };
+use crate::endpoint::{body_endpoint, path_endpoint};
 use crate::ids::{ChannelId, InstanceId, NewsletterJid};
+use crate::models::common::Empty;
 use crate::validation::{Validate, ValidationError};
 use serde::{Deserialize, Serialize};
 
@@ -152,9 +153,19 @@ impl Validate for AddChannelRequest {
     }
 }
 
-impl Endpoint for AddChannelRequest {
-    const PATH: &'static str = "/api/channels";
-    type Response = ChannelSaved;
+body_endpoint!(AddChannelRequest => POST "/api/channels" -> ChannelSaved);
+
+path_endpoint! {
+    /// `GET /api/channels`: the saved channels, oldest first.
+    ListChannels => Get "/api/channels" -> ChannelList
+}
+
+path_endpoint! {
+    /// `DELETE /api/channels/{id}`: forgets a saved channel (the channel itself stays).
+    RemoveChannel {
+        /// The saved channel's id (`ch_…`).
+        id: ChannelId,
+    } => Delete "/api/channels/{id}" -> Empty
 }
 
 /// `POST /api/channels` answer: `{"success":true,"channel":{…}}`.

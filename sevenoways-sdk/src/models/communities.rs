@@ -2,7 +2,6 @@
 //!
 //! Communities are discovered from the connected number; there is nothing to create.
 
-use super::Endpoint;
 use super::common::{MediaUrl, MessageText};
 use super::messages::{
     Content, Queued, SendMessage, Target, check_caption, check_document, send_request,

@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Endpoint;
 use super::common::{MediaUrl, MessageText, check_len};
 use super::de::{bool_like, one_or_many};
+use crate::endpoint::Endpoint;
 use crate::ids::{GroupId, GroupName, InstanceId, NewsletterJid, Phone, QueueId};
 use crate::validation::{Validate, ValidationError};
 
@@ -262,7 +262,9 @@ pub(crate) fn check_document(
 /// A send request of any documented kind: where it goes and what it carries.
 ///
 /// The server handles all twelve send endpoints with one handler over this trait.
-pub trait SendMessage: Endpoint<Response = Queued> {
+pub trait SendMessage:
+    Endpoint<Response = Queued> + Serialize + serde::de::DeserializeOwned + Validate
+{
     /// The sending instance.
     fn instance_id(&self) -> &InstanceId;
     /// The recipients, before group names are resolved.
@@ -322,10 +324,7 @@ macro_rules! send_request {
             $($(#[$c_attr])* pub $c_field: $c_ty,)*
         }
 
-        impl Endpoint for $name {
-            const PATH: &'static str = $path;
-            type Response = Queued;
-        }
+        $crate::endpoint::body_endpoint!($name => POST $path -> Queued);
 
         impl SendMessage for $name {
             fn instance_id(&self) -> &InstanceId {

@@ -3,11 +3,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Endpoint;
 use super::common::{CronExpr, MediaUrl, MessageText, TimeZone};
 use super::de::{bool_like, one_or_many};
 use super::messages::{Content, GroupTarget, Target, check_caption, check_document, is_false};
+use crate::endpoint::{body_endpoint, path_endpoint};
 use crate::ids::{GroupId, GroupName, InstanceId, Phone, ScheduleId};
+use crate::models::common::Empty;
 use crate::validation::{Validate, ValidationError};
 
 /// `POST /api/schedules`.
@@ -221,9 +222,19 @@ impl Validate for CreateScheduleRequest {
     }
 }
 
-impl Endpoint for CreateScheduleRequest {
-    const PATH: &'static str = "/api/schedules";
-    type Response = ScheduleCreated;
+body_endpoint!(CreateScheduleRequest => POST "/api/schedules" -> ScheduleCreated);
+
+path_endpoint! {
+    /// `GET /api/schedules`: every schedule with its `nextRunAt`, oldest first.
+    ListSchedules => Get "/api/schedules" -> ScheduleList
+}
+
+path_endpoint! {
+    /// `DELETE /api/schedules/{id}`: no more runs; messages already queued stay queued.
+    DeleteSchedule {
+        /// The schedule's id (`sch_…`).
+        id: ScheduleId,
+    } => Delete "/api/schedules/{id}" -> Empty
 }
 
 /// A schedule as the server keeps it: the request that made it, plus its run times.
