@@ -16,8 +16,8 @@ use sevenoways_sdk::models::sandbox::OutboxMessage;
 use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule};
 use sevenoways_sdk::models::webhooks::{Delivery, DeliveryDetail, Webhook};
 use sevenoways_sdk::{
-    ChannelId, Content, EventData, InstanceId, NewsletterJid, QueueId, ScheduleId, WebhookId,
-    WebhookSecret,
+    ChannelId, Content, DeliveryId, EventData, EventId, InstanceId, NewsletterJid, QueueId,
+    ScheduleId, WebhookId, WebhookSecret,
 };
 
 use crate::limits::{Admission, Periods, Plans, Refusal};
@@ -185,7 +185,7 @@ pub struct UsageSnapshot {
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
     /// The delivery.
-    pub id: String,
+    pub id: DeliveryId,
     /// The subscription.
     pub webhook_id: WebhookId,
     /// Where to POST.
@@ -193,7 +193,7 @@ pub struct ClaimedDelivery {
     /// The signing key (redacted in `Debug`).
     pub secret: WebhookSecret,
     /// The event's id (`X-Webhook-Id`).
-    pub event_id: String,
+    pub event_id: EventId,
     /// The event's name.
     pub event_type: String,
     /// The exact bytes to sign and send.
@@ -219,7 +219,7 @@ pub enum AttemptOutcome {
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
     /// The delivery.
-    pub delivery_id: String,
+    pub delivery_id: DeliveryId,
     /// Its number, from 1.
     pub attempt: u32,
     /// When it started.
@@ -464,7 +464,7 @@ pub trait Store: Send + Sync + 'static {
     /// Records an attempt and its outcome, releasing the lease.
     async fn record_attempt(&self, record: &AttemptRecord) -> StoreResult<()>;
     /// Releases leases (graceful shutdown) without counting the attempt.
-    async fn release_deliveries(&self, ids: &[String]) -> StoreResult<()>;
+    async fn release_deliveries(&self, ids: &[DeliveryId]) -> StoreResult<()>;
     /// The subscription's latest `limit` deliveries, newest first; `None` if the
     /// subscription is not the account's.
     async fn list_deliveries(
@@ -478,14 +478,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         account: AccountId,
         id: &WebhookId,
-        delivery_id: &str,
+        delivery_id: &DeliveryId,
     ) -> StoreResult<Option<DeliveryDetail>>;
     /// Makes a delivery pending again, due now, with a fresh retry budget.
     async fn redeliver(
         &self,
         account: AccountId,
         id: &WebhookId,
-        delivery_id: &str,
+        delivery_id: &DeliveryId,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<bool>;

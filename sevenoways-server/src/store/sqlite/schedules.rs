@@ -47,9 +47,9 @@ pub(super) async fn create_schedule(
     Ok(Schedule {
         id: id.clone(),
         spec: spec.clone(),
-        next_run_at: next_run_at.map(|t| from_millis(millis(t))),
+        next_run_at: next_run_at.map(stored),
         last_run_at: None,
-        created_at: from_millis(millis(now)),
+        created_at: stored(now),
     })
 }
 
