@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use clap::{Args, Subcommand};
 use sevenoways_sdk::models::webhooks::{CreateWebhookRequest, EVENT_TYPES, Event};
 use sevenoways_sdk::signature::{SIGNATURE_HEADER, Verifier, VerifyError};
-use sevenoways_sdk::{Success, WebhookId, WebhookSecret};
+use sevenoways_sdk::{DeliveryId, Success, WebhookId, WebhookSecret};
 
 use super::{print_done, when};
 use crate::context::{Context, USER_AGENT};
@@ -64,7 +64,7 @@ pub enum WebhooksCommand {
         /// The webhook id (wh_…)
         id: WebhookId,
         /// The delivery id, as `svw webhooks deliveries` shows it
-        delivery_id: String,
+        delivery_id: DeliveryId,
     },
     /// Check an X-Webhook-Signature: exit 0 if it verifies, 1 if not, 2 if malformed
     Verify(VerifyArgs),
@@ -182,7 +182,7 @@ pub async fn exec(args: WebhooksArgs, ctx: &Context) -> Result<(), Failure> {
             ]);
             for d in &list.deliveries {
                 table.row([
-                    d.id.clone(),
+                    d.id.to_string(),
                     d.event.clone(),
                     d.status.clone(),
                     d.attempts.to_string(),

@@ -1,14 +1,27 @@
-//! `/api/instances`.
+//! `/api/instances`: the numbers of an account. Pairing is [`super::qr`].
 
+use axum::Router;
 use axum::extract::State;
-use sevenoways_sdk::models::instances::{CreateInstanceRequest, InstanceCreated, InstanceList};
-use sevenoways_sdk::{Empty, InstanceId};
+use sevenoways_sdk::models::instances::{
+    CreateInstanceRequest, DeleteInstance, InstanceCreated, InstanceList, ListInstances,
+};
+use sevenoways_sdk::{Empty, Endpoint, InstanceId};
 
-use super::{Reply, ok};
+use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(ListInstances::ROUTE, on(ListInstances::METHOD, list))
+        .route(
+            CreateInstanceRequest::ROUTE,
+            on(CreateInstanceRequest::METHOD, create),
+        )
+        .route(DeleteInstance::ROUTE, on(DeleteInstance::METHOD, delete))
+}
 
 /// `GET /api/instances`.
 pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Reply<InstanceList> {
@@ -36,7 +49,7 @@ pub async fn create(
     ok(InstanceCreated { instance, qr_url })
 }
 
-/// `DELETE /api/instances/:id`.
+/// `DELETE /api/instances/{id}`.
 pub async fn delete(
     State(state): State<AppState>,
     Authed(account): Authed,

@@ -1,27 +1,33 @@
-//! `GET /api/instances/:id/qr`: the pairing page, and the code as PNG, SVG or JSON.
+//! `GET /api/instances/{id}/qr`: the pairing page, and the code as PNG, SVG or JSON.
 //!
 //! Opened in a browser there is no header to send, so the page also accepts a signed,
 //! short-lived `token` scoped to one instance (HMAC-SHA256 with a per-server secret kept
 //! in the store). The API key never appears in a link.
 
-use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
+use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sevenoways_sdk::models::instances::{InstanceStatus, QrCode};
-use sevenoways_sdk::{InstanceId, Success};
+use sevenoways_sdk::models::instances::{GetQr, InstanceStatus, QrCode};
+use sevenoways_sdk::models::sandbox::PairSandboxInstance;
+use sevenoways_sdk::{Endpoint, InstanceId, Success};
 use sha2::Sha256;
 
 use super::instances::instance_not_found;
+use super::on;
 use crate::AppState;
 use crate::auth::account_for_key;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::store::AccountId;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route(GetQr::ROUTE, on(GetQr::METHOD, qr))
+}
 
 /// How long a QR link works.
 const TOKEN_TTL_SECS: i64 = 30 * 60;
@@ -61,10 +67,11 @@ fn verify_token(secret: &[u8], token: &str, instance: &InstanceId, now: i64) -> 
 pub fn page_url(state: &AppState, account: AccountId, instance: &InstanceId) -> String {
     let expires = Utc::now().timestamp() + TOKEN_TTL_SECS;
     let token = sign_token(&state.qr_secret, account, instance, expires);
-    format!(
-        "{}/api/instances/{instance}/qr?token={token}",
-        state.public_url
-    )
+    let page = GetQr {
+        id: instance.clone(),
+    }
+    .page_path();
+    format!("{}{page}?token={token}", state.public_url)
 }
 
 /// An instance the caller may pair: by `x-api-key`, or by a `token` for that instance.
@@ -134,7 +141,7 @@ fn pairing_code(
     (format!("2@sevenoways-sandbox,{instance},{tag}"), expires)
 }
 
-/// `GET /api/instances/:id/qr[?format=png|svg|json]`.
+/// `GET /api/instances/{id}/qr[?format=png|svg|json]`.
 pub async fn qr(
     State(state): State<AppState>,
     auth: QrAuth,
@@ -221,6 +228,15 @@ fn escape(s: &str) -> String {
 /// The browser page: the code, refreshed while pairing, and the sandbox's scan button.
 fn page(auth: &QrAuth, label: &str, paired: bool) -> String {
     let id = auth.instance.as_str();
+    let qr = GetQr {
+        id: auth.instance.clone(),
+    }
+    .page_path();
+    let pair = PairSandboxInstance {
+        id: auth.instance.clone(),
+    }
+    .path()
+    .into_owned();
     let token = auth
         .token
         .as_deref()
@@ -243,7 +259,7 @@ img{{width:264px;height:264px;image-rendering:pixelated}}button{{font-size:1rem;
 <h1>Pair “{label}”</h1>
 <div id="pairing" {hide_pairing}>
 <p>Open WhatsApp on the phone › Settings › Linked devices › Link a device, and scan:</p>
-<img id="code" alt="QR code for {id}" src="/api/instances/{id}/qr?format=svg{token}">
+<img id="code" alt="QR code for {id}" src="{qr}?format=svg{token}">
 <p><small>The code refreshes every {window} seconds.</small></p>
 <p>Sandbox: no phone needed.<br><button id="scan">Simulate the scan</button></p>
 </div>
@@ -251,19 +267,19 @@ img{{width:264px;height:264px;image-rendering:pixelated}}button{{font-size:1rem;
 <script>
 const q = "{token}";
 async function poll() {{
-  const r = await fetch("/api/instances/{id}/qr?format=json" + q);
+  const r = await fetch("{qr}?format=json" + q);
   if (!r.ok) return;
   const s = await r.json();
   if (s.status === "online") {{
     document.getElementById("pairing").hidden = true;
     document.getElementById("done").hidden = false;
   }} else {{
-    document.getElementById("code").src = "/api/instances/{id}/qr?format=svg" + q + "&t=" + Date.now();
+    document.getElementById("code").src = "{qr}?format=svg" + q + "&t=" + Date.now();
   }}
 }}
 setInterval(poll, {window}000);
 document.getElementById("scan").onclick = async () => {{
-  await fetch("/api/sandbox/instances/{id}/pair{pair_token}", {{method: "POST"}});
+  await fetch("{pair}{pair_token}", {{method: "POST"}});
   poll();
 }};
 </script>

@@ -1,29 +1,49 @@
 //! `/api/sandbox/*`: drive the simulated WhatsApp from scripts and tests.
 
+use axum::Router;
 use axum::extract::State;
 use serde::Deserialize;
 use sevenoways_sdk::models::groups::Group;
 use sevenoways_sdk::models::instances::InstanceStatus;
 use sevenoways_sdk::models::sandbox::{
-    Outbox, SandboxGroup, SandboxGroupRequest, SandboxInboundRequest,
+    AddSandboxGroup, GetOutbox, Outbox, PairSandboxInstance, SandboxGroup, SandboxGroupRequest,
+    SandboxInbound, SandboxInboundRequest, UnpairSandboxInstance,
 };
 use sevenoways_sdk::models::webhooks::{InstanceEvent, MessageReceived};
-use sevenoways_sdk::{Empty, EventData, GroupId, InstanceId};
+use sevenoways_sdk::{Empty, Endpoint, EventData, GroupId, InstanceId};
 
 use super::instances::instance_not_found;
 use super::qr::QrAuth;
-use super::{Reply, ok};
+use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId, QueryParams};
+use crate::ids::random_token;
 use crate::store::NewEvent;
-use crate::store::sqlite::random_id;
 
 /// The number the sandbox pairs every instance with.
 pub const SANDBOX_PHONE: &str = "971500000000";
 
-/// `POST /api/sandbox/instances/:id/pair`: the simulated QR scan. Accepts the QR page's
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            PairSandboxInstance::ROUTE,
+            on(PairSandboxInstance::METHOD, pair),
+        )
+        .route(
+            AddSandboxGroup::ROUTE,
+            on(AddSandboxGroup::METHOD, add_group),
+        )
+        .route(SandboxInbound::ROUTE, on(SandboxInbound::METHOD, inbound))
+        .route(GetOutbox::ROUTE, on(GetOutbox::METHOD, outbox))
+        .route(
+            UnpairSandboxInstance::ROUTE,
+            on(UnpairSandboxInstance::METHOD, unpair),
+        )
+}
+
+/// `POST /api/sandbox/instances/{id}/pair`: the simulated QR scan. Accepts the QR page's
 /// token as well as the API key, so the page's button works without a key.
 pub async fn pair(State(state): State<AppState>, auth: QrAuth) -> Reply<Empty> {
     let (account, id) = (auth.account, auth.instance);
@@ -52,7 +72,7 @@ pub async fn pair(State(state): State<AppState>, auth: QrAuth) -> Reply<Empty> {
     ok(Empty {})
 }
 
-/// `POST /api/sandbox/instances/:id/unpair`: the phone logs out (WhatsApp, Linked
+/// `POST /api/sandbox/instances/{id}/unpair`: the phone logs out (WhatsApp, Linked
 /// devices, Log out). The instance goes `offline` and `instance.offline` is raised in
 /// the same transaction; its sends fail until it is paired again. 409 if it is not online.
 pub async fn unpair(
@@ -90,7 +110,7 @@ pub async fn unpair(
     ok(Empty {})
 }
 
-/// `POST /api/sandbox/instances/:id/groups`: adds a group to the number, or renames it.
+/// `POST /api/sandbox/instances/{id}/groups`: adds a group to the number, or renames it.
 pub async fn add_group(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -103,7 +123,7 @@ pub async fn add_group(
     let group_id = match req.id {
         Some(g) => g,
         None => {
-            let digits: String = random_id("")
+            let digits: String = random_token("")
                 .bytes()
                 .map(|b| char::from(b'0' + b % 10))
                 .take(18)
@@ -125,7 +145,7 @@ pub async fn add_group(
     ok(SandboxGroup { group })
 }
 
-/// `POST /api/sandbox/instances/:id/inbound`: someone writes to the number.
+/// `POST /api/sandbox/instances/{id}/inbound`: someone writes to the number.
 pub async fn inbound(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -139,7 +159,7 @@ pub async fn inbound(
         account_id: account.id,
         instance_id: id,
         data: EventData::MessageReceived(MessageReceived {
-            message_id: random_id("wamid_"),
+            message_id: random_token("wamid_"),
             from: req.from.clone(),
             chat: Some(req.from),
             message: req.message,
