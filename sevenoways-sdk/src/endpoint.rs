@@ -114,9 +114,11 @@ pub trait Endpoint {
     /// The body to send, for a `POST`.
     fn body(&self) -> Option<&Self::Body>;
 
-    /// Checks the request before it is sent; the server checks it again. The default
-    /// accepts everything: path parameters are typed, so they are valid once built.
-    fn validate(&self) -> Result<(), ValidationError> {
+    /// Checks the request before it is sent; the server checks it again. A request that
+    /// is its own body runs its [`Validate`](crate::Validate) impl; the default accepts
+    /// everything, since path parameters are typed and so valid once built. (Not named
+    /// `validate`, so it never clashes with [`Validate::validate`](crate::Validate).)
+    fn check(&self) -> Result<(), ValidationError> {
         Ok(())
     }
 }
@@ -185,7 +187,7 @@ macro_rules! body_endpoint {
                 Some(self)
             }
 
-            fn validate(&self) -> Result<(), $crate::ValidationError> {
+            fn check(&self) -> Result<(), $crate::ValidationError> {
                 $crate::Validate::validate(self)
             }
         }

@@ -751,7 +751,6 @@ async fn invalid_requests_are_refused_before_sending() {
         GroupTarget::all(),
         "https://example.com/report.pdf".parse().unwrap(),
         "  ",
-        None,
     );
     results.push((
         "filename",
@@ -766,8 +765,8 @@ async fn invalid_requests_are_refused_before_sending() {
         number2(),
         "971501234567".parse().unwrap(),
         "https://example.com/a.png".parse().unwrap(),
-        Some("x".repeat(4097)),
-    );
+    )
+    .caption("x".repeat(4097));
     results.push((
         "caption",
         client
@@ -782,8 +781,8 @@ async fn invalid_requests_are_refused_before_sending() {
         jid(),
         "https://example.com/a.pdf".parse().unwrap(),
         "a.pdf",
-        Some("pdf".into()),
-    );
+    )
+    .mimetype("pdf");
     results.push((
         "mimetype",
         client
@@ -812,7 +811,7 @@ async fn invalid_requests_are_refused_before_sending() {
             "both",
             "0 9 * * *".parse().unwrap(),
             "UTC".parse().unwrap(),
-            sevenoways_sdk::Target::Groups(GroupTarget::all()),
+            sevenoways_sdk::models::schedules::ScheduleTarget::Groups(GroupTarget::all()),
             sevenoways_sdk::Content::Text { message: text() },
         )
         .unwrap()

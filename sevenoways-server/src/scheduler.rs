@@ -153,7 +153,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sevenoways_sdk::models::schedules::CreateScheduleRequest;
+    use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ScheduleTarget};
     use sevenoways_sdk::{Content, GroupId};
 
     fn group(id: &str, name: &str) -> Group {
@@ -165,6 +165,7 @@ mod tests {
     }
 
     fn schedule(target: Target) -> Schedule {
+        let target = ScheduleTarget::try_from(target).unwrap();
         let spec = CreateScheduleRequest::new(
             "n1".parse().unwrap(),
             "daily",

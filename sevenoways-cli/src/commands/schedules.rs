@@ -1,8 +1,8 @@
 //! `svw schedules list|create|delete`.
 
 use clap::{Args, Subcommand};
-use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule};
-use sevenoways_sdk::{CronExpr, Phone, ScheduleId, Success, Target, TimeZone};
+use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule, ScheduleTarget};
+use sevenoways_sdk::{CronExpr, Phone, ScheduleId, Success, TimeZone};
 
 use super::send::{ContentArgs, GroupTargetArgs, parse_phone};
 use super::{print_done, when};
@@ -91,8 +91,8 @@ pub async fn exec(args: SchedulesArgs, ctx: &Context) -> Result<(), Failure> {
         }
         SchedulesCommand::Create(c) => {
             let target = match (&c.to, c.groups.target()?) {
-                (Some(phone), _) => Target::Phone(phone.clone()),
-                (None, Some(groups)) => Target::Groups(groups),
+                (Some(phone), _) => ScheduleTarget::Phone(phone.clone()),
+                (None, Some(groups)) => ScheduleTarget::Groups(groups),
                 (None, None) => {
                     return Err(Failure::usage("no recipients given")
                         .hint("pass --to PHONE, --group NAME, --group-id ID or --all"));

@@ -235,7 +235,7 @@ impl Client {
     /// Sends one operation and decodes its answer: the one way every handle method
     /// ([`Client::instances`], [`Client::messages`], ...) talks to the server.
     ///
-    /// The request is validated first ([`Endpoint::validate`]), so a bad value fails
+    /// The request is checked first ([`Endpoint::check`]), so a bad value fails
     /// before anything is sent. Failed attempts are retried as
     /// [`ClientBuilder::max_retries`] describes.
     ///
@@ -248,7 +248,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn call<E: Endpoint>(&self, endpoint: &E) -> Result<E::Response> {
-        endpoint.validate()?;
+        endpoint.check()?;
         let mut path = endpoint.path().into_owned();
         let query = endpoint.query();
         if !query.is_empty() {

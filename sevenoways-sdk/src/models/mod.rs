@@ -6,7 +6,7 @@
 pub mod channels;
 pub mod common;
 pub mod communities;
-pub mod de;
+pub(crate) mod de;
 pub mod groups;
 pub mod instances;
 pub mod messages;
