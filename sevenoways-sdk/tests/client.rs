@@ -456,15 +456,21 @@ async fn nothing_listening_is_a_transport_error() {
         .build()
         .unwrap();
     let err = post(&client).await.unwrap_err();
-    let Error::Transport { message, sent } = &err else {
+    let Error::Transport { source, sent } = &err else {
         panic!("expected Transport, got {err:?}");
     };
     assert!(!sent, "connection refused: nothing was sent");
     assert!(!err.may_have_been_processed());
+    let message = source.to_string();
     assert!(message.starts_with("error sending request"), "{message}");
     assert!(
-        !message.contains("127.0.0.1"),
-        "the URL is left out of the message: {message}"
+        std::error::Error::source(&err).is_some(),
+        "the cause stays a typed error"
+    );
+    let display = err.to_string();
+    assert!(
+        !display.contains("127.0.0.1"),
+        "the URL is left out of the message: {display}"
     );
     assert_eq!(err.status(), None);
     no_key(&err);
@@ -649,14 +655,14 @@ async fn a_wrong_field_type_is_a_decode_error_with_its_path() {
         .unwrap_err();
     let Error::Decode {
         path,
-        message,
+        source,
         excerpt,
     } = &err
     else {
         panic!("expected Decode, got {err:?}");
     };
     assert_eq!(path, "queueId");
-    assert!(message.contains("expected u64"), "{message}");
+    assert!(source.to_string().contains("expected u64"), "{source}");
     assert_eq!(excerpt, r#"{"success":true,"queued":true,"queueId":"142"}"#);
     assert_eq!(
         request_count(&server).await,
