@@ -1,7 +1,7 @@
 //! The command line: global options and one subcommand per API resource.
 
 use clap::{Args, Parser, Subcommand};
-use sevenoways_sdk::ApiKey;
+use sevenoways_sdk::{ApiKey, env};
 
 use crate::commands::{
     channels, completions, config, groups, instances, queue, schedules, send, usage, webhooks,
@@ -51,7 +51,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         global = true,
-        env = "SEVENOWAYS_API_KEY",
+        env = env::API_KEY,
         hide_env_values = true,
         value_name = "KEY",
         value_parser = parse_api_key,
@@ -63,7 +63,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         global = true,
-        env = "SEVENOWAYS_BASE_URL",
+        env = env::BASE_URL,
         hide_env_values = true,
         value_name = "URL",
         help_heading = "Global options"
@@ -74,7 +74,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         global = true,
-        env = "SEVENOWAYS_INSTANCE",
+        env = env::INSTANCE,
         hide_env_values = true,
         value_name = "ID",
         help_heading = "Global options"
@@ -85,7 +85,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         global = true,
-        env = "SEVENOWAYS_PROFILE",
+        env = env::PROFILE,
         hide_env_values = true,
         value_name = "NAME",
         help_heading = "Global options"

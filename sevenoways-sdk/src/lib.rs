@@ -37,6 +37,7 @@
 
 pub mod body;
 pub mod endpoint;
+pub mod env;
 pub mod ids;
 pub mod models;
 pub mod secret;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use sevenoways_sdk::models::groups::Group;
 use sevenoways_sdk::models::instances::InstanceStatus;
-use sevenoways_sdk::{GroupId, InstanceId};
+use sevenoways_sdk::{GroupId, InstanceId, env};
 use sevenoways_server::store::Store;
 use sevenoways_server::store::sqlite::SqliteStore;
 use sevenoways_server::{Config, auth};
@@ -34,13 +34,13 @@ enum Command {
 #[derive(Debug, Args, Clone)]
 struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "SEVENOWAYS_LISTEN")]
+    #[arg(long, env = env::LISTEN)]
     listen: Option<SocketAddr>,
     /// Where the database lives [default: ./sevenoways-data].
-    #[arg(long, env = "SEVENOWAYS_DATA_DIR")]
+    #[arg(long, env = env::DATA_DIR)]
     data_dir: Option<PathBuf>,
     /// A TOML configuration file; flags and env override it.
-    #[arg(long, env = "SEVENOWAYS_CONFIG")]
+    #[arg(long, env = env::CONFIG)]
     config: Option<PathBuf>,
 }
 
@@ -55,7 +55,7 @@ enum KeysCommand {
         #[arg(long, default_value = "default")]
         plan: String,
         /// Where the database lives [default: ./sevenoways-data].
-        #[arg(long, env = "SEVENOWAYS_DATA_DIR")]
+        #[arg(long, env = env::DATA_DIR)]
         data_dir: Option<PathBuf>,
     },
 }
@@ -205,12 +205,15 @@ A paired sandbox number "sandbox" with the group "Team A" is ready. Try:
 
 or with the CLI:
 
-    export SEVENOWAYS_API_KEY={key} SEVENOWAYS_BASE_URL={base} SEVENOWAYS_INSTANCE=sandbox
+    export {api_key_var}={key} {base_url_var}={base} {instance_var}=sandbox
     svw send --group "team a" --message "Hi 👋"
 
 Stop with Ctrl-C.
 "#,
-        dir = data_dir.display()
+        dir = data_dir.display(),
+        api_key_var = env::API_KEY,
+        base_url_var = env::BASE_URL,
+        instance_var = env::INSTANCE,
     );
 }
 

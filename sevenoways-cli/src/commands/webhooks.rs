@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use clap::{Args, Subcommand};
 use sevenoways_sdk::models::webhooks::{CreateWebhookRequest, EVENT_TYPES, Event};
 use sevenoways_sdk::signature::{SIGNATURE_HEADER, Verifier, VerifyError};
-use sevenoways_sdk::{DeliveryId, Success, WebhookId, WebhookSecret};
+use sevenoways_sdk::{DeliveryId, Success, WebhookId, WebhookSecret, env};
 
 use super::{print_done, when};
 use crate::context::{Context, USER_AGENT};
@@ -79,7 +79,7 @@ pub struct VerifyArgs {
     #[arg(
         long,
         required = true,
-        env = "SEVENOWAYS_WEBHOOK_SECRET",
+        env = env::WEBHOOK_SECRET,
         hide_env_values = true,
         value_name = "SECRET",
         value_parser = parse_secret
@@ -107,7 +107,7 @@ pub struct ListenArgs {
     #[arg(
         long,
         required = true,
-        env = "SEVENOWAYS_WEBHOOK_SECRET",
+        env = env::WEBHOOK_SECRET,
         hide_env_values = true,
         value_name = "SECRET",
         value_parser = parse_secret

@@ -221,10 +221,10 @@ impl Client {
     /// A client configured from `SEVENOWAYS_API_KEY` and, if set, `SEVENOWAYS_BASE_URL`.
     pub fn from_env() -> Result<Self> {
         let mut builder = Self::builder();
-        if let Ok(key) = std::env::var("SEVENOWAYS_API_KEY") {
+        if let Ok(key) = std::env::var(crate::env::API_KEY) {
             builder = builder.api_key(key);
         }
-        if let Ok(url) = std::env::var("SEVENOWAYS_BASE_URL")
+        if let Ok(url) = std::env::var(crate::env::BASE_URL)
             && !url.trim().is_empty()
         {
             builder = builder.base_url(url);
