@@ -23,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod account;
 pub mod auth;
 pub mod config;
 pub mod cron;

@@ -163,7 +163,7 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
 /// A paired sandbox number with one group, so the first curl command works as printed.
 async fn seed_sandbox(
     store: &dyn Store,
-    account: i64,
+    account: sevenoways_server::store::AccountId,
 ) -> Result<(), sevenoways_server::store::StoreError> {
     let id = InstanceId::new("sandbox").expect("valid id");
     store

@@ -10,7 +10,6 @@ use sevenoways_sdk::models::channels::{
 use sevenoways_sdk::{ChannelId, Empty, Endpoint, NewsletterJid};
 use sha2::{Digest, Sha256};
 
-use super::instances::instance_not_found;
 use super::messages::post_send;
 use super::{Reply, ok, on};
 use crate::AppState;
@@ -58,7 +57,7 @@ pub async fn add(
         .await?
         .is_none()
     {
-        return Err(instance_not_found(&req.instance_id));
+        return Err(ApiError::instance_not_found(&req.instance_id));
     }
     let mut found = sandbox_lookup(&ChannelRef::parse(&req.invite_link)?);
     // A lookup by JID knows no invite code: keep the link saved earlier, if any.

@@ -5,10 +5,10 @@ use axum::extract::State;
 use sevenoways_sdk::models::groups::{GroupList, ListGroups};
 use sevenoways_sdk::{Endpoint, InstanceId};
 
-use super::instances::instance_not_found;
 use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
+use crate::error::ApiError;
 use crate::extract::PathId;
 
 pub(super) fn router() -> Router<AppState> {
@@ -22,7 +22,7 @@ pub async fn list(
     PathId(id): PathId<InstanceId>,
 ) -> Reply<GroupList> {
     if state.store.get_instance(account.id, &id).await?.is_none() {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     let groups = state.store.list_groups(account.id, &id).await?;
     ok(GroupList {

@@ -9,7 +9,7 @@ use sevenoways_sdk::{Empty, Endpoint, InstanceId};
 
 use super::{Reply, ok, on};
 use crate::AppState;
-use crate::auth::Authed;
+use crate::auth::{Authed, qr_token};
 use crate::error::ApiError;
 use crate::extract::{Body, PathId};
 
@@ -45,7 +45,7 @@ pub async fn create(
         .store
         .create_instance(account.id, &req.instance_id, label)
         .await?;
-    let qr_url = super::qr::page_url(&state, account.id, &req.instance_id);
+    let qr_url = qr_token::page_url(&state, account.id, &req.instance_id);
     ok(InstanceCreated { instance, qr_url })
 }
 
@@ -56,12 +56,7 @@ pub async fn delete(
     PathId(id): PathId<InstanceId>,
 ) -> Reply<Empty> {
     if !state.store.delete_instance(account.id, &id).await? {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     ok(Empty {})
-}
-
-/// The 404 for an instance this key does not have.
-pub(crate) fn instance_not_found(id: &InstanceId) -> ApiError {
-    ApiError::not_found(format!("instance {:?} not found", id.as_str()))
 }

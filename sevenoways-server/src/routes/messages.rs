@@ -15,7 +15,6 @@ use sevenoways_sdk::models::messages::{
 };
 use sevenoways_sdk::{Endpoint, GroupTarget, Queued, SendMessage, Target};
 
-use super::instances::instance_not_found;
 use super::{Reply, ok};
 use crate::AppState;
 use crate::auth::Authed;
@@ -64,7 +63,7 @@ pub async fn send<R: SendMessage>(
         .await?
         .is_none()
     {
-        return Err(instance_not_found(instance));
+        return Err(ApiError::instance_not_found(instance));
     }
     let recipients = resolve(&*state.store, account.id, &req).await?;
     let content = req.content();

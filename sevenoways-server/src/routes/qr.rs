@@ -1,124 +1,31 @@
 //! `GET /api/instances/{id}/qr`: the pairing page, and the code as PNG, SVG or JSON.
 //!
-//! Opened in a browser there is no header to send, so the page also accepts a signed,
-//! short-lived `token` scoped to one instance (HMAC-SHA256 with a per-server secret kept
-//! in the store). The API key never appears in a link.
+//! Who may open it (the API key, or a QR link's token) is [`crate::auth::qr_token`].
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde::Deserialize;
 use sevenoways_sdk::models::instances::{GetQr, InstanceStatus, QrCode};
 use sevenoways_sdk::models::sandbox::PairSandboxInstance;
 use sevenoways_sdk::{Endpoint, InstanceId, Success};
-use sha2::Sha256;
 
-use super::instances::instance_not_found;
 use super::on;
 use crate::AppState;
-use crate::auth::account_for_key;
+use crate::account::AccountId;
+use crate::auth::qr_token::{QrAuth, mac};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::store::AccountId;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route(GetQr::ROUTE, on(GetQr::METHOD, qr))
 }
 
-/// How long a QR link works.
-const TOKEN_TTL_SECS: i64 = 30 * 60;
 /// How often the pairing code changes while the page is open.
 const CODE_WINDOW_SECS: i64 = 20;
-
-fn mac(secret: &[u8]) -> Hmac<Sha256> {
-    Hmac::<Sha256>::new_from_slice(secret).expect("any key length")
-}
-
-/// `account.expiry.signature` for one instance.
-pub fn sign_token(
-    secret: &[u8],
-    account: AccountId,
-    instance: &InstanceId,
-    expires: i64,
-) -> String {
-    let mut m = mac(secret);
-    m.update(format!("qr|{account}|{instance}|{expires}").as_bytes());
-    format!(
-        "{account}.{expires}.{}",
-        hex::encode(m.finalize().into_bytes())
-    )
-}
-
-fn verify_token(secret: &[u8], token: &str, instance: &InstanceId, now: i64) -> Option<AccountId> {
-    let mut parts = token.splitn(3, '.');
-    let account: AccountId = parts.next()?.parse().ok()?;
-    let expires: i64 = parts.next()?.parse().ok()?;
-    let sig = hex::decode(parts.next()?).ok()?;
-    let mut m = mac(secret);
-    m.update(format!("qr|{account}|{instance}|{expires}").as_bytes());
-    (m.verify_slice(&sig).is_ok() && expires > now).then_some(account)
-}
-
-/// The page's address with a fresh token.
-pub fn page_url(state: &AppState, account: AccountId, instance: &InstanceId) -> String {
-    let expires = Utc::now().timestamp() + TOKEN_TTL_SECS;
-    let token = sign_token(&state.qr_secret, account, instance, expires);
-    let page = GetQr {
-        id: instance.clone(),
-    }
-    .page_path();
-    format!("{}{page}?token={token}", state.public_url)
-}
-
-/// An instance the caller may pair: by `x-api-key`, or by a `token` for that instance.
-#[derive(Debug)]
-pub struct QrAuth {
-    /// Owner.
-    pub account: AccountId,
-    /// The instance in the path.
-    pub instance: InstanceId,
-    /// The token, to carry on in the page's links.
-    pub token: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
-}
-
-impl FromRequestParts<AppState> for QrAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let crate::extract::PathId(instance) =
-            crate::extract::PathId::<InstanceId>::from_request_parts(parts, state).await?;
-        if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-            let account = account_for_key(state, key).await?;
-            return Ok(Self {
-                account: account.id,
-                instance,
-                token: None,
-            });
-        }
-        let QueryParams(q) = QueryParams::<TokenQuery>::from_request_parts(parts, state).await?;
-        let token = q
-            .token
-            .ok_or_else(|| ApiError::Unauthorized("missing x-api-key header or QR token".into()))?;
-        let account = verify_token(&state.qr_secret, &token, &instance, Utc::now().timestamp())
-            .ok_or_else(|| {
-                ApiError::Unauthorized("QR link expired or invalid: create a new one".into())
-            })?;
-        Ok(Self {
-            account,
-            instance,
-            token: Some(token),
-        })
-    }
-}
 
 /// `?format=` of the QR endpoint.
 #[derive(Debug, Deserialize)]
@@ -151,7 +58,7 @@ pub async fn qr(
         .store
         .get_instance(auth.account, &auth.instance)
         .await?
-        .ok_or_else(|| instance_not_found(&auth.instance))?;
+        .ok_or_else(|| ApiError::instance_not_found(&auth.instance))?;
     let paired = instance.status == InstanceStatus::Online;
     let (code, expires) = pairing_code(&state.qr_secret, auth.account, &auth.instance, Utc::now());
     let format = q.format.as_deref().unwrap_or("html");
@@ -295,31 +202,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_scoped_and_expire() {
-        let secret = b"0123456789abcdef0123456789abcdef";
-        let a = InstanceId::new("number2").unwrap();
-        let b = InstanceId::new("number3").unwrap();
-        let t = sign_token(secret, 7, &a, 1_000);
-        assert_eq!(verify_token(secret, &t, &a, 999), Some(7));
-        assert_eq!(verify_token(secret, &t, &a, 1_000), None, "expired");
-        assert_eq!(verify_token(secret, &t, &b, 999), None, "other instance");
-        assert_eq!(verify_token(b"another secret", &t, &a, 999), None);
-        let forged = t.replacen("7.", "8.", 1);
-        assert_eq!(
-            verify_token(secret, &forged, &a, 999),
-            None,
-            "other account"
-        );
-    }
-
-    #[test]
     fn pairing_code_changes_each_window() {
         let id = InstanceId::new("n").unwrap();
         let t0 = DateTime::from_timestamp(1_000_000, 0).unwrap();
-        let (c1, e1) = pairing_code(b"s", 1, &id, t0);
+        let (c1, e1) = pairing_code(b"s", AccountId(1), &id, t0);
         let (c2, _) = pairing_code(
             b"s",
-            1,
+            AccountId(1),
             &id,
             t0 + chrono::Duration::seconds(CODE_WINDOW_SECS),
         );

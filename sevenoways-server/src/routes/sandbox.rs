@@ -12,11 +12,10 @@ use sevenoways_sdk::models::sandbox::{
 use sevenoways_sdk::models::webhooks::{InstanceEvent, MessageReceived};
 use sevenoways_sdk::{Empty, Endpoint, EventData, GroupId, InstanceId};
 
-use super::instances::instance_not_found;
-use super::qr::QrAuth;
 use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
+use crate::auth::qr_token::QrAuth;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId, QueryParams};
 use crate::ids::random_token;
@@ -66,7 +65,7 @@ pub async fn pair(State(state): State<AppState>, auth: QrAuth) -> Reply<Empty> {
         )
         .await?;
     if !changed {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     state.queue_wake.notify_one();
     ok(Empty {})
@@ -84,7 +83,7 @@ pub async fn unpair(
         .store
         .get_instance(account.id, &id)
         .await?
-        .ok_or_else(|| instance_not_found(&id))?;
+        .ok_or_else(|| ApiError::instance_not_found(&id))?;
     if instance.status != InstanceStatus::Online {
         return Err(ApiError::Conflict(format!(
             "instance {:?} is not online (status {}): nothing to unpair",
@@ -105,7 +104,7 @@ pub async fn unpair(
         .set_instance_status(account.id, &id, InstanceStatus::Offline, None, Some(event))
         .await?;
     if !changed {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     ok(Empty {})
 }
@@ -118,7 +117,7 @@ pub async fn add_group(
     Body(req): Body<SandboxGroupRequest>,
 ) -> Reply<SandboxGroup> {
     if state.store.get_instance(account.id, &id).await?.is_none() {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     let group_id = match req.id {
         Some(g) => g,
@@ -153,7 +152,7 @@ pub async fn inbound(
     Body(req): Body<SandboxInboundRequest>,
 ) -> Reply<Empty> {
     if state.store.get_instance(account.id, &id).await?.is_none() {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     let event = NewEvent {
         account_id: account.id,
@@ -187,7 +186,7 @@ pub async fn outbox(
         .ok_or_else(|| ApiError::BadRequest("instanceId: is required (?instanceId=ID)".into()))?;
     let id = InstanceId::new(&raw)?;
     if state.store.get_instance(account.id, &id).await?.is_none() {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     ok(Outbox {
         messages: state.store.list_outbox(account.id, &id).await?,

@@ -8,7 +8,6 @@ use sevenoways_sdk::models::schedules::{
 };
 use sevenoways_sdk::{Empty, Endpoint, ScheduleId, Target};
 
-use super::instances::instance_not_found;
 use super::messages::resolve_groups;
 use super::{Reply, ok, on};
 use crate::AppState;
@@ -47,7 +46,7 @@ pub async fn create(
         .await?
         .is_none()
     {
-        return Err(instance_not_found(&req.instance_id));
+        return Err(ApiError::instance_not_found(&req.instance_id));
     }
     if let Target::Groups(target) = req.target()? {
         let groups = state

@@ -83,7 +83,7 @@ impl SqliteStore {
         MIGRATOR
             .run(&write)
             .await
-            .map_err(|e| StoreError::Database(e.into()))?;
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -96,6 +96,35 @@ impl SqliteStore {
             write,
             enqueue_tx,
         })
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Backend(Box::new(e))
+    }
+}
+
+// An account id is an `INTEGER` column; the impls live here so `crate::account` stays
+// free of the backend.
+impl sqlx::Type<sqlx::Sqlite> for AccountId {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <i64 as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for AccountId {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Sqlite as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Encode<'q, sqlx::Sqlite>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for AccountId {
+    fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Decode<'r, sqlx::Sqlite>>::decode(value).map(AccountId)
     }
 }
 

@@ -92,7 +92,7 @@ pub(super) async fn fire_due_schedules(
         let planned = match schedule_row(row) {
             Ok(schedule) => {
                 let groups = groups_of(&mut tx, account_id, &schedule.spec.instance_id).await?;
-                crate::scheduler::plan_run(account_id, &schedule, &groups)
+                crate::store::plan::plan_run(account_id, &schedule, &groups)
                     .map(|run| (schedule, run))
                     .map_err(|e| corrupt("schedule", e))
             }
