@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use sevenoways_sdk::models::groups::Group;
 use sevenoways_sdk::models::instances::InstanceStatus;
-use sevenoways_sdk::{GroupId, InstanceId, env};
+use sevenoways_sdk::models::messages::SendNumberRequest;
+use sevenoways_sdk::models::sandbox::GetOutbox;
+use sevenoways_sdk::{Endpoint, GroupId, InstanceId, env};
 use sevenoways_server::store::Store;
 use sevenoways_server::store::sqlite::SqliteStore;
 use sevenoways_server::{Config, auth};
@@ -197,11 +199,11 @@ Your API key, shown only this once (only its hash is stored):
 
 A paired sandbox number "sandbox" with the group "Team A" is ready. Try:
 
-    curl -X POST {base}/api/send-number \
+    curl -X POST {base}{send_number} \
       -H "x-api-key: {key}" -H "Content-Type: application/json" \
       -d '{{"instanceId":"sandbox","phone":"971501234567","message":"Hello from Sevenoways 👋"}}'
 
-    curl "{base}/api/sandbox/outbox?instanceId=sandbox" -H "x-api-key: {key}"
+    curl "{base}{outbox}?instanceId=sandbox" -H "x-api-key: {key}"
 
 or with the CLI:
 
@@ -211,6 +213,8 @@ or with the CLI:
 Stop with Ctrl-C.
 "#,
         dir = data_dir.display(),
+        send_number = SendNumberRequest::ROUTE,
+        outbox = GetOutbox::ROUTE,
         api_key_var = env::API_KEY,
         base_url_var = env::BASE_URL,
         instance_var = env::INSTANCE,
