@@ -5,7 +5,7 @@
 //! the server's OpenAPI document lists [`OPERATIONS`], so none of the three can name a
 //! path the others do not. This follows async-stripe's one-type-per-operation design:
 //! `DeleteInstance { id }`, `GetQr { id }`, `ListDeliveries { id }`; a request body type
-//! such as [`SendRequest`](crate::models::messages::SendRequest) is its own endpoint.
+//! such as [`SendRequest`] is its own endpoint.
 //!
 //! Nothing here needs the HTTP client, so the server uses it with
 //! `default-features = false`.
