@@ -29,8 +29,10 @@
 //!
 //! ## Layout
 //! [`models`] has one module per resource (instances, groups, messages, communities,
-//! channels, schedules, queue, webhooks, usage, sandbox); `client.<resource>()` returns the
-//! matching handle in [`api`]. Every value is validated when built, so an invalid phone
+//! channels, schedules, queue, webhooks, usage, sandbox): its bodies, answers and one
+//! [`Endpoint`] type per operation (see [`endpoint`] for the route table).
+//! `client.<resource>()` returns the matching handle in [`api`]; any endpoint can also be
+//! sent as it is with `Client::call`. Every value is validated when built, so an invalid phone
 //! number or a 5000-character message is refused before a request is sent, with a
 //! [`ValidationError`] naming the field.
 #![warn(missing_docs)]
