@@ -16,8 +16,8 @@
 
 use std::process::ExitCode;
 
-use sevenoways_sdk::models::schedules::CreateScheduleRequest;
-use sevenoways_sdk::{Client, Content, CronExpr, GroupTarget, Target, TimeZone};
+use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ScheduleTarget};
+use sevenoways_sdk::{Client, Content, CronExpr, GroupTarget, TimeZone};
 
 const USAGE: &str = "usage: cargo run --example create_schedule -- INSTANCE_ID GROUP_ID[,GROUP_ID...] [CRON] [TIMEZONE] [MESSAGE]";
 
@@ -46,7 +46,7 @@ async fn main() -> ExitCode {
             "Created by the create_schedule example",
             cron,
             timezone,
-            Target::Groups(GroupTarget::ids(groups.split(',').map(str::trim))?),
+            ScheduleTarget::Groups(GroupTarget::ids(groups.split(',').map(str::trim))?),
             Content::Text {
                 message: message.try_into()?,
             },

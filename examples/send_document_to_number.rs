@@ -47,13 +47,13 @@ async fn main() -> ExitCode {
                 .unwrap_or("document")
                 .to_owned(),
         };
-        let request = SendNumberDocumentRequest::new(
+        let mut request = SendNumberDocumentRequest::new(
             instance.parse()?,
             Phone::normalize(phone)?,
             file_url,
             filename,
-            rest.get(1).cloned(),
         );
+        request.mimetype = rest.get(1).cloned();
         sevenoways_sdk::Validate::validate(&request)?;
         Ok::<_, sevenoways_sdk::ValidationError>(request)
     })();

@@ -9,8 +9,8 @@ use sevenoways_sdk::models::instances::{CreateInstanceRequest, InstanceStatus};
 use sevenoways_sdk::models::messages::*;
 use sevenoways_sdk::models::queue::QueueStatus;
 use sevenoways_sdk::models::sandbox::SandboxInboundRequest;
-use sevenoways_sdk::models::schedules::CreateScheduleRequest;
-use sevenoways_sdk::{Content, Error, GroupTarget, MediaUrl, NewsletterJid, Phone, Target};
+use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ScheduleTarget};
+use sevenoways_sdk::{Content, Error, GroupTarget, MediaUrl, NewsletterJid, Phone};
 
 const COMMUNITY: &str = "120363111111111111@newsletter";
 
@@ -212,25 +212,25 @@ async fn every_send_endpoint_reaches_the_outbox() {
     assert_eq!(q.recipients.len(), 2);
     push(q, TEAM_A, "text");
     push(
-        m.send_image(&SendImageRequest::new(
-            inst.clone(),
-            GroupTarget::names(["TEAM A"]).unwrap(),
-            jpg(),
-            Some("Check this out!".into()),
-        ))
+        m.send_image(
+            &SendImageRequest::new(inst.clone(), GroupTarget::names(["TEAM A"]).unwrap(), jpg())
+                .caption("Check this out!"),
+        )
         .await
         .unwrap(),
         TEAM_A,
         "image",
     );
     push(
-        m.send_document(&SendDocumentRequest::new(
-            inst.clone(),
-            GroupTarget::ids([TEAM_B]).unwrap(),
-            pdf(),
-            "Monthly Report.pdf",
-            Some("application/pdf".into()),
-        ))
+        m.send_document(
+            &SendDocumentRequest::new(
+                inst.clone(),
+                GroupTarget::ids([TEAM_B]).unwrap(),
+                pdf(),
+                "Monthly Report.pdf",
+            )
+            .mimetype("application/pdf"),
+        )
         .await
         .unwrap(),
         TEAM_B,
@@ -252,7 +252,6 @@ async fn every_send_endpoint_reaches_the_outbox() {
             inst.clone(),
             phone.clone(),
             jpg(),
-            None,
         ))
         .await
         .unwrap(),
@@ -265,7 +264,6 @@ async fn every_send_endpoint_reaches_the_outbox() {
             phone.clone(),
             pdf(),
             "Contract.pdf",
-            None,
         ))
         .await
         .unwrap(),
@@ -285,12 +283,9 @@ async fn every_send_endpoint_reaches_the_outbox() {
         "text",
     );
     push(
-        co.send_image(&SendImageToCommunityRequest::new(
-            inst.clone(),
-            community.clone(),
-            jpg(),
-            Some("🚀".into()),
-        ))
+        co.send_image(
+            &SendImageToCommunityRequest::new(inst.clone(), community.clone(), jpg()).caption("🚀"),
+        )
         .await
         .unwrap(),
         COMMUNITY,
@@ -302,7 +297,6 @@ async fn every_send_endpoint_reaches_the_outbox() {
             community.clone(),
             pdf(),
             "Community-Update.pdf",
-            None,
         ))
         .await
         .unwrap(),
@@ -322,12 +316,9 @@ async fn every_send_endpoint_reaches_the_outbox() {
         "text",
     );
     push(
-        ch.send_image(&SendImageToChannelRequest::new(
-            inst.clone(),
-            channel.clone(),
-            jpg(),
-            Some("🌞".into()),
-        ))
+        ch.send_image(
+            &SendImageToChannelRequest::new(inst.clone(), channel.clone(), jpg()).caption("🌞"),
+        )
         .await
         .unwrap(),
         channel.as_str(),
@@ -339,7 +330,6 @@ async fn every_send_endpoint_reaches_the_outbox() {
             channel.clone(),
             pdf(),
             "August-Report.pdf",
-            None,
         ))
         .await
         .unwrap(),
@@ -537,7 +527,7 @@ async fn schedules_are_created_listed_and_deleted() {
         "Daily Morning Update",
         "0 9 * * *".parse().unwrap(),
         "Asia/Dubai".parse().unwrap(),
-        Target::Groups(GroupTarget::ids([TEAM_A]).unwrap()),
+        ScheduleTarget::Groups(GroupTarget::ids([TEAM_A]).unwrap()),
         Content::Text {
             message: "Good morning team! ☀️".try_into().unwrap(),
         },
@@ -565,7 +555,7 @@ async fn schedules_are_created_listed_and_deleted() {
         "x",
         "0 9 * * *".parse().unwrap(),
         "UTC".parse().unwrap(),
-        Target::Groups(GroupTarget::names(["Nobody"]).unwrap()),
+        ScheduleTarget::Groups(GroupTarget::names(["Nobody"]).unwrap()),
         Content::Text {
             message: "x".try_into().unwrap(),
         },

@@ -160,21 +160,25 @@ async fn sdk_form_encoding_agrees_with_the_server() {
             .await
             .unwrap();
         assert_eq!(q.recipients.len(), 2);
-        m.send_image(&SendImageRequest::new(
-            inst.clone(),
-            target.clone(),
-            url("https://example.com/a.jpg"),
-            Some("cap".into()),
-        ))
+        m.send_image(
+            &SendImageRequest::new(
+                inst.clone(),
+                target.clone(),
+                url("https://example.com/a.jpg"),
+            )
+            .caption("cap"),
+        )
         .await
         .unwrap();
-        m.send_document(&SendDocumentRequest::new(
-            inst.clone(),
-            target.clone(),
-            url("https://example.com/a.pdf"),
-            "a.pdf",
-            Some("application/pdf".into()),
-        ))
+        m.send_document(
+            &SendDocumentRequest::new(
+                inst.clone(),
+                target.clone(),
+                url("https://example.com/a.pdf"),
+                "a.pdf",
+            )
+            .mimetype("application/pdf"),
+        )
         .await
         .unwrap();
         m.send_number(&SendNumberRequest::new(
@@ -188,7 +192,6 @@ async fn sdk_form_encoding_agrees_with_the_server() {
             inst.clone(),
             phone.clone(),
             url("https://example.com/a.jpg"),
-            None,
         ))
         .await
         .unwrap();
@@ -197,7 +200,6 @@ async fn sdk_form_encoding_agrees_with_the_server() {
             phone.clone(),
             url("https://example.com/a.pdf"),
             "a.pdf",
-            None,
         ))
         .await
         .unwrap();

@@ -8,8 +8,8 @@ use sevenoways_sdk::models::channels::{AddChannelRequest, SendToChannelRequest};
 use sevenoways_sdk::models::instances::CreateInstanceRequest;
 use sevenoways_sdk::models::messages::{SendNumberRequest, SendRequest};
 use sevenoways_sdk::models::sandbox::{SandboxGroupRequest, SandboxInboundRequest};
-use sevenoways_sdk::models::schedules::CreateScheduleRequest;
-use sevenoways_sdk::{Content, Error, GroupTarget, Phone, Target};
+use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ScheduleTarget};
+use sevenoways_sdk::{Content, Error, GroupTarget, Phone};
 
 fn not_found<T: std::fmt::Debug>(r: Result<T, Error>) {
     assert!(
@@ -38,7 +38,7 @@ async fn accounts_cannot_see_or_touch_each_other() {
                 "daily",
                 "0 9 * * *".parse().unwrap(),
                 "UTC".parse().unwrap(),
-                Target::Groups(GroupTarget::ids([TEAM_A]).unwrap()),
+                ScheduleTarget::Groups(GroupTarget::ids([TEAM_A]).unwrap()),
                 Content::Text {
                     message: "x".try_into().unwrap(),
                 },

@@ -15,7 +15,7 @@ use sevenoways_sdk::{Content, Error, InstanceId, RATE_LIMIT_MESSAGE};
 use sevenoways_server::config::PlanConfig;
 use sevenoways_server::limits::{Admission, CapPeriod, PlanLimits, Plans, Refusal};
 use sevenoways_server::store::sqlite::SqliteStore;
-use sevenoways_server::store::{NewEntry, RecipientKind, Store};
+use sevenoways_server::store::{AccountId, NewEntry, RecipientKind, Store};
 
 const DOCUMENTED_BODY: &str = "{\"success\":false,\"error\":\"Send rate limit exceeded \u{2014} max 60 requests/minute per API key.\"}";
 
@@ -309,7 +309,7 @@ fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-async fn store_with_account() -> (tempfile::TempDir, SqliteStore, i64) {
+async fn store_with_account() -> (tempfile::TempDir, SqliteStore, AccountId) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).await.unwrap();
     let account = store
@@ -319,7 +319,7 @@ async fn store_with_account() -> (tempfile::TempDir, SqliteStore, i64) {
     (dir, store, account)
 }
 
-fn entries(account: i64, n: usize) -> Vec<NewEntry> {
+fn entries(account: AccountId, n: usize) -> Vec<NewEntry> {
     (0..n)
         .map(|i| NewEntry {
             account_id: account,
@@ -336,7 +336,7 @@ fn entries(account: i64, n: usize) -> Vec<NewEntry> {
 
 async fn send_at(
     store: &SqliteStore,
-    account: i64,
+    account: AccountId,
     limits: &PlanLimits,
     now: DateTime<Utc>,
     n: usize,

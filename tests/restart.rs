@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use sevenoways_sdk::models::messages::SendNumberRequest;
 use sevenoways_sdk::models::queue::QueueStatus;
-use sevenoways_sdk::models::schedules::CreateScheduleRequest;
-use sevenoways_sdk::{Content, GroupTarget, Phone, Target};
+use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ScheduleTarget};
+use sevenoways_sdk::{Content, GroupTarget, Phone};
 use sevenoways_server::config::PacingConfig;
 
 #[tokio::test]
@@ -47,7 +47,7 @@ async fn queue_and_schedules_survive_a_restart() {
                 "weekly",
                 "0 9 * * 1".parse().unwrap(),
                 "Europe/London".parse().unwrap(),
-                Target::Groups(GroupTarget::names(["Team A"]).unwrap()),
+                ScheduleTarget::Groups(GroupTarget::names(["Team A"]).unwrap()),
                 Content::Text {
                     message: "Monday!".try_into().unwrap(),
                 },

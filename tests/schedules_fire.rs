@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use common::{TEAM_A, TEAM_B, paired_instance};
 use sevenoways_sdk::models::queue::QueueStatus;
-use sevenoways_sdk::models::schedules::CreateScheduleRequest;
+use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ScheduleTarget};
 use sevenoways_sdk::{Client, Content, GroupTarget, InstanceId, ScheduleId, Target};
 use sevenoways_server::config::{PlanConfig, SchedulerConfig};
 use sevenoways_server::limits::Plans;
@@ -24,6 +24,7 @@ fn config(dir: &std::path::Path, tick_ms: u64) -> Config {
 }
 
 fn spec(cron_expr: &str, tz: &str, target: Target, content: Content) -> CreateScheduleRequest {
+    let target = ScheduleTarget::try_from(target).unwrap();
     CreateScheduleRequest::new(
         InstanceId::new("n1").unwrap(),
         "test",

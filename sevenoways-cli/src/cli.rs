@@ -5,7 +5,7 @@
 //! the subcommand (`svw --json send …` and `svw send … --json`) as people type them.
 
 use clap::{Args, Parser, Subcommand};
-use sevenoways_sdk::ApiKey;
+use sevenoways_sdk::{ApiKey, env};
 
 use crate::commands::{
     channels, completions, config, groups, instances, queue, schedules, send, usage, webhooks,
@@ -56,7 +56,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         global = true,
-        env = "SEVENOWAYS_API_KEY",
+        env = env::API_KEY,
         hide_env_values = true,
         value_name = "KEY",
         value_parser = parse_api_key,
@@ -67,7 +67,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         global = true,
-        env = "SEVENOWAYS_BASE_URL",
+        env = env::BASE_URL,
         hide_env_values = true,
         value_name = "URL"
     )]
@@ -77,7 +77,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         global = true,
-        env = "SEVENOWAYS_INSTANCE",
+        env = env::INSTANCE,
         hide_env_values = true,
         value_name = "ID"
     )]
@@ -87,7 +87,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         global = true,
-        env = "SEVENOWAYS_PROFILE",
+        env = env::PROFILE,
         hide_env_values = true,
         value_name = "NAME"
     )]

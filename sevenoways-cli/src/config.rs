@@ -229,6 +229,7 @@ pub fn mask(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sevenoways_sdk::env;
 
     #[test]
     fn flag_then_env_then_profile() {
@@ -238,10 +239,10 @@ mod tests {
             Source::Flag
         );
         assert_eq!(
-            choose(Some("x"), Some("SEVENOWAYS_API_KEY"), p, "work")
+            choose(Some("x"), Some(env::API_KEY), p, "work")
                 .unwrap()
                 .source,
-            Source::Env("SEVENOWAYS_API_KEY")
+            Source::Env(env::API_KEY)
         );
         let got = choose(None, None, p, "work").unwrap();
         assert_eq!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
-use sevenoways_sdk::{ApiKey, BodyEncoding, Client, DEFAULT_BASE_URL, InstanceId};
+use sevenoways_sdk::{ApiKey, BodyEncoding, Client, DEFAULT_BASE_URL, InstanceId, env};
 
 use crate::cli::GlobalArgs;
 use crate::config::{self, ConfigFile, DEFAULT_PROFILE, Source, Sourced};
@@ -141,7 +141,7 @@ impl Context {
             Some(name) => Sourced {
                 value: name.to_owned(),
                 source: if self.from_env.profile {
-                    Source::Env("SEVENOWAYS_PROFILE")
+                    Source::Env(env::PROFILE)
                 } else {
                     Source::Flag
                 },
@@ -167,7 +167,7 @@ impl Context {
             };
         let api_key = config::choose(
             g.api_key.as_ref().map(ApiKey::expose),
-            self.from_env.api_key.then_some("SEVENOWAYS_API_KEY"),
+            self.from_env.api_key.then_some(env::API_KEY),
             stored.api_key.as_ref().map(ApiKey::expose),
             &profile.value,
         )
@@ -178,7 +178,7 @@ impl Context {
         let base_url = pick(
             &g.base_url,
             self.from_env.base_url,
-            "SEVENOWAYS_BASE_URL",
+            env::BASE_URL,
             &stored.base_url,
         )
         .unwrap_or_else(|| Sourced {
@@ -188,7 +188,7 @@ impl Context {
         let instance = pick(
             &g.instance,
             self.from_env.instance,
-            "SEVENOWAYS_INSTANCE",
+            env::INSTANCE,
             &stored.instance,
         );
         Ok(Settings {

@@ -291,7 +291,7 @@ mod tests {
             (Error::Timeout(Duration::from_secs(30)), Code::Network),
             (
                 Error::Transport {
-                    message: "connection refused".into(),
+                    source: "connection refused".into(),
                     sent: false,
                 },
                 Code::Network,
@@ -315,7 +315,7 @@ mod tests {
     fn only_errors_after_which_a_send_may_be_queued_say_so() {
         let hint = |err: Error| Failure::from(err).hint.unwrap();
         let transport = |sent| Error::Transport {
-            message: "connection closed".into(),
+            source: "connection closed".into(),
             sent,
         };
         let api = |status, retry_after| Error::Api {
@@ -330,7 +330,7 @@ mod tests {
             api(503, None),
             Error::Decode {
                 path: "queueId".into(),
-                message: "invalid type".into(),
+                source: serde_json::from_str::<u64>("\"x\"").unwrap_err(),
                 excerpt: "{}".into(),
             },
         ] {

@@ -4,8 +4,7 @@
 //! ways: a list is sent as `groupIds[]=A&groupIds[]=B` (what n8n and Pabbly send), and read
 //! back from that, from the brackets percent-encoded (`groupIds%5B%5D`), from indexed keys
 //! (`groupIds[0]`), or from a repeated key (`groupIds=A&groupIds=B`). Text values reach the
-//! types as strings; their lenient deserializers (see [`crate::models::de`]) read
-//! `sendAll=true` and single values.
+//! types as strings; their lenient deserializers read `sendAll=true` and single values.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

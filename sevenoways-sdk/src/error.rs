@@ -56,23 +56,29 @@ pub enum Error {
     #[error("request timed out after {0:?}")]
     Timeout(Duration),
     /// The request did not reach the server, or the connection broke before an answer came.
-    #[error("network error: {message}")]
+    ///
+    /// The message lists the causes (`error sending request: client error (Connect): tcp
+    /// connect error: Connection refused`), so one line says it all; `source` is the
+    /// typed error, for programs that look inside (a `reqwest::Error`, without the URL).
+    #[error("network error: {}", chain(.source.as_ref()))]
     Transport {
-        /// What went wrong, with its causes.
-        message: String,
         /// Whether the request may have reached the server: `false` when the connection
         /// could not be opened (refused, DNS, TLS handshake), so nothing was sent;
         /// `true` when it broke after the request went out.
         sent: bool,
+        /// What went wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A success answer that is not the documented shape.
-    #[error("could not decode the response at `{path}`: {message} (body starts: {excerpt:?})")]
+    #[error("could not decode the response at `{path}`: {source} (body starts: {excerpt:?})")]
     Decode {
         /// The JSON path of the bad field (`instances[0].createdAt`).
         path: String,
-        /// What was wrong.
-        message: String,
-        /// The body's first 200 characters.
+        /// What was wrong, at that path.
+        #[source]
+        source: serde_json::Error,
+        /// The body's first 200 characters, with secrets redacted.
         excerpt: String,
     },
 }
@@ -116,7 +122,7 @@ impl Error {
     /// use sevenoways_sdk::Error;
     ///
     /// // Connection refused: nothing left this machine, so sending again is safe.
-    /// let refused = Error::Transport { message: "connection refused".into(), sent: false };
+    /// let refused = Error::Transport { sent: false, source: "connection refused".into() };
     /// assert!(!refused.may_have_been_processed());
     ///
     /// // No answer in time: the message may be queued; check before sending again.
@@ -157,6 +163,18 @@ impl Error {
             | Error::RateLimited { .. } => false,
         }
     }
+}
+
+/// `e` and its causes, `: `-separated.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// Shorthand for `Result<T, sevenoways_sdk::Error>`.

@@ -6,38 +6,75 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::validation::ValidationError;
 
-/// Implements the string plumbing shared by every validated string newtype.
+/// Writes the plumbing every validated string type shares, so each type states only its
+/// rule (`parse`) and its knobs:
+///
+/// - `field = "phone"`: the field a [`ValidationError`] names;
+/// - `trim`: surrounding white space is dropped before `parse` sees the value (ids, URLs);
+///   without it the value is kept byte for byte (message text);
+/// - `numbers`: serde also accepts a JSON integer, read as its digits (spreadsheets and
+///   no-code tools send phone numbers and ids that way);
+/// - `pattern = "^…$"` or `schema { "minLength": 1, … }`: the JSON Schema of the string;
+/// - `custom_as_str`: the type writes its own `as_str` (a [`TimeZone`](crate::TimeZone)
+///   holds a `chrono_tz::Tz`, not a `String`).
+///
+/// The type provides `fn parse(&str) -> Result<Inner, String>`, which checks the value and
+/// builds what is stored; the `String` is the reason, without the field name.
+///
+/// Generated: `new`, `as_str`, [`FromStr`], `TryFrom<&str>`, `TryFrom<String>`,
+/// `Display`, `AsRef<str>`, `PartialEq` with `str`, `&str` and `String`, serde and, with the
+/// `schema` feature, `JsonSchema`.
 macro_rules! string_newtype {
-    ($name:ident, $field:literal, $pattern:literal) => {
+    ($name:ident, field = $field:literal, [$($knob:ident),*], pattern = $pattern:literal) => {
+        string_newtype!($name, field = $field, [$($knob),*], schema { "pattern": $pattern });
+    };
+    ($name:ident, field = $field:literal, [$($knob:ident),*], schema { $($schema:tt)* }) => {
+        string_newtype!(@as_str $name, [$($knob)*]);
+        string_newtype!(@common $name, $field, [$($knob)*], { $($schema)* });
+    };
+
+    (@as_str $name:ident, [custom_as_str $($rest:ident)*]) => {};
+    (@as_str $name:ident, [$other:ident $($rest:ident)*]) => { string_newtype!(@as_str $name, [$($rest)*]); };
+    (@as_str $name:ident, []) => {
+        impl $name {
+            /// The value as sent on the wire.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+    (@trim [trim $($rest:ident)*], $s:expr) => { $s.trim() };
+    (@trim [$other:ident $($rest:ident)*], $s:expr) => { string_newtype!(@trim [$($rest)*], $s) };
+    (@trim [], $s:expr) => { $s };
+    (@raw [numbers $($rest:ident)*], $d:expr) => { $crate::models::de::string_like($d)? };
+    (@raw [$other:ident $($rest:ident)*], $d:expr) => { string_newtype!(@raw [$($rest)*], $d) };
+    (@raw [], $d:expr) => { <String as serde::Deserialize>::deserialize($d)? };
+
+    (@common $name:ident, $field:literal, [$($knob:ident)*], { $($schema:tt)* }) => {
         #[cfg(feature = "schema")]
         impl schemars::JsonSchema for $name {
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 stringify!($name).into()
             }
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                schemars::json_schema!({ "type": "string", "pattern": $pattern })
+                schemars::json_schema!({ "type": "string", $($schema)* })
             }
         }
 
         impl $name {
             /// Builds the value, checking it as the API does.
             pub fn new(value: impl AsRef<str>) -> Result<Self, ValidationError> {
-                Self::check(value.as_ref().trim())
-                    .map(|()| Self(value.as_ref().trim().to_owned()))
+                Self::parse(string_newtype!(@trim [$($knob)*], value.as_ref()))
+                    .map(Self)
                     .map_err(|reason| ValidationError::new($field, reason))
-            }
-
-            /// The value as sent on the wire.
-            pub fn as_str(&self) -> &str {
-                &self.0
             }
         }
 
-        impl FromStr for $name {
+        impl std::str::FromStr for $name {
             type Err = ValidationError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Self::new(s)
@@ -58,37 +95,57 @@ macro_rules! string_newtype {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let raw = crate::models::de::string_like(d)?;
-                let raw = raw.trim();
-                Self::check(raw)
-                    .map(|()| Self(raw.to_owned()))
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw: String = string_newtype!(@raw [$($knob)*], d);
+                Self::parse(string_newtype!(@trim [$($knob)*], raw.as_str()))
+                    .map(Self)
                     .map_err(serde::de::Error::custom)
             }
         }
     };
 }
 
-fn check_token(s: &str, what: &str, max: usize) -> Result<(), String> {
+pub(crate) use string_newtype;
+
+/// An id chosen by a person or generated by the server: safe as one URL path segment.
+fn check_token(s: &str, what: &str, max: usize) -> Result<String, String> {
     if s.is_empty() {
         return Err(format!("expected {what}, got an empty string"));
     }
@@ -108,7 +165,7 @@ fn check_token(s: &str, what: &str, max: usize) -> Result<(), String> {
             "expected {what} made of letters, digits, '_', '-' or '.', got {s:?}"
         ));
     }
-    Ok(())
+    Ok(s.to_owned())
 }
 
 /// An instance: one paired WhatsApp number, with an id its owner chose (`number2`).
@@ -123,9 +180,14 @@ fn check_token(s: &str, what: &str, max: usize) -> Result<(), String> {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct InstanceId(String);
-string_newtype!(InstanceId, "instanceId", "^[A-Za-z0-9_.-]{1,64}$");
+string_newtype!(
+    InstanceId,
+    field = "instanceId",
+    [trim, numbers],
+    pattern = "^[A-Za-z0-9_.-]{1,64}$"
+);
 impl InstanceId {
-    fn check(s: &str) -> Result<(), String> {
+    fn parse(s: &str) -> Result<String, String> {
         check_token(s, "an instance id such as \"number2\"", 64)
     }
 }
@@ -139,16 +201,21 @@ impl InstanceId {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct GroupId(String);
-string_newtype!(GroupId, "groupIds", "^[0-9-]{1,64}@g\\.us$");
+string_newtype!(
+    GroupId,
+    field = "groupIds",
+    [trim, numbers],
+    pattern = "^[0-9-]{1,64}@g\\.us$"
+);
 impl GroupId {
-    fn check(s: &str) -> Result<(), String> {
+    fn parse(s: &str) -> Result<String, String> {
         match s.strip_suffix("@g.us") {
             Some(user)
                 if !user.is_empty()
                     && user.len() <= 64
                     && user.bytes().all(|b| b.is_ascii_digit() || b == b'-') =>
             {
-                Ok(())
+                Ok(s.to_owned())
             }
             _ => Err(format!(
                 "expected a group id like \"120363025246125888@g.us\", got {s:?}"
@@ -166,16 +233,21 @@ impl GroupId {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct NewsletterJid(String);
-string_newtype!(NewsletterJid, "channelJid", "^[0-9]{1,64}@newsletter$");
+string_newtype!(
+    NewsletterJid,
+    field = "channelJid",
+    [trim, numbers],
+    pattern = "^[0-9]{1,64}@newsletter$"
+);
 impl NewsletterJid {
-    fn check(s: &str) -> Result<(), String> {
+    fn parse(s: &str) -> Result<String, String> {
         match s.strip_suffix("@newsletter") {
             Some(user)
                 if !user.is_empty()
                     && user.len() <= 64
                     && user.bytes().all(|b| b.is_ascii_digit()) =>
             {
-                Ok(())
+                Ok(s.to_owned())
             }
             _ => Err(format!(
                 "expected a JID like \"120363111111111111@newsletter\", got {s:?}"
@@ -192,9 +264,14 @@ impl NewsletterJid {
 /// A saved channel's id, as `GET /api/channels` lists it (`ch_abc123`).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct ChannelId(String);
-string_newtype!(ChannelId, "id", "^[A-Za-z0-9_.-]{1,64}$");
+string_newtype!(
+    ChannelId,
+    field = "id",
+    [trim, numbers],
+    pattern = "^[A-Za-z0-9_.-]{1,64}$"
+);
 impl ChannelId {
-    fn check(s: &str) -> Result<(), String> {
+    fn parse(s: &str) -> Result<String, String> {
         check_token(s, "a channel id such as \"ch_abc123\"", 64)
     }
 }
@@ -202,9 +279,14 @@ impl ChannelId {
 /// A schedule's id (`sch_…`).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct ScheduleId(String);
-string_newtype!(ScheduleId, "id", "^[A-Za-z0-9_.-]{1,64}$");
+string_newtype!(
+    ScheduleId,
+    field = "id",
+    [trim, numbers],
+    pattern = "^[A-Za-z0-9_.-]{1,64}$"
+);
 impl ScheduleId {
-    fn check(s: &str) -> Result<(), String> {
+    fn parse(s: &str) -> Result<String, String> {
         check_token(s, "a schedule id such as \"sch_abc123\"", 64)
     }
 }
@@ -212,10 +294,53 @@ impl ScheduleId {
 /// A webhook subscription's id (`wh_…`).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct WebhookId(String);
-string_newtype!(WebhookId, "id", "^[A-Za-z0-9_.-]{1,64}$");
+string_newtype!(
+    WebhookId,
+    field = "id",
+    [trim, numbers],
+    pattern = "^[A-Za-z0-9_.-]{1,64}$"
+);
 impl WebhookId {
-    fn check(s: &str) -> Result<(), String> {
+    fn parse(s: &str) -> Result<String, String> {
         check_token(s, "a webhook id such as \"wh_abc123\"", 64)
+    }
+}
+
+/// A webhook delivery's id (`dlv_…`), as `GET /api/webhooks/{id}/deliveries` lists it.
+///
+/// ```
+/// use sevenoways_sdk::DeliveryId;
+/// let id: DeliveryId = "dlv_3f9a".parse().unwrap();
+/// assert_eq!(id, "dlv_3f9a");
+/// assert_eq!(DeliveryId::new("dlv 1/2").unwrap_err().field(), "deliveryId");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct DeliveryId(String);
+string_newtype!(
+    DeliveryId,
+    field = "deliveryId",
+    [trim, numbers],
+    pattern = "^[A-Za-z0-9_.-]{1,64}$"
+);
+impl DeliveryId {
+    fn parse(s: &str) -> Result<String, String> {
+        check_token(s, "a delivery id such as \"dlv_1\"", 64)
+    }
+}
+
+/// A webhook event's id (`evt_…`): the `id` of the body and the `X-Webhook-Id` header,
+/// the same on every retry, so receivers deduplicate by it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct EventId(String);
+string_newtype!(
+    EventId,
+    field = "eventId",
+    [trim, numbers],
+    pattern = "^[A-Za-z0-9_.-]{1,64}$"
+);
+impl EventId {
+    fn parse(s: &str) -> Result<String, String> {
+        check_token(s, "an event id such as \"evt_1\"", 64)
     }
 }
 
@@ -233,9 +358,14 @@ impl WebhookId {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct Phone(String);
-string_newtype!(Phone, "phone", "^[1-9][0-9]{6,14}$");
+string_newtype!(
+    Phone,
+    field = "phone",
+    [trim, numbers],
+    pattern = "^[1-9][0-9]{6,14}$"
+);
 impl Phone {
-    fn check(s: &str) -> Result<(), String> {
+    fn parse(s: &str) -> Result<String, String> {
         let digits_only = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if !digits_only {
             return Err(format!(
@@ -247,7 +377,7 @@ impl Phone {
                 "expected 7 to 15 digits starting with the country code (e.g. 971501234567), got {s:?}"
             ));
         }
-        Ok(())
+        Ok(s.to_owned())
     }
 
     /// Strips `+`, spaces, dashes, dots and brackets, then checks the digits.
@@ -256,8 +386,8 @@ impl Phone {
             .chars()
             .filter(|c| !matches!(c, '+' | ' ' | '-' | '.' | '(' | ')' | '\u{a0}'))
             .collect();
-        Self::check(&cleaned)
-            .map(|()| Self(cleaned))
+        Self::parse(&cleaned)
+            .map(Self)
             .map_err(|reason| ValidationError::new("phone", reason))
     }
 }
@@ -291,15 +421,20 @@ impl FromStr for QueueId {
 /// A group's display name, matched case-insensitively by the server.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct GroupName(String);
-string_newtype!(GroupName, "groups", "^.{1,100}$");
+string_newtype!(
+    GroupName,
+    field = "groups",
+    [trim, numbers],
+    pattern = "^.{1,100}$"
+);
 impl GroupName {
-    fn check(s: &str) -> Result<(), String> {
+    fn parse(s: &str) -> Result<String, String> {
         if s.is_empty() {
             Err("expected a group name, got an empty string".into())
         } else if s.chars().count() > 100 {
             Err("expected a group name of at most 100 characters".into())
         } else {
-            Ok(())
+            Ok(s.to_owned())
         }
     }
 

@@ -29,13 +29,17 @@
 //!
 //! ## Layout
 //! [`models`] has one module per resource (instances, groups, messages, communities,
-//! channels, schedules, queue, webhooks, usage, sandbox); `client.<resource>()` returns the
-//! matching handle in [`api`]. Every value is validated when built, so an invalid phone
+//! channels, schedules, queue, webhooks, usage, sandbox): its bodies, answers and one
+//! [`Endpoint`] type per operation (see [`endpoint`] for the route table).
+//! `client.<resource>()` returns the matching handle in [`api`]; any endpoint can also be
+//! sent as it is with `Client::call`. Every value is validated when built, so an invalid phone
 //! number or a 5000-character message is refused before a request is sent, with a
 //! [`ValidationError`] naming the field.
 #![warn(missing_docs)]
 
 pub mod body;
+pub mod endpoint;
+pub mod env;
 pub mod ids;
 pub mod models;
 pub mod secret;
@@ -54,10 +58,11 @@ pub use client::{BodyEncoding, Client, ClientBuilder, DEFAULT_BASE_URL};
 #[cfg(feature = "client")]
 pub use error::{Error, Result};
 
+pub use endpoint::Endpoint;
 pub use ids::{
-    ChannelId, GroupId, GroupName, InstanceId, NewsletterJid, Phone, QueueId, ScheduleId, WebhookId,
+    ChannelId, DeliveryId, EventId, GroupId, GroupName, InstanceId, NewsletterJid, Phone, QueueId,
+    ScheduleId, WebhookId,
 };
-pub use models::Endpoint;
 pub use models::common::{
     CronExpr, Empty, ErrorBody, MediaUrl, MessageText, RATE_LIMIT_MESSAGE, Success, TimeZone,
 };

@@ -125,8 +125,8 @@ async fn send_image_to_channel() {
         "number2".parse().unwrap(),
         jid(),
         MediaUrl::for_field("https://example.com/promo.jpg", "imageUrl").unwrap(),
-        Some("Our summer sale starts today! 🌞".into()),
-    );
+    )
+    .caption("Our summer sale starts today! 🌞");
     let got = post_both(
         "/api/send-image-to-channel",
         &req,
@@ -146,8 +146,8 @@ async fn send_document_to_channel() {
         jid(),
         "https://example.com/monthly-report.pdf".parse().unwrap(),
         "August-Report.pdf",
-        Some("application/pdf".into()),
-    );
+    )
+    .mimetype("application/pdf");
     let got = post_both(
         "/api/send-document-to-channel",
         &req,

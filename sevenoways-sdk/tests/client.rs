@@ -456,15 +456,21 @@ async fn nothing_listening_is_a_transport_error() {
         .build()
         .unwrap();
     let err = post(&client).await.unwrap_err();
-    let Error::Transport { message, sent } = &err else {
+    let Error::Transport { source, sent } = &err else {
         panic!("expected Transport, got {err:?}");
     };
     assert!(!sent, "connection refused: nothing was sent");
     assert!(!err.may_have_been_processed());
+    let message = source.to_string();
     assert!(message.starts_with("error sending request"), "{message}");
     assert!(
-        !message.contains("127.0.0.1"),
-        "the URL is left out of the message: {message}"
+        std::error::Error::source(&err).is_some(),
+        "the cause stays a typed error"
+    );
+    let display = err.to_string();
+    assert!(
+        !display.contains("127.0.0.1"),
+        "the URL is left out of the message: {display}"
     );
     assert_eq!(err.status(), None);
     no_key(&err);
@@ -649,14 +655,14 @@ async fn a_wrong_field_type_is_a_decode_error_with_its_path() {
         .unwrap_err();
     let Error::Decode {
         path,
-        message,
+        source,
         excerpt,
     } = &err
     else {
         panic!("expected Decode, got {err:?}");
     };
     assert_eq!(path, "queueId");
-    assert!(message.contains("expected u64"), "{message}");
+    assert!(source.to_string().contains("expected u64"), "{source}");
     assert_eq!(excerpt, r#"{"success":true,"queued":true,"queueId":"142"}"#);
     assert_eq!(
         request_count(&server).await,
@@ -751,7 +757,6 @@ async fn invalid_requests_are_refused_before_sending() {
         GroupTarget::all(),
         "https://example.com/report.pdf".parse().unwrap(),
         "  ",
-        None,
     );
     results.push((
         "filename",
@@ -766,8 +771,8 @@ async fn invalid_requests_are_refused_before_sending() {
         number2(),
         "971501234567".parse().unwrap(),
         "https://example.com/a.png".parse().unwrap(),
-        Some("x".repeat(4097)),
-    );
+    )
+    .caption("x".repeat(4097));
     results.push((
         "caption",
         client
@@ -782,8 +787,8 @@ async fn invalid_requests_are_refused_before_sending() {
         jid(),
         "https://example.com/a.pdf".parse().unwrap(),
         "a.pdf",
-        Some("pdf".into()),
-    );
+    )
+    .mimetype("pdf");
     results.push((
         "mimetype",
         client
@@ -812,7 +817,7 @@ async fn invalid_requests_are_refused_before_sending() {
             "both",
             "0 9 * * *".parse().unwrap(),
             "UTC".parse().unwrap(),
-            sevenoways_sdk::Target::Groups(GroupTarget::all()),
+            sevenoways_sdk::models::schedules::ScheduleTarget::Groups(GroupTarget::all()),
             sevenoways_sdk::Content::Text { message: text() },
         )
         .unwrap()

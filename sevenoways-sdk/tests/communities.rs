@@ -51,8 +51,8 @@ async fn send_image_to_community() {
         "number2".parse().unwrap(),
         community(),
         MediaUrl::for_field("https://example.com/banner.jpg", "imageUrl").unwrap(),
-        Some("Check out our new product! 🚀".into()),
-    );
+    )
+    .caption("Check out our new product! 🚀");
     let got = post_both(
         "/api/send-image-to-community",
         &req,
@@ -72,7 +72,6 @@ async fn send_document_to_community() {
         community(),
         "https://example.com/newsletter.pdf".parse().unwrap(),
         "Community-Update.pdf",
-        None,
     );
     let got = post_both(
         "/api/send-document-to-community",

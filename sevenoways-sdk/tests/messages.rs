@@ -105,8 +105,8 @@ async fn send_image_to_groups() {
         "number2".parse().unwrap(),
         GroupTarget::ids([G1]).unwrap(),
         MediaUrl::for_field("https://example.com/banner.jpg?size=large&v=2", "imageUrl").unwrap(),
-        Some("Check this out! 🚀".into()),
-    );
+    )
+    .caption("Check this out! 🚀");
     let got = post_both(
         "/api/send-image",
         &req,
@@ -125,7 +125,6 @@ async fn send_image_without_caption() {
         "number2".parse().unwrap(),
         GroupTarget::names(["Team A"]).unwrap(),
         "https://example.com/banner.jpg".parse().unwrap(),
-        None,
     );
     let got = post_both("/api/send-image", &req, queued_json(1), |c, r| async move {
         c.messages().send_image(&r).await
@@ -143,8 +142,8 @@ async fn send_document_to_groups() {
         GroupTarget::ids([G1, G2]).unwrap(),
         "https://example.com/report.pdf".parse().unwrap(),
         "Monthly Report.pdf",
-        Some("application/pdf".into()),
-    );
+    )
+    .mimetype("application/pdf");
     let got = post_both(
         "/api/send-document",
         &req,
@@ -183,8 +182,8 @@ async fn send_number_image() {
         "number2".parse().unwrap(),
         "447911123456".parse().unwrap(),
         MediaUrl::for_field("https://example.com/invoice.png", "imageUrl").unwrap(),
-        Some("Your invoice".into()),
-    );
+    )
+    .caption("Your invoice");
     let got = post_both(
         "/api/send-number-image",
         &req,
@@ -204,8 +203,8 @@ async fn send_number_document() {
         "12125551234".parse().unwrap(),
         "https://example.com/contract.pdf".parse().unwrap(),
         "Contract (signed).pdf",
-        Some("application/pdf".into()),
-    );
+    )
+    .mimetype("application/pdf");
     let got = post_both(
         "/api/send-number-document",
         &req,

@@ -8,9 +8,9 @@ use insta::assert_snapshot;
 use serde_json::json;
 use sevenoways_sdk::models::queue::{QueueEntry, QueueStatus};
 use sevenoways_sdk::models::schedules::{
-    CreateScheduleRequest, Schedule, ScheduleCreated, ScheduleList,
+    CreateScheduleRequest, Schedule, ScheduleCreated, ScheduleList, ScheduleTarget,
 };
-use sevenoways_sdk::{Content, GroupTarget, QueueId, ScheduleId, Target};
+use sevenoways_sdk::{Content, GroupTarget, QueueId, ScheduleId};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -23,7 +23,7 @@ fn documented() -> CreateScheduleRequest {
         "Daily Morning Update",
         "0 9 * * *".parse().unwrap(),
         "Asia/Dubai".parse().unwrap(),
-        Target::Groups(GroupTarget::ids(["120363025246125888@g.us"]).unwrap()),
+        ScheduleTarget::Groups(GroupTarget::ids(["120363025246125888@g.us"]).unwrap()),
         Content::Text {
             message: "Good morning team! ☀️".try_into().unwrap(),
         },
@@ -96,7 +96,7 @@ async fn create_a_document_schedule_to_a_phone() {
         "Weekly invoice",
         "0 9 * * 1-5".parse().unwrap(),
         "Europe/London".parse().unwrap(),
-        Target::Phone("447911123456".parse().unwrap()),
+        ScheduleTarget::Phone("447911123456".parse().unwrap()),
         Content::Document {
             file_url: "https://example.com/invoice.pdf".parse().unwrap(),
             filename: "Invoice.pdf".into(),

@@ -19,7 +19,7 @@ use sevenoways_sdk::models::instances::InstanceStatus;
 use sevenoways_sdk::{Content, InstanceId};
 use sevenoways_server::Config;
 use sevenoways_server::config::PlanConfig;
-use sevenoways_server::store::{NewEntry, RecipientKind};
+use sevenoways_server::store::{AccountId, NewEntry, RecipientKind};
 
 struct Run {
     ops: u64,
@@ -189,7 +189,7 @@ async fn launch(dir: &std::path::Path) -> sevenoways_server::Server {
     sevenoways_server::launch(config, listener).await.unwrap()
 }
 
-async fn setup(server: &sevenoways_server::Server) -> (i64, InstanceId) {
+async fn setup(server: &sevenoways_server::Server) -> (AccountId, InstanceId) {
     let key = server.create_key("bench", "bench").await.unwrap();
     let account = server
         .store()
@@ -203,7 +203,11 @@ async fn setup(server: &sevenoways_server::Server) -> (i64, InstanceId) {
     (account, instance)
 }
 
-async fn seed_instance(server: &sevenoways_server::Server, account: i64, instance: &InstanceId) {
+async fn seed_instance(
+    server: &sevenoways_server::Server,
+    account: AccountId,
+    instance: &InstanceId,
+) {
     let store = server.store();
     store
         .create_instance(account, instance, "bench")

@@ -3,7 +3,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use chrono_tz::Tz;
 use serde::Deserialize;
+
+use crate::limits::{PlanLimits, Plans};
 
 /// Everything the server can be told. Every field has a default, so an empty TOML
 /// file (or none) is a working configuration.
@@ -197,16 +200,57 @@ pub struct PlanConfig {
 }
 
 impl Default for PlanConfig {
-    /// The built-in `default` plan: the documented 60 requests/minute, 1000 messages a
-    /// day and 20000 a month, reset at UTC midnight and on the 1st of the month.
+    /// The built-in `default` plan's numbers ([`PlanLimits::builtin_default`]), without a
+    /// name.
     fn default() -> Self {
+        let builtin = PlanLimits::builtin_default();
         Self {
             name: String::new(),
-            requests_per_minute: 60,
-            daily_cap: 1000,
-            monthly_cap: 20_000,
-            timezone: "UTC".into(),
+            requests_per_minute: builtin.requests_per_minute,
+            daily_cap: builtin.daily_cap,
+            monthly_cap: builtin.monthly_cap,
+            timezone: builtin.timezone.name().into(),
         }
+    }
+}
+
+impl PlanConfig {
+    /// Checks one `[[plans]]` entry: a name, and a time zone chrono-tz knows.
+    pub fn validate(&self) -> Result<PlanLimits, String> {
+        let name = self.name.trim();
+        if name.is_empty() {
+            return Err("plans: every [[plans]] entry needs a name".into());
+        }
+        let timezone = self.timezone.trim().parse::<Tz>().map_err(|_| {
+            format!(
+                "plans.{name}.timezone: expected an IANA time zone such as \"UTC\", got {:?}",
+                self.timezone
+            )
+        })?;
+        Ok(PlanLimits {
+            name: name.to_owned(),
+            requests_per_minute: self.requests_per_minute,
+            daily_cap: self.daily_cap,
+            monthly_cap: self.monthly_cap,
+            timezone,
+        })
+    }
+}
+
+// Here rather than in `limits`, so the limits stay free of the configuration's shape:
+// the dependency runs config → limits, never back.
+impl Plans {
+    /// The configured plans, each checked; a name given twice is an error.
+    pub fn from_config(plans: &[PlanConfig]) -> Result<Self, String> {
+        let mut checked: Vec<PlanLimits> = Vec::with_capacity(plans.len());
+        for c in plans {
+            let plan = c.validate()?;
+            if checked.iter().any(|p| p.name == plan.name) {
+                return Err(format!("plans: {:?} is defined twice", plan.name));
+            }
+            checked.push(plan);
+        }
+        Ok(Self::new(checked))
     }
 }
 
@@ -273,5 +317,61 @@ pub struct SchedulerConfig {
 impl Default for SchedulerConfig {
     fn default() -> Self {
         Self { tick_ms: 1000 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_from_config() {
+        let plans = Plans::from_config(&[
+            PlanConfig {
+                name: "pro".into(),
+                requests_per_minute: 120,
+                timezone: "Asia/Dubai".into(),
+                ..PlanConfig::default()
+            },
+            PlanConfig {
+                name: "default".into(),
+                requests_per_minute: 30,
+                ..PlanConfig::default()
+            },
+        ])
+        .unwrap();
+        assert_eq!(plans.get("pro").requests_per_minute, 120);
+        assert_eq!(plans.get("pro").timezone, chrono_tz::Asia::Dubai);
+        assert_eq!(plans.get("default").requests_per_minute, 30);
+        assert_eq!(plans.get("nonexistent").name, "default");
+        assert_eq!(Plans::default().get("default").requests_per_minute, 60);
+        let bad = |c: PlanConfig| Plans::from_config(&[c]).unwrap_err();
+        assert!(bad(PlanConfig::default()).contains("needs a name"));
+        assert!(
+            bad(PlanConfig {
+                name: "x".into(),
+                timezone: "Mars/Base".into(),
+                ..PlanConfig::default()
+            })
+            .contains("plans.x.timezone")
+        );
+        let twice = PlanConfig {
+            name: "pro".into(),
+            ..PlanConfig::default()
+        };
+        assert!(
+            Plans::from_config(&[twice.clone(), twice])
+                .unwrap_err()
+                .contains("defined twice")
+        );
+    }
+
+    #[test]
+    fn the_default_plan_config_is_the_builtin_plan() {
+        let config = PlanConfig {
+            name: "default".into(),
+            ..PlanConfig::default()
+        };
+        assert_eq!(config.validate().unwrap(), PlanLimits::builtin_default());
     }
 }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sevenoways_sdk::{ErrorBody, ValidationError};
+use sevenoways_sdk::{ErrorBody, InstanceId, ValidationError};
 
 use crate::store::StoreError;
 
@@ -40,6 +40,12 @@ impl ApiError {
     /// 404 with a message.
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound(what.into())
+    }
+
+    /// The 404 for an instance this key does not have (or that does not exist: the two
+    /// are not told apart, so ids of other keys cannot be probed).
+    pub fn instance_not_found(id: &InstanceId) -> Self {
+        Self::not_found(format!("instance {:?} not found", id.as_str()))
     }
 }
 

@@ -9,6 +9,7 @@
 //! [`worker`] runs the queue and the sandbox's receipt clock; [`scheduler`] fires cron
 //! schedules; [`webhooks`] fans events out and delivers them, signed; [`limits`] is the
 //! per-key rate limit and per-plan caps; [`ssrf`] guards the URLs the server requests;
+//! [`account`], [`ids`] and [`time`] are the leaf types everything else shares;
 //! [`transport`] is the WhatsApp side. [`launch`] takes a bound listener, so tests run
 //! it on port 0.
 //!
@@ -23,16 +24,19 @@
 //! # Ok(()) }
 //! ```
 
+pub mod account;
 pub mod auth;
 pub mod config;
 pub mod cron;
 pub mod error;
 pub mod extract;
+pub mod ids;
 pub mod limits;
 pub mod routes;
 pub mod scheduler;
 pub mod ssrf;
 pub mod store;
+pub mod time;
 pub mod transport;
 pub mod webhooks;
 pub mod worker;
@@ -52,11 +56,11 @@ use transport::sandbox::SandboxTransport;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// Storage.
+    /// Behind the trait, so handlers never see SQL (a test can hand in another backend).
     pub store: Arc<dyn Store>,
-    /// Configuration.
+    /// With `network.allow_loopback` settled from the bound address.
     pub config: Arc<Config>,
-    /// The base URL for links.
+    /// The base URL for links (QR pages), without a trailing slash.
     pub public_url: Arc<str>,
     /// Wakes the queue worker after a send is committed.
     pub queue_wake: Arc<Notify>,

@@ -30,8 +30,6 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use crate::config::PlanConfig;
-
 /// The window the rate limit counts over.
 pub const WINDOW_MS: i64 = 60_000;
 
@@ -51,57 +49,36 @@ pub struct PlanLimits {
 }
 
 impl PlanLimits {
-    /// The built-in `default` plan (see [`PlanConfig::default`]).
+    /// The built-in `default` plan: the documented 60 requests a minute, 1000 messages a
+    /// day and 20000 a month, reset at UTC midnight and on the 1st of the month.
     pub fn builtin_default() -> Self {
-        Self::from_config(&PlanConfig {
+        Self {
             name: "default".into(),
-            ..PlanConfig::default()
-        })
-        .expect("the built-in plan is valid")
-    }
-
-    fn from_config(c: &PlanConfig) -> Result<Self, String> {
-        let name = c.name.trim();
-        if name.is_empty() {
-            return Err("plans: every [[plans]] entry needs a name".into());
+            requests_per_minute: 60,
+            daily_cap: 1000,
+            monthly_cap: 20_000,
+            timezone: Tz::UTC,
         }
-        let timezone = c.timezone.trim().parse::<Tz>().map_err(|_| {
-            format!(
-                "plans.{name}.timezone: expected an IANA time zone such as \"UTC\", got {:?}",
-                c.timezone
-            )
-        })?;
-        Ok(Self {
-            name: name.to_owned(),
-            requests_per_minute: c.requests_per_minute,
-            daily_cap: c.daily_cap,
-            monthly_cap: c.monthly_cap,
-            timezone,
-        })
     }
 }
 
-/// Every plan of the configuration, plus the built-in `default`.
+/// Every plan of the configuration, plus the built-in `default`. Built from the TOML's
+/// `[[plans]]` by [`Plans::from_config`] (in [`crate::config`], which checks them).
 #[derive(Debug, Clone)]
 pub struct Plans {
     by_name: HashMap<String, PlanLimits>,
 }
 
 impl Plans {
-    /// The configured plans; a plan named `default` replaces the built-in one.
-    pub fn from_config(plans: &[PlanConfig]) -> Result<Self, String> {
+    /// The built-in `default` plan and `plans`; a plan named `default` replaces the
+    /// built-in one, and a later plan of the same name replaces an earlier one.
+    pub fn new(plans: impl IntoIterator<Item = PlanLimits>) -> Self {
         let mut by_name = HashMap::new();
         by_name.insert("default".to_owned(), PlanLimits::builtin_default());
-        let mut seen = Vec::new();
-        for c in plans {
-            let plan = PlanLimits::from_config(c)?;
-            if seen.contains(&plan.name) {
-                return Err(format!("plans: {:?} is defined twice", plan.name));
-            }
-            seen.push(plan.name.clone());
+        for plan in plans {
             by_name.insert(plan.name.clone(), plan);
         }
-        Ok(Self { by_name })
+        Self { by_name }
     }
 
     /// The limits of `plan`. A key whose plan is not configured (the config changed
@@ -116,7 +93,7 @@ impl Plans {
 
 impl Default for Plans {
     fn default() -> Self {
-        Self::from_config(&[]).expect("built-in plans are valid")
+        Self::new([])
     }
 }
 
@@ -318,7 +295,7 @@ pub fn check_caps(
 #[derive(Debug, Clone)]
 pub struct Admission {
     /// The sending account.
-    pub account_id: crate::store::AccountId,
+    pub account_id: crate::account::AccountId,
     /// Its plan's limits.
     pub limits: PlanLimits,
     /// The request's time (injected in tests).
@@ -472,38 +449,5 @@ mod tests {
             ..limits
         };
         assert!(check_caps(&unlimited, &p, u64::MAX, u64::MAX, 5).is_ok());
-    }
-
-    #[test]
-    fn plans_from_config() {
-        let plans = Plans::from_config(&[
-            PlanConfig {
-                name: "pro".into(),
-                requests_per_minute: 120,
-                timezone: "Asia/Dubai".into(),
-                ..PlanConfig::default()
-            },
-            PlanConfig {
-                name: "default".into(),
-                requests_per_minute: 30,
-                ..PlanConfig::default()
-            },
-        ])
-        .unwrap();
-        assert_eq!(plans.get("pro").requests_per_minute, 120);
-        assert_eq!(plans.get("pro").timezone, chrono_tz::Asia::Dubai);
-        assert_eq!(plans.get("default").requests_per_minute, 30);
-        assert_eq!(plans.get("nonexistent").name, "default");
-        assert_eq!(Plans::default().get("default").requests_per_minute, 60);
-        let bad = |c: PlanConfig| Plans::from_config(&[c]).unwrap_err();
-        assert!(bad(PlanConfig::default()).contains("needs a name"));
-        assert!(
-            bad(PlanConfig {
-                name: "x".into(),
-                timezone: "Mars/Base".into(),
-                ..PlanConfig::default()
-            })
-            .contains("plans.x.timezone")
-        );
     }
 }

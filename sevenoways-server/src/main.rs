@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use sevenoways_sdk::models::groups::Group;
 use sevenoways_sdk::models::instances::InstanceStatus;
-use sevenoways_sdk::{GroupId, InstanceId};
+use sevenoways_sdk::models::messages::SendNumberRequest;
+use sevenoways_sdk::models::sandbox::GetOutbox;
+use sevenoways_sdk::{Endpoint, GroupId, InstanceId, env};
 use sevenoways_server::store::Store;
 use sevenoways_server::store::sqlite::SqliteStore;
 use sevenoways_server::{Config, auth};
@@ -34,13 +36,13 @@ enum Command {
 #[derive(Debug, Args, Clone)]
 struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "SEVENOWAYS_LISTEN")]
+    #[arg(long, env = env::LISTEN)]
     listen: Option<SocketAddr>,
     /// Where the database lives [default: ./sevenoways-data].
-    #[arg(long, env = "SEVENOWAYS_DATA_DIR")]
+    #[arg(long, env = env::DATA_DIR)]
     data_dir: Option<PathBuf>,
     /// A TOML configuration file; flags and env override it.
-    #[arg(long, env = "SEVENOWAYS_CONFIG")]
+    #[arg(long, env = env::CONFIG)]
     config: Option<PathBuf>,
 }
 
@@ -55,7 +57,7 @@ enum KeysCommand {
         #[arg(long, default_value = "default")]
         plan: String,
         /// Where the database lives [default: ./sevenoways-data].
-        #[arg(long, env = "SEVENOWAYS_DATA_DIR")]
+        #[arg(long, env = env::DATA_DIR)]
         data_dir: Option<PathBuf>,
     },
 }
@@ -163,7 +165,7 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
 /// A paired sandbox number with one group, so the first curl command works as printed.
 async fn seed_sandbox(
     store: &dyn Store,
-    account: i64,
+    account: sevenoways_server::store::AccountId,
 ) -> Result<(), sevenoways_server::store::StoreError> {
     let id = InstanceId::new("sandbox").expect("valid id");
     store
@@ -197,20 +199,25 @@ Your API key, shown only this once (only its hash is stored):
 
 A paired sandbox number "sandbox" with the group "Team A" is ready. Try:
 
-    curl -X POST {base}/api/send-number \
+    curl -X POST {base}{send_number} \
       -H "x-api-key: {key}" -H "Content-Type: application/json" \
       -d '{{"instanceId":"sandbox","phone":"971501234567","message":"Hello from Sevenoways 👋"}}'
 
-    curl "{base}/api/sandbox/outbox?instanceId=sandbox" -H "x-api-key: {key}"
+    curl "{base}{outbox}?instanceId=sandbox" -H "x-api-key: {key}"
 
 or with the CLI:
 
-    export SEVENOWAYS_API_KEY={key} SEVENOWAYS_BASE_URL={base} SEVENOWAYS_INSTANCE=sandbox
+    export {api_key_var}={key} {base_url_var}={base} {instance_var}=sandbox
     svw send --group "team a" --message "Hi 👋"
 
 Stop with Ctrl-C.
 "#,
-        dir = data_dir.display()
+        dir = data_dir.display(),
+        send_number = SendNumberRequest::ROUTE,
+        outbox = GetOutbox::ROUTE,
+        api_key_var = env::API_KEY,
+        base_url_var = env::BASE_URL,
+        instance_var = env::INSTANCE,
     );
 }
 

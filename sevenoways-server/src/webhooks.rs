@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
+use sevenoways_sdk::DeliveryId;
 use sevenoways_sdk::signature::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -117,7 +118,7 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
     let poll = Duration::from_millis(cfg.poll_ms.max(5));
     let give_up_after = chrono::Duration::seconds(cfg.give_up_after_secs as i64);
     let lease = chrono::Duration::milliseconds((cfg.timeout_ms as i64).saturating_mul(2) + 5_000);
-    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let in_flight: Arc<Mutex<HashSet<DeliveryId>>> = Arc::default();
     let mut tasks = JoinSet::new();
     while !*shutdown.borrow() {
         let now = Utc::now();
@@ -170,7 +171,7 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
         while tasks.join_next().await.is_some() {}
     })
     .await;
-    let leftover: Vec<String> = in_flight.lock().expect("not poisoned").drain().collect();
+    let leftover: Vec<DeliveryId> = in_flight.lock().expect("not poisoned").drain().collect();
     if !leftover.is_empty()
         && let Err(e) = store.release_deliveries(&leftover).await
     {
@@ -265,7 +266,7 @@ async fn send(
             concat!("Sevenoways-Relay-Webhooks/", env!("CARGO_PKG_VERSION")),
         )
         .header(SIGNATURE_HEADER, signature)
-        .header(ID_HEADER, &d.event_id)
+        .header(ID_HEADER, d.event_id.as_str())
         .header(TIMESTAMP_HEADER, started_at.timestamp().to_string())
         .body(d.payload.clone())
         .send()

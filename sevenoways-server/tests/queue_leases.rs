@@ -6,9 +6,9 @@ use sevenoways_sdk::models::queue::QueueStatus;
 use sevenoways_sdk::models::webhooks::MessageEvent;
 use sevenoways_sdk::{Content, EventData, InstanceId};
 use sevenoways_server::store::sqlite::SqliteStore;
-use sevenoways_server::store::{NewEntry, NewEvent, Pacing, RecipientKind, Store};
+use sevenoways_server::store::{AccountId, NewEntry, NewEvent, Pacing, RecipientKind, Store};
 
-async fn setup() -> (tempfile::TempDir, SqliteStore, i64, InstanceId) {
+async fn setup() -> (tempfile::TempDir, SqliteStore, AccountId, InstanceId) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).await.unwrap();
     let account = store
@@ -35,7 +35,7 @@ async fn setup() -> (tempfile::TempDir, SqliteStore, i64, InstanceId) {
     (dir, store, account, id)
 }
 
-fn sent(account: i64, id: &InstanceId, q: sevenoways_sdk::QueueId) -> NewEvent {
+fn sent(account: AccountId, id: &InstanceId, q: sevenoways_sdk::QueueId) -> NewEvent {
     NewEvent {
         account_id: account,
         instance_id: id.clone(),

@@ -5,8 +5,8 @@
 //! would be sent now.
 
 use clap::{Args, Subcommand};
-use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule};
-use sevenoways_sdk::{CronExpr, Phone, ScheduleId, Success, Target, TimeZone};
+use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule, ScheduleTarget};
+use sevenoways_sdk::{CronExpr, Phone, ScheduleId, Success, TimeZone};
 
 use super::send::{ContentArgs, GroupTargetArgs, parse_phone};
 use super::{print_done, when};
@@ -95,8 +95,8 @@ pub async fn exec(args: SchedulesArgs, ctx: &Context) -> Result<(), Failure> {
         }
         SchedulesCommand::Create(c) => {
             let target = match (&c.to, c.groups.target()?) {
-                (Some(phone), _) => Target::Phone(phone.clone()),
-                (None, Some(groups)) => Target::Groups(groups),
+                (Some(phone), _) => ScheduleTarget::Phone(phone.clone()),
+                (None, Some(groups)) => ScheduleTarget::Groups(groups),
                 (None, None) => {
                     return Err(Failure::usage("no recipients given")
                         .hint("pass --to PHONE, --group NAME, --group-id ID or --all"));

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use clap::{Args, Subcommand};
 use sevenoways_sdk::models::webhooks::{CreateWebhookRequest, EVENT_TYPES, Event};
 use sevenoways_sdk::signature::{SIGNATURE_HEADER, Verifier, VerifyError};
-use sevenoways_sdk::{Success, WebhookId, WebhookSecret};
+use sevenoways_sdk::{DeliveryId, Success, WebhookId, WebhookSecret, env};
 
 use super::{print_done, when};
 use crate::context::{Context, USER_AGENT};
@@ -64,7 +64,7 @@ pub enum WebhooksCommand {
         /// The webhook id (wh_…)
         id: WebhookId,
         /// The delivery id, as `svw webhooks deliveries` shows it
-        delivery_id: String,
+        delivery_id: DeliveryId,
     },
     /// Check an X-Webhook-Signature: exit 0 if it verifies, 1 if not, 2 if malformed
     Verify(VerifyArgs),
@@ -79,7 +79,7 @@ pub struct VerifyArgs {
     #[arg(
         long,
         required = true,
-        env = "SEVENOWAYS_WEBHOOK_SECRET",
+        env = env::WEBHOOK_SECRET,
         hide_env_values = true,
         value_name = "SECRET",
         value_parser = parse_secret
@@ -107,7 +107,7 @@ pub struct ListenArgs {
     #[arg(
         long,
         required = true,
-        env = "SEVENOWAYS_WEBHOOK_SECRET",
+        env = env::WEBHOOK_SECRET,
         hide_env_values = true,
         value_name = "SECRET",
         value_parser = parse_secret
@@ -178,7 +178,7 @@ pub async fn exec(args: WebhooksArgs, ctx: &Context) -> Result<(), Failure> {
             ]);
             for d in &list.deliveries {
                 table.row([
-                    d.id.clone(),
+                    d.id.to_string(),
                     d.event.clone(),
                     d.status.clone(),
                     d.attempts.to_string(),

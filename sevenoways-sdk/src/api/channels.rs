@@ -1,12 +1,12 @@
+//! Saved channels and sends to them: `client.channels()`.
+
 use crate::Client;
-use crate::client::segment;
 use crate::error::Result;
 use crate::ids::ChannelId;
 use crate::models::channels::{
-    AddChannelRequest, ChannelList, ChannelSaved, SendDocumentToChannelRequest,
-    SendImageToChannelRequest, SendToChannelRequest,
+    AddChannelRequest, ChannelList, ChannelSaved, ListChannels, RemoveChannel,
+    SendDocumentToChannelRequest, SendImageToChannelRequest, SendToChannelRequest,
 };
-use crate::models::common::Empty;
 use crate::models::messages::Queued;
 
 /// Saved channels and sends to them. Get one with [`Client::channels`].
@@ -16,37 +16,34 @@ pub struct ChannelsApi<'a> {
 }
 
 impl ChannelsApi<'_> {
-    /// `GET /api/channels`.
+    /// `GET /api/channels` ([`ListChannels`]).
     pub async fn list(&self) -> Result<ChannelList> {
-        self.client.get("/api/channels").await
+        self.client.call(&ListChannels).await
     }
 
     /// `POST /api/channels`: look a channel up by invite link, code or JID and save it.
     pub async fn add(&self, req: &AddChannelRequest) -> Result<ChannelSaved> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
-    /// `DELETE /api/channels/:id`.
+    /// `DELETE /api/channels/{id}` ([`RemoveChannel`]).
     pub async fn remove(&self, id: &ChannelId) -> Result<()> {
-        let _: Empty = self
-            .client
-            .delete(&format!("/api/channels/{}", segment(id.as_str())))
-            .await?;
-        Ok(())
+        let req = RemoveChannel { id: id.clone() };
+        self.client.call(&req).await.map(drop)
     }
 
     /// `POST /api/send-to-channel`.
     pub async fn send(&self, req: &SendToChannelRequest) -> Result<Queued> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
     /// `POST /api/send-image-to-channel`.
     pub async fn send_image(&self, req: &SendImageToChannelRequest) -> Result<Queued> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
     /// `POST /api/send-document-to-channel`.
     pub async fn send_document(&self, req: &SendDocumentToChannelRequest) -> Result<Queued> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 }

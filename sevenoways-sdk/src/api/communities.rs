@@ -1,3 +1,5 @@
+//! Sends to communities: `client.communities()`.
+
 use crate::Client;
 use crate::error::Result;
 use crate::models::communities::{
@@ -14,16 +16,16 @@ pub struct CommunitiesApi<'a> {
 impl CommunitiesApi<'_> {
     /// `POST /api/send-to-community`.
     pub async fn send(&self, req: &SendToCommunityRequest) -> Result<Queued> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
     /// `POST /api/send-image-to-community`.
     pub async fn send_image(&self, req: &SendImageToCommunityRequest) -> Result<Queued> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
     /// `POST /api/send-document-to-community`.
     pub async fn send_document(&self, req: &SendDocumentToCommunityRequest) -> Result<Queued> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 }

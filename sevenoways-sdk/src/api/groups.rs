@@ -1,8 +1,9 @@
+//! The groups of a paired number: `client.groups()`.
+
 use crate::Client;
-use crate::client::segment;
 use crate::error::Result;
 use crate::ids::InstanceId;
-use crate::models::groups::GroupList;
+use crate::models::groups::{GroupList, ListGroups};
 
 /// The groups of a paired number. Get one with [`Client::groups`].
 #[derive(Debug)]
@@ -11,13 +12,11 @@ pub struct GroupsApi<'a> {
 }
 
 impl GroupsApi<'_> {
-    /// `GET /api/instances/:id/groups`.
+    /// `GET /api/instances/{id}/groups` ([`ListGroups`]).
     pub async fn list(&self, instance: &InstanceId) -> Result<GroupList> {
-        self.client
-            .get(&format!(
-                "/api/instances/{}/groups",
-                segment(instance.as_str())
-            ))
-            .await
+        let req = ListGroups {
+            instance_id: instance.clone(),
+        };
+        self.client.call(&req).await
     }
 }

@@ -1,9 +1,12 @@
+//! The numbers of the account and their pairing: `client.instances()`.
+
 use crate::Client;
-use crate::client::segment;
 use crate::error::Result;
 use crate::ids::InstanceId;
-use crate::models::common::Empty;
-use crate::models::instances::{CreateInstanceRequest, InstanceCreated, InstanceList, QrCode};
+use crate::models::instances::{
+    CreateInstanceRequest, DeleteInstance, GetQr, InstanceCreated, InstanceList, ListInstances,
+    QrCode,
+};
 
 /// `/api/instances`. Get one with [`Client::instances`].
 #[derive(Debug)]
@@ -12,42 +15,32 @@ pub struct InstancesApi<'a> {
 }
 
 impl InstancesApi<'_> {
-    /// `GET /api/instances`.
+    /// `GET /api/instances` ([`ListInstances`]).
     pub async fn list(&self) -> Result<InstanceList> {
-        self.client.get("/api/instances").await
+        self.client.call(&ListInstances).await
     }
 
     /// `POST /api/instances`. The answer's `qrUrl` is the pairing page.
     pub async fn create(&self, req: &CreateInstanceRequest) -> Result<InstanceCreated> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
-    /// `DELETE /api/instances/:id`.
+    /// `DELETE /api/instances/{id}` ([`DeleteInstance`]).
     pub async fn delete(&self, id: &InstanceId) -> Result<()> {
-        let _: Empty = self
-            .client
-            .delete(&format!("/api/instances/{}", segment(id.as_str())))
-            .await?;
-        Ok(())
+        let req = DeleteInstance { id: id.clone() };
+        self.client.call(&req).await.map(drop)
     }
 
-    /// `GET /api/instances/:id/qr?format=json`: the pairing string and its expiry.
+    /// `GET /api/instances/{id}/qr?format=json` ([`GetQr`]): the pairing string and its
+    /// expiry.
     pub async fn qr(&self, id: &InstanceId) -> Result<QrCode> {
-        self.client
-            .get(&format!(
-                "/api/instances/{}/qr?format=json",
-                segment(id.as_str())
-            ))
-            .await
+        self.client.call(&GetQr { id: id.clone() }).await
     }
 
     /// The pairing page's address, to open in a browser with the `x-api-key` header, or
     /// share the tokenised `qrUrl` from [`InstancesApi::create`] instead.
     pub fn qr_page_url(&self, id: &InstanceId) -> String {
-        format!(
-            "{}/api/instances/{}/qr",
-            self.client.base_url(),
-            segment(id.as_str())
-        )
+        let page = GetQr { id: id.clone() }.page_path();
+        format!("{}{page}", self.client.base_url())
     }
 }

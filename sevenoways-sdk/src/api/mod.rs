@@ -1,5 +1,10 @@
 //! One handle per resource, borrowed from a [`crate::Client`]:
 //! `client.messages().send_number(&req)`, `client.channels().list()`, ...
+//!
+//! Each method is a thin wrapper over [`crate::Client::call`] with the operation's
+//! [`Endpoint`](crate::Endpoint) type (`client.instances().delete(&id)` is
+//! `client.call(&DeleteInstance { id })`), kept because a handle reads better and lists
+//! what a resource can do in one place.
 
 mod channels;
 mod communities;
@@ -41,7 +46,7 @@ macro_rules! handles {
 handles! {
     /// `/api/instances`: list, create, delete, QR codes.
     instances => InstancesApi,
-    /// `/api/instances/:id/groups`.
+    /// `/api/instances/{id}/groups`.
     groups => GroupsApi,
     /// `/api/send*` and `/api/send-number*`.
     messages => MessagesApi,
@@ -51,7 +56,7 @@ handles! {
     channels => ChannelsApi,
     /// `/api/schedules`.
     schedules => SchedulesApi,
-    /// `/api/queue/:queueId`.
+    /// `/api/queue/{id}`.
     queue => QueueApi,
     /// `/api/webhooks`.
     webhooks => WebhooksApi,

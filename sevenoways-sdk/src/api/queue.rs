@@ -1,7 +1,9 @@
+//! Following a queued message: `client.queue()`.
+
 use crate::Client;
 use crate::error::Result;
 use crate::ids::QueueId;
-use crate::models::queue::QueueEntry;
+use crate::models::queue::{GetQueueEntry, QueueEntry};
 
 /// The send queue. Get one with [`Client::queue`].
 #[derive(Debug)]
@@ -10,8 +12,9 @@ pub struct QueueApi<'a> {
 }
 
 impl QueueApi<'_> {
-    /// `GET /api/queue/:queueId`: status, attempts, timestamps, failure reason.
+    /// `GET /api/queue/{id}` ([`GetQueueEntry`]): status, attempts, timestamps, failure
+    /// reason.
     pub async fn status(&self, id: QueueId) -> Result<QueueEntry> {
-        self.client.get(&format!("/api/queue/{id}")).await
+        self.client.call(&GetQueueEntry { id }).await
     }
 }

@@ -1,56 +1,64 @@
+//! The sandbox transport's simulation endpoints: `client.sandbox()`.
+
 use crate::Client;
-use crate::client::segment;
 use crate::error::Result;
 use crate::ids::InstanceId;
-use crate::models::common::Empty;
-use crate::models::sandbox::{Outbox, SandboxGroup, SandboxGroupRequest, SandboxInboundRequest};
+use crate::models::sandbox::{
+    AddSandboxGroup, GetOutbox, Outbox, PairSandboxInstance, SandboxGroup, SandboxGroupRequest,
+    SandboxInbound, SandboxInboundRequest, UnpairSandboxInstance,
+};
 
 /// The sandbox transport's simulation endpoints. Get one with [`Client::sandbox`].
+///
+/// Their bodies are not checked by the client, so tests can drive the server's checks.
 #[derive(Debug)]
 pub struct SandboxApi<'a> {
     pub(crate) client: &'a Client,
 }
 
 impl SandboxApi<'_> {
-    /// `POST /api/sandbox/instances/:id/pair`: simulates the QR scan; the instance comes online.
+    /// `POST /api/sandbox/instances/{id}/pair`: simulates the QR scan; the instance comes
+    /// online.
     pub async fn pair(&self, id: &InstanceId) -> Result<()> {
-        let path = format!("/api/sandbox/instances/{}/pair", segment(id.as_str()));
-        let _: Empty = self.client.post_to(&path, &Empty {}).await?;
-        Ok(())
+        let req = PairSandboxInstance { id: id.clone() };
+        self.client.call(&req).await.map(drop)
     }
 
-    /// `POST /api/sandbox/instances/:id/unpair`: simulates the phone logging out; the
+    /// `POST /api/sandbox/instances/{id}/unpair`: simulates the phone logging out; the
     /// instance goes offline (`instance.offline`) until it is paired again.
     pub async fn unpair(&self, id: &InstanceId) -> Result<()> {
-        let path = format!("/api/sandbox/instances/{}/unpair", segment(id.as_str()));
-        let _: Empty = self.client.post_to(&path, &Empty {}).await?;
-        Ok(())
+        let req = UnpairSandboxInstance { id: id.clone() };
+        self.client.call(&req).await.map(drop)
     }
 
-    /// `POST /api/sandbox/instances/:id/groups`: adds (or renames) a group of the number.
+    /// `POST /api/sandbox/instances/{id}/groups`: adds (or renames) a group of the number.
     pub async fn add_group(
         &self,
         id: &InstanceId,
         req: &SandboxGroupRequest,
     ) -> Result<SandboxGroup> {
-        let path = format!("/api/sandbox/instances/{}/groups", segment(id.as_str()));
-        self.client.post_to(&path, req).await
+        let req = AddSandboxGroup {
+            id: id.clone(),
+            group: req.clone(),
+        };
+        self.client.call(&req).await
     }
 
-    /// `POST /api/sandbox/instances/:id/inbound`: a message someone sends to the number.
+    /// `POST /api/sandbox/instances/{id}/inbound`: a message someone sends to the number.
     pub async fn inbound(&self, id: &InstanceId, req: &SandboxInboundRequest) -> Result<()> {
-        let path = format!("/api/sandbox/instances/{}/inbound", segment(id.as_str()));
-        let _: Empty = self.client.post_to(&path, req).await?;
-        Ok(())
+        let req = SandboxInbound {
+            id: id.clone(),
+            message: req.clone(),
+        };
+        self.client.call(&req).await.map(drop)
     }
 
-    /// `GET /api/sandbox/outbox?instanceId=ID`: what the transport sent, oldest first.
+    /// `GET /api/sandbox/outbox?instanceId=ID` ([`GetOutbox`]): what the transport sent,
+    /// oldest first.
     pub async fn outbox(&self, id: &InstanceId) -> Result<Outbox> {
-        self.client
-            .get(&format!(
-                "/api/sandbox/outbox?instanceId={}",
-                segment(id.as_str())
-            ))
-            .await
+        let req = GetOutbox {
+            instance_id: id.clone(),
+        };
+        self.client.call(&req).await
     }
 }

@@ -1,9 +1,11 @@
+//! Cron schedules: `client.schedules()`.
+
 use crate::Client;
-use crate::client::segment;
 use crate::error::Result;
 use crate::ids::ScheduleId;
-use crate::models::common::Empty;
-use crate::models::schedules::{CreateScheduleRequest, ScheduleCreated, ScheduleList};
+use crate::models::schedules::{
+    CreateScheduleRequest, DeleteSchedule, ListSchedules, ScheduleCreated, ScheduleList,
+};
 
 /// Cron schedules. Get one with [`Client::schedules`].
 #[derive(Debug)]
@@ -12,22 +14,19 @@ pub struct SchedulesApi<'a> {
 }
 
 impl SchedulesApi<'_> {
-    /// `GET /api/schedules`, each with its `nextRunAt`.
+    /// `GET /api/schedules` ([`ListSchedules`]), each with its `nextRunAt`.
     pub async fn list(&self) -> Result<ScheduleList> {
-        self.client.get("/api/schedules").await
+        self.client.call(&ListSchedules).await
     }
 
     /// `POST /api/schedules`.
     pub async fn create(&self, req: &CreateScheduleRequest) -> Result<ScheduleCreated> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
-    /// `DELETE /api/schedules/:id`.
+    /// `DELETE /api/schedules/{id}` ([`DeleteSchedule`]).
     pub async fn delete(&self, id: &ScheduleId) -> Result<()> {
-        let _: Empty = self
-            .client
-            .delete(&format!("/api/schedules/{}", segment(id.as_str())))
-            .await?;
-        Ok(())
+        let req = DeleteSchedule { id: id.clone() };
+        self.client.call(&req).await.map(drop)
     }
 }

@@ -1,6 +1,8 @@
+//! The key's rate limit and message caps: `client.usage()`.
+
 use crate::Client;
 use crate::error::Result;
-use crate::models::usage::Usage;
+use crate::models::usage::{GetUsage, Usage};
 
 /// The key's rate limit and message caps. Get one with [`Client::usage`].
 #[derive(Debug)]
@@ -9,8 +11,8 @@ pub struct UsageApi<'a> {
 }
 
 impl UsageApi<'_> {
-    /// `GET /api/usage`: counts, limits and reset times.
+    /// `GET /api/usage` ([`GetUsage`]): counts, limits and reset times.
     pub async fn get(&self) -> Result<Usage> {
-        self.client.get("/api/usage").await
+        self.client.call(&GetUsage).await
     }
 }

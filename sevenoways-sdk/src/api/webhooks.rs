@@ -1,10 +1,11 @@
+//! Webhook subscriptions and their deliveries: `client.webhooks()`.
+
 use crate::Client;
-use crate::client::segment;
 use crate::error::Result;
-use crate::ids::WebhookId;
-use crate::models::common::Empty;
+use crate::ids::{DeliveryId, WebhookId};
 use crate::models::webhooks::{
-    CreateWebhookRequest, DeliveryDetail, DeliveryList, WebhookCreated, WebhookList,
+    CreateWebhookRequest, DeleteWebhook, DeliveryDetail, DeliveryList, GetDelivery, ListDeliveries,
+    ListWebhooks, Redeliver, TestWebhook, WebhookCreated, WebhookList,
 };
 
 /// Webhook subscriptions and their deliveries. Get one with [`Client::webhooks`].
@@ -14,79 +15,51 @@ pub struct WebhooksApi<'a> {
 }
 
 impl WebhooksApi<'_> {
-    /// `GET /api/webhooks`.
+    /// `GET /api/webhooks` ([`ListWebhooks`]).
     pub async fn list(&self) -> Result<WebhookList> {
-        self.client.get("/api/webhooks").await
+        self.client.call(&ListWebhooks).await
     }
 
     /// `POST /api/webhooks`. The answer holds the secret; it is not shown again.
     pub async fn create(&self, req: &CreateWebhookRequest) -> Result<WebhookCreated> {
-        self.client.post(req).await
+        self.client.call(req).await
     }
 
-    /// `DELETE /api/webhooks/:id`.
+    /// `DELETE /api/webhooks/{id}` ([`DeleteWebhook`]).
     pub async fn delete(&self, id: &WebhookId) -> Result<()> {
-        let _: Empty = self
-            .client
-            .delete(&format!("/api/webhooks/{}", segment(id.as_str())))
-            .await?;
-        Ok(())
+        let req = DeleteWebhook { id: id.clone() };
+        self.client.call(&req).await.map(drop)
     }
 
-    /// `POST /api/webhooks/:id/test`: queues a test event to the subscription.
+    /// `POST /api/webhooks/{id}/test` ([`TestWebhook`]): queues a test event to the
+    /// subscription.
     pub async fn test(&self, id: &WebhookId) -> Result<()> {
-        let _: Empty = self
-            .client
-            .post_to(
-                &format!("/api/webhooks/{}/test", segment(id.as_str())),
-                &Empty {},
-            )
-            .await?;
-        Ok(())
+        let req = TestWebhook { id: id.clone() };
+        self.client.call(&req).await.map(drop)
     }
 
-    /// `GET /api/webhooks/:id/deliveries`, newest first.
+    /// `GET /api/webhooks/{id}/deliveries` ([`ListDeliveries`]), newest first.
     pub async fn deliveries(&self, id: &WebhookId) -> Result<DeliveryList> {
-        self.client
-            .get(&format!(
-                "/api/webhooks/{}/deliveries",
-                segment(id.as_str())
-            ))
-            .await
+        let req = ListDeliveries { id: id.clone() };
+        self.client.call(&req).await
     }
 
-    /// `GET /api/webhooks/:id/deliveries/:deliveryId`: one delivery with every attempt.
-    pub async fn delivery(&self, id: &WebhookId, delivery_id: &str) -> Result<DeliveryDetail> {
-        self.client
-            .get(&format!(
-                "/api/webhooks/{}/deliveries/{}",
-                segment(id.as_str()),
-                delivery_segment(delivery_id)?
-            ))
-            .await
+    /// `GET /api/webhooks/{id}/deliveries/{deliveryId}` ([`GetDelivery`]): one delivery
+    /// with every attempt.
+    pub async fn delivery(&self, id: &WebhookId, delivery: &DeliveryId) -> Result<DeliveryDetail> {
+        let req = GetDelivery {
+            id: id.clone(),
+            delivery_id: delivery.clone(),
+        };
+        self.client.call(&req).await
     }
 
-    /// `POST /api/webhooks/:id/deliveries/:deliveryId/redeliver`.
-    pub async fn redeliver(&self, id: &WebhookId, delivery_id: &str) -> Result<()> {
-        let path = format!(
-            "/api/webhooks/{}/deliveries/{}/redeliver",
-            segment(id.as_str()),
-            delivery_segment(delivery_id)?
-        );
-        let _: Empty = self.client.post_to(&path, &Empty {}).await?;
-        Ok(())
+    /// `POST /api/webhooks/{id}/deliveries/{deliveryId}/redeliver` ([`Redeliver`]).
+    pub async fn redeliver(&self, id: &WebhookId, delivery: &DeliveryId) -> Result<()> {
+        let req = Redeliver {
+            id: id.clone(),
+            delivery_id: delivery.clone(),
+        };
+        self.client.call(&req).await.map(drop)
     }
-}
-
-/// A delivery id as a path segment; `.` and `..` would change the path itself.
-fn delivery_segment(delivery_id: &str) -> Result<String> {
-    let id = delivery_id.trim();
-    if id.is_empty() || id.bytes().all(|b| b == b'.') {
-        return Err(crate::ValidationError::new(
-            "deliveryId",
-            format!("expected a delivery id such as \"dlv_1\", got {delivery_id:?}"),
-        )
-        .into());
-    }
-    Ok(segment(id))
 }

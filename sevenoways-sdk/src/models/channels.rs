@@ -3,12 +3,13 @@
 //! A channel is saved once by invite link, code or JID (`POST /api/channels`), then sent
 //! to by its JID.
 
-use super::Endpoint;
 use super::common::{MediaUrl, MessageText};
 use super::messages::{
     Content, Queued, SendMessage, Target, check_caption, check_document, send_request,
 };
+use crate::endpoint::{body_endpoint, path_endpoint};
 use crate::ids::{ChannelId, InstanceId, NewsletterJid};
+use crate::models::common::Empty;
 use crate::validation::{Validate, ValidationError};
 use serde::{Deserialize, Serialize};
 
@@ -152,9 +153,19 @@ impl Validate for AddChannelRequest {
     }
 }
 
-impl Endpoint for AddChannelRequest {
-    const PATH: &'static str = "/api/channels";
-    type Response = ChannelSaved;
+body_endpoint!(AddChannelRequest => POST "/api/channels" -> ChannelSaved);
+
+path_endpoint! {
+    /// `GET /api/channels`: the saved channels, oldest first.
+    ListChannels => Get "/api/channels" -> ChannelList
+}
+
+path_endpoint! {
+    /// `DELETE /api/channels/{id}`: forgets a saved channel (the channel itself stays).
+    RemoveChannel {
+        /// The saved channel's id (`ch_…`).
+        id: ChannelId,
+    } => Delete "/api/channels/{id}" -> Empty
 }
 
 /// `POST /api/channels` answer: `{"success":true,"channel":{…}}`.
@@ -167,78 +178,15 @@ pub struct ChannelSaved {
 
 send_request! {
     /// `POST /api/send-to-channel`: text to a channel the number administers.
-    SendToChannelRequest => "/api/send-to-channel",
-    to { channel_jid: NewsletterJid [doc = "The channel (`120363…@newsletter`); the number must be an admin or owner."] } => |s| Ok(Target::Channel(s.channel_jid.clone())),
-    content { message: MessageText [doc = "The text, at most 4096 characters."] } => Content::Text { message: s.message.clone() },
-    check Ok(())
+    SendToChannelRequest => "/api/send-to-channel", to channel, text
 }
 
 send_request! {
     /// `POST /api/send-image-to-channel`: an image to a channel.
-    SendImageToChannelRequest => "/api/send-image-to-channel",
-    to { channel_jid: NewsletterJid [doc = "The channel (`120363…@newsletter`); the number must be an admin or owner."] } => |s| Ok(Target::Channel(s.channel_jid.clone())),
-    content {
-        image_url: MediaUrl [doc = "A public http(s) URL of the image."],
-        caption: Option<String> [doc = "Shown under the image."] [serde(default, skip_serializing_if = "Option::is_none")]
-    } => Content::Image { image_url: s.image_url.clone(), caption: s.caption.clone() },
-    check check_caption(s.caption.as_deref())
+    SendImageToChannelRequest => "/api/send-image-to-channel", to channel, image
 }
 
 send_request! {
     /// `POST /api/send-document-to-channel`: a document to a channel.
-    SendDocumentToChannelRequest => "/api/send-document-to-channel",
-    to { channel_jid: NewsletterJid [doc = "The channel (`120363…@newsletter`); the number must be an admin or owner."] } => |s| Ok(Target::Channel(s.channel_jid.clone())),
-    content {
-        file_url: MediaUrl [doc = "A public http(s) URL of the document."],
-        filename: String [doc = "The file name shown in WhatsApp, e.g. `report.pdf`."],
-        mimetype: Option<String> [doc = "The MIME type, e.g. `application/pdf`."] [serde(default, skip_serializing_if = "Option::is_none")]
-    } => Content::Document { file_url: s.file_url.clone(), filename: s.filename.clone(), mimetype: s.mimetype.clone() },
-    check check_document(&s.filename, s.mimetype.as_deref())
-}
-
-impl SendToChannelRequest {
-    /// Text to a channel.
-    pub fn new(instance_id: InstanceId, channel_jid: NewsletterJid, message: MessageText) -> Self {
-        Self {
-            instance_id,
-            channel_jid,
-            message,
-        }
-    }
-}
-
-impl SendImageToChannelRequest {
-    /// An image to a channel.
-    pub fn new(
-        instance_id: InstanceId,
-        channel_jid: NewsletterJid,
-        image_url: MediaUrl,
-        caption: Option<String>,
-    ) -> Self {
-        Self {
-            instance_id,
-            channel_jid,
-            image_url,
-            caption,
-        }
-    }
-}
-
-impl SendDocumentToChannelRequest {
-    /// A document to a channel.
-    pub fn new(
-        instance_id: InstanceId,
-        channel_jid: NewsletterJid,
-        file_url: MediaUrl,
-        filename: impl Into<String>,
-        mimetype: Option<String>,
-    ) -> Self {
-        Self {
-            instance_id,
-            channel_jid,
-            file_url,
-            filename: filename.into(),
-            mimetype,
-        }
-    }
+    SendDocumentToChannelRequest => "/api/send-document-to-channel", to channel, document
 }

@@ -1,10 +1,8 @@
 //! Value types shared by several resources, and the two response envelopes.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::ids::string_newtype;
 use crate::validation::ValidationError;
 
 /// The longest text message (and caption) the API takes, in characters.
@@ -21,16 +19,13 @@ pub const MAX_MESSAGE_CHARS: usize = 4096;
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct MessageText(String);
+string_newtype!(MessageText, field = "message", [], schema {
+    "minLength": 1, "maxLength": 4096,
+    "description": "Text, at most 4096 characters, kept byte for byte."
+});
 
 impl MessageText {
-    /// Checks and wraps the text.
-    pub fn new(text: impl Into<String>) -> Result<Self, ValidationError> {
-        let text = text.into();
-        Self::check(&text).map_err(|r| ValidationError::new("message", r))?;
-        Ok(Self(text))
-    }
-
-    fn check(text: &str) -> Result<(), String> {
+    fn parse(text: &str) -> Result<String, String> {
         if text.trim().is_empty() {
             return Err(if text.is_empty() {
                 "expected message text, got an empty string".into()
@@ -38,12 +33,8 @@ impl MessageText {
                 "expected message text, got only white space".into()
             });
         }
-        check_len(text)
-    }
-
-    /// The text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+        check_len(text)?;
+        Ok(text.to_owned())
     }
 }
 
@@ -61,47 +52,6 @@ pub(crate) fn check_len(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-impl fmt::Display for MessageText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for MessageText {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
-
-impl TryFrom<&str> for MessageText {
-    type Error = ValidationError;
-    fn try_from(s: &str) -> Result<Self, Self::Error> {
-        Self::new(s)
-    }
-}
-
-impl TryFrom<String> for MessageText {
-    type Error = ValidationError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::new(s)
-    }
-}
-
-impl Serialize for MessageText {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for MessageText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::check(&s).map_err(serde::de::Error::custom)?;
-        Ok(Self(s))
-    }
-}
-
 /// A public `http` or `https` URL of an image or document the server downloads.
 ///
 /// ```
@@ -112,23 +62,25 @@ impl<'de> Deserialize<'de> for MessageText {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct MediaUrl(String);
+// `new` names the field `fileUrl`; `for_field` names another (`imageUrl`, `url`).
+string_newtype!(MediaUrl, field = "fileUrl", [trim], schema {
+    "format": "uri", "pattern": "^https?://",
+    "description": "A public http or https URL."
+});
 
 impl MediaUrl {
-    /// Checks and wraps the URL; the error names the field `fileUrl` (see [`MediaUrl::for_field`]).
-    pub fn new(url: impl AsRef<str>) -> Result<Self, ValidationError> {
-        Self::for_field(url, "fileUrl")
-    }
-
     /// Checks the URL, naming `field` (`imageUrl` or `fileUrl`) in the error.
     pub fn for_field(url: impl AsRef<str>, field: &'static str) -> Result<Self, ValidationError> {
-        let url = url.as_ref().trim();
-        Self::check(url).map_err(|r| ValidationError::new(field, r))?;
-        Ok(Self(url.to_owned()))
+        Self::parse(url.as_ref().trim())
+            .map(Self)
+            .map_err(|r| ValidationError::new(field, r))
     }
 
-    fn check(raw: &str) -> Result<(), String> {
+    fn parse(raw: &str) -> Result<String, String> {
         match url::Url::parse(raw) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                Ok(raw.to_owned())
+            }
             Ok(u) => Err(format!(
                 "expected a public http or https URL, got a {} URL",
                 u.scheme()
@@ -139,54 +91,15 @@ impl MediaUrl {
         }
     }
 
-    /// The URL as given.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The parsed URL.
     pub fn to_url(&self) -> url::Url {
         url::Url::parse(&self.0).expect("checked when built")
     }
 }
 
-impl fmt::Display for MediaUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<&str> for MediaUrl {
-    type Error = ValidationError;
-    fn try_from(s: &str) -> Result<Self, Self::Error> {
-        Self::new(s)
-    }
-}
-
-impl FromStr for MediaUrl {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
-
-impl Serialize for MediaUrl {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for MediaUrl {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let s = s.trim();
-        Self::check(s).map_err(serde::de::Error::custom)?;
-        Ok(Self(s.to_owned()))
-    }
-}
-
 /// A five-field cron expression, minute first (`0 9 * * 1-5`), as the documentation's
-/// cron reference uses. Six-field (seconds) forms are refused.
+/// cron reference uses. Six-field (seconds) forms are refused. Kept with single spaces
+/// between the fields.
 ///
 /// ```
 /// use sevenoways_sdk::CronExpr;
@@ -194,19 +107,22 @@ impl<'de> Deserialize<'de> for MediaUrl {
 /// assert!(CronExpr::new("*/30 * * * *").is_ok());
 /// assert!(CronExpr::new("0 0 9 * * *").is_err());
 /// assert!(CronExpr::new("0 25 * * *").is_err());
+/// assert_eq!(CronExpr::new(" 0  9 * * 1-5 ").unwrap(), "0 9 * * 1-5");
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct CronExpr(String);
+string_newtype!(CronExpr, field = "cronExpr", [trim], schema {
+    "description": "Five cron fields, minute first, e.g. `0 9 * * 1-5`.",
+    "examples": ["0 9 * * *", "*/30 * * * *"]
+});
 
 impl CronExpr {
-    /// Parses and checks the expression.
-    pub fn new(expr: impl AsRef<str>) -> Result<Self, ValidationError> {
-        let expr = expr.as_ref().trim();
-        Self::parse(expr).map_err(|r| ValidationError::new("cronExpr", r))?;
-        Ok(Self(expr.split_whitespace().collect::<Vec<_>>().join(" ")))
+    fn parse(expr: &str) -> Result<String, String> {
+        Self::schedule_of(expr)?;
+        Ok(expr.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 
-    fn parse(expr: &str) -> Result<croner::Cron, String> {
+    fn schedule_of(expr: &str) -> Result<croner::Cron, String> {
         let fields = expr.split_whitespace().count();
         if fields != 5 {
             return Err(format!(
@@ -220,48 +136,9 @@ impl CronExpr {
             .map_err(|e| format!("expected a cron expression such as \"0 9 * * 1-5\": {e}"))
     }
 
-    /// The expression, fields separated by single spaces.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The parsed schedule, for computing run times.
     pub fn schedule(&self) -> croner::Cron {
-        Self::parse(&self.0).expect("checked when built")
-    }
-}
-
-impl fmt::Display for CronExpr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<&str> for CronExpr {
-    type Error = ValidationError;
-    fn try_from(s: &str) -> Result<Self, Self::Error> {
-        Self::new(s)
-    }
-}
-
-impl FromStr for CronExpr {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
-
-impl Serialize for CronExpr {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for CronExpr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(s.trim()).map_err(serde::de::Error::custom)?;
-        Ok(Self(s.split_whitespace().collect::<Vec<_>>().join(" ")))
+        Self::schedule_of(&self.0).expect("checked when built")
     }
 }
 
@@ -275,18 +152,18 @@ impl<'de> Deserialize<'de> for CronExpr {
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct TimeZone(chrono_tz::Tz);
+string_newtype!(TimeZone, field = "timezone", [custom_as_str], schema {
+    "description": "An IANA time zone name.",
+    "examples": ["Asia/Dubai", "Europe/London", "America/New_York", "UTC"]
+});
 
 impl TimeZone {
     /// UTC.
     pub const UTC: TimeZone = TimeZone(chrono_tz::Tz::UTC);
 
-    /// Looks the name up in the IANA database.
-    pub fn new(name: impl AsRef<str>) -> Result<Self, ValidationError> {
-        Self::parse(name.as_ref()).map_err(|r| ValidationError::new("timezone", r))
-    }
-
-    fn parse(name: &str) -> Result<Self, String> {
-        name.trim().parse::<chrono_tz::Tz>().map(Self).map_err(|_| {
+    // Trims here rather than with the `trim` knob, so the error quotes the value as given.
+    fn parse(name: &str) -> Result<chrono_tz::Tz, String> {
+        name.trim().parse::<chrono_tz::Tz>().map_err(|_| {
             format!("expected an IANA time zone such as \"Asia/Dubai\" or \"UTC\", got {name:?}")
         })
     }
@@ -305,39 +182,6 @@ impl TimeZone {
 impl Default for TimeZone {
     fn default() -> Self {
         Self::UTC
-    }
-}
-
-impl fmt::Display for TimeZone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl TryFrom<&str> for TimeZone {
-    type Error = ValidationError;
-    fn try_from(s: &str) -> Result<Self, Self::Error> {
-        Self::new(s)
-    }
-}
-
-impl FromStr for TimeZone {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
-
-impl Serialize for TimeZone {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for TimeZone {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -413,33 +257,3 @@ pub struct Empty {}
 /// The exact 429 message the documentation gives for the send rate limit (an em dash, U+2014).
 pub const RATE_LIMIT_MESSAGE: &str =
     "Send rate limit exceeded \u{2014} max 60 requests/minute per API key.";
-
-/// Schemas for the hand-serialised value types: strings with their rules.
-#[cfg(feature = "schema")]
-mod schema {
-    use std::borrow::Cow;
-
-    use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-
-    macro_rules! string_schema {
-        ($ty:ty, $name:literal, $($rest:tt)*) => {
-            impl JsonSchema for $ty {
-                fn schema_name() -> Cow<'static, str> {
-                    $name.into()
-                }
-                fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                    json_schema!({ "type": "string", $($rest)* })
-                }
-            }
-        };
-    }
-
-    string_schema!(super::MessageText, "MessageText", "minLength": 1, "maxLength": 4096,
-        "description": "Text, at most 4096 characters, kept byte for byte.");
-    string_schema!(super::MediaUrl, "MediaUrl", "format": "uri", "pattern": "^https?://",
-        "description": "A public http or https URL.");
-    string_schema!(super::CronExpr, "CronExpr",
-        "description": "Five cron fields, minute first, e.g. `0 9 * * 1-5`.", "examples": ["0 9 * * *", "*/30 * * * *"]);
-    string_schema!(super::TimeZone, "TimeZone",
-        "description": "An IANA time zone name.", "examples": ["Asia/Dubai", "Europe/London", "America/New_York", "UTC"]);
-}

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::endpoint::path_endpoint;
 use crate::ids::{GroupId, InstanceId};
 
 /// A group of an instance, as `GET /api/instances/:id/groups` lists it.
@@ -27,4 +28,12 @@ pub struct GroupList {
     pub instance_id: InstanceId,
     /// Sorted by name.
     pub groups: Vec<Group>,
+}
+
+path_endpoint! {
+    /// `GET /api/instances/{id}/groups`: the groups of a paired number, by name.
+    ListGroups {
+        /// The instance whose groups to list.
+        instance_id: InstanceId,
+    } => Get "/api/instances/{id}/groups" -> GroupList
 }

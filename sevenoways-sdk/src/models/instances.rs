@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Endpoint;
+use crate::endpoint::{Endpoint, Method, NoBody, body_endpoint, fill_route, path_endpoint};
 use crate::ids::InstanceId;
+use crate::models::common::Empty;
 use crate::validation::{Validate, ValidationError};
 
 /// Whether an instance's number is connected.
@@ -106,9 +107,20 @@ impl Validate for CreateInstanceRequest {
     }
 }
 
-impl Endpoint for CreateInstanceRequest {
-    const PATH: &'static str = "/api/instances";
-    type Response = InstanceCreated;
+body_endpoint!(CreateInstanceRequest => POST "/api/instances" -> InstanceCreated);
+
+path_endpoint! {
+    /// `GET /api/instances`: the key's instances, oldest first.
+    ListInstances => Get "/api/instances" -> InstanceList
+}
+
+path_endpoint! {
+    /// `DELETE /api/instances/{id}`: the instance, its groups and saved channels go; its
+    /// unsent queue entries fail.
+    DeleteInstance {
+        /// The instance to delete.
+        id: InstanceId,
+    } => Delete "/api/instances/{id}" -> Empty
 }
 
 /// `POST /api/instances` answer: `{"success":true,"instance":{…},"qrUrl":"…"}`.
@@ -123,6 +135,41 @@ pub struct InstanceCreated {
     pub instance: Instance,
     /// The pairing page, with a short-lived token.
     pub qr_url: String,
+}
+
+/// `GET /api/instances/{id}/qr?format=json`: the pairing code as data, for a program to
+/// draw. (Without `format=json` the same route answers the HTML pairing page, or PNG or
+/// SVG with `format=png|svg`; see [`GetQr::page_path`].)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetQr {
+    /// The instance to pair.
+    pub id: InstanceId,
+}
+
+impl GetQr {
+    /// The pairing page's path, without a query: what a browser opens.
+    pub fn page_path(&self) -> String {
+        fill_route(Self::ROUTE, &[self.id.as_str()])
+    }
+}
+
+impl Endpoint for GetQr {
+    const METHOD: Method = Method::Get;
+    const ROUTE: &'static str = "/api/instances/{id}/qr";
+    type Body = NoBody;
+    type Response = QrCode;
+
+    fn path(&self) -> std::borrow::Cow<'_, str> {
+        self.page_path().into()
+    }
+
+    fn query(&self) -> Vec<(&'static str, &str)> {
+        vec![("format", "json")]
+    }
+
+    fn body(&self) -> Option<&NoBody> {
+        None
+    }
 }
 
 /// `GET /api/instances/:id/qr?format=json`: what a program needs to draw the code itself.

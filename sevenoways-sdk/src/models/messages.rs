@@ -1,13 +1,58 @@
 //! Sending messages: to groups (`/api/send*`) and to phone numbers (`/api/send-number*`).
 //!
 //! Every send answers [`Queued`]: the message is durably queued, not yet delivered;
-//! `GET /api/queue/:queueId` (see [`crate::models::queue`]) follows it from there.
+//! `GET /api/queue/{id}` (see [`crate::models::queue`]) follows it from there.
+//!
+//! Each request's `new` takes its required fields in wire order; optional ones have
+//! setters:
+//!
+//! ```
+//! use sevenoways_sdk::models::messages::{SendImageRequest, SendNumberDocumentRequest, SendRequest};
+//! use sevenoways_sdk::{GroupTarget, MediaUrl, Phone};
+//!
+//! let text = SendRequest::new(
+//!     "number2".parse()?,
+//!     GroupTarget::names(["Team A"])?,
+//!     "Hello everyone! 👋".try_into()?,
+//! );
+//! assert_eq!(
+//!     serde_json::to_string(&text)?,
+//!     r#"{"instanceId":"number2","groups":["Team A"],"message":"Hello everyone! 👋"}"#
+//! );
+//!
+//! let image = SendImageRequest::new(
+//!     "number2".parse()?,
+//!     GroupTarget::all(),
+//!     MediaUrl::new("https://example.com/banner.jpg")?,
+//! )
+//! .caption("Sale starts today 🎉");
+//! assert_eq!(
+//!     serde_json::to_string(&image)?,
+//!     r#"{"instanceId":"number2","sendAll":true,"imageUrl":"https://example.com/banner.jpg","caption":"Sale starts today 🎉"}"#
+//! );
+//!
+//! let invoice = SendNumberDocumentRequest::new(
+//!     "number2".parse()?,
+//!     Phone::normalize("+971 50 123 4567")?,
+//!     MediaUrl::new("https://example.com/invoice.pdf")?,
+//!     "Invoice 1042.pdf",
+//! )
+//! .mimetype("application/pdf");
+//! assert_eq!(invoice.mimetype.as_deref(), Some("application/pdf"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use serde::{Deserialize, Serialize};
 
-use super::Endpoint;
+use super::channels::{
+    SendDocumentToChannelRequest, SendImageToChannelRequest, SendToChannelRequest,
+};
 use super::common::{MediaUrl, MessageText, check_len};
+use super::communities::{
+    SendDocumentToCommunityRequest, SendImageToCommunityRequest, SendToCommunityRequest,
+};
 use super::de::{bool_like, one_or_many};
+use crate::endpoint::Endpoint;
 use crate::ids::{GroupId, GroupName, InstanceId, NewsletterJid, Phone, QueueId};
 use crate::validation::{Validate, ValidationError};
 
@@ -262,7 +307,9 @@ pub(crate) fn check_document(
 /// A send request of any documented kind: where it goes and what it carries.
 ///
 /// The server handles all twelve send endpoints with one handler over this trait.
-pub trait SendMessage: Endpoint<Response = Queued> {
+pub trait SendMessage:
+    Endpoint<Response = Queued> + Serialize + serde::de::DeserializeOwned + Validate
+{
     /// The sending instance.
     fn instance_id(&self) -> &InstanceId;
     /// The recipients, before group names are resolved.
@@ -300,17 +347,131 @@ pub struct Queued {
     pub recipients: Vec<QueuedRecipient>,
 }
 
-/// Declares a send request: the struct, its endpoint, and how it maps onto
-/// [`Target`] and [`Content`]. Writing twelve of these by hand would repeat the
-/// same serde attributes a hundred times and hide the one line that differs.
+/// Declares a send request from its recipient kind and content kind:
+/// `SendImageRequest => "/api/send-image", to groups, image`.
+///
+/// It writes the struct (`instanceId`, the recipient fields, the content fields, in that
+/// order on the wire), its [`Endpoint`], [`SendMessage`] and [`Validate`] impls, a `new`
+/// taking the required fields in that order, and one setter per optional field
+/// (`.caption("…")`, `.mimetype("…")`). Twelve requests share four recipient kinds and
+/// three content kinds, so each field, its documentation and its serde attributes are
+/// written once, here. (`field: Type = ParamType`: what `new` takes for it.)
 macro_rules! send_request {
-    (
-        $(#[$doc:meta])*
-        $name:ident => $path:literal,
-        to { $($to_field:ident : $to_ty:ty $([$to_attr:meta])*),* } => |$s:ident| $target:expr,
-        content { $($c_field:ident : $c_ty:ty $([$c_attr:meta])*),* } => $content:expr,
-        check $check:expr
-    ) => {
+    ($(#[$doc:meta])* $name:ident => $route:literal, to $target:ident, $kind:ident) => {
+        send_request!(@target $target [$(#[$doc])*] $name $route $kind);
+    };
+
+    (@target groups [$(#[$doc:meta])*] $name:ident $route:literal $kind:ident) => {
+        send_request!(@kind $kind [$(#[$doc])*
+            #[doc = "Recipients are chosen with `groupIds`, `groups` (names) or `sendAll`; build them with [`GroupTarget`] and `new`."]
+        ] $name $route {
+            param to: GroupTarget;
+            split (group_ids, groups, send_all,) = to.into_fields();
+            fields {
+                #[doc = "Groups by id (`120363…@g.us`), stable when a group is renamed."]
+                #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+                group_ids: Vec<GroupId>,
+                #[doc = "Groups by name, matched case-insensitively."]
+                #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+                groups: Vec<GroupName>,
+                #[doc = "`true` sends to every group of the instance; it stands alone."]
+                #[serde(default, deserialize_with = "bool_like", skip_serializing_if = "is_false")]
+                send_all: bool,
+            }
+            target |s| GroupTarget::from_fields(&s.group_ids, &s.groups, s.send_all).map(Target::Groups);
+        });
+    };
+    (@target phone [$(#[$doc:meta])*] $name:ident $route:literal $kind:ident) => {
+        send_request!(@kind $kind [$(#[$doc])*] $name $route {
+            param phone: Phone;
+            split (phone,) = (phone,);
+            fields {
+                #[doc = "The recipient: country code and number, digits only (`971501234567`)."]
+                phone: Phone,
+            }
+            target |s| Ok(Target::Phone(s.phone.clone()));
+        });
+    };
+    (@target community [$(#[$doc:meta])*] $name:ident $route:literal $kind:ident) => {
+        send_request!(@kind $kind [$(#[$doc])*] $name $route {
+            param community_id: NewsletterJid;
+            split (community_id,) = (community_id,);
+            fields {
+                #[doc = "The community (`120363…@newsletter`); the number must be a member or admin."]
+                community_id: NewsletterJid,
+            }
+            target |s| Ok(Target::Community(s.community_id.clone()));
+        });
+    };
+    (@target channel [$(#[$doc:meta])*] $name:ident $route:literal $kind:ident) => {
+        send_request!(@kind $kind [$(#[$doc])*] $name $route {
+            param channel_jid: NewsletterJid;
+            split (channel_jid,) = (channel_jid,);
+            fields {
+                #[doc = "The channel (`120363…@newsletter`); the number must be an admin or owner."]
+                channel_jid: NewsletterJid,
+            }
+            target |s| Ok(Target::Channel(s.channel_jid.clone()));
+        });
+    };
+
+    (@kind text [$(#[$doc:meta])*] $name:ident $route:literal { $($target:tt)* }) => {
+        send_request!(@build [$(#[$doc])*] $name $route { $($target)* } {
+            required {
+                #[doc = "The text, at most 4096 characters."]
+                message: MessageText = MessageText,
+            }
+            optional {}
+            content |s| Content::Text { message: s.message.clone() };
+            check |s| Ok(());
+        });
+    };
+    (@kind image [$(#[$doc:meta])*] $name:ident $route:literal { $($target:tt)* }) => {
+        send_request!(@build [$(#[$doc])*] $name $route { $($target)* } {
+            required {
+                #[doc = "A public http(s) URL of the image."]
+                image_url: MediaUrl = MediaUrl,
+            }
+            optional {
+                #[doc = "Shown under the image."]
+                caption: String,
+            }
+            content |s| Content::Image { image_url: s.image_url.clone(), caption: s.caption.clone() };
+            check |s| check_caption(s.caption.as_deref());
+        });
+    };
+    (@kind document [$(#[$doc:meta])*] $name:ident $route:literal { $($target:tt)* }) => {
+        send_request!(@build [$(#[$doc])*] $name $route { $($target)* } {
+            required {
+                #[doc = "A public http(s) URL of the document."]
+                file_url: MediaUrl = MediaUrl,
+                #[doc = "The file name shown in WhatsApp, e.g. `report.pdf`."]
+                filename: String = impl Into<String>,
+            }
+            optional {
+                #[doc = "The MIME type, e.g. `application/pdf`."]
+                mimetype: String,
+            }
+            content |s| Content::Document {
+                file_url: s.file_url.clone(),
+                filename: s.filename.clone(),
+                mimetype: s.mimetype.clone(),
+            };
+            check |s| check_document(&s.filename, s.mimetype.as_deref());
+        });
+    };
+
+    (@build [$(#[$doc:meta])*] $name:ident $route:literal {
+        param $param:ident : $param_ty:ty;
+        split ($($split:ident,)*) = $split_expr:expr;
+        fields { $( $(#[$to_attr:meta])* $to_field:ident : $to_ty:ty, )* }
+        target |$ts:ident| $target:expr;
+    } {
+        required { $( $(#[$req_doc:meta])* $req:ident : $req_ty:ty = $req_param:ty, )* }
+        optional { $( $(#[$opt_doc:meta])* $opt:ident : $opt_ty:ty, )* }
+        content |$cs:ident| $content:expr;
+        check |$ks:ident| $check:expr;
+    }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
         #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -318,35 +479,64 @@ macro_rules! send_request {
         pub struct $name {
             /// Which number sends (`instanceId`).
             pub instance_id: InstanceId,
-            $($(#[$to_attr])* pub $to_field: $to_ty,)*
-            $($(#[$c_attr])* pub $c_field: $c_ty,)*
+            $( $(#[$to_attr])* pub $to_field: $to_ty, )*
+            $( $(#[$req_doc])* pub $req: $req_ty, )*
+            $(
+                $(#[$opt_doc])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $opt: Option<$opt_ty>,
+            )*
         }
 
-        impl Endpoint for $name {
-            const PATH: &'static str = $path;
-            type Response = Queued;
+        impl $name {
+            /// The request with its required fields, in their wire order; the optional
+            /// ones are left out until a setter adds them.
+            pub fn new(
+                instance_id: InstanceId,
+                $param: $param_ty,
+                $( $req: $req_param, )*
+            ) -> Self {
+                let ($($split,)*) = $split_expr;
+                Self {
+                    instance_id,
+                    $( $split, )*
+                    $( $req: $req.into(), )*
+                    $( $opt: None, )*
+                }
+            }
+
+            $(
+                $(#[$opt_doc])*
+                ///
+                /// Left out unless set; the field is public to set or clear an `Option`.
+                pub fn $opt(mut self, $opt: impl Into<$opt_ty>) -> Self {
+                    self.$opt = Some($opt.into());
+                    self
+                }
+            )*
         }
+
+        $crate::endpoint::body_endpoint!($name => POST $route -> Queued);
 
         impl SendMessage for $name {
             fn instance_id(&self) -> &InstanceId {
                 &self.instance_id
             }
-            #[allow(unused_variables)]
             fn target(&self) -> Result<Target, ValidationError> {
-                let $s = self;
+                let $ts = self;
                 $target
             }
             fn content(&self) -> Content {
-                let $s = self;
+                let $cs = self;
                 $content
             }
         }
 
         impl Validate for $name {
-            #[allow(unused_variables)]
             fn validate(&self) -> Result<(), ValidationError> {
                 self.target()?;
-                let $s = self;
+                #[allow(unused_variables)]
+                let $ks = self;
                 $check
             }
         }
@@ -355,207 +545,193 @@ macro_rules! send_request {
 
 pub(crate) use send_request;
 
-macro_rules! group_fields_doc {
-    () => {
-        concat!(
-            "Recipients are chosen with `groupIds`, `groups` (names) or `sendAll`; ",
-            "build them with [`GroupTarget`] and `new`."
-        )
-    };
-}
-
 send_request! {
     /// `POST /api/send`: text to groups.
-    #[doc = group_fields_doc!()]
-    SendRequest => "/api/send",
-    to {
-        group_ids: Vec<GroupId> [doc = "Groups by id (`120363…@g.us`), stable when a group is renamed."] [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
-        groups: Vec<GroupName> [doc = "Groups by name, matched case-insensitively."] [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
-        send_all: bool [doc = "`true` sends to every group of the instance; it stands alone."] [serde(default, deserialize_with = "bool_like", skip_serializing_if = "is_false")]
-    } => |s| GroupTarget::from_fields(&s.group_ids, &s.groups, s.send_all).map(Target::Groups),
-    content { message: MessageText [doc = "The text, at most 4096 characters."] } => Content::Text { message: s.message.clone() },
-    check Ok(())
+    SendRequest => "/api/send", to groups, text
 }
 
 send_request! {
     /// `POST /api/send-image`: an image to groups.
-    #[doc = group_fields_doc!()]
-    SendImageRequest => "/api/send-image",
-    to {
-        group_ids: Vec<GroupId> [doc = "Groups by id (`120363…@g.us`), stable when a group is renamed."] [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
-        groups: Vec<GroupName> [doc = "Groups by name, matched case-insensitively."] [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
-        send_all: bool [doc = "`true` sends to every group of the instance; it stands alone."] [serde(default, deserialize_with = "bool_like", skip_serializing_if = "is_false")]
-    } => |s| GroupTarget::from_fields(&s.group_ids, &s.groups, s.send_all).map(Target::Groups),
-    content {
-        image_url: MediaUrl [doc = "A public http(s) URL of the image."],
-        caption: Option<String> [doc = "Shown under the image."] [serde(default, skip_serializing_if = "Option::is_none")]
-    } => Content::Image { image_url: s.image_url.clone(), caption: s.caption.clone() },
-    check check_caption(s.caption.as_deref())
+    SendImageRequest => "/api/send-image", to groups, image
 }
 
 send_request! {
     /// `POST /api/send-document`: a document to groups.
-    #[doc = group_fields_doc!()]
-    SendDocumentRequest => "/api/send-document",
-    to {
-        group_ids: Vec<GroupId> [doc = "Groups by id (`120363…@g.us`), stable when a group is renamed."] [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
-        groups: Vec<GroupName> [doc = "Groups by name, matched case-insensitively."] [serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")],
-        send_all: bool [doc = "`true` sends to every group of the instance; it stands alone."] [serde(default, deserialize_with = "bool_like", skip_serializing_if = "is_false")]
-    } => |s| GroupTarget::from_fields(&s.group_ids, &s.groups, s.send_all).map(Target::Groups),
-    content {
-        file_url: MediaUrl [doc = "A public http(s) URL of the document."],
-        filename: String [doc = "The file name shown in WhatsApp, e.g. `report.pdf`."],
-        mimetype: Option<String> [doc = "The MIME type, e.g. `application/pdf`."] [serde(default, skip_serializing_if = "Option::is_none")]
-    } => Content::Document { file_url: s.file_url.clone(), filename: s.filename.clone(), mimetype: s.mimetype.clone() },
-    check check_document(&s.filename, s.mimetype.as_deref())
+    SendDocumentRequest => "/api/send-document", to groups, document
 }
 
 send_request! {
     /// `POST /api/send-number`: text to a phone number.
-    SendNumberRequest => "/api/send-number",
-    to { phone: Phone [doc = "The recipient: country code and number, digits only (`971501234567`)."] } => |s| Ok(Target::Phone(s.phone.clone())),
-    content { message: MessageText [doc = "The text, at most 4096 characters."] } => Content::Text { message: s.message.clone() },
-    check Ok(())
+    SendNumberRequest => "/api/send-number", to phone, text
 }
 
 send_request! {
     /// `POST /api/send-number-image`: an image to a phone number.
-    SendNumberImageRequest => "/api/send-number-image",
-    to { phone: Phone [doc = "The recipient: country code and number, digits only (`971501234567`)."] } => |s| Ok(Target::Phone(s.phone.clone())),
-    content {
-        image_url: MediaUrl [doc = "A public http(s) URL of the image."],
-        caption: Option<String> [doc = "Shown under the image."] [serde(default, skip_serializing_if = "Option::is_none")]
-    } => Content::Image { image_url: s.image_url.clone(), caption: s.caption.clone() },
-    check check_caption(s.caption.as_deref())
+    SendNumberImageRequest => "/api/send-number-image", to phone, image
 }
 
 send_request! {
     /// `POST /api/send-number-document`: a document to a phone number.
-    SendNumberDocumentRequest => "/api/send-number-document",
-    to { phone: Phone [doc = "The recipient: country code and number, digits only (`971501234567`)."] } => |s| Ok(Target::Phone(s.phone.clone())),
-    content {
-        file_url: MediaUrl [doc = "A public http(s) URL of the document."],
-        filename: String [doc = "The file name shown in WhatsApp, e.g. `report.pdf`."],
-        mimetype: Option<String> [doc = "The MIME type, e.g. `application/pdf`."] [serde(default, skip_serializing_if = "Option::is_none")]
-    } => Content::Document { file_url: s.file_url.clone(), filename: s.filename.clone(), mimetype: s.mimetype.clone() },
-    check check_document(&s.filename, s.mimetype.as_deref())
+    SendNumberDocumentRequest => "/api/send-number-document", to phone, document
 }
 
-/// Constructors that take the typed pieces, so a built request is valid by construction.
-impl SendRequest {
+/// A send of any recipient kind × content kind, for code that decides both at run time
+/// (a CLI, a bulk sender, a schedule runner): [`AnySend::from_parts`] picks the
+/// documented endpoint, and [`Client::send_message`](crate::Client::send_message) sends it.
+///
+/// ```
+/// use sevenoways_sdk::models::messages::AnySend;
+/// use sevenoways_sdk::{Content, Phone, Target};
+/// let send = AnySend::from_parts(
+///     "number2".parse()?,
+///     Target::Phone(Phone::new("971501234567")?),
+///     Content::Text { message: "Hi".try_into()? },
+/// );
+/// assert_eq!(send.route(), "/api/send-number");
+/// # Ok::<(), sevenoways_sdk::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AnySend {
     /// Text to groups.
-    ///
-    /// ```
-    /// use sevenoways_sdk::models::messages::SendRequest;
-    /// use sevenoways_sdk::GroupTarget;
-    /// let req = SendRequest::new(
-    ///     "number2".parse()?,
-    ///     GroupTarget::names(["Team A"])?,
-    ///     "Hello everyone! 👋".try_into()?,
-    /// );
-    /// assert_eq!(
-    ///     serde_json::to_string(&req)?,
-    ///     r#"{"instanceId":"number2","groups":["Team A"],"message":"Hello everyone! 👋"}"#
-    /// );
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn new(instance_id: InstanceId, to: GroupTarget, message: MessageText) -> Self {
-        let (group_ids, groups, send_all) = to.into_fields();
-        Self {
-            instance_id,
-            group_ids,
-            groups,
-            send_all,
-            message,
-        }
-    }
-}
-
-impl SendImageRequest {
+    Send(SendRequest),
     /// An image to groups.
-    pub fn new(
-        instance_id: InstanceId,
-        to: GroupTarget,
-        image_url: MediaUrl,
-        caption: Option<String>,
-    ) -> Self {
-        let (group_ids, groups, send_all) = to.into_fields();
-        Self {
-            instance_id,
-            group_ids,
-            groups,
-            send_all,
-            image_url,
-            caption,
-        }
-    }
-}
-
-impl SendDocumentRequest {
+    SendImage(SendImageRequest),
     /// A document to groups.
-    pub fn new(
-        instance_id: InstanceId,
-        to: GroupTarget,
-        file_url: MediaUrl,
-        filename: impl Into<String>,
-        mimetype: Option<String>,
-    ) -> Self {
-        let (group_ids, groups, send_all) = to.into_fields();
-        Self {
-            instance_id,
-            group_ids,
-            groups,
-            send_all,
-            file_url,
-            filename: filename.into(),
-            mimetype,
-        }
-    }
-}
-
-impl SendNumberRequest {
+    SendDocument(SendDocumentRequest),
     /// Text to a phone number.
-    pub fn new(instance_id: InstanceId, phone: Phone, message: MessageText) -> Self {
-        Self {
-            instance_id,
-            phone,
-            message,
-        }
-    }
-}
-
-impl SendNumberImageRequest {
+    SendNumber(SendNumberRequest),
     /// An image to a phone number.
-    pub fn new(
-        instance_id: InstanceId,
-        phone: Phone,
-        image_url: MediaUrl,
-        caption: Option<String>,
-    ) -> Self {
-        Self {
-            instance_id,
-            phone,
-            image_url,
-            caption,
+    SendNumberImage(SendNumberImageRequest),
+    /// A document to a phone number.
+    SendNumberDocument(SendNumberDocumentRequest),
+    /// Text to a community.
+    SendToCommunity(SendToCommunityRequest),
+    /// An image to a community.
+    SendImageToCommunity(SendImageToCommunityRequest),
+    /// A document to a community.
+    SendDocumentToCommunity(SendDocumentToCommunityRequest),
+    /// Text to a channel.
+    SendToChannel(SendToChannelRequest),
+    /// An image to a channel.
+    SendImageToChannel(SendImageToChannelRequest),
+    /// A document to a channel.
+    SendDocumentToChannel(SendDocumentToChannelRequest),
+}
+
+/// `$m!(request)` on whichever request `$any` holds.
+macro_rules! each_send {
+    ($any:expr, |$r:ident| $body:expr) => {
+        match $any {
+            AnySend::Send($r) => $body,
+            AnySend::SendImage($r) => $body,
+            AnySend::SendDocument($r) => $body,
+            AnySend::SendNumber($r) => $body,
+            AnySend::SendNumberImage($r) => $body,
+            AnySend::SendNumberDocument($r) => $body,
+            AnySend::SendToCommunity($r) => $body,
+            AnySend::SendImageToCommunity($r) => $body,
+            AnySend::SendDocumentToCommunity($r) => $body,
+            AnySend::SendToChannel($r) => $body,
+            AnySend::SendImageToChannel($r) => $body,
+            AnySend::SendDocumentToChannel($r) => $body,
         }
+    };
+}
+
+impl AnySend {
+    /// The request for `target` × `content`; every pair has its endpoint.
+    pub fn from_parts(instance_id: InstanceId, target: Target, content: Content) -> Self {
+        macro_rules! by_content {
+            ($to:expr, $text:ident, $image:ident, $document:ident) => {
+                match content {
+                    Content::Text { message } => $text::new(instance_id, $to, message).into(),
+                    Content::Image { image_url, caption } => {
+                        let mut request = $image::new(instance_id, $to, image_url);
+                        request.caption = caption;
+                        request.into()
+                    }
+                    Content::Document {
+                        file_url,
+                        filename,
+                        mimetype,
+                    } => {
+                        let mut request = $document::new(instance_id, $to, file_url, filename);
+                        request.mimetype = mimetype;
+                        request.into()
+                    }
+                }
+            };
+        }
+        match target {
+            Target::Groups(to) => {
+                by_content!(to, SendRequest, SendImageRequest, SendDocumentRequest)
+            }
+            Target::Phone(to) => by_content!(
+                to,
+                SendNumberRequest,
+                SendNumberImageRequest,
+                SendNumberDocumentRequest
+            ),
+            Target::Community(to) => by_content!(
+                to,
+                SendToCommunityRequest,
+                SendImageToCommunityRequest,
+                SendDocumentToCommunityRequest
+            ),
+            Target::Channel(to) => by_content!(
+                to,
+                SendToChannelRequest,
+                SendImageToChannelRequest,
+                SendDocumentToChannelRequest
+            ),
+        }
+    }
+
+    /// The endpoint's route, e.g. `/api/send-number-image`.
+    pub fn route(&self) -> &'static str {
+        fn route_of<E: Endpoint>(_: &E) -> &'static str {
+            E::ROUTE
+        }
+        each_send!(self, |r| route_of(r))
     }
 }
 
-impl SendNumberDocumentRequest {
-    /// A document to a phone number.
-    pub fn new(
-        instance_id: InstanceId,
-        phone: Phone,
-        file_url: MediaUrl,
-        filename: impl Into<String>,
-        mimetype: Option<String>,
-    ) -> Self {
-        Self {
-            instance_id,
-            phone,
-            file_url,
-            filename: filename.into(),
-            mimetype,
-        }
+impl Serialize for AnySend {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        each_send!(self, |r| r.serialize(s))
     }
+}
+
+impl Validate for AnySend {
+    fn validate(&self) -> Result<(), ValidationError> {
+        each_send!(self, |r| r.validate())
+    }
+}
+
+macro_rules! any_send_from {
+    ($($variant:ident($ty:ident)),* $(,)?) => {
+        $(
+            impl From<$ty> for AnySend {
+                fn from(request: $ty) -> Self {
+                    Self::$variant(request)
+                }
+            }
+        )*
+    };
+}
+
+any_send_from! {
+    Send(SendRequest),
+    SendImage(SendImageRequest),
+    SendDocument(SendDocumentRequest),
+    SendNumber(SendNumberRequest),
+    SendNumberImage(SendNumberImageRequest),
+    SendNumberDocument(SendNumberDocumentRequest),
+    SendToCommunity(SendToCommunityRequest),
+    SendImageToCommunity(SendImageToCommunityRequest),
+    SendDocumentToCommunity(SendDocumentToCommunityRequest),
+    SendToChannel(SendToChannelRequest),
+    SendImageToChannel(SendImageToChannelRequest),
+    SendDocumentToChannel(SendDocumentToChannelRequest),
 }

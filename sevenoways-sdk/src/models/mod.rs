@@ -6,7 +6,7 @@
 pub mod channels;
 pub mod common;
 pub mod communities;
-pub mod de;
+pub(crate) mod de;
 pub mod groups;
 pub mod instances;
 pub mod messages;
@@ -16,17 +16,4 @@ pub mod schedules;
 pub mod usage;
 pub mod webhooks;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-use crate::validation::Validate;
-
-/// A `POST` endpoint with a body: its path and what it answers.
-///
-/// The client and the server's router both take the path from here, so they cannot drift.
-pub trait Endpoint: Serialize + DeserializeOwned + Validate {
-    /// The documented path, e.g. `/api/send-number`.
-    const PATH: &'static str;
-    /// The success body, inside the `{"success":true,…}` envelope.
-    type Response: Serialize + DeserializeOwned;
-}
+pub use crate::endpoint::Endpoint;

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::messages::Content;
+use crate::endpoint::{Endpoint, Method, NoBody, fill_route};
 use crate::ids::{InstanceId, QueueId};
 
 /// Where a queue entry is in its life: `queued → sending → sent → delivered → read`,
@@ -89,4 +90,26 @@ pub struct QueueEntry {
     /// When it was read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/queue/{id}`: a queue entry's status, attempts, timestamps and failure reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GetQueueEntry {
+    /// The entry (`queueId` of a send's answer).
+    pub id: QueueId,
+}
+
+impl Endpoint for GetQueueEntry {
+    const METHOD: Method = Method::Get;
+    const ROUTE: &'static str = "/api/queue/{id}";
+    type Body = NoBody;
+    type Response = QueueEntry;
+
+    fn path(&self) -> std::borrow::Cow<'_, str> {
+        fill_route(Self::ROUTE, &[&self.id.to_string()]).into()
+    }
+
+    fn body(&self) -> Option<&NoBody> {
+        None
+    }
 }

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::groups::Group;
 use super::messages::Content;
+use crate::endpoint::{Endpoint, Method, NoBody, fill_route, path_endpoint};
 use crate::ids::{GroupId, GroupName, InstanceId, Phone, QueueId};
-use crate::models::common::MessageText;
+use crate::models::common::{Empty, MessageText};
 use crate::validation::{Validate, ValidationError};
 
 /// `POST /api/sandbox/instances/:id/groups`: `{"name":"Team A","id":"…@g.us"}` adds a
@@ -82,5 +83,97 @@ impl Validate for SandboxInboundRequest {
         Phone::new(&self.from).map_err(|e| ValidationError::new("from", e.reason().to_owned()))?;
         MessageText::new(self.message.clone())?;
         Ok(())
+    }
+}
+
+path_endpoint! {
+    /// `POST /api/sandbox/instances/{id}/pair`: the simulated QR scan; the instance comes
+    /// online. The QR page's token works here as well as the API key.
+    PairSandboxInstance {
+        /// The instance to pair.
+        id: InstanceId,
+    } => Post "/api/sandbox/instances/{id}/pair" -> Empty
+}
+
+path_endpoint! {
+    /// `POST /api/sandbox/instances/{id}/unpair`: the phone logs out; the instance goes
+    /// offline (`instance.offline`) until it is paired again.
+    UnpairSandboxInstance {
+        /// The instance to unpair.
+        id: InstanceId,
+    } => Post "/api/sandbox/instances/{id}/unpair" -> Empty
+}
+
+// The two simulation bodies below are not validated by the client: they stand for what a
+// phone does, and tests drive the server's own checks through them.
+
+/// `POST /api/sandbox/instances/{id}/groups`: adds a group to the number, or renames it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddSandboxGroup {
+    /// The sandbox number.
+    pub id: InstanceId,
+    /// The group.
+    pub group: SandboxGroupRequest,
+}
+
+impl Endpoint for AddSandboxGroup {
+    const METHOD: Method = Method::Post;
+    const ROUTE: &'static str = "/api/sandbox/instances/{id}/groups";
+    type Body = SandboxGroupRequest;
+    type Response = SandboxGroup;
+
+    fn path(&self) -> std::borrow::Cow<'_, str> {
+        fill_route(Self::ROUTE, &[self.id.as_str()]).into()
+    }
+
+    fn body(&self) -> Option<&SandboxGroupRequest> {
+        Some(&self.group)
+    }
+}
+
+/// `POST /api/sandbox/instances/{id}/inbound`: someone writes to the number
+/// (`message.received`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxInbound {
+    /// The sandbox number.
+    pub id: InstanceId,
+    /// Who writes what.
+    pub message: SandboxInboundRequest,
+}
+
+impl Endpoint for SandboxInbound {
+    const METHOD: Method = Method::Post;
+    const ROUTE: &'static str = "/api/sandbox/instances/{id}/inbound";
+    type Body = SandboxInboundRequest;
+    type Response = Empty;
+
+    fn path(&self) -> std::borrow::Cow<'_, str> {
+        fill_route(Self::ROUTE, &[self.id.as_str()]).into()
+    }
+
+    fn body(&self) -> Option<&SandboxInboundRequest> {
+        Some(&self.message)
+    }
+}
+
+/// `GET /api/sandbox/outbox?instanceId=ID`: what the sandbox transport sent, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetOutbox {
+    /// The sending instance.
+    pub instance_id: InstanceId,
+}
+
+impl Endpoint for GetOutbox {
+    const METHOD: Method = Method::Get;
+    const ROUTE: &'static str = "/api/sandbox/outbox";
+    type Body = NoBody;
+    type Response = Outbox;
+
+    fn query(&self) -> Vec<(&'static str, &str)> {
+        vec![("instanceId", self.instance_id.as_str())]
+    }
+
+    fn body(&self) -> Option<&NoBody> {
+        None
     }
 }

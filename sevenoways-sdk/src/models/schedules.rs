@@ -3,11 +3,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Endpoint;
 use super::common::{CronExpr, MediaUrl, MessageText, TimeZone};
 use super::de::{bool_like, one_or_many};
 use super::messages::{Content, GroupTarget, Target, check_caption, check_document, is_false};
+use crate::endpoint::{body_endpoint, path_endpoint};
 use crate::ids::{GroupId, GroupName, InstanceId, Phone, ScheduleId};
+use crate::models::common::Empty;
 use crate::validation::{Validate, ValidationError};
 
 /// `POST /api/schedules`.
@@ -19,13 +20,13 @@ use crate::validation::{Validate, ValidationError};
 ///
 /// ```
 /// use sevenoways_sdk::models::schedules::CreateScheduleRequest;
-/// use sevenoways_sdk::{Content, GroupTarget, Target};
+/// use sevenoways_sdk::{Content, GroupTarget};
 /// let req = CreateScheduleRequest::new(
 ///     "number2".parse()?,
 ///     "Daily Morning Update",
 ///     "0 9 * * *".parse()?,
 ///     "Asia/Dubai".parse()?,
-///     Target::Groups(GroupTarget::ids(["120363025246125888@g.us"])?),
+///     GroupTarget::ids(["120363025246125888@g.us"])?,
 ///     Content::Text { message: "Good morning team! ☀️".try_into()? },
 /// )?;
 /// assert_eq!(
@@ -92,15 +93,64 @@ pub struct CreateScheduleRequest {
     pub mimetype: Option<String>,
 }
 
+/// Who a schedule sends to: groups or one phone number. Communities and channels are not
+/// schedulable (the documentation schedules group and number sends only), so this type
+/// cannot name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleTarget {
+    /// Groups of the sending instance, resolved at each run.
+    Groups(GroupTarget),
+    /// One phone number.
+    Phone(Phone),
+}
+
+impl From<GroupTarget> for ScheduleTarget {
+    fn from(groups: GroupTarget) -> Self {
+        Self::Groups(groups)
+    }
+}
+
+impl From<Phone> for ScheduleTarget {
+    fn from(phone: Phone) -> Self {
+        Self::Phone(phone)
+    }
+}
+
+impl TryFrom<Target> for ScheduleTarget {
+    type Error = ValidationError;
+
+    /// Groups and phones convert; a community or channel is refused.
+    fn try_from(target: Target) -> Result<Self, ValidationError> {
+        match target {
+            Target::Groups(g) => Ok(Self::Groups(g)),
+            Target::Phone(p) => Ok(Self::Phone(p)),
+            _ => Err(ValidationError::new(
+                "groupIds",
+                "schedules send to groups or a phone number",
+            )),
+        }
+    }
+}
+
+impl From<ScheduleTarget> for Target {
+    fn from(target: ScheduleTarget) -> Self {
+        match target {
+            ScheduleTarget::Groups(g) => Target::Groups(g),
+            ScheduleTarget::Phone(p) => Target::Phone(p),
+        }
+    }
+}
+
 impl CreateScheduleRequest {
-    /// A schedule from typed parts. Communities and channels are not schedulable
-    /// (the documentation schedules group and number sends only).
+    /// A schedule from typed parts: `target` is a [`GroupTarget`], a [`Phone`] or a
+    /// [`ScheduleTarget`]. Fails only for content the API refuses (a caption over 4096
+    /// characters, a file name with a `/`).
     pub fn new(
         instance_id: InstanceId,
         label: impl Into<String>,
         cron_expr: CronExpr,
         timezone: TimeZone,
-        target: Target,
+        target: impl Into<ScheduleTarget>,
         content: Content,
     ) -> Result<Self, ValidationError> {
         let mut req = Self {
@@ -119,15 +169,11 @@ impl CreateScheduleRequest {
             filename: None,
             mimetype: None,
         };
-        match target {
-            Target::Groups(g) => (req.group_ids, req.groups, req.send_all) = g.into_fields(),
-            Target::Phone(p) => req.phone = Some(p),
-            _ => {
-                return Err(ValidationError::new(
-                    "groupIds",
-                    "schedules send to groups or a phone number",
-                ));
+        match target.into() {
+            ScheduleTarget::Groups(g) => {
+                (req.group_ids, req.groups, req.send_all) = g.into_fields();
             }
+            ScheduleTarget::Phone(p) => req.phone = Some(p),
         }
         match content {
             Content::Text { message } => req.message = Some(message),
@@ -221,9 +267,19 @@ impl Validate for CreateScheduleRequest {
     }
 }
 
-impl Endpoint for CreateScheduleRequest {
-    const PATH: &'static str = "/api/schedules";
-    type Response = ScheduleCreated;
+body_endpoint!(CreateScheduleRequest => POST "/api/schedules" -> ScheduleCreated);
+
+path_endpoint! {
+    /// `GET /api/schedules`: every schedule with its `nextRunAt`, oldest first.
+    ListSchedules => Get "/api/schedules" -> ScheduleList
+}
+
+path_endpoint! {
+    /// `DELETE /api/schedules/{id}`: no more runs; messages already queued stay queued.
+    DeleteSchedule {
+        /// The schedule's id (`sch_…`).
+        id: ScheduleId,
+    } => Delete "/api/schedules/{id}" -> Empty
 }
 
 /// A schedule as the server keeps it: the request that made it, plus its run times.

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::endpoint::path_endpoint;
+
 /// `GET /api/usage`: `{"success":true,"plan":"default","rateLimit":{…},"daily":{…},"monthly":{…}}`.
 ///
 /// ```
@@ -65,4 +67,10 @@ pub struct CapUsage {
     pub remaining: Option<u64>,
     /// When the period ends and the count starts again.
     pub resets_at: DateTime<Utc>,
+}
+
+path_endpoint! {
+    /// `GET /api/usage`: this key's plan, what it has used and when each limit resets. Not
+    /// counted against the rate limit.
+    GetUsage => Get "/api/usage" -> Usage
 }

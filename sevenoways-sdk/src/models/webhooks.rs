@@ -7,8 +7,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::Endpoint;
-use crate::ids::{InstanceId, QueueId, WebhookId};
+use crate::endpoint::{body_endpoint, path_endpoint};
+use crate::ids::{DeliveryId, EventId, InstanceId, QueueId, WebhookId};
+use crate::models::common::Empty;
 use crate::secret::WebhookSecret;
 use crate::validation::{Validate, ValidationError};
 
@@ -37,7 +38,7 @@ pub const EVENT_TYPES: [&str; 7] = [
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// Unique per event; the same on every retry, so receivers can deduplicate.
-    pub id: String,
+    pub id: EventId,
     /// When it happened.
     pub timestamp: DateTime<Utc>,
     /// The instance it concerns.
@@ -157,7 +158,7 @@ pub struct InstanceEvent {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WireEvent<D> {
-    id: String,
+    id: EventId,
     event: String,
     timestamp: DateTime<Utc>,
     instance_id: InstanceId,
@@ -269,9 +270,57 @@ impl Validate for CreateWebhookRequest {
     }
 }
 
-impl Endpoint for CreateWebhookRequest {
-    const PATH: &'static str = "/api/webhooks";
-    type Response = WebhookCreated;
+body_endpoint!(CreateWebhookRequest => POST "/api/webhooks" -> WebhookCreated);
+
+path_endpoint! {
+    /// `GET /api/webhooks`: the subscriptions, oldest first, never with their secrets.
+    ListWebhooks => Get "/api/webhooks" -> WebhookList
+}
+
+path_endpoint! {
+    /// `DELETE /api/webhooks/{id}`: the subscription and its deliveries.
+    DeleteWebhook {
+        /// The subscription's id (`wh_…`).
+        id: WebhookId,
+    } => Delete "/api/webhooks/{id}" -> Empty
+}
+
+path_endpoint! {
+    /// `POST /api/webhooks/{id}/test`: queues a signed [`TEST_EVENT`] to this subscription
+    /// only, whatever its event filter.
+    TestWebhook {
+        /// The subscription's id (`wh_…`).
+        id: WebhookId,
+    } => Post "/api/webhooks/{id}/test" -> Empty
+}
+
+path_endpoint! {
+    /// `GET /api/webhooks/{id}/deliveries`: the latest deliveries, newest first.
+    ListDeliveries {
+        /// The subscription's id (`wh_…`).
+        id: WebhookId,
+    } => Get "/api/webhooks/{id}/deliveries" -> DeliveryList
+}
+
+path_endpoint! {
+    /// `GET /api/webhooks/{id}/deliveries/{deliveryId}`: one delivery with every attempt.
+    GetDelivery {
+        /// The subscription's id (`wh_…`).
+        id: WebhookId,
+        /// The delivery's id (`dlv_…`).
+        delivery_id: DeliveryId,
+    } => Get "/api/webhooks/{id}/deliveries/{deliveryId}" -> DeliveryDetail
+}
+
+path_endpoint! {
+    /// `POST /api/webhooks/{id}/deliveries/{deliveryId}/redeliver`: pending again, due
+    /// now, with a fresh retry budget; the receiver sees the same event id.
+    Redeliver {
+        /// The subscription's id (`wh_…`).
+        id: WebhookId,
+        /// The delivery's id (`dlv_…`).
+        delivery_id: DeliveryId,
+    } => Post "/api/webhooks/{id}/deliveries/{deliveryId}/redeliver" -> Empty
 }
 
 /// A webhook subscription.
@@ -313,9 +362,9 @@ pub struct WebhookList {
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     /// For `POST /api/webhooks/:id/deliveries/:deliveryId/redeliver`.
-    pub id: String,
+    pub id: DeliveryId,
     /// The event's id (`X-Webhook-Id`).
-    pub event_id: String,
+    pub event_id: EventId,
     /// The event's name.
     pub event: String,
     /// `pending`, `succeeded` or `failed` (gave up).
@@ -364,7 +413,7 @@ impl schemars::JsonSchema for Event {
             "description": "A webhook delivery's body, signed with X-Webhook-Signature.",
             "required": ["id", "event", "timestamp", "instanceId", "data"],
             "properties": {
-                "id": { "type": "string" },
+                "id": generator.subschema_for::<EventId>(),
                 "event": { "type": "string", "enum": EVENT_TYPES },
                 "timestamp": { "type": "string", "format": "date-time" },
                 "instanceId": generator.subschema_for::<InstanceId>(),

@@ -1,19 +1,41 @@
-//! `/api/channels`: saved channels.
+//! `/api/channels`: saved channels, and the sends to them (through
+//! [`super::messages::send`]).
 
+use axum::Router;
 use axum::extract::State;
 use sevenoways_sdk::models::channels::{
-    AddChannelRequest, Channel, ChannelList, ChannelRef, ChannelSaved,
+    AddChannelRequest, Channel, ChannelList, ChannelRef, ChannelSaved, ListChannels, RemoveChannel,
+    SendDocumentToChannelRequest, SendImageToChannelRequest, SendToChannelRequest,
 };
-use sevenoways_sdk::{ChannelId, Empty, NewsletterJid};
+use sevenoways_sdk::{ChannelId, Empty, Endpoint, NewsletterJid};
 use sha2::{Digest, Sha256};
 
-use super::instances::instance_not_found;
-use super::{Reply, ok};
+use super::messages::post_send;
+use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId};
-use crate::store::sqlite::random_id;
+use crate::ids::Generate;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(ListChannels::ROUTE, on(ListChannels::METHOD, list))
+        .route(AddChannelRequest::ROUTE, on(AddChannelRequest::METHOD, add))
+        .route(RemoveChannel::ROUTE, on(RemoveChannel::METHOD, remove))
+        .route(
+            SendToChannelRequest::ROUTE,
+            post_send::<SendToChannelRequest>(),
+        )
+        .route(
+            SendImageToChannelRequest::ROUTE,
+            post_send::<SendImageToChannelRequest>(),
+        )
+        .route(
+            SendDocumentToChannelRequest::ROUTE,
+            post_send::<SendDocumentToChannelRequest>(),
+        )
+}
 
 /// `GET /api/channels`.
 pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Reply<ChannelList> {
@@ -35,7 +57,7 @@ pub async fn add(
         .await?
         .is_none()
     {
-        return Err(instance_not_found(&req.instance_id));
+        return Err(ApiError::instance_not_found(&req.instance_id));
     }
     let mut found = sandbox_lookup(&ChannelRef::parse(&req.invite_link)?);
     // A lookup by JID knows no invite code: keep the link saved earlier, if any.
@@ -48,7 +70,7 @@ pub async fn add(
         found.invite_link = saved.invite_link;
     }
     let channel = Channel {
-        id: ChannelId::new(random_id("ch_")).expect("generated ids are valid"),
+        id: ChannelId::generate(),
         instance_id: req.instance_id,
         ..found
     };
@@ -57,7 +79,7 @@ pub async fn add(
     })
 }
 
-/// `DELETE /api/channels/:id`.
+/// `DELETE /api/channels/{id}`.
 pub async fn remove(
     State(state): State<AppState>,
     Authed(account): Authed,

@@ -1,14 +1,27 @@
-//! `/api/instances`.
+//! `/api/instances`: the numbers of an account. Pairing is [`super::qr`].
 
+use axum::Router;
 use axum::extract::State;
-use sevenoways_sdk::models::instances::{CreateInstanceRequest, InstanceCreated, InstanceList};
-use sevenoways_sdk::{Empty, InstanceId};
+use sevenoways_sdk::models::instances::{
+    CreateInstanceRequest, DeleteInstance, InstanceCreated, InstanceList, ListInstances,
+};
+use sevenoways_sdk::{Empty, Endpoint, InstanceId};
 
-use super::{Reply, ok};
+use super::{Reply, ok, on};
 use crate::AppState;
-use crate::auth::Authed;
+use crate::auth::{Authed, qr_token};
 use crate::error::ApiError;
 use crate::extract::{Body, PathId};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(ListInstances::ROUTE, on(ListInstances::METHOD, list))
+        .route(
+            CreateInstanceRequest::ROUTE,
+            on(CreateInstanceRequest::METHOD, create),
+        )
+        .route(DeleteInstance::ROUTE, on(DeleteInstance::METHOD, delete))
+}
 
 /// `GET /api/instances`.
 pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Reply<InstanceList> {
@@ -32,23 +45,18 @@ pub async fn create(
         .store
         .create_instance(account.id, &req.instance_id, label)
         .await?;
-    let qr_url = super::qr::page_url(&state, account.id, &req.instance_id);
+    let qr_url = qr_token::page_url(&state, account.id, &req.instance_id);
     ok(InstanceCreated { instance, qr_url })
 }
 
-/// `DELETE /api/instances/:id`.
+/// `DELETE /api/instances/{id}`.
 pub async fn delete(
     State(state): State<AppState>,
     Authed(account): Authed,
     PathId(id): PathId<InstanceId>,
 ) -> Reply<Empty> {
     if !state.store.delete_instance(account.id, &id).await? {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     ok(Empty {})
-}
-
-/// The 404 for an instance this key does not have.
-pub(crate) fn instance_not_found(id: &InstanceId) -> ApiError {
-    ApiError::not_found(format!("instance {:?} not found", id.as_str()))
 }

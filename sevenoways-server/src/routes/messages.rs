@@ -1,16 +1,20 @@
-//! All twelve send endpoints, in one handler over [`SendMessage`].
+//! Sends to groups and phone numbers (`/api/send*`), and [`send`], the one handler over
+//! [`SendMessage`] that the community and channel sends share.
 //!
 //! A send is accepted once every recipient's queue entry is committed; then the worker is
 //! woken. Group names and `sendAll` are resolved here, against the instance's groups now,
 //! so the queue holds concrete recipients.
 
+use axum::Router;
 use axum::extract::State;
 use chrono::Utc;
 use sevenoways_sdk::models::groups::Group;
-use sevenoways_sdk::models::messages::QueuedRecipient;
-use sevenoways_sdk::{GroupTarget, Queued, SendMessage, Target};
+use sevenoways_sdk::models::messages::{
+    QueuedRecipient, SendDocumentRequest, SendImageRequest, SendNumberDocumentRequest,
+    SendNumberImageRequest, SendNumberRequest, SendRequest,
+};
+use sevenoways_sdk::{Endpoint, GroupTarget, Queued, SendMessage, Target};
 
-use super::instances::instance_not_found;
 use super::{Reply, ok};
 use crate::AppState;
 use crate::auth::Authed;
@@ -19,7 +23,34 @@ use crate::extract::Body;
 use crate::limits::{Admission, Refusal};
 use crate::store::{AccountId, NewEntry, RecipientKind, Store};
 
-/// `POST /api/send`, `/api/send-number`, `/api/send-to-channel`, ... (see the router).
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(SendRequest::ROUTE, post_send::<SendRequest>())
+        .route(SendImageRequest::ROUTE, post_send::<SendImageRequest>())
+        .route(
+            SendDocumentRequest::ROUTE,
+            post_send::<SendDocumentRequest>(),
+        )
+        .route(SendNumberRequest::ROUTE, post_send::<SendNumberRequest>())
+        .route(
+            SendNumberImageRequest::ROUTE,
+            post_send::<SendNumberImageRequest>(),
+        )
+        .route(
+            SendNumberDocumentRequest::ROUTE,
+            post_send::<SendNumberDocumentRequest>(),
+        )
+}
+
+/// [`send`] for `R`, on `R`'s method.
+pub(super) fn post_send<R>() -> axum::routing::MethodRouter<AppState>
+where
+    R: SendMessage + Send + Sync + 'static,
+{
+    super::on(R::METHOD, send::<R>)
+}
+
+/// `POST /api/send`, `/api/send-number`, `/api/send-to-channel`, ... (see the routers).
 pub async fn send<R: SendMessage>(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -32,7 +63,7 @@ pub async fn send<R: SendMessage>(
         .await?
         .is_none()
     {
-        return Err(instance_not_found(instance));
+        return Err(ApiError::instance_not_found(instance));
     }
     let recipients = resolve(&*state.store, account.id, &req).await?;
     let content = req.content();

@@ -1,6 +1,7 @@
 //! The HTTP API: one module per resource, named as in the SDK and the CLI.
 
 mod channels;
+mod communities;
 mod groups;
 mod instances;
 mod messages;
@@ -13,136 +14,64 @@ mod usage;
 mod webhooks;
 
 use axum::extract::State;
+use axum::handler::Handler;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, get};
 use axum::{Json, Router};
 use serde_json::json;
-use sevenoways_sdk::models::channels::{
-    AddChannelRequest, SendDocumentToChannelRequest, SendImageToChannelRequest,
-    SendToChannelRequest,
-};
-use sevenoways_sdk::models::communities::{
-    SendDocumentToCommunityRequest, SendImageToCommunityRequest, SendToCommunityRequest,
-};
-use sevenoways_sdk::models::instances::CreateInstanceRequest;
-use sevenoways_sdk::models::messages::{
-    SendDocumentRequest, SendImageRequest, SendNumberDocumentRequest, SendNumberImageRequest,
-    SendNumberRequest, SendRequest,
-};
-use sevenoways_sdk::models::schedules::CreateScheduleRequest;
-use sevenoways_sdk::models::webhooks::CreateWebhookRequest;
-use sevenoways_sdk::{Endpoint, Success};
+use sevenoways_sdk::Success;
+use sevenoways_sdk::endpoint::Method;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Every route. Paths of bodies' endpoints come from the SDK's [`Endpoint::PATH`], so the
-/// client and the server cannot disagree on them.
+/// Liveness, for load balancers: answers while the process serves HTTP.
+pub const HEALTHZ: &str = "/healthz";
+/// Readiness: answers once the database does.
+pub const READYZ: &str = "/readyz";
+/// This server's OpenAPI document.
+pub const OPENAPI: &str = "/api/openapi.json";
+
+/// Every route: each resource module registers its operations with the route and method
+/// of the SDK's [`Endpoint`](sevenoways_sdk::Endpoint) types, so the client, this router
+/// and the OpenAPI document cannot disagree; this adds only the operational routes and
+/// the fallbacks.
 pub fn router(state: AppState) -> Router {
-    use messages::send;
     Router::new()
         .route(
-            "/healthz",
+            HEALTHZ,
             get(|| async { Json(json!({"success": true, "status": "ok"})) }),
         )
-        .route("/readyz", get(ready))
-        .route("/api/openapi.json", get(openapi::serve))
-        .route(
-            CreateInstanceRequest::PATH,
-            get(instances::list).post(instances::create),
-        )
-        .route(
-            "/api/instances/{id}",
-            axum::routing::delete(instances::delete),
-        )
-        .route("/api/instances/{id}/qr", get(qr::qr))
-        .route("/api/instances/{id}/groups", get(groups::list))
-        .route(SendRequest::PATH, post(send::<SendRequest>))
-        .route(SendImageRequest::PATH, post(send::<SendImageRequest>))
-        .route(SendDocumentRequest::PATH, post(send::<SendDocumentRequest>))
-        .route(SendNumberRequest::PATH, post(send::<SendNumberRequest>))
-        .route(
-            SendNumberImageRequest::PATH,
-            post(send::<SendNumberImageRequest>),
-        )
-        .route(
-            SendNumberDocumentRequest::PATH,
-            post(send::<SendNumberDocumentRequest>),
-        )
-        .route(
-            SendToCommunityRequest::PATH,
-            post(send::<SendToCommunityRequest>),
-        )
-        .route(
-            SendImageToCommunityRequest::PATH,
-            post(send::<SendImageToCommunityRequest>),
-        )
-        .route(
-            SendDocumentToCommunityRequest::PATH,
-            post(send::<SendDocumentToCommunityRequest>),
-        )
-        .route(
-            SendToChannelRequest::PATH,
-            post(send::<SendToChannelRequest>),
-        )
-        .route(
-            SendImageToChannelRequest::PATH,
-            post(send::<SendImageToChannelRequest>),
-        )
-        .route(
-            SendDocumentToChannelRequest::PATH,
-            post(send::<SendDocumentToChannelRequest>),
-        )
-        .route(
-            AddChannelRequest::PATH,
-            get(channels::list).post(channels::add),
-        )
-        .route(
-            "/api/channels/{id}",
-            axum::routing::delete(channels::remove),
-        )
-        .route(
-            CreateScheduleRequest::PATH,
-            get(schedules::list).post(schedules::create),
-        )
-        .route(
-            "/api/schedules/{id}",
-            axum::routing::delete(schedules::delete),
-        )
-        .route("/api/queue/{id}", get(queue::status))
-        .route("/api/sandbox/instances/{id}/pair", post(sandbox::pair))
-        .route(
-            "/api/sandbox/instances/{id}/groups",
-            post(sandbox::add_group),
-        )
-        .route(
-            "/api/sandbox/instances/{id}/inbound",
-            post(sandbox::inbound),
-        )
-        .route("/api/sandbox/outbox", get(sandbox::outbox))
-        .route("/api/sandbox/instances/{id}/unpair", post(sandbox::unpair))
-        .route("/api/usage", get(usage::get))
-        .route(
-            CreateWebhookRequest::PATH,
-            get(webhooks::list).post(webhooks::create),
-        )
-        .route(
-            "/api/webhooks/{id}",
-            axum::routing::delete(webhooks::delete),
-        )
-        .route("/api/webhooks/{id}/test", post(webhooks::test))
-        .route("/api/webhooks/{id}/deliveries", get(webhooks::deliveries))
-        .route(
-            "/api/webhooks/{id}/deliveries/{deliveryId}",
-            get(webhooks::delivery),
-        )
-        .route(
-            "/api/webhooks/{id}/deliveries/{deliveryId}/redeliver",
-            post(webhooks::redeliver),
-        )
+        .route(READYZ, get(ready))
+        .route(OPENAPI, get(openapi::serve))
+        .merge(instances::router())
+        .merge(qr::router())
+        .merge(groups::router())
+        .merge(messages::router())
+        .merge(communities::router())
+        .merge(channels::router())
+        .merge(schedules::router())
+        .merge(queue::router())
+        .merge(sandbox::router())
+        .merge(usage::router())
+        .merge(webhooks::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// `handler` for the SDK's `method` only (as `get(handler)` would for `GET`).
+fn on<H, T>(method: Method, handler: H) -> MethodRouter<AppState>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = match method {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
+        Method::Delete => MethodFilter::DELETE,
+    };
+    axum::routing::on(filter, handler)
 }
 
 async fn ready(
@@ -175,4 +104,42 @@ pub(crate) type Reply<T> = Result<Json<Success<T>>, ApiError>;
 /// Wraps `value` in the success envelope.
 pub(crate) fn ok<T>(value: T) -> Reply<T> {
     Ok(Json(Success(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use sevenoways_sdk::endpoint::OPERATIONS;
+
+    /// Every operation of the SDK reaches a handler with its own method: without a key,
+    /// each answers 401 rather than the fallback's 404 or 405.
+    #[tokio::test]
+    async fn every_sdk_operation_is_routed_with_its_method() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = crate::Config {
+            data_dir: dir.path().into(),
+            ..Default::default()
+        };
+        let server = crate::launch(config, listener).await.unwrap();
+        let http = reqwest::Client::new();
+        for op in OPERATIONS {
+            let path: Vec<&str> = op
+                .route
+                .split('/')
+                .map(|s| if s.starts_with('{') { "x" } else { s })
+                .collect();
+            let method = reqwest::Method::from_bytes(op.method.as_str().as_bytes()).unwrap();
+            let url = format!("{}{}", server.base_url(), path.join("/"));
+            let response = http.request(method, url).send().await.unwrap();
+            assert_eq!(
+                response.status(),
+                401,
+                "{} {} ({})",
+                op.method,
+                op.route,
+                op.name
+            );
+        }
+        server.shutdown().await;
+    }
 }

@@ -1,117 +1,31 @@
-//! `GET /api/instances/:id/qr`: the pairing page, and the code as PNG, SVG or JSON.
+//! `GET /api/instances/{id}/qr`: the pairing page, and the code as PNG, SVG or JSON.
 //!
-//! Opened in a browser there is no header to send, so the page also accepts a signed,
-//! short-lived `token` scoped to one instance (HMAC-SHA256 with a per-server secret kept
-//! in the store). The API key never appears in a link.
+//! Who may open it (the API key, or a QR link's token) is [`crate::auth::qr_token`].
 
-use axum::Json;
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
+use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde::Deserialize;
-use sevenoways_sdk::models::instances::{InstanceStatus, QrCode};
-use sevenoways_sdk::{InstanceId, Success};
-use sha2::Sha256;
+use sevenoways_sdk::models::instances::{GetQr, InstanceStatus, QrCode};
+use sevenoways_sdk::models::sandbox::PairSandboxInstance;
+use sevenoways_sdk::{Endpoint, InstanceId, Success};
 
-use super::instances::instance_not_found;
+use super::on;
 use crate::AppState;
-use crate::auth::account_for_key;
+use crate::account::AccountId;
+use crate::auth::qr_token::{QrAuth, mac};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::store::AccountId;
 
-/// How long a QR link works.
-const TOKEN_TTL_SECS: i64 = 30 * 60;
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route(GetQr::ROUTE, on(GetQr::METHOD, qr))
+}
+
 /// How often the pairing code changes while the page is open.
 const CODE_WINDOW_SECS: i64 = 20;
-
-fn mac(secret: &[u8]) -> Hmac<Sha256> {
-    Hmac::<Sha256>::new_from_slice(secret).expect("any key length")
-}
-
-/// `account.expiry.signature` for one instance.
-pub fn sign_token(
-    secret: &[u8],
-    account: AccountId,
-    instance: &InstanceId,
-    expires: i64,
-) -> String {
-    let mut m = mac(secret);
-    m.update(format!("qr|{account}|{instance}|{expires}").as_bytes());
-    format!(
-        "{account}.{expires}.{}",
-        hex::encode(m.finalize().into_bytes())
-    )
-}
-
-fn verify_token(secret: &[u8], token: &str, instance: &InstanceId, now: i64) -> Option<AccountId> {
-    let mut parts = token.splitn(3, '.');
-    let account: AccountId = parts.next()?.parse().ok()?;
-    let expires: i64 = parts.next()?.parse().ok()?;
-    let sig = hex::decode(parts.next()?).ok()?;
-    let mut m = mac(secret);
-    m.update(format!("qr|{account}|{instance}|{expires}").as_bytes());
-    (m.verify_slice(&sig).is_ok() && expires > now).then_some(account)
-}
-
-/// The page's address with a fresh token.
-pub fn page_url(state: &AppState, account: AccountId, instance: &InstanceId) -> String {
-    let expires = Utc::now().timestamp() + TOKEN_TTL_SECS;
-    let token = sign_token(&state.qr_secret, account, instance, expires);
-    format!(
-        "{}/api/instances/{instance}/qr?token={token}",
-        state.public_url
-    )
-}
-
-/// An instance the caller may pair: by `x-api-key`, or by a `token` for that instance.
-#[derive(Debug)]
-pub struct QrAuth {
-    /// Owner.
-    pub account: AccountId,
-    /// The instance in the path.
-    pub instance: InstanceId,
-    /// The token, to carry on in the page's links.
-    pub token: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
-}
-
-impl FromRequestParts<AppState> for QrAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let crate::extract::PathId(instance) =
-            crate::extract::PathId::<InstanceId>::from_request_parts(parts, state).await?;
-        if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-            let account = account_for_key(state, key).await?;
-            return Ok(Self {
-                account: account.id,
-                instance,
-                token: None,
-            });
-        }
-        let QueryParams(q) = QueryParams::<TokenQuery>::from_request_parts(parts, state).await?;
-        let token = q
-            .token
-            .ok_or_else(|| ApiError::Unauthorized("missing x-api-key header or QR token".into()))?;
-        let account = verify_token(&state.qr_secret, &token, &instance, Utc::now().timestamp())
-            .ok_or_else(|| {
-                ApiError::Unauthorized("QR link expired or invalid: create a new one".into())
-            })?;
-        Ok(Self {
-            account,
-            instance,
-            token: Some(token),
-        })
-    }
-}
 
 /// `?format=` of the QR endpoint.
 #[derive(Debug, Deserialize)]
@@ -134,7 +48,7 @@ fn pairing_code(
     (format!("2@sevenoways-sandbox,{instance},{tag}"), expires)
 }
 
-/// `GET /api/instances/:id/qr[?format=png|svg|json]`.
+/// `GET /api/instances/{id}/qr[?format=png|svg|json]`.
 pub async fn qr(
     State(state): State<AppState>,
     auth: QrAuth,
@@ -144,7 +58,7 @@ pub async fn qr(
         .store
         .get_instance(auth.account, &auth.instance)
         .await?
-        .ok_or_else(|| instance_not_found(&auth.instance))?;
+        .ok_or_else(|| ApiError::instance_not_found(&auth.instance))?;
     let paired = instance.status == InstanceStatus::Online;
     let (code, expires) = pairing_code(&state.qr_secret, auth.account, &auth.instance, Utc::now());
     let format = q.format.as_deref().unwrap_or("html");
@@ -221,6 +135,15 @@ fn escape(s: &str) -> String {
 /// The browser page: the code, refreshed while pairing, and the sandbox's scan button.
 fn page(auth: &QrAuth, label: &str, paired: bool) -> String {
     let id = auth.instance.as_str();
+    let qr = GetQr {
+        id: auth.instance.clone(),
+    }
+    .page_path();
+    let pair = PairSandboxInstance {
+        id: auth.instance.clone(),
+    }
+    .path()
+    .into_owned();
     let token = auth
         .token
         .as_deref()
@@ -243,7 +166,7 @@ img{{width:264px;height:264px;image-rendering:pixelated}}button{{font-size:1rem;
 <h1>Pair “{label}”</h1>
 <div id="pairing" {hide_pairing}>
 <p>Open WhatsApp on the phone › Settings › Linked devices › Link a device, and scan:</p>
-<img id="code" alt="QR code for {id}" src="/api/instances/{id}/qr?format=svg{token}">
+<img id="code" alt="QR code for {id}" src="{qr}?format=svg{token}">
 <p><small>The code refreshes every {window} seconds.</small></p>
 <p>Sandbox: no phone needed.<br><button id="scan">Simulate the scan</button></p>
 </div>
@@ -251,19 +174,19 @@ img{{width:264px;height:264px;image-rendering:pixelated}}button{{font-size:1rem;
 <script>
 const q = "{token}";
 async function poll() {{
-  const r = await fetch("/api/instances/{id}/qr?format=json" + q);
+  const r = await fetch("{qr}?format=json" + q);
   if (!r.ok) return;
   const s = await r.json();
   if (s.status === "online") {{
     document.getElementById("pairing").hidden = true;
     document.getElementById("done").hidden = false;
   }} else {{
-    document.getElementById("code").src = "/api/instances/{id}/qr?format=svg" + q + "&t=" + Date.now();
+    document.getElementById("code").src = "{qr}?format=svg" + q + "&t=" + Date.now();
   }}
 }}
 setInterval(poll, {window}000);
 document.getElementById("scan").onclick = async () => {{
-  await fetch("/api/sandbox/instances/{id}/pair{pair_token}", {{method: "POST"}});
+  await fetch("{pair}{pair_token}", {{method: "POST"}});
   poll();
 }};
 </script>
@@ -279,31 +202,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_scoped_and_expire() {
-        let secret = b"0123456789abcdef0123456789abcdef";
-        let a = InstanceId::new("number2").unwrap();
-        let b = InstanceId::new("number3").unwrap();
-        let t = sign_token(secret, 7, &a, 1_000);
-        assert_eq!(verify_token(secret, &t, &a, 999), Some(7));
-        assert_eq!(verify_token(secret, &t, &a, 1_000), None, "expired");
-        assert_eq!(verify_token(secret, &t, &b, 999), None, "other instance");
-        assert_eq!(verify_token(b"another secret", &t, &a, 999), None);
-        let forged = t.replacen("7.", "8.", 1);
-        assert_eq!(
-            verify_token(secret, &forged, &a, 999),
-            None,
-            "other account"
-        );
-    }
-
-    #[test]
     fn pairing_code_changes_each_window() {
         let id = InstanceId::new("n").unwrap();
         let t0 = DateTime::from_timestamp(1_000_000, 0).unwrap();
-        let (c1, e1) = pairing_code(b"s", 1, &id, t0);
+        let (c1, e1) = pairing_code(b"s", AccountId(1), &id, t0);
         let (c2, _) = pairing_code(
             b"s",
-            1,
+            AccountId(1),
             &id,
             t0 + chrono::Duration::seconds(CODE_WINDOW_SECS),
         );

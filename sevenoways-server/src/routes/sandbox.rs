@@ -1,29 +1,48 @@
 //! `/api/sandbox/*`: drive the simulated WhatsApp from scripts and tests.
 
+use axum::Router;
 use axum::extract::State;
 use serde::Deserialize;
 use sevenoways_sdk::models::groups::Group;
 use sevenoways_sdk::models::instances::InstanceStatus;
 use sevenoways_sdk::models::sandbox::{
-    Outbox, SandboxGroup, SandboxGroupRequest, SandboxInboundRequest,
+    AddSandboxGroup, GetOutbox, Outbox, PairSandboxInstance, SandboxGroup, SandboxGroupRequest,
+    SandboxInbound, SandboxInboundRequest, UnpairSandboxInstance,
 };
 use sevenoways_sdk::models::webhooks::{InstanceEvent, MessageReceived};
-use sevenoways_sdk::{Empty, EventData, GroupId, InstanceId};
+use sevenoways_sdk::{Empty, Endpoint, EventData, GroupId, InstanceId};
 
-use super::instances::instance_not_found;
-use super::qr::QrAuth;
-use super::{Reply, ok};
+use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
+use crate::auth::qr_token::QrAuth;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId, QueryParams};
+use crate::ids::random_token;
 use crate::store::NewEvent;
-use crate::store::sqlite::random_id;
 
 /// The number the sandbox pairs every instance with.
 pub const SANDBOX_PHONE: &str = "971500000000";
 
-/// `POST /api/sandbox/instances/:id/pair`: the simulated QR scan. Accepts the QR page's
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            PairSandboxInstance::ROUTE,
+            on(PairSandboxInstance::METHOD, pair),
+        )
+        .route(
+            AddSandboxGroup::ROUTE,
+            on(AddSandboxGroup::METHOD, add_group),
+        )
+        .route(SandboxInbound::ROUTE, on(SandboxInbound::METHOD, inbound))
+        .route(GetOutbox::ROUTE, on(GetOutbox::METHOD, outbox))
+        .route(
+            UnpairSandboxInstance::ROUTE,
+            on(UnpairSandboxInstance::METHOD, unpair),
+        )
+}
+
+/// `POST /api/sandbox/instances/{id}/pair`: the simulated QR scan. Accepts the QR page's
 /// token as well as the API key, so the page's button works without a key.
 pub async fn pair(State(state): State<AppState>, auth: QrAuth) -> Reply<Empty> {
     let (account, id) = (auth.account, auth.instance);
@@ -46,13 +65,13 @@ pub async fn pair(State(state): State<AppState>, auth: QrAuth) -> Reply<Empty> {
         )
         .await?;
     if !changed {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     state.queue_wake.notify_one();
     ok(Empty {})
 }
 
-/// `POST /api/sandbox/instances/:id/unpair`: the phone logs out (WhatsApp, Linked
+/// `POST /api/sandbox/instances/{id}/unpair`: the phone logs out (WhatsApp, Linked
 /// devices, Log out). The instance goes `offline` and `instance.offline` is raised in
 /// the same transaction; its sends fail until it is paired again. 409 if it is not online.
 pub async fn unpair(
@@ -64,7 +83,7 @@ pub async fn unpair(
         .store
         .get_instance(account.id, &id)
         .await?
-        .ok_or_else(|| instance_not_found(&id))?;
+        .ok_or_else(|| ApiError::instance_not_found(&id))?;
     if instance.status != InstanceStatus::Online {
         return Err(ApiError::Conflict(format!(
             "instance {:?} is not online (status {}): nothing to unpair",
@@ -85,12 +104,12 @@ pub async fn unpair(
         .set_instance_status(account.id, &id, InstanceStatus::Offline, None, Some(event))
         .await?;
     if !changed {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     ok(Empty {})
 }
 
-/// `POST /api/sandbox/instances/:id/groups`: adds a group to the number, or renames it.
+/// `POST /api/sandbox/instances/{id}/groups`: adds a group to the number, or renames it.
 pub async fn add_group(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -98,12 +117,12 @@ pub async fn add_group(
     Body(req): Body<SandboxGroupRequest>,
 ) -> Reply<SandboxGroup> {
     if state.store.get_instance(account.id, &id).await?.is_none() {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     let group_id = match req.id {
         Some(g) => g,
         None => {
-            let digits: String = random_id("")
+            let digits: String = random_token("")
                 .bytes()
                 .map(|b| char::from(b'0' + b % 10))
                 .take(18)
@@ -125,7 +144,7 @@ pub async fn add_group(
     ok(SandboxGroup { group })
 }
 
-/// `POST /api/sandbox/instances/:id/inbound`: someone writes to the number.
+/// `POST /api/sandbox/instances/{id}/inbound`: someone writes to the number.
 pub async fn inbound(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -133,13 +152,13 @@ pub async fn inbound(
     Body(req): Body<SandboxInboundRequest>,
 ) -> Reply<Empty> {
     if state.store.get_instance(account.id, &id).await?.is_none() {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     let event = NewEvent {
         account_id: account.id,
         instance_id: id,
         data: EventData::MessageReceived(MessageReceived {
-            message_id: random_id("wamid_"),
+            message_id: random_token("wamid_"),
             from: req.from.clone(),
             chat: Some(req.from),
             message: req.message,
@@ -167,7 +186,7 @@ pub async fn outbox(
         .ok_or_else(|| ApiError::BadRequest("instanceId: is required (?instanceId=ID)".into()))?;
     let id = InstanceId::new(&raw)?;
     if state.store.get_instance(account.id, &id).await?.is_none() {
-        return Err(instance_not_found(&id));
+        return Err(ApiError::instance_not_found(&id));
     }
     ok(Outbox {
         messages: state.store.list_outbox(account.id, &id).await?,

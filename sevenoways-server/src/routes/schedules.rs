@@ -1,18 +1,30 @@
-//! `/api/schedules`.
+//! `/api/schedules`: cron schedules. Firing them is [`crate::scheduler`].
 
+use axum::Router;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ScheduleCreated, ScheduleList};
-use sevenoways_sdk::{Empty, ScheduleId, Target};
+use sevenoways_sdk::models::schedules::{
+    CreateScheduleRequest, DeleteSchedule, ListSchedules, ScheduleCreated, ScheduleList,
+};
+use sevenoways_sdk::{Empty, Endpoint, ScheduleId, Target};
 
-use super::instances::instance_not_found;
 use super::messages::resolve_groups;
-use super::{Reply, ok};
+use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId};
-use crate::store::sqlite::random_id;
+use crate::ids::Generate;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(ListSchedules::ROUTE, on(ListSchedules::METHOD, list))
+        .route(
+            CreateScheduleRequest::ROUTE,
+            on(CreateScheduleRequest::METHOD, create),
+        )
+        .route(DeleteSchedule::ROUTE, on(DeleteSchedule::METHOD, delete))
+}
 
 /// `GET /api/schedules`, each with its next run.
 pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Reply<ScheduleList> {
@@ -34,7 +46,7 @@ pub async fn create(
         .await?
         .is_none()
     {
-        return Err(instance_not_found(&req.instance_id));
+        return Err(ApiError::instance_not_found(&req.instance_id));
     }
     if let Target::Groups(target) = req.target()? {
         let groups = state
@@ -45,7 +57,7 @@ pub async fn create(
     }
     crate::ssrf::check_content(&state.config.network, &req.content()?).await?;
     let now = Utc::now();
-    let id = ScheduleId::new(random_id("sch_")).expect("generated ids are valid");
+    let id = ScheduleId::generate();
     // An expression that never matches again (`0 9 31 2 *`: 31 February) would be saved
     // and never fire; refuse it while the user is still looking.
     let first_run = next_run(&req, now).ok_or_else(|| {
@@ -61,7 +73,7 @@ pub async fn create(
     ok(ScheduleCreated { schedule })
 }
 
-/// `DELETE /api/schedules/:id`.
+/// `DELETE /api/schedules/{id}`.
 pub async fn delete(
     State(state): State<AppState>,
     Authed(account): Authed,

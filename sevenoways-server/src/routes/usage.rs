@@ -1,14 +1,20 @@
 //! `GET /api/usage`: the key's rate limit and message caps, used and remaining.
 
+use axum::Router;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use sevenoways_sdk::models::usage::{CapUsage, RateLimitUsage, Usage};
+use sevenoways_sdk::Endpoint;
+use sevenoways_sdk::models::usage::{CapUsage, GetUsage, RateLimitUsage, Usage};
 
-use super::{Reply, ok};
+use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::limits;
-use crate::store::sqlite::{from_millis, millis};
+use crate::time::{from_millis, millis};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route(GetUsage::ROUTE, on(GetUsage::METHOD, get))
+}
 
 /// `GET /api/usage`. Not counted against the rate limit (only sends are).
 pub async fn get(State(state): State<AppState>, Authed(account): Authed) -> Reply<Usage> {

@@ -3,23 +3,27 @@
 //! The documentation configures webhooks "in your dashboard" and names no API; this is
 //! ours. Delivery itself is [`crate::webhooks`].
 
+use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use chrono::Utc;
 use serde_json::json;
 use sevenoways_sdk::models::webhooks::{
-    CreateWebhookRequest, DeliveryDetail, DeliveryList, TEST_EVENT, Webhook, WebhookCreated,
-    WebhookList,
+    CreateWebhookRequest, DeleteWebhook, DeliveryDetail, DeliveryList, GetDelivery, ListDeliveries,
+    ListWebhooks, Redeliver, TEST_EVENT, TestWebhook, Webhook, WebhookCreated, WebhookList,
 };
-use sevenoways_sdk::{Empty, EventData, InstanceId, WebhookId, WebhookSecret};
+use sevenoways_sdk::{
+    DeliveryId, Empty, Endpoint, EventData, InstanceId, WebhookId, WebhookSecret,
+};
 
-use super::{Reply, ok};
+use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId};
+use crate::ids::Generate;
 use crate::store::NewEvent;
-use crate::store::sqlite::{from_millis, millis, random_id};
+use crate::time;
 
 /// Subscriptions per API key.
 pub const MAX_WEBHOOKS: usize = 25;
@@ -35,6 +39,23 @@ pub fn generate_secret() -> WebhookSecret {
 
 fn not_found(id: &WebhookId) -> ApiError {
     ApiError::not_found(format!("webhook {:?} not found", id.as_str()))
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(ListWebhooks::ROUTE, on(ListWebhooks::METHOD, list))
+        .route(
+            CreateWebhookRequest::ROUTE,
+            on(CreateWebhookRequest::METHOD, create),
+        )
+        .route(DeleteWebhook::ROUTE, on(DeleteWebhook::METHOD, delete))
+        .route(TestWebhook::ROUTE, on(TestWebhook::METHOD, test))
+        .route(
+            ListDeliveries::ROUTE,
+            on(ListDeliveries::METHOD, deliveries),
+        )
+        .route(GetDelivery::ROUTE, on(GetDelivery::METHOD, delivery))
+        .route(Redeliver::ROUTE, on(Redeliver::METHOD, redeliver))
 }
 
 /// `GET /api/webhooks`: never with secrets.
@@ -65,10 +86,10 @@ pub async fn create(
         }
     }
     let webhook = Webhook {
-        id: WebhookId::new(random_id("wh_")).expect("generated ids are valid"),
+        id: WebhookId::generate(),
         url,
         events,
-        created_at: from_millis(millis(Utc::now())),
+        created_at: time::stored(Utc::now()),
     };
     let secret = req.secret.unwrap_or_else(generate_secret);
     state
@@ -78,7 +99,7 @@ pub async fn create(
     ok(WebhookCreated { webhook, secret })
 }
 
-/// `DELETE /api/webhooks/:id`, with its deliveries.
+/// `DELETE /api/webhooks/{id}`, with its deliveries.
 pub async fn delete(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -90,7 +111,7 @@ pub async fn delete(
     ok(Empty {})
 }
 
-/// `POST /api/webhooks/:id/test`: queues a signed `webhook.test` event to this
+/// `POST /api/webhooks/{id}/test`: queues a signed `webhook.test` event to this
 /// subscription only, whatever its event filter; see its delivery in
 /// `GET /api/webhooks/:id/deliveries`.
 pub async fn test(
@@ -120,7 +141,7 @@ pub async fn test(
     ok(Empty {})
 }
 
-/// `GET /api/webhooks/:id/deliveries`: the newest 100, newest first.
+/// `GET /api/webhooks/{id}/deliveries`: the newest 100, newest first.
 pub async fn deliveries(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -136,7 +157,7 @@ pub async fn deliveries(
     }
 }
 
-/// `GET /api/webhooks/:id/deliveries/:deliveryId`: one delivery and all its attempts.
+/// `GET /api/webhooks/{id}/deliveries/{deliveryId}`: one delivery and all its attempts.
 pub async fn delivery(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -149,11 +170,11 @@ pub async fn delivery(
         .await?
     {
         Some(detail) => ok(detail),
-        None => Err(delivery_not_found(&delivery_id)),
+        None => Err(delivery_not_found(delivery_id.as_str())),
     }
 }
 
-/// `POST /api/webhooks/:id/deliveries/:deliveryId/redeliver`: pending again, due now,
+/// `POST /api/webhooks/{id}/deliveries/{deliveryId}/redeliver`: pending again, due now,
 /// with a fresh three days of retries; the receiver gets the same event id.
 pub async fn redeliver(
     State(state): State<AppState>,
@@ -167,18 +188,23 @@ pub async fn redeliver(
         .redeliver(account.id, &id, &delivery_id, now, give_up_at(&state, now))
         .await?
     {
-        return Err(delivery_not_found(&delivery_id));
+        return Err(delivery_not_found(delivery_id.as_str()));
     }
     ok(Empty {})
 }
 
+/// Both ids of a delivery's path. One that is not a valid id names nothing: 404, as for
+/// an id of another key.
 fn ids(
     path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<(WebhookId, String), ApiError> {
+) -> Result<(WebhookId, DeliveryId), ApiError> {
     let Path((id, delivery_id)) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let id = id
         .parse::<WebhookId>()
         .map_err(|_| ApiError::not_found(format!("webhook {id:?} not found")))?;
+    let delivery_id = delivery_id
+        .parse::<DeliveryId>()
+        .map_err(|_| delivery_not_found(&delivery_id))?;
     Ok((id, delivery_id))
 }
 

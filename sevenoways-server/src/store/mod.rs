@@ -4,6 +4,7 @@
 //! schedule claims, events), never only in a process's memory; a Postgres backend is one
 //! more module beside [`sqlite`] implementing [`Store`].
 
+pub mod plan;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -16,43 +17,36 @@ use sevenoways_sdk::models::sandbox::OutboxMessage;
 use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule};
 use sevenoways_sdk::models::webhooks::{Delivery, DeliveryDetail, Webhook};
 use sevenoways_sdk::{
-    ChannelId, Content, EventData, InstanceId, NewsletterJid, QueueId, ScheduleId, WebhookId,
-    WebhookSecret,
+    ChannelId, Content, DeliveryId, EventData, EventId, InstanceId, NewsletterJid, QueueId,
+    ScheduleId, WebhookId, WebhookSecret,
 };
 
+pub use crate::account::{Account, AccountId};
 use crate::limits::{Admission, Periods, Plans, Refusal};
 
-/// An account: one API key and everything created with it.
-pub type AccountId = i64;
-
-/// What a storage call can fail with. Only `Conflict` is the caller's doing; the rest
-/// are logged and answered as 500 or 503.
+/// What a storage call can fail with, whatever the backend. Only `Conflict` is the
+/// caller's doing; the rest are logged and answered as 500.
+///
+/// Each backend converts its own errors into [`StoreError::Backend`] (`store/sqlite` has
+/// `From<sqlx::Error>`), so nothing above the store names a database crate.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A row with that key exists already.
     #[error("{0}")]
     Conflict(String),
-    /// The database failed.
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    /// The store cannot take requests now (its writer task stopped).
+    #[error("store unavailable: {0}")]
+    Unavailable(&'static str),
     /// Stored data did not decode (a bug or a hand-edited database).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The backend failed: I/O, the database engine, a migration.
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Shorthand.
+/// What every [`Store`] method returns.
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// The account an API key belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    /// Its id.
-    pub id: AccountId,
-    /// A name for people.
-    pub name: String,
-    /// Its plan (rate limit and caps).
-    pub plan: String,
-}
 
 /// The kind of recipient of a queue entry, which decides how the transport addresses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,13 +87,13 @@ impl RecipientKind {
 /// A message to queue for one recipient.
 #[derive(Debug, Clone)]
 pub struct NewEntry {
-    /// Owner.
+    /// Whose send it is: listed, limited and capped under this account.
     pub account_id: AccountId,
-    /// Sender.
+    /// The number that sends it.
     pub instance_id: InstanceId,
-    /// Recipient address.
+    /// As the transport addresses it: a group id, a phone number's digits or a JID.
     pub to: String,
-    /// Recipient kind.
+    /// Which of those `to` is.
     pub kind: RecipientKind,
     /// What to send.
     pub content: Content,
@@ -110,15 +104,13 @@ pub struct NewEntry {
 /// A queue entry a worker holds a lease on.
 #[derive(Debug, Clone)]
 pub struct Claimed {
-    /// The entry.
     pub id: QueueId,
-    /// Owner.
     pub account_id: AccountId,
-    /// Sender.
+    /// The number that sends it.
     pub instance_id: InstanceId,
-    /// Recipient address.
+    /// As the transport addresses it: a group id, a phone number's digits or a JID.
     pub to: String,
-    /// Recipient kind.
+    /// Which of those `to` is.
     pub kind: RecipientKind,
     /// What to send.
     pub content: Content,
@@ -133,7 +125,7 @@ pub struct Claimed {
 /// A webhook event to record with the change that raised it.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
-    /// Owner.
+    /// Whose webhooks receive it.
     pub account_id: AccountId,
     /// The instance it concerns.
     pub instance_id: InstanceId,
@@ -153,16 +145,14 @@ pub struct Pacing {
 /// A schedule run: claimed, advanced and queued in one transaction.
 #[derive(Debug, Clone)]
 pub struct FiredSchedule {
-    /// Owner.
     pub account_id: AccountId,
-    /// The schedule.
     pub schedule_id: ScheduleId,
     /// Entries queued for sending.
     pub queued: Vec<QueueId>,
     /// Entries recorded as failed at once (a group name that matches nothing, a cap),
     /// each with a `message.failed` event.
     pub failed: Vec<QueueId>,
-    /// Its next run.
+    /// Its next run; `None` once the expression never matches again.
     pub next_run_at: Option<DateTime<Utc>>,
 }
 
@@ -184,23 +174,21 @@ pub struct UsageSnapshot {
 /// A webhook delivery a worker holds a lease on, with what it needs to make the attempt.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
-    /// The delivery.
-    pub id: String,
-    /// The subscription.
+    pub id: DeliveryId,
     pub webhook_id: WebhookId,
-    /// Where to POST.
+    /// Where to POST; checked against [`crate::ssrf`] again at each attempt.
     pub url: String,
     /// The signing key (redacted in `Debug`).
     pub secret: WebhookSecret,
     /// The event's id (`X-Webhook-Id`).
-    pub event_id: String,
-    /// The event's name.
+    pub event_id: EventId,
+    /// `message.sent`, ..., or `webhook.test`.
     pub event_type: String,
     /// The exact bytes to sign and send.
     pub payload: Vec<u8>,
     /// This attempt's number, from 1.
     pub attempt: u32,
-    /// No attempt after this.
+    /// No attempt after this (3 days after the event, by default).
     pub give_up_at: DateTime<Utc>,
 }
 
@@ -218,19 +206,18 @@ pub enum AttemptOutcome {
 /// One attempt, as recorded.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
-    /// The delivery.
-    pub delivery_id: String,
-    /// Its number, from 1.
+    pub delivery_id: DeliveryId,
+    /// From 1.
     pub attempt: u32,
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// The receiver's HTTP status, if it answered.
     pub response_code: Option<u16>,
-    /// How long it took.
+    /// From sending the request to the answer, or to the failure.
     pub latency_ms: u64,
     /// What went wrong, if anything.
     pub error: Option<String>,
-    /// What happens next.
+    /// Whether the delivery is done, due again, or given up.
     pub outcome: AttemptOutcome,
 }
 
@@ -464,7 +451,7 @@ pub trait Store: Send + Sync + 'static {
     /// Records an attempt and its outcome, releasing the lease.
     async fn record_attempt(&self, record: &AttemptRecord) -> StoreResult<()>;
     /// Releases leases (graceful shutdown) without counting the attempt.
-    async fn release_deliveries(&self, ids: &[String]) -> StoreResult<()>;
+    async fn release_deliveries(&self, ids: &[DeliveryId]) -> StoreResult<()>;
     /// The subscription's latest `limit` deliveries, newest first; `None` if the
     /// subscription is not the account's.
     async fn list_deliveries(
@@ -478,14 +465,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         account: AccountId,
         id: &WebhookId,
-        delivery_id: &str,
+        delivery_id: &DeliveryId,
     ) -> StoreResult<Option<DeliveryDetail>>;
     /// Makes a delivery pending again, due now, with a fresh retry budget.
     async fn redeliver(
         &self,
         account: AccountId,
         id: &WebhookId,
-        delivery_id: &str,
+        delivery_id: &DeliveryId,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<bool>;

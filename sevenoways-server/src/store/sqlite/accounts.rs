@@ -61,7 +61,7 @@ pub(super) async fn create_instance(
         label: label.to_owned(),
         status: InstanceStatus::Pairing,
         phone: None,
-        created_at: from_millis(millis(now)),
+        created_at: stored(now),
     })
 }
 

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use sevenoways_sdk::models::channels::Channel;
 use sevenoways_sdk::models::groups::Group;
 use sevenoways_sdk::models::instances::{Instance, InstanceStatus};
@@ -28,6 +28,8 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::mpsc;
 
 use super::*;
+use crate::ids::Generate;
+use crate::time::{from_millis, millis, stored};
 use queue::{EnqueueJob, group_commit};
 use schedules::schedule_row;
 use webhooks::{insert_event_for, webhook_row};
@@ -81,7 +83,7 @@ impl SqliteStore {
         MIGRATOR
             .run(&write)
             .await
-            .map_err(|e| StoreError::Database(e.into()))?;
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -97,12 +99,33 @@ impl SqliteStore {
     }
 }
 
-pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Backend(Box::new(e))
+    }
 }
 
-pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+// An account id is an `INTEGER` column; the impls live here so `crate::account` stays
+// free of the backend.
+impl sqlx::Type<sqlx::Sqlite> for AccountId {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <i64 as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for AccountId {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Sqlite as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Encode<'q, sqlx::Sqlite>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for AccountId {
+    fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Decode<'r, sqlx::Sqlite>>::decode(value).map(AccountId)
+    }
 }
 
 fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
@@ -152,13 +175,6 @@ fn content(raw: &str) -> StoreResult<Content> {
 
 fn queue_status(s: &str) -> QueueStatus {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).unwrap_or(QueueStatus::Unknown)
-}
-
-/// Random id with a prefix: `evt_` + 24 hex digits.
-pub(crate) fn random_id(prefix: &str) -> String {
-    let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes).expect("OS randomness");
-    format!("{prefix}{}", hex::encode(bytes))
 }
 
 #[async_trait]
@@ -562,14 +578,14 @@ impl Store for SqliteStore {
         webhooks::record_attempt(self, record).await
     }
 
-    async fn release_deliveries(&self, ids: &[String]) -> StoreResult<()> {
+    async fn release_deliveries(&self, ids: &[DeliveryId]) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
         for id in ids {
             sqlx::query(
                 "UPDATE webhook_deliveries SET lease_until = NULL, attempts = MAX(attempts - 1, 0)
                  WHERE id = ? AND status = 'pending' AND lease_until IS NOT NULL",
             )
-            .bind(id)
+            .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -590,7 +606,7 @@ impl Store for SqliteStore {
         &self,
         account: AccountId,
         id: &WebhookId,
-        delivery_id: &str,
+        delivery_id: &DeliveryId,
     ) -> StoreResult<Option<DeliveryDetail>> {
         webhooks::get_delivery(self, account, id, delivery_id).await
     }
@@ -599,7 +615,7 @@ impl Store for SqliteStore {
         &self,
         account: AccountId,
         id: &WebhookId,
-        delivery_id: &str,
+        delivery_id: &DeliveryId,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<bool> {

@@ -38,9 +38,9 @@ impl SqliteStore {
                 reply,
             })
             .await
-            .map_err(|_| StoreError::Corrupt("queue writer stopped".into()))?;
+            .map_err(|_| StoreError::Unavailable("queue writer stopped"))?;
         rx.await
-            .map_err(|_| StoreError::Corrupt("queue writer stopped".into()))?
+            .map_err(|_| StoreError::Unavailable("queue writer stopped"))?
     }
 }
 
@@ -76,11 +76,12 @@ pub(super) async fn group_commit(mut conn: SqliteConnection, mut rx: mpsc::Recei
                 }
             }
             Err(e) => {
+                // One failure answers every job of the batch; the error is not `Clone`.
                 let msg = e.to_string();
                 for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(StoreError::Corrupt(format!(
-                        "queue write failed: {msg}"
-                    ))));
+                    let _ = job.reply.send(Err(StoreError::Backend(
+                        format!("queue write failed: {msg}").into(),
+                    )));
                 }
             }
         }

@@ -47,9 +47,9 @@ pub(super) async fn create_schedule(
     Ok(Schedule {
         id: id.clone(),
         spec: spec.clone(),
-        next_run_at: next_run_at.map(|t| from_millis(millis(t))),
+        next_run_at: next_run_at.map(stored),
         last_run_at: None,
-        created_at: from_millis(millis(now)),
+        created_at: stored(now),
     })
 }
 
@@ -92,7 +92,7 @@ pub(super) async fn fire_due_schedules(
         let planned = match schedule_row(row) {
             Ok(schedule) => {
                 let groups = groups_of(&mut tx, account_id, &schedule.spec.instance_id).await?;
-                crate::scheduler::plan_run(account_id, &schedule, &groups)
+                crate::store::plan::plan_run(account_id, &schedule, &groups)
                     .map(|run| (schedule, run))
                     .map_err(|e| corrupt("schedule", e))
             }

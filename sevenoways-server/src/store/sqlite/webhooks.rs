@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sevenoways_sdk::models::webhooks::{DeliveryAttempt, Event};
+use sevenoways_sdk::{DeliveryId, EventId};
 use sqlx::{Row, SqliteConnection};
 
 use super::*;
@@ -57,10 +58,18 @@ pub(super) async fn queue_test_event(
     let event_id = insert_event_for(&mut tx, account, event).await?;
     // Already fanned out: to this subscription only.
     sqlx::query("UPDATE events SET dispatched = 1 WHERE id = ?")
-        .bind(&event_id)
+        .bind(event_id.as_str())
         .execute(&mut *tx)
         .await?;
-    insert_delivery(&mut tx, id.as_str(), account, &event_id, now, give_up_at).await?;
+    insert_delivery(
+        &mut tx,
+        id.as_str(),
+        account,
+        event_id.as_str(),
+        now,
+        give_up_at,
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -183,11 +192,11 @@ pub(super) async fn claim_deliveries(
             continue;
         };
         claimed.push(ClaimedDelivery {
-            id,
+            id: DeliveryId::new(&id).map_err(|e| corrupt("delivery id", e))?,
             webhook_id: WebhookId::new(&webhook_id).map_err(|e| corrupt("webhook id", e))?,
             url: target.try_get("url")?,
             secret: WebhookSecret::new(target.try_get::<String, _>("secret")?),
-            event_id,
+            event_id: EventId::new(&event_id).map_err(|e| corrupt("event id", e))?,
             event_type: target.try_get("event_type")?,
             payload: target.try_get("payload")?,
             attempt: row.try_get::<i64, _>("attempts")? as u32,
@@ -210,7 +219,7 @@ pub(super) async fn record_attempt(store: &SqliteStore, record: &AttemptRecord) 
         "INSERT OR REPLACE INTO webhook_attempts (delivery_id, attempt, started_at, response_code, latency_ms, error)
          VALUES (?, ?, ?, ?, ?, ?)",
     )
-    .bind(&record.delivery_id)
+    .bind(record.delivery_id.as_str())
     .bind(record.attempt as i64)
     .bind(millis(record.started_at))
     .bind(record.response_code.map(i64::from))
@@ -229,7 +238,7 @@ pub(super) async fn record_attempt(store: &SqliteStore, record: &AttemptRecord) 
     .bind(record.latency_ms as i64)
     .bind(&record.error)
     .bind(now)
-    .bind(&record.delivery_id)
+    .bind(record.delivery_id.as_str())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -272,7 +281,7 @@ pub(super) async fn get_delivery(
     store: &SqliteStore,
     account: AccountId,
     id: &WebhookId,
-    delivery_id: &str,
+    delivery_id: &DeliveryId,
 ) -> StoreResult<Option<DeliveryDetail>> {
     let mut conn = store.read.acquire().await?;
     let row = sqlx::query(
@@ -281,14 +290,14 @@ pub(super) async fn get_delivery(
     )
     .bind(account)
     .bind(id.as_str())
-    .bind(delivery_id)
+    .bind(delivery_id.as_str())
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let delivery = delivery_row(&row)?;
     let attempts =
         sqlx::query("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt")
-            .bind(delivery_id)
+            .bind(delivery_id.as_str())
             .fetch_all(&mut *conn)
             .await?
             .iter()
@@ -311,7 +320,7 @@ pub(super) async fn redeliver(
     store: &SqliteStore,
     account: AccountId,
     id: &WebhookId,
-    delivery_id: &str,
+    delivery_id: &DeliveryId,
     now: DateTime<Utc>,
     give_up_at: DateTime<Utc>,
 ) -> StoreResult<bool> {
@@ -324,7 +333,7 @@ pub(super) async fn redeliver(
     .bind(millis(now))
     .bind(account)
     .bind(id.as_str())
-    .bind(delivery_id)
+    .bind(delivery_id.as_str())
     .execute(&store.write)
     .await?
     .rows_affected()
@@ -345,7 +354,7 @@ async fn insert_delivery(
                                          next_attempt_at, give_up_at, created_at, updated_at)
          VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
     )
-    .bind(random_id("dlv_"))
+    .bind(DeliveryId::generate().as_str())
     .bind(webhook_id)
     .bind(account)
     .bind(event_id)
@@ -371,8 +380,10 @@ pub(super) fn webhook_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Webhook>
 fn delivery_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Delivery> {
     let status: String = row.try_get("status")?;
     Ok(Delivery {
-        id: row.try_get("id")?,
-        event_id: row.try_get("event_id")?,
+        id: DeliveryId::new(row.try_get::<&str, _>("id")?)
+            .map_err(|e| corrupt("delivery id", e))?,
+        event_id: EventId::new(row.try_get::<&str, _>("event_id")?)
+            .map_err(|e| corrupt("event id", e))?,
         event: row.try_get("event_type")?,
         attempts: row.try_get::<i64, _>("attempts")? as u32,
         response_code: row
@@ -398,11 +409,11 @@ pub(super) async fn insert_event_for(
     conn: &mut SqliteConnection,
     account: AccountId,
     event: NewEvent,
-) -> StoreResult<String> {
+) -> StoreResult<EventId> {
     let now = Utc::now();
     let event = Event {
-        id: random_id("evt_"),
-        timestamp: from_millis(millis(now)),
+        id: EventId::generate(),
+        timestamp: stored(now),
         instance_id: event.instance_id,
         data: event.data,
     };
@@ -411,7 +422,7 @@ pub(super) async fn insert_event_for(
         "INSERT INTO events (id, seq, account_id, event_type, payload, created_at)
          VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events), ?, ?, ?, ?)",
     )
-    .bind(&event.id)
+    .bind(event.id.as_str())
     .bind(account)
     .bind(event.event_type())
     .bind(payload)

@@ -1,18 +1,23 @@
-//! The HTTP client: configuration, encoding, retries and error mapping.
+//! The HTTP client: configuration, encoding and error mapping. When to retry is
+//! [`retry`], a pure function apart from the transport.
+
+mod retry;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::endpoint::{Endpoint, Method as EndpointMethod};
 use crate::error::{Error, Result};
-use crate::models::Endpoint;
 use crate::models::common::ErrorBody;
+use crate::models::messages::Queued;
 use crate::secret::ApiKey;
 use crate::validation::ValidationError;
+use retry::Failure;
 
 /// The production API.
 pub const DEFAULT_BASE_URL: &str = "https://sevenoways.app";
@@ -55,8 +60,7 @@ struct Inner {
     http: reqwest::Client,
     base_url: String,
     encoding: BodyEncoding,
-    max_retries: u32,
-    max_retry_wait: Duration,
+    retry: retry::Policy,
     timeout: Duration,
 }
 
@@ -66,7 +70,7 @@ impl std::fmt::Debug for Client {
             .field("base_url", &self.inner.base_url)
             .field("api_key", &"<redacted>")
             .field("encoding", &self.inner.encoding)
-            .field("max_retries", &self.inner.max_retries)
+            .field("max_retries", &self.inner.retry.max_retries)
             .finish()
     }
 }
@@ -190,16 +194,18 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .build()
             .map_err(|e| Error::Transport {
-                message: e.to_string(),
                 sent: false,
+                source: Box::new(e),
             })?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 base_url,
                 encoding: self.encoding,
-                max_retries: self.max_retries,
-                max_retry_wait: self.max_retry_wait,
+                retry: retry::Policy {
+                    max_retries: self.max_retries,
+                    max_wait: self.max_retry_wait,
+                },
                 timeout: self.timeout,
             }),
         })
@@ -215,10 +221,10 @@ impl Client {
     /// A client configured from `SEVENOWAYS_API_KEY` and, if set, `SEVENOWAYS_BASE_URL`.
     pub fn from_env() -> Result<Self> {
         let mut builder = Self::builder();
-        if let Ok(key) = std::env::var("SEVENOWAYS_API_KEY") {
+        if let Ok(key) = std::env::var(crate::env::API_KEY) {
             builder = builder.api_key(key);
         }
-        if let Ok(url) = std::env::var("SEVENOWAYS_BASE_URL")
+        if let Ok(url) = std::env::var(crate::env::BASE_URL)
             && !url.trim().is_empty()
         {
             builder = builder.base_url(url);
@@ -231,51 +237,76 @@ impl Client {
         &self.inner.base_url
     }
 
-    /// Validates and POSTs an [`Endpoint`] body, in the configured encoding.
-    pub async fn post<E: Endpoint>(&self, body: &E) -> Result<E::Response> {
-        body.validate()?;
-        self.post_to(E::PATH, body).await
+    /// Sends one operation and decodes its answer: the one way every handle method
+    /// ([`Client::instances`], [`Client::messages`], ...) talks to the server.
+    ///
+    /// The request is checked first ([`Endpoint::check`]), so a bad value fails
+    /// before anything is sent. Failed attempts are retried as
+    /// [`ClientBuilder::max_retries`] describes.
+    ///
+    /// ```no_run
+    /// use sevenoways_sdk::Client;
+    /// use sevenoways_sdk::models::instances::GetQr;
+    /// # async fn run(client: Client) -> Result<(), sevenoways_sdk::Error> {
+    /// let qr = client.call(&GetQr { id: "number2".parse()? }).await?;
+    /// println!("{:?}", qr.pairing_code);
+    /// # Ok(()) }
+    /// ```
+    pub async fn call<E: Endpoint>(&self, endpoint: &E) -> Result<E::Response> {
+        endpoint.check()?;
+        let mut path = endpoint.path().into_owned();
+        let query = endpoint.query();
+        if !query.is_empty() {
+            path.push('?');
+            path.push_str(
+                &url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(query)
+                    .finish(),
+            );
+        }
+        let body = match endpoint.body() {
+            Some(body) => Some(self.encode(body)?),
+            None => None,
+        };
+        self.execute(E::METHOD, &path, body).await
     }
 
-    /// POSTs any body to `path` (already validated by the caller).
-    pub(crate) async fn post_to<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T> {
-        let (content_type, bytes) = match self.inner.encoding {
+    /// The body in the configured encoding, with its content type.
+    fn encode<B: Serialize + ?Sized>(&self, body: &B) -> Result<(&'static str, Vec<u8>)> {
+        Ok(match self.inner.encoding {
             BodyEncoding::Json => (
                 "application/json",
                 serde_json::to_vec(body).map_err(|e| Error::Transport {
-                    message: e.to_string(),
                     sent: false,
+                    source: Box::new(e),
                 })?,
             ),
             BodyEncoding::Form => (
                 "application/x-www-form-urlencoded",
                 crate::body::to_form(body).into_bytes(),
             ),
-        };
-        self.execute(Method::POST, path, Some((content_type, bytes)))
-            .await
+        })
     }
 
-    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        self.execute(Method::GET, path, None).await
-    }
-
-    pub(crate) async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        self.execute(Method::DELETE, path, None).await
+    /// POSTs a send whose endpoint is chosen at run time ([`Client::send_message`]).
+    pub(crate) async fn post_send(&self, route: &str, body: &impl Serialize) -> Result<Queued> {
+        let body = self.encode(body)?;
+        self.execute(EndpointMethod::Post, route, Some(body)).await
     }
 
     async fn execute<T: DeserializeOwned>(
         &self,
-        method: Method,
+        method: EndpointMethod,
         path: &str,
         body: Option<(&'static str, Vec<u8>)>,
     ) -> Result<T> {
         let url = format!("{}{}", self.inner.base_url, path);
-        let idempotent = method != Method::POST;
+        let idempotent = method.is_idempotent();
+        let method = match method {
+            EndpointMethod::Get => Method::GET,
+            EndpointMethod::Post => Method::POST,
+            EndpointMethod::Delete => Method::DELETE,
+        };
         let mut attempt = 0u32;
         loop {
             let mut request = self.inner.http.request(method.clone(), &url);
@@ -288,37 +319,42 @@ impl Client {
                 Ok(response) => self.read(response).await,
                 Err(e) => Err(self.transport_error(e)),
             };
-            let err = match outcome {
+            let failed = match outcome {
                 Ok(value) => return Ok(value),
-                Err(err) => err,
+                Err(failed) => failed,
             };
-            let Some(wait) = self.retry_wait(&err, attempt, idempotent) else {
-                return Err(err.error);
+            let Some(wait) = retry::decide(
+                failed.failure,
+                idempotent,
+                attempt,
+                self.inner.retry,
+                retry::backoff(attempt),
+            ) else {
+                return Err(failed.error);
             };
             attempt += 1;
             tokio::time::sleep(wait).await;
         }
     }
 
-    async fn read<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<T, Failure> {
+    async fn read<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<T, Failed> {
         let status = response.status();
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+            .and_then(retry::parse_retry_after);
         // The answer had begun, so the request was sent whatever broke while reading it.
-        let bytes = response.bytes().await.map_err(|e| Failure {
+        let bytes = response.bytes().await.map_err(|e| Failed {
             error: self.transport_error_inner(e, true),
-            retry_after: None,
-            kind: FailureKind::Transport { sent: true },
+            failure: Failure::Connection { sent: true },
         })?;
         if status.is_success() {
             // Some proxies and no-code relays answer 200 with the error envelope inside.
             if let Ok(body) = serde_json::from_slice::<ErrorBody>(&bytes)
                 && !body.success
             {
-                return Err(Failure::fatal(Error::Api {
+                return Err(Failed::last(Error::Api {
                     status: status.as_u16(),
                     message: body.error,
                     retry_after,
@@ -329,7 +365,7 @@ impl Client {
             // the error keeps its path (`channels[0].subscribers`, not `.`).
             let de = &mut serde_json::Deserializer::from_slice(&bytes);
             return serde_path_to_error::deserialize::<_, T>(de)
-                .map_err(|e| Failure::fatal(decode_error(e, &bytes)));
+                .map_err(|e| Failed::last(decode_error(e, &bytes)));
         }
         let message = serde_json::from_slice::<ErrorBody>(&bytes)
             .map(|b| b.error)
@@ -347,29 +383,22 @@ impl Client {
                 retry_after,
             },
         };
-        // Only a 429, or a 503 that says when to come back, promises the request was not
-        // acted on; a 500, or a gateway's 502/504, may come after the send was queued.
-        let kind = match status.as_u16() {
-            429 => FailureKind::Retryable,
-            503 if retry_after.is_some() => FailureKind::Retryable,
-            500 | 502..=504 => FailureKind::RetryableIfIdempotent,
-            _ => FailureKind::Fatal,
-        };
-        Err(Failure {
+        Err(Failed {
             error,
-            retry_after,
-            kind,
+            failure: Failure::Status {
+                status: status.as_u16(),
+                retry_after,
+            },
         })
     }
 
-    fn transport_error(&self, e: reqwest::Error) -> Failure {
+    fn transport_error(&self, e: reqwest::Error) -> Failed {
         // A connect error (refused, DNS, TLS handshake, connect timeout) means the request
         // never left; anything later may have reached the server.
         let sent = !e.is_connect();
-        Failure {
+        Failed {
             error: self.transport_error_inner(e, sent),
-            retry_after: None,
-            kind: FailureKind::Transport { sent },
+            failure: Failure::Connection { sent },
         }
     }
 
@@ -381,82 +410,34 @@ impl Client {
             // without_url: the URL holds no secret, but the message reads better without it
             // and never grows a query string someone added by hand.
             Error::Transport {
-                message: error_chain(&e.without_url()),
                 sent,
+                source: Box::new(e.without_url()),
             }
         }
     }
-
-    /// How long to wait before the next attempt, or `None` to give up.
-    fn retry_wait(&self, failure: &Failure, attempt: u32, idempotent: bool) -> Option<Duration> {
-        if attempt >= self.inner.max_retries {
-            return None;
-        }
-        let retry = match failure.kind {
-            FailureKind::Retryable => true,
-            FailureKind::RetryableIfIdempotent => idempotent,
-            FailureKind::Transport { sent } => !sent || idempotent,
-            FailureKind::Fatal => false,
-        };
-        if !retry {
-            return None;
-        }
-        let wait = match failure.retry_after {
-            Some(wait) => wait,
-            None => backoff(attempt),
-        };
-        (wait <= self.inner.max_retry_wait).then_some(wait)
-    }
 }
 
-struct Failure {
+/// A failed attempt: the error the caller gets if it is the last, and what the retry
+/// rule needs to know.
+struct Failed {
     error: Error,
-    retry_after: Option<Duration>,
-    kind: FailureKind,
+    failure: Failure,
 }
 
-impl Failure {
-    fn fatal(error: Error) -> Self {
+impl Failed {
+    /// A failure no retry would change.
+    fn last(error: Error) -> Self {
         Self {
             error,
-            retry_after: None,
-            kind: FailureKind::Fatal,
+            failure: Failure::Final,
         }
     }
-}
-
-enum FailureKind {
-    Retryable,
-    RetryableIfIdempotent,
-    Transport { sent: bool },
-    Fatal,
-}
-
-/// Capped exponential backoff with jitter: 250 ms, 500 ms, 1 s … up to 30 s, each
-/// scaled by a random factor in [0.5, 1) so that many clients do not retry in step.
-fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(250).saturating_mul(1u32 << attempt.min(7));
-    let capped = base.min(Duration::from_secs(30));
-    capped.mul_f64(0.5 + fastrand::f64() / 2.0)
-}
-
-/// `Retry-After` as seconds (`120`) or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
 }
 
 fn decode_error(err: serde_path_to_error::Error<serde_json::Error>, body: &[u8]) -> Error {
     Error::Decode {
         path: err.path().to_string(),
-        message: err.into_inner().to_string(),
+        source: err.into_inner(),
         excerpt: excerpt(body),
     }
 }
@@ -490,25 +471,6 @@ fn excerpt(body: &[u8]) -> String {
     text.chars().take(200).collect()
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
-/// Percent-encodes one path segment (ids are URL-safe by construction, but a typed id
-/// is not required everywhere).
-pub(crate) fn segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,32 +484,5 @@ mod tests {
             text.contains("<redacted>") && text.contains("wh_1"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(90));
-        let wait = parse_retry_after(&date).unwrap();
-        assert!(
-            wait > Duration::from_secs(80) && wait <= Duration::from_secs(90),
-            "{wait:?}"
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for attempt in 0..20 {
-            let wait = backoff(attempt);
-            let base = Duration::from_millis(250)
-                .saturating_mul(1 << attempt.min(7))
-                .min(Duration::from_secs(30));
-            assert!(wait >= base / 2 && wait < base, "{attempt}: {wait:?}");
-        }
     }
 }

@@ -1,12 +1,16 @@
-//! API keys: made here, stored only as SHA-256 hashes, checked on every request.
+//! Who is asking: API keys (made here, stored only as SHA-256 hashes, checked on every
+//! request) and, for the pairing page, QR link tokens ([`qr_token`]).
+
+pub mod qr_token;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::account::{Account, AccountId};
 use crate::error::ApiError;
-use crate::store::{Account, AccountId, Store, StoreResult};
+use crate::store::{Store, StoreResult};
 
 /// The prefix of every key, so a leaked key is recognisable to secret scanners.
 pub const KEY_PREFIX: &str = "svw_";
@@ -123,7 +127,7 @@ mod tests {
     fn key_cache_answers_what_it_was_given_and_stays_bounded() {
         let cache = KeyCache::default();
         let account = Account {
-            id: 7,
+            id: AccountId(7),
             name: "a".into(),
             plan: "default".into(),
         };

@@ -1,0 +1,409 @@
+//! Every operation of the API as a type that knows its method, route and answer.
+//!
+//! A route is written once, as an [`Endpoint::ROUTE`] constant. The client builds request
+//! paths from it ([`crate::Client::call`]), the server registers it with its router, and
+//! the server's OpenAPI document lists [`OPERATIONS`], so none of the three can name a
+//! path the others do not. This follows async-stripe's one-type-per-operation design:
+//! `DeleteInstance { id }`, `GetQr { id }`, `ListDeliveries { id }`; a request body type
+//! such as [`SendRequest`] is its own endpoint.
+//!
+//! Nothing here needs the HTTP client, so the server uses it with
+//! `default-features = false`.
+//!
+//! ```
+//! use sevenoways_sdk::Endpoint;
+//! use sevenoways_sdk::endpoint::Method;
+//! use sevenoways_sdk::models::instances::GetQr;
+//!
+//! let op = GetQr { id: "number2".parse()? };
+//! assert_eq!((GetQr::METHOD, GetQr::ROUTE), (Method::Get, "/api/instances/{id}/qr"));
+//! assert_eq!(op.path(), "/api/instances/number2/qr");
+//! # Ok::<(), sevenoways_sdk::ValidationError>(())
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::validation::ValidationError;
+
+/// The HTTP methods the API uses.
+///
+/// The SDK's own type rather than `http::Method`, so the shared types need no HTTP
+/// library; the client and the server map it onto theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`: reads; retried after a 5xx or a timeout.
+    Get,
+    /// `POST`: creates or sends; never retried when it may have been acted on.
+    Post,
+    /// `DELETE`: removes; retried like `GET`.
+    Delete,
+}
+
+impl Method {
+    /// `GET`, `POST` or `DELETE`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// Whether repeating the request cannot do its work twice (`GET`, `DELETE`). The API
+    /// has no idempotency key, so a `POST` is not.
+    pub const fn is_idempotent(self) -> bool {
+        !matches!(self, Method::Post)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `schemars::JsonSchema` with the `schema` feature, nothing without it.
+///
+/// [`Endpoint`]'s body and answer are bound by it so the server's OpenAPI document can
+/// describe any endpoint, while the client does not pull schemars in.
+#[cfg(feature = "schema")]
+pub trait MaybeJsonSchema: schemars::JsonSchema {}
+#[cfg(feature = "schema")]
+impl<T: schemars::JsonSchema + ?Sized> MaybeJsonSchema for T {}
+
+/// `schemars::JsonSchema` with the `schema` feature, nothing without it.
+///
+/// [`Endpoint`]'s body and answer are bound by it so the server's OpenAPI document can
+/// describe any endpoint, while the client does not pull schemars in.
+#[cfg(not(feature = "schema"))]
+pub trait MaybeJsonSchema {}
+#[cfg(not(feature = "schema"))]
+impl<T: ?Sized> MaybeJsonSchema for T {}
+
+/// One operation: its method, its route template, how a value of it becomes a request,
+/// and what the success answer holds.
+///
+/// The success body is `{"success":true,…}` with [`Endpoint::Response`]'s fields;
+/// errors are the [`ErrorBody`](crate::ErrorBody) envelope.
+pub trait Endpoint {
+    /// The HTTP method.
+    const METHOD: Method;
+    /// The route template, in axum 0.8's syntax (`/api/instances/{id}/qr`): the one
+    /// place the path is written.
+    const ROUTE: &'static str;
+    /// What is POSTed ([`NoBody`] for `GET` and `DELETE`).
+    type Body: Serialize + MaybeJsonSchema;
+    /// The fields of the success answer.
+    type Response: Serialize + DeserializeOwned + MaybeJsonSchema;
+
+    /// The request path: [`Endpoint::ROUTE`] with its `{…}` parameters filled in and
+    /// percent-encoded.
+    fn path(&self) -> Cow<'_, str> {
+        Cow::Borrowed(Self::ROUTE)
+    }
+
+    /// Query parameters, unencoded.
+    fn query(&self) -> Vec<(&'static str, &str)> {
+        Vec::new()
+    }
+
+    /// The body to send, for a `POST`.
+    fn body(&self) -> Option<&Self::Body>;
+
+    /// Checks the request before it is sent; the server checks it again. A request that
+    /// is its own body runs its [`Validate`](crate::Validate) impl; the default accepts
+    /// everything, since path parameters are typed and so valid once built. (Not named
+    /// `validate`, so it never clashes with [`Validate::validate`](crate::Validate).)
+    fn check(&self) -> Result<(), ValidationError> {
+        Ok(())
+    }
+}
+
+/// The body of an operation that sends none (`GET`, `DELETE`). It has no values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum NoBody {}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for NoBody {
+    fn schema_name() -> Cow<'static, str> {
+        "NoBody".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!(false)
+    }
+}
+
+/// Fills `route`'s `{…}` segments with `params`, in order, each percent-encoded as one
+/// path segment (a typed id is URL-safe already; this keeps a hand-made one from
+/// changing the path).
+///
+/// ```
+/// use sevenoways_sdk::endpoint::fill_route;
+/// assert_eq!(
+///     fill_route("/api/webhooks/{id}/deliveries/{deliveryId}", &["wh_1", "dlv 2"]),
+///     "/api/webhooks/wh_1/deliveries/dlv%202"
+/// );
+/// ```
+pub fn fill_route(route: &str, params: &[&str]) -> String {
+    let mut out =
+        String::with_capacity(route.len() + params.iter().map(|p| p.len()).sum::<usize>());
+    let mut params = params.iter();
+    for (i, segment) in route.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if segment.starts_with('{') && segment.ends_with('}') {
+            let value = params.next().expect("one value per route parameter");
+            out.extend(percent_encoding::utf8_percent_encode(value, SEGMENT));
+        } else {
+            out.push_str(segment);
+        }
+    }
+    debug_assert!(params.next().is_none(), "more values than route parameters");
+    out
+}
+
+/// Everything but unreserved characters (RFC 3986), so a value is always one segment.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// An endpoint whose request is its own body (`SendRequest`, `CreateInstanceRequest`, ...).
+macro_rules! body_endpoint {
+    ($name:ty => POST $route:literal -> $response:ty) => {
+        impl $crate::endpoint::Endpoint for $name {
+            const METHOD: $crate::endpoint::Method = $crate::endpoint::Method::Post;
+            const ROUTE: &'static str = $route;
+            type Body = Self;
+            type Response = $response;
+
+            fn body(&self) -> Option<&Self> {
+                Some(self)
+            }
+
+            fn check(&self) -> Result<(), $crate::ValidationError> {
+                $crate::Validate::validate(self)
+            }
+        }
+    };
+}
+
+/// An operation named by its path parameters alone: the struct (one field per `{…}` of
+/// the route, in order; a unit struct when there are none) and its [`Endpoint`] impl.
+/// `POST` ones send `{}`.
+macro_rules! path_endpoint {
+    (
+        $(#[$doc:meta])*
+        $name:ident { $( $(#[$fdoc:meta])* $field:ident : $ty:ty ),* $(,)? }
+        => $method:ident $route:literal -> $response:ty
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name {
+            $( $(#[$fdoc])* pub $field: $ty, )*
+        }
+
+        impl $crate::endpoint::Endpoint for $name {
+            const METHOD: $crate::endpoint::Method = $crate::endpoint::Method::$method;
+            const ROUTE: &'static str = $route;
+            type Body = path_endpoint!(@body $method);
+            type Response = $response;
+
+            fn path(&self) -> std::borrow::Cow<'_, str> {
+                std::borrow::Cow::Owned($crate::endpoint::fill_route(
+                    Self::ROUTE,
+                    &[$( AsRef::<str>::as_ref(&self.$field) ),*],
+                ))
+            }
+
+            fn body(&self) -> Option<&Self::Body> {
+                path_endpoint!(@body_value $method)
+            }
+        }
+    };
+    (
+        $(#[$doc:meta])*
+        $name:ident => $method:ident $route:literal -> $response:ty
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct $name;
+
+        impl $crate::endpoint::Endpoint for $name {
+            const METHOD: $crate::endpoint::Method = $crate::endpoint::Method::$method;
+            const ROUTE: &'static str = $route;
+            type Body = path_endpoint!(@body $method);
+            type Response = $response;
+
+            fn body(&self) -> Option<&Self::Body> {
+                path_endpoint!(@body_value $method)
+            }
+        }
+    };
+    (@body Post) => { $crate::models::common::Empty };
+    (@body $other:ident) => { $crate::endpoint::NoBody };
+    (@body_value Post) => { Some(&$crate::models::common::Empty {}) };
+    (@body_value $other:ident) => { None };
+}
+
+pub(crate) use {body_endpoint, path_endpoint};
+
+/// An operation as the OpenAPI document and the route tests list it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// The endpoint type's name (`DeleteInstance`).
+    pub name: &'static str,
+    /// Its method.
+    pub method: Method,
+    /// Its route template.
+    pub route: &'static str,
+    /// The resource it belongs to, as `client.<resource>()` names it (`instances`).
+    pub tag: &'static str,
+    /// One line for people.
+    pub summary: &'static str,
+}
+
+impl Operation {
+    /// The operation of `E`.
+    pub const fn of<E: Endpoint>(
+        name: &'static str,
+        tag: &'static str,
+        summary: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            method: E::METHOD,
+            route: E::ROUTE,
+            tag,
+            summary,
+        }
+    }
+}
+
+/// Something that wants to see every endpoint type, e.g. to describe it.
+pub trait Visitor {
+    /// Called once per operation, in [`OPERATIONS`] order.
+    fn visit<E: Endpoint>(&mut self, op: Operation);
+}
+
+macro_rules! operations {
+    ($( $ty:ident : $tag:literal, $summary:literal; )*) => {
+        /// Every operation of the API, in the order the OpenAPI document lists them.
+        pub const OPERATIONS: &[Operation] = &[
+            $( Operation::of::<$ty>(stringify!($ty), $tag, $summary), )*
+        ];
+
+        /// Shows `visitor` every endpoint type with its [`Operation`], in
+        /// [`OPERATIONS`] order.
+        pub fn visit_all<V: Visitor>(visitor: &mut V) {
+            $( visitor.visit::<$ty>(Operation::of::<$ty>(stringify!($ty), $tag, $summary)); )*
+        }
+    };
+}
+
+use crate::models::channels::{
+    AddChannelRequest, ListChannels, RemoveChannel, SendDocumentToChannelRequest,
+    SendImageToChannelRequest, SendToChannelRequest,
+};
+use crate::models::communities::{
+    SendDocumentToCommunityRequest, SendImageToCommunityRequest, SendToCommunityRequest,
+};
+use crate::models::groups::ListGroups;
+use crate::models::instances::{CreateInstanceRequest, DeleteInstance, GetQr, ListInstances};
+use crate::models::messages::{
+    SendDocumentRequest, SendImageRequest, SendNumberDocumentRequest, SendNumberImageRequest,
+    SendNumberRequest, SendRequest,
+};
+use crate::models::queue::GetQueueEntry;
+use crate::models::sandbox::{
+    AddSandboxGroup, GetOutbox, PairSandboxInstance, SandboxInbound, UnpairSandboxInstance,
+};
+use crate::models::schedules::{CreateScheduleRequest, DeleteSchedule, ListSchedules};
+use crate::models::usage::GetUsage;
+use crate::models::webhooks::{
+    CreateWebhookRequest, DeleteWebhook, GetDelivery, ListDeliveries, ListWebhooks, Redeliver,
+    TestWebhook,
+};
+
+operations! {
+    ListInstances: "instances", "List instances";
+    CreateInstanceRequest: "instances", "Create an instance; open qrUrl to pair it";
+    DeleteInstance: "instances", "Delete an instance";
+    GetQr: "instances", "The pairing QR code: an HTML page in a browser (with ?token= from qrUrl); ?format=png|svg|json for programs";
+    ListGroups: "groups", "List the groups of a number";
+
+    SendRequest: "messages", "Send text to groups (groupIds, groups by name, or sendAll)";
+    SendImageRequest: "messages", "Send an image to groups";
+    SendDocumentRequest: "messages", "Send a document to groups";
+    SendNumberRequest: "messages", "Send text to a phone number";
+    SendNumberImageRequest: "messages", "Send an image to a phone number";
+    SendNumberDocumentRequest: "messages", "Send a document to a phone number";
+    SendToCommunityRequest: "communities", "Send text to a community";
+    SendImageToCommunityRequest: "communities", "Send an image to a community";
+    SendDocumentToCommunityRequest: "communities", "Send a document to a community";
+
+    ListChannels: "channels", "List saved channels";
+    AddChannelRequest: "channels", "Look a channel up by invite link, code or JID, and save it";
+    RemoveChannel: "channels", "Remove a saved channel";
+    SendToChannelRequest: "channels", "Send text to a channel";
+    SendImageToChannelRequest: "channels", "Send an image to a channel";
+    SendDocumentToChannelRequest: "channels", "Send a document to a channel";
+
+    ListSchedules: "schedules", "List schedules with their next run";
+    CreateScheduleRequest: "schedules", "Create a cron schedule in an IANA time zone";
+    DeleteSchedule: "schedules", "Delete a schedule";
+
+    GetQueueEntry: "queue", "A queue entry's status, attempts, timestamps and failure reason";
+
+    PairSandboxInstance: "sandbox", "Simulate the QR scan: the instance comes online";
+    AddSandboxGroup: "sandbox", "Add a group to the number, or rename it";
+    SandboxInbound: "sandbox", "Simulate an incoming message";
+    GetOutbox: "sandbox", "What the sandbox transport sent (?instanceId=ID), oldest first";
+    UnpairSandboxInstance: "sandbox", "Simulate the phone logging out: the instance goes offline";
+
+    GetUsage: "usage", "This key's plan: requests this minute, messages today and this month, limits and reset times";
+
+    ListWebhooks: "webhooks", "List webhook subscriptions (secrets are never shown again)";
+    CreateWebhookRequest: "webhooks", "Subscribe a URL to events; the answer shows the signing secret once";
+    DeleteWebhook: "webhooks", "Delete a subscription";
+    TestWebhook: "webhooks", "Queue a signed webhook.test event to the subscription";
+    ListDeliveries: "webhooks", "Recent deliveries, newest first: status, response code, latency, next attempt";
+    GetDelivery: "webhooks", "One delivery with every attempt";
+    Redeliver: "webhooks", "Send a delivery again now";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_has_its_own_method_and_route() {
+        let mut seen = std::collections::HashSet::new();
+        for op in OPERATIONS {
+            assert!(
+                seen.insert((op.method, op.route)),
+                "{} {} is defined twice",
+                op.method,
+                op.route
+            );
+            assert!(op.route.starts_with("/api/"), "{}", op.route);
+        }
+        assert_eq!(OPERATIONS.len(), 37);
+    }
+
+    #[test]
+    fn routes_are_filled_segment_by_segment() {
+        assert_eq!(fill_route("/api/queue/{id}", &["142"]), "/api/queue/142");
+        assert_eq!(
+            fill_route("/api/channels/{id}", &["a/b?c d"]),
+            "/api/channels/a%2Fb%3Fc%20d"
+        );
+        assert_eq!(fill_route("/api/usage", &[]), "/api/usage");
+    }
+}

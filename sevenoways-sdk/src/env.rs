@@ -1,0 +1,24 @@
+//! The `SEVENOWAYS_*` environment variables, named once for the SDK, `svw` and the server.
+//!
+//! ```no_run
+//! // What `Client::from_env` reads:
+//! let key = std::env::var(sevenoways_sdk::env::API_KEY);
+//! ```
+
+/// The API key (`svw --api-key`, [`Client::from_env`](crate::Client::from_env)).
+pub const API_KEY: &str = "SEVENOWAYS_API_KEY";
+/// The server's base URL; the production API when unset (`svw --base-url`).
+pub const BASE_URL: &str = "SEVENOWAYS_BASE_URL";
+/// The sending instance of `svw` commands (`svw --instance`).
+pub const INSTANCE: &str = "SEVENOWAYS_INSTANCE";
+/// The `svw` configuration profile (`svw --profile`).
+pub const PROFILE: &str = "SEVENOWAYS_PROFILE";
+/// A webhook signing secret, for `svw webhooks verify` and `svw webhooks listen`.
+pub const WEBHOOK_SECRET: &str = "SEVENOWAYS_WEBHOOK_SECRET";
+
+/// The server's listen address (`sevenoways-server --listen`).
+pub const LISTEN: &str = "SEVENOWAYS_LISTEN";
+/// The server's data directory (`sevenoways-server --data-dir`).
+pub const DATA_DIR: &str = "SEVENOWAYS_DATA_DIR";
+/// The server's TOML configuration file (`sevenoways-server --config`).
+pub const CONFIG: &str = "SEVENOWAYS_CONFIG";
