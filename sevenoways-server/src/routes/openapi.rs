@@ -2,7 +2,7 @@
 //!
 //! Schemas come from `schemars` derives on the very structs the handlers parse and
 //! answer, and paths from their [`Endpoint::PATH`], so the document cannot drift from
-//! the code. A committed snapshot (`tests/openapi.rs`) shows every contract change in review.
+//! the code. A committed snapshot (`tests/it/openapi.rs`) shows every contract change in review.
 
 use axum::Json;
 use schemars::generate::SchemaSettings;

@@ -1,11 +1,9 @@
 //! Webhooks to the server's own host are allowed by default only while the server itself
 //! listens on loopback.
 
-mod common;
-
-use common::*;
 use sevenoways_sdk::models::webhooks::CreateWebhookRequest;
 use sevenoways_sdk::{BodyEncoding, Error};
+use sevenoways_server::testing::*;
 
 fn hook(url: &str) -> CreateWebhookRequest {
     CreateWebhookRequest {
@@ -30,7 +28,7 @@ async fn loopback_receivers_follow_the_listen_address() {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let server = sevenoways_server::launch(test_config(dir.path()), listener)
+    let server = sevenoways_server::launch(fast_config(dir.path()), listener)
         .await
         .unwrap();
     let key = server.create_key("t", "default").await.unwrap();

@@ -1,12 +1,10 @@
 //! Form-urlencoded bodies exactly as no-code tools send them, over raw HTTP, and the SDK's
 //! form encoding against the live server: what the SDK sends is what the server takes.
 
-mod common;
-
-use common::*;
 use serde_json::Value;
 use sevenoways_sdk::models::messages::*;
 use sevenoways_sdk::{GroupTarget, MediaUrl, Phone};
+use sevenoways_server::testing::*;
 
 async fn post_form(t: &TestServer, path: &str, body: &str) -> (u16, Value) {
     let r = reqwest::Client::new()

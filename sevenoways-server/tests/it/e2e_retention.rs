@@ -1,11 +1,9 @@
 //! Old bookkeeping is pruned; anything still in flight is not.
 
-mod common;
-
-use common::*;
 use sevenoways_sdk::models::sandbox::SandboxInboundRequest;
 use sevenoways_sdk::models::webhooks::CreateWebhookRequest;
 use sevenoways_server::config::WebhookConfig;
+use sevenoways_server::testing::*;
 
 async fn receiver() -> String {
     let app = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
@@ -24,7 +22,7 @@ async fn finished_deliveries_are_pruned_and_pending_ones_kept() {
             retry_base_ms: 60_000,
             ..WebhookConfig::default()
         },
-        ..test_config(dir.path())
+        ..fast_config(dir.path())
     };
     let server = launch(config).await;
     let key = server.create_key("t", "default").await.unwrap();

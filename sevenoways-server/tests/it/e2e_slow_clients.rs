@@ -1,9 +1,7 @@
 //! A client that stops sending its body mid-way gets a 408 in the envelope, instead of
 //! holding a connection and a task forever.
 
-mod common;
-
-use common::*;
+use sevenoways_server::testing::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
@@ -11,7 +9,7 @@ async fn a_stalled_body_times_out_with_the_envelope() {
     let dir = tempfile::tempdir().unwrap();
     let config = sevenoways_server::Config {
         request_timeout_secs: 1,
-        ..test_config(dir.path())
+        ..fast_config(dir.path())
     };
     let server = launch(config).await;
     let key = server.create_key("t", "default").await.unwrap();

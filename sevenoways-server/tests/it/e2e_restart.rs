@@ -1,14 +1,12 @@
 //! State survives a restart: queue entries still waiting are sent by the next process,
 //! schedules keep their next run, and the same key still works.
 
-mod common;
-
-use common::*;
 use sevenoways_sdk::models::messages::SendNumberRequest;
 use sevenoways_sdk::models::queue::QueueStatus;
 use sevenoways_sdk::models::schedules::CreateScheduleRequest;
 use sevenoways_sdk::{Content, GroupTarget, Phone, Target};
 use sevenoways_server::config::PacingConfig;
+use sevenoways_server::testing::*;
 
 #[tokio::test]
 async fn queue_and_schedules_survive_a_restart() {
@@ -20,7 +18,7 @@ async fn queue_and_schedules_survive_a_restart() {
             min_gap_ms: 2_000,
             jitter_ms: 0,
         },
-        ..test_config(dir.path())
+        ..fast_config(dir.path())
     };
     let server = launch(slow).await;
     let key = server.create_key("t", "default").await.unwrap();
@@ -76,7 +74,7 @@ async fn queue_and_schedules_survive_a_restart() {
     );
 
     // A new process over the same data directory, without pacing.
-    let server = launch(test_config(dir.path())).await;
+    let server = launch(fast_config(dir.path())).await;
     let c = client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
     let outbox = eventually(20, || async {
         let o = c.sandbox().outbox(&inst).await.unwrap().messages;

@@ -1,8 +1,5 @@
 //! Every documented endpoint, driven through the SDK against a real server.
 
-mod common;
-
-use common::*;
 use sevenoways_sdk::models::channels::*;
 use sevenoways_sdk::models::communities::*;
 use sevenoways_sdk::models::instances::{CreateInstanceRequest, InstanceStatus};
@@ -11,6 +8,7 @@ use sevenoways_sdk::models::queue::QueueStatus;
 use sevenoways_sdk::models::sandbox::SandboxInboundRequest;
 use sevenoways_sdk::models::schedules::CreateScheduleRequest;
 use sevenoways_sdk::{Content, Error, GroupTarget, MediaUrl, NewsletterJid, Phone, Target};
+use sevenoways_server::testing::*;
 
 const COMMUNITY: &str = "120363111111111111@newsletter";
 

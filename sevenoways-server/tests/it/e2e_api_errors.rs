@@ -1,10 +1,8 @@
 //! Bad input of every kind gets the error envelope, the right 4xx and a message naming
 //! the field. Never a 500.
 
-mod common;
-
-use common::*;
 use serde_json::{Value, json};
+use sevenoways_server::testing::*;
 
 struct Case {
     name: &'static str,

@@ -2,8 +2,6 @@
 //! independent HMAC and by the documentation's Node.js receiver, retries with
 //! Retry-After, a receiver that is down for a while, redelivery, and the SSRF guard.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -13,52 +11,32 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use common::{TEAM_A, paired_instance};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sevenoways_sdk::models::instances::CreateInstanceRequest;
 use sevenoways_sdk::models::sandbox::SandboxInboundRequest;
 use sevenoways_sdk::models::webhooks::{CreateWebhookRequest, Delivery, EVENT_TYPES};
 use sevenoways_sdk::{BodyEncoding, Client, InstanceId, WebhookId, WebhookSecret};
+use sevenoways_server::Config;
 use sevenoways_server::config::{NetworkConfig, WebhookConfig};
-use sevenoways_server::{Config, Server};
+use sevenoways_server::testing::{self, TEAM_A, TestServer, paired_instance};
 
 const SECRET: &str = "whsec_test_0123456789abcdef";
 
-/// Webhook timings in milliseconds, so retries happen within the test.
-fn config(dir: &std::path::Path) -> Config {
-    Config {
-        webhooks: WebhookConfig {
+/// A test server whose webhook timings are in milliseconds, so retries happen within
+/// the test; `tweak` changes the configuration further.
+async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    testing::start_with(|config| {
+        config.webhooks = WebhookConfig {
             timeout_ms: 3_000,
             retry_base_ms: 40,
             retry_max_ms: 250,
             poll_ms: 10,
             ..WebhookConfig::default()
-        },
-        ..common::test_config(dir)
-    }
-}
-
-struct Running {
-    server: Server,
-    _dir: tempfile::TempDir,
-    key: String,
-    client: Client,
-}
-
-async fn start_with(tweak: impl FnOnce(&mut Config)) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = config(dir.path());
-    tweak(&mut config);
-    let server = common::launch(config).await;
-    let key = server.create_key("t", "default").await.unwrap();
-    let client = common::client(&server.base_url(), &key, BodyEncoding::Json);
-    Running {
-        server,
-        _dir: dir,
-        key,
-        client,
-    }
+        };
+        tweak(config);
+    })
+    .await
 }
 
 /// One request a test receiver got.
@@ -168,7 +146,7 @@ async fn subscribe(
     (created.webhook.id, created.secret)
 }
 
-async fn raw(r: &Running, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn raw(r: &TestServer, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let client = reqwest::Client::new();
     let url = format!("{}{path}", r.server.base_url());
     let req = match method {
@@ -200,7 +178,7 @@ async fn deliveries(client: &Client, id: &WebhookId) -> Vec<Delivery> {
 
 /// Raises all seven documented events on a new instance `name`; returns the queue ids
 /// of the send that succeeds and of the one that fails.
-async fn raise_all_seven(r: &Running, name: &str) -> (u64, u64) {
+async fn raise_all_seven(r: &TestServer, name: &str) -> (u64, u64) {
     let (_, v) = raw(
         r,
         "POST",
@@ -209,7 +187,7 @@ async fn raise_all_seven(r: &Running, name: &str) -> (u64, u64) {
     )
     .await;
     assert_eq!(v["success"], true);
-    r.client
+    r.client()
         .sandbox()
         .pair(&InstanceId::new(name).unwrap())
         .await
@@ -224,14 +202,14 @@ async fn raise_all_seven(r: &Running, name: &str) -> (u64, u64) {
     assert_eq!(s, 200, "{v}");
     let sent = v["queueId"].as_u64().unwrap(); // message.sent, .delivered, .read
     inbound(
-        &r.client,
+        &r.client(),
         name,
         "Hi there 👋 \"quoted\" back\\slash\nnew line — مرحبا 你好",
     )
     .await; // message.received
     // Wait for the read receipt before the number goes away.
-    let client = r.client.clone();
-    common::eventually(10, || {
+    let client = r.client();
+    testing::eventually(10, || {
         let client = client.clone();
         async move {
             let e = client
@@ -243,7 +221,7 @@ async fn raise_all_seven(r: &Running, name: &str) -> (u64, u64) {
         }
     })
     .await;
-    r.client
+    r.client()
         .sandbox()
         .unpair(&InstanceId::new(name).unwrap())
         .await
@@ -274,13 +252,13 @@ async fn all_seven_events_are_signed_and_retried_until_the_receiver_accepts() {
         }),
     )
     .await;
-    let (hook, secret) = subscribe(&r.client, &url(addr), &[], Some(SECRET)).await;
+    let (hook, secret) = subscribe(&r.client(), &url(addr), &[], Some(SECRET)).await;
     assert_eq!(secret.expose(), SECRET);
 
     let (sent_qid, failed_qid) = raise_all_seven(&r, "n1").await;
 
     let hits = rx.hits.clone();
-    common::eventually(20, || {
+    testing::eventually(20, || {
         let hits = hits.clone();
         async move {
             let hits = hits.lock().unwrap();
@@ -367,7 +345,7 @@ async fn all_seven_events_are_signed_and_retried_until_the_receiver_accepts() {
     assert_eq!(types, EVENT_TYPES.iter().map(|s| s.to_string()).collect());
 
     // Every attempt is on record.
-    let list = deliveries(&r.client, &hook).await;
+    let list = deliveries(&r.client(), &hook).await;
     assert_eq!(list.len(), 7);
     for d in &list {
         assert_eq!(
@@ -378,7 +356,7 @@ async fn all_seven_events_are_signed_and_retried_until_the_receiver_accepts() {
         assert!(d.latency_ms.is_some() && d.next_attempt_at.is_none() && d.last_error.is_none());
     }
     let detail = r
-        .client
+        .client()
         .webhooks()
         .delivery(&hook, &list[0].id)
         .await
@@ -473,15 +451,15 @@ async fn the_documented_nodejs_receiver_accepts_every_delivery() {
 
     let r = start_with(|_| {}).await;
     let (hook, _) = subscribe(
-        &r.client,
+        &r.client(),
         &format!("http://127.0.0.1:{port}/webhook"),
         &[],
         Some(SECRET),
     )
     .await;
-    paired_instance(&r.client, "n1").await;
+    paired_instance(&r.client(), "n1").await;
     for text in TRICKY {
-        inbound(&r.client, "n1", text).await;
+        inbound(&r.client(), "n1", text).await;
         let (s, v) = raw(
             &r,
             "POST",
@@ -494,23 +472,23 @@ async fn the_documented_nodejs_receiver_accepts_every_delivery() {
     let send_number = json!({"instanceId": "n1", "phone": "971501234567", "message": "x"});
     let (s, _) = raw(&r, "POST", "/api/send-number", Some(send_number.clone())).await;
     assert_eq!(s, 200);
-    r.client.webhooks().test(&hook).await.unwrap();
+    r.client().webhooks().test(&hook).await.unwrap();
     // All twelve sent before the number logs out; then one more send fails.
     let n1 = InstanceId::new("n1").unwrap();
-    let client = r.client.clone();
-    common::eventually(20, || {
+    let client = r.client();
+    testing::eventually(20, || {
         let (client, n1) = (client.clone(), n1.clone());
         async move { (client.sandbox().outbox(&n1).await.unwrap().messages.len() == 12).then_some(()) }
     })
     .await;
-    r.client.sandbox().unpair(&n1).await.unwrap();
+    r.client().sandbox().unpair(&n1).await.unwrap();
     let (s, _) = raw(&r, "POST", "/api/send-number", Some(send_number)).await;
     assert_eq!(s, 200);
 
     // online + 11 received + 12 × (sent, delivered, read) + test + offline + failed.
     let expected = 1 + 11 + 36 + 1 + 1 + 1;
     let hook2 = hook.clone();
-    let all = common::eventually(30, || {
+    let all = testing::eventually(30, || {
         let (client, hook) = (client.clone(), hook2.clone());
         async move {
             let list = deliveries(&client, &hook).await;
@@ -560,18 +538,18 @@ impl Drop for KillOnDrop {
 #[tokio::test]
 async fn a_receiver_down_for_a_while_loses_nothing() {
     let r = start_with(|_| {}).await;
-    paired_instance(&r.client, "n1").await;
+    paired_instance(&r.client(), "n1").await;
     // A port with nothing listening: the receiver is down.
     let addr = local_listener().await.local_addr().unwrap();
-    let (hook, _) = subscribe(&r.client, &url(addr), &["message.received"], Some(SECRET)).await;
+    let (hook, _) = subscribe(&r.client(), &url(addr), &["message.received"], Some(SECRET)).await;
     let texts: Vec<String> = (0..20).map(|i| format!("message {i} 📨")).collect();
     for t in &texts {
-        inbound(&r.client, "n1", t).await;
+        inbound(&r.client(), "n1", t).await;
     }
     // Every delivery fails a few times, with the reason on record.
-    let client = r.client.clone();
+    let client = r.client();
     let hook2 = hook.clone();
-    common::eventually(20, || {
+    testing::eventually(20, || {
         let (client, hook) = (client.clone(), hook2.clone());
         async move {
             let list = deliveries(&client, &hook).await;
@@ -583,7 +561,7 @@ async fn a_receiver_down_for_a_while_loses_nothing() {
         }
     })
     .await;
-    let list = deliveries(&r.client, &hook).await;
+    let list = deliveries(&r.client(), &hook).await;
     assert!(
         list.iter().all(|d| d
             .last_error
@@ -601,7 +579,7 @@ async fn a_receiver_down_for_a_while_loses_nothing() {
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let (rx, _task) = receiver(listener, Arc::new(|_, _| (200, None))).await;
     let hits = rx.hits.clone();
-    common::eventually(20, || {
+    testing::eventually(20, || {
         let hits = hits.clone();
         async move {
             (hits
@@ -628,8 +606,8 @@ async fn a_receiver_down_for_a_while_loses_nothing() {
             Some(expected_signature(SECRET, &h.body).as_str())
         );
     }
-    common::eventually(10, || {
-        let (client, hook) = (r.client.clone(), hook.clone());
+    testing::eventually(10, || {
+        let (client, hook) = (r.client(), hook.clone());
         async move {
             deliveries(&client, &hook)
                 .await
@@ -651,13 +629,13 @@ async fn subscriptions_filters_test_events_and_redelivery() {
 
     // A generated secret, shown once.
     let (received_only, generated) =
-        subscribe(&r.client, &url(addr), &["message.received"], None).await;
+        subscribe(&r.client(), &url(addr), &["message.received"], None).await;
     let secret = generated.expose().to_owned();
     assert!(
         secret.starts_with("whsec_") && secret.len() == 6 + 64,
         "{secret}"
     );
-    let (everything, _) = subscribe(&r.client, &url(addr), &[], Some(SECRET)).await;
+    let (everything, _) = subscribe(&r.client(), &url(addr), &[], Some(SECRET)).await;
     let (s, list) = raw(&r, "GET", "/api/webhooks", None).await;
     assert_eq!(s, 200);
     assert_eq!(list["webhooks"].as_array().unwrap().len(), 2);
@@ -667,11 +645,11 @@ async fn subscriptions_filters_test_events_and_redelivery() {
     );
     assert_eq!(list["webhooks"][0]["events"], json!(["message.received"]));
 
-    paired_instance(&r.client, "n1").await; // instance.online: only `everything`
-    inbound(&r.client, "n1", "hello").await; // both
-    r.client.webhooks().test(&received_only).await.unwrap(); // only `received_only`
+    paired_instance(&r.client(), "n1").await; // instance.online: only `everything`
+    inbound(&r.client(), "n1", "hello").await; // both
+    r.client().webhooks().test(&received_only).await.unwrap(); // only `received_only`
     let hits = rx.hits.clone();
-    common::eventually(10, || {
+    testing::eventually(10, || {
         let hits = hits.clone();
         async move { (hits.lock().unwrap().len() == 4).then_some(()) }
     })
@@ -712,20 +690,20 @@ async fn subscriptions_filters_test_events_and_redelivery() {
     assert_eq!(given_events, ["instance.online", "message.received"]);
 
     // Redelivery: the same event id again, one more attempt on record.
-    let list = deliveries(&r.client, &everything).await;
+    let list = deliveries(&r.client(), &everything).await;
     let first = list
         .iter()
         .find(|d| d.event == "instance.online")
         .unwrap()
         .clone();
-    r.client
+    r.client()
         .webhooks()
         .redeliver(&everything, &first.id)
         .await
         .unwrap();
     let hits2 = rx.hits.clone();
     let event_id = first.event_id.clone();
-    common::eventually(10, || {
+    testing::eventually(10, || {
         let (hits, event_id) = (hits2.clone(), event_id.clone());
         async move {
             (hits
@@ -739,9 +717,9 @@ async fn subscriptions_filters_test_events_and_redelivery() {
         }
     })
     .await;
-    let client = r.client.clone();
+    let client = r.client();
     let (everything2, first_id) = (everything.clone(), first.id.clone());
-    let detail = common::eventually(10, || {
+    let detail = testing::eventually(10, || {
         let (client, hook, id) = (client.clone(), everything2.clone(), first_id.clone());
         async move {
             let d = client.webhooks().delivery(&hook, &id).await.unwrap();
@@ -753,15 +731,15 @@ async fn subscriptions_filters_test_events_and_redelivery() {
 
     // Deleting a connected instance disconnects it: instance.offline.
     let n2 = InstanceId::new("n2").unwrap();
-    r.client
+    r.client()
         .instances()
         .create(&CreateInstanceRequest::new(n2.clone(), "two"))
         .await
         .unwrap();
-    r.client.sandbox().pair(&n2).await.unwrap();
-    r.client.instances().delete(&n2).await.unwrap();
+    r.client().sandbox().pair(&n2).await.unwrap();
+    r.client().instances().delete(&n2).await.unwrap();
     let hits3 = rx.hits.clone();
-    common::eventually(10, || {
+    testing::eventually(10, || {
         let hits = hits3.clone();
         async move {
             hits.lock()
@@ -796,7 +774,7 @@ async fn subscriptions_filters_test_events_and_redelivery() {
             "{body}: {v}"
         );
     }
-    let other = common::client(
+    let other = testing::client(
         &r.server.base_url(),
         &r.server.create_key("o", "default").await.unwrap(),
         BodyEncoding::Json,
@@ -831,7 +809,7 @@ async fn subscriptions_filters_test_events_and_redelivery() {
         assert_eq!(s, 404, "{method} {path}: {v}");
         assert_eq!(v["success"], false);
     }
-    r.client.webhooks().delete(&everything).await.unwrap();
+    r.client().webhooks().delete(&everything).await.unwrap();
     assert_eq!(
         raw(
             &r,
@@ -843,14 +821,17 @@ async fn subscriptions_filters_test_events_and_redelivery() {
         .0,
         404
     );
-    assert_eq!(r.client.webhooks().list().await.unwrap().webhooks.len(), 1);
+    assert_eq!(
+        r.client().webhooks().list().await.unwrap().webhooks.len(),
+        1
+    );
     r.server.shutdown().await;
 }
 
 #[tokio::test]
 async fn urls_reaching_private_or_metadata_addresses_are_refused() {
     let r = start_with(|_| {}).await;
-    paired_instance(&r.client, "n1").await;
+    paired_instance(&r.client(), "n1").await;
     let refused = [
         (
             "/api/webhooks",
@@ -917,7 +898,7 @@ async fn urls_reaching_private_or_metadata_addresses_are_refused() {
         }
     })
     .await;
-    paired_instance(&strict.client, "n1").await;
+    paired_instance(&strict.client(), "n1").await;
     for (path, body, want) in [
         (
             "/api/webhooks",
@@ -971,7 +952,7 @@ async fn urls_reaching_private_or_metadata_addresses_are_refused() {
 async fn gives_up_after_the_retry_window_and_redelivers_on_request() {
     // A one-second retry window instead of three days.
     let r = start_with(|c| c.webhooks.give_up_after_secs = 1).await;
-    paired_instance(&r.client, "n1").await;
+    paired_instance(&r.client(), "n1").await;
     let healthy = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let listener = local_listener().await;
     let addr = listener.local_addr().unwrap();
@@ -987,11 +968,11 @@ async fn gives_up_after_the_retry_window_and_redelivers_on_request() {
         }),
     )
     .await;
-    let (hook, _) = subscribe(&r.client, &url(addr), &["message.received"], Some(SECRET)).await;
-    inbound(&r.client, "n1", "will be retried, then given up").await;
-    let client = r.client.clone();
+    let (hook, _) = subscribe(&r.client(), &url(addr), &["message.received"], Some(SECRET)).await;
+    inbound(&r.client(), "n1", "will be retried, then given up").await;
+    let client = r.client();
     let hook2 = hook.clone();
-    let failed = common::eventually(10, || {
+    let failed = testing::eventually(10, || {
         let (client, hook) = (client.clone(), hook2.clone());
         async move {
             let list = deliveries(&client, &hook).await;
@@ -1012,13 +993,13 @@ async fn gives_up_after_the_retry_window_and_redelivers_on_request() {
 
     // The receiver is fixed; redeliver: same event, accepted, one more attempt recorded.
     healthy.store(true, std::sync::atomic::Ordering::SeqCst);
-    r.client
+    r.client()
         .webhooks()
         .redeliver(&hook, &failed.id)
         .await
         .unwrap();
     let hook3 = hook.clone();
-    let done = common::eventually(10, || {
+    let done = testing::eventually(10, || {
         let (client, hook) = (client.clone(), hook3.clone());
         async move {
             let list = deliveries(&client, &hook).await;

@@ -1,12 +1,9 @@
 //! Schedules fire: through the durable queue, once per run, across daylight saving,
 //! after downtime, and with two servers on one database.
 
-mod common;
-
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{TEAM_A, TEAM_B, paired_instance};
 use sevenoways_sdk::models::queue::QueueStatus;
 use sevenoways_sdk::models::schedules::CreateScheduleRequest;
 use sevenoways_sdk::{Client, Content, GroupTarget, InstanceId, ScheduleId, Target};
@@ -14,12 +11,13 @@ use sevenoways_server::config::{PlanConfig, SchedulerConfig};
 use sevenoways_server::limits::Plans;
 use sevenoways_server::store::sqlite::SqliteStore;
 use sevenoways_server::store::{AccountId, Store};
+use sevenoways_server::testing::{self, TEAM_A, TEAM_B, at, paired_instance};
 use sevenoways_server::{Config, Server, auth, cron};
 
 fn config(dir: &std::path::Path, tick_ms: u64) -> Config {
     Config {
         scheduler: SchedulerConfig { tick_ms },
-        ..common::test_config(dir)
+        ..testing::fast_config(dir)
     }
 }
 
@@ -82,7 +80,7 @@ async fn outbox_len(client: &Client) -> usize {
 }
 
 async fn wait_for_outbox(client: &Client, n: usize) {
-    common::eventually(15, || {
+    testing::eventually(15, || {
         let client = client.clone();
         async move { (outbox_len(&client).await >= n).then_some(()) }
     })
@@ -95,9 +93,9 @@ async fn wait_for_outbox(client: &Client, n: usize) {
 #[tokio::test]
 async fn a_schedule_fires_once_when_due_and_lists_its_next_run() {
     let dir = tempfile::tempdir().unwrap();
-    let server = common::launch(config(dir.path(), 25)).await;
+    let server = testing::launch(config(dir.path(), 25)).await;
     let key = server.create_key("t", "default").await.unwrap();
-    let client = common::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
     paired_instance(&client, "n1").await;
 
     // Created through the API, every minute: the next run is the next minute boundary.
@@ -154,9 +152,9 @@ async fn a_schedule_fires_once_when_due_and_lists_its_next_run() {
 #[tokio::test]
 async fn every_recipient_and_content_kind_fires() {
     let dir = tempfile::tempdir().unwrap();
-    let server = common::launch(config(dir.path(), 25)).await;
+    let server = testing::launch(config(dir.path(), 25)).await;
     let key = server.create_key("t", "default").await.unwrap();
-    let client = common::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
     paired_instance(&client, "n1").await;
     let account = account_of(&server, &key).await;
     let image = Content::Image {
@@ -229,9 +227,9 @@ async fn every_recipient_and_content_kind_fires() {
 #[tokio::test]
 async fn a_schedule_missed_while_down_fires_once_at_start_up() {
     let dir = tempfile::tempdir().unwrap();
-    let server = common::launch(config(dir.path(), 25)).await;
+    let server = testing::launch(config(dir.path(), 25)).await;
     let key = server.create_key("t", "default").await.unwrap();
-    let client = common::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
     paired_instance(&client, "n1").await;
     let account = account_of(&server, &key).await;
     server.shutdown().await;
@@ -246,8 +244,8 @@ async fn a_schedule_missed_while_down_fires_once_at_start_up() {
         save(&store, account, 2, &five, Utc::now() - Duration::hours(3)).await;
     }
     let started = Utc::now();
-    let server = common::launch(config(dir.path(), 25)).await;
-    let client = common::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    let server = testing::launch(config(dir.path(), 25)).await;
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
     wait_for_outbox(&client, 2).await;
     for s in client.schedules().list().await.unwrap().schedules {
         let last = s.last_run_at.unwrap();
@@ -262,10 +260,10 @@ async fn a_schedule_missed_while_down_fires_once_at_start_up() {
 #[tokio::test]
 async fn two_servers_on_one_database_fire_each_run_once() {
     let dir = tempfile::tempdir().unwrap();
-    let a = common::launch(config(dir.path(), 5)).await;
-    let b = common::launch(config(dir.path(), 5)).await;
+    let a = testing::launch(config(dir.path(), 5)).await;
+    let b = testing::launch(config(dir.path(), 5)).await;
     let key = a.create_key("t", "default").await.unwrap();
-    let client = common::client(&a.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    let client = testing::client(&a.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
     paired_instance(&client, "n1").await;
     let account = account_of(&a, &key).await;
     let now = Utc::now();
@@ -304,10 +302,6 @@ async fn two_servers_on_one_database_fire_each_run_once() {
 
 // The firing path with an injected clock: the store the server uses, driven through
 // simulated days on both sides of daylight-saving changes.
-
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
 
 /// Ticks every `step` from `from` to `to`, like the scheduler, and returns the instants
 /// the schedule fired at.
@@ -450,7 +444,7 @@ async fn daylight_saving_with_an_injected_clock() {
 async fn runs_over_the_cap_or_to_unknown_groups_are_recorded_as_failed() {
     let dir = tempfile::tempdir().unwrap();
     // A long tick: only the test fires schedules here.
-    let server = common::launch(Config {
+    let server = testing::launch(Config {
         plans: vec![PlanConfig {
             name: "one".into(),
             daily_cap: 1,
@@ -460,7 +454,7 @@ async fn runs_over_the_cap_or_to_unknown_groups_are_recorded_as_failed() {
     })
     .await;
     let key = server.create_key("t", "one").await.unwrap();
-    let client = common::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
     paired_instance(&client, "n1").await;
     let account = account_of(&server, &key).await;
     let store = server.store();

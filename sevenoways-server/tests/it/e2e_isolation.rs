@@ -1,15 +1,13 @@
 //! Each API key is an account: another key's ids are 404 for reads, writes, deletes and
 //! sends alike.
 
-mod common;
-
-use common::*;
 use sevenoways_sdk::models::channels::{AddChannelRequest, SendToChannelRequest};
 use sevenoways_sdk::models::instances::CreateInstanceRequest;
 use sevenoways_sdk::models::messages::{SendNumberRequest, SendRequest};
 use sevenoways_sdk::models::sandbox::{SandboxGroupRequest, SandboxInboundRequest};
 use sevenoways_sdk::models::schedules::CreateScheduleRequest;
 use sevenoways_sdk::{Content, Error, GroupTarget, Phone, Target};
+use sevenoways_server::testing::*;
 
 fn not_found<T: std::fmt::Debug>(r: Result<T, Error>) {
     assert!(
