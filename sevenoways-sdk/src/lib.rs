@@ -70,3 +70,8 @@ pub use models::messages::{Content, GroupTarget, Queued, SendMessage, Target};
 pub use models::webhooks::{Event, EventData};
 pub use secret::{ApiKey, WebhookSecret};
 pub use validation::{Validate, ValidationError};
+
+/// The workspace README's Rust quick start, compiled as a doc test so it cannot rot.
+#[cfg(all(doctest, feature = "client"))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

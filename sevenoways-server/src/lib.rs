@@ -11,7 +11,8 @@
 //! per-key rate limit and per-plan caps; [`ssrf`] guards the URLs the server requests;
 //! [`account`], [`ids`] and [`time`] are the leaf types everything else shares;
 //! [`transport`] is the WhatsApp side. [`launch`] takes a bound listener, so tests run
-//! it on port 0.
+//! it on port 0; the `testing` module (feature `testing`) is the harness the server's and
+//! the CLI's tests share.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,6 +37,8 @@ pub mod routes;
 pub mod scheduler;
 pub mod ssrf;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time;
 pub mod transport;
 pub mod webhooks;

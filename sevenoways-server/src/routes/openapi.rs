@@ -4,7 +4,7 @@
 //! with their types), so every route, method and schema here is the one the router
 //! registers and the client calls: nothing is written twice. Schemas come from `schemars`
 //! derives on the very structs the handlers parse and answer. A committed snapshot
-//! (`tests/openapi.rs`) shows every contract change in review.
+//! (`tests/it/openapi.rs`) shows every contract change in review.
 
 use axum::Json;
 use schemars::generate::SchemaSettings;

@@ -1,0 +1,199 @@
+//! `client.instances()` and `client.groups()`: listing, creating and deleting numbers,
+//! their QR pairing data, and the groups of a number.
+
+use crate::common::{self, bodiless_both, post_both};
+use chrono::{DateTime, Utc};
+use insta::assert_snapshot;
+use serde_json::json;
+use sevenoways_sdk::models::groups::{Group, GroupList};
+use sevenoways_sdk::models::instances::{
+    CreateInstanceRequest, Instance, InstanceCreated, InstanceList, InstanceStatus, QrCode,
+};
+use sevenoways_sdk::{Client, InstanceId};
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn id(s: &str) -> InstanceId {
+    s.parse().unwrap()
+}
+
+#[tokio::test]
+async fn list_instances() {
+    let response = json!({"success": true, "instances": [
+        {"instanceId": "number1", "label": "Main", "status": "online",
+         "phone": "971501234567", "createdAt": "2026-11-01T08:00:00Z"},
+        {"instanceId": "number2", "label": "Second Line", "status": "pairing",
+         "createdAt": "2026-11-24T09:00:00.5Z"},
+        // A status a newer server might add must not break older clients.
+        {"instanceId": "number3", "label": "Old", "status": "suspended",
+         "createdAt": "2026-11-24T09:00:00Z"}
+    ]});
+    let list = bodiless_both("GET", "/api/instances", response, |c| async move {
+        c.instances().list().await
+    })
+    .await;
+    assert_eq!(
+        list,
+        InstanceList {
+            instances: vec![
+                Instance {
+                    instance_id: id("number1"),
+                    label: "Main".into(),
+                    status: InstanceStatus::Online,
+                    phone: Some("971501234567".into()),
+                    created_at: at("2026-11-01T08:00:00Z"),
+                },
+                Instance {
+                    instance_id: id("number2"),
+                    label: "Second Line".into(),
+                    status: InstanceStatus::Pairing,
+                    phone: None,
+                    created_at: at("2026-11-24T09:00:00.500Z"),
+                },
+                Instance {
+                    instance_id: id("number3"),
+                    label: "Old".into(),
+                    status: InstanceStatus::Unknown,
+                    phone: None,
+                    created_at: at("2026-11-24T09:00:00Z"),
+                },
+            ]
+        }
+    );
+}
+
+#[tokio::test]
+async fn create_instance() {
+    // The documented body: {"instanceId":"number2","label":"Second Line"}
+    let req = CreateInstanceRequest::new(id("number2"), "Second Line");
+    let response = json!({
+        "success": true,
+        "instance": {"instanceId": "number2", "label": "Second Line", "status": "pairing",
+                     "createdAt": "2026-11-24T09:00:00Z"},
+        "qrUrl": "https://sevenoways.app/api/instances/number2/qr?token=qr_tok_1"
+    });
+    let got = post_both("/api/instances", &req, response, |c, r| async move {
+        c.instances().create(&r).await
+    })
+    .await;
+    assert_eq!(
+        got.json_response,
+        InstanceCreated {
+            instance: Instance {
+                instance_id: id("number2"),
+                label: "Second Line".into(),
+                status: InstanceStatus::Pairing,
+                phone: None,
+                created_at: at("2026-11-24T09:00:00Z"),
+            },
+            qr_url: "https://sevenoways.app/api/instances/number2/qr?token=qr_tok_1".into(),
+        }
+    );
+    assert_eq!(
+        got.json,
+        r#"{"instanceId":"number2","label":"Second Line"}"#
+    );
+    assert_snapshot!("create_instance_json", got.json);
+    assert_snapshot!("create_instance_form", got.form);
+}
+
+#[tokio::test]
+async fn delete_instance() {
+    bodiless_both(
+        "DELETE",
+        "/api/instances/number2",
+        json!({"success": true}),
+        |c| async move { c.instances().delete(&id("number2")).await },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn qr_code_as_json() {
+    let response = json!({
+        "success": true, "instanceId": "number2", "status": "pairing",
+        "pairingCode": "2@Xy9+abc/def==,key,ref", "expiresAt": "2026-11-24T09:01:00Z"
+    });
+    let qr = bodiless_both(
+        "GET",
+        "/api/instances/number2/qr?format=json",
+        response,
+        |c| async move { c.instances().qr(&id("number2")).await },
+    )
+    .await;
+    assert_eq!(
+        qr,
+        QrCode {
+            instance_id: id("number2"),
+            status: InstanceStatus::Pairing,
+            pairing_code: Some("2@Xy9+abc/def==,key,ref".into()),
+            expires_at: Some(at("2026-11-24T09:01:00Z")),
+        }
+    );
+
+    // Once paired there is nothing to scan.
+    let paired = bodiless_both(
+        "GET",
+        "/api/instances/number2/qr?format=json",
+        json!({"success": true, "instanceId": "number2", "status": "online"}),
+        |c| async move { c.instances().qr(&id("number2")).await },
+    )
+    .await;
+    assert_eq!(paired.status, InstanceStatus::Online);
+    assert_eq!(paired.pairing_code, None);
+}
+
+#[test]
+fn qr_page_url_is_the_browser_page() {
+    // The documented page to open in a browser; a trailing slash on the base URL is dropped.
+    let client = Client::builder()
+        .api_key(common::API_KEY)
+        .base_url("https://sevenoways.app/")
+        .build()
+        .unwrap();
+    assert_eq!(
+        client.instances().qr_page_url(&id("number2")),
+        "https://sevenoways.app/api/instances/number2/qr"
+    );
+    assert!(
+        !client
+            .instances()
+            .qr_page_url(&id("number2"))
+            .contains(common::API_KEY)
+    );
+}
+
+#[tokio::test]
+async fn list_groups_of_an_instance() {
+    let response = json!({"success": true, "instanceId": "number2", "groups": [
+        {"id": "120363025246125888@g.us", "name": "Team A", "participants": 12},
+        {"id": "120363099999999999@g.us", "name": "Ventes 🇫🇷"}
+    ]});
+    let list = bodiless_both(
+        "GET",
+        "/api/instances/number2/groups",
+        response,
+        |c| async move { c.groups().list(&id("number2")).await },
+    )
+    .await;
+    assert_eq!(
+        list,
+        GroupList {
+            instance_id: id("number2"),
+            groups: vec![
+                Group {
+                    id: "120363025246125888@g.us".parse().unwrap(),
+                    name: "Team A".into(),
+                    participants: 12,
+                },
+                Group {
+                    id: "120363099999999999@g.us".parse().unwrap(),
+                    name: "Ventes 🇫🇷".into(),
+                    participants: 0,
+                },
+            ],
+        }
+    );
+}

@@ -1,0 +1,215 @@
+//! Test support, behind the `testing` feature: a real server in-process on port 0 over a
+//! temporary data directory, with timings short enough for tests, and an SDK client for it.
+//!
+//! The server's own tests and the CLI's tests share this one harness (as svix's tests share
+//! `get_default_test_config` and `start_svix_server_with_cfg`), so a change to [`Config`]
+//! is made in one place. [`start`] is the default, [`start_with`] changes the
+//! configuration first, and [`launch`] runs a server over a directory the test keeps
+//! (restarts, two servers on one database).
+//!
+//! Functions here panic on failure: they set up tests, where a panic is the failure report.
+//!
+//! ```no_run
+//! # async fn run() {
+//! use sevenoways_server::testing;
+//!
+//! let t = testing::start_with(|c| c.scheduler.tick_ms = 25).await;
+//! let client = t.client();
+//! let number = testing::paired_instance(&client, "n1").await; // with TEAM_A and TEAM_B
+//! assert_eq!(client.groups().list(&number).await.unwrap().groups.len(), 2);
+//! t.shutdown().await;
+//! # }
+//! ```
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sevenoways_sdk::models::instances::CreateInstanceRequest;
+use sevenoways_sdk::models::sandbox::SandboxGroupRequest;
+use sevenoways_sdk::{BodyEncoding, Client, GroupId, InstanceId};
+use tempfile::TempDir;
+
+use crate::config::{PacingConfig, QueueConfig, SandboxConfig};
+use crate::{Config, Server};
+
+/// The id of the group "Team A" that [`paired_instance`] gives every number.
+pub const TEAM_A: &str = "120363000000000001@g.us";
+/// The id of the group "Team B" that [`paired_instance`] gives every number.
+pub const TEAM_B: &str = "120363000000000002@g.us";
+
+/// A running server, its data directory and one account's key.
+///
+/// The directory is deleted when this is dropped; stop the server first
+/// ([`TestServer::shutdown`], or `t.server.shutdown()` to keep the directory a while).
+pub struct TestServer {
+    /// The server, listening on `127.0.0.1` on a port of its own.
+    pub server: Server,
+    /// The data directory (the SQLite database).
+    pub dir: TempDir,
+    /// The API key of the account [`start`] created, plan `default`.
+    pub key: String,
+}
+
+/// [`Config::default`] with no pacing, receipts after 100 ms and quick queue retries, over
+/// `dir`.
+pub fn fast_config(dir: &Path) -> Config {
+    Config {
+        data_dir: dir.to_owned(),
+        pacing: PacingConfig {
+            min_gap_ms: 0,
+            jitter_ms: 0,
+        },
+        queue: QueueConfig {
+            lease_secs: 5,
+            max_attempts: 3,
+            retry_base_ms: 50,
+            poll_ms: 20,
+        },
+        sandbox: SandboxConfig {
+            delivered_after_ms: 100,
+            read_after_ms: 100,
+        },
+        ..Config::default()
+    }
+}
+
+/// Runs `config` on `127.0.0.1:0`.
+pub async fn launch(config: Config) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    crate::launch(config, listener)
+        .await
+        .expect("the server starts")
+}
+
+/// A server on [`fast_config`] in a new temporary directory, with one account.
+pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+/// [`start`], with `tweak` applied to the configuration first.
+pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut config = fast_config(dir.path());
+    tweak(&mut config);
+    let server = launch(config).await;
+    let key = server
+        .create_key("test", "default")
+        .await
+        .expect("an API key");
+    TestServer { server, dir, key }
+}
+
+impl TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// A client with this account's key that sends JSON.
+    pub fn client(&self) -> Client {
+        client(&self.base(), &self.key, BodyEncoding::Json)
+    }
+
+    /// A client with this account's key that sends form bodies.
+    pub fn form_client(&self) -> Client {
+        client(&self.base(), &self.key, BodyEncoding::Form)
+    }
+
+    /// A client for another, new account on the same server.
+    pub async fn other_client(&self) -> Client {
+        let key = self
+            .server
+            .create_key("other", "default")
+            .await
+            .expect("an API key");
+        client(&self.base(), &key, BodyEncoding::Json)
+    }
+
+    /// Stops the server gracefully, then deletes its directory.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+/// A client for `base` with `key`: no retries, so a test sees every answer as it came.
+pub fn client(base: &str, key: &str, encoding: BodyEncoding) -> Client {
+    Client::builder()
+        .api_key(key)
+        .base_url(base)
+        .encoding(encoding)
+        .max_retries(0)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a valid client")
+}
+
+/// `s` as an instance id.
+pub fn id(s: &str) -> InstanceId {
+    s.parse().expect("a valid instance id")
+}
+
+/// An RFC 3339 instant, for tests that drive the store with an injected clock.
+pub fn at(s: &str) -> DateTime<Utc> {
+    s.parse().expect("an RFC 3339 instant")
+}
+
+/// Creates the instance `name` (labelled "`name` label"), pairs it and gives it the
+/// groups "Team A" ([`TEAM_A`]) and "Team B" ([`TEAM_B`]).
+pub async fn paired_instance(client: &Client, name: &str) -> InstanceId {
+    let id = id(name);
+    client
+        .instances()
+        .create(&CreateInstanceRequest::new(
+            id.clone(),
+            format!("{name} label"),
+        ))
+        .await
+        .expect("the instance is created");
+    client
+        .sandbox()
+        .pair(&id)
+        .await
+        .expect("the instance pairs");
+    for (gid, gname) in [(TEAM_A, "Team A"), (TEAM_B, "Team B")] {
+        client
+            .sandbox()
+            .add_group(
+                &id,
+                &SandboxGroupRequest {
+                    name: gname.into(),
+                    id: Some(GroupId::new(gid).expect("a valid group id")),
+                },
+            )
+            .await
+            .expect("the group is added");
+    }
+    id
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most `secs` seconds: the way
+/// to wait for the queue, the scheduler or a webhook without sleeping a guessed time.
+///
+/// # Panics
+///
+/// When `secs` pass without `Some`.
+pub async fn eventually<T, F, Fut>(secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {secs}s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

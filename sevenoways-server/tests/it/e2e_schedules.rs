@@ -1,0 +1,525 @@
+//! Schedules fire: through the durable queue, once per run, across daylight saving,
+//! after downtime, and with two servers on one database.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use sevenoways_sdk::models::queue::QueueStatus;
+use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ScheduleTarget};
+use sevenoways_sdk::{Client, Content, GroupTarget, InstanceId, ScheduleId, Target};
+use sevenoways_server::config::{PlanConfig, SchedulerConfig};
+use sevenoways_server::limits::Plans;
+use sevenoways_server::store::sqlite::SqliteStore;
+use sevenoways_server::store::{AccountId, Store};
+use sevenoways_server::testing::{self, TEAM_A, TEAM_B, at, paired_instance};
+use sevenoways_server::{Config, Server, auth, cron};
+
+fn config(dir: &std::path::Path, tick_ms: u64) -> Config {
+    Config {
+        scheduler: SchedulerConfig { tick_ms },
+        ..testing::fast_config(dir)
+    }
+}
+
+fn spec(cron_expr: &str, tz: &str, target: Target, content: Content) -> CreateScheduleRequest {
+    let target = ScheduleTarget::try_from(target).unwrap();
+    CreateScheduleRequest::new(
+        InstanceId::new("n1").unwrap(),
+        "test",
+        cron_expr.parse().unwrap(),
+        tz.parse().unwrap(),
+        target,
+        content,
+    )
+    .unwrap()
+}
+
+fn text(s: &str) -> Content {
+    Content::Text {
+        message: s.try_into().unwrap(),
+    }
+}
+
+fn phone() -> Target {
+    Target::Phone("971501234567".parse().unwrap())
+}
+
+async fn account_of(server: &Server, key: &str) -> AccountId {
+    server
+        .store()
+        .account_by_key_hash(&auth::hash_key(key))
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// Saves a schedule whose next run is `next_run_at` (as if created earlier).
+async fn save(
+    store: &dyn Store,
+    account: AccountId,
+    n: usize,
+    spec: &CreateScheduleRequest,
+    next_run_at: DateTime<Utc>,
+) -> ScheduleId {
+    let id = ScheduleId::new(format!("sch_test{n}")).unwrap();
+    store
+        .create_schedule(account, &id, spec, Some(next_run_at), Utc::now())
+        .await
+        .unwrap();
+    id
+}
+
+async fn outbox_len(client: &Client) -> usize {
+    client
+        .sandbox()
+        .outbox(&InstanceId::new("n1").unwrap())
+        .await
+        .unwrap()
+        .messages
+        .len()
+}
+
+async fn wait_for_outbox(client: &Client, n: usize) {
+    testing::eventually(15, || {
+        let client = client.clone();
+        async move { (outbox_len(&client).await >= n).then_some(()) }
+    })
+    .await;
+    // And no more arrive: each run fired once.
+    tokio::time::sleep(StdDuration::from_millis(600)).await;
+    assert_eq!(outbox_len(client).await, n);
+}
+
+#[tokio::test]
+async fn a_schedule_fires_once_when_due_and_lists_its_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = testing::launch(config(dir.path(), 25)).await;
+    let key = server.create_key("t", "default").await.unwrap();
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    paired_instance(&client, "n1").await;
+
+    // Created through the API, every minute: the next run is the next minute boundary.
+    let req = spec(
+        "* * * * *",
+        "UTC",
+        Target::Groups(GroupTarget::ids([TEAM_A]).unwrap()),
+        text("Good morning team! ☀️"),
+    );
+    let before = Utc::now();
+    let created = client.schedules().create(&req).await.unwrap().schedule;
+    let next = created.next_run_at.unwrap();
+    assert!(next > before && next <= before + Duration::minutes(1));
+    assert_eq!(next.timestamp() % 60, 0);
+
+    // One due in a moment, as that one will be at its minute.
+    let account = account_of(&server, &key).await;
+    // Whole milliseconds, as stored.
+    let due = DateTime::from_timestamp_millis(
+        (Utc::now() + Duration::milliseconds(300)).timestamp_millis(),
+    )
+    .unwrap();
+    let id = save(&*server.store(), account, 1, &req, due).await;
+    wait_for_outbox(&client, 1).await;
+    let sent = client
+        .sandbox()
+        .outbox(&InstanceId::new("n1").unwrap())
+        .await
+        .unwrap()
+        .messages;
+    assert_eq!(sent[0].to, TEAM_A);
+    assert_eq!(sent[0].content, text("Good morning team! ☀️"));
+    assert!(sent[0].sent_at >= due);
+    // Its queue entry records the schedule; the list shows last and next run.
+    let entry = client.queue().status(sent[0].queue_id).await.unwrap();
+    assert_ne!(entry.status, QueueStatus::Failed);
+    let list = client.schedules().list().await.unwrap().schedules;
+    let fired = list.iter().find(|s| s.id == id).unwrap();
+    let last = fired.last_run_at.unwrap();
+    assert!(last >= due && last < due + Duration::seconds(5));
+    assert_eq!(fired.next_run_at, cron::next_run(&req, last));
+    assert!(fired.next_run_at.unwrap() > last);
+    // The API-created one is untouched until its minute.
+    assert_eq!(
+        list.iter()
+            .find(|s| s.id == created.id)
+            .unwrap()
+            .next_run_at,
+        Some(next)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_recipient_and_content_kind_fires() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = testing::launch(config(dir.path(), 25)).await;
+    let key = server.create_key("t", "default").await.unwrap();
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    paired_instance(&client, "n1").await;
+    let account = account_of(&server, &key).await;
+    let image = Content::Image {
+        image_url: "https://example.com/banner.jpg".parse().unwrap(),
+        caption: Some("Sale 🎉".into()),
+    };
+    let document = Content::Document {
+        file_url: "https://example.com/report.pdf".parse().unwrap(),
+        filename: "report.pdf".into(),
+        mimetype: Some("application/pdf".into()),
+    };
+    let specs = [
+        spec(
+            "0 9 * * *",
+            "Asia/Dubai",
+            Target::Groups(GroupTarget::ids([TEAM_A]).unwrap()),
+            text("by id"),
+        ),
+        spec(
+            "0 9 * * 1-5",
+            "Europe/London",
+            Target::Groups(GroupTarget::names(["team b"]).unwrap()),
+            image.clone(),
+        ),
+        spec(
+            "*/30 * * * *",
+            "America/New_York",
+            Target::Groups(GroupTarget::All),
+            document.clone(),
+        ),
+        spec("0 8,17 * * *", "UTC", phone(), text("to a number")),
+    ];
+    let now = Utc::now();
+    for (i, s) in specs.iter().enumerate() {
+        save(&*server.store(), account, i, s, now - Duration::seconds(1)).await;
+    }
+    wait_for_outbox(&client, 5).await;
+    let mut got: Vec<(String, Content)> = client
+        .sandbox()
+        .outbox(&InstanceId::new("n1").unwrap())
+        .await
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|m| (m.to, m.content))
+        .collect();
+    got.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+    let mut want = vec![
+        (TEAM_A.to_owned(), text("by id")),
+        (TEAM_B.to_owned(), image),
+        (TEAM_A.to_owned(), document.clone()),
+        (TEAM_B.to_owned(), document),
+        ("971501234567".to_owned(), text("to a number")),
+    ];
+    want.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+    assert_eq!(got, want);
+    // Each advanced to its own next run, computed in its own zone.
+    for s in client.schedules().list().await.unwrap().schedules {
+        let last = s.last_run_at.expect("fired");
+        assert_eq!(
+            s.next_run_at,
+            cron::next_run(&s.spec, last),
+            "{}",
+            s.spec.cron_expr
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_schedule_missed_while_down_fires_once_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = testing::launch(config(dir.path(), 25)).await;
+    let key = server.create_key("t", "default").await.unwrap();
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    paired_instance(&client, "n1").await;
+    let account = account_of(&server, &key).await;
+    server.shutdown().await;
+
+    // While it is down: an hourly schedule whose run was due three hours ago, so three
+    // hourly runs (and a 5-minute one's 36) were missed.
+    {
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let hourly = spec("0 * * * *", "Europe/London", phone(), text("hourly"));
+        save(&store, account, 1, &hourly, Utc::now() - Duration::hours(3)).await;
+        let five = spec("*/5 * * * *", "UTC", phone(), text("every five minutes"));
+        save(&store, account, 2, &five, Utc::now() - Duration::hours(3)).await;
+    }
+    let started = Utc::now();
+    let server = testing::launch(config(dir.path(), 25)).await;
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    wait_for_outbox(&client, 2).await;
+    for s in client.schedules().list().await.unwrap().schedules {
+        let last = s.last_run_at.unwrap();
+        assert!(last >= started);
+        // Advanced from the start-up, not from the missed run.
+        assert_eq!(s.next_run_at, cron::next_run(&s.spec, last));
+        assert!(s.next_run_at.unwrap() > started);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_fire_each_run_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = testing::launch(config(dir.path(), 5)).await;
+    let b = testing::launch(config(dir.path(), 5)).await;
+    let key = a.create_key("t", "default").await.unwrap();
+    let client = testing::client(&a.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    paired_instance(&client, "n1").await;
+    let account = account_of(&a, &key).await;
+    let now = Utc::now();
+    for i in 0..30 {
+        let s = spec("0 9 * * *", "UTC", phone(), text(&format!("run {i}")));
+        // Half through each server's store; all due within the next half second.
+        let store = if i % 2 == 0 { a.store() } else { b.store() };
+        save(
+            &*store,
+            account,
+            i,
+            &s,
+            now + Duration::milliseconds(i as i64 * 15),
+        )
+        .await;
+    }
+    wait_for_outbox(&client, 30).await;
+    let mut texts: Vec<String> = client
+        .sandbox()
+        .outbox(&InstanceId::new("n1").unwrap())
+        .await
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|m| match m.content {
+            Content::Text { message } => message.as_str().to_owned(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), 30);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+// The firing path with an injected clock: the store the server uses, driven through
+// simulated days on both sides of daylight-saving changes.
+
+/// Ticks every `step` from `from` to `to`, like the scheduler, and returns the instants
+/// the schedule fired at.
+async fn simulate(
+    cron_expr: &str,
+    tz: &str,
+    from: &str,
+    to: &str,
+    step: Duration,
+) -> Vec<DateTime<Utc>> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let account = store
+        .create_account("t", "default", &[1; 32])
+        .await
+        .unwrap();
+    let s = spec(cron_expr, tz, phone(), text("tick"));
+    let (from, to) = (at(from), at(to));
+    save(&store, account, 1, &s, cron::next_run(&s, from).unwrap()).await;
+    let plans = Plans::default();
+    let mut fired = Vec::new();
+    let mut now = from;
+    while now <= to {
+        let runs = store
+            .fire_due_schedules(now, &plans, cron::next_run, 10)
+            .await
+            .unwrap();
+        assert!(runs.len() <= 1);
+        if let Some(run) = runs.first() {
+            assert_eq!(run.queued.len(), 1);
+            fired.push(now);
+        }
+        now += step;
+    }
+    fired
+}
+
+fn hhmm(ts: &[DateTime<Utc>]) -> Vec<String> {
+    ts.iter()
+        .map(|t| t.format("%m-%d %H:%M").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn daylight_saving_with_an_injected_clock() {
+    let step = Duration::minutes(10);
+    // London, spring forward (29 March 2026, 01:00 GMT → 02:00 BST): 01:30 does not
+    // exist that night, so the job runs once, right after the gap (01:00 UTC).
+    assert_eq!(
+        hhmm(
+            &simulate(
+                "30 1 * * *",
+                "Europe/London",
+                "2026-03-28T02:00:00Z",
+                "2026-03-31T02:00:00Z",
+                step
+            )
+            .await
+        ),
+        ["03-29 01:00", "03-30 00:30", "03-31 00:30"]
+    );
+    // London, fall back (25 October 2026, 02:00 BST → 01:00 GMT): 01:30 happens twice
+    // and the job runs once, at the first.
+    assert_eq!(
+        hhmm(
+            &simulate(
+                "30 1 * * *",
+                "Europe/London",
+                "2026-10-24T02:00:00Z",
+                "2026-10-27T02:00:00Z",
+                step
+            )
+            .await
+        ),
+        ["10-25 00:30", "10-26 01:30", "10-27 01:30"]
+    );
+    // New York both ways.
+    assert_eq!(
+        hhmm(
+            &simulate(
+                "30 2 * * *",
+                "America/New_York",
+                "2026-03-07T12:00:00Z",
+                "2026-03-10T12:00:00Z",
+                step
+            )
+            .await
+        ),
+        ["03-08 07:00", "03-09 06:30", "03-10 06:30"]
+    );
+    assert_eq!(
+        hhmm(
+            &simulate(
+                "30 1 * * *",
+                "America/New_York",
+                "2026-10-31T12:00:00Z",
+                "2026-11-03T12:00:00Z",
+                step
+            )
+            .await
+        ),
+        ["11-01 05:30", "11-02 06:30", "11-03 06:30"]
+    );
+    // Dubai has no daylight saving: the same UTC time every day, whatever London does.
+    assert_eq!(
+        hhmm(
+            &simulate(
+                "30 1 * * *",
+                "Asia/Dubai",
+                "2026-03-28T00:00:00Z",
+                "2026-03-31T00:00:00Z",
+                step
+            )
+            .await
+        ),
+        ["03-28 21:30", "03-29 21:30", "03-30 21:30"]
+    );
+    // An hourly job through the repeated hour runs every real hour, once each.
+    let hourly = simulate(
+        "0 * * * *",
+        "Europe/London",
+        "2026-10-24T22:30:00Z",
+        "2026-10-25T03:30:00Z",
+        step,
+    )
+    .await;
+    assert_eq!(
+        hhmm(&hourly),
+        [
+            "10-24 23:00",
+            "10-25 00:00",
+            "10-25 01:00",
+            "10-25 02:00",
+            "10-25 03:00"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn runs_over_the_cap_or_to_unknown_groups_are_recorded_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    // A long tick: only the test fires schedules here.
+    let server = testing::launch(Config {
+        plans: vec![PlanConfig {
+            name: "one".into(),
+            daily_cap: 1,
+            ..PlanConfig::default()
+        }],
+        ..config(dir.path(), 3_600_000)
+    })
+    .await;
+    let key = server.create_key("t", "one").await.unwrap();
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    paired_instance(&client, "n1").await;
+    let account = account_of(&server, &key).await;
+    let store = server.store();
+    let now = Utc::now();
+    let all = spec(
+        "0 9 * * *",
+        "UTC",
+        Target::Groups(GroupTarget::All),
+        text("everyone"),
+    );
+    save(&*store, account, 1, &all, now - Duration::seconds(1)).await;
+    let plans = Plans::from_config(&[PlanConfig {
+        name: "one".into(),
+        daily_cap: 1,
+        ..PlanConfig::default()
+    }])
+    .unwrap();
+    let fired = store
+        .fire_due_schedules(now, &plans, cron::next_run, 10)
+        .await
+        .unwrap();
+    assert_eq!(fired.len(), 1);
+    assert!(fired[0].queued.is_empty());
+    assert_eq!(fired[0].failed.len(), 2);
+    for id in &fired[0].failed {
+        let entry = client.queue().status(*id).await.unwrap();
+        assert_eq!(entry.status, QueueStatus::Failed);
+        assert!(
+            entry
+                .error
+                .as_deref()
+                .unwrap()
+                .starts_with("Daily message cap reached"),
+            "{:?}",
+            entry.error
+        );
+    }
+    // Fired once: a second call at the same instant finds nothing due.
+    assert!(
+        store
+            .fire_due_schedules(now, &plans, cron::next_run, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let names = spec(
+        "0 9 * * *",
+        "UTC",
+        Target::Groups(GroupTarget::names(["Team A", "Nobody"]).unwrap()),
+        text("hi"),
+    );
+    save(&*store, account, 2, &names, now - Duration::seconds(1)).await;
+    let fired = store
+        .fire_due_schedules(now + Duration::days(1), &plans, cron::next_run, 10)
+        .await
+        .unwrap();
+    let run = fired
+        .iter()
+        .find(|f| f.schedule_id.as_str() == "sch_test2")
+        .unwrap();
+    assert_eq!(run.queued.len(), 1);
+    let entry = client.queue().status(run.failed[0]).await.unwrap();
+    assert_eq!(entry.to, "Nobody");
+    assert!(entry.error.unwrap().contains("no group named \"Nobody\""));
+    server.shutdown().await;
+}
