@@ -210,7 +210,12 @@ async fn seed_instance(
 ) {
     let store = server.store();
     store
-        .create_instance(account, instance, "bench")
+        .create_instance(
+            account,
+            instance,
+            "bench",
+            sevenoways_server::config::EngineKind::Sandbox,
+        )
         .await
         .unwrap();
     store

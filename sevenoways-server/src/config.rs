@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+pub use crate::engine::EngineKind;
 use crate::limits::{PlanLimits, Plans};
 
 /// Everything the server can be told. Every field has a default, so an empty TOML
@@ -15,6 +16,9 @@ use crate::limits::{PlanLimits, Plans};
 /// listen = "127.0.0.1:8080"
 /// data_dir = "./sevenoways-data"
 /// public_url = "https://relay.example.com"
+/// # "sandbox" | "waha" | "meta": the engine of instances created without one. With the
+/// # sandbox this is a development server (see `Config::is_development`).
+/// default_engine = "sandbox"
 ///
 /// [pacing]
 /// min_gap_ms = 1000
@@ -35,7 +39,7 @@ use crate::limits::{PlanLimits, Plans};
 /// timezone = "UTC"
 ///
 /// [network]
-/// allow_loopback = false   # default: allowed while listening on loopback only
+/// allow_loopback = false   # default: allowed only on a development server listening on loopback
 /// allow_private = false
 ///
 /// [webhooks]
@@ -72,6 +76,9 @@ pub struct Config {
     pub plans: Vec<PlanConfig>,
     /// Which addresses webhook and media URLs may point at; see [`crate::ssrf`].
     pub network: NetworkConfig,
+    /// The engine of instances created without one. The sandbox (the default) makes this
+    /// a development server; see [`Config::is_development`].
+    pub default_engine: EngineKind,
     /// Webhook delivery timings; see [`crate::webhooks`].
     pub webhooks: WebhookConfig,
     /// The schedule firing loop; see [`crate::scheduler`].
@@ -92,6 +99,7 @@ impl Default for Config {
             sandbox: SandboxConfig::default(),
             plans: Vec::new(),
             network: NetworkConfig::default(),
+            default_engine: EngineKind::default(),
             webhooks: WebhookConfig::default(),
             scheduler: SchedulerConfig::default(),
         }
@@ -177,6 +185,30 @@ impl Config {
             None => format!("http://{bound}"),
         }
     }
+
+    /// A development server: the sandbox is the default engine. Only a development
+    /// server seeds a demo account on its first start, and only one that also listens on
+    /// loopback lets webhooks and media URLs reach loopback without `[network]
+    /// allow_loopback`. Every other server is a production server.
+    pub fn is_development(&self) -> bool {
+        self.default_engine == EngineKind::Sandbox
+    }
+
+    /// Whether `engine` can serve instances here; the error names the configuration table
+    /// that is missing. The sandbox always can.
+    ///
+    /// This is the seam the engines (issue 11) plug into: until their `[engines.waha]` and
+    /// `[engines.meta]` tables exist, neither engine is ever configured.
+    pub fn engine_configured(&self, engine: EngineKind) -> Result<(), String> {
+        match engine.config_table() {
+            None => Ok(()),
+            Some(table) => Err(format!(
+                "engine {:?} is not configured on this server: its operator must add an \
+                 {table} table to the server configuration",
+                engine.as_str()
+            )),
+        }
+    }
 }
 
 /// One plan: the send rate of its keys and how many messages they may send.
@@ -260,10 +292,11 @@ impl Plans {
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct NetworkConfig {
-    /// `127.0.0.0/8`, `::1` and `localhost`. When not set, allowed exactly when the
-    /// server itself listens on loopback: local development (a receiver on
-    /// `http://127.0.0.1:3000`) works out of the box, and a server reachable from
-    /// elsewhere cannot be pointed at its own host's services unless the operator says so.
+    /// `127.0.0.0/8`, `::1` and `localhost`. When not set, allowed only on a development
+    /// server ([`Config::is_development`]) that itself listens on loopback: local
+    /// development (a receiver on `http://127.0.0.1:3000`) works out of the box, while a
+    /// production server behind a local reverse proxy, which also listens on loopback,
+    /// cannot be pointed at its own host's services unless the operator says so.
     pub allow_loopback: Option<bool>,
     /// RFC 1918 (`10/8`, `172.16/12`, `192.168/16`), carrier-grade NAT (`100.64/10`)
     /// and IPv6 unique-local (`fc00::/7`).
@@ -364,6 +397,32 @@ mod tests {
                 .unwrap_err()
                 .contains("defined twice")
         );
+    }
+
+    #[test]
+    fn default_engine_is_read_by_its_documented_name() {
+        let config: Config = toml::from_str("").unwrap();
+        assert_eq!(config.default_engine, EngineKind::Sandbox);
+        assert!(config.is_development());
+        for (text, engine) in [("waha", EngineKind::Waha), ("meta", EngineKind::Meta)] {
+            let config: Config = toml::from_str(&format!("default_engine = {text:?}")).unwrap();
+            assert_eq!(config.default_engine, engine);
+            assert!(!config.is_development());
+        }
+        let err = toml::from_str::<Config>("default_engine = \"whatsapp\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sandbox") && err.contains("waha"), "{err}");
+    }
+
+    #[test]
+    fn only_the_sandbox_is_configured_until_the_engines_land() {
+        let config = Config::default();
+        assert!(config.engine_configured(EngineKind::Sandbox).is_ok());
+        let err = config.engine_configured(EngineKind::Waha).unwrap_err();
+        assert!(err.contains("[engines.waha]"), "{err}");
+        let err = config.engine_configured(EngineKind::Meta).unwrap_err();
+        assert!(err.contains("[engines.meta]"), "{err}");
     }
 
     #[test]

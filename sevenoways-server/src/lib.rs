@@ -27,8 +27,10 @@
 
 pub mod account;
 pub mod auth;
+pub mod bootstrap;
 pub mod config;
 pub mod cron;
+pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod ids;
@@ -61,7 +63,7 @@ use transport::sandbox::SandboxTransport;
 pub struct AppState {
     /// Behind the trait, so handlers never see SQL (a test can hand in another backend).
     pub store: Arc<dyn Store>,
-    /// With `network.allow_loopback` settled from the bound address.
+    /// With `network.allow_loopback` settled (see [`launch_with_store`]).
     pub config: Arc<Config>,
     /// The base URL for links (QR pages), without a trailing slash.
     pub public_url: Arc<str>,
@@ -112,11 +114,16 @@ pub async fn launch_with_store(
     let addr = listener.local_addr()?;
     let plans = Arc::new(limits::Plans::from_config(&config.plans).map_err(LaunchError::Config)?);
     let mut config = config;
-    // Loopback targets are allowed by default only while the server is itself local.
+    // Loopback targets are allowed by default only on a development server that is itself
+    // local; a production server behind a local reverse proxy listens on loopback too.
+    let local_development = config.is_development() && addr.ip().is_loopback();
     config
         .network
         .allow_loopback
-        .get_or_insert(addr.ip().is_loopback());
+        .get_or_insert(local_development);
+    if let Err(why) = config.engine_configured(config.default_engine) {
+        tracing::warn!("default_engine: {why}; creating instances without an engine fails");
+    }
     let config = Arc::new(config);
     let state = AppState {
         plans: plans.clone(),

@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use sevenoways_sdk::models::groups::Group;
-use sevenoways_sdk::models::instances::InstanceStatus;
 use sevenoways_sdk::models::messages::SendNumberRequest;
 use sevenoways_sdk::models::sandbox::GetOutbox;
-use sevenoways_sdk::{Endpoint, GroupId, InstanceId, env};
-use sevenoways_server::store::Store;
+use sevenoways_sdk::{Endpoint, env};
+use sevenoways_server::bootstrap::{self, FirstStart};
+use sevenoways_server::config::EngineKind;
 use sevenoways_server::store::sqlite::SqliteStore;
 use sevenoways_server::{Config, auth};
 
@@ -128,97 +127,91 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let data_dir = config.data_dir.clone();
+    let engine = config.default_engine;
+    let engine_missing = config.engine_configured(engine).err();
     let server = sevenoways_server::launch(config, listener)
         .await
         .map_err(|e| e.to_string())?;
     let base = server.base_url();
-    let store = server.store();
-    if store.count_accounts().await.map_err(|e| e.to_string())? == 0 {
-        let key = server
-            .create_key("default", "default")
-            .await
-            .map_err(|e| e.to_string())?;
-        let account = store
-            .account_by_key_hash(&auth::hash_key(&key))
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("the new key was not found")?;
-        seed_sandbox(&*store, account.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        print_welcome(&base, &key, &data_dir);
-    } else {
-        println!(
-            "Sevenoways Relay listening on {base} (data in {})",
-            data_dir.display()
-        );
-        println!(
-            "Create another API key: sevenoways-server keys create --name NAME --data-dir {}",
-            data_dir.display()
-        );
-    }
+    let first = bootstrap::first_start(&*server.store(), engine)
+        .await
+        .map_err(|e| e.to_string())?;
+    // Straight to stdout, never through the log: the key must not end up in log files
+    // or a log pipeline's index, and a failed write (stdout closed) must not panic.
+    let text = match first {
+        FirstStart::Seeded { key } => welcome(&base, &key, &data_dir),
+        FirstStart::NoAccount => production_welcome(&base, engine, engine_missing, &data_dir),
+        FirstStart::NotFirst => format!(
+            "Sevenoways Relay listening on {base} (default engine {engine}, data in {dir})\n\
+             Create another API key: sevenoways-server keys create --name NAME --data-dir {dir}\n\
+             Stop with Ctrl-C.\n",
+            dir = data_dir.display()
+        ),
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     server.run_until(shutdown_signal()).await;
     eprintln!("stopped cleanly");
     Ok(())
 }
 
-/// A paired sandbox number with one group, so the first curl command works as printed.
-async fn seed_sandbox(
-    store: &dyn Store,
-    account: sevenoways_server::store::AccountId,
-) -> Result<(), sevenoways_server::store::StoreError> {
-    let id = InstanceId::new("sandbox").expect("valid id");
-    store
-        .create_instance(account, &id, "Sandbox number")
-        .await?;
-    store
-        .set_instance_status(
-            account,
-            &id,
-            InstanceStatus::Online,
-            Some("971500000000"),
-            None,
-        )
-        .await?;
-    let group = Group {
-        id: GroupId::new("120363000000000001@g.us").expect("valid id"),
-        name: "Team A".into(),
-        participants: 3,
-    };
-    store.upsert_group(account, &id, &group).await
-}
-
-fn print_welcome(base: &str, key: &str, data_dir: &std::path::Path) {
-    println!(
+/// A development server's first start: the key, once, and commands to try.
+fn welcome(base: &str, key: &str, data_dir: &std::path::Path) -> String {
+    format!(
         r#"
-Sevenoways Relay is running on {base} (sandbox transport, data in {dir}).
+Sevenoways Relay is running on {base}: a development server (sandbox engine), data in {dir}.
 
-Your API key, shown only this once (only its hash is stored):
+Your API key is shown only this once, here (only its hash is stored; make another with
+`sevenoways-server keys create`). Paste this line into your shell:
 
-    {key}
+    export {api_key_var}={key}
 
-A paired sandbox number "sandbox" with the group "Team A" is ready. Try:
+A paired sandbox number "{instance}" with the group "{group}" is ready. Try:
 
-    curl -X POST {base}{send_number} \
-      -H "x-api-key: {key}" -H "Content-Type: application/json" \
-      -d '{{"instanceId":"sandbox","phone":"971501234567","message":"Hello from Sevenoways 👋"}}'
+    curl -X POST {base}{send_number}       -H "x-api-key: ${api_key_var}" -H "Content-Type: application/json"       -d '{{"instanceId":"{instance}","phone":"971501234567","message":"Hello from Sevenoways 👋"}}'
 
-    curl "{base}{outbox}?instanceId=sandbox" -H "x-api-key: {key}"
+    curl "{base}{outbox}?instanceId={instance}" -H "x-api-key: ${api_key_var}"
 
 or with the CLI:
 
-    export {api_key_var}={key} {base_url_var}={base} {instance_var}=sandbox
+    export {base_url_var}={base} {instance_var}={instance}
     svw send --group "team a" --message "Hi 👋"
 
 Stop with Ctrl-C.
 "#,
         dir = data_dir.display(),
+        instance = bootstrap::DEMO_INSTANCE,
+        group = bootstrap::DEMO_GROUP,
         send_number = SendNumberRequest::ROUTE,
         outbox = GetOutbox::ROUTE,
         api_key_var = env::API_KEY,
         base_url_var = env::BASE_URL,
         instance_var = env::INSTANCE,
-    );
+    )
+}
+
+/// A production server with no account: nothing was made; how to make a key.
+fn production_welcome(
+    base: &str,
+    engine: EngineKind,
+    engine_missing: Option<String>,
+    data_dir: &std::path::Path,
+) -> String {
+    let warning = engine_missing
+        .map(|why| format!("\nNote: default_engine: {why}; until then creating instances fails.\n"))
+        .unwrap_or_default();
+    format!(
+        r#"
+Sevenoways Relay is running on {base}: a production server (default engine {engine}), data in {dir}.
+{warning}
+No API key exists yet, and none is made for you. Create one (it is printed once, as the
+last line):
+
+    sevenoways-server keys create --name NAME --data-dir {dir}
+
+Stop with Ctrl-C.
+"#,
+        dir = data_dir.display(),
+    )
 }
 
 async fn shutdown_signal() {

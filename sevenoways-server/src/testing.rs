@@ -129,6 +129,17 @@ impl TestServer {
         client(&self.base(), &key, BodyEncoding::Json)
     }
 
+    /// The account of [`TestServer::key`], for tests that reach into the store.
+    pub async fn account_id(&self) -> crate::account::AccountId {
+        self.server
+            .store()
+            .account_by_key_hash(&crate::auth::hash_key(&self.key))
+            .await
+            .expect("the store answers")
+            .expect("the key's account exists")
+            .id
+    }
+
     /// Stops the server gracefully, then deletes its directory.
     pub async fn shutdown(self) {
         self.server.shutdown().await;

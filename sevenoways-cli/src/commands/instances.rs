@@ -103,7 +103,12 @@ pub async fn exec(args: InstancesArgs, ctx: &Context) -> Result<(), Failure> {
                     created.instance.status.as_str()
                 ));
                 p.out(format!("Pair it: svw instances qr {id}"));
-                p.out(format!("or open: {}", created.qr_url));
+                p.out(format!("or share: {}", created.qr_url));
+                if let Some(pair_url) = &created.sandbox_pair_url {
+                    p.out(format!(
+                        "Sandbox: simulate the scan at {pair_url} (yours only: it pairs)"
+                    ));
+                }
             });
         }
         InstancesCommand::Delete { id } => {

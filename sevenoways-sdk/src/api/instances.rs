@@ -20,7 +20,8 @@ impl InstancesApi<'_> {
         self.client.call(&ListInstances).await
     }
 
-    /// `POST /api/instances`. The answer's `qrUrl` is the pairing page.
+    /// `POST /api/instances`. The answer's `qrUrl` is the pairing page to share;
+    /// `sandboxPairUrl` (sandbox instances) is the one whose scan button pairs.
     pub async fn create(&self, req: &CreateInstanceRequest) -> Result<InstanceCreated> {
         self.client.call(req).await
     }

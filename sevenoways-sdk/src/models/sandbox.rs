@@ -1,7 +1,7 @@
 //! The sandbox transport's own endpoints (`/api/sandbox/*`), for developing offline.
 //!
-//! They exist only on a server running the sandbox transport: they simulate what a phone
-//! would do (scan the QR code, be in groups, write back) and show what was "sent".
+//! They act only on sandbox instances (any other instance is a 404): they simulate what a
+//! phone would do (scan the QR code, be in groups, write back) and show what was "sent".
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -88,7 +88,9 @@ impl Validate for SandboxInboundRequest {
 
 path_endpoint! {
     /// `POST /api/sandbox/instances/{id}/pair`: the simulated QR scan; the instance comes
-    /// online. The QR page's token works here as well as the API key.
+    /// online. Takes the API key, or the pairing token of the create answer's
+    /// `sandboxPairUrl` (which the QR page's scan button sends); a QR link's token does
+    /// not pair.
     PairSandboxInstance {
         /// The instance to pair.
         id: InstanceId,

@@ -89,6 +89,7 @@ async fn create_instance() {
                 created_at: at("2026-11-24T09:00:00Z"),
             },
             qr_url: "https://sevenoways.app/api/instances/number2/qr?token=qr_tok_1".into(),
+            sandbox_pair_url: None,
         }
     );
     assert_eq!(

@@ -30,7 +30,10 @@ pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Rep
     })
 }
 
-/// `POST /api/instances`: creates it in `pairing` state and links its QR page.
+/// `POST /api/instances`: creates it in `pairing` state, served by the server's
+/// `default_engine`, and links its QR page (and, for the sandbox, the page whose scan
+/// button pairs). An engine the server has not configured is a 400 naming the missing
+/// `[engines.*]` table.
 pub async fn create(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -41,12 +44,21 @@ pub async fn create(
     } else {
         req.label.trim()
     };
-    let instance = state
+    let engine = state.config.default_engine;
+    state.config.engine_configured(engine).map_err(|why| {
+        ApiError::BadRequest(format!(
+            "engine: {why} (instances without an engine use the server's default_engine)"
+        ))
+    })?;
+    let record = state
         .store
-        .create_instance(account.id, &req.instance_id, label)
+        .create_instance(account.id, &req.instance_id, label, engine)
         .await?;
-    let qr_url = qr_token::page_url(&state, account.id, &req.instance_id);
-    ok(InstanceCreated { instance, qr_url })
+    ok(InstanceCreated {
+        qr_url: qr_token::page_url(&state, &record),
+        sandbox_pair_url: qr_token::sandbox_pair_url(&state, &record),
+        instance: record.instance,
+    })
 }
 
 /// `DELETE /api/instances/{id}`.

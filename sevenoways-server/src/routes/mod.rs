@@ -25,6 +25,8 @@ use sevenoways_sdk::endpoint::Method;
 use crate::AppState;
 use crate::error::ApiError;
 
+pub use sandbox::SANDBOX_PHONE;
+
 /// Liveness, for load balancers: answers while the process serves HTTP.
 pub const HEALTHZ: &str = "/healthz";
 /// Readiness: answers once the database does.

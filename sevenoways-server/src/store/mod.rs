@@ -22,6 +22,7 @@ use sevenoways_sdk::{
 };
 
 pub use crate::account::{Account, AccountId};
+use crate::engine::EngineKind;
 use crate::limits::{Admission, Periods, Plans, Refusal};
 
 /// What a storage call can fail with, whatever the backend. Only `Conflict` is the
@@ -82,6 +83,20 @@ impl RecipientKind {
             _ => return None,
         })
     }
+}
+
+/// An instance with what the server keeps about it beyond what the API shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRecord {
+    /// Whose instance it is.
+    pub account_id: AccountId,
+    /// As the API shows it.
+    pub instance: Instance,
+    /// What serves its number; chosen at creation, never changed.
+    pub engine: EngineKind,
+    /// 128 random bits in hex, made with the instance: what its QR links name instead of
+    /// the account, and sign over, so they die with it (see [`crate::auth::qr_token`]).
+    pub qr_ref: String,
 }
 
 /// A message to queue for one recipient.
@@ -237,6 +252,14 @@ pub trait Store: Send + Sync + 'static {
     async fn account_by_key_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<Account>>;
     /// How many accounts exist (zero on first start).
     async fn count_accounts(&self) -> StoreResult<i64>;
+    /// Creates an account only if none exists yet, in one statement: of several processes
+    /// starting on one empty database, exactly one gets `Some` (and shows the key).
+    async fn create_first_account(
+        &self,
+        name: &str,
+        plan: &str,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<AccountId>>;
     /// A server-wide secret (for signing QR links), created on first use.
     async fn server_secret(&self) -> StoreResult<Vec<u8>>;
 
@@ -250,13 +273,28 @@ pub trait Store: Send + Sync + 'static {
         account: AccountId,
         id: &InstanceId,
     ) -> StoreResult<Option<Instance>>;
-    /// Creates an instance in `pairing` state; `Conflict` if the id is taken.
+    /// Creates an instance in `pairing` state, served by `engine`, with a fresh
+    /// [`InstanceRecord::qr_ref`]; `Conflict` if the id is taken.
     async fn create_instance(
         &self,
         account: AccountId,
         id: &InstanceId,
         label: &str,
-    ) -> StoreResult<Instance>;
+        engine: EngineKind,
+    ) -> StoreResult<InstanceRecord>;
+    /// One instance with its engine and QR reference.
+    async fn instance_record(
+        &self,
+        account: AccountId,
+        id: &InstanceId,
+    ) -> StoreResult<Option<InstanceRecord>>;
+    /// The instance `id` whose QR reference is `qr_ref`, whatever its account: how a
+    /// verified QR link finds its instance. `None` once that instance is deleted.
+    async fn instance_by_qr_ref(
+        &self,
+        id: &InstanceId,
+        qr_ref: &str,
+    ) -> StoreResult<Option<InstanceRecord>>;
     /// Deletes an instance, its groups and channels, and fails its unsent queue entries.
     async fn delete_instance(&self, account: AccountId, id: &InstanceId) -> StoreResult<bool>;
     /// Changes an instance's status, recording `event` in the same transaction.

@@ -908,7 +908,7 @@ async fn urls_reaching_private_or_metadata_addresses_are_refused() {
         (
             "/api/webhooks",
             json!({"url": "http://localhost:3000/hook"}),
-            "url: refused: host \"localhost\" resolves to 127.0.0.1",
+            "url: refused: host \"localhost\" resolves to a private address (loopback)",
         ),
         (
             "/api/webhooks",

@@ -3,7 +3,7 @@
 //!
 //! - `e2e_*`: a real server in-process on port 0 (`sevenoways_server::testing`), driven
 //!   through the SDK and raw HTTP, one module per subject (svix's naming).
-//! - `kill_restart`, `keys_cli`: the real `sevenoways-server` binary.
+//! - `kill_restart`, `keys_cli`, `first_start`: the real `sevenoways-server` binary.
 //! - `store_limits`, `queue_leases`: the SQLite store directly, with injected instants.
 //! - `openapi`: the committed OpenAPI snapshot.
 //!
@@ -12,7 +12,9 @@
 mod e2e_api_endpoints;
 mod e2e_api_errors;
 mod e2e_api_forms;
+mod e2e_engines;
 mod e2e_isolation;
+mod e2e_qr;
 mod e2e_rate_limits;
 mod e2e_restart;
 mod e2e_retention;
@@ -20,6 +22,7 @@ mod e2e_schedules;
 mod e2e_slow_clients;
 mod e2e_ssrf;
 mod e2e_webhooks;
+mod first_start;
 mod keys_cli;
 mod kill_restart;
 mod openapi;

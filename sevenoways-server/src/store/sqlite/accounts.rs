@@ -11,6 +11,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::webhooks::insert_event_for;
 use super::*;
+use crate::engine::EngineKind;
 
 pub(super) async fn account_by_key_hash(
     store: &SqliteStore,
@@ -39,16 +40,21 @@ pub(super) async fn create_instance(
     account: AccountId,
     id: &InstanceId,
     label: &str,
-) -> StoreResult<Instance> {
+    engine: EngineKind,
+) -> StoreResult<InstanceRecord> {
     let now = Utc::now();
+    let qr_ref = crate::ids::random_hex(16);
     let result = sqlx::query(
-        "INSERT INTO instances (account_id, instance_id, label, status, created_at) VALUES (?, ?, ?, 'pairing', ?)
-         ON CONFLICT DO NOTHING",
+        "INSERT INTO instances (account_id, instance_id, label, status, created_at, engine, qr_ref)
+         VALUES (?, ?, ?, 'pairing', ?, ?, ?)
+         ON CONFLICT (account_id, instance_id) DO NOTHING",
     )
     .bind(account)
     .bind(id.as_str())
     .bind(label)
     .bind(millis(now))
+    .bind(engine.as_str())
+    .bind(&qr_ref)
     .execute(&store.write)
     .await?;
     if result.rows_affected() == 0 {
@@ -56,13 +62,39 @@ pub(super) async fn create_instance(
             "instance \"{id}\" already exists"
         )));
     }
-    Ok(Instance {
-        instance_id: id.clone(),
-        label: label.to_owned(),
-        status: InstanceStatus::Pairing,
-        phone: None,
-        created_at: stored(now),
+    Ok(InstanceRecord {
+        account_id: account,
+        instance: Instance {
+            instance_id: id.clone(),
+            label: label.to_owned(),
+            status: InstanceStatus::Pairing,
+            phone: None,
+            created_at: stored(now),
+        },
+        engine,
+        qr_ref,
     })
+}
+
+pub(super) async fn create_first_account(
+    store: &SqliteStore,
+    name: &str,
+    plan: &str,
+    key_hash: &[u8; 32],
+) -> StoreResult<Option<AccountId>> {
+    // One statement on the one writer: the check and the insert cannot interleave with
+    // another process's.
+    Ok(sqlx::query_scalar(
+        "INSERT INTO accounts (name, plan, key_hash, created_at)
+         SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM accounts)
+         RETURNING id",
+    )
+    .bind(name)
+    .bind(plan)
+    .bind(&key_hash[..])
+    .bind(millis(Utc::now()))
+    .fetch_optional(&store.write)
+    .await?)
 }
 
 pub(super) async fn delete_instance(

@@ -155,6 +155,17 @@ fn instance_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Instance> {
     })
 }
 
+fn instance_record_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<InstanceRecord> {
+    let engine: &str = row.try_get("engine")?;
+    Ok(InstanceRecord {
+        account_id: row.try_get("account_id")?,
+        instance: instance_row(row)?,
+        engine: crate::engine::EngineKind::parse(engine)
+            .ok_or_else(|| corrupt("instance engine", engine))?,
+        qr_ref: row.try_get("qr_ref")?,
+    })
+}
+
 fn channel_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Channel> {
     Ok(Channel {
         id: ChannelId::new(row.try_get::<&str, _>("id")?).map_err(|e| corrupt("channel id", e))?,
@@ -205,6 +216,15 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn create_first_account(
+        &self,
+        name: &str,
+        plan: &str,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<AccountId>> {
+        accounts::create_first_account(self, name, plan, key_hash).await
+    }
+
     async fn server_secret(&self) -> StoreResult<Vec<u8>> {
         let mut fresh = [0u8; 32];
         getrandom::fill(&mut fresh).expect("OS randomness");
@@ -249,8 +269,39 @@ impl Store for SqliteStore {
         account: AccountId,
         id: &InstanceId,
         label: &str,
-    ) -> StoreResult<Instance> {
-        accounts::create_instance(self, account, id, label).await
+        engine: crate::engine::EngineKind,
+    ) -> StoreResult<InstanceRecord> {
+        accounts::create_instance(self, account, id, label, engine).await
+    }
+
+    async fn instance_record(
+        &self,
+        account: AccountId,
+        id: &InstanceId,
+    ) -> StoreResult<Option<InstanceRecord>> {
+        sqlx::query("SELECT * FROM instances WHERE account_id = ? AND instance_id = ?")
+            .bind(account)
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?
+            .as_ref()
+            .map(instance_record_row)
+            .transpose()
+    }
+
+    async fn instance_by_qr_ref(
+        &self,
+        id: &InstanceId,
+        qr_ref: &str,
+    ) -> StoreResult<Option<InstanceRecord>> {
+        sqlx::query("SELECT * FROM instances WHERE qr_ref = ? AND instance_id = ?")
+            .bind(qr_ref)
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?
+            .as_ref()
+            .map(instance_record_row)
+            .transpose()
     }
 
     async fn delete_instance(&self, account: AccountId, id: &InstanceId) -> StoreResult<bool> {
