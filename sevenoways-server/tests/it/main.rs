@@ -4,7 +4,8 @@
 //! - `e2e_*`: a real server in-process on port 0 (`sevenoways_server::testing`), driven
 //!   through the SDK and raw HTTP, one module per subject (svix's naming).
 //! - `kill_restart`, `keys_cli`, `first_start`: the real `sevenoways-server` binary.
-//! - `store_limits`, `queue_leases`: the SQLite store directly, with injected instants.
+//! - `store_limits`, `queue_leases`: the SQLite store directly, with injected instants;
+//!   `store_migrations`: a database an older version left, migrated.
 //! - `openapi`: the committed OpenAPI snapshot.
 //!
 //! Run one module with `cargo test -p sevenoways-server --test it e2e_webhooks`.
@@ -28,3 +29,4 @@ mod kill_restart;
 mod openapi;
 mod queue_leases;
 mod store_limits;
+mod store_migrations;
