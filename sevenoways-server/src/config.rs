@@ -203,8 +203,8 @@ impl Config {
         match engine.config_table() {
             None => Ok(()),
             Some(table) => Err(format!(
-                "engine {:?} is not configured on this server: its operator must add an \
-                 {table} table to the server configuration",
+                "{:?} is not configured on this server: its operator must add an {table} \
+                 table to the server configuration",
                 engine.as_str()
             )),
         }

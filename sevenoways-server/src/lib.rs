@@ -9,8 +9,9 @@
 //! [`worker`] runs the queue and the sandbox's receipt clock; [`scheduler`] fires cron
 //! schedules; [`webhooks`] fans events out and delivers them, signed; [`limits`] is the
 //! per-key rate limit and per-plan caps; [`ssrf`] guards the URLs the server requests;
-//! [`account`], [`ids`] and [`time`] are the leaf types everything else shares;
-//! [`transport`] is the WhatsApp side. [`launch`] takes a bound listener, so tests run
+//! [`account`], [`engine`], [`ids`] and [`time`] are the leaf types everything else
+//! shares; [`transport`] is the WhatsApp side; [`bootstrap`] seeds a development server's
+//! first start. [`launch`] takes a bound listener, so tests run
 //! it on port 0; the `testing` module (feature `testing`) is the harness the server's and
 //! the CLI's tests share.
 //!
@@ -106,6 +107,9 @@ pub async fn launch(config: Config, listener: TcpListener) -> Result<Server, Lau
 }
 
 /// [`launch`] on a store of the caller's choosing.
+///
+/// An unset `[network] allow_loopback` is settled here: allowed only on a development
+/// server ([`Config::is_development`]) that listens on loopback.
 pub async fn launch_with_store(
     config: Config,
     listener: TcpListener,

@@ -47,7 +47,7 @@ pub async fn create(
     let engine = state.config.default_engine;
     state.config.engine_configured(engine).map_err(|why| {
         ApiError::BadRequest(format!(
-            "engine: {why} (instances without an engine use the server's default_engine)"
+            "engine: {why} (instances created without an engine use the server's default_engine)"
         ))
     })?;
     let record = state
