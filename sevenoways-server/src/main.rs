@@ -167,7 +167,9 @@ Your API key is shown only this once, here (only its hash is stored; make anothe
 
 A paired sandbox number "{instance}" with the group "{group}" is ready. Try:
 
-    curl -X POST {base}{send_number}       -H "x-api-key: ${api_key_var}" -H "Content-Type: application/json"       -d '{{"instanceId":"{instance}","phone":"971501234567","message":"Hello from Sevenoways 👋"}}'
+    curl -X POST {base}{send_number} \
+      -H "x-api-key: ${api_key_var}" -H "Content-Type: application/json" \
+      -d '{{"instanceId":"{instance}","phone":"971501234567","message":"Hello from Sevenoways 👋"}}'
 
     curl "{base}{outbox}?instanceId={instance}" -H "x-api-key: ${api_key_var}"
 

@@ -99,8 +99,8 @@ async fn a_development_server_prints_its_first_key_once_and_never_again() {
     let key = &keys[0];
     assert_eq!(key.len(), 52, "{printed}");
     assert!(
-        printed.contains("$SEVENOWAYS_API_KEY") && printed.contains("/api/send-number"),
-        "it still shows how to try it:\n{printed}"
+        printed.contains("$SEVENOWAYS_API_KEY") && printed.contains("/api/send-number \\\n"),
+        "it still shows how to try it, as commands to paste:\n{printed}"
     );
 
     // The demo account works with that key: a paired sandbox number with "Team A".
