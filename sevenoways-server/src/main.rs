@@ -72,6 +72,8 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     if let Some(dir) = &args.data_dir {
         config.data_dir = dir.clone();
     }
+    // Engine secrets may come from the environment rather than the file.
+    config.apply_env_secrets(|name| std::env::var(name).ok());
     Ok(config)
 }
 

@@ -37,3 +37,15 @@ path_endpoint! {
         instance_id: InstanceId,
     } => Get "/api/instances/{id}/groups" -> GroupList
 }
+
+path_endpoint! {
+    /// `POST /api/instances/{id}/groups/refresh`: reads the number's groups from its engine
+    /// again (new groups, renames, groups it left) and answers the list as
+    /// `GET /api/instances/{id}/groups` would. The server also does this when a number
+    /// pairs. A sandbox instance's groups are what the sandbox endpoints made; a Meta Cloud
+    /// API instance has none (422).
+    RefreshGroups {
+        /// The instance whose groups to read again.
+        instance_id: InstanceId,
+    } => Post "/api/instances/{id}/groups/refresh" -> GroupList
+}

@@ -1,8 +1,9 @@
-//! `/api/instances/{id}/groups`: the groups of a paired number.
+//! `/api/instances/{id}/groups`: the groups of a paired number, as the relay keeps them,
+//! and reading them from the number's engine again (`.../groups/refresh`).
 
 use axum::Router;
 use axum::extract::State;
-use sevenoways_sdk::models::groups::{GroupList, ListGroups};
+use sevenoways_sdk::models::groups::{GroupList, ListGroups, RefreshGroups};
 use sevenoways_sdk::{Endpoint, InstanceId};
 
 use super::{Reply, ok, on};
@@ -12,7 +13,9 @@ use crate::error::ApiError;
 use crate::extract::PathId;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route(ListGroups::ROUTE, on(ListGroups::METHOD, list))
+    Router::new()
+        .route(ListGroups::ROUTE, on(ListGroups::METHOD, list))
+        .route(RefreshGroups::ROUTE, on(RefreshGroups::METHOD, refresh))
 }
 
 /// `GET /api/instances/{id}/groups`.
@@ -25,6 +28,30 @@ pub async fn list(
         return Err(ApiError::instance_not_found(&id));
     }
     let groups = state.store.list_groups(account.id, &id).await?;
+    ok(GroupList {
+        instance_id: id,
+        groups,
+    })
+}
+
+/// `POST /api/instances/{id}/groups/refresh`: the number's groups read from its engine
+/// again (WAHA's list; the sandbox's own), kept, and answered. 409 while a WAHA number is
+/// not online, 422 for a Meta Cloud API number (it has no groups), 502 if the engine fails.
+pub async fn refresh(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    PathId(id): PathId<InstanceId>,
+) -> Reply<GroupList> {
+    let record = state
+        .store
+        .instance_record(account.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::instance_not_found(&id))?;
+    let groups = state
+        .engines
+        .get(record.engine)?
+        .refresh_groups(&record)
+        .await?;
     ok(GroupList {
         instance_id: id,
         groups,

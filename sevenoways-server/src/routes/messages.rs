@@ -57,14 +57,16 @@ pub async fn send<R: SendMessage>(
     Body(req): Body<R>,
 ) -> Reply<Queued> {
     let instance = req.instance_id();
-    if state
+    let record = state
         .store
-        .get_instance(account.id, instance)
+        .instance_record(account.id, instance)
         .await?
-        .is_none()
-    {
-        return Err(ApiError::instance_not_found(instance));
-    }
+        .ok_or_else(|| ApiError::instance_not_found(instance))?;
+    // What the instance's engine can never deliver is refused now (422), not queued.
+    state
+        .engines
+        .get(record.engine)?
+        .check_target(&record, &req.target()?)?;
     let recipients = resolve(&*state.store, account.id, &req).await?;
     let content = req.content();
     crate::ssrf::check_content(&state.config.network, &content).await?;

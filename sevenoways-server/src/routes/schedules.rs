@@ -40,14 +40,16 @@ pub async fn create(
     Authed(account): Authed,
     Body(req): Body<CreateScheduleRequest>,
 ) -> Reply<ScheduleCreated> {
-    if state
+    let record = state
         .store
-        .get_instance(account.id, &req.instance_id)
+        .instance_record(account.id, &req.instance_id)
         .await?
-        .is_none()
-    {
-        return Err(ApiError::instance_not_found(&req.instance_id));
-    }
+        .ok_or_else(|| ApiError::instance_not_found(&req.instance_id))?;
+    // A schedule whose sends the instance's engine can never deliver is refused now.
+    state
+        .engines
+        .get(record.engine)?
+        .check_target(&record, &req.target()?)?;
     if let Target::Groups(target) = req.target()? {
         let groups = state
             .store
