@@ -107,9 +107,10 @@ pub struct Instance {
     pub label: String,
     /// Connection state.
     pub status: InstanceStatus,
-    /// What serves the number; chosen when it is created.
-    #[serde(default)]
-    pub engine: Engine,
+    /// What serves the number; chosen when it is created. `None` from a server older
+    /// than engines, whose instances are all sandbox ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<Engine>,
     /// The paired number, once paired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,

@@ -42,7 +42,7 @@ async fn list_instances() {
                     instance_id: id("number1"),
                     label: "Main".into(),
                     status: InstanceStatus::Online,
-                    engine: Engine::Waha,
+                    engine: Some(Engine::Waha),
                     phone: Some("971501234567".into()),
                     created_at: at("2026-11-01T08:00:00Z"),
                 },
@@ -51,7 +51,7 @@ async fn list_instances() {
                     label: "Second Line".into(),
                     status: InstanceStatus::Pairing,
                     // An older server does not say: its instances are sandbox ones.
-                    engine: Engine::Sandbox,
+                    engine: None,
                     phone: None,
                     created_at: at("2026-11-24T09:00:00.500Z"),
                 },
@@ -59,7 +59,7 @@ async fn list_instances() {
                     instance_id: id("number3"),
                     label: "Old".into(),
                     status: InstanceStatus::Unknown,
-                    engine: Engine::Unknown,
+                    engine: Some(Engine::Unknown),
                     phone: None,
                     created_at: at("2026-11-24T09:00:00Z"),
                 },
@@ -89,7 +89,7 @@ async fn create_instance() {
                 instance_id: id("number2"),
                 label: "Second Line".into(),
                 status: InstanceStatus::Pairing,
-                engine: Engine::Sandbox,
+                engine: None,
                 phone: None,
                 created_at: at("2026-11-24T09:00:00Z"),
             },
@@ -120,7 +120,7 @@ async fn create_instance_on_an_engine() {
         c.instances().create(&r).await
     })
     .await;
-    assert_eq!(got.json_response.instance.engine, Engine::Meta);
+    assert_eq!(got.json_response.instance.engine, Some(Engine::Meta));
     assert_eq!(
         got.json,
         r#"{"instanceId":"cloud","label":"Cloud","engine":"meta","phoneNumberId":"106540352242922"}"#

@@ -7,6 +7,8 @@
 //! - `store_limits`, `queue_leases`: the SQLite store directly, with injected instants;
 //!   `store_migrations`: a database an older version left, migrated.
 //! - `openapi`: the committed OpenAPI snapshot.
+//! - `engine_waha`, `engine_meta`: the real engines' adapters against fakes that follow
+//!   WAHA's and Meta's published contracts (`sevenoways_server::testing::fake_*`).
 //!
 //! Run one module with `cargo test -p sevenoways-server --test it e2e_webhooks`.
 
@@ -23,6 +25,8 @@ mod e2e_schedules;
 mod e2e_slow_clients;
 mod e2e_ssrf;
 mod e2e_webhooks;
+mod engine_meta;
+mod engine_waha;
 mod first_start;
 mod keys_cli;
 mod kill_restart;

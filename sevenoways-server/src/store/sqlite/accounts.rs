@@ -68,7 +68,7 @@ pub(super) async fn create_instance(
             instance_id: id.clone(),
             label: label.to_owned(),
             status: InstanceStatus::Pairing,
-            engine: engine.into(),
+            engine: Some(engine.into()),
             phone: None,
             created_at: stored(now),
         },

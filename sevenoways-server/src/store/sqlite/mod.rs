@@ -152,9 +152,11 @@ fn instance_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Instance> {
         instance_id: instance_id(row.try_get("instance_id")?)?,
         label: row.try_get("label")?,
         status: parse_status(row.try_get::<&str, _>("status")?),
-        engine: crate::engine::EngineKind::parse(engine)
-            .ok_or_else(|| corrupt("instance engine", engine))?
-            .into(),
+        engine: Some(
+            crate::engine::EngineKind::parse(engine)
+                .ok_or_else(|| corrupt("instance engine", engine))?
+                .into(),
+        ),
         phone: row.try_get("phone")?,
         created_at: from_millis(row.try_get("created_at")?),
     })
