@@ -140,7 +140,8 @@ pub trait Engine: Send + Sync + 'static {
     }
 
     /// Sets the number up on the engine after the store created `record`; answers the
-    /// record as it now is. On an error the route deletes the instance again.
+    /// record as it now is. On an error the route deletes the instance again, so an
+    /// engine undoes what it did before answering one.
     async fn create(
         &self,
         record: InstanceRecord,

@@ -965,7 +965,13 @@ impl Engine for WahaEngine {
             )));
         }
         record.engine_ref = Some(session.clone());
-        self.ensure_session(&record, &session, &key).await?;
+        if let Err(e) = self.ensure_session(&record, &session, &key).await {
+            // The route deletes the instance; a session WAHA made although its answer
+            // was lost must not live on, posting events nobody can verify.
+            let path = format!("/api/sessions/{session}");
+            let _ = self.call(reqwest::Method::DELETE, &path, &[], None).await;
+            return Err(e);
+        }
         Ok(record)
     }
 
