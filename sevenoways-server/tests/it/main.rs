@@ -3,7 +3,8 @@
 //!
 //! - `e2e_*`: a real server in-process on port 0 (`sevenoways_server::testing`), driven
 //!   through the SDK and raw HTTP, one module per subject (svix's naming).
-//! - `kill_restart`, `keys_cli`: the real `sevenoways-server` binary.
+//! - `kill_restart`, `keys_cli`, `*_bin`: the real `sevenoways-server` binary (started
+//!   through `server_process`).
 //! - `store_limits`, `queue_leases`: the SQLite store directly, with injected instants.
 //! - `openapi`: the committed OpenAPI snapshot.
 //!
@@ -12,6 +13,7 @@
 mod e2e_api_endpoints;
 mod e2e_api_errors;
 mod e2e_api_forms;
+mod e2e_disk_full;
 mod e2e_isolation;
 mod e2e_rate_limits;
 mod e2e_restart;
@@ -24,4 +26,6 @@ mod keys_cli;
 mod kill_restart;
 mod openapi;
 mod queue_leases;
+mod server_process;
+mod slow_clients_bin;
 mod store_limits;

@@ -12,28 +12,6 @@ use sqlx::{Row, SqliteConnection};
 use super::webhooks::insert_event_for;
 use super::*;
 
-pub(super) async fn account_by_key_hash(
-    store: &SqliteStore,
-    key_hash: &[u8; 32],
-) -> StoreResult<Option<Account>> {
-    let row = sqlx::query("SELECT id, name, plan, key_hash FROM accounts WHERE key_hash = ?")
-        .bind(&key_hash[..])
-        .fetch_optional(&store.read)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    // The index lookup already matched; compare again in constant time so the answer
-    // never depends on where two hashes differ.
-    let stored: Vec<u8> = row.try_get("key_hash")?;
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(&stored[..], &key_hash[..])) {
-        return Ok(None);
-    }
-    Ok(Some(Account {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        plan: row.try_get("plan")?,
-    }))
-}
-
 pub(super) async fn create_instance(
     store: &SqliteStore,
     account: AccountId,
