@@ -60,6 +60,8 @@ pub struct Health {
     last_probe: tokio::sync::Mutex<Option<(Instant, Result<(), NotReady>)>>,
     #[cfg(feature = "testing")]
     injected: Mutex<std::collections::HashMap<&'static str, u32>>,
+    #[cfg(feature = "testing")]
+    inject_wake: tokio::sync::Notify,
 }
 
 impl Health {
@@ -110,13 +112,31 @@ impl Health {
         result
     }
 
-    /// Makes the loop `name` panic at its next `times` starts, to test supervision.
+    /// Makes the loop `name` panic now, inside its task as a bug in it would, and again
+    /// at each of its next `times - 1` starts: a test hook for supervision, compiled only
+    /// with the `testing` feature.
     #[cfg(feature = "testing")]
     pub fn inject_panics(&self, name: &'static str, times: u32) {
         self.injected
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name, times);
+        self.inject_wake.notify_waiters();
+    }
+
+    /// Returns when a panic was injected into `name` (never, unless a test asks).
+    #[cfg(feature = "testing")]
+    async fn injected_panic(&self, name: &'static str) {
+        loop {
+            let wake = self.inject_wake.notified();
+            tokio::pin!(wake);
+            // Registered before the check, so an injection between the two is not missed.
+            wake.as_mut().enable();
+            if self.take_injected(name) {
+                return;
+            }
+            wake.await;
+        }
     }
 
     #[cfg(feature = "testing")]
@@ -166,12 +186,14 @@ pub fn supervise<F, Fut>(
             let run = make();
             #[cfg(feature = "testing")]
             let run = {
-                let inject = health.take_injected(name);
+                let health = health.clone();
                 async move {
-                    if inject {
-                        panic!("injected panic in the {name} loop (testing hook)");
+                    tokio::select! {
+                        () = run => {}
+                        () = health.injected_panic(name) => {
+                            panic!("injected panic in the {name} loop (testing hook)")
+                        }
                     }
-                    run.await
                 }
             };
             let outcome = tokio::spawn(run).await;
@@ -208,4 +230,49 @@ pub fn supervise<F, Fut>(
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_loop_that_dies_is_restarted_and_counted_until_shutdown() {
+        let health = Arc::new(Health::default());
+        let (stop, rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let starts = Arc::new(AtomicU32::new(0));
+        let counter = starts.clone();
+        let shutdown = rx.clone();
+        supervise(&mut tasks, health.clone(), "flaky", rx, move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let mut shutdown = shutdown.clone();
+            async move {
+                match n {
+                    0 => panic!("first run fails"),
+                    1 => {} // returns early: a death too
+                    _ => {
+                        let _ = shutdown.wait_for(|s| *s).await;
+                    }
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while starts.load(Ordering::SeqCst) < 3 {
+            assert!(Instant::now() < deadline, "not restarted");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let flaky = health.loops()["flaky"].clone();
+        assert!(flaky.running);
+        assert_eq!(flaky.restarts, 2);
+        stop.send(true).unwrap();
+        while tasks.join_next().await.is_some() {}
+        assert_eq!(
+            starts.load(Ordering::SeqCst),
+            3,
+            "not restarted after shutdown"
+        );
+    }
 }

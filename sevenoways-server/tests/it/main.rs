@@ -10,11 +10,14 @@
 //!
 //! Run one module with `cargo test -p sevenoways-server --test it e2e_webhooks`.
 
+mod backup_bin;
 mod e2e_api_endpoints;
 mod e2e_api_errors;
 mod e2e_api_forms;
 mod e2e_disk_full;
+mod e2e_health;
 mod e2e_isolation;
+mod e2e_keys;
 mod e2e_rate_limits;
 mod e2e_restart;
 mod e2e_retention;
@@ -24,8 +27,11 @@ mod e2e_ssrf;
 mod e2e_webhooks;
 mod keys_cli;
 mod kill_restart;
+mod logging_bin;
 mod openapi;
 mod queue_leases;
 mod server_process;
 mod slow_clients_bin;
+mod store_files;
+mod store_keys;
 mod store_limits;

@@ -6,9 +6,11 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The binary under test.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sevenoways-server")
+/// The binary under test: this build's, or the one `SEVENOWAYS_SERVER_BIN` names (to run
+/// these tests against another build, such as the last release, and see them fail).
+pub fn bin() -> String {
+    std::env::var("SEVENOWAYS_SERVER_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sevenoways-server").to_owned())
 }
 
 /// A running server process, killed on drop.
