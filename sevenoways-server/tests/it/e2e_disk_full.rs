@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
-use sevenoways_server::config::PlanConfig;
 use sevenoways_server::testing::*;
 
 /// A tmpfs of a fixed size, unmounted on drop.
@@ -71,16 +70,6 @@ fn fill(path: &Path) -> u64 {
     written
 }
 
-fn unlimited_plan(c: &mut sevenoways_server::Config) {
-    c.plans = vec![PlanConfig {
-        name: "default".into(),
-        requests_per_minute: 0,
-        daily_cap: 0,
-        monthly_cap: 0,
-        ..PlanConfig::default()
-    }];
-}
-
 #[tokio::test]
 async fn a_full_disk_answers_503_and_heals_without_a_restart() {
     let fs = match Tmpfs::mount("3m") {
@@ -95,7 +84,7 @@ async fn a_full_disk_answers_503_and_heals_without_a_restart() {
     };
     let data: PathBuf = fs.path().join("data");
     let mut config = fast_config(&data);
-    unlimited_plan(&mut config);
+    unlimited(&mut config);
     let server = launch(config).await;
     let key = server.create_key("t", "default").await.unwrap();
     let c = client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);

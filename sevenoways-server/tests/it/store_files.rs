@@ -5,7 +5,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use serde_json::json;
-use sevenoways_server::config::PlanConfig;
 use sevenoways_server::store::Store;
 use sevenoways_server::store::sqlite::{DB_FILE, SqliteStore};
 use sevenoways_server::testing::*;
@@ -26,7 +25,7 @@ async fn the_data_directory_and_database_files_are_private() {
     let db = data.join(DB_FILE);
     assert_eq!(mode(&data), 0o700, "data directory");
     assert_eq!(
-        mode(&data.parent().unwrap().to_owned()),
+        mode(data.parent().unwrap()),
         0o700,
         "created parents"
     );
@@ -48,13 +47,7 @@ async fn the_data_directory_and_database_files_are_private() {
 async fn the_write_ahead_log_shrinks_after_a_burst() {
     let t = start_with(|c| {
         c.database.checkpoint_secs = 1;
-        c.plans = vec![PlanConfig {
-            name: "default".into(),
-            requests_per_minute: 0,
-            daily_cap: 0,
-            monthly_cap: 0,
-            ..PlanConfig::default()
-        }];
+        unlimited(c);
     })
     .await;
     let c = t.client();
