@@ -10,9 +10,11 @@
 //! schedules; [`webhooks`] fans events out and delivers them, signed; [`limits`] is the
 //! per-key rate limit and per-plan caps; [`ssrf`] guards the URLs the server requests;
 //! [`account`], [`ids`] and [`time`] are the leaf types everything else shares;
-//! [`transport`] is the WhatsApp side. [`launch`] takes a bound listener, so tests run
-//! it on port 0; the `testing` module (feature `testing`) is the harness the server's and
-//! the CLI's tests share.
+//! [`transport`] is the WhatsApp side. [`serve`] is the HTTP listener and its limits on
+//! slow and numerous clients; [`health`] supervises the background loops and answers
+//! `/readyz`; [`logging`] is a log that never panics. [`launch`] takes a bound listener,
+//! so tests run it on port 0; the `testing` module (feature `testing`) is the harness the
+//! server's and the CLI's tests share.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -24,11 +24,7 @@ async fn the_data_directory_and_database_files_are_private() {
         .unwrap();
     let db = data.join(DB_FILE);
     assert_eq!(mode(&data), 0o700, "data directory");
-    assert_eq!(
-        mode(data.parent().unwrap()),
-        0o700,
-        "created parents"
-    );
+    assert_eq!(mode(data.parent().unwrap()), 0o700, "created parents");
     for file in [
         db.clone(),
         data.join(format!("{DB_FILE}-wal")),
