@@ -209,12 +209,12 @@ async fn keys(command: KeysCommand) -> Result<(), String> {
             out!("{key}")
         }
         KeysCommand::List { store } => {
-            let store = open(&store.config()?).await?;
+            let store = open_existing(&store.config()?).await?;
             let keys = store.list_keys().await.map_err(|e| e.to_string())?;
             print_keys(&keys)
         }
         KeysCommand::Revoke { account, store } => {
-            let store = open(&store.config()?).await?;
+            let store = open_existing(&store.config()?).await?;
             let (id, name) = find_account(&store, &account).await?;
             let now = chrono::Utc::now();
             let revoked = store
@@ -247,7 +247,7 @@ async fn keys(command: KeysCommand) -> Result<(), String> {
             grace,
             store,
         } => {
-            let store = open(&store.config()?).await?;
+            let store = open_existing(&store.config()?).await?;
             let (id, name) = find_account(&store, &account).await?;
             let key = auth::generate_key();
             let now = chrono::Utc::now();
@@ -273,6 +273,21 @@ async fn keys(command: KeysCommand) -> Result<(), String> {
             out!("{key}")
         }
     }
+}
+
+/// The store of an existing database: a mistyped `--data-dir` is an error, not a new,
+/// empty database.
+async fn open_existing(config: &Config) -> Result<SqliteStore, String> {
+    let db = config
+        .data_dir
+        .join(sevenoways_server::store::sqlite::DB_FILE);
+    if !db.exists() {
+        return Err(format!(
+            "no database at {} (set --data-dir, or data_dir in --config)",
+            db.display()
+        ));
+    }
+    open(config).await
 }
 
 async fn open(config: &Config) -> Result<SqliteStore, String> {

@@ -326,7 +326,7 @@ pub trait Store: Send + Sync + 'static {
         plan: &str,
         key_hash: &[u8; 32],
     ) -> StoreResult<AccountId>;
-    /// The account whose key hashes to `key_hash`.
+    /// The account whose working key (not revoked, not expired) hashes to `key_hash`.
     async fn account_by_key_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<Account>>;
     /// How many accounts exist (zero on first start).
     async fn count_accounts(&self) -> StoreResult<i64>;

@@ -153,6 +153,13 @@ fn keys_list_shows_every_key_but_never_a_key_or_its_hash() {
     let data = dir.path().join("data");
     let first = create_key(&data, "Ops team");
     let second = create_key(&data, "Shop");
+    let typo = dir.path().join("typo");
+    let missing = cli(&["keys", "list", "--data-dir", typo.to_str().unwrap()]);
+    assert!(
+        !missing.status.success(),
+        "a mistyped data directory is not a new database"
+    );
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no database at"));
     let list = stdout(&cli(&[
         "keys",
         "list",
