@@ -4,7 +4,7 @@
 //! `axum::serve` sets no hyper timer, so hyper's header timeout is off and a client that
 //! sends half a request line holds its connection (and a file descriptor) forever; a few
 //! hundred such clients exhausted the descriptors and graceful shutdown waited on them
-//! for ever (audit F6). Here, from [`HttpConfig`](crate::config::HttpConfig):
+//! for ever (audit F6). Here, from [`HttpConfig`]:
 //!
 //! - **Header timeout** (`header_read_timeout_secs`, 10): hyper's own, with a Tokio timer.
 //!   It runs from the connection's start, and again from each answer on a kept-alive
@@ -49,7 +49,7 @@ use crate::config::HttpConfig;
 const RESERVED_FDS: u64 = 64;
 
 /// The connection cap for `configured` under this process's open-file limit, keeping
-/// [`RESERVED_FDS`] plus `other_sockets` descriptors for everything else. At least 16.
+/// 64 plus `other_sockets` descriptors for everything else. At least 16.
 pub fn effective_max_connections(configured: usize, other_sockets: usize) -> usize {
     let configured = configured.max(1);
     match open_file_limit() {
@@ -399,5 +399,25 @@ impl AsyncWrite for Tracked {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_fits_under_the_open_file_limit() {
+        let wanted = 10_000_000;
+        let cap = effective_max_connections(wanted, 32);
+        match open_file_limit() {
+            Some(limit) => {
+                assert!(cap as u64 <= limit.saturating_sub(RESERVED_FDS + 32).max(16));
+                assert!(cap >= 16);
+            }
+            None => assert_eq!(cap, wanted),
+        }
+        // A cap below the limit is kept as configured.
+        assert_eq!(effective_max_connections(10, 32), 10);
     }
 }

@@ -167,12 +167,17 @@ async fn a_full_disk_answers_503_and_heals_without_a_restart() {
     }
 
     std::fs::remove_file(&filler).unwrap();
+    let freed = std::time::Instant::now();
 
     // Same process: sends are accepted again, and the pool's writes work.
     eventually(15, || async {
         (send().await.unwrap().status() == 200).then_some(())
     })
     .await;
+    println!(
+        "first send accepted {:?} after the disk was freed",
+        freed.elapsed()
+    );
     for _ in 0..5 {
         assert_eq!(
             send().await.unwrap().status(),

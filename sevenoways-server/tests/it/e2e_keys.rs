@@ -47,6 +47,7 @@ async fn a_revoked_key_is_refused_by_every_server_within_a_second() {
             let (code, body) = status(&server.base_url(), &key).await;
             if code == 401 {
                 assert!(body.contains("API key revoked"), "{body}");
+                println!("refused {:?} after the revocation", revoked_at.elapsed());
                 break;
             }
             assert_eq!(code, 200);

@@ -262,6 +262,10 @@ async fn a_key_revoked_by_another_process_is_refused_within_a_second_and_its_wor
         let (code, body) = call(&server.base, &key).await;
         if code == 401 {
             assert!(body.contains("API key revoked"), "{body}");
+            println!(
+                "revoked key refused {:?} after keys revoke exited",
+                revoked_at.elapsed()
+            );
             break;
         }
         assert_eq!(code, 200, "{body}");
