@@ -48,6 +48,16 @@ use crate::limits::{PlanLimits, Plans};
 ///
 /// [scheduler]
 /// tick_ms = 1000
+///
+/// # Slow and idle clients, and how many connections are served at once.
+/// [http]
+/// header_read_timeout_secs = 10
+/// idle_timeout_secs = 60
+/// max_connections = 1024
+/// shutdown_timeout_secs = 10
+///
+/// [database]
+/// checkpoint_secs = 300
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -83,6 +93,10 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// The schedule firing loop; see [`crate::scheduler`].
     pub scheduler: SchedulerConfig,
+    /// Connection limits and timeouts; see [`crate::serve`].
+    pub http: HttpConfig,
+    /// Database upkeep.
+    pub database: DatabaseConfig,
 }
 
 impl Default for Config {
@@ -102,6 +116,8 @@ impl Default for Config {
             default_engine: EngineKind::default(),
             webhooks: WebhookConfig::default(),
             scheduler: SchedulerConfig::default(),
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
         }
     }
 }
@@ -350,6 +366,55 @@ pub struct SchedulerConfig {
 impl Default for SchedulerConfig {
     fn default() -> Self {
         Self { tick_ms: 1000 }
+    }
+}
+
+/// How the HTTP listener treats slow, idle and numerous clients (see [`crate::serve`]).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// A client must send a request's complete headers within this many seconds of
+    /// connecting, or of its previous answer on a kept-alive connection; otherwise the
+    /// connection is closed (with a 408 if it had started a request).
+    pub header_read_timeout_secs: u64,
+    /// A connection that moves no byte either way for this long while no request on it is
+    /// being handled is closed: a client that stops reading its answer, or idles.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once. Past it, the connection idle the longest is closed
+    /// to make room, or, when every connection is busy with a request, new ones wait in
+    /// the kernel's queue. Lowered at start-up to fit the process's open-file limit.
+    pub max_connections: usize,
+    /// On shutdown, connections still open this many seconds after the signal are
+    /// dropped (requests in progress get that long to finish).
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+/// Database upkeep.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Seconds between checkpoints that copy the write-ahead log into the database and
+    /// truncate it (0: only SQLite's automatic checkpoints, which never shrink the log
+    /// file). The log is also capped at 64 MiB after each checkpoint.
+    pub checkpoint_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_secs: 300,
+        }
     }
 }
 

@@ -81,6 +81,18 @@ impl Plans {
         Self { by_name }
     }
 
+    /// Whether a plan of this name exists (`default` always does).
+    pub fn contains(&self, plan: &str) -> bool {
+        self.by_name.contains_key(plan)
+    }
+
+    /// The plans' names, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
     /// The limits of `plan`. A key whose plan is not configured (the config changed
     /// after the key was made) gets the `default` plan rather than no sending at all.
     pub fn get(&self, plan: &str) -> &PlanLimits {

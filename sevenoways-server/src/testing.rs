@@ -75,6 +75,17 @@ pub fn fast_config(dir: &Path) -> Config {
     }
 }
 
+/// Lifts the `default` plan's rate limit and caps, for tests that send a lot.
+pub fn unlimited(config: &mut Config) {
+    config.plans = vec![crate::config::PlanConfig {
+        name: "default".into(),
+        requests_per_minute: 0,
+        daily_cap: 0,
+        monthly_cap: 0,
+        ..crate::config::PlanConfig::default()
+    }];
+}
+
 /// Runs `config` on `127.0.0.1:0`.
 pub async fn launch(config: Config) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -207,6 +207,25 @@ pub async fn run_retention(
     }
 }
 
+/// Checkpoints the database's write-ahead log every `database.checkpoint_secs` (see
+/// [`Store::checkpoint`]), so the log file shrinks back after a burst of writes.
+pub async fn run_checkpoints(
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let every = Duration::from_secs(config.database.checkpoint_secs.max(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = store.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will try again");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

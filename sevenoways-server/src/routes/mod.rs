@@ -29,7 +29,8 @@ pub use sandbox::SANDBOX_PHONE;
 
 /// Liveness, for load balancers: answers while the process serves HTTP.
 pub const HEALTHZ: &str = "/healthz";
-/// Readiness: answers once the database does.
+/// Readiness: 200 while every background loop runs and a write through the path sends
+/// take succeeds; 503 with `Retry-After` otherwise (see [`crate::health`]).
 pub const READYZ: &str = "/readyz";
 /// This server's OpenAPI document.
 pub const OPENAPI: &str = "/api/openapi.json";
@@ -76,11 +77,23 @@ where
     axum::routing::on(filter, handler)
 }
 
+/// `{"success":true,"status":"ready","loops":{"queue":{"running":true,"restarts":0},…}}`,
+/// or 503 in the error envelope saying what is wrong.
 async fn ready(
     State(state): State<AppState>,
 ) -> Result<Json<Success<serde_json::Value>>, ApiError> {
-    state.store.count_accounts().await?;
-    Ok(Json(Success(json!({"status": "ready"}))))
+    state
+        .health
+        .check(&*state.store)
+        .await
+        .map_err(|not| ApiError::Unavailable {
+            retry_after_secs: not.retry_after_secs,
+            message: not.message,
+            detail: not.detail,
+        })?;
+    Ok(Json(Success(
+        json!({"status": "ready", "loops": state.health.loops()}),
+    )))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -26,10 +26,13 @@ use crate::engine::EngineKind;
 use crate::limits::{Admission, Periods, Plans, Refusal};
 
 /// What a storage call can fail with, whatever the backend. Only `Conflict` is the
-/// caller's doing; the rest are logged and answered as 500.
+/// caller's doing; `Unavailable` and `Degraded` heal on their own and are answered 503
+/// with `Retry-After`; the rest are logged and answered as 500.
 ///
-/// Each backend converts its own errors into [`StoreError::Backend`] (`store/sqlite` has
-/// `From<sqlx::Error>`), so nothing above the store names a database crate.
+/// Each backend converts its own errors into [`StoreError::Backend`] or, for conditions
+/// that pass (a full disk, an I/O error, a lock held too long),
+/// [`StoreError::Degraded`] (`store/sqlite` has `From<sqlx::Error>`), so nothing above
+/// the store names a database crate.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A row with that key exists already.
@@ -44,7 +47,36 @@ pub enum StoreError {
     /// The backend failed: I/O, the database engine, a migration.
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The storage cannot take writes for now (the disk is full, an I/O error, the
+    /// database locked past its busy timeout) and nothing was written. The condition is
+    /// outside the request and passes: freeing disk space heals it without a restart.
+    #[error("storage degraded ({reason}): {source}")]
+    Degraded {
+        /// What is wrong, for people ("the disk is full").
+        reason: &'static str,
+        /// The backend's error, for the log.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
+
+impl StoreError {
+    /// Seconds a client should wait before retrying, for errors that pass on their own;
+    /// `None` for the others.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Unavailable(_) => Some(5),
+            // A lock clears in moments; a full disk needs someone to free space.
+            Self::Degraded { reason, .. } if *reason == LOCKED => Some(1),
+            Self::Degraded { .. } => Some(10),
+            _ => None,
+        }
+    }
+}
+
+/// The [`StoreError::Degraded`] reason for a database locked by another writer past the
+/// busy timeout.
+pub const LOCKED: &str = "the database is locked by another writer";
 
 /// What every [`Store`] method returns.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -236,6 +268,67 @@ pub struct AttemptRecord {
     pub outcome: AttemptOutcome,
 }
 
+/// One API key's row id. An account has one key, or two while a rotation's grace period
+/// runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(pub i64);
+
+/// What a key hash is, at one instant (see [`Store::key_lookup`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyLookup {
+    /// No key has this hash.
+    Unknown,
+    /// The key, or its whole account, was revoked.
+    Revoked,
+    /// The key was replaced by `keys rotate` and its grace period is over.
+    Expired,
+    /// The key works.
+    Valid {
+        /// Its row.
+        key: KeyId,
+        /// Its account.
+        account: Account,
+        /// When it stops working (a rotated key in its grace period).
+        expires_at: Option<DateTime<Utc>>,
+        /// When it was last used, as recorded (at most once a minute).
+        last_used_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// One key, as `sevenoways-server keys list` shows it: never the key or its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key's row.
+    pub key: KeyId,
+    /// Its account.
+    pub account_id: AccountId,
+    /// The account's name.
+    pub name: String,
+    /// The account's plan.
+    pub plan: String,
+    /// When the key was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (recorded at most once a minute per key).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working, if it was rotated.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it (or its account) was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What revoking an account stopped (see [`Store::revoke_account`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revoked {
+    /// Keys that stopped working.
+    pub keys: u64,
+    /// Unsent queue entries marked failed.
+    pub failed_entries: u64,
+    /// Schedules that will not run again.
+    pub schedules: u64,
+    /// Webhook subscriptions removed, with their URLs (shown to the operator only).
+    pub webhooks: Vec<(WebhookId, String)>,
+}
+
 /// The storage the server runs on.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -248,7 +341,7 @@ pub trait Store: Send + Sync + 'static {
         plan: &str,
         key_hash: &[u8; 32],
     ) -> StoreResult<AccountId>;
-    /// The account whose key hashes to `key_hash`.
+    /// The account whose working key (not revoked, not expired) hashes to `key_hash`.
     async fn account_by_key_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<Account>>;
     /// How many accounts exist (zero on first start).
     async fn count_accounts(&self) -> StoreResult<i64>;
@@ -514,4 +607,49 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
+    // Operations: readiness, maintenance.
+
+    /// Proves that sends can be stored now: a small durable write through the path sends
+    /// take. Fails with [`StoreError::Degraded`] also when that path failed for a reason
+    /// outside the request (a full disk) in the last few seconds, since a tiny write can
+    /// fit where a send does not.
+    async fn probe_write(&self) -> StoreResult<()>;
+    /// Copies the write-ahead log into the database and truncates it, so the log does not
+    /// stay at its largest size after a burst. A no-op for backends without one.
+    async fn checkpoint(&self) -> StoreResult<()>;
+
+    // API keys (`sevenoways-server keys ...`, and [`crate::auth`] on every request).
+
+    /// What the key with this hash is at `now`.
+    async fn key_lookup(&self, key_hash: &[u8; 32], now: DateTime<Utc>) -> StoreResult<KeyLookup>;
+    /// A number every revocation and rotation increases, in any process on this store.
+    /// Servers poll it to drop their cached keys (see [`crate::auth::KeyCache`]).
+    async fn key_generation(&self) -> StoreResult<i64>;
+    /// Records that the key was used at `now`.
+    async fn touch_key(&self, key: KeyId, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Every key, by account then age.
+    async fn list_keys(&self) -> StoreResult<Vec<KeyInfo>>;
+    /// The account of the key that hashes to `key_hash`, whatever the key's state (to
+    /// revoke the account of a leaked key).
+    async fn account_of_key(&self, key_hash: &[u8; 32]) -> StoreResult<Option<AccountId>>;
+    /// Gives `account` a new key and makes its current keys expire at `old_expires_at`
+    /// (`now` ends them at once). `false` if the account does not exist or is revoked.
+    async fn rotate_key(
+        &self,
+        account: AccountId,
+        new_key_hash: &[u8; 32],
+        old_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Revokes the account and every key of it, in one transaction: its unsent queue
+    /// entries fail (`reason`, no events), its schedules stop, its webhook subscriptions
+    /// and their pending deliveries are removed. `None` if there is no such account or it
+    /// was revoked already.
+    async fn revoke_account(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> StoreResult<Option<Revoked>>;
 }

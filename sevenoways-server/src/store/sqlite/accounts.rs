@@ -13,28 +13,6 @@ use super::webhooks::insert_event_for;
 use super::*;
 use crate::engine::EngineKind;
 
-pub(super) async fn account_by_key_hash(
-    store: &SqliteStore,
-    key_hash: &[u8; 32],
-) -> StoreResult<Option<Account>> {
-    let row = sqlx::query("SELECT id, name, plan, key_hash FROM accounts WHERE key_hash = ?")
-        .bind(&key_hash[..])
-        .fetch_optional(&store.read)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    // The index lookup already matched; compare again in constant time so the answer
-    // never depends on where two hashes differ.
-    let stored: Vec<u8> = row.try_get("key_hash")?;
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(&stored[..], &key_hash[..])) {
-        return Ok(None);
-    }
-    Ok(Some(Account {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        plan: row.try_get("plan")?,
-    }))
-}
-
 pub(super) async fn create_instance(
     store: &SqliteStore,
     account: AccountId,
@@ -74,27 +52,6 @@ pub(super) async fn create_instance(
         engine,
         qr_ref,
     })
-}
-
-pub(super) async fn create_first_account(
-    store: &SqliteStore,
-    name: &str,
-    plan: &str,
-    key_hash: &[u8; 32],
-) -> StoreResult<Option<AccountId>> {
-    // One statement on the one writer: the check and the insert cannot interleave with
-    // another process's.
-    Ok(sqlx::query_scalar(
-        "INSERT INTO accounts (name, plan, key_hash, created_at)
-         SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM accounts)
-         RETURNING id",
-    )
-    .bind(name)
-    .bind(plan)
-    .bind(&key_hash[..])
-    .bind(millis(Utc::now()))
-    .fetch_optional(&store.write)
-    .await?)
 }
 
 pub(super) async fn delete_instance(

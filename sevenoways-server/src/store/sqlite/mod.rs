@@ -6,12 +6,17 @@
 //! disk (`synchronous = FULL`), so a reply always means durable.
 
 mod accounts;
+mod keys;
 mod limits;
+mod ops;
 mod queue;
 mod schedules;
 mod webhooks;
 
+pub use ops::{BackupReport, DB_FILE, backup};
+
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,7 +35,8 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::ids::Generate;
 use crate::time::{from_millis, millis, stored};
-use queue::{EnqueueJob, group_commit};
+use ops::WriteHealth;
+use queue::{EnqueueJob, Recovery, group_commit};
 use schedules::schedule_row;
 use webhooks::{insert_event_for, webhook_row};
 
@@ -42,6 +48,8 @@ pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
     enqueue_tx: mpsc::Sender<EnqueueJob>,
+    /// The group commit's last failure, for [`Store::probe_write`].
+    write_health: Arc<WriteHealth>,
 }
 
 impl SqliteStore {
@@ -65,19 +73,37 @@ impl SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) `dir/sevenoways.db` and runs the migrations.
+    ///
+    /// The directory is created `0700` and the database `0600` (its `-wal` and `-shm`
+    /// files take the database's mode): it holds webhook secrets, the QR signing secret,
+    /// message text and phone numbers. Existing database files readable by others are
+    /// narrowed to `0600`; an existing directory is left as it is, with a warning.
     pub async fn open(dir: &Path) -> StoreResult<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Corrupt(format!("cannot create data dir {}: {e}", dir.display()))
-        })?;
+        let path = ops::prepare_files(dir)?;
         let options = SqliteConnectOptions::new()
-            .filename(dir.join("sevenoways.db"))
+            .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
+            // After a checkpoint resets the log, a log grown past this by a burst is
+            // truncated back to it rather than kept at its largest size.
+            .pragma("journal_size_limit", ops::JOURNAL_SIZE_LIMIT.to_string())
             .foreign_keys(false);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            // A write that failed on a full disk leaves sqlx believing a transaction is
+            // still open (SQLite already rolled it back, so sqlx's ROLLBACK fails and its
+            // depth counter stays at 1), and every later `BEGIN IMMEDIATE` on that
+            // connection is refused. Such a connection is closed on release and the pool
+            // opens a fresh one.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    // Runs after the rollback a dropped transaction queued.
+                    sqlx::Connection::ping(&mut *conn).await?;
+                    Ok(!sqlx::Connection::is_in_transaction(&*conn))
+                })
+            })
             .connect_with(options.clone())
             .await?;
         MIGRATOR
@@ -86,22 +112,34 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await?;
         let (enqueue_tx, rx) = mpsc::channel(4096);
         let conn = write.acquire().await?.detach();
-        tokio::spawn(group_commit(conn, rx));
+        let write_health = Arc::new(WriteHealth::default());
+        let recovery = Recovery {
+            options,
+            health: write_health.clone(),
+        };
+        tokio::spawn(group_commit(conn, rx, recovery));
         Ok(Self {
             read,
             write,
             enqueue_tx,
+            write_health,
         })
     }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Backend(Box::new(e))
+        match ops::passing_condition(&e) {
+            Some(reason) => Self::Degraded {
+                reason,
+                source: Box::new(e),
+            },
+            None => Self::Backend(Box::new(e)),
+        }
     }
 }
 
@@ -196,18 +234,14 @@ impl Store for SqliteStore {
         plan: &str,
         key_hash: &[u8; 32],
     ) -> StoreResult<AccountId> {
-        let id = sqlx::query_scalar("INSERT INTO accounts (name, plan, key_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id")
-            .bind(name)
-            .bind(plan)
-            .bind(&key_hash[..])
-            .bind(millis(Utc::now()))
-            .fetch_one(&self.write)
-            .await?;
-        Ok(id)
+        keys::create_account(self, name, plan, key_hash).await
     }
 
     async fn account_by_key_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<Account>> {
-        accounts::account_by_key_hash(self, key_hash).await
+        Ok(match keys::key_lookup(self, key_hash, Utc::now()).await? {
+            KeyLookup::Valid { account, .. } => Some(account),
+            _ => None,
+        })
     }
 
     async fn count_accounts(&self) -> StoreResult<i64> {
@@ -222,7 +256,7 @@ impl Store for SqliteStore {
         plan: &str,
         key_hash: &[u8; 32],
     ) -> StoreResult<Option<AccountId>> {
-        accounts::create_first_account(self, name, plan, key_hash).await
+        keys::create_first_account(self, name, plan, key_hash).await
     }
 
     async fn server_secret(&self) -> StoreResult<Vec<u8>> {
@@ -671,5 +705,70 @@ impl Store for SqliteStore {
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         webhooks::redeliver(self, account, id, delivery_id, now, give_up_at).await
+    }
+
+    async fn probe_write(&self) -> StoreResult<()> {
+        if let Some(reason) = self.write_health.recent_failure() {
+            return Err(StoreError::Degraded {
+                reason,
+                source: "sends failed for this reason in the last few seconds".into(),
+            });
+        }
+        match self.send_job(Vec::new(), None).await? {
+            Ok(_) => Ok(()),
+            Err(_) => Err(StoreError::Corrupt("the write probe was refused".into())),
+        }
+    }
+
+    async fn checkpoint(&self) -> StoreResult<()> {
+        ops::checkpoint(self).await
+    }
+
+    async fn key_lookup(&self, key_hash: &[u8; 32], now: DateTime<Utc>) -> StoreResult<KeyLookup> {
+        keys::key_lookup(self, key_hash, now).await
+    }
+
+    async fn key_generation(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT generation FROM key_generation WHERE id = 1")
+                .fetch_one(&self.read)
+                .await?,
+        )
+    }
+
+    async fn touch_key(&self, key: KeyId, now: DateTime<Utc>) -> StoreResult<()> {
+        keys::touch_key(self, key, now).await
+    }
+
+    async fn list_keys(&self) -> StoreResult<Vec<KeyInfo>> {
+        keys::list_keys(self).await
+    }
+
+    async fn account_of_key(&self, key_hash: &[u8; 32]) -> StoreResult<Option<AccountId>> {
+        Ok(
+            sqlx::query_scalar("SELECT account_id FROM api_keys WHERE key_hash = ?")
+                .bind(&key_hash[..])
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    async fn rotate_key(
+        &self,
+        account: AccountId,
+        new_key_hash: &[u8; 32],
+        old_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        keys::rotate_key(self, account, new_key_hash, old_expires_at, now).await
+    }
+
+    async fn revoke_account(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> StoreResult<Option<Revoked>> {
+        keys::revoke_account(self, account, now, reason).await
     }
 }
