@@ -210,7 +210,7 @@ async fn seed_instance(
 ) {
     let store = server.store();
     store
-        .create_instance(account, instance, "bench")
+        .create_instance(account, instance, "bench", 0)
         .await
         .unwrap();
     store

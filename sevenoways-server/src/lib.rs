@@ -8,7 +8,8 @@
 //! resource; [`store`] is storage behind the [`store::Store`] trait (SQLite by default);
 //! [`worker`] runs the queue and the sandbox's receipt clock; [`scheduler`] fires cron
 //! schedules; [`webhooks`] fans events out and delivers them, signed; [`limits`] is the
-//! per-key rate limit and per-plan caps; [`ssrf`] guards the URLs the server requests;
+//! per-key rate limit, per-plan caps and quotas; [`recipients`] resolves group targets;
+//! [`ssrf`] guards the URLs the server requests;
 //! [`account`], [`ids`] and [`time`] are the leaf types everything else shares;
 //! [`transport`] is the WhatsApp side. [`launch`] takes a bound listener, so tests run
 //! it on port 0; the `testing` module (feature `testing`) is the harness the server's and
@@ -33,6 +34,7 @@ pub mod error;
 pub mod extract;
 pub mod ids;
 pub mod limits;
+pub mod recipients;
 pub mod routes;
 pub mod scheduler;
 pub mod ssrf;
@@ -73,6 +75,9 @@ pub struct AppState {
     pub keys: Arc<auth::KeyCache>,
     /// The plans keys are limited by.
     pub plans: Arc<limits::Plans>,
+    /// Sends refused until a known instant, answered before any work
+    /// ([`limits::RefusalCache`]).
+    pub refusals: Arc<limits::RefusalCache>,
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -126,6 +131,7 @@ pub async fn launch_with_store(
         config: config.clone(),
         queue_wake: Arc::new(Notify::new()),
         keys: Arc::default(),
+        refusals: Arc::default(),
     };
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();

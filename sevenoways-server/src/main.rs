@@ -169,7 +169,8 @@ async fn seed_sandbox(
 ) -> Result<(), sevenoways_server::store::StoreError> {
     let id = InstanceId::new("sandbox").expect("valid id");
     store
-        .create_instance(account, &id, "Sandbox number")
+        // The seeded number is outside the quota: it exists before any plan applies.
+        .create_instance(account, &id, "Sandbox number", 0)
         .await?;
     store
         .set_instance_status(
@@ -185,7 +186,7 @@ async fn seed_sandbox(
         name: "Team A".into(),
         participants: 3,
     };
-    store.upsert_group(account, &id, &group).await
+    store.upsert_group(account, &id, &group, 0).await
 }
 
 fn print_welcome(base: &str, key: &str, data_dir: &std::path::Path) {

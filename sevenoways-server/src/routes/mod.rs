@@ -6,6 +6,7 @@ mod groups;
 mod instances;
 mod messages;
 pub mod openapi;
+mod pages;
 pub(crate) mod qr;
 mod queue;
 mod sandbox;

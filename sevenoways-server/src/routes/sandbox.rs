@@ -12,6 +12,7 @@ use sevenoways_sdk::models::sandbox::{
 use sevenoways_sdk::models::webhooks::{InstanceEvent, MessageReceived};
 use sevenoways_sdk::{Empty, Endpoint, EventData, GroupId, InstanceId};
 
+use super::pages::{PageQuery, parts};
 use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
@@ -19,7 +20,7 @@ use crate::auth::qr_token::QrAuth;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId, QueryParams};
 use crate::ids::random_token;
-use crate::store::NewEvent;
+use crate::store::{ListKind, NewEvent};
 
 /// The number the sandbox pairs every instance with.
 pub const SANDBOX_PHONE: &str = "971500000000";
@@ -140,7 +141,11 @@ pub async fn add_group(
         name: req.name.trim().to_owned(),
         participants,
     };
-    state.store.upsert_group(account.id, &id, &group).await?;
+    let max = state.plans.get(&account.plan).quotas.groups_per_instance;
+    state
+        .store
+        .upsert_group(account.id, &id, &group, max)
+        .await?;
     ok(SandboxGroup { group })
 }
 
@@ -168,14 +173,16 @@ pub async fn inbound(
     ok(Empty {})
 }
 
-/// `?instanceId=` of the outbox.
+/// `?instanceId=&limit=&cursor=` of the outbox.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxQuery {
     instance_id: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
 }
 
-/// `GET /api/sandbox/outbox?instanceId=ID`.
+/// `GET /api/sandbox/outbox?instanceId=ID&limit=&cursor=`.
 pub async fn outbox(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -185,10 +192,16 @@ pub async fn outbox(
         .instance_id
         .ok_or_else(|| ApiError::BadRequest("instanceId: is required (?instanceId=ID)".into()))?;
     let id = InstanceId::new(&raw)?;
+    let page = PageQuery::new(q.limit, q.cursor).request(ListKind::Outbox)?;
     if state.store.get_instance(account.id, &id).await?.is_none() {
         return Err(ApiError::instance_not_found(&id));
     }
+    let (messages, next_cursor) = parts(
+        state.store.list_outbox(account.id, &id, &page).await?,
+        ListKind::Outbox,
+    );
     ok(Outbox {
-        messages: state.store.list_outbox(account.id, &id).await?,
+        messages,
+        next_cursor,
     })
 }

@@ -16,7 +16,7 @@ async fn setup() -> (tempfile::TempDir, SqliteStore, AccountId, InstanceId) {
         .await
         .unwrap();
     let id = InstanceId::new("n1").unwrap();
-    store.create_instance(account, &id, "n1").await.unwrap();
+    store.create_instance(account, &id, "n1", 0).await.unwrap();
     store
         .set_instance_status(account, &id, InstanceStatus::Online, None, None)
         .await
