@@ -362,6 +362,7 @@ impl Default for SchedulerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::Quotas;
 
     #[test]
     fn plans_from_config() {
@@ -412,5 +413,30 @@ mod tests {
             ..PlanConfig::default()
         };
         assert_eq!(config.validate().unwrap(), PlanLimits::builtin_default());
+    }
+
+    #[test]
+    fn quotas_come_from_the_plan_and_default_to_the_builtin_ones() {
+        let config: Config = toml::from_str(
+            r#"
+            [[plans]]
+            name = "pro"
+            max_instances = 50
+            max_webhooks = 0
+            schedule_pause_after = 0
+            "#,
+        )
+        .unwrap();
+        let plans = Plans::from_config(&config.plans).unwrap();
+        let pro = plans.get("pro");
+        assert_eq!(pro.quotas.instances, 50);
+        assert_eq!(pro.quotas.webhooks, 0, "0 is unlimited");
+        assert_eq!(pro.schedule_pause_after, 0);
+        // Unset: the built-in plan's.
+        assert_eq!(pro.quotas.channels, Quotas::BUILTIN.channels);
+        assert_eq!(pro.quotas.groups_per_instance, 1000);
+        assert_eq!(plans.get("default").quotas, Quotas::BUILTIN);
+        let typo = toml::from_str::<Config>("[[plans]]\nname = \"x\"\nmax_webhook = 3\n");
+        assert!(typo.unwrap_err().to_string().contains("max_webhook"));
     }
 }

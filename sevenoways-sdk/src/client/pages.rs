@@ -2,7 +2,7 @@
 
 use super::Client;
 use crate::error::{Error, Result};
-use crate::page::{Page, Paginated};
+use crate::page::{MAX_PAGE_SIZE, Page, PageSize, Paginated};
 
 impl Client {
     /// The pages of a list, starting at `first` (its `page` says the size and where to
@@ -48,6 +48,63 @@ impl Client {
         }
         Ok(all)
     }
+
+    /// The first `max_items` items of a list from `first` on (fewer if the list is
+    /// shorter), in one answer. Pages are asked for no larger than what is still wanted,
+    /// so the answer's `next_cursor` continues right after its last item, or is `None`
+    /// when the list ended.
+    ///
+    /// ```no_run
+    /// use sevenoways_sdk::models::webhooks::ListDeliveries;
+    /// # async fn run(client: sevenoways_sdk::Client) -> Result<(), sevenoways_sdk::Error> {
+    /// let first = ListDeliveries { id: "wh_1".parse()?, page: Default::default() };
+    /// let latest = client.list_at_most(first, 250).await?;
+    /// assert!(latest.deliveries.len() <= 250);
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_at_most<E: Paginated>(
+        &self,
+        first: E,
+        max_items: u32,
+    ) -> Result<E::Response> {
+        let mut request = first;
+        let mut all: Option<E::Response> = None;
+        loop {
+            let got = all.as_ref().map_or(0, |a| a.items().len());
+            let wanted = (max_items as usize).saturating_sub(got);
+            if wanted == 0 && all.is_some() {
+                break;
+            }
+            let size = wanted.min(MAX_PAGE_SIZE as usize) as u32;
+            request.page_mut().limit = Some(PageSize::new(size)?);
+            let sent = request.page().cursor.clone();
+            let page = self.call(&request).await?;
+            let next = page.next_cursor().cloned();
+            match &mut all {
+                Some(all) => all.append(page),
+                None => all = Some(page),
+            }
+            match next {
+                Some(cursor) if sent.as_ref() == Some(&cursor) => return Err(stuck::<E>()),
+                Some(cursor) => request.page_mut().cursor = Some(cursor),
+                None => break,
+            }
+        }
+        Ok(all.expect("the first page is always fetched"))
+    }
+}
+
+/// A server that answers a page with the cursor it was asked for would make a walk loop
+/// for ever; that answer is an error instead.
+fn stuck<E: Paginated>() -> Error {
+    Error::Api {
+        status: 200,
+        message: format!(
+            "{} answered its own cursor as nextCursor: the list cannot advance",
+            E::ROUTE
+        ),
+        retry_after: None,
+    }
 }
 
 /// The pages of a list; see [`Client::pages`].
@@ -69,14 +126,7 @@ impl<E: Paginated> Pages<'_, E> {
         let page = self.client.call(&request).await?;
         if let Some(cursor) = page.next_cursor() {
             if request.page().cursor.as_ref() == Some(cursor) {
-                return Err(Error::Api {
-                    status: 200,
-                    message: format!(
-                        "{} answered its own cursor as nextCursor: the list cannot advance",
-                        E::ROUTE
-                    ),
-                    retry_after: None,
-                });
+                return Err(stuck::<E>());
             }
             let mut following = request;
             following.page_mut().cursor = Some(cursor.clone());
