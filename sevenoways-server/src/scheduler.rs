@@ -2,7 +2,7 @@
 //!
 //! Each tick calls [`Store::fire_due_schedules`], which plans the due runs from a read
 //! snapshot (recipients and next run, holding no lock), then claims the schedules still
-//! due, advances them and queues their messages in one short write transaction (see its
+//! due, advances them and queues their messages in short write transactions (see its
 //! docs for why that makes each firing happen exactly once, with one process or
 //! several, and why no schedule can hold the database's write lock for long). Next runs
 //! come from [`crate::cron::next_run`], computed from the firing instant: a schedule whose

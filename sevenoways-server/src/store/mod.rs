@@ -440,9 +440,9 @@ pub trait Store: Send + Sync + 'static {
     /// snapshot and holding no lock, it reads the due schedules and their instances'
     /// groups and plans each run: its recipients and `next(spec, now)` (from `now`, not
     /// from the missed run, so a schedule missed while the server was down fires once).
-    /// Then, in one short write transaction, it claims each schedule only if it is still
-    /// due as read (so another process, a delete or a resume in between wins), advances
-    /// it and queues the run under the plan's caps. A run over a cap queues nothing and
+    /// Then, in short write transactions (about 2048 rows each at most), it claims each
+    /// schedule only if it is still due as read (so another process, a delete or a resume
+    /// in between wins), advances it and queues the run under the plan's caps. A run over a cap queues nothing and
     /// writes one `schedule.skipped` event; the plan's `schedule_pause_after` such runs
     /// in a row pause the schedule (`schedule.paused`). A crash before the commit leaves
     /// the run due; after it, the run is queued and the schedule advanced: never lost,

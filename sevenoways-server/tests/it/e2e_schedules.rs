@@ -735,3 +735,60 @@ async fn runs_are_planned_outside_the_write_transaction() {
     );
     assert_eq!(PLANNED_UNLOCKED.load(Ordering::SeqCst), 2);
 }
+
+/// Many large runs due at once are fired in several short transactions (at most about
+/// 2048 rows each), and every one of them is queued once.
+#[tokio::test]
+async fn many_large_runs_due_at_once_all_fire_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let account = store
+        .create_account("t", "default", &[3; 32])
+        .await
+        .unwrap();
+    let n1 = InstanceId::new("n1").unwrap();
+    store.create_instance(account, &n1, "n1", 0).await.unwrap();
+    for i in 0..900 {
+        let group = sevenoways_sdk::models::groups::Group {
+            id: format!("120363000000{i:06}@g.us").parse().unwrap(),
+            name: format!("group {i}"),
+            participants: 3,
+        };
+        store.upsert_group(account, &n1, &group, 0).await.unwrap();
+    }
+    let now = Utc::now();
+    let all = spec(
+        "0 9 * * *",
+        "UTC",
+        Target::Groups(GroupTarget::All),
+        text("hi"),
+    );
+    for n in 0..5 {
+        save(&store, account, n, &all, now - Duration::seconds(1)).await;
+    }
+    let plans = Plans::from_config(&[testing::plan("default", |p| {
+        p.daily_cap = 0;
+        p.monthly_cap = 0;
+    })])
+    .unwrap();
+    let fired = store
+        .fire_due_schedules(now, &plans, cron::next_run, 100)
+        .await
+        .unwrap();
+    let queued: Vec<usize> = fired.iter().map(|f| f.queued.len()).collect();
+    assert_eq!(queued, [900; 5]);
+    let mut ids: Vec<u64> = fired
+        .iter()
+        .flat_map(|f| f.queued.iter().map(|q| q.0))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4500);
+    assert!(
+        store
+            .fire_due_schedules(now, &plans, cron::next_run, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

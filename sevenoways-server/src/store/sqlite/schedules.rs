@@ -106,6 +106,15 @@ pub(super) async fn resume_schedule(
     Ok(Some(schedule))
 }
 
+impl Due {
+    /// The queue rows its run may insert.
+    fn entries(&self) -> usize {
+        self.planned
+            .as_ref()
+            .map_or(0, |(_, run, _)| run.entries.len() + run.unresolved.len())
+    }
+}
+
 /// A due schedule as the snapshot read it, with its run planned.
 struct Due {
     account_id: AccountId,
@@ -126,11 +135,30 @@ pub(super) async fn fire_due_schedules(
     limit: u32,
 ) -> StoreResult<Vec<FiredSchedule>> {
     let due = plan_due(store, now, next, limit).await?;
-    if due.is_empty() {
-        return Ok(Vec::new());
+    // One transaction per chunk of runs, so the write lock is held for a bounded number
+    // of inserts however many schedules are due at once (one run alone is bounded by the
+    // group limits).
+    let mut fired = Vec::with_capacity(due.len());
+    let mut chunk: Vec<Due> = Vec::new();
+    let mut entries = 0;
+    for d in due {
+        let n = d.entries();
+        if !chunk.is_empty() && entries + n > MAX_ENTRIES_PER_TRANSACTION {
+            fired.extend(claim_and_queue(store, now, plans, std::mem::take(&mut chunk)).await?);
+            entries = 0;
+        }
+        entries += n;
+        chunk.push(d);
     }
-    claim_and_queue(store, now, plans, due).await
+    if !chunk.is_empty() {
+        fired.extend(claim_and_queue(store, now, plans, chunk).await?);
+    }
+    Ok(fired)
 }
+
+/// Queue rows one firing transaction inserts at most (beyond one run's own): like the
+/// group commit's batch, enough to amortise the commit, small enough to be short.
+const MAX_ENTRIES_PER_TRANSACTION: usize = 2048;
 
 /// Step one: reads the due schedules and the groups they name from the read pool and
 /// plans each run, holding no write lock however many names and groups there are.
@@ -179,9 +207,9 @@ async fn plan_due(
     Ok(due)
 }
 
-/// Step two: one write transaction that claims each planned run (if its schedule is
-/// still due as read), advances the schedule and queues the run under the plan's caps.
-/// Only inserts happen under the lock, their number bounded by the quotas.
+/// Step two, for a chunk of planned runs: one write transaction that claims each (if its
+/// schedule is still due as read), advances the schedule and queues the run under the
+/// plan's caps. Only inserts happen under the lock, their number bounded by the chunk.
 async fn claim_and_queue(
     store: &SqliteStore,
     now: DateTime<Utc>,
