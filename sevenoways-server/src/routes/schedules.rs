@@ -11,13 +11,13 @@ use sevenoways_sdk::{Empty, Endpoint, ScheduleId, Target};
 
 use super::messages::resolve_groups;
 use super::pages::{PageQuery, parts};
-use super::{Reply, ok, on};
+use super::{Reply, ok, on, room_for};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId, QueryParams};
 use crate::ids::Generate;
-use crate::limits::{QuotaExceeded, Resource};
+use crate::limits::Resource;
 use crate::store::ListKind;
 
 pub(super) fn router() -> Router<AppState> {
@@ -56,22 +56,7 @@ pub async fn create(
     Authed(account): Authed,
     Body(req): Body<CreateScheduleRequest>,
 ) -> Reply<ScheduleCreated> {
-    // A cheap look at the quota before the group and media-host lookups below; the
-    // insert counts again in its transaction, which is what makes the quota exact.
-    let max = state.plans.get(&account.plan).quotas.schedules;
-    if max > 0
-        && state
-            .store
-            .count_owned(account.id, Resource::Schedules)
-            .await?
-            >= u64::from(max)
-    {
-        let quota = QuotaExceeded {
-            resource: Resource::Schedules,
-            max,
-        };
-        return Err(ApiError::Conflict(quota.message()));
-    }
+    let max = room_for(&state, &account, Resource::Schedules).await?;
     if state
         .store
         .get_instance(account.id, &req.instance_id)

@@ -17,13 +17,13 @@ use sevenoways_sdk::{
 };
 
 use super::pages::{PageQuery, parts};
-use super::{Reply, ok, on};
+use super::{Reply, ok, on, room_for};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId, QueryParams};
 use crate::ids::Generate;
-use crate::limits::{QuotaExceeded, Resource};
+use crate::limits::Resource;
 use crate::store::{ListKind, NewEvent};
 use crate::time;
 
@@ -80,22 +80,9 @@ pub async fn create(
     Body(req): Body<CreateWebhookRequest>,
 ) -> Reply<WebhookCreated> {
     let url = req.url.trim().to_owned();
-    // The plan's quota (`max_webhooks`): a cheap look before the URL's DNS lookup, then
-    // counted again in the insert's transaction, so concurrent creates cannot overshoot.
-    let max = state.plans.get(&account.plan).quotas.webhooks;
-    if max > 0
-        && state
-            .store
-            .count_owned(account.id, Resource::Webhooks)
-            .await?
-            >= u64::from(max)
-    {
-        let quota = QuotaExceeded {
-            resource: Resource::Webhooks,
-            max,
-        };
-        return Err(ApiError::Conflict(quota.message()));
-    }
+    // The plan's quota (`max_webhooks`), before the URL's host lookup; counted again in
+    // the insert's transaction, so concurrent creates cannot overshoot.
+    let max = room_for(&state, &account, Resource::Webhooks).await?;
     crate::ssrf::check_url(&state.config.network, "url", &url).await?;
     let mut events: Vec<String> = Vec::new();
     for e in req.events {
