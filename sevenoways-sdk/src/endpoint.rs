@@ -324,7 +324,9 @@ use crate::models::queue::GetQueueEntry;
 use crate::models::sandbox::{
     AddSandboxGroup, GetOutbox, PairSandboxInstance, SandboxInbound, UnpairSandboxInstance,
 };
-use crate::models::schedules::{CreateScheduleRequest, DeleteSchedule, ListSchedules};
+use crate::models::schedules::{
+    CreateScheduleRequest, DeleteSchedule, ListSchedules, ResumeSchedule,
+};
 use crate::models::usage::GetUsage;
 use crate::models::webhooks::{
     CreateWebhookRequest, DeleteWebhook, GetDelivery, ListDeliveries, ListWebhooks, Redeliver,
@@ -358,6 +360,7 @@ operations! {
     ListSchedules: "schedules", "List schedules with their next run";
     CreateScheduleRequest: "schedules", "Create a cron schedule in an IANA time zone";
     DeleteSchedule: "schedules", "Delete a schedule";
+    ResumeSchedule: "schedules", "Resume a schedule paused after repeated runs over the plan's message cap";
 
     GetQueueEntry: "queue", "A queue entry's status, attempts, timestamps and failure reason";
 
@@ -394,7 +397,7 @@ mod tests {
             );
             assert!(op.route.starts_with("/api/"), "{}", op.route);
         }
-        assert_eq!(OPERATIONS.len(), 37);
+        assert_eq!(OPERATIONS.len(), 38);
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub mod endpoint;
 pub mod env;
 pub mod ids;
 pub mod models;
+pub mod page;
 pub mod secret;
 pub mod signature;
 pub mod validation;
@@ -54,7 +55,7 @@ mod client;
 mod error;
 
 #[cfg(feature = "client")]
-pub use client::{BodyEncoding, Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use client::{BodyEncoding, Client, ClientBuilder, DEFAULT_BASE_URL, Pages};
 #[cfg(feature = "client")]
 pub use error::{Error, Result};
 
@@ -68,6 +69,7 @@ pub use models::common::{
 };
 pub use models::messages::{Content, GroupTarget, Queued, SendMessage, Target};
 pub use models::webhooks::{Event, EventData};
+pub use page::{Cursor, PageParams, PageSize};
 pub use secret::{ApiKey, WebhookSecret};
 pub use validation::{Validate, ValidationError};
 

@@ -28,15 +28,22 @@ use crate::limits::{PlanLimits, Plans};
 /// delivered_after_ms = 2000
 /// read_after_ms = 5000
 ///
-/// # Plans: the send rate and message caps of each API key's plan. A plan named
+/// # Plans: the send rate, message caps and quotas of each API key's plan. A plan named
 /// # "default" replaces the built-in one (60 requests/minute, 1000 messages/day,
-/// # 20000 messages/month, reset at UTC midnight / the 1st of the month).
+/// # 20000 messages/month, reset at UTC midnight / the 1st of the month; the quotas
+/// # below). 0 means unlimited.
 /// [[plans]]
 /// name = "pro"
 /// requests_per_minute = 120
 /// daily_cap = 10000
 /// monthly_cap = 200000
 /// timezone = "UTC"
+/// max_instances = 20
+/// max_channels = 100
+/// max_schedules = 100
+/// max_webhooks = 25
+/// max_groups_per_instance = 1000
+/// schedule_pause_after = 5
 ///
 /// [network]
 /// allow_loopback = false   # default: allowed only on a development server listening on loopback
@@ -69,8 +76,10 @@ pub struct Config {
     /// The base URL users reach the server at, for links (QR pages). Defaults to
     /// `http://<listen>`.
     pub public_url: Option<String>,
-    /// Days to keep finished webhook deliveries, old events and old cap counters
-    /// (0 keeps them forever). Queue entries, schedules and the outbox are never pruned.
+    /// Days to keep finished queue entries (sent, delivered, read or failed), the sandbox
+    /// outbox, finished webhook deliveries, old events and old cap counters (0 keeps them
+    /// forever). Queued and sending entries, pending deliveries and schedules are never
+    /// pruned.
     pub retention_days: u64,
     /// How long one request may take, reading its body included (seconds).
     pub request_timeout_secs: u64,
@@ -227,11 +236,14 @@ impl Config {
     }
 }
 
-/// One plan: the send rate of its keys and how many messages they may send.
+/// One plan: the send rate of its keys, how many messages they may send, and how much
+/// they may keep.
 ///
-/// `0` means unlimited for any of the three numbers. Caps count messages (one per
-/// recipient), the rate counts send requests. Periods are the calendar day and month
-/// in `timezone` (UTC unless set).
+/// `0` means unlimited for any of the numbers. Caps count messages (one per recipient),
+/// the rate counts send requests. Periods are the calendar day and month in `timezone`
+/// (UTC unless set). Quotas (`max_*`) count what a key keeps; a create past one is
+/// answered 409 naming the key. Unset fields take the built-in plan's values
+/// ([`PlanLimits::builtin_default`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PlanConfig {
@@ -245,6 +257,19 @@ pub struct PlanConfig {
     pub monthly_cap: u64,
     /// The IANA zone whose midnight and first of the month reset the caps.
     pub timezone: String,
+    /// Instances per API key.
+    pub max_instances: u32,
+    /// Saved channels per API key.
+    pub max_channels: u32,
+    /// Schedules per API key.
+    pub max_schedules: u32,
+    /// Webhook subscriptions per API key.
+    pub max_webhooks: u32,
+    /// Groups per instance.
+    pub max_groups_per_instance: u32,
+    /// A schedule whose runs are skipped for a cap this many times in a row is paused
+    /// until resumed (`POST /api/schedules/{id}/resume`).
+    pub schedule_pause_after: u32,
 }
 
 impl Default for PlanConfig {
@@ -258,6 +283,12 @@ impl Default for PlanConfig {
             daily_cap: builtin.daily_cap,
             monthly_cap: builtin.monthly_cap,
             timezone: builtin.timezone.name().into(),
+            max_instances: builtin.quotas.instances,
+            max_channels: builtin.quotas.channels,
+            max_schedules: builtin.quotas.schedules,
+            max_webhooks: builtin.quotas.webhooks,
+            max_groups_per_instance: builtin.quotas.groups_per_instance,
+            schedule_pause_after: builtin.schedule_pause_after,
         }
     }
 }
@@ -281,6 +312,14 @@ impl PlanConfig {
             daily_cap: self.daily_cap,
             monthly_cap: self.monthly_cap,
             timezone,
+            quotas: crate::limits::Quotas {
+                instances: self.max_instances,
+                channels: self.max_channels,
+                schedules: self.max_schedules,
+                webhooks: self.max_webhooks,
+                groups_per_instance: self.max_groups_per_instance,
+            },
+            schedule_pause_after: self.schedule_pause_after,
         })
     }
 }
@@ -421,6 +460,7 @@ impl Default for DatabaseConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::Quotas;
 
     #[test]
     fn plans_from_config() {
@@ -497,5 +537,30 @@ mod tests {
             ..PlanConfig::default()
         };
         assert_eq!(config.validate().unwrap(), PlanLimits::builtin_default());
+    }
+
+    #[test]
+    fn quotas_come_from_the_plan_and_default_to_the_builtin_ones() {
+        let config: Config = toml::from_str(
+            r#"
+            [[plans]]
+            name = "pro"
+            max_instances = 50
+            max_webhooks = 0
+            schedule_pause_after = 0
+            "#,
+        )
+        .unwrap();
+        let plans = Plans::from_config(&config.plans).unwrap();
+        let pro = plans.get("pro");
+        assert_eq!(pro.quotas.instances, 50);
+        assert_eq!(pro.quotas.webhooks, 0, "0 is unlimited");
+        assert_eq!(pro.schedule_pause_after, 0);
+        // Unset: the built-in plan's.
+        assert_eq!(pro.quotas.channels, Quotas::BUILTIN.channels);
+        assert_eq!(pro.quotas.groups_per_instance, 1000);
+        assert_eq!(plans.get("default").quotas, Quotas::BUILTIN);
+        let typo = toml::from_str::<Config>("[[plans]]\nname = \"x\"\nmax_webhook = 3\n");
+        assert!(typo.unwrap_err().to_string().contains("max_webhook"));
     }
 }

@@ -16,7 +16,7 @@ pub enum ApiError {
     Unauthorized(String),
     /// 404: not found for this key (another key's ids are not found either).
     NotFound(String),
-    /// 409: the id is taken.
+    /// 409: the id is taken, or a plan quota is used up.
     Conflict(String),
     /// 413: body too large.
     PayloadTooLarge(usize),
@@ -82,6 +82,7 @@ impl From<StoreError> for ApiError {
         }
         match e {
             StoreError::Conflict(msg) => Self::Conflict(msg),
+            StoreError::QuotaExceeded(quota) => Self::Conflict(quota.message()),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -8,7 +8,8 @@
 //! resource; [`store`] is storage behind the [`store::Store`] trait (SQLite by default);
 //! [`worker`] runs the queue and the sandbox's receipt clock; [`scheduler`] fires cron
 //! schedules; [`webhooks`] fans events out and delivers them, signed; [`limits`] is the
-//! per-key rate limit and per-plan caps; [`ssrf`] guards the URLs the server requests;
+//! per-key rate limit, per-plan caps and quotas; [`recipients`] resolves group targets;
+//! [`ssrf`] guards the URLs the server requests;
 //! [`account`], [`engine`], [`ids`] and [`time`] are the leaf types everything else
 //! shares; [`transport`] is the WhatsApp side; [`bootstrap`] seeds a development server's
 //! first start. [`serve`] is the HTTP listener and its limits on slow and numerous
@@ -40,6 +41,7 @@ pub mod health;
 pub mod ids;
 pub mod limits;
 pub mod logging;
+pub mod recipients;
 pub mod routes;
 pub mod scheduler;
 pub mod serve;
@@ -83,6 +85,9 @@ pub struct AppState {
     pub plans: Arc<limits::Plans>,
     /// The background loops' state and the write probe, for `/readyz`.
     pub health: Arc<health::Health>,
+    /// Sends refused until a known instant, answered before any work
+    /// ([`limits::RefusalCache`]).
+    pub refusals: Arc<limits::RefusalCache>,
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -145,6 +150,7 @@ pub async fn launch_with_store(
         queue_wake: Arc::new(Notify::new()),
         keys: Arc::default(),
         health: Arc::default(),
+        refusals: Arc::default(),
     };
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();

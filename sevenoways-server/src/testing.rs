@@ -169,6 +169,30 @@ pub fn client(base: &str, key: &str, encoding: BodyEncoding) -> Client {
         .expect("a valid client")
 }
 
+/// The account of `key` on `server`, for set-up through the store.
+pub async fn account_of(server: &Server, key: &str) -> crate::store::AccountId {
+    server
+        .store()
+        .account_by_key_hash(&crate::auth::hash_key(key))
+        .await
+        .expect("the store answers")
+        .expect("the key exists")
+        .id
+}
+
+/// A `[[plans]]` entry named `name`: the built-in plan's numbers, changed by `tweak`.
+pub fn plan(
+    name: &str,
+    tweak: impl FnOnce(&mut crate::config::PlanConfig),
+) -> crate::config::PlanConfig {
+    let mut plan = crate::config::PlanConfig {
+        name: name.into(),
+        ..Default::default()
+    };
+    tweak(&mut plan);
+    plan
+}
+
 /// `s` as an instance id.
 pub fn id(s: &str) -> InstanceId {
     s.parse().expect("a valid instance id")

@@ -196,7 +196,7 @@ pub async fn run_retention(
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 rows = n,
-                "pruned old webhook deliveries, events and counters"
+                "pruned finished queue entries, outbox rows, webhook deliveries, events and counters"
             ),
             Err(e) => tracing::warn!(error = %e, "pruning failed; will try again"),
         }

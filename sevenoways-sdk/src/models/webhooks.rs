@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::endpoint::{body_endpoint, path_endpoint};
 use crate::ids::{DeliveryId, EventId, InstanceId, QueueId, WebhookId};
 use crate::models::common::Empty;
+use crate::page::{Cursor, list_endpoint, page_of};
 use crate::secret::WebhookSecret;
 use crate::validation::{Validate, ValidationError};
 
@@ -250,11 +251,17 @@ impl Validate for CreateWebhookRequest {
                  deliveries by their X-Webhook-Signature",
             ));
         }
+        let schedule_events = crate::models::schedules::SCHEDULE_EVENT_TYPES;
         for (i, e) in self.events.iter().enumerate() {
-            if !EVENT_TYPES.contains(&e.as_str()) {
+            if !EVENT_TYPES.contains(&e.as_str()) && !schedule_events.contains(&e.as_str()) {
+                let known: Vec<&str> = EVENT_TYPES
+                    .iter()
+                    .chain(&schedule_events)
+                    .copied()
+                    .collect();
                 return Err(ValidationError::new(
                     format!("events[{i}]"),
-                    format!("expected one of {}, got {e:?}", EVENT_TYPES.join(", ")),
+                    format!("expected one of {}, got {e:?}", known.join(", ")),
                 ));
             }
         }
@@ -272,9 +279,10 @@ impl Validate for CreateWebhookRequest {
 
 body_endpoint!(CreateWebhookRequest => POST "/api/webhooks" -> WebhookCreated);
 
-path_endpoint! {
-    /// `GET /api/webhooks`: the subscriptions, oldest first, never with their secrets.
-    ListWebhooks => Get "/api/webhooks" -> WebhookList
+list_endpoint! {
+    /// `GET /api/webhooks`: the subscriptions, oldest first, never with their secrets, a
+    /// page at a time.
+    ListWebhooks {} => "/api/webhooks" -> WebhookList
 }
 
 path_endpoint! {
@@ -294,12 +302,12 @@ path_endpoint! {
     } => Post "/api/webhooks/{id}/test" -> Empty
 }
 
-path_endpoint! {
-    /// `GET /api/webhooks/{id}/deliveries`: the latest deliveries, newest first.
+list_endpoint! {
+    /// `GET /api/webhooks/{id}/deliveries`: the deliveries, newest first, a page at a time.
     ListDeliveries {
         /// The subscription's id (`wh_…`).
         id: WebhookId,
-    } => Get "/api/webhooks/{id}/deliveries" -> DeliveryList
+    } => "/api/webhooks/{id}/deliveries" -> DeliveryList
 }
 
 path_endpoint! {
@@ -354,7 +362,16 @@ pub struct WebhookCreated {
 pub struct WebhookList {
     /// Oldest first.
     pub webhooks: Vec<Webhook>,
+    /// The next page's `?cursor=`; absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<Cursor>,
 }
+
+page_of!(WebhookList, webhooks: Webhook);
 
 /// One delivery of one event to one subscription, with its attempts so far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -393,7 +410,16 @@ pub struct Delivery {
 pub struct DeliveryList {
     /// Newest first.
     pub deliveries: Vec<Delivery>,
+    /// The next page's `?cursor=`; absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<Cursor>,
 }
+
+page_of!(DeliveryList, deliveries: Delivery);
 
 #[cfg(feature = "schema")]
 impl schemars::JsonSchema for Event {

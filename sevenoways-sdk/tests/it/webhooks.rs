@@ -48,7 +48,8 @@ async fn list_webhooks() {
     assert_eq!(
         list,
         WebhookList {
-            webhooks: vec![webhook()]
+            webhooks: vec![webhook()],
+            next_cursor: None,
         }
     );
 }
@@ -180,7 +181,8 @@ async fn list_deliveries() {
                     next_attempt_at: None,
                     created_at: at("2026-11-24T09:00:00Z"),
                 },
-            ]
+            ],
+            next_cursor: None,
         }
     );
 }

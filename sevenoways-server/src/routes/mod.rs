@@ -6,6 +6,7 @@ mod groups;
 mod instances;
 mod messages;
 pub mod openapi;
+mod pages;
 pub(crate) mod qr;
 mod queue;
 mod sandbox;
@@ -115,6 +116,22 @@ async fn method_not_allowed(
 
 /// A JSON success answer.
 pub(crate) type Reply<T> = Result<Json<Success<T>>, ApiError>;
+
+/// The key's quota of `resource`, after a cheap look that it has room for one more: taken
+/// before work that costs more than a count (a host-name lookup), so a key at its quota
+/// does none. The insert counts again in its own transaction; that count is the exact one.
+pub(crate) async fn room_for(
+    state: &AppState,
+    account: &crate::account::Account,
+    resource: crate::limits::Resource,
+) -> Result<u32, ApiError> {
+    let max = state.plans.get(&account.plan).quotas.get(resource);
+    if max > 0 && state.store.count_owned(account.id, resource).await? >= u64::from(max) {
+        let quota = crate::limits::QuotaExceeded { resource, max };
+        return Err(ApiError::Conflict(quota.message()));
+    }
+    Ok(max)
+}
 
 /// Wraps `value` in the success envelope.
 pub(crate) fn ok<T>(value: T) -> Reply<T> {

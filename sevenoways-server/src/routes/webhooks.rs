@@ -16,19 +16,16 @@ use sevenoways_sdk::{
     DeliveryId, Empty, Endpoint, EventData, InstanceId, WebhookId, WebhookSecret,
 };
 
-use super::{Reply, ok, on};
+use super::pages::{PageQuery, parts};
+use super::{Reply, ok, on, room_for};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
-use crate::extract::{Body, PathId};
+use crate::extract::{Body, PathId, QueryParams};
 use crate::ids::Generate;
-use crate::store::NewEvent;
+use crate::limits::Resource;
+use crate::store::{ListKind, NewEvent};
 use crate::time;
-
-/// Subscriptions per API key.
-pub const MAX_WEBHOOKS: usize = 25;
-/// Deliveries `GET /api/webhooks/:id/deliveries` lists (the newest).
-pub const DELIVERY_LIST_LIMIT: u32 = 100;
 
 /// A new signing secret: `whsec_` and 64 hex digits (256 bits).
 pub fn generate_secret() -> WebhookSecret {
@@ -58,10 +55,20 @@ pub(super) fn router() -> Router<AppState> {
         .route(Redeliver::ROUTE, on(Redeliver::METHOD, redeliver))
 }
 
-/// `GET /api/webhooks`: never with secrets.
-pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Reply<WebhookList> {
+/// `GET /api/webhooks?limit=&cursor=`: never with secrets.
+pub async fn list(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    QueryParams(q): QueryParams<PageQuery>,
+) -> Reply<WebhookList> {
+    let page = q.request(ListKind::Webhooks)?;
+    let (webhooks, next_cursor) = parts(
+        state.store.list_webhooks(account.id, &page).await?,
+        ListKind::Webhooks,
+    );
     ok(WebhookList {
-        webhooks: state.store.list_webhooks(account.id).await?,
+        webhooks,
+        next_cursor,
     })
 }
 
@@ -73,12 +80,10 @@ pub async fn create(
     Body(req): Body<CreateWebhookRequest>,
 ) -> Reply<WebhookCreated> {
     let url = req.url.trim().to_owned();
+    // The plan's quota (`max_webhooks`), before the URL's host lookup; counted again in
+    // the insert's transaction, so concurrent creates cannot overshoot.
+    let max = room_for(&state, &account, Resource::Webhooks).await?;
     crate::ssrf::check_url(&state.config.network, "url", &url).await?;
-    if state.store.list_webhooks(account.id).await?.len() >= MAX_WEBHOOKS {
-        return Err(ApiError::Conflict(format!(
-            "at most {MAX_WEBHOOKS} webhooks per API key: delete one first"
-        )));
-    }
     let mut events: Vec<String> = Vec::new();
     for e in req.events {
         if !events.contains(&e) {
@@ -94,7 +99,7 @@ pub async fn create(
     let secret = req.secret.unwrap_or_else(generate_secret);
     state
         .store
-        .create_webhook(account.id, &webhook, &secret)
+        .create_webhook(account.id, &webhook, &secret, max)
         .await?;
     ok(WebhookCreated { webhook, secret })
 }
@@ -141,18 +146,22 @@ pub async fn test(
     ok(Empty {})
 }
 
-/// `GET /api/webhooks/{id}/deliveries`: the newest 100, newest first.
+/// `GET /api/webhooks/{id}/deliveries?limit=&cursor=`: newest first.
 pub async fn deliveries(
     State(state): State<AppState>,
     Authed(account): Authed,
     PathId(id): PathId<WebhookId>,
+    QueryParams(q): QueryParams<PageQuery>,
 ) -> Reply<DeliveryList> {
-    match state
-        .store
-        .list_deliveries(account.id, &id, DELIVERY_LIST_LIMIT)
-        .await?
-    {
-        Some(deliveries) => ok(DeliveryList { deliveries }),
+    let page = q.request(ListKind::Deliveries)?;
+    match state.store.list_deliveries(account.id, &id, &page).await? {
+        Some(page) => {
+            let (deliveries, next_cursor) = parts(page, ListKind::Deliveries);
+            ok(DeliveryList {
+                deliveries,
+                next_cursor,
+            })
+        }
         None => Err(not_found(&id)),
     }
 }

@@ -4,6 +4,7 @@
 //! schedule claims, events), never only in a process's memory; a Postgres backend is one
 //! more module beside [`sqlite`] implementing [`Store`].
 
+pub mod page;
 pub mod plan;
 pub mod sqlite;
 
@@ -23,7 +24,8 @@ use sevenoways_sdk::{
 
 pub use crate::account::{Account, AccountId};
 use crate::engine::EngineKind;
-use crate::limits::{Admission, Periods, Plans, Refusal};
+use crate::limits::{Admission, Periods, Plans, QuotaExceeded, Refusal, Resource};
+pub use page::{After, ListKind, Page, PageRequest};
 
 /// What a storage call can fail with, whatever the backend. Only `Conflict` is the
 /// caller's doing; `Unavailable` and `Degraded` heal on their own and are answered 503
@@ -38,6 +40,9 @@ pub enum StoreError {
     /// A row with that key exists already.
     #[error("{0}")]
     Conflict(String),
+    /// The plan's quota for this resource is used up; nothing was written.
+    #[error("{}", .0.message())]
+    QuotaExceeded(QuotaExceeded),
     /// The store cannot take requests now (its writer task stopped).
     #[error("store unavailable: {0}")]
     Unavailable(&'static str),
@@ -189,17 +194,24 @@ pub struct Pacing {
     pub jitter_ms: i64,
 }
 
-/// A schedule run: claimed, advanced and queued in one transaction.
+/// A schedule run: planned from a snapshot, then claimed, advanced and queued in one
+/// transaction.
 #[derive(Debug, Clone)]
 pub struct FiredSchedule {
     pub account_id: AccountId,
     pub schedule_id: ScheduleId,
     /// Entries queued for sending.
     pub queued: Vec<QueueId>,
-    /// Entries recorded as failed at once (a group name that matches nothing, a cap),
-    /// each with a `message.failed` event.
+    /// Entries recorded as failed at once (a group name that matches nothing), each with a
+    /// `message.failed` event.
     pub failed: Vec<QueueId>,
-    /// Its next run; `None` once the expression never matches again.
+    /// Why the run queued nothing at all, when the plan's cap refused it: one
+    /// `schedule.skipped` (or `schedule.paused`) event was written instead of any row.
+    pub skipped: Option<String>,
+    /// Whether this run paused the schedule (the plan's `schedule_pause_after` runs in a
+    /// row were skipped).
+    pub paused: bool,
+    /// Its next run; `None` once the expression never matches again, or once paused.
     pub next_run_at: Option<DateTime<Utc>>,
 }
 
@@ -358,8 +370,12 @@ pub trait Store: Send + Sync + 'static {
 
     // Instances and groups.
 
-    /// The account's instances, oldest first.
-    async fn list_instances(&self, account: AccountId) -> StoreResult<Vec<Instance>>;
+    /// A page of the account's instances, oldest first.
+    async fn list_instances(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Instance>>;
     /// One instance.
     async fn get_instance(
         &self,
@@ -367,13 +383,15 @@ pub trait Store: Send + Sync + 'static {
         id: &InstanceId,
     ) -> StoreResult<Option<Instance>>;
     /// Creates an instance in `pairing` state, served by `engine`, with a fresh
-    /// [`InstanceRecord::qr_ref`]; `Conflict` if the id is taken.
+    /// [`InstanceRecord::qr_ref`]; `Conflict` if the id is taken, `QuotaExceeded` if the
+    /// account has `max` already (`0`: no quota).
     async fn create_instance(
         &self,
         account: AccountId,
         id: &InstanceId,
         label: &str,
         engine: EngineKind,
+        max: u32,
     ) -> StoreResult<InstanceRecord>;
     /// One instance with its engine and QR reference.
     async fn instance_record(
@@ -399,22 +417,42 @@ pub trait Store: Send + Sync + 'static {
         phone: Option<&str>,
         event: Option<NewEvent>,
     ) -> StoreResult<bool>;
-    /// The instance's groups, by name.
+    /// Every group of the instance, by name (at most the plan's groups per instance), to
+    /// resolve recipients.
     async fn list_groups(&self, account: AccountId, id: &InstanceId) -> StoreResult<Vec<Group>>;
-    /// Adds or renames a group.
+    /// A page of the instance's groups, by name.
+    async fn list_groups_page(
+        &self,
+        account: AccountId,
+        id: &InstanceId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Group>>;
+    /// Adds or renames a group; adding one is `QuotaExceeded` when the instance has `max`
+    /// (`0`: no quota), renaming never is.
     async fn upsert_group(
         &self,
         account: AccountId,
         id: &InstanceId,
         group: &Group,
+        max: u32,
     ) -> StoreResult<()>;
 
     // Channels.
 
-    /// Saved channels, oldest first.
-    async fn list_channels(&self, account: AccountId) -> StoreResult<Vec<Channel>>;
-    /// Saves (or refreshes) a channel; returns it as stored.
-    async fn save_channel(&self, account: AccountId, channel: &Channel) -> StoreResult<Channel>;
+    /// A page of the saved channels, oldest first.
+    async fn list_channels(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Channel>>;
+    /// Saves (or refreshes) a channel; returns it as stored. Saving a new one is
+    /// `QuotaExceeded` when the account has `max` (`0`: no quota); refreshing never is.
+    async fn save_channel(
+        &self,
+        account: AccountId,
+        channel: &Channel,
+        max: u32,
+    ) -> StoreResult<Channel>;
     /// Removes a saved channel.
     async fn delete_channel(&self, account: AccountId, id: &ChannelId) -> StoreResult<bool>;
     /// A saved channel by the instance and JID.
@@ -466,10 +504,13 @@ pub trait Store: Send + Sync + 'static {
     /// Releases every lease this process holds (graceful shutdown) so another worker
     /// picks the entries up at once.
     async fn release_leases(&self, ids: &[QueueId]) -> StoreResult<()>;
-    /// Deletes bookkeeping nobody can need again: webhook deliveries (and their attempts)
-    /// finished before `before`, events older than `before` with no delivery still pending,
-    /// cap counters of days and months before `before`, and rate-window rows older than a
-    /// minute before `now`. Queue entries, schedules and the outbox are kept. Returns the
+    /// Deletes bookkeeping nobody can need again: queue entries finished (sent,
+    /// delivered, read or failed) and last changed before `before`, outbox rows sent
+    /// before `before`, webhook deliveries (and their attempts) finished before `before`,
+    /// events older than `before` with no delivery still pending, cap counters of days and
+    /// months before `before`, and rate-window rows older than a minute before `now`.
+    /// Queued and sending entries, pending deliveries and schedules are kept. Large
+    /// deletions go in short transactions, so other writers are not held up. Returns the
     /// number of rows deleted.
     async fn prune(&self, now: DateTime<Utc>, before: DateTime<Utc>) -> StoreResult<u64>;
     /// Moves sent entries to `delivered` and delivered ones to `read` once they are old
@@ -485,18 +526,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records what the sandbox transport sent.
     async fn record_outbox(&self, message: &OutboxMessage, account: AccountId) -> StoreResult<()>;
-    /// The outbox of an instance, oldest first.
+    /// A page of an instance's outbox, oldest first.
     async fn list_outbox(
         &self,
         account: AccountId,
         id: &InstanceId,
-    ) -> StoreResult<Vec<OutboxMessage>>;
+        page: &PageRequest,
+    ) -> StoreResult<Page<OutboxMessage>>;
     /// Records an event that changes no other row (an inbound message).
     async fn record_event(&self, event: NewEvent) -> StoreResult<()>;
 
     // Schedules.
 
-    /// Saves a schedule with its first run.
+    /// Saves a schedule with its first run; `QuotaExceeded` when the account has `max`
+    /// (`0`: no quota).
     async fn create_schedule(
         &self,
         account: AccountId,
@@ -504,17 +547,37 @@ pub trait Store: Send + Sync + 'static {
         spec: &CreateScheduleRequest,
         next_run_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
+        max: u32,
     ) -> StoreResult<Schedule>;
-    /// The account's schedules, oldest first.
-    async fn list_schedules(&self, account: AccountId) -> StoreResult<Vec<Schedule>>;
+    /// A page of the account's schedules, oldest first.
+    async fn list_schedules(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Schedule>>;
     /// Deletes a schedule.
     async fn delete_schedule(&self, account: AccountId, id: &ScheduleId) -> StoreResult<bool>;
-    /// Fires up to `limit` schedules due at `now`: in one write transaction it claims
-    /// each, advances it to `next(spec, now)` (from `now`, not from the missed run, so a
-    /// schedule missed while the server was down fires once), resolves its recipients
-    /// and queues them under the plan's caps. A crash before the commit leaves the run
-    /// due; after it, the run is queued and the schedule advanced: never lost, never
-    /// doubled, also with several processes on one database.
+    /// Runs a paused schedule again from `next(spec, now)`, its skipped runs forgotten;
+    /// a schedule that is not paused is returned as it is. `None` if the account has no
+    /// such schedule.
+    async fn resume_schedule(
+        &self,
+        account: AccountId,
+        id: &ScheduleId,
+        next: NextRunFn,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Schedule>>;
+    /// Fires up to `limit` schedules due at `now`, in two steps. First, from a read
+    /// snapshot and holding no lock, it reads the due schedules and their instances'
+    /// groups and plans each run: its recipients and `next(spec, now)` (from `now`, not
+    /// from the missed run, so a schedule missed while the server was down fires once).
+    /// Then, in short write transactions (about 2048 rows each at most), it claims each
+    /// schedule only if it is still due as read (so another process, a delete or a resume
+    /// in between wins), advances it and queues the run under the plan's caps. A run over a cap queues nothing and
+    /// writes one `schedule.skipped` event; the plan's `schedule_pause_after` such runs
+    /// in a row pause the schedule (`schedule.paused`). A crash before the commit leaves
+    /// the run due; after it, the run is queued and the schedule advanced: never lost,
+    /// never doubled, also with several processes on one database.
     async fn fire_due_schedules(
         &self,
         now: DateTime<Utc>,
@@ -543,15 +606,25 @@ pub trait Store: Send + Sync + 'static {
 
     // Webhooks.
 
-    /// Saves a subscription with its signing secret.
+    /// Saves a subscription with its signing secret; `QuotaExceeded` when the account has
+    /// `max` (`0`: no quota).
     async fn create_webhook(
         &self,
         account: AccountId,
         webhook: &Webhook,
         secret: &WebhookSecret,
+        max: u32,
     ) -> StoreResult<()>;
-    /// The account's subscriptions, oldest first (never their secrets).
-    async fn list_webhooks(&self, account: AccountId) -> StoreResult<Vec<Webhook>>;
+    /// A page of the account's subscriptions, oldest first (never their secrets).
+    async fn list_webhooks(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Webhook>>;
+    /// How many of `resource` the account keeps now (not for
+    /// [`Resource::GroupsPerInstance`], which is counted per instance): a cheap look before
+    /// expensive work. The insert checks again, in its transaction.
+    async fn count_owned(&self, account: AccountId, resource: Resource) -> StoreResult<u64>;
     /// Deletes a subscription with its deliveries.
     async fn delete_webhook(&self, account: AccountId, id: &WebhookId) -> StoreResult<bool>;
     /// Records `event` and one delivery of it to this subscription only; `false` if the
@@ -583,14 +656,14 @@ pub trait Store: Send + Sync + 'static {
     async fn record_attempt(&self, record: &AttemptRecord) -> StoreResult<()>;
     /// Releases leases (graceful shutdown) without counting the attempt.
     async fn release_deliveries(&self, ids: &[DeliveryId]) -> StoreResult<()>;
-    /// The subscription's latest `limit` deliveries, newest first; `None` if the
+    /// A page of the subscription's deliveries, newest first; `None` if the
     /// subscription is not the account's.
     async fn list_deliveries(
         &self,
         account: AccountId,
         id: &WebhookId,
-        limit: u32,
-    ) -> StoreResult<Option<Vec<Delivery>>>;
+        page: &PageRequest,
+    ) -> StoreResult<Option<Page<Delivery>>>;
     /// One delivery with all its attempts.
     async fn get_delivery(
         &self,

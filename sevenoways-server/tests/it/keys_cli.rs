@@ -70,8 +70,8 @@ use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ScheduleTarget};
 use sevenoways_sdk::models::webhooks::CreateWebhookRequest;
 use sevenoways_sdk::{Content, GroupTarget};
 use sevenoways_server::auth::hash_key;
-use sevenoways_server::store::Store;
 use sevenoways_server::store::sqlite::SqliteStore;
+use sevenoways_server::store::{PageRequest, Store};
 use sevenoways_server::testing::{client, paired_instance};
 
 use crate::server_process::{Spawn, cli, create_key};
@@ -300,12 +300,23 @@ async fn a_key_revoked_by_another_process_is_refused_within_a_second_and_its_wor
         failed >= 2,
         "the queued messages failed ({failed} of 3; one may have been sent)"
     );
-    let schedules = store.list_schedules(account).await.unwrap();
+    let schedules = store
+        .list_schedules(account, &PageRequest::first(1000))
+        .await
+        .unwrap()
+        .items;
     assert!(
         schedules.iter().all(|s| s.next_run_at.is_none()),
         "{schedules:?}"
     );
-    assert!(store.list_webhooks(account).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_webhooks(account, &PageRequest::first(1000))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     let list = stdout(&cli(&[
         "keys",
         "list",

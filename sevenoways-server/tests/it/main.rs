@@ -27,6 +27,7 @@ mod e2e_retention;
 mod e2e_schedules;
 mod e2e_slow_clients;
 mod e2e_ssrf;
+mod e2e_tenants;
 mod e2e_webhooks;
 mod first_start;
 mod keys_cli;

@@ -7,7 +7,7 @@ use sevenoways_sdk::models::webhooks::Webhook;
 use sevenoways_sdk::{Content, InstanceId, WebhookId, WebhookSecret};
 use sevenoways_server::auth::hash_key;
 use sevenoways_server::store::sqlite::SqliteStore;
-use sevenoways_server::store::{KeyLookup, NewEntry, RecipientKind, Store};
+use sevenoways_server::store::{KeyLookup, NewEntry, PageRequest, RecipientKind, Store};
 use sevenoways_server::testing::at;
 
 #[tokio::test]
@@ -131,7 +131,7 @@ async fn revoking_an_account_refuses_its_keys_and_stops_its_work() {
             created_at: now,
         };
         store
-            .create_webhook(owner, &hook, &WebhookSecret::new("0123456789abcdef0123"))
+            .create_webhook(owner, &hook, &WebhookSecret::new("0123456789abcdef0123"), 0)
             .await
             .unwrap();
     }
@@ -156,7 +156,14 @@ async fn revoking_an_account_refuses_its_keys_and_stops_its_work() {
         let e = store.get_entry(account, id).await.unwrap().unwrap();
         assert_eq!(e.error.as_deref(), Some("API key revoked"));
     }
-    assert!(store.list_webhooks(account).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_webhooks(account, &PageRequest::first(1000))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     // The other account is untouched.
     assert!(matches!(
         store.key_lookup(&hash_key("k2"), now).await.unwrap(),
@@ -164,7 +171,15 @@ async fn revoking_an_account_refuses_its_keys_and_stops_its_work() {
     ));
     let e = store.get_entry(other, theirs[0]).await.unwrap().unwrap();
     assert!(e.error.is_none());
-    assert_eq!(store.list_webhooks(other).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_webhooks(other, &PageRequest::first(1000))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     // Revoking twice, or rotating a revoked account, does nothing.
     assert!(
         store

@@ -166,6 +166,69 @@ impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for AccountId {
     }
 }
 
+/// Rows a retention statement deletes at most: small enough that each statement's
+/// transaction is short, large enough that pruning a day's history takes few of them.
+const PRUNE_CHUNK: i64 = 5000;
+
+/// The `(created_at, id)` a page starts after: before everything for the first page
+/// (created_at is never negative).
+fn after_created(page: &PageRequest) -> (i64, String) {
+    match &page.after {
+        Some(After::Created(t, id)) => (*t, id.clone()),
+        _ => (i64::MIN, String::new()),
+    }
+}
+
+/// The `(created_at, <id column>)` position of a row, for the next page's cursor.
+fn created_key(row: &sqlx::sqlite::SqliteRow, id_column: &str) -> After {
+    After::Created(
+        row.try_get("created_at").unwrap_or_default(),
+        row.try_get(id_column).unwrap_or_default(),
+    )
+}
+
+/// How many of `resource` the account keeps (per instance for groups).
+async fn count_owned(
+    conn: &mut sqlx::SqliteConnection,
+    resource: Resource,
+    account: AccountId,
+    instance: Option<&InstanceId>,
+) -> StoreResult<u64> {
+    let sql = match resource {
+        Resource::Instances => "SELECT COUNT(*) FROM instances WHERE account_id = ?",
+        Resource::Channels => "SELECT COUNT(*) FROM channels WHERE account_id = ?",
+        Resource::Schedules => "SELECT COUNT(*) FROM schedules WHERE account_id = ?",
+        Resource::Webhooks => "SELECT COUNT(*) FROM webhooks WHERE account_id = ?",
+        Resource::GroupsPerInstance => {
+            "SELECT COUNT(*) FROM groups WHERE account_id = ? AND instance_id = ?"
+        }
+    };
+    let mut query = sqlx::query_scalar::<_, i64>(sql).bind(account);
+    if resource == Resource::GroupsPerInstance {
+        query = query.bind(instance.map(InstanceId::as_str).unwrap_or_default());
+    }
+    Ok(query.fetch_one(&mut *conn).await?.max(0) as u64)
+}
+
+/// `QuotaExceeded` when the account already keeps `max` of `resource` (`0`: no quota).
+/// Called inside the inserting transaction, which must be `BEGIN IMMEDIATE` so that the
+/// count and the insert are one step for every other writer.
+async fn check_quota(
+    conn: &mut sqlx::SqliteConnection,
+    resource: Resource,
+    max: u32,
+    account: AccountId,
+    instance: Option<&InstanceId>,
+) -> StoreResult<()> {
+    if max == 0 {
+        return Ok(());
+    }
+    if count_owned(conn, resource, account, instance).await? >= u64::from(max) {
+        return Err(StoreError::QuotaExceeded(QuotaExceeded { resource, max }));
+    }
+    Ok(())
+}
+
 fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.map(from_millis)
 }
@@ -273,14 +336,28 @@ impl Store for SqliteStore {
         )
     }
 
-    async fn list_instances(&self, account: AccountId) -> StoreResult<Vec<Instance>> {
-        sqlx::query("SELECT * FROM instances WHERE account_id = ? ORDER BY created_at, instance_id")
-            .bind(account)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(instance_row)
-            .collect()
+    async fn list_instances(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Instance>> {
+        let (t, id) = after_created(page);
+        let rows = sqlx::query(
+            "SELECT * FROM instances WHERE account_id = ? AND (created_at, instance_id) > (?, ?)
+             ORDER BY created_at, instance_id LIMIT ?",
+        )
+        .bind(account)
+        .bind(t)
+        .bind(id)
+        .bind(page.fetch())
+        .fetch_all(&self.read)
+        .await?;
+        Page::from_rows(
+            page,
+            rows,
+            |r| created_key(r, "instance_id"),
+            |r| instance_row(&r),
+        )
     }
 
     async fn get_instance(
@@ -304,8 +381,9 @@ impl Store for SqliteStore {
         id: &InstanceId,
         label: &str,
         engine: crate::engine::EngineKind,
+        max: u32,
     ) -> StoreResult<InstanceRecord> {
-        accounts::create_instance(self, account, id, label, engine).await
+        accounts::create_instance(self, account, id, label, engine, max).await
     }
 
     async fn instance_record(
@@ -357,27 +435,51 @@ impl Store for SqliteStore {
         accounts::list_groups(self, account, id).await
     }
 
+    async fn list_groups_page(
+        &self,
+        account: AccountId,
+        id: &InstanceId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Group>> {
+        accounts::list_groups_page(self, account, id, page).await
+    }
+
     async fn upsert_group(
         &self,
         account: AccountId,
         id: &InstanceId,
         group: &Group,
+        max: u32,
     ) -> StoreResult<()> {
-        accounts::upsert_group(self, account, id, group).await
+        accounts::upsert_group(self, account, id, group, max).await
     }
 
-    async fn list_channels(&self, account: AccountId) -> StoreResult<Vec<Channel>> {
-        sqlx::query("SELECT * FROM channels WHERE account_id = ? ORDER BY created_at, id")
-            .bind(account)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(channel_row)
-            .collect()
+    async fn list_channels(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Channel>> {
+        let (t, id) = after_created(page);
+        let rows = sqlx::query(
+            "SELECT * FROM channels WHERE account_id = ? AND (created_at, id) > (?, ?)
+             ORDER BY created_at, id LIMIT ?",
+        )
+        .bind(account)
+        .bind(t)
+        .bind(id)
+        .bind(page.fetch())
+        .fetch_all(&self.read)
+        .await?;
+        Page::from_rows(page, rows, |r| created_key(r, "id"), |r| channel_row(&r))
     }
 
-    async fn save_channel(&self, account: AccountId, c: &Channel) -> StoreResult<Channel> {
-        accounts::save_channel(self, account, c).await
+    async fn save_channel(
+        &self,
+        account: AccountId,
+        c: &Channel,
+        max: u32,
+    ) -> StoreResult<Channel> {
+        accounts::save_channel(self, account, c, max).await
     }
 
     async fn delete_channel(&self, account: AccountId, id: &ChannelId) -> StoreResult<bool> {
@@ -504,6 +606,29 @@ impl Store for SqliteStore {
             deleted += query.execute(&mut *tx).await?.rows_affected();
         }
         tx.commit().await?;
+        // Queue history and the outbox can be millions of rows: deleted a chunk per
+        // statement (each its own short transaction), so sends and workers interleave.
+        // Only finished entries go; the WHERE repeats the `queue_finished` index's.
+        for sql in [
+            "DELETE FROM queue WHERE id IN (
+                SELECT id FROM queue WHERE status IN ('sent', 'delivered', 'read', 'failed')
+                    AND updated_at < ? LIMIT ?)",
+            "DELETE FROM outbox WHERE queue_id IN (
+                SELECT queue_id FROM outbox WHERE sent_at < ? LIMIT ?)",
+        ] {
+            loop {
+                let n = sqlx::query(sql)
+                    .bind(cutoff)
+                    .bind(PRUNE_CHUNK)
+                    .execute(&self.write)
+                    .await?
+                    .rows_affected();
+                deleted += n;
+                if n < PRUNE_CHUNK as u64 {
+                    break;
+                }
+            }
+        }
         Ok(deleted)
     }
 
@@ -539,8 +664,9 @@ impl Store for SqliteStore {
         &self,
         account: AccountId,
         id: &InstanceId,
-    ) -> StoreResult<Vec<OutboxMessage>> {
-        accounts::list_outbox(self, account, id).await
+        page: &PageRequest,
+    ) -> StoreResult<Page<OutboxMessage>> {
+        accounts::list_outbox(self, account, id, page).await
     }
 
     async fn record_event(&self, event: NewEvent) -> StoreResult<()> {
@@ -557,22 +683,42 @@ impl Store for SqliteStore {
         spec: &CreateScheduleRequest,
         next_run_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
+        max: u32,
     ) -> StoreResult<Schedule> {
-        schedules::create_schedule(self, account, id, spec, next_run_at, now).await
+        schedules::create_schedule(self, account, id, spec, next_run_at, now, max).await
     }
 
-    async fn list_schedules(&self, account: AccountId) -> StoreResult<Vec<Schedule>> {
-        sqlx::query("SELECT * FROM schedules WHERE account_id = ? ORDER BY created_at, id")
-            .bind(account)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(schedule_row)
-            .collect()
+    async fn list_schedules(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Schedule>> {
+        let (t, id) = after_created(page);
+        let rows = sqlx::query(
+            "SELECT * FROM schedules WHERE account_id = ? AND (created_at, id) > (?, ?)
+             ORDER BY created_at, id LIMIT ?",
+        )
+        .bind(account)
+        .bind(t)
+        .bind(id)
+        .bind(page.fetch())
+        .fetch_all(&self.read)
+        .await?;
+        Page::from_rows(page, rows, |r| created_key(r, "id"), |r| schedule_row(&r))
     }
 
     async fn delete_schedule(&self, account: AccountId, id: &ScheduleId) -> StoreResult<bool> {
         self.delete_owned("schedules", account, id.as_str()).await
+    }
+
+    async fn resume_schedule(
+        &self,
+        account: AccountId,
+        id: &ScheduleId,
+        next: NextRunFn,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Schedule>> {
+        schedules::resume_schedule(self, account, id, next, now).await
     }
 
     async fn fire_due_schedules(
@@ -599,7 +745,12 @@ impl Store for SqliteStore {
         account: AccountId,
         webhook: &Webhook,
         secret: &WebhookSecret,
+        max: u32,
     ) -> StoreResult<()> {
+        // IMMEDIATE: the quota is counted and the row inserted under one write lock, so
+        // concurrent creates cannot both see room for one more.
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        check_quota(&mut tx, Resource::Webhooks, max, account, None).await?;
         sqlx::query(
             "INSERT INTO webhooks (id, account_id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -609,21 +760,35 @@ impl Store for SqliteStore {
         .bind(serde_json::to_string(&webhook.events).expect("strings serialise"))
         .bind(secret.expose())
         .bind(millis(webhook.created_at))
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn list_webhooks(&self, account: AccountId) -> StoreResult<Vec<Webhook>> {
-        sqlx::query(
-            "SELECT id, url, events, created_at FROM webhooks WHERE account_id = ? ORDER BY created_at, id",
+    async fn list_webhooks(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Webhook>> {
+        let (t, id) = after_created(page);
+        let rows = sqlx::query(
+            "SELECT id, url, events, created_at FROM webhooks
+             WHERE account_id = ? AND (created_at, id) > (?, ?)
+             ORDER BY created_at, id LIMIT ?",
         )
         .bind(account)
+        .bind(t)
+        .bind(id)
+        .bind(page.fetch())
         .fetch_all(&self.read)
-        .await?
-        .iter()
-        .map(webhook_row)
-        .collect()
+        .await?;
+        Page::from_rows(page, rows, |r| created_key(r, "id"), |r| webhook_row(&r))
+    }
+
+    async fn count_owned(&self, account: AccountId, resource: Resource) -> StoreResult<u64> {
+        let mut conn = self.read.acquire().await?;
+        count_owned(&mut conn, resource, account, None).await
     }
 
     async fn delete_webhook(&self, account: AccountId, id: &WebhookId) -> StoreResult<bool> {
@@ -682,9 +847,9 @@ impl Store for SqliteStore {
         &self,
         account: AccountId,
         id: &WebhookId,
-        limit: u32,
-    ) -> StoreResult<Option<Vec<Delivery>>> {
-        webhooks::list_deliveries(self, account, id, limit).await
+        page: &PageRequest,
+    ) -> StoreResult<Option<Page<Delivery>>> {
+        webhooks::list_deliveries(self, account, id, page).await
     }
 
     async fn get_delivery(

@@ -191,7 +191,7 @@ async fn insert_batch(
 }
 
 /// Inserts `queued` entries with multi-row INSERTs; returns their ids in order.
-async fn insert_queued(
+pub(super) async fn insert_queued(
     conn: &mut SqliteConnection,
     entries: &[&NewEntry],
     now: i64,

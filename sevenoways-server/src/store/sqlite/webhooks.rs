@@ -249,8 +249,8 @@ pub(super) async fn list_deliveries(
     store: &SqliteStore,
     account: AccountId,
     id: &WebhookId,
-    limit: u32,
-) -> StoreResult<Option<Vec<Delivery>>> {
+    page: &PageRequest,
+) -> StoreResult<Option<Page<Delivery>>> {
     let mut conn = store.read.acquire().await?;
     let exists: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM webhooks WHERE account_id = ? AND id = ?")
@@ -261,19 +261,35 @@ pub(super) async fn list_deliveries(
     if exists.is_none() {
         return Ok(None);
     }
-    sqlx::query(
-        "SELECT d.*, e.event_type FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
-         WHERE d.account_id = ? AND d.webhook_id = ?
+    // Newest first: the next page holds what was created before the last one shown.
+    let (t, seq) = match page.after {
+        Some(After::Newest(t, seq)) => (t, seq),
+        _ => (i64::MAX, i64::MAX),
+    };
+    let rows = sqlx::query(
+        "SELECT d.*, d.rowid AS seq, e.event_type FROM webhook_deliveries d
+         JOIN events e ON e.id = d.event_id
+         WHERE d.account_id = ? AND d.webhook_id = ? AND (d.created_at, d.rowid) < (?, ?)
          ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?",
     )
     .bind(account)
     .bind(id.as_str())
-    .bind(limit as i64)
+    .bind(t)
+    .bind(seq)
+    .bind(page.fetch())
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(delivery_row)
-    .collect::<StoreResult<Vec<_>>>()
+    .await?;
+    Page::from_rows(
+        page,
+        rows,
+        |r| {
+            After::Newest(
+                r.try_get("created_at").unwrap_or_default(),
+                r.try_get("seq").unwrap_or_default(),
+            )
+        },
+        |r| delivery_row(&r),
+    )
     .map(Some)
 }
 
