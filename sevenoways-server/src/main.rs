@@ -73,6 +73,13 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     if let Some(dir) = &args.data_dir {
         config.data_dir = dir.clone();
     }
+    // From the environment only: a flag would show the key in `ps`.
+    if let Some(key) = std::env::var_os(env::SECRETS_KEY).filter(|k| !k.is_empty()) {
+        let key = key
+            .to_str()
+            .ok_or_else(|| format!("{}: expected hex or base64 text", env::SECRETS_KEY))?;
+        config.secrets_key = Some(sevenoways_server::secrets::SecretsKey::parse(key)?);
+    }
     Ok(config)
 }
 

@@ -32,7 +32,7 @@ use crate::ids::Generate;
 use crate::time::{from_millis, millis, stored};
 use queue::{EnqueueJob, group_commit};
 use schedules::schedule_row;
-use webhooks::{insert_event_for, webhook_row};
+use webhooks::{WEBHOOK_COLUMNS, insert_event_for, webhook_row};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -42,6 +42,8 @@ pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
     enqueue_tx: mpsc::Sender<EnqueueJob>,
+    /// Seals webhook secrets at rest, when configured (see [`crate::secrets`]).
+    secrets_key: Option<std::sync::Arc<crate::secrets::SecretsKey>>,
 }
 
 impl SqliteStore {
@@ -95,7 +97,28 @@ impl SqliteStore {
             read,
             write,
             enqueue_tx,
+            secrets_key: None,
         })
+    }
+
+    /// [`SqliteStore::open`] for a server: checks `key` against the webhook secrets stored
+    /// and seals those written before a key was configured (see [`crate::secrets`]).
+    /// Without a key, a database whose secrets are sealed is refused; so is a key that is
+    /// not theirs. Either is [`StoreError::Secrets`], saying what to do.
+    pub async fn open_with_secrets(
+        dir: &Path,
+        key: Option<crate::secrets::SecretsKey>,
+    ) -> StoreResult<Self> {
+        let mut store = Self::open(dir).await?;
+        let sealed = webhooks::prepare_secrets(&store, key.as_ref()).await?;
+        if sealed > 0 {
+            tracing::info!(
+                webhooks = sealed,
+                "sealed webhook secrets stored before the secrets key was set"
+            );
+        }
+        store.secrets_key = key.map(std::sync::Arc::new);
+        Ok(store)
     }
 }
 
@@ -515,24 +538,13 @@ impl Store for SqliteStore {
         webhook: &Webhook,
         secret: &WebhookSecret,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO webhooks (id, account_id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(webhook.id.as_str())
-        .bind(account)
-        .bind(&webhook.url)
-        .bind(serde_json::to_string(&webhook.events).expect("strings serialise"))
-        .bind(secret.expose())
-        .bind(millis(webhook.created_at))
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        webhooks::create_webhook(self, account, webhook, secret).await
     }
 
     async fn list_webhooks(&self, account: AccountId) -> StoreResult<Vec<Webhook>> {
-        sqlx::query(
-            "SELECT id, url, events, created_at FROM webhooks WHERE account_id = ? ORDER BY created_at, id",
-        )
+        sqlx::query(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE account_id = ? ORDER BY created_at, id"
+        ))
         .bind(account)
         .fetch_all(&self.read)
         .await?
@@ -552,7 +564,7 @@ impl Store for SqliteStore {
         event: NewEvent,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<WebhookAction> {
         webhooks::queue_test_event(self, account, id, event, now, give_up_at).await
     }
 
@@ -569,28 +581,22 @@ impl Store for SqliteStore {
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: u32,
+        limits: ClaimLimits,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        webhooks::claim_deliveries(self, now, lease_until, limit).await
+        webhooks::claim_deliveries(self, now, lease_until, limits).await
     }
 
-    async fn record_attempt(&self, record: &AttemptRecord) -> StoreResult<()> {
-        webhooks::record_attempt(self, record).await
+    async fn record_attempt(
+        &self,
+        record: &AttemptRecord,
+        now: DateTime<Utc>,
+        breaker: &BreakerPolicy,
+    ) -> StoreResult<Recorded> {
+        webhooks::record_attempt(self, record, now, breaker).await
     }
 
-    async fn release_deliveries(&self, ids: &[DeliveryId]) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        for id in ids {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET lease_until = NULL, attempts = MAX(attempts - 1, 0)
-                 WHERE id = ? AND status = 'pending' AND lease_until IS NOT NULL",
-            )
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    async fn release_deliveries(&self, claims: &[(DeliveryId, i64)]) -> StoreResult<()> {
+        webhooks::release_deliveries(self, claims).await
     }
 
     async fn list_deliveries(
@@ -618,7 +624,36 @@ impl Store for SqliteStore {
         delivery_id: &DeliveryId,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<WebhookAction> {
         webhooks::redeliver(self, account, id, delivery_id, now, give_up_at).await
+    }
+
+    async fn enable_webhook(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        now: DateTime<Utc>,
+        give_up_at: DateTime<Utc>,
+    ) -> StoreResult<Option<Webhook>> {
+        webhooks::enable_webhook(self, account, id, now, give_up_at).await
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        secret: &WebhookSecret,
+        previous_expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        webhooks::rotate_webhook_secret(self, account, id, secret, previous_expires_at).await
+    }
+
+    async fn take_manual_call(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+        per_minute: u32,
+    ) -> StoreResult<Result<(), std::time::Duration>> {
+        webhooks::take_manual_call(self, account, now, per_minute).await
     }
 }
