@@ -26,3 +26,4 @@ mod kill_restart;
 mod openapi;
 mod queue_leases;
 mod store_limits;
+mod store_webhooks;

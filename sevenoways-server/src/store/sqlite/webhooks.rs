@@ -129,7 +129,11 @@ pub(super) async fn prepare_secrets(
                 .await?;
         }
     }
-    // Rows written before the key was configured: seal them now, in this transaction.
+    // Rows written before the key was configured: seal them now, in this transaction,
+    // zeroing what the plaintext leaves behind in the file (then checkpointed below).
+    sqlx::query("PRAGMA secure_delete = ON")
+        .execute(&mut *tx)
+        .await?;
     let plain: Vec<(
         String,
         String,
@@ -166,6 +170,15 @@ pub(super) async fn prepare_secrets(
         sealed += 1;
     }
     tx.commit().await?;
+    if sealed > 0 {
+        // Out of the write-ahead log too, so no copy of a plaintext page stays behind.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&store.write)
+            .await?;
+    }
+    sqlx::query("PRAGMA secure_delete = OFF")
+        .execute(&store.write)
+        .await?;
     Ok(sealed)
 }
 
