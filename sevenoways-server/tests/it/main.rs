@@ -20,6 +20,7 @@ mod e2e_schedules;
 mod e2e_slow_clients;
 mod e2e_ssrf;
 mod e2e_webhook_fairness;
+mod e2e_webhook_secrets;
 mod e2e_webhooks;
 mod keys_cli;
 mod kill_restart;
