@@ -13,7 +13,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use clap::{Args, Subcommand};
-use sevenoways_sdk::models::webhooks::{CreateWebhookRequest, Event, SUBSCRIBABLE_EVENTS, Webhook};
+use sevenoways_sdk::models::webhooks::{
+    CreateWebhookRequest, Event, SUBSCRIBABLE_EVENTS, Webhook, WebhookEnabled,
+};
 use sevenoways_sdk::signature::{
     DEFAULT_TOLERANCE, SIGNATURE_HEADER, STANDARD_SIGNATURE_HEADER, StandardHeaders, Verifier,
     VerifyError, standard_library_secret,
@@ -199,7 +201,10 @@ pub async fn exec(args: WebhooksArgs, ctx: &Context) -> Result<(), Failure> {
         }
         WebhooksCommand::Enable { id } => {
             let webhook = ctx.client()?.webhooks().enable(&id).await?;
-            p.item(&Success(&webhook), &[webhook.id.as_str()], |p| {
+            let answer = WebhookEnabled {
+                webhook: webhook.clone(),
+            };
+            p.item(&Success(&answer), &[webhook.id.as_str()], |p| {
                 p.success(format!(
                     "Enabled webhook {id}; its pending deliveries go now"
                 ))
@@ -207,7 +212,7 @@ pub async fn exec(args: WebhooksArgs, ctx: &Context) -> Result<(), Failure> {
         }
         WebhooksCommand::RotateSecret { id, secret } => {
             let rotated = ctx.client()?.webhooks().rotate_secret(&id, secret).await?;
-            p.item(&Success(&rotated), &[], |p| {
+            p.item(&Success(&rotated), &[rotated.secret.expose()], |p| {
                 p.success(format!("Rotated the signing secret of webhook {id}"));
                 print_secret(p, &rotated.secret);
                 p.info(format!(

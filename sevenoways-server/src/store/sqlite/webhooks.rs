@@ -85,6 +85,16 @@ impl SqliteStore {
     }
 }
 
+/// A webhook's secret columns: id, secret, secret_sealed, previous_secret,
+/// previous_secret_sealed.
+type StoredSecrets = (
+    String,
+    String,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<Vec<u8>>,
+);
+
 /// Checks `key` against the database at startup and seals every secret still stored as
 /// given; refuses to go on when secrets are sealed and `key` is not theirs (or is `None`).
 pub(super) async fn prepare_secrets(
@@ -134,13 +144,7 @@ pub(super) async fn prepare_secrets(
     sqlx::query("PRAGMA secure_delete = ON")
         .execute(&mut *tx)
         .await?;
-    let plain: Vec<(
-        String,
-        String,
-        Option<Vec<u8>>,
-        Option<String>,
-        Option<Vec<u8>>,
-    )> = sqlx::query_as(
+    let plain: Vec<StoredSecrets> = sqlx::query_as(
         "SELECT id, secret, secret_sealed, previous_secret, previous_secret_sealed FROM webhooks
              WHERE secret_sealed IS NULL
                 OR (previous_secret IS NOT NULL AND previous_secret_sealed IS NULL)",
