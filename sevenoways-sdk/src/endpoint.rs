@@ -377,7 +377,7 @@ operations! {
     GetDelivery: "webhooks", "One delivery with every attempt";
     Redeliver: "webhooks", "Send a delivery again now";
     EnableWebhook: "webhooks", "Enable a webhook that was disabled after failing for too long; its pending deliveries go at once";
-    RotateWebhookSecret: "webhooks", "A new signing secret, shown once; the old one keeps signing too for 24 hours";
+    RotateWebhookSecret: "webhooks", "A new signing secret, shown once; the old one signs webhook-signature too for 24 hours";
 }
 
 #[cfg(test)]

@@ -331,7 +331,8 @@ pub struct WebhookConfig {
     /// `POST /api/webhooks/:id/test` and `.../redeliver` calls per API key per sliding
     /// minute, together (0: unlimited).
     pub test_and_redeliver_per_minute: u32,
-    /// After `POST /api/webhooks/:id/rotate-secret`, how long the old secret keeps signing.
+    /// After `POST /api/webhooks/:id/rotate-secret`, how long the old secret keeps signing
+    /// `webhook-signature` alongside the new one.
     pub rotation_overlap_secs: u64,
 }
 

@@ -54,8 +54,8 @@
 //!   bytes; the payload is compact `serde_json` output, which `JSON.stringify` reproduces
 //!   byte for byte, so the documented Node.js receiver (which signs
 //!   `JSON.stringify(req.body)`) verifies it too (see [`sevenoways_sdk::signature`]).
-//!   While a rotated-out secret still signs, this header is made with that old secret, so
-//!   receivers that know only the old one keep working until the overlap ends;
+//!   It holds one signature (the documented receiver compares it as a string), so after
+//!   a rotation it is made with the new secret at once;
 //! - `X-Webhook-Id`: the event id, the same on every attempt;
 //! - `X-Webhook-Timestamp`: the attempt's Unix time in seconds;
 //! - the Standard Webhooks headers: `webhook-id` (the event id), `webhook-timestamp` (the
@@ -347,9 +347,9 @@ async fn send(
     let url = url::Url::parse(&d.url).map_err(|e| format!("invalid URL: {e}"))?;
     ssrf::check_literal(policy, &url).map_err(|r| r.to_string())?;
     let timestamp = started_at.timestamp();
-    // During a rotation's overlap the documented header keeps the old secret: receivers
-    // that compare it as one string (the Node.js example) go on working until it ends.
-    let legacy = sign(d.previous_secret.as_ref().unwrap_or(&d.secret), &d.payload);
+    // One signature only (the Node.js example compares the header as a string): the
+    // current secret's. The old one signs only webhook-signature during the overlap.
+    let legacy = sign(&d.secret, &d.payload);
     let standard = standard_signature_header(
         std::iter::once(&d.secret).chain(d.previous_secret.as_ref()),
         d.event_id.as_str(),

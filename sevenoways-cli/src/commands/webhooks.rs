@@ -77,8 +77,8 @@ pub enum WebhooksCommand {
         /// The webhook id (wh_…)
         id: WebhookId,
     },
-    /// Replace a webhook's signing secret; prints the new one once. The old one keeps
-    /// signing too for 24 hours
+    /// Replace a webhook's signing secret; prints the new one once. The old one signs
+    /// webhook-signature too for 24 hours
     RotateSecret {
         /// The webhook id (wh_…)
         id: WebhookId,
@@ -216,8 +216,8 @@ pub async fn exec(args: WebhooksArgs, ctx: &Context) -> Result<(), Failure> {
                 p.success(format!("Rotated the signing secret of webhook {id}"));
                 print_secret(p, &rotated.secret);
                 p.info(format!(
-                    "The old secret signs too until {} (webhook-signature carries both; \
-                     X-Webhook-Signature the old one until then)",
+                    "The old secret signs webhook-signature too until {}; \
+                     X-Webhook-Signature carries the new one from now on",
                     when(&rotated.previous_secret_expires_at)
                 ));
             });

@@ -362,9 +362,11 @@ path_endpoint! {
 }
 
 /// `POST /api/webhooks/{id}/rotate-secret`: a new signing secret, shown once in the
-/// answer. The old one keeps signing as well for 24 hours (see
-/// [`SecretRotated::previous_secret_expires_at`]), so receivers can switch without
-/// losing a delivery.
+/// answer. The old one keeps signing `webhook-signature` as well for 24 hours (see
+/// [`SecretRotated::previous_secret_expires_at`]), so Standard Webhooks receivers switch
+/// without a failed delivery. `X-Webhook-Signature` holds one signature, compared as a
+/// string by the documented receiver, so it carries the new secret at once; a receiver
+/// still on the old one fails until it has the new one, and those deliveries are retried.
 ///
 /// ```
 /// use sevenoways_sdk::Endpoint;
@@ -494,9 +496,8 @@ pub struct WebhookEnabled {
 pub struct SecretRotated {
     /// The new signing secret.
     pub secret: WebhookSecret,
-    /// Until then the old secret signs too: `webhook-signature` carries both
-    /// signatures and `X-Webhook-Signature` keeps the old one; afterwards only the new
-    /// secret signs.
+    /// Until then the old secret signs too, in `webhook-signature` (which carries both
+    /// signatures); `X-Webhook-Signature` is made with the new secret from the start.
     pub previous_secret_expires_at: DateTime<Utc>,
 }
 

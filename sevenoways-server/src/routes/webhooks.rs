@@ -258,7 +258,8 @@ pub async fn enable(
 }
 
 /// `POST /api/webhooks/{id}/rotate-secret`: the caller's new secret or a generated one,
-/// in this answer only; the old secret signs as well for `rotation_overlap_secs` (24 h).
+/// in this answer only; the old secret signs `webhook-signature` as well for
+/// `rotation_overlap_secs` (24 h).
 pub async fn rotate_secret(
     State(state): State<AppState>,
     Authed(account): Authed,
