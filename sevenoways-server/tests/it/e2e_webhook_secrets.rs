@@ -249,3 +249,45 @@ async fn secrets_stored_before_the_key_are_sealed_on_the_first_start_with_it() {
         Err(LaunchError::Secrets(_))
     ));
 }
+
+/// The server binary reads the key from `SEVENOWAYS_SECRETS_KEY`: a malformed one, or one
+/// that does not open the stored secrets, stops it at startup with the reason (exit 1, no
+/// panic, the value never echoed).
+#[tokio::test]
+async fn the_server_binary_refuses_a_bad_or_wrong_key_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = try_launch(dir.path(), Some(KEY)).await.unwrap();
+    let key = server.create_key("t", "default").await.unwrap();
+    let client = testing::client(&server.base_url(), &key, BodyEncoding::Json);
+    subscribe(&client, "http://127.0.0.1:9/hook", &[], None).await;
+    server.shutdown().await;
+
+    let run = |key: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sevenoways-server"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("SEVENOWAYS_SECRETS_KEY", key)
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap()
+    };
+    for (key, want) in [
+        (
+            "not-a-key",
+            "error: SEVENOWAYS_SECRETS_KEY: expected 32 bytes as 64 hex digits or as base64",
+        ),
+        (
+            OTHER_KEY,
+            "error: webhook secrets: SEVENOWAYS_SECRETS_KEY is not the key the webhook secrets in this database were sealed with",
+        ),
+    ] {
+        let out = run(key);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.starts_with(want), "{stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains(key),
+            "{stderr}"
+        );
+    }
+}
