@@ -90,6 +90,10 @@ pub struct Config {
     /// the TOML file: `sevenoways-server` takes it from `SEVENOWAYS_SECRETS_KEY`.
     #[serde(skip)]
     pub secrets_key: Option<crate::secrets::SecretsKey>,
+    /// The key the secrets were sealed with before `secrets_key` replaced it: they are
+    /// sealed again with `secrets_key` at startup (`SEVENOWAYS_SECRETS_KEY_PREVIOUS`).
+    #[serde(skip)]
+    pub secrets_key_previous: Option<crate::secrets::SecretsKey>,
 }
 
 impl Default for Config {
@@ -109,6 +113,7 @@ impl Default for Config {
             webhooks: WebhookConfig::default(),
             scheduler: SchedulerConfig::default(),
             secrets_key: None,
+            secrets_key_previous: None,
         }
     }
 }

@@ -104,12 +104,16 @@ pub enum LaunchError {
 
 /// Opens the store under `config.data_dir`, starts the workers and serves on `listener`.
 pub async fn launch(config: Config, listener: TcpListener) -> Result<Server, LaunchError> {
-    let store = SqliteStore::open_with_secrets(&config.data_dir, config.secrets_key.clone())
-        .await
-        .map_err(|e| match e {
-            StoreError::Secrets(message) => LaunchError::Secrets(message),
-            other => LaunchError::Store(other),
-        })?;
+    let store = SqliteStore::open_with_secrets(
+        &config.data_dir,
+        config.secrets_key.clone(),
+        config.secrets_key_previous.as_ref(),
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::Secrets(message) => LaunchError::Secrets(message),
+        other => LaunchError::Store(other),
+    })?;
     let store: Arc<dyn Store> = Arc::new(store);
     launch_with_store(config, listener, store).await
 }

@@ -158,16 +158,25 @@ fn on_disk(dir: &Path, needle: &str) -> bool {
     })
 }
 
-fn config(dir: &Path, key: Option<&str>) -> Config {
+fn config(dir: &Path, key: Option<&str>, previous: Option<&str>) -> Config {
     Config {
         secrets_key: key.map(|k| SecretsKey::parse(k).unwrap()),
+        secrets_key_previous: previous.map(|k| SecretsKey::parse(k).unwrap()),
         ..fast_config(dir)
     }
 }
 
 async fn try_launch(dir: &Path, key: Option<&str>) -> Result<Server, LaunchError> {
+    launch_rekeying(dir, key, None).await
+}
+
+async fn launch_rekeying(
+    dir: &Path,
+    key: Option<&str>,
+    previous: Option<&str>,
+) -> Result<Server, LaunchError> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    sevenoways_server::launch(config(dir, key), listener).await
+    sevenoways_server::launch(config(dir, key, previous), listener).await
 }
 
 const KEY: &str = "4f1c3a5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a";
@@ -290,4 +299,52 @@ async fn the_server_binary_refuses_a_bad_or_wrong_key_at_startup() {
             "{stderr}"
         );
     }
+}
+
+/// Changing the sealing key: start once with the new key and the old one as
+/// `SEVENOWAYS_SECRETS_KEY_PREVIOUS`; the secrets are sealed again, and from then on only
+/// the new key opens them.
+#[tokio::test]
+async fn the_sealing_key_can_be_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, rx) = ok_receiver().await;
+    let secret = "whsec_sealed_then_resealed_0123";
+    let server = try_launch(dir.path(), Some(KEY)).await.unwrap();
+    let key = server.create_key("t", "default").await.unwrap();
+    let client = testing::client(&server.base_url(), &key, BodyEncoding::Json);
+    let (hook, _) = subscribe(&client, &url(addr), &[], Some(secret)).await;
+    server.shutdown().await;
+
+    // The new key alone says how to change keys.
+    let err = try_launch(dir.path(), Some(OTHER_KEY)).await.err().unwrap();
+    assert!(
+        err.to_string().contains("SEVENOWAYS_SECRETS_KEY_PREVIOUS"),
+        "{err}"
+    );
+    let server = launch_rekeying(dir.path(), Some(OTHER_KEY), Some(KEY))
+        .await
+        .unwrap();
+    let client = testing::client(&server.base_url(), &key, BodyEncoding::Json);
+    test_delivery(&client, &hook, &rx)
+        .await
+        .assert_signed(secret, &[secret]);
+    server.shutdown().await;
+
+    assert!(matches!(
+        try_launch(dir.path(), Some(KEY)).await,
+        Err(LaunchError::Secrets(_))
+    ));
+    // Starting again with both is harmless; then the new key alone.
+    launch_rekeying(dir.path(), Some(OTHER_KEY), Some(KEY))
+        .await
+        .unwrap()
+        .shutdown()
+        .await;
+    let server = try_launch(dir.path(), Some(OTHER_KEY)).await.unwrap();
+    let client = testing::client(&server.base_url(), &key, BodyEncoding::Json);
+    test_delivery(&client, &hook, &rx)
+        .await
+        .assert_signed(secret, &[secret]);
+    server.shutdown().await;
+    assert!(!on_disk(dir.path(), secret));
 }

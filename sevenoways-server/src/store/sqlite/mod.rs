@@ -102,19 +102,21 @@ impl SqliteStore {
     }
 
     /// [`SqliteStore::open`] for a server: checks `key` against the webhook secrets stored
-    /// and seals those written before a key was configured (see [`crate::secrets`]).
-    /// Without a key, a database whose secrets are sealed is refused; so is a key that is
-    /// not theirs. Either is [`StoreError::Secrets`], saying what to do.
+    /// and seals those written before a key was configured (see [`crate::secrets`]); secrets
+    /// sealed with `previous` are sealed again with `key` (changing keys). Without a key, a
+    /// database whose secrets are sealed is refused; so is a key that is not theirs. Either
+    /// is [`StoreError::Secrets`], saying what to do.
     pub async fn open_with_secrets(
         dir: &Path,
         key: Option<crate::secrets::SecretsKey>,
+        previous: Option<&crate::secrets::SecretsKey>,
     ) -> StoreResult<Self> {
         let mut store = Self::open(dir).await?;
-        let sealed = webhooks::prepare_secrets(&store, key.as_ref()).await?;
+        let sealed = webhooks::prepare_secrets(&store, key.as_ref(), previous).await?;
         if sealed > 0 {
             tracing::info!(
                 webhooks = sealed,
-                "sealed webhook secrets stored before the secrets key was set"
+                "sealed webhook secrets with the current secrets key"
             );
         }
         store.secrets_key = key.map(std::sync::Arc::new);

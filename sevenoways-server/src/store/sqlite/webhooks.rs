@@ -97,9 +97,11 @@ type StoredSecrets = (
 
 /// Checks `key` against the database at startup and seals every secret still stored as
 /// given; refuses to go on when secrets are sealed and `key` is not theirs (or is `None`).
+/// When they were sealed with `previous` instead, they are sealed again with `key`.
 pub(super) async fn prepare_secrets(
     store: &SqliteStore,
     key: Option<&SecretsKey>,
+    previous: Option<&SecretsKey>,
 ) -> StoreResult<u64> {
     let var = sevenoways_sdk::env::SECRETS_KEY;
     let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
@@ -122,15 +124,23 @@ pub(super) async fn prepare_secrets(
         }
         return Ok(0);
     };
+    let opens = |k: &SecretsKey, check: &[u8]| {
+        k.open(check, KEY_CHECK).ok().as_deref() == Some(KEY_CHECK_PLAINTEXT)
+    };
+    let mut sealed = 0;
     match check {
-        Some(check) => {
-            if key.open(&check, KEY_CHECK).ok().as_deref() != Some(KEY_CHECK_PLAINTEXT) {
+        Some(check) if opens(key, &check) => {}
+        Some(check) => match previous.filter(|old| opens(old, &check)) {
+            Some(old) => sealed += reseal(&mut tx, old, key).await?,
+            None => {
                 return Err(StoreError::Secrets(format!(
                     "{var} is not the key the webhook secrets in this database were sealed \
-                     with: start with the original key"
+                     with: start with that key (to change keys, set it as {} and the new \
+                     one as {var})",
+                    sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
                 )));
             }
-        }
+        },
         None => {
             sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?)")
                 .bind(KEY_CHECK)
@@ -151,7 +161,6 @@ pub(super) async fn prepare_secrets(
     )
     .fetch_all(&mut *tx)
     .await?;
-    let mut sealed = 0;
     for (id, secret, secret_sealed, previous, previous_sealed) in plain {
         let current = match secret_sealed {
             Some(blob) => blob,
@@ -184,6 +193,48 @@ pub(super) async fn prepare_secrets(
         .execute(&store.write)
         .await?;
     Ok(sealed)
+}
+
+/// Seals every sealed secret (and the key check) again: opened with `old`, sealed with
+/// `new`. Returns the webhooks changed.
+async fn reseal(
+    conn: &mut SqliteConnection,
+    old: &SecretsKey,
+    new: &SecretsKey,
+) -> StoreResult<u64> {
+    let rows: Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT id, secret_sealed, previous_secret_sealed FROM webhooks
+         WHERE secret_sealed IS NOT NULL OR previous_secret_sealed IS NOT NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let again = |blob: Option<Vec<u8>>, id: &str, slot: Slot| -> StoreResult<Option<Vec<u8>>> {
+        let Some(blob) = blob else { return Ok(None) };
+        let context = seal_context(id, slot);
+        let plain = old.open(&blob, &context).map_err(|_| {
+            StoreError::Secrets(format!(
+                "webhook {id}: its sealed secret does not open with {}",
+                sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
+            ))
+        })?;
+        Ok(Some(new.seal(&plain, &context)))
+    };
+    for (id, current, previous) in &rows {
+        sqlx::query(
+            "UPDATE webhooks SET secret_sealed = ?, previous_secret_sealed = ? WHERE id = ?",
+        )
+        .bind(again(current.clone(), id, Slot::Current)?)
+        .bind(again(previous.clone(), id, Slot::Previous)?)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("UPDATE meta SET value = ? WHERE key = ?")
+        .bind(new.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK))
+        .bind(KEY_CHECK)
+        .execute(&mut *conn)
+        .await?;
+    Ok(rows.len() as u64)
 }
 
 pub(super) async fn create_webhook(
