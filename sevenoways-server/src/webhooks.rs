@@ -85,7 +85,7 @@ use sevenoways_sdk::signature::{
     ID_HEADER, SIGNATURE_HEADER, STANDARD_ID_HEADER, STANDARD_SIGNATURE_HEADER,
     STANDARD_TIMESTAMP_HEADER, TIMESTAMP_HEADER, sign, standard_signature_header,
 };
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::config::{Config, WebhookConfig};
@@ -183,14 +183,22 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
     let lease = chrono::Duration::milliseconds((cfg.timeout_ms as i64).saturating_mul(2) + 5_000);
     // Claims in flight in this process, with their leases, to release at shutdown.
     let in_flight: Arc<Mutex<HashMap<DeliveryId, i64>>> = Arc::default();
+    // A finished attempt frees a slot under the caps: claim again at once rather than at
+    // the next poll, or a tenant with a fast receiver would get only its cap per poll.
+    let finished = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
+    // Fan-out runs once per poll (in batches); a wake-up by a finished attempt only claims.
+    let mut fanned_out: Option<Instant> = None;
     while !*shutdown.borrow() {
         let now = Utc::now();
-        if let Err(e) = store
-            .dispatch_events(now, now + give_up_after, DISPATCH_BATCH)
-            .await
-        {
-            tracing::warn!(error = %e, "webhook fan-out failed; retrying");
+        if fanned_out.is_none_or(|at| at.elapsed() >= poll) {
+            fanned_out = Some(Instant::now());
+            if let Err(e) = store
+                .dispatch_events(now, now + give_up_after, DISPATCH_BATCH)
+                .await
+            {
+                tracing::warn!(error = %e, "webhook fan-out failed; retrying");
+            }
         }
         while tasks.try_join_next().is_some() {}
         let room = cfg.max_in_flight.max(1).saturating_sub(tasks.len()) as u32;
@@ -212,11 +220,13 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
                 .expect("not poisoned")
                 .insert(delivery.id.clone(), delivery.lease);
             let (store, client, in_flight) = (store.clone(), client.clone(), in_flight.clone());
+            let finished = finished.clone();
             let policy = config.network;
             tasks.spawn(async move {
                 let record = attempt(&client, &policy, &cfg, &delivery).await;
                 let recorded = store.record_attempt(&record, Utc::now(), &breaker).await;
                 in_flight.lock().expect("not poisoned").remove(&delivery.id);
+                finished.notify_one();
                 // Logged after the record, so a failing log cannot cost the record.
                 log_attempt(&delivery, &record, recorded);
             });
@@ -225,8 +235,10 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
             tokio::task::yield_now().await;
             continue;
         }
+        let next_fan_out = fanned_out.map_or(poll, |at| poll.saturating_sub(at.elapsed()));
         tokio::select! {
-            _ = tokio::time::sleep(poll) => {}
+            _ = tokio::time::sleep(next_fan_out) => {}
+            _ = finished.notified() => {}
             _ = shutdown.changed() => {}
         }
     }

@@ -260,7 +260,15 @@ async fn a_webhook_failing_for_too_long_is_disabled_until_enabled() {
 
     // Disabled: new events are not queued for it, manual sends are refused.
     let attempts_then = bad.hits.lock().unwrap().len();
+    let (late_addr, late) = flaky_receiver(Arc::new(false.into())).await;
+    subscribe(&a, &url(late_addr), &["message.received"], None).await;
     inbound(&a, "n1", "while disabled").await;
+    // Fanned out (the other webhook has it) while the first one is disabled.
+    testing::eventually(10, || {
+        let late = late.clone();
+        async move { (!late.hits.lock().unwrap().is_empty()).then_some(()) }
+    })
+    .await;
     let (status, answer) = crate::e2e_webhooks::raw(
         &t,
         "POST",
