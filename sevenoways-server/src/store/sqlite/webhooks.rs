@@ -195,6 +195,9 @@ pub(super) async fn prepare_secrets(
     Ok(sealed)
 }
 
+/// A webhook's sealed columns: id, secret_sealed, previous_secret_sealed.
+type SealedSecrets = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Seals every sealed secret (and the key check) again: opened with `old`, sealed with
 /// `new`. Returns the webhooks changed.
 async fn reseal(
@@ -202,7 +205,7 @@ async fn reseal(
     old: &SecretsKey,
     new: &SecretsKey,
 ) -> StoreResult<u64> {
-    let rows: Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(
+    let rows: Vec<SealedSecrets> = sqlx::query_as(
         "SELECT id, secret_sealed, previous_secret_sealed FROM webhooks
          WHERE secret_sealed IS NOT NULL OR previous_secret_sealed IS NOT NULL",
     )
