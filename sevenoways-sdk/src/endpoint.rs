@@ -329,8 +329,8 @@ use crate::models::schedules::{
 };
 use crate::models::usage::GetUsage;
 use crate::models::webhooks::{
-    CreateWebhookRequest, DeleteWebhook, GetDelivery, ListDeliveries, ListWebhooks, Redeliver,
-    TestWebhook,
+    CreateWebhookRequest, DeleteWebhook, EnableWebhook, GetDelivery, ListDeliveries, ListWebhooks,
+    Redeliver, RotateWebhookSecret, TestWebhook,
 };
 
 operations! {
@@ -379,6 +379,8 @@ operations! {
     ListDeliveries: "webhooks", "Recent deliveries, newest first: status, response code, latency, next attempt";
     GetDelivery: "webhooks", "One delivery with every attempt";
     Redeliver: "webhooks", "Send a delivery again now";
+    EnableWebhook: "webhooks", "Enable a webhook that was disabled after failing for too long; its pending deliveries go at once";
+    RotateWebhookSecret: "webhooks", "A new signing secret, shown once; the old one signs webhook-signature too for 24 hours";
 }
 
 #[cfg(test)]
@@ -397,7 +399,7 @@ mod tests {
             );
             assert!(op.route.starts_with("/api/"), "{}", op.route);
         }
-        assert_eq!(OPERATIONS.len(), 38);
+        assert_eq!(OPERATIONS.len(), 40);
     }
 
     #[test]

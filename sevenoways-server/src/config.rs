@@ -51,7 +51,17 @@ use crate::limits::{PlanLimits, Plans};
 ///
 /// [webhooks]
 /// timeout_ms = 10000
+/// connect_timeout_ms = 2000
 /// give_up_after_secs = 259200
+/// max_in_flight = 64
+/// max_in_flight_per_account = 8
+/// max_in_flight_per_endpoint = 4
+/// breaker_after_failures = 5
+/// breaker_max_pause_ms = 3600000
+/// disable_after_failures = 20
+/// disable_after_secs = 259200
+/// test_and_redeliver_per_minute = 10
+/// rotation_overlap_secs = 86400
 ///
 /// [scheduler]
 /// tick_ms = 1000
@@ -106,6 +116,14 @@ pub struct Config {
     pub http: HttpConfig,
     /// Database upkeep.
     pub database: DatabaseConfig,
+    /// The key that seals webhook secrets at rest ([`crate::secrets`]). Never read from
+    /// the TOML file: `sevenoways-server` takes it from `SEVENOWAYS_SECRETS_KEY`.
+    #[serde(skip)]
+    pub secrets_key: Option<crate::secrets::SecretsKey>,
+    /// The key the secrets were sealed with before `secrets_key` replaced it: they are
+    /// sealed again with `secrets_key` at startup (`SEVENOWAYS_SECRETS_KEY_PREVIOUS`).
+    #[serde(skip)]
+    pub secrets_key_previous: Option<crate::secrets::SecretsKey>,
 }
 
 impl Default for Config {
@@ -127,6 +145,8 @@ impl Default for Config {
             scheduler: SchedulerConfig::default(),
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
+            secrets_key: None,
+            secrets_key_previous: None,
         }
     }
 }
@@ -363,12 +383,17 @@ pub struct NetworkConfig {
     pub allow_metadata: bool,
 }
 
-/// Webhook delivery: timeouts and the retry schedule.
+/// Webhook delivery: timeouts, the retry schedule, fairness between tenants, the circuit
+/// breaker, and the limits on manual sends. What each number protects against is in
+/// `docs/security.md` ("Webhooks").
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookConfig {
     /// One attempt's time limit (connect, send, and the receiver's answer).
     pub timeout_ms: u64,
+    /// How long connecting may take, within `timeout_ms`: a receiver that does not even
+    /// accept the connection gives up its slot after this.
+    pub connect_timeout_ms: u64,
     /// The first retry's delay; it doubles per attempt, with jitter.
     pub retry_base_ms: u64,
     /// The longest delay between two attempts (a `Retry-After` may ask for more).
@@ -377,19 +402,51 @@ pub struct WebhookConfig {
     pub give_up_after_secs: u64,
     /// How often the delivery loop looks for new events and due retries.
     pub poll_ms: u64,
-    /// Attempts in flight at once.
+    /// Attempts in flight at once in this process.
     pub max_in_flight: usize,
+    /// Attempts in flight at once for one account (API key), across processes: one
+    /// tenant's slow receivers cannot take every slot.
+    pub max_in_flight_per_account: usize,
+    /// Attempts in flight at once to one webhook, across processes (1 while its circuit
+    /// breaker is open).
+    pub max_in_flight_per_endpoint: usize,
+    /// Consecutive failed attempts after which a webhook's circuit breaker opens: it rests
+    /// (no attempts at all) for `retry_base_ms`, doubling with each further failure up to
+    /// `breaker_max_pause_ms`, then one probe at a time until one succeeds.
+    pub breaker_after_failures: u32,
+    /// The longest rest of an open breaker.
+    pub breaker_max_pause_ms: u64,
+    /// A webhook is disabled (and a `webhook.disabled` event raised) once it has failed
+    /// this many times in a row...
+    pub disable_after_failures: u32,
+    /// ...and for at least this long (3 days, the retry window).
+    pub disable_after_secs: u64,
+    /// `POST /api/webhooks/:id/test` and `.../redeliver` calls per API key per sliding
+    /// minute, together (0: unlimited).
+    pub test_and_redeliver_per_minute: u32,
+    /// After `POST /api/webhooks/:id/rotate-secret`, how long the old secret keeps signing
+    /// `webhook-signature` alongside the new one.
+    pub rotation_overlap_secs: u64,
 }
 
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
             timeout_ms: 10_000,
+            connect_timeout_ms: 2_000,
             retry_base_ms: 5_000,
             retry_max_ms: 60 * 60 * 1000,
             give_up_after_secs: 3 * 24 * 60 * 60,
             poll_ms: 500,
-            max_in_flight: 32,
+            max_in_flight: 64,
+            max_in_flight_per_account: 8,
+            max_in_flight_per_endpoint: 4,
+            breaker_after_failures: 5,
+            breaker_max_pause_ms: 60 * 60 * 1000,
+            disable_after_failures: 20,
+            disable_after_secs: 3 * 24 * 60 * 60,
+            test_and_redeliver_per_minute: 10,
+            rotation_overlap_secs: 24 * 60 * 60,
         }
     }
 }

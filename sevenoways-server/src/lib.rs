@@ -44,6 +44,7 @@ pub mod logging;
 pub mod recipients;
 pub mod routes;
 pub mod scheduler;
+pub mod secrets;
 pub mod serve;
 pub mod ssrf;
 pub mod store;
@@ -110,11 +111,25 @@ pub enum LaunchError {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The webhook secrets in the database cannot be read with the configured key (or
+    /// without one); see [`secrets`].
+    #[error("webhook secrets: {0}")]
+    Secrets(String),
 }
 
 /// Opens the store under `config.data_dir`, starts the workers and serves on `listener`.
 pub async fn launch(config: Config, listener: TcpListener) -> Result<Server, LaunchError> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).await?);
+    let store = SqliteStore::open_with_secrets(
+        &config.data_dir,
+        config.secrets_key.clone(),
+        config.secrets_key_previous.as_ref(),
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::Secrets(message) => LaunchError::Secrets(message),
+        other => LaunchError::Store(other),
+    })?;
+    let store: Arc<dyn Store> = Arc::new(store);
     launch_with_store(config, listener, store).await
 }
 

@@ -160,7 +160,24 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     if let Some(dir) = &args.data_dir {
         config.data_dir = dir.clone();
     }
+    // From the environment only: a flag would show the key in `ps`.
+    config.secrets_key = secrets_key_from_env(env::SECRETS_KEY)?;
+    config.secrets_key_previous = secrets_key_from_env(env::SECRETS_KEY_PREVIOUS)?;
     Ok(config)
+}
+
+fn secrets_key_from_env(
+    var: &str,
+) -> Result<Option<sevenoways_server::secrets::SecretsKey>, String> {
+    let Some(key) = std::env::var_os(var).filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    let key = key
+        .to_str()
+        .ok_or_else(|| format!("{var}: expected hex or base64 text"))?;
+    sevenoways_server::secrets::SecretsKey::parse(key)
+        .map(Some)
+        .map_err(|e| e.replacen(env::SECRETS_KEY, var, 1))
 }
 
 #[tokio::main]

@@ -4,10 +4,12 @@ use crate::Client;
 use crate::error::Result;
 use crate::ids::{DeliveryId, WebhookId};
 use crate::models::webhooks::{
-    CreateWebhookRequest, DeleteWebhook, DeliveryDetail, DeliveryList, GetDelivery, ListDeliveries,
-    ListWebhooks, Redeliver, TestWebhook, WebhookCreated, WebhookList,
+    CreateWebhookRequest, DeleteWebhook, DeliveryDetail, DeliveryList, EnableWebhook, GetDelivery,
+    ListDeliveries, ListWebhooks, Redeliver, RotateSecretRequest, RotateWebhookSecret,
+    SecretRotated, TestWebhook, Webhook, WebhookCreated, WebhookList,
 };
 use crate::page::PageParams;
+use crate::secret::WebhookSecret;
 
 /// Webhook subscriptions and their deliveries. Get one with [`Client::webhooks`].
 #[derive(Debug)]
@@ -80,5 +82,27 @@ impl WebhooksApi<'_> {
             delivery_id: delivery.clone(),
         };
         self.client.call(&req).await.map(drop)
+    }
+
+    /// `POST /api/webhooks/{id}/enable` ([`EnableWebhook`]): turns a disabled webhook
+    /// back on; its pending deliveries are tried at once. Answers the webhook as it is now.
+    pub async fn enable(&self, id: &WebhookId) -> Result<Webhook> {
+        let req = EnableWebhook { id: id.clone() };
+        self.client.call(&req).await.map(|e| e.webhook)
+    }
+
+    /// `POST /api/webhooks/{id}/rotate-secret` ([`RotateWebhookSecret`]): a new signing
+    /// secret (`secret`, or one the server generates), shown only in this answer. The old
+    /// secret signs as well until [`SecretRotated::previous_secret_expires_at`].
+    pub async fn rotate_secret(
+        &self,
+        id: &WebhookId,
+        secret: Option<WebhookSecret>,
+    ) -> Result<SecretRotated> {
+        let req = RotateWebhookSecret {
+            id: id.clone(),
+            request: RotateSecretRequest { secret },
+        };
+        self.client.call(&req).await
     }
 }

@@ -63,6 +63,10 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Sealed webhook secrets cannot be read: no `SEVENOWAYS_SECRETS_KEY`, or not the key
+    /// they were sealed with (see [`crate::secrets`]). The message says which.
+    #[error("{0}")]
+    Secrets(String),
 }
 
 impl StoreError {
@@ -235,11 +239,15 @@ pub struct UsageSnapshot {
 pub struct ClaimedDelivery {
     pub id: DeliveryId,
     pub webhook_id: WebhookId,
+    /// Whose webhook it is.
+    pub account_id: AccountId,
     /// Where to POST; checked against [`crate::ssrf`] again at each attempt.
     pub url: String,
     /// The signing key (redacted in `Debug`).
     pub secret: WebhookSecret,
-    /// The event's id (`X-Webhook-Id`).
+    /// The key before the last rotation, while it still signs too.
+    pub previous_secret: Option<WebhookSecret>,
+    /// The event's id (`X-Webhook-Id`, `webhook-id`).
     pub event_id: EventId,
     /// `message.sent`, ..., or `webhook.test`.
     pub event_type: String,
@@ -249,6 +257,62 @@ pub struct ClaimedDelivery {
     pub attempt: u32,
     /// No attempt after this (3 days after the event, by default).
     pub give_up_at: DateTime<Utc>,
+    /// The lease this claim holds (Unix ms), also its token: the attempt is recorded only
+    /// while the delivery is still pending under this lease (as [`Claimed::lease`]).
+    pub lease: i64,
+}
+
+/// How many attempts a claim may start, and the caps that keep one tenant from taking
+/// them all. The caps count attempts in flight in every process on the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimLimits {
+    /// Attempts to start now (the free slots of this process).
+    pub total: u32,
+    /// Attempts in flight per account.
+    pub per_account: u32,
+    /// Attempts in flight per webhook.
+    pub per_endpoint: u32,
+    /// A webhook with at least this many consecutive failures is half-open: one attempt
+    /// at a time.
+    pub half_open_after: u32,
+}
+
+/// The circuit breaker's thresholds, applied as each attempt is recorded (see
+/// [`crate::config::WebhookConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerPolicy {
+    /// Consecutive failures that open the breaker.
+    pub open_after: u32,
+    /// The first rest, in milliseconds; it doubles with each further failure.
+    pub base_pause_ms: i64,
+    /// The longest rest, in milliseconds.
+    pub max_pause_ms: i64,
+    /// Consecutive failures before the webhook is disabled (0: never)...
+    pub disable_after_failures: u32,
+    /// ...spanning at least this many milliseconds.
+    pub disable_after_ms: i64,
+}
+
+/// What recording an attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Nothing: the claim's lease was lost (another worker took the delivery over).
+    Stale,
+    /// The attempt and the delivery's new state are on record.
+    Recorded,
+    /// Recorded, and the failure disabled the webhook (`webhook.disabled` raised).
+    Disabled,
+}
+
+/// What a request about one subscription found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookAction {
+    /// Done.
+    Done,
+    /// No such subscription (or delivery) for this account.
+    NotFound,
+    /// The subscription is disabled: enable it first.
+    Disabled,
 }
 
 /// What became of a delivery after an attempt.
@@ -266,6 +330,8 @@ pub enum AttemptOutcome {
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
     pub delivery_id: DeliveryId,
+    /// The claim's lease ([`ClaimedDelivery::lease`]).
+    pub lease: i64,
     /// From 1.
     pub attempt: u32,
     /// When it started.
@@ -627,8 +693,8 @@ pub trait Store: Send + Sync + 'static {
     async fn count_owned(&self, account: AccountId, resource: Resource) -> StoreResult<u64>;
     /// Deletes a subscription with its deliveries.
     async fn delete_webhook(&self, account: AccountId, id: &WebhookId) -> StoreResult<bool>;
-    /// Records `event` and one delivery of it to this subscription only; `false` if the
-    /// subscription is not the account's.
+    /// Records `event` and one delivery of it to this subscription only, due now (an open
+    /// circuit breaker lets it through as the next probe).
     async fn queue_test_event(
         &self,
         account: AccountId,
@@ -636,26 +702,37 @@ pub trait Store: Send + Sync + 'static {
         event: NewEvent,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-    /// Fans undispatched events out: one pending delivery per matching subscription, and
-    /// the events marked dispatched, in one transaction. Returns deliveries created.
+    ) -> StoreResult<WebhookAction>;
+    /// Fans undispatched events out: one pending delivery per matching subscription that
+    /// is not disabled, and the events marked dispatched, in one transaction. Returns
+    /// deliveries created.
     async fn dispatch_events(
         &self,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<u64>;
-    /// Leases due deliveries until `lease_until`, counting an attempt.
+    /// Leases due deliveries until `lease_until`, counting an attempt: round-robin across
+    /// accounts and, within one, across its webhooks, under `limits`; disabled webhooks
+    /// and those whose circuit breaker rests are skipped.
     async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: u32,
+        limits: ClaimLimits,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// Records an attempt and its outcome, releasing the lease.
-    async fn record_attempt(&self, record: &AttemptRecord) -> StoreResult<()>;
-    /// Releases leases (graceful shutdown) without counting the attempt.
-    async fn release_deliveries(&self, ids: &[DeliveryId]) -> StoreResult<()>;
+    /// Records an attempt and its outcome, releasing the lease, if the claim still holds
+    /// it; updates the webhook's failure streak under `breaker` (which may disable it and
+    /// raise `webhook.disabled`, in the same transaction).
+    async fn record_attempt(
+        &self,
+        record: &AttemptRecord,
+        now: DateTime<Utc>,
+        breaker: &BreakerPolicy,
+    ) -> StoreResult<Recorded>;
+    /// Releases leases (graceful shutdown) without counting the attempt; each only while
+    /// the claim (id, lease) still holds it.
+    async fn release_deliveries(&self, claims: &[(DeliveryId, i64)]) -> StoreResult<()>;
     /// A page of the subscription's deliveries, newest first; `None` if the
     /// subscription is not the account's.
     async fn list_deliveries(
@@ -679,6 +756,26 @@ pub trait Store: Send + Sync + 'static {
         delivery_id: &DeliveryId,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
+    ) -> StoreResult<WebhookAction>;
+    /// Enables a subscription: not disabled, no failure streak, breaker closed, and its
+    /// pending deliveries due at `now` with at least until `give_up_at` to succeed. `None`
+    /// if the subscription is not the account's.
+    async fn enable_webhook(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        now: DateTime<Utc>,
+        give_up_at: DateTime<Utc>,
+    ) -> StoreResult<Option<Webhook>>;
+    /// Makes `secret` the subscription's signing secret; the current one becomes the
+    /// previous secret, signing too until `previous_expires_at` (an older previous one is
+    /// dropped). `false` if the subscription is not the account's.
+    async fn rotate_webhook_secret(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        secret: &WebhookSecret,
+        previous_expires_at: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
     // Operations: readiness, maintenance.
@@ -725,4 +822,13 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         reason: &str,
     ) -> StoreResult<Option<Revoked>>;
+    /// Counts one `test` or `redeliver` call against the account's allowance of
+    /// `per_minute` in any sliding minute (0: unlimited); over it, nothing is counted and
+    /// the answer is how long until a call would be allowed.
+    async fn take_manual_call(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+        per_minute: u32,
+    ) -> StoreResult<Result<(), std::time::Duration>>;
 }

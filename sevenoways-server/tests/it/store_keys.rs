@@ -124,12 +124,12 @@ async fn revoking_an_account_refuses_its_keys_and_stops_its_work() {
         .unwrap();
     let theirs = store.enqueue(vec![entry(other)]).await.unwrap();
     for (owner, id) in [(account, "wh_1"), (other, "wh_2")] {
-        let hook = Webhook {
-            id: WebhookId::new(id).unwrap(),
-            url: format!("https://example.com/{id}"),
-            events: Vec::new(),
-            created_at: now,
-        };
+        let hook = Webhook::new(
+            WebhookId::new(id).unwrap(),
+            format!("https://example.com/{id}"),
+            Vec::new(),
+            now,
+        );
         store
             .create_webhook(owner, &hook, &WebhookSecret::new("0123456789abcdef0123"), 0)
             .await

@@ -263,7 +263,7 @@ pub(super) async fn revoke_account(
     .bind(account)
     .execute(&mut *tx)
     .await?;
-    for table in ["webhook_deliveries", "webhooks"] {
+    for table in ["webhook_deliveries", "webhooks", "webhook_manual_calls"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE account_id = ?"))
             .bind(account)
             .execute(&mut *tx)

@@ -38,7 +38,7 @@ use crate::time::{from_millis, millis, stored};
 use ops::WriteHealth;
 use queue::{EnqueueJob, Recovery, group_commit};
 use schedules::schedule_row;
-use webhooks::{insert_event_for, webhook_row};
+use webhooks::{WEBHOOK_COLUMNS, insert_event_for, webhook_row};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -50,6 +50,8 @@ pub struct SqliteStore {
     enqueue_tx: mpsc::Sender<EnqueueJob>,
     /// The group commit's last failure, for [`Store::probe_write`].
     write_health: Arc<WriteHealth>,
+    /// Seals webhook secrets at rest, when configured (see [`crate::secrets`]).
+    secrets_key: Option<std::sync::Arc<crate::secrets::SecretsKey>>,
 }
 
 impl SqliteStore {
@@ -127,7 +129,30 @@ impl SqliteStore {
             write,
             enqueue_tx,
             write_health,
+            secrets_key: None,
         })
+    }
+
+    /// [`SqliteStore::open`] for a server: checks `key` against the webhook secrets stored
+    /// and seals those written before a key was configured (see [`crate::secrets`]); secrets
+    /// sealed with `previous` are sealed again with `key` (changing keys). Without a key, a
+    /// database whose secrets are sealed is refused; so is a key that is not theirs. Either
+    /// is [`StoreError::Secrets`], saying what to do.
+    pub async fn open_with_secrets(
+        dir: &Path,
+        key: Option<crate::secrets::SecretsKey>,
+        previous: Option<&crate::secrets::SecretsKey>,
+    ) -> StoreResult<Self> {
+        let mut store = Self::open(dir).await?;
+        let sealed = webhooks::prepare_secrets(&store, key.as_ref(), previous).await?;
+        if sealed > 0 {
+            tracing::info!(
+                webhooks = sealed,
+                "sealed webhook secrets with the current secrets key"
+            );
+        }
+        store.secrets_key = key.map(std::sync::Arc::new);
+        Ok(store)
     }
 }
 
@@ -747,23 +772,7 @@ impl Store for SqliteStore {
         secret: &WebhookSecret,
         max: u32,
     ) -> StoreResult<()> {
-        // IMMEDIATE: the quota is counted and the row inserted under one write lock, so
-        // concurrent creates cannot both see room for one more.
-        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        check_quota(&mut tx, Resource::Webhooks, max, account, None).await?;
-        sqlx::query(
-            "INSERT INTO webhooks (id, account_id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(webhook.id.as_str())
-        .bind(account)
-        .bind(&webhook.url)
-        .bind(serde_json::to_string(&webhook.events).expect("strings serialise"))
-        .bind(secret.expose())
-        .bind(millis(webhook.created_at))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        webhooks::create_webhook(self, account, webhook, secret, max).await
     }
 
     async fn list_webhooks(
@@ -772,11 +781,11 @@ impl Store for SqliteStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Webhook>> {
         let (t, id) = after_created(page);
-        let rows = sqlx::query(
-            "SELECT id, url, events, created_at FROM webhooks
+        let rows = sqlx::query(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks
              WHERE account_id = ? AND (created_at, id) > (?, ?)
-             ORDER BY created_at, id LIMIT ?",
-        )
+             ORDER BY created_at, id LIMIT ?"
+        ))
         .bind(account)
         .bind(t)
         .bind(id)
@@ -802,7 +811,7 @@ impl Store for SqliteStore {
         event: NewEvent,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<WebhookAction> {
         webhooks::queue_test_event(self, account, id, event, now, give_up_at).await
     }
 
@@ -819,28 +828,22 @@ impl Store for SqliteStore {
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: u32,
+        limits: ClaimLimits,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        webhooks::claim_deliveries(self, now, lease_until, limit).await
+        webhooks::claim_deliveries(self, now, lease_until, limits).await
     }
 
-    async fn record_attempt(&self, record: &AttemptRecord) -> StoreResult<()> {
-        webhooks::record_attempt(self, record).await
+    async fn record_attempt(
+        &self,
+        record: &AttemptRecord,
+        now: DateTime<Utc>,
+        breaker: &BreakerPolicy,
+    ) -> StoreResult<Recorded> {
+        webhooks::record_attempt(self, record, now, breaker).await
     }
 
-    async fn release_deliveries(&self, ids: &[DeliveryId]) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        for id in ids {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET lease_until = NULL, attempts = MAX(attempts - 1, 0)
-                 WHERE id = ? AND status = 'pending' AND lease_until IS NOT NULL",
-            )
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    async fn release_deliveries(&self, claims: &[(DeliveryId, i64)]) -> StoreResult<()> {
+        webhooks::release_deliveries(self, claims).await
     }
 
     async fn list_deliveries(
@@ -868,7 +871,7 @@ impl Store for SqliteStore {
         delivery_id: &DeliveryId,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<WebhookAction> {
         webhooks::redeliver(self, account, id, delivery_id, now, give_up_at).await
     }
 
@@ -935,5 +938,34 @@ impl Store for SqliteStore {
         reason: &str,
     ) -> StoreResult<Option<Revoked>> {
         keys::revoke_account(self, account, now, reason).await
+    }
+
+    async fn enable_webhook(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        now: DateTime<Utc>,
+        give_up_at: DateTime<Utc>,
+    ) -> StoreResult<Option<Webhook>> {
+        webhooks::enable_webhook(self, account, id, now, give_up_at).await
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        secret: &WebhookSecret,
+        previous_expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        webhooks::rotate_webhook_secret(self, account, id, secret, previous_expires_at).await
+    }
+
+    async fn take_manual_call(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+        per_minute: u32,
+    ) -> StoreResult<Result<(), std::time::Duration>> {
+        webhooks::take_manual_call(self, account, now, per_minute).await
     }
 }
