@@ -215,6 +215,7 @@ async fn seed_instance(
             instance,
             "bench",
             sevenoways_server::config::EngineKind::Sandbox,
+            0,
         )
         .await
         .unwrap();

@@ -77,7 +77,7 @@ pub async fn first_start(
 async fn seed_sandbox(store: &dyn Store, account: AccountId) -> Result<(), StoreError> {
     let id = InstanceId::new(DEMO_INSTANCE).expect("valid id");
     store
-        .create_instance(account, &id, "Sandbox number", EngineKind::Sandbox)
+        .create_instance(account, &id, "Sandbox number", EngineKind::Sandbox, 0)
         .await?;
     store
         .set_instance_status(
@@ -93,7 +93,7 @@ async fn seed_sandbox(store: &dyn Store, account: AccountId) -> Result<(), Store
         name: DEMO_GROUP.into(),
         participants: 3,
     };
-    store.upsert_group(account, &id, &group).await
+    store.upsert_group(account, &id, &group, 0).await
 }
 
 #[cfg(test)]

@@ -28,15 +28,22 @@ use crate::limits::{PlanLimits, Plans};
 /// delivered_after_ms = 2000
 /// read_after_ms = 5000
 ///
-/// # Plans: the send rate and message caps of each API key's plan. A plan named
+/// # Plans: the send rate, message caps and quotas of each API key's plan. A plan named
 /// # "default" replaces the built-in one (60 requests/minute, 1000 messages/day,
-/// # 20000 messages/month, reset at UTC midnight / the 1st of the month).
+/// # 20000 messages/month, reset at UTC midnight / the 1st of the month; the quotas
+/// # below). 0 means unlimited.
 /// [[plans]]
 /// name = "pro"
 /// requests_per_minute = 120
 /// daily_cap = 10000
 /// monthly_cap = 200000
 /// timezone = "UTC"
+/// max_instances = 20
+/// max_channels = 100
+/// max_schedules = 100
+/// max_webhooks = 25
+/// max_groups_per_instance = 1000
+/// schedule_pause_after = 5
 ///
 /// [network]
 /// allow_loopback = false   # default: allowed only on a development server listening on loopback
@@ -44,10 +51,30 @@ use crate::limits::{PlanLimits, Plans};
 ///
 /// [webhooks]
 /// timeout_ms = 10000
+/// connect_timeout_ms = 2000
 /// give_up_after_secs = 259200
+/// max_in_flight = 64
+/// max_in_flight_per_account = 8
+/// max_in_flight_per_endpoint = 4
+/// breaker_after_failures = 5
+/// breaker_max_pause_ms = 3600000
+/// disable_after_failures = 20
+/// disable_after_secs = 259200
+/// test_and_redeliver_per_minute = 10
+/// rotation_overlap_secs = 86400
 ///
 /// [scheduler]
 /// tick_ms = 1000
+///
+/// # Slow and idle clients, and how many connections are served at once.
+/// [http]
+/// header_read_timeout_secs = 10
+/// idle_timeout_secs = 60
+/// max_connections = 1024
+/// shutdown_timeout_secs = 10
+///
+/// [database]
+/// checkpoint_secs = 300
 ///
 /// # Real numbers (see the README, "Connect a real number"). Every secret can come from
 /// # the environment instead: SEVENOWAYS_WAHA_API_KEY, SEVENOWAYS_META_ACCESS_TOKEN,
@@ -72,8 +99,10 @@ pub struct Config {
     /// The base URL users reach the server at, for links (QR pages). Defaults to
     /// `http://<listen>`.
     pub public_url: Option<String>,
-    /// Days to keep finished webhook deliveries, old events and old cap counters
-    /// (0 keeps them forever). Queue entries, schedules and the outbox are never pruned.
+    /// Days to keep finished queue entries (sent, delivered, read or failed), the sandbox
+    /// outbox, finished webhook deliveries, old events and old cap counters (0 keeps them
+    /// forever). Queued and sending entries, pending deliveries and schedules are never
+    /// pruned.
     pub retention_days: u64,
     /// How long one request may take, reading its body included (seconds).
     pub request_timeout_secs: u64,
@@ -96,6 +125,18 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// The schedule firing loop; see [`crate::scheduler`].
     pub scheduler: SchedulerConfig,
+    /// Connection limits and timeouts; see [`crate::serve`].
+    pub http: HttpConfig,
+    /// Database upkeep.
+    pub database: DatabaseConfig,
+    /// The key that seals webhook secrets at rest ([`crate::secrets`]). Never read from
+    /// the TOML file: `sevenoways-server` takes it from `SEVENOWAYS_SECRETS_KEY`.
+    #[serde(skip)]
+    pub secrets_key: Option<crate::secrets::SecretsKey>,
+    /// The key the secrets were sealed with before `secrets_key` replaced it: they are
+    /// sealed again with `secrets_key` at startup (`SEVENOWAYS_SECRETS_KEY_PREVIOUS`).
+    #[serde(skip)]
+    pub secrets_key_previous: Option<crate::secrets::SecretsKey>,
     /// The engines that serve real numbers: `[engines.waha]`, `[engines.meta]`.
     pub engines: EnginesConfig,
 }
@@ -117,6 +158,10 @@ impl Default for Config {
             default_engine: EngineKind::default(),
             webhooks: WebhookConfig::default(),
             scheduler: SchedulerConfig::default(),
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            secrets_key: None,
+            secrets_key_previous: None,
             engines: EnginesConfig::default(),
         }
     }
@@ -388,11 +433,14 @@ fn default_graph_url() -> String {
     "https://graph.facebook.com/v23.0".into()
 }
 
-/// One plan: the send rate of its keys and how many messages they may send.
+/// One plan: the send rate of its keys, how many messages they may send, and how much
+/// they may keep.
 ///
-/// `0` means unlimited for any of the three numbers. Caps count messages (one per
-/// recipient), the rate counts send requests. Periods are the calendar day and month
-/// in `timezone` (UTC unless set).
+/// `0` means unlimited for any of the numbers. Caps count messages (one per recipient),
+/// the rate counts send requests. Periods are the calendar day and month in `timezone`
+/// (UTC unless set). Quotas (`max_*`) count what a key keeps; a create past one is
+/// answered 409 naming the key. Unset fields take the built-in plan's values
+/// ([`PlanLimits::builtin_default`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PlanConfig {
@@ -406,6 +454,19 @@ pub struct PlanConfig {
     pub monthly_cap: u64,
     /// The IANA zone whose midnight and first of the month reset the caps.
     pub timezone: String,
+    /// Instances per API key.
+    pub max_instances: u32,
+    /// Saved channels per API key.
+    pub max_channels: u32,
+    /// Schedules per API key.
+    pub max_schedules: u32,
+    /// Webhook subscriptions per API key.
+    pub max_webhooks: u32,
+    /// Groups per instance.
+    pub max_groups_per_instance: u32,
+    /// A schedule whose runs are skipped for a cap this many times in a row is paused
+    /// until resumed (`POST /api/schedules/{id}/resume`).
+    pub schedule_pause_after: u32,
 }
 
 impl Default for PlanConfig {
@@ -419,6 +480,12 @@ impl Default for PlanConfig {
             daily_cap: builtin.daily_cap,
             monthly_cap: builtin.monthly_cap,
             timezone: builtin.timezone.name().into(),
+            max_instances: builtin.quotas.instances,
+            max_channels: builtin.quotas.channels,
+            max_schedules: builtin.quotas.schedules,
+            max_webhooks: builtin.quotas.webhooks,
+            max_groups_per_instance: builtin.quotas.groups_per_instance,
+            schedule_pause_after: builtin.schedule_pause_after,
         }
     }
 }
@@ -442,6 +509,14 @@ impl PlanConfig {
             daily_cap: self.daily_cap,
             monthly_cap: self.monthly_cap,
             timezone,
+            quotas: crate::limits::Quotas {
+                instances: self.max_instances,
+                channels: self.max_channels,
+                schedules: self.max_schedules,
+                webhooks: self.max_webhooks,
+                groups_per_instance: self.max_groups_per_instance,
+            },
+            schedule_pause_after: self.schedule_pause_after,
         })
     }
 }
@@ -485,12 +560,17 @@ pub struct NetworkConfig {
     pub allow_metadata: bool,
 }
 
-/// Webhook delivery: timeouts and the retry schedule.
+/// Webhook delivery: timeouts, the retry schedule, fairness between tenants, the circuit
+/// breaker, and the limits on manual sends. What each number protects against is in
+/// `docs/security.md` ("Webhooks").
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookConfig {
     /// One attempt's time limit (connect, send, and the receiver's answer).
     pub timeout_ms: u64,
+    /// How long connecting may take, within `timeout_ms`: a receiver that does not even
+    /// accept the connection gives up its slot after this.
+    pub connect_timeout_ms: u64,
     /// The first retry's delay; it doubles per attempt, with jitter.
     pub retry_base_ms: u64,
     /// The longest delay between two attempts (a `Retry-After` may ask for more).
@@ -499,19 +579,51 @@ pub struct WebhookConfig {
     pub give_up_after_secs: u64,
     /// How often the delivery loop looks for new events and due retries.
     pub poll_ms: u64,
-    /// Attempts in flight at once.
+    /// Attempts in flight at once in this process.
     pub max_in_flight: usize,
+    /// Attempts in flight at once for one account (API key), across processes: one
+    /// tenant's slow receivers cannot take every slot.
+    pub max_in_flight_per_account: usize,
+    /// Attempts in flight at once to one webhook, across processes (1 while its circuit
+    /// breaker is open).
+    pub max_in_flight_per_endpoint: usize,
+    /// Consecutive failed attempts after which a webhook's circuit breaker opens: it rests
+    /// (no attempts at all) for `retry_base_ms`, doubling with each further failure up to
+    /// `breaker_max_pause_ms`, then one probe at a time until one succeeds.
+    pub breaker_after_failures: u32,
+    /// The longest rest of an open breaker.
+    pub breaker_max_pause_ms: u64,
+    /// A webhook is disabled (and a `webhook.disabled` event raised) once it has failed
+    /// this many times in a row...
+    pub disable_after_failures: u32,
+    /// ...and for at least this long (3 days, the retry window).
+    pub disable_after_secs: u64,
+    /// `POST /api/webhooks/:id/test` and `.../redeliver` calls per API key per sliding
+    /// minute, together (0: unlimited).
+    pub test_and_redeliver_per_minute: u32,
+    /// After `POST /api/webhooks/:id/rotate-secret`, how long the old secret keeps signing
+    /// `webhook-signature` alongside the new one.
+    pub rotation_overlap_secs: u64,
 }
 
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
             timeout_ms: 10_000,
+            connect_timeout_ms: 2_000,
             retry_base_ms: 5_000,
             retry_max_ms: 60 * 60 * 1000,
             give_up_after_secs: 3 * 24 * 60 * 60,
             poll_ms: 500,
-            max_in_flight: 32,
+            max_in_flight: 64,
+            max_in_flight_per_account: 8,
+            max_in_flight_per_endpoint: 4,
+            breaker_after_failures: 5,
+            breaker_max_pause_ms: 60 * 60 * 1000,
+            disable_after_failures: 20,
+            disable_after_secs: 3 * 24 * 60 * 60,
+            test_and_redeliver_per_minute: 10,
+            rotation_overlap_secs: 24 * 60 * 60,
         }
     }
 }
@@ -530,9 +642,59 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// How the HTTP listener treats slow, idle and numerous clients (see [`crate::serve`]).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// A client must send a request's complete headers within this many seconds of
+    /// connecting, or of its previous answer on a kept-alive connection; otherwise the
+    /// connection is closed (with a 408 if it had started a request).
+    pub header_read_timeout_secs: u64,
+    /// A connection that moves no byte either way for this long while no request on it is
+    /// being handled is closed: a client that stops reading its answer, or idles.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once. Past it, the connection idle the longest is closed
+    /// to make room, or, when every connection is busy with a request, new ones wait in
+    /// the kernel's queue. Lowered at start-up to fit the process's open-file limit.
+    pub max_connections: usize,
+    /// On shutdown, connections still open this many seconds after the signal are
+    /// dropped (requests in progress get that long to finish).
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+/// Database upkeep.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Seconds between checkpoints that copy the write-ahead log into the database and
+    /// truncate it (0: only SQLite's automatic checkpoints, which never shrink the log
+    /// file). The log is also capped at 64 MiB after each checkpoint.
+    pub checkpoint_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_secs: 300,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::Quotas;
 
     #[test]
     fn plans_from_config() {
@@ -691,5 +853,30 @@ mod tests {
             ..PlanConfig::default()
         };
         assert_eq!(config.validate().unwrap(), PlanLimits::builtin_default());
+    }
+
+    #[test]
+    fn quotas_come_from_the_plan_and_default_to_the_builtin_ones() {
+        let config: Config = toml::from_str(
+            r#"
+            [[plans]]
+            name = "pro"
+            max_instances = 50
+            max_webhooks = 0
+            schedule_pause_after = 0
+            "#,
+        )
+        .unwrap();
+        let plans = Plans::from_config(&config.plans).unwrap();
+        let pro = plans.get("pro");
+        assert_eq!(pro.quotas.instances, 50);
+        assert_eq!(pro.quotas.webhooks, 0, "0 is unlimited");
+        assert_eq!(pro.schedule_pause_after, 0);
+        // Unset: the built-in plan's.
+        assert_eq!(pro.quotas.channels, Quotas::BUILTIN.channels);
+        assert_eq!(pro.quotas.groups_per_instance, 1000);
+        assert_eq!(plans.get("default").quotas, Quotas::BUILTIN);
+        let typo = toml::from_str::<Config>("[[plans]]\nname = \"x\"\nmax_webhook = 3\n");
+        assert!(typo.unwrap_err().to_string().contains("max_webhook"));
     }
 }

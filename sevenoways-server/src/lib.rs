@@ -8,12 +8,15 @@
 //! resource; [`store`] is storage behind the [`store::Store`] trait (SQLite by default);
 //! [`worker`] runs the queue and the sandbox's receipt clock; [`scheduler`] fires cron
 //! schedules; [`webhooks`] fans events out and delivers them, signed; [`limits`] is the
-//! per-key rate limit and per-plan caps; [`ssrf`] guards the URLs the server requests;
+//! per-key rate limit, per-plan caps and quotas; [`recipients`] resolves group targets;
+//! [`ssrf`] guards the URLs the server requests;
 //! [`account`], [`engine`], [`ids`] and [`time`] are the leaf types everything else
 //! shares; [`transport`] is the WhatsApp side; [`bootstrap`] seeds a development server's
-//! first start. [`launch`] takes a bound listener, so tests run
-//! it on port 0; the `testing` module (feature `testing`) is the harness the server's and
-//! the CLI's tests share.
+//! first start. [`serve`] is the HTTP listener and its limits on slow and numerous
+//! clients; [`health`] supervises the background loops and answers `/readyz`; [`logging`]
+//! is a log that never panics. [`launch`] takes a bound listener, so tests run it on port
+//! 0; the `testing` module (feature `testing`) is the harness the server's and the CLI's
+//! tests share.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,10 +37,15 @@ pub mod cron;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod health;
 pub mod ids;
 pub mod limits;
+pub mod logging;
+pub mod recipients;
 pub mod routes;
 pub mod scheduler;
+pub mod secrets;
+pub mod serve;
 pub mod ssrf;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -82,6 +90,11 @@ pub struct AppState {
     /// The engines that serve numbers, by kind (the sandbox, and WAHA and Meta when
     /// configured).
     pub engines: Arc<Engines>,
+    /// The background loops' state and the write probe, for `/readyz`.
+    pub health: Arc<health::Health>,
+    /// Sends refused until a known instant, answered before any work
+    /// ([`limits::RefusalCache`]).
+    pub refusals: Arc<limits::RefusalCache>,
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -104,11 +117,25 @@ pub enum LaunchError {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The webhook secrets in the database cannot be read with the configured key (or
+    /// without one); see [`secrets`].
+    #[error("webhook secrets: {0}")]
+    Secrets(String),
 }
 
 /// Opens the store under `config.data_dir`, starts the workers and serves on `listener`.
 pub async fn launch(config: Config, listener: TcpListener) -> Result<Server, LaunchError> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).await?);
+    let store = SqliteStore::open_with_secrets(
+        &config.data_dir,
+        config.secrets_key.clone(),
+        config.secrets_key_previous.as_ref(),
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::Secrets(message) => LaunchError::Secrets(message),
+        other => LaunchError::Store(other),
+    })?;
+    let store: Arc<dyn Store> = Arc::new(store);
     launch_with_store(config, listener, store).await
 }
 
@@ -148,36 +175,110 @@ pub async fn launch_with_store(
         queue_wake: Arc::new(Notify::new()),
         keys: Arc::default(),
         engines: engines.clone(),
+        health: Arc::default(),
+        refusals: Arc::default(),
     };
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let transport = engines;
-    tasks.spawn(worker::run_engine_pruning(store.clone(), rx.clone()));
-    tasks.spawn(worker::run_queue(
-        store.clone(),
-        transport,
-        config.clone(),
-        state.queue_wake.clone(),
-        rx.clone(),
-    ));
-    tasks.spawn(worker::run_receipts(
-        store.clone(),
-        config.clone(),
-        rx.clone(),
-    ));
-    tasks.spawn(scheduler::run(
-        store.clone(),
-        config.clone(),
-        plans,
-        state.queue_wake.clone(),
-        rx.clone(),
-    ));
-    tasks.spawn(webhooks::run(store.clone(), config.clone(), rx.clone()));
-    tasks.spawn(worker::run_retention(
-        store.clone(),
-        config.clone(),
-        rx.clone(),
-    ));
+    let health = state.health.clone();
+    {
+        let (store, config, wake, rx) = (
+            store.clone(),
+            config.clone(),
+            state.queue_wake.clone(),
+            rx.clone(),
+        );
+        health::supervise(&mut tasks, health.clone(), "queue", rx.clone(), move || {
+            worker::run_queue(
+                store.clone(),
+                transport.clone(),
+                config.clone(),
+                wake.clone(),
+                rx.clone(),
+            )
+        });
+    }
+    {
+        let (store, config, rx) = (store.clone(), config.clone(), rx.clone());
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "receipts",
+            rx.clone(),
+            move || worker::run_receipts(store.clone(), config.clone(), rx.clone()),
+        );
+    }
+    {
+        let (store, config, wake, rx) = (
+            store.clone(),
+            config.clone(),
+            state.queue_wake.clone(),
+            rx.clone(),
+        );
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "scheduler",
+            rx.clone(),
+            move || {
+                scheduler::run(
+                    store.clone(),
+                    config.clone(),
+                    plans.clone(),
+                    wake.clone(),
+                    rx.clone(),
+                )
+            },
+        );
+    }
+    {
+        let (store, config, rx) = (store.clone(), config.clone(), rx.clone());
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "webhooks",
+            rx.clone(),
+            move || webhooks::run(store.clone(), config.clone(), rx.clone()),
+        );
+    }
+    // With retention off the loop has nothing to do and returns at once.
+    if config.retention_days > 0 {
+        let (store, config, rx) = (store.clone(), config.clone(), rx.clone());
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "retention",
+            rx.clone(),
+            move || worker::run_retention(store.clone(), config.clone(), rx.clone()),
+        );
+    }
+    if config.database.checkpoint_secs > 0 {
+        let (store, config, rx) = (store.clone(), config.clone(), rx.clone());
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "checkpoint",
+            rx.clone(),
+            move || worker::run_checkpoints(store.clone(), config.clone(), rx.clone()),
+        );
+    }
+    {
+        let (store, rx) = (store.clone(), rx.clone());
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "engine-pruning",
+            rx.clone(),
+            move || worker::run_engine_pruning(store.clone(), rx.clone()),
+        );
+    }
+    {
+        let (store, keys, rx) = (store.clone(), state.keys.clone(), rx.clone());
+        health::supervise(&mut tasks, health.clone(), "keys", rx.clone(), move || {
+            auth::watch_revocations(store.clone(), keys.clone(), rx.clone())
+        });
+    }
 
     let app = routes::router(state.clone())
         // A client that stops sending its body mid-way would otherwise hold a connection
@@ -194,15 +295,24 @@ pub async fn launch_with_store(
                     tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
                 }),
         );
-    let mut stop = rx.clone();
-    tasks.spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let max_connections = serve::effective_max_connections(
+        config.http.max_connections,
+        config.webhooks.max_in_flight,
+    );
+    if max_connections < config.http.max_connections {
+        tracing::warn!(
+            configured = config.http.max_connections,
+            max_connections,
+            "http.max_connections lowered to fit the open-file limit (raise LimitNOFILE / ulimit -n)"
+        );
+    }
+    tasks.spawn(serve::run(
+        listener,
+        app,
+        config.http,
+        max_connections,
+        rx.clone(),
+    ));
     Ok(Server {
         addr,
         state,
@@ -264,6 +374,11 @@ impl Server {
         self.state.store.clone()
     }
 
+    /// The background loops' state and the write probe (what `/readyz` reports).
+    pub fn health(&self) -> Arc<health::Health> {
+        self.state.health.clone()
+    }
+
     /// Creates an account and returns its new API key.
     pub async fn create_key(&self, name: &str, plan: &str) -> Result<String, StoreError> {
         auth::create_key(&*self.state.store, name, plan)
@@ -272,7 +387,9 @@ impl Server {
     }
 
     /// Stops accepting connections, finishes in-flight requests and sends, releases
-    /// leased queue entries, and returns when all of that is done.
+    /// leased queue entries, and returns when all of that is done. Connections still
+    /// open `http.shutdown_timeout_secs` after the call are dropped, so a stuck client
+    /// cannot hold the shutdown up.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}

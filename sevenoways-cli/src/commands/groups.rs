@@ -2,7 +2,9 @@
 
 use clap::{Args, Subcommand};
 use sevenoways_sdk::Success;
-use sevenoways_sdk::models::groups::GroupList;
+use sevenoways_sdk::models::groups::{GroupList, ListGroups};
+
+use super::ListArgs;
 
 use crate::context::Context;
 use crate::exit::Failure;
@@ -19,9 +21,9 @@ pub struct GroupsArgs {
 #[derive(Debug, Subcommand)]
 pub enum GroupsCommand {
     /// List the groups of the sending instance (--instance), with their ids
-    List,
+    List(ListArgs),
     /// Read the sending instance's groups from WhatsApp again (new groups, renames,
-    /// groups left), then list them
+    /// groups left), then list them all
     Refresh,
 }
 
@@ -29,11 +31,18 @@ pub enum GroupsCommand {
 pub async fn exec(args: GroupsArgs, ctx: &Context) -> Result<(), Failure> {
     let instance = ctx.instance()?;
     let client = ctx.client()?;
-    let list = match args.command {
-        GroupsCommand::List => client.groups().list(&instance).await?,
-        GroupsCommand::Refresh => client.groups().refresh(&instance).await?,
-    };
-    print(ctx, &list);
+    match args.command {
+        GroupsCommand::List(page) => {
+            let first = ListGroups {
+                instance_id: instance.clone(),
+                page: Default::default(),
+            };
+            let list = page.fetch(&client, first).await?;
+            print(ctx, &list);
+            page.note_more(ctx, &list);
+        }
+        GroupsCommand::Refresh => print(ctx, &client.groups().refresh(&instance).await?),
+    }
     Ok(())
 }
 

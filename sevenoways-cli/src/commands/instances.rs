@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
-use sevenoways_sdk::models::instances::{CreateInstanceRequest, Engine, InstanceStatus};
+use sevenoways_sdk::models::instances::{
+    CreateInstanceRequest, Engine, InstanceStatus, ListInstances,
+};
 use sevenoways_sdk::{InstanceId, PhoneNumberId, Success};
 
-use super::{print_done, when};
+use super::{ListArgs, print_done, when};
 use crate::context::Context;
 use crate::exit::{Code, Failure};
 use crate::printer::Table;
@@ -28,7 +30,7 @@ pub struct InstancesArgs {
 #[derive(Debug, Subcommand)]
 pub enum InstancesCommand {
     /// List the instances of this API key
-    List,
+    List(ListArgs),
     /// Create an instance, then pair it with `svw instances qr ID`
     ///
     /// `--engine waha` links a real number by QR code through the server's WAHA;
@@ -87,8 +89,8 @@ pub async fn exec(args: InstancesArgs, ctx: &Context) -> Result<(), Failure> {
     let client = ctx.client()?;
     let api = client.instances();
     match args.command {
-        InstancesCommand::List => {
-            let list = api.list().await?;
+        InstancesCommand::List(page) => {
+            let list = page.fetch(&client, ListInstances::default()).await?;
             // The engine column shows once a number is not a sandbox one: a sandbox-only
             // account's listing stays as it always was.
             let engines = list
@@ -118,6 +120,7 @@ pub async fn exec(args: InstancesArgs, ctx: &Context) -> Result<(), Failure> {
                 table,
                 "No instances yet; create one with `svw instances create ID`",
             );
+            page.note_more(ctx, &list);
         }
         InstancesCommand::Create {
             id,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::endpoint::path_endpoint;
 use crate::ids::{GroupId, InstanceId};
+use crate::page::{Cursor, list_endpoint, page_of};
 
 /// A group of an instance, as `GET /api/instances/:id/groups` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,20 +29,31 @@ pub struct GroupList {
     pub instance_id: InstanceId,
     /// Sorted by name.
     pub groups: Vec<Group>,
+    /// The next page's `?cursor=`; absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<Cursor>,
 }
 
-path_endpoint! {
-    /// `GET /api/instances/{id}/groups`: the groups of a paired number, by name.
+page_of!(GroupList, groups: Group);
+
+list_endpoint! {
+    /// `GET /api/instances/{id}/groups`: the groups of a paired number, by name, a page at
+    /// a time.
     ListGroups {
         /// The instance whose groups to list.
         instance_id: InstanceId,
-    } => Get "/api/instances/{id}/groups" -> GroupList
+    } => "/api/instances/{id}/groups" -> GroupList
 }
 
 path_endpoint! {
     /// `POST /api/instances/{id}/groups/refresh`: reads the number's groups from its engine
-    /// again (new groups, renames, groups it left) and answers the list as
-    /// `GET /api/instances/{id}/groups` would. The server also does this when a number
+    /// again (new groups, renames, groups it left) and answers the list's first page as
+    /// `GET /api/instances/{id}/groups` would (its `nextCursor` continues with that
+    /// operation). The server also does this when a number
     /// pairs. A sandbox instance's groups are what the sandbox endpoints made; a Meta Cloud
     /// API instance has none (422).
     RefreshGroups {

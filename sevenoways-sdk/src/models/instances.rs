@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::endpoint::{Endpoint, Method, NoBody, body_endpoint, fill_route, path_endpoint};
 use crate::ids::{InstanceId, PhoneNumberId};
 use crate::models::common::Empty;
+use crate::page::{Cursor, list_endpoint, page_of};
 use crate::validation::{Validate, ValidationError};
 
 /// Whether an instance's number is connected.
@@ -124,7 +125,16 @@ pub struct Instance {
 pub struct InstanceList {
     /// Oldest first.
     pub instances: Vec<Instance>,
+    /// The next page's `?cursor=`; absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<Cursor>,
 }
+
+page_of!(InstanceList, instances: Instance);
 
 /// `POST /api/instances`: `{"instanceId":"number2","label":"Second Line"}`, and optionally
 /// the `engine` (`sandbox`, `waha` or `meta`; the server's default when left out) and, for
@@ -221,9 +231,9 @@ impl Validate for CreateInstanceRequest {
 
 body_endpoint!(CreateInstanceRequest => POST "/api/instances" -> InstanceCreated);
 
-path_endpoint! {
-    /// `GET /api/instances`: the key's instances, oldest first.
-    ListInstances => Get "/api/instances" -> InstanceList
+list_endpoint! {
+    /// `GET /api/instances`: the key's instances, oldest first, a page at a time.
+    ListInstances {} => "/api/instances" -> InstanceList
 }
 
 path_endpoint! {

@@ -63,7 +63,8 @@ async fn list_instances() {
                     phone: None,
                     created_at: at("2026-11-24T09:00:00Z"),
                 },
-            ]
+            ],
+            next_cursor: None,
         }
     );
 }
@@ -286,6 +287,7 @@ async fn list_groups_of_an_instance() {
                     participants: 0,
                 },
             ],
+            next_cursor: None,
         }
     );
 }

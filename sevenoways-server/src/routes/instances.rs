@@ -7,12 +7,14 @@ use sevenoways_sdk::models::instances::{
 };
 use sevenoways_sdk::{Empty, Endpoint, InstanceId};
 
+use super::pages::{PageQuery, parts};
 use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::{Authed, qr_token};
 use crate::engine::EngineKind;
 use crate::error::ApiError;
-use crate::extract::{Body, PathId};
+use crate::extract::{Body, PathId, QueryParams};
+use crate::store::ListKind;
 use crate::transport::CreateOptions;
 
 pub(super) fn router() -> Router<AppState> {
@@ -25,10 +27,20 @@ pub(super) fn router() -> Router<AppState> {
         .route(DeleteInstance::ROUTE, on(DeleteInstance::METHOD, delete))
 }
 
-/// `GET /api/instances`.
-pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Reply<InstanceList> {
+/// `GET /api/instances?limit=&cursor=`.
+pub async fn list(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    QueryParams(q): QueryParams<PageQuery>,
+) -> Reply<InstanceList> {
+    let page = q.request(ListKind::Instances)?;
+    let (instances, next_cursor) = parts(
+        state.store.list_instances(account.id, &page).await?,
+        ListKind::Instances,
+    );
     ok(InstanceList {
-        instances: state.store.list_instances(account.id).await?,
+        instances,
+        next_cursor,
     })
 }
 
@@ -76,9 +88,10 @@ pub async fn create(
         _ => {}
     }
     let driver = state.engines.get(engine)?;
+    let max = state.plans.get(&account.plan).quotas.instances;
     let record = state
         .store
-        .create_instance(account.id, &req.instance_id, label, engine)
+        .create_instance(account.id, &req.instance_id, label, engine, max)
         .await?;
     let options = CreateOptions {
         phone_number_id: req.phone_number_id,

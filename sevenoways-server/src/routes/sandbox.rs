@@ -16,6 +16,7 @@ use sevenoways_sdk::models::sandbox::{
 use sevenoways_sdk::models::webhooks::{InstanceEvent, MessageReceived};
 use sevenoways_sdk::{Empty, Endpoint, EventData, GroupId, InstanceId};
 
+use super::pages::{PageQuery, parts};
 use super::{Reply, ok, on};
 use crate::AppState;
 use crate::account::AccountId;
@@ -25,7 +26,7 @@ use crate::engine::EngineKind;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId, QueryParams};
 use crate::ids::random_token;
-use crate::store::{InstanceRecord, NewEvent};
+use crate::store::{InstanceRecord, ListKind, NewEvent};
 
 /// The number the sandbox pairs every instance with.
 pub const SANDBOX_PHONE: &str = "971500000000";
@@ -170,7 +171,11 @@ pub async fn add_group(
         name: req.name.trim().to_owned(),
         participants,
     };
-    state.store.upsert_group(account.id, &id, &group).await?;
+    let max = state.plans.get(&account.plan).quotas.groups_per_instance;
+    state
+        .store
+        .upsert_group(account.id, &id, &group, max)
+        .await?;
     ok(SandboxGroup { group })
 }
 
@@ -196,14 +201,16 @@ pub async fn inbound(
     ok(Empty {})
 }
 
-/// `?instanceId=` of the outbox.
+/// `?instanceId=&limit=&cursor=` of the outbox.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxQuery {
     instance_id: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
 }
 
-/// `GET /api/sandbox/outbox?instanceId=ID`.
+/// `GET /api/sandbox/outbox?instanceId=ID&limit=&cursor=`.
 pub async fn outbox(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -213,8 +220,14 @@ pub async fn outbox(
         .instance_id
         .ok_or_else(|| ApiError::BadRequest("instanceId: is required (?instanceId=ID)".into()))?;
     let id = InstanceId::new(&raw)?;
+    let page = PageQuery::new(q.limit, q.cursor).request(ListKind::Outbox)?;
     sandbox_instance(&state, account.id, &id).await?;
+    let (messages, next_cursor) = parts(
+        state.store.list_outbox(account.id, &id, &page).await?,
+        ListKind::Outbox,
+    );
     ok(Outbox {
-        messages: state.store.list_outbox(account.id, &id).await?,
+        messages,
+        next_cursor,
     })
 }

@@ -47,6 +47,7 @@ use super::{
 use crate::account::AccountId;
 use crate::config::WahaConfig;
 use crate::engine::{EngineKind, EngineSecret};
+use crate::store::page::PageRequest;
 use crate::store::{Claimed, EngineUpdate, InstanceRecord, Receipt, RecipientKind, Store};
 
 /// The route WAHA posts its events to (under `public_url`).
@@ -632,16 +633,25 @@ impl WahaEngine {
         let Some(session) = &record.engine_ref else {
             return;
         };
-        let saved = match self.store.list_channels(account).await {
-            Ok(all) => all
-                .into_iter()
-                .filter(|c| &c.instance_id == id)
-                .collect::<Vec<_>>(),
-            Err(e) => {
-                tracing::warn!(error = %e, "listing saved channels failed");
-                return;
+        // The account's channels are capped by its plan, so walking every page is bounded;
+        // the page count is capped too, in case a plan is configured without a sane limit.
+        let mut saved = Vec::new();
+        let mut page = PageRequest::first(100);
+        for _ in 0..100 {
+            match self.store.list_channels(account, &page).await {
+                Ok(p) => {
+                    saved.extend(p.items.into_iter().filter(|c| &c.instance_id == id));
+                    match p.next {
+                        Some(after) => page.after = Some(after),
+                        None => break,
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing saved channels failed");
+                    return;
+                }
             }
-        };
+        }
         if saved.is_empty() {
             return;
         }
@@ -666,7 +676,9 @@ impl WahaEngine {
             if fresh.subscribers > 0 {
                 channel.subscribers = fresh.subscribers;
             }
-            if let Err(e) = self.store.save_channel(account, &channel).await {
+            // A quota of 0: refreshing a saved channel is always allowed, while one deleted
+            // since it was read is refused rather than brought back.
+            if let Err(e) = self.store.save_channel(account, &channel, 0).await {
                 tracing::warn!(error = %e, "saving a refreshed channel failed");
             }
         }

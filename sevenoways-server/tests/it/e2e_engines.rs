@@ -63,7 +63,7 @@ async fn sandbox_endpoints_act_only_on_sandbox_instances() {
     let store = t.server.store();
     let n1 = id("n1");
     store
-        .create_instance(account, &n1, "Real number", EngineKind::Waha)
+        .create_instance(account, &n1, "Real number", EngineKind::Waha, 0)
         .await
         .unwrap();
     store
@@ -150,7 +150,7 @@ async fn a_production_server_still_serves_sandbox_instances_it_has() {
     let account = t.account_id().await;
     t.server
         .store()
-        .create_instance(account, &id("dev"), "Dev", EngineKind::Sandbox)
+        .create_instance(account, &id("dev"), "Dev", EngineKind::Sandbox, 0)
         .await
         .unwrap();
     let c = t.client();

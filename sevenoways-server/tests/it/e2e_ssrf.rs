@@ -76,7 +76,7 @@ async fn a_production_server_on_loopback_refuses_loopback_targets() {
         let account = t.account_id().await;
         t.server
             .store()
-            .create_instance(account, &id("dev"), "Dev", EngineKind::Sandbox)
+            .create_instance(account, &id("dev"), "Dev", EngineKind::Sandbox, 0)
             .await
             .unwrap();
         c.sandbox().pair(&id("dev")).await.unwrap();

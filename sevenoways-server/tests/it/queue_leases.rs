@@ -18,7 +18,7 @@ async fn setup() -> (tempfile::TempDir, SqliteStore, AccountId, InstanceId) {
         .unwrap();
     let id = InstanceId::new("n1").unwrap();
     store
-        .create_instance(account, &id, "n1", EngineKind::Sandbox)
+        .create_instance(account, &id, "n1", EngineKind::Sandbox, 0)
         .await
         .unwrap();
     store

@@ -79,6 +79,7 @@ async fn instances_from_before_engines_are_sandbox_ones_with_their_own_qr_refere
             &InstanceId::new("n3").unwrap(),
             "new",
             EngineKind::Sandbox,
+            0,
         )
         .await
         .unwrap();
