@@ -22,6 +22,7 @@ mod e2e_engines;
 mod e2e_health;
 mod e2e_isolation;
 mod e2e_keys;
+mod e2e_noisy_neighbour;
 mod e2e_qr;
 mod e2e_rate_limits;
 mod e2e_restart;
