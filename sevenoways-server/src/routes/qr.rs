@@ -63,7 +63,7 @@ pub async fn browser_headers(mut response: Response) -> Response {
 }
 
 /// How often the pairing code changes while the page is open.
-const CODE_WINDOW_SECS: i64 = 20;
+pub(crate) const CODE_WINDOW_SECS: i64 = 20;
 
 /// `?format=` of the QR endpoint.
 #[derive(Debug, Deserialize)]
@@ -73,7 +73,7 @@ pub struct QrQuery {
 
 /// The current pairing string: it changes every [`CODE_WINDOW_SECS`], like WhatsApp's,
 /// and with the instance's QR reference (a re-created instance shows other codes).
-fn pairing_code(
+pub(crate) fn pairing_code(
     secret: &[u8],
     qr_ref: &str,
     instance: &InstanceId,
@@ -110,14 +110,7 @@ pub async fn qr(
             expires_at: (!paired).then_some(expires),
         }))
         .into_response(),
-        "svg" => {
-            let svg = qrcode::QrCode::new(code.as_bytes())
-                .map_err(|e| ApiError::Internal(e.to_string()))?
-                .render::<qrcode::render::svg::Color>()
-                .min_dimensions(264, 264)
-                .build();
-            ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
-        }
+        "svg" => ([(header::CONTENT_TYPE, "image/svg+xml")], svg(&code)?).into_response(),
         "png" => ([(header::CONTENT_TYPE, "image/png")], png(&code)?).into_response(),
         "html" => {
             let nonce = crate::ids::random_hex(16);
@@ -133,6 +126,15 @@ pub async fn qr(
         }
     };
     Ok(response)
+}
+
+/// The code as an SVG image, at least 264 pixels square (the page and the console show it).
+pub(crate) fn svg(code: &str) -> Result<String, ApiError> {
+    Ok(qrcode::QrCode::new(code.as_bytes())
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(264, 264)
+        .build())
 }
 
 /// The code as an 8-pixels-per-module grayscale PNG with the standard 4-module margin.
