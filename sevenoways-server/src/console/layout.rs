@@ -8,7 +8,11 @@ use super::assets;
 use super::session::Signed;
 
 /// The navigation's entries: (path, name).
-const NAV: &[(&str, &str)] = &[("/console/instances", "Instances")];
+const NAV: &[(&str, &str)] = &[
+    ("/console/instances", "Instances"),
+    ("/console/send", "Send"),
+    ("/console/queue", "Queue"),
+];
 
 fn head(title: &str) -> Markup {
     html! {

@@ -26,6 +26,8 @@ pub mod assets;
 pub mod form;
 pub mod instances;
 pub mod layout;
+pub mod queue;
+pub mod send;
 pub mod session;
 
 use axum::Router;
@@ -67,6 +69,11 @@ pub fn router(config: &Config) -> Router<AppState> {
             "/console/instances/{id}/delete",
             get(instances::confirm_delete).post(instances::delete),
         )
+        .route("/console/send", get(send::form).post(send::submit))
+        .route("/console/send/status", get(send::status))
+        .route("/console/queue", get(queue::list))
+        .route("/console/queue/rows", get(queue::rows))
+        .route("/console/queue/{id}", get(queue::show))
         .route("/console/{*rest}", any(not_found))
         .route_layer(axum::middleware::map_response(security_headers));
     Router::new()
