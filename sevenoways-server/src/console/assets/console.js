@@ -85,7 +85,32 @@ function preview(el) {
   form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 300); });
 }
 
+// Forms marked data-inline post in the background and say so in their .inline-result,
+// so the page (and its live regions) stays: the sandbox's "Simulate the scan" leaves
+// the QR page to show the status turning online by itself.
+function inline(form) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const result = form.querySelector(".inline-result");
+    const button = form.querySelector("button");
+    if (button) button.disabled = true;
+    try {
+      const res = await fetch(form.action, {
+        method: "POST", credentials: "same-origin",
+        body: new URLSearchParams(new FormData(form)),
+      });
+      if (result) result.textContent = res.ok
+        ? "Done: the status below updates by itself."
+        : `Refused (${res.status}): reload the page and try again.`;
+    } catch (_) {
+      if (result) result.textContent = "The server did not answer: try again.";
+    }
+    if (button) button.disabled = false;
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form[data-inline]").forEach(inline);
   document.querySelectorAll("[data-live]").forEach(live);
   document.querySelectorAll("form[data-choices]").forEach(choices);
   document.querySelectorAll("[data-preview]").forEach(preview);

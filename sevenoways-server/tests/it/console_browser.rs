@@ -1,0 +1,462 @@
+//! The console in a real browser: Debian's headless Chromium driven through chromedriver
+//! (WebDriver, [`fantoccini`]), finding fields by their visible labels and buttons and
+//! links by their names, as a person would.
+//!
+//! Without `chromium` and `chromedriver` on the machine (`apt-get install chromium
+//! chromium-driver`; `.ci/run` installs them) each test prints why it did not run and
+//! passes: the same flows over plain HTTP are in `console_http`.
+//!
+//! `SEVENOWAYS_SCREENSHOTS=1` makes the tests write each page, light and dark, to
+//! `docs/console/` (left off by default so a test run never changes the tree).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use sevenoways_sdk::models::queue::QueueStatus;
+use sevenoways_sdk::{Content, QueueId};
+use sevenoways_server::testing::*;
+
+/// A program on `PATH` (or at its Debian path).
+fn program(name: &str, debian: &str) -> Option<PathBuf> {
+    if Path::new(debian).is_file() {
+        return Some(debian.into());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// chromedriver on a port of its own, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    chromium: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// chromedriver, or `None` (and a printed reason) when the browser is not installed.
+async fn driver(test: &str) -> Option<Driver> {
+    let (Some(chromium), Some(chromedriver)) = (
+        program("chromium", "/usr/bin/chromium"),
+        program("chromedriver", "/usr/bin/chromedriver"),
+    ) else {
+        println!(
+            "SKIPPED {test}: chromium and chromedriver are not installed \
+             (apt-get install chromium chromium-driver; .ci/run installs them)"
+        );
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        chromium,
+    };
+    eventually(30, || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+    })
+    .await;
+    Some(driver)
+}
+
+/// A headless Chromium window, in the light or the dark system theme.
+async fn browser(driver: &Driver, profile: &Path, dark: bool) -> Client {
+    let mut args = vec![
+        "--headless=new".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--window-size=1280,1000".to_owned(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    if dark {
+        // The system theme a page's `prefers-color-scheme` follows.
+        args.push("--force-dark-mode".into());
+        args.push("--blink-settings=preferredColorScheme=0".into());
+    }
+    let capabilities = json!({
+        "goog:chromeOptions": { "binary": driver.chromium, "args": args }
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+fn quoted(text: &str) -> String {
+    assert!(!text.contains('\''), "no quote in a test's label");
+    format!("'{text}'")
+}
+
+/// The field whose `<label>` reads `label`.
+async fn field(c: &Client, label: &str) -> fantoccini::elements::Element {
+    let label_el = c
+        .find(Locator::XPath(&format!(
+            "//label[normalize-space(.)={}]",
+            quoted(label)
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("a label {label:?}: {e}"));
+    let id = label_el.attr("for").await.unwrap().expect("a for= label");
+    c.find(Locator::Id(&id)).await.unwrap()
+}
+
+/// The button named `name` (its text or its aria-label).
+async fn button(c: &Client, name: &str) -> fantoccini::elements::Element {
+    let q = quoted(name);
+    c.find(Locator::XPath(&format!(
+        "//button[normalize-space(.)={q} or @aria-label={q}]"
+    )))
+    .await
+    .unwrap_or_else(|e| panic!("a button {name:?}: {e}"))
+}
+
+async fn type_into(c: &Client, label: &str, text: &str) {
+    let f = field(c, label).await;
+    f.clear().await.unwrap();
+    f.send_keys(text).await.unwrap();
+}
+
+/// Puts `text` in a field by script: chromedriver cannot type characters outside the
+/// Basic Multilingual Plane (emoji), which a person pastes.
+async fn paste_into(c: &Client, label: &str, text: &str) {
+    let f = field(c, label).await;
+    c.execute(
+        "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+        vec![serde_json::to_value(&f).unwrap(), json!(text)],
+    )
+    .await
+    .unwrap();
+}
+
+/// The text of the first element matching `css`.
+async fn text_of(c: &Client, css: &str) -> String {
+    match c.find(Locator::Css(css)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Waits until the element `css` shows `needle`; its text then.
+async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let text = text_of(c, css).await;
+            if text.contains(needle) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    match found {
+        Ok(text) => text,
+        Err(_) => panic!(
+            "{css} never showed {needle:?}; it shows {:?}",
+            text_of(c, css).await
+        ),
+    }
+}
+
+/// Marks the loaded page; [`same_page`] tells whether it is still the one loaded.
+async fn mark_page(c: &Client) {
+    c.execute("window.__stayed = true;", vec![]).await.unwrap();
+}
+
+async fn same_page(c: &Client) -> bool {
+    c.execute("return window.__stayed === true;", vec![])
+        .await
+        .unwrap()
+        == json!(true)
+}
+
+/// Writes the page as `docs/console/<name>-<theme>.png` when `SEVENOWAYS_SCREENSHOTS=1`.
+async fn screenshot(c: &Client, name: &str, theme: &str) {
+    if std::env::var_os("SEVENOWAYS_SCREENSHOTS").is_none_or(|v| v != "1") {
+        return;
+    }
+    let png = c.screenshot().await.unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/console");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}-{theme}.png")), png).unwrap();
+}
+
+async fn sign_in(c: &Client, base: &str, key: &str) {
+    c.goto(&format!("{base}/console")).await.unwrap();
+    type_into(c, "API key", key).await;
+    button(c, "Sign in").await.click().await.unwrap();
+    wait_text(c, "h1", "Instances").await;
+}
+
+#[tokio::test]
+async fn a_person_signs_in_pairs_a_sandbox_number_and_sends_to_a_group_until_read() {
+    let test =
+        "console_browser::a_person_signs_in_pairs_a_sandbox_number_and_sends_to_a_group_until_read";
+    let Some(driver) = driver(test).await else {
+        return;
+    };
+    // Receipts slow enough that the page is seen before "read", and changing after.
+    let t = start_with(|c| {
+        c.sandbox.delivered_after_ms = 1500;
+        c.sandbox.read_after_ms = 1500;
+    })
+    .await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path(), false).await;
+    let base = t.base();
+
+    // `/` leads to the sign-in form; a wrong key says so.
+    c.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(c.current_url().await.unwrap().path(), "/console");
+    screenshot(&c, "sign-in", "light").await;
+    type_into(&c, "API key", "svw_this_is_not_a_key").await;
+    button(&c, "Sign in").await.click().await.unwrap();
+    wait_text(&c, "[role=alert]", "That API key is not valid").await;
+    type_into(&c, "API key", &t.key).await;
+    button(&c, "Sign in").await.click().await.unwrap();
+    wait_text(&c, "h1", "Instances").await;
+
+    // Create an instance: its page shows the QR code and a pending status.
+    type_into(&c, "Instance ID", "phone1").await;
+    type_into(&c, "Label", "Shop phone").await;
+    button(&c, "Create instance").await.click().await.unwrap();
+    wait_text(&c, "h1", "Shop phone").await;
+    let status = text_of(&c, "#live-status").await;
+    assert!(!status.contains("online"), "{status}");
+    let qr = c
+        .find(Locator::Css("img[alt='QR code to pair phone1']"))
+        .await
+        .expect("the QR code in the page");
+    let loaded = eventually(10, || {
+        let (c, qr) = (c.clone(), qr.clone());
+        async move {
+            let w = c
+                .execute(
+                    "return arguments[0].complete ? arguments[0].naturalWidth : 0;",
+                    vec![serde_json::to_value(&qr).unwrap()],
+                )
+                .await
+                .unwrap();
+            (w.as_u64().unwrap_or(0) > 0).then_some(w)
+        }
+    })
+    .await;
+    assert!(loaded.as_u64().unwrap() >= 264, "{loaded}");
+    screenshot(&c, "pairing", "light").await;
+
+    // The sandbox's simulated scan: the status turns online without a reload.
+    mark_page(&c).await;
+    button(&c, "Simulate the scan").await.click().await.unwrap();
+    wait_text(&c, "#live-status", "online").await;
+    assert!(
+        same_page(&c).await,
+        "the status changed in place, not by a reload"
+    );
+
+    // A group, with its id one click from the clipboard.
+    type_into(&c, "Group name", "Family").await;
+    button(&c, "Add group").await.click().await.unwrap();
+    wait_text(&c, "table", "Family").await;
+    let group_id = text_of(&c, "#group-0").await;
+    assert!(group_id.ends_with("@g.us"), "{group_id}");
+    button(&c, "Copy the group ID of Family")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let copied = eventually(5, || {
+        let (c, gid) = (c.clone(), group_id.clone());
+        async move {
+            let said = text_of(&c, "button[aria-label='Copy the group ID of Family']").await;
+            let selected = c
+                .execute("return window.getSelection().toString();", vec![])
+                .await
+                .unwrap();
+            (said == "Copied" || selected == json!(gid)).then_some(said)
+        }
+    })
+    .await;
+    println!("copy button: {copied}");
+    screenshot(&c, "instance", "light").await;
+
+    c.find(Locator::LinkText("Instances"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let row = wait_text(&c, "tbody", "phone1").await;
+    assert!(row.contains("sandbox") && row.contains("online"), "{row}");
+    screenshot(&c, "instances", "light").await;
+
+    // Send to the group by name, with an emoji and a line break.
+    c.find(Locator::LinkText("Send"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Send a message").await;
+    field(&c, "Instance")
+        .await
+        .select_by_value("phone1")
+        .await
+        .unwrap();
+    type_into(&c, "Group names", "family").await;
+    paste_into(&c, "Message", "Hello 👋\nsecond line").await;
+    screenshot(&c, "send", "light").await;
+    button(&c, "Send").await.click().await.unwrap();
+    let first = wait_text(&c, "#sent-status", "@g.us").await;
+    assert!(!first.contains("read"), "seen before it is read: {first}");
+    mark_page(&c).await;
+    wait_text(&c, "#sent-status", "read").await;
+    assert!(same_page(&c).await, "the status moved in place");
+    screenshot(&c, "sent", "light").await;
+
+    let qid: u64 = text_of(&c, "#sent-status tbody td a")
+        .await
+        .parse()
+        .unwrap();
+    let entry = t.client().queue().status(QueueId(qid)).await.unwrap();
+    assert_eq!(entry.status, QueueStatus::Read);
+    assert_eq!(entry.to, group_id);
+    let Content::Text { message } = entry.content else {
+        panic!("a text entry")
+    };
+    assert_eq!(message.as_str(), "Hello 👋\nsecond line", "\\n, not \\r\\n");
+
+    // The queue page, filtered by status.
+    c.find(Locator::LinkText("Queue"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    field(&c, "Status")
+        .await
+        .select_by_value("failed")
+        .await
+        .unwrap();
+    button(&c, "Filter").await.click().await.unwrap();
+    wait_text(&c, "#queue-rows", "No queue entries match.").await;
+    field(&c, "Status")
+        .await
+        .select_by_value("read")
+        .await
+        .unwrap();
+    button(&c, "Filter").await.click().await.unwrap();
+    let rows = wait_text(&c, "#queue-rows", &group_id).await;
+    assert!(rows.contains("read"), "{rows}");
+    screenshot(&c, "queue", "light").await;
+
+    // Another account's instance is a clear "not found", and a form without the CSRF
+    // token changes nothing.
+    paired_instance(&t.other_client().await, "theirs").await;
+    c.goto(&format!("{base}/console/instances/theirs"))
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Not found").await;
+    wait_text(&c, "[role=alert]", "not found").await;
+    c.execute(
+        "const f = document.createElement('form'); f.method = 'post'; \
+         f.action = '/console/instances'; \
+         for (const [k, v] of [['instanceId', 'forged'], ['label', 'x']]) { \
+           const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); } \
+         document.body.appendChild(f); f.submit();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_text(&c, "h1", "Form not accepted").await;
+    assert_eq!(
+        t.client().instances().list().await.unwrap().instances.len(),
+        1
+    );
+
+    // Sign out ends the session.
+    c.goto(&format!("{base}/console/instances")).await.unwrap();
+    button(&c, "Sign out").await.click().await.unwrap();
+    wait_text(&c, "[role=status], [role=alert]", "You are signed out.").await;
+    c.goto(&format!("{base}/console/send")).await.unwrap();
+    wait_text(&c, "main", "API key").await;
+
+    c.close().await.unwrap();
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_console_follows_the_system_dark_theme() {
+    let test = "console_browser::the_console_follows_the_system_dark_theme";
+    let Some(driver) = driver(test).await else {
+        return;
+    };
+    let t = start().await;
+    paired_instance(&t.client(), "phone1").await;
+    let base = t.base();
+    let mut backgrounds = Vec::new();
+    for dark in [false, true] {
+        let profile = tempfile::tempdir().unwrap();
+        let c = browser(&driver, profile.path(), dark).await;
+        let theme = if dark { "dark" } else { "light" };
+        c.goto(&format!("{base}/console")).await.unwrap();
+        let prefers = c
+            .execute(
+                "return matchMedia('(prefers-color-scheme: dark)').matches;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(prefers, json!(dark), "the browser's theme");
+        screenshot(&c, "sign-in", theme).await;
+        sign_in(&c, &base, &t.key).await;
+        for (path, name) in [
+            ("/console/instances", "instances"),
+            ("/console/instances/phone1", "instance"),
+            ("/console/send", "send"),
+            ("/console/queue", "queue"),
+        ] {
+            c.goto(&format!("{base}{path}")).await.unwrap();
+            screenshot(&c, name, theme).await;
+        }
+        let bg = c
+            .execute(
+                "return getComputedStyle(document.body).backgroundColor;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        backgrounds.push(bg);
+        c.close().await.unwrap();
+    }
+    assert_eq!(backgrounds[0], json!("rgb(255, 255, 255)"));
+    assert_eq!(backgrounds[1], json!("rgb(13, 17, 23)"));
+    t.shutdown().await;
+}
