@@ -8,10 +8,14 @@ use super::assets;
 use super::session::Signed;
 
 /// The navigation's entries: (path, name).
-const NAV: &[(&str, &str)] = &[
+const NAV: [(&str, &str); 7] = [
     ("/console/instances", "Instances"),
     ("/console/send", "Send"),
     ("/console/queue", "Queue"),
+    ("/console/schedules", "Schedules"),
+    ("/console/webhooks", "Webhooks"),
+    ("/console/usage", "Usage"),
+    ("/console/docs", "Docs"),
 ];
 
 fn head(title: &str) -> Markup {
@@ -53,7 +57,7 @@ pub fn page(signed: &Signed, active: &str, title: &str, body: Markup) -> Markup 
                     a.brand href="/console/instances" { "Sevenoways Relay" }
                     nav aria-label="Console" {
                         ul {
-                            @for &(path, name) in NAV {
+                            @for (path, name) in NAV {
                                 li {
                                     @if path == active {
                                         a href=(path) aria-current="page" { (name) }

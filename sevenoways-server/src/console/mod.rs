@@ -23,12 +23,16 @@
 //! this are in `docs/console.md`.
 
 pub mod assets;
+pub mod docs;
 pub mod form;
 pub mod instances;
 pub mod layout;
 pub mod queue;
+pub mod schedules;
 pub mod send;
 pub mod session;
+pub mod usage;
+pub mod webhooks;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -74,6 +78,35 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/console/queue", get(queue::list))
         .route("/console/queue/rows", get(queue::rows))
         .route("/console/queue/{id}", get(queue::show))
+        .route(
+            "/console/schedules",
+            get(schedules::list).post(schedules::create),
+        )
+        .route("/console/schedules/next-runs", get(schedules::next_runs))
+        .route("/console/schedules/{id}/delete", post(schedules::delete))
+        .route("/console/schedules/{id}/resume", post(schedules::resume))
+        .route(
+            "/console/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/console/webhooks/{id}", get(webhooks::show))
+        .route(
+            "/console/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route("/console/webhooks/{id}/test", post(webhooks::test))
+        .route("/console/webhooks/{id}/enable", post(webhooks::enable))
+        .route(
+            "/console/webhooks/{id}/delete",
+            get(webhooks::confirm_delete).post(webhooks::delete),
+        )
+        .route(
+            "/console/webhooks/{id}/deliveries/{delivery}/redeliver",
+            post(webhooks::redeliver),
+        )
+        .route("/console/usage", get(usage::show))
+        .route("/console/usage/meters", get(usage::live))
+        .route("/console/docs", get(docs::show))
         .route("/console/{*rest}", any(not_found))
         .route_layer(axum::middleware::map_response(security_headers));
     Router::new()

@@ -51,13 +51,13 @@ fn sent_ids(raw: Option<&str>) -> Vec<QueueId> {
 
 /// The form's values after a failed send, shown again.
 #[derive(Default)]
-struct Typed<'a> {
-    form: Option<&'a FormData>,
-    error: Option<String>,
+pub(crate) struct Typed<'a> {
+    pub(crate) form: Option<&'a FormData>,
+    pub(crate) error: Option<String>,
 }
 
 impl Typed<'_> {
-    fn text(&self, name: &str) -> String {
+    pub(crate) fn text(&self, name: &str) -> String {
         self.form
             .and_then(|f| f.get(name))
             .map(newlines)
@@ -72,7 +72,7 @@ impl Typed<'_> {
 }
 
 /// The recipient choices: (value, label).
-const TARGETS: [(&str, &str); 6] = [
+pub(crate) const TARGETS: [(&str, &str); 6] = [
     ("groupNames", "Groups by name"),
     ("groupIds", "Groups by ID"),
     ("allGroups", "All groups"),
@@ -102,7 +102,6 @@ async fn form_page(
         )
         .await,
     )?;
-    let chosen = typed.text("instanceId");
     let entries = entries(state, signed, sent).await?;
     Ok(layout::page(
         signed,
@@ -126,76 +125,106 @@ async fn form_page(
                 (layout::notice(None, typed.error.as_deref()))
                 form.stack method="post" action="/console/send" data-choices {
                     (csrf(signed))
-                    label for="instance" { "Instance" }
-                    select #instance name="instanceId" required {
-                        @for instance in &list.instances {
-                            option value=(instance.instance_id)
-                                selected[chosen == instance.instance_id.as_str()] {
-                                (instance.instance_id) " — " (instance.label) " (" (instance.status.as_str()) ")"
-                            }
-                        }
-                    }
-                    fieldset {
-                        legend { "Send to" }
-                        @for (i, (v, name)) in TARGETS.iter().enumerate() {
-                            input type="radio" name="target" id={ "target-" (v) } value=(v)
-                                checked[typed.choice("target", v, i == 0)];
-                            label for={ "target-" (v) } { (name) }
-                        }
-                    }
-                    div data-when="target=groupNames" {
-                        label for="group-names" { "Group names" }
-                        textarea #group-names name="groupNames" rows="3" aria-describedby="group-names-hint" { (typed.text("groupNames")) }
-                        p.hint #group-names-hint { "One per line, as WhatsApp shows them (case does not matter)." }
-                    }
-                    div data-when="target=groupIds" {
-                        label for="group-ids" { "Group IDs" }
-                        textarea #group-ids name="groupIds" rows="3" aria-describedby="group-ids-hint" { (typed.text("groupIds")) }
-                        p.hint #group-ids-hint { "One per line, e.g. " code { "120363025246125888@g.us" } "." }
-                    }
-                    div data-when="target=phone" {
-                        label for="phone" { "Phone number" }
-                        input #phone name="phone" inputmode="tel" value=(typed.text("phone")) placeholder="971501234567";
-                    }
-                    div data-when="target=channel" {
-                        label for="channel" { "Channel JID" }
-                        input #channel name="channelJid" value=(typed.text("channelJid")) placeholder="120363…@newsletter";
-                    }
-                    div data-when="target=community" {
-                        label for="community" { "Community JID" }
-                        input #community name="communityJid" value=(typed.text("communityJid")) placeholder="120363…@newsletter";
-                    }
-                    fieldset {
-                        legend { "Content" }
-                        @for (i, (v, name)) in KINDS.iter().enumerate() {
-                            input type="radio" name="kind" id={ "kind-" (v) } value=(v)
-                                checked[typed.choice("kind", v, i == 0)];
-                            label for={ "kind-" (v) } { (name) }
-                        }
-                    }
-                    div data-when="kind=text" {
-                        label for="message" { "Message" }
-                        textarea #message name="message" rows="5" { (typed.text("message")) }
-                    }
-                    div data-when="kind=image" {
-                        label for="image-url" { "Image URL" }
-                        input #image-url name="imageUrl" type="url" value=(typed.text("imageUrl"));
-                        label for="caption" { "Caption" }
-                        textarea #caption name="caption" rows="3" { (typed.text("caption")) }
-                    }
-                    div data-when="kind=document" {
-                        label for="file-url" { "Document URL" }
-                        input #file-url name="fileUrl" type="url" value=(typed.text("fileUrl"));
-                        label for="filename" { "File name" }
-                        input #filename name="filename" value=(typed.text("filename")) placeholder="report.pdf";
-                        label for="mimetype" { "MIME type (optional)" }
-                        input #mimetype name="mimetype" value=(typed.text("mimetype")) placeholder="application/pdf";
-                    }
+                    (instance_select(&list.instances, &typed))
+                    (target_fields(&TARGETS, &typed))
+                    (content_fields(&typed))
                     button type="submit" { "Send" }
                 }
             }
         },
     ))
+}
+
+/// The "Instance" choice.
+pub(crate) fn instance_select(
+    instances: &[sevenoways_sdk::models::instances::Instance],
+    typed: &Typed<'_>,
+) -> Markup {
+    let chosen = typed.text("instanceId");
+    html! {
+        label for="instance" { "Instance" }
+        select #instance name="instanceId" required {
+            @for instance in instances {
+                option value=(instance.instance_id)
+                    selected[chosen == instance.instance_id.as_str()] {
+                    (instance.instance_id) " — " (instance.label) " (" (instance.status.as_str()) ")"
+                }
+            }
+        }
+    }
+}
+
+/// The "Send to" choice among `targets` (a prefix of [`TARGETS`]) and its fields.
+pub(crate) fn target_fields(targets: &[(&str, &str)], typed: &Typed<'_>) -> Markup {
+    let offered = |v: &str| targets.iter().any(|(t, _)| *t == v);
+    html! {
+        fieldset {
+            legend { "Send to" }
+            @for (i, (v, name)) in targets.iter().enumerate() {
+                input type="radio" name="target" id={ "target-" (v) } value=(v)
+                    checked[typed.choice("target", v, i == 0)];
+                label for={ "target-" (v) } { (name) }
+            }
+        }
+        div data-when="target=groupNames" {
+            label for="group-names" { "Group names" }
+            textarea #group-names name="groupNames" rows="3" aria-describedby="group-names-hint" { (typed.text("groupNames")) }
+            p.hint #group-names-hint { "One per line, as WhatsApp shows them (case does not matter)." }
+        }
+        div data-when="target=groupIds" {
+            label for="group-ids" { "Group IDs" }
+            textarea #group-ids name="groupIds" rows="3" aria-describedby="group-ids-hint" { (typed.text("groupIds")) }
+            p.hint #group-ids-hint { "One per line, e.g. " code { "120363025246125888@g.us" } "." }
+        }
+        div data-when="target=phone" {
+            label for="phone" { "Phone number" }
+            input #phone name="phone" inputmode="tel" value=(typed.text("phone")) placeholder="971501234567";
+        }
+        @if offered("channel") {
+            div data-when="target=channel" {
+                label for="channel" { "Channel JID" }
+                input #channel name="channelJid" value=(typed.text("channelJid")) placeholder="120363…@newsletter";
+            }
+        }
+        @if offered("community") {
+            div data-when="target=community" {
+                label for="community" { "Community JID" }
+                input #community name="communityJid" value=(typed.text("communityJid")) placeholder="120363…@newsletter";
+            }
+        }
+    }
+}
+
+/// The "Content" choice and its fields.
+pub(crate) fn content_fields(typed: &Typed<'_>) -> Markup {
+    html! {
+        fieldset {
+            legend { "Content" }
+            @for (i, (v, name)) in KINDS.iter().enumerate() {
+                input type="radio" name="kind" id={ "kind-" (v) } value=(v)
+                    checked[typed.choice("kind", v, i == 0)];
+                label for={ "kind-" (v) } { (name) }
+            }
+        }
+        div data-when="kind=text" {
+            label for="message" { "Message" }
+            textarea #message name="message" rows="5" { (typed.text("message")) }
+        }
+        div data-when="kind=image" {
+            label for="image-url" { "Image URL" }
+            input #image-url name="imageUrl" type="url" value=(typed.text("imageUrl"));
+            label for="caption" { "Caption" }
+            textarea #caption name="caption" rows="3" { (typed.text("caption")) }
+        }
+        div data-when="kind=document" {
+            label for="file-url" { "Document URL" }
+            input #file-url name="fileUrl" type="url" value=(typed.text("fileUrl"));
+            label for="filename" { "File name" }
+            input #filename name="filename" value=(typed.text("filename")) placeholder="report.pdf";
+            label for="mimetype" { "MIME type (optional)" }
+            input #mimetype name="mimetype" value=(typed.text("mimetype")) placeholder="application/pdf";
+        }
+    }
 }
 
 fn join(ids: &[QueueId]) -> String {
@@ -273,10 +302,10 @@ pub async fn status(
     Ok(fragment(status_table(&entries), done))
 }
 
-/// The form as the SDK's request; a field's error names the field as the API does.
-fn request(form: &FormData) -> Result<AnySend, ValidationError> {
-    let instance = form.text("instanceId").parse()?;
-    let target = match form.text("target") {
+/// The form's "Send to" as the SDK's [`Target`]; a field's error names the field as the
+/// API does.
+pub(crate) fn target_of(form: &FormData) -> Result<Target, ValidationError> {
+    Ok(match form.text("target") {
         "groupNames" => Target::Groups(GroupTarget::names(lines(form.text("groupNames")))?),
         "groupIds" => Target::Groups(GroupTarget::ids(lines(form.text("groupIds")))?),
         "allGroups" => Target::Groups(GroupTarget::all()),
@@ -289,9 +318,13 @@ fn request(form: &FormData) -> Result<AnySend, ValidationError> {
                 format!("expected one of the choices under \"Send to\", got {other:?}"),
             ));
         }
-    };
+    })
+}
+
+/// The form's "Content" as the SDK's [`Content`].
+pub(crate) fn content_of(form: &FormData) -> Result<Content, ValidationError> {
     let optional = |name: &str| Some(newlines(form.text(name))).filter(|s| !s.is_empty());
-    let content = match form.text("kind") {
+    Ok(match form.text("kind") {
         "text" => Content::Text {
             // Not trimmed: the message is kept as typed, except for the line breaks.
             message: MessageText::new(newlines(form.get("message").unwrap_or_default()))?,
@@ -311,8 +344,13 @@ fn request(form: &FormData) -> Result<AnySend, ValidationError> {
                 format!("expected text, image or document, got {other:?}"),
             ));
         }
-    };
-    let send = AnySend::from_parts(instance, target, content);
+    })
+}
+
+/// The form as the SDK's request.
+fn request(form: &FormData) -> Result<AnySend, ValidationError> {
+    let instance = form.text("instanceId").parse()?;
+    let send = AnySend::from_parts(instance, target_of(form)?, content_of(form)?);
     send.validate()?;
     Ok(send)
 }

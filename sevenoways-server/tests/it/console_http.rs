@@ -430,3 +430,190 @@ async fn a_form_send_keeps_emoji_and_sends_plain_newlines() {
     assert!(bad.body.contains("kept text"));
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn schedules_show_their_next_five_runs_in_the_zone_before_saving() {
+    let t = start().await;
+    paired_instance(&t.client(), "phone1").await;
+    let mut c = Console::new(&t.base());
+    c.sign_in(&t.key).await;
+    let preview = c
+        .get("/console/schedules/next-runs?cronExpr=30+9+*+*+1-5&timezone=Asia%2FDubai")
+        .await;
+    assert_eq!(preview.status, 200);
+    assert_eq!(preview.body.matches("<li>").count(), 5, "{}", preview.body);
+    assert!(preview.body.contains("09:30 +04"), "{}", preview.body);
+    let never = c
+        .get("/console/schedules/next-runs?cronExpr=0+9+31+2+*&timezone=UTC")
+        .await;
+    assert!(never.body.contains("never fires"), "{}", never.body);
+
+    let csrf = c.csrf().await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("instanceId", "phone1"),
+        ("label", "Morning"),
+        ("cronExpr", "0 9 * * *"),
+        ("timezone", "Europe/London"),
+        ("target", "groupNames"),
+        ("groupNames", "Team A"),
+        ("kind", "text"),
+        ("message", "Good morning ☀️"),
+    ];
+    let created = c.post("/console/schedules", &form).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let list = t.client().schedules().list().await.unwrap();
+    assert_eq!(list.schedules.len(), 1);
+    assert_eq!(list.schedules[0].spec.timezone.as_str(), "Europe/London");
+    let page = c.get("/console/schedules").await;
+    assert!(page.body.contains("Morning") && page.body.contains("Europe/London"));
+
+    // A group the number does not have is the API's 404, on the form.
+    let mut bad = form.to_vec();
+    bad[6] = ("groupNames", "Nope");
+    let refused = c.post("/console/schedules", &bad).await;
+    assert_eq!(refused.status, 404, "{}", refused.body);
+    assert!(refused.body.contains("Nope"), "{}", refused.body);
+
+    // Another account cannot delete it.
+    let b_key = t.server.create_key("b", "default").await.unwrap();
+    let mut b = Console::new(&t.base());
+    b.sign_in(&b_key).await;
+    let b_csrf = b.csrf().await;
+    let id = list.schedules[0].id.as_str().to_owned();
+    let other = b
+        .post(
+            &format!("/console/schedules/{id}/delete"),
+            &[("csrf", &b_csrf)],
+        )
+        .await;
+    assert_eq!(other.status, 404, "{}", other.body);
+    let deleted = c
+        .post(
+            &format!("/console/schedules/{id}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    assert!(
+        t.client()
+            .schedules()
+            .list()
+            .await
+            .unwrap()
+            .schedules
+            .is_empty()
+    );
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_webhook_shows_its_secret_once_and_other_accounts_cannot_reach_it() {
+    let t = start().await;
+    let mut c = Console::new(&t.base());
+    c.sign_in(&t.key).await;
+    let csrf = c.csrf().await;
+    let created = c
+        .post(
+            "/console/webhooks",
+            &[
+                ("csrf", &csrf),
+                ("url", "http://127.0.0.1:9/hook"),
+                ("events", "message.sent"),
+                ("events", "message.read"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert!(created.body.contains("whsec_"), "the secret, once");
+    let list = t.client().webhooks().list().await.unwrap();
+    assert_eq!(list.webhooks[0].events, ["message.sent", "message.read"]);
+    let id = list.webhooks[0].id.as_str().to_owned();
+    let shown = c.get(&format!("/console/webhooks/{id}")).await;
+    assert_eq!(shown.status, 200);
+    assert!(!shown.body.contains("whsec_"), "never shown again");
+
+    let bad = c
+        .post("/console/webhooks", &[("csrf", &csrf), ("url", "ftp://x")])
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("url"), "{}", bad.body);
+
+    let b_key = t.server.create_key("b", "default").await.unwrap();
+    let mut b = Console::new(&t.base());
+    b.sign_in(&b_key).await;
+    let b_csrf = b.csrf().await;
+    for path in [
+        format!("/console/webhooks/{id}"),
+        format!("/console/webhooks/{id}/deliveries"),
+        format!("/console/webhooks/{id}/delete"),
+    ] {
+        let page = b.get(&path).await;
+        assert_eq!(page.status, 404, "{path}: {}", page.body);
+    }
+    for path in [
+        format!("/console/webhooks/{id}/test"),
+        format!("/console/webhooks/{id}/delete"),
+    ] {
+        let page = b.post(&path, &[("csrf", &b_csrf)]).await;
+        assert_eq!(page.status, 404, "{path}: {}", page.body);
+    }
+    assert_eq!(
+        t.client().webhooks().list().await.unwrap().webhooks.len(),
+        1
+    );
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn usage_and_docs_show_this_accounts_values_and_pages_stay_small() {
+    let t = start().await;
+    paired_instance(&t.client(), "phone1").await;
+    let mut c = Console::new(&t.base());
+    c.sign_in(&t.key).await;
+    let usage = c.get("/console/usage").await;
+    assert_eq!(usage.status, 200);
+    assert!(usage.body.contains("<meter"), "{}", usage.body);
+    assert!(usage.body.contains("Messages today"));
+
+    let docs = c.get("/console/docs").await;
+    assert_eq!(docs.status, 200);
+    assert!(
+        docs.body
+            .contains(&format!("curl -X POST {}/api/send", t.base()))
+    );
+    assert!(docs.body.contains(TEAM_A), "the group id is filled in");
+    assert!(
+        docs.body
+            .contains("&quot;instanceId&quot;: &quot;phone1&quot;")
+    );
+    // The key is in the page only for the reveal and copy script, never in the text.
+    assert_eq!(docs.body.matches(t.key.as_str()).count(), 1);
+
+    assert_eq!(
+        c.get("/console").await.status,
+        303,
+        "signed in: to the instances"
+    );
+    for path in [
+        "/console/instances",
+        "/console/instances/phone1",
+        "/console/send",
+        "/console/queue",
+        "/console/schedules",
+        "/console/webhooks",
+        "/console/usage",
+        "/console/docs",
+        "/console/assets/console.css",
+        "/console/assets/console.js",
+    ] {
+        let page = c.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            page.body.len() < 150_000,
+            "{path}: {} bytes",
+            page.body.len()
+        );
+    }
+    t.shutdown().await;
+}

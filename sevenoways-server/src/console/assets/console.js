@@ -27,6 +27,34 @@ function live(el) {
   setTimeout(tick, 1000);
 }
 
+// The API key of the docs page: shown masked; copies always carry the real key.
+function realKey() {
+  const shown = document.getElementById("api-key-shown");
+  return shown ? shown.getAttribute("data-key") : null;
+}
+
+function copyText(target) {
+  const key = realKey();
+  if (target.id === "api-key-shown" && key) return key;
+  if (target.value !== undefined && target.tagName !== "CODE" && target.tagName !== "PRE") return target.value;
+  const clone = target.cloneNode(true);
+  if (key) for (const span of clone.querySelectorAll(".secret-key")) span.textContent = key;
+  return clone.textContent;
+}
+
+function reveal(button) {
+  const shown = document.getElementById("api-key-shown");
+  const masked = shown.textContent;
+  button.addEventListener("click", () => {
+    const on = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    button.textContent = on ? "Hide key" : "Reveal key";
+    const text = on ? realKey() : masked;
+    shown.textContent = text;
+    for (const span of document.querySelectorAll(".secret-key")) span.textContent = text;
+  });
+}
+
 // Copy buttons: data-copy names the element whose text goes to the clipboard.
 // Delegated, so buttons inside live fragments work too.
 document.addEventListener("click", async (event) => {
@@ -35,13 +63,12 @@ document.addEventListener("click", async (event) => {
   {
     const target = document.getElementById(button.getAttribute("data-copy"));
     if (!target) return;
-    const text = target.value !== undefined && target.tagName !== "CODE" && target.tagName !== "PRE"
-      ? target.value : target.textContent;
+    const text = copyText(target);
     try {
       await navigator.clipboard.writeText(text);
       button.textContent = "Copied";
     } catch (_) {
-      // No clipboard permission (plain http): select the text for Ctrl+C instead.
+      // No clipboard permission: select the text for Ctrl+C instead.
       const range = document.createRange();
       range.selectNodeContents(target);
       const sel = window.getSelection();
@@ -111,6 +138,8 @@ function inline(form) {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form[data-inline]").forEach(inline);
+  const revealButton = document.getElementById("reveal-key");
+  if (revealButton) reveal(revealButton);
   document.querySelectorAll("[data-live]").forEach(live);
   document.querySelectorAll("form[data-choices]").forEach(choices);
   document.querySelectorAll("[data-preview]").forEach(preview);
