@@ -442,6 +442,10 @@ async fn the_console_follows_the_system_dark_theme() {
             ("/console/instances/phone1", "instance"),
             ("/console/send", "send"),
             ("/console/queue", "queue"),
+            ("/console/schedules", "schedules"),
+            ("/console/webhooks", "webhooks"),
+            ("/console/usage", "usage"),
+            ("/console/docs", "docs"),
         ] {
             c.goto(&format!("{base}{path}")).await.unwrap();
             screenshot(&c, name, theme).await;
@@ -458,5 +462,136 @@ async fn the_console_follows_the_system_dark_theme() {
     }
     assert_eq!(backgrounds[0], json!("rgb(255, 255, 255)"));
     assert_eq!(backgrounds[1], json!("rgb(13, 17, 23)"));
+    t.shutdown().await;
+}
+
+/// Runs `program args…` and returns what it printed; the example's failure fails the test.
+async fn run(program: &str, args: Vec<String>) -> String {
+    let program = program.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(&program)
+            .args(&args)
+            .output()
+            .expect("it runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_person_sets_up_a_webhook_and_a_schedule_and_runs_a_docs_example() {
+    let test = "console_browser::a_person_sets_up_a_webhook_and_a_schedule_and_runs_a_docs_example";
+    let Some(driver) = driver(test).await else {
+        return;
+    };
+    let t = crate::e2e_webhooks::start_with(|_| {}).await;
+    paired_instance(&t.client(), "phone1").await;
+    let listener = crate::e2e_webhooks::local_listener().await;
+    let hook = crate::e2e_webhooks::url(listener.local_addr().unwrap());
+    let (receiver, _task) =
+        crate::e2e_webhooks::receiver(listener, std::sync::Arc::new(|_, _| (200, None))).await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path(), false).await;
+    let base = t.base();
+    sign_in(&c, &base, &t.key).await;
+
+    // A webhook: its secret once, then a test event in its delivery log.
+    c.find(Locator::LinkText("Webhooks"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    type_into(&c, "URL", &hook).await;
+    c.find(Locator::XPath("//label[normalize-space(.)='message.sent']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    button(&c, "Create webhook").await.click().await.unwrap();
+    wait_text(&c, "h1", "Webhook created").await;
+    let secret = text_of(&c, "#webhook-secret").await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    c.find(Locator::LinkText("Go to the webhook"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#deliveries", "No deliveries yet").await;
+    button(&c, "Send a test").await.click().await.unwrap();
+    let log = wait_text(&c, "#deliveries", "succeeded").await;
+    assert!(log.contains("webhook.test") && log.contains("200"), "{log}");
+    assert_eq!(receiver.hits.lock().unwrap().len(), 1);
+    screenshot(&c, "webhook", "light").await;
+
+    // A schedule: its next five runs in the zone show before it is saved.
+    c.find(Locator::LinkText("Schedules"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    type_into(&c, "Label", "Standup").await;
+    type_into(&c, "Cron expression", "30 9 * * 1-5").await;
+    type_into(&c, "Time zone", "Asia/Dubai").await;
+    let runs = wait_text(&c, "#next-runs", "Next runs in Asia/Dubai").await;
+    assert_eq!(runs.matches("09:30 +04").count(), 5, "{runs}");
+    type_into(&c, "Group names", "Team A").await;
+    paste_into(&c, "Message", "Stand-up ☀️").await;
+    screenshot(&c, "schedules", "light").await;
+    button(&c, "Create schedule").await.click().await.unwrap();
+    let table = wait_text(&c, "table", "Standup").await;
+    assert!(
+        table.contains("Asia/Dubai") && table.contains("30 9 * * 1-5"),
+        "{table}"
+    );
+    let saved = t.client().schedules().list().await.unwrap().schedules;
+    assert_eq!(
+        saved[0].spec.message.as_ref().unwrap().as_str(),
+        "Stand-up ☀️"
+    );
+
+    // Docs: the key is masked until revealed, copies carry the real key, and the
+    // examples run as shown.
+    c.find(Locator::LinkText("Docs"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let masked = text_of(&c, "#example-send-curl").await;
+    assert!(!masked.contains(&t.key), "masked until revealed");
+    let copied = c
+        .execute(
+            "return copyText(document.getElementById('example-send-curl'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(copied.as_str().unwrap().contains(&t.key), "{copied}");
+    screenshot(&c, "docs", "light").await;
+    button(&c, "Reveal key").await.click().await.unwrap();
+    let curl = wait_text(&c, "#example-send-curl", &t.key).await;
+    let out = run("sh", vec!["-c".into(), curl]).await;
+    assert!(out.contains(r#""queued":true"#), "{out}");
+    let python = text_of(&c, "#example-send-python").await;
+    let out = run("python3", vec!["-c".into(), python]).await;
+    assert!(out.contains("'queued': True"), "{out}");
+    if program("node", "/usr/bin/node").is_some() {
+        let js = text_of(&c, "#example-send-js").await;
+        let out = run("node", vec!["--input-type=module".into(), "-e".into(), js]).await;
+        assert!(out.contains("queued: true"), "{out}");
+    }
+
+    c.close().await.unwrap();
     t.shutdown().await;
 }
