@@ -4,7 +4,7 @@
 //! time), one small script and one stylesheet embedded in the binary ([`assets`]), no
 //! framework, no build step, nothing fetched from elsewhere. Every action calls the API's
 //! own handlers or shared functions in [`crate::routes`] (a send goes through
-//! [`crate::routes::messages::send_message`], the path of every `POST /api/send*`), so no
+//! `crate::routes::messages::send_message`, the path of every `POST /api/send*`), so no
 //! rule is implemented twice, and pages render the SDK's types.
 //!
 //! - [`session`]: sign-in with an API key, the session cookie and its server-side row,

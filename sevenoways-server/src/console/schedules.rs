@@ -4,7 +4,7 @@
 //!
 //! The preview runs the server's own cron code ([`crate::cron::next_after`], which the
 //! scheduler uses), and saving is `POST /api/schedules`
-//! ([`crate::routes::schedules::create`]).
+//! (`crate::routes::schedules::create`).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

@@ -4,7 +4,7 @@
 //!
 //! The form's choices become the SDK's [`Target`] and [`Content`], [`AnySend::from_parts`]
 //! picks the documented endpoint's request, and the API's own send path
-//! ([`crate::routes::messages::send_message`]) validates, resolves and queues it: the
+//! (`crate::routes::messages::send_message`) validates, resolves and queues it: the
 //! console has no rule of its own. Text is sent with `\n` line breaks, as the API's
 //! clients send them, not the `\r\n` a browser posts.
 

@@ -1,5 +1,5 @@
 //! `/console/usage`: the send rate window and the daily and monthly caps as meters, from
-//! `GET /api/usage` ([`crate::routes::usage::get`]); the meters follow live.
+//! `GET /api/usage` (`crate::routes::usage::get`); the meters follow live.
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -1,7 +1,7 @@
 //! `/console/webhooks`: subscriptions, creating one (its secret shown once, with a copy
 //! button), sending a test, the delivery log (status code, latency, attempts, next retry,
 //! last error) updating live, redelivering, enabling a disabled one, deleting with a
-//! confirmation. Every action is the API's handler in [`crate::routes::webhooks`].
+//! confirmation. Every action is the API's handler in `crate::routes::webhooks`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
