@@ -2,9 +2,11 @@
 //! (WebDriver, [`fantoccini`]), finding fields by their visible labels and buttons and
 //! links by their names, as a person would.
 //!
-//! Without `chromium` and `chromedriver` on the machine (`apt-get install chromium
+//! `CHROMIUM` and `CHROMEDRIVER` name the programs if they are elsewhere. Without
+//! `chromium` and `chromedriver` on the machine (`apt-get install chromium
 //! chromium-driver`; `.ci/run` installs them) each test prints why it did not run and
-//! passes: the same flows over plain HTTP are in `console_http`.
+//! passes (the message goes to stderr past the harness's capture, so it shows in every
+//! run): the same flows over plain HTTP are in `console_http`.
 //!
 //! `SEVENOWAYS_SCREENSHOTS=1` makes the tests write each page, light and dark, to
 //! `docs/console/` (left off by default so a test run never changes the tree).
@@ -20,8 +22,13 @@ use sevenoways_sdk::models::queue::QueueStatus;
 use sevenoways_sdk::{Content, QueueId};
 use sevenoways_server::testing::*;
 
-/// A program on `PATH` (or at its Debian path).
+/// A program: the path in the environment variable `NAME` (upper case) if set, else its
+/// Debian path, else the first on `PATH`.
 fn program(name: &str, debian: &str) -> Option<PathBuf> {
+    if let Some(chosen) = std::env::var_os(name.to_uppercase()) {
+        let chosen = PathBuf::from(chosen);
+        return chosen.is_file().then_some(chosen);
+    }
     if Path::new(debian).is_file() {
         return Some(debian.into());
     }
@@ -52,35 +59,58 @@ async fn driver(test: &str) -> Option<Driver> {
         program("chromium", "/usr/bin/chromium"),
         program("chromedriver", "/usr/bin/chromedriver"),
     ) else {
-        println!(
+        // Straight to stderr, past the test harness's capture, so the skip is seen.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED {test}: chromium and chromedriver are not installed \
              (apt-get install chromium chromium-driver; .ci/run installs them)"
         );
         return None;
     };
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(chromedriver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts");
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        chromium,
-    };
-    eventually(30, || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()
-    })
-    .await;
-    Some(driver)
+    // A free port, handed to chromedriver: another test may take it first, so a driver
+    // that does not answer its own /status on it is replaced, on another port.
+    for _ in 0..5 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let mut driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            chromium: chromium.clone(),
+        };
+        let http = reqwest::Client::new();
+        let ready = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if driver.child.try_wait().ok().flatten().is_some() {
+                    return false;
+                }
+                if let Ok(response) = http.get(format!("{}/status", driver.url)).send().await
+                    && let Ok(body) = response.text().await
+                {
+                    // chromedriver's own answer, not another test's server.
+                    if body.contains("\"ready\":true") {
+                        return true;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .unwrap_or(false);
+        if ready {
+            return Some(driver);
+        }
+    }
+    panic!("chromedriver did not start on any of five ports")
 }
 
 /// A headless Chromium window, in the light or the dark system theme.
@@ -401,6 +431,33 @@ async fn a_person_signs_in_pairs_a_sandbox_number_and_sends_to_a_group_until_rea
         1
     );
 
+    // Deleting asks first.
+    c.goto(&format!("{base}/console/instances/phone1"))
+        .await
+        .unwrap();
+    c.find(Locator::LinkText("Delete this instance…"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Delete instance phone1?").await;
+    assert_eq!(
+        t.client().instances().list().await.unwrap().instances.len(),
+        1
+    );
+    button(&c, "Delete instance").await.click().await.unwrap();
+    wait_text(&c, "main", "No instances yet").await;
+    assert!(
+        t.client()
+            .instances()
+            .list()
+            .await
+            .unwrap()
+            .instances
+            .is_empty()
+    );
+
     // Sign out ends the session.
     c.goto(&format!("{base}/console/instances")).await.unwrap();
     button(&c, "Sign out").await.click().await.unwrap();
@@ -532,6 +589,19 @@ async fn a_person_sets_up_a_webhook_and_a_schedule_and_runs_a_docs_example() {
     assert!(log.contains("webhook.test") && log.contains("200"), "{log}");
     assert_eq!(receiver.hits.lock().unwrap().len(), 1);
     screenshot(&c, "webhook", "light").await;
+    // Redelivering sends the same event again.
+    c.find(Locator::XPath("//button[normalize-space(.)='Redeliver']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(20, || async {
+        (receiver.hits.lock().unwrap().len() == 2).then_some(())
+    })
+    .await;
+    let hits = receiver.hits.lock().unwrap().clone();
+    assert_eq!(hits[0].webhook_id, hits[1].webhook_id, "the same event");
 
     // A schedule: its next five runs in the zone show before it is saved.
     c.find(Locator::LinkText("Schedules"))

@@ -617,3 +617,19 @@ async fn usage_and_docs_show_this_accounts_values_and_pages_stay_small() {
     }
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_server_with_the_console_disabled_serves_none_of_it() {
+    let t = start_with(|c| c.console.enabled = false).await;
+    let mut c = Console::new(&t.base());
+    for path in ["/", "/console", "/console/assets/console.js"] {
+        let page = c.get(path).await;
+        assert_eq!(page.status, 404, "{path}");
+        assert!(
+            page.body.contains(r#""success":false"#),
+            "the API's 404: {}",
+            page.body
+        );
+    }
+    t.shutdown().await;
+}
