@@ -258,36 +258,40 @@ fn code_block(id: &str, label: &str, text: &str, masked: &str) -> Markup {
     }
 }
 
-const NODE_VERIFY: &str = "// Node.js (Express): the documented X-Webhook-Signature check.
+/// The documented `X-Webhook-Signature` check, on the raw body (a re-serialized
+/// `req.body` may differ from the bytes that were signed).
+const NODE_VERIFY: &str =
+    "// Node.js: X-Webhook-Signature is sha256= + hex HMAC-SHA256(secret, raw body).
 const crypto = require('crypto')
-app.post('/hooks/sevenoways', express.json(), (req, res) => {
-  const sig = req.headers['x-webhook-signature']
-  const expected = 'sha256=' + crypto
-    .createHmac('sha256', process.env.YOUR_WEBHOOK_SECRET)
-    .update(JSON.stringify(req.body))
-    .digest('hex')
-  if (sig !== expected) { res.status(401).send('Unauthorized'); return }
-  res.sendStatus(200)
-})";
 
+function verifyWebhook(secret, headers, rawBody) {
+  const expected = 'sha256=' + crypto.createHmac('sha256', secret).update(rawBody).digest('hex')
+  const sig = headers['x-webhook-signature'] || ''
+  return sig.length === expected.length &&
+    crypto.timingSafeEqual(Buffer.from(sig), Buffer.from(expected))
+}";
+
+/// The Standard Webhooks check, with the server's key rule (`whsec_` + base64: the
+/// decoded bytes; any other secret: its text).
 const PYTHON_VERIFY: &str =
-    "# Python: the Standard Webhooks headers (signed time: refuses replays).
-import base64, hashlib, hmac, time
+    "# Python: the Standard Webhooks headers (the signed time refuses replays).
+import base64, binascii, hashlib, hmac, time
 
-def verify(secret: str, headers: dict, body: bytes) -> bool:
+def verify_webhook(secret, headers, body):
     msg_id = headers['webhook-id']
     timestamp = headers['webhook-timestamp']
     if abs(time.time() - int(timestamp)) > 300:
         return False
     key = secret.encode()
     if secret.startswith('whsec_'):
+        rest = secret[len('whsec_'):]
         try:
-            key = base64.b64decode(secret[len('whsec_'):] + '==', validate=False)
-        except ValueError:
+            key = base64.b64decode(rest + '=' * (-len(rest) % 4), validate=True)
+        except binascii.Error:
             pass
     signed = f'{msg_id}.{timestamp}.'.encode() + body
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return any(hmac.compare_digest(expected, s.split(',', 1)[1])
+    return any(hmac.compare_digest(expected, s[3:])
                for s in headers['webhook-signature'].split(' ') if s.startswith('v1,'))";
 
 /// `GET /console/docs`.
@@ -413,6 +417,7 @@ pub async fn show(State(state): State<AppState>, signed: Signed) -> PageResult {
                 p { "Each delivery carries " code { "X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, body)>" }
                     " and the Standard Webhooks headers " code { "webhook-id" } ", " code { "webhook-timestamp" }
                     " and " code { "webhook-signature" } ", whose signed time lets a receiver refuse replays." }
+                p { "Call these with the webhook's secret, the request's headers (lower-case names) and its raw body bytes." }
                 (code_block("verify-node", "Node.js", NODE_VERIFY, &masked))
                 (code_block("verify-python", "Python", PYTHON_VERIFY, &masked))
             }

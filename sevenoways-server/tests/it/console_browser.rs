@@ -602,6 +602,7 @@ async fn a_person_sets_up_a_webhook_and_a_schedule_and_runs_a_docs_example() {
     .await;
     let hits = receiver.hits.lock().unwrap().clone();
     assert_eq!(hits[0].webhook_id, hits[1].webhook_id, "the same event");
+    let hit = hits[0].clone();
 
     // A schedule: its next five runs in the zone show before it is saved.
     c.find(Locator::LinkText("Schedules"))
@@ -656,10 +657,33 @@ async fn a_person_sets_up_a_webhook_and_a_schedule_and_runs_a_docs_example() {
     let python = text_of(&c, "#example-send-python").await;
     let out = run("python3", vec!["-c".into(), python]).await;
     assert!(out.contains("'queued': True"), "{out}");
+    // The signature checks, as shown, accept the test delivery the receiver got.
+    let body = String::from_utf8(hit.body.clone()).unwrap();
+    let python = format!(
+        "{}\nprint(verify_webhook({secret:?}, {{'webhook-id': {:?}, 'webhook-timestamp': {:?}, \
+         'webhook-signature': {:?}}}, {:?}.encode()))",
+        text_of(&c, "#verify-python").await,
+        hit.webhook_id.clone().unwrap(),
+        hit.webhook_timestamp.clone().unwrap(),
+        hit.webhook_signature.clone().unwrap(),
+        body,
+    );
+    assert_eq!(
+        run("python3", vec!["-c".into(), python]).await.trim(),
+        "True"
+    );
     if program("node", "/usr/bin/node").is_some() {
         let js = text_of(&c, "#example-send-js").await;
         let out = run("node", vec!["--input-type=module".into(), "-e".into(), js]).await;
         assert!(out.contains("queued: true"), "{out}");
+        let js = format!(
+            "{}\nconsole.log(verifyWebhook({}, {{'x-webhook-signature': {}}}, Buffer.from({})))",
+            text_of(&c, "#verify-node").await,
+            serde_json::to_string(&secret).unwrap(),
+            serde_json::to_string(&hit.signature.clone().unwrap()).unwrap(),
+            serde_json::to_string(&body).unwrap(),
+        );
+        assert_eq!(run("node", vec!["-e".into(), js]).await.trim(), "true");
     }
 
     c.close().await.unwrap();
