@@ -97,6 +97,10 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/console/webhooks/{id}/test", post(webhooks::test))
         .route("/console/webhooks/{id}/enable", post(webhooks::enable))
         .route(
+            "/console/webhooks/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route(
             "/console/webhooks/{id}/delete",
             get(webhooks::confirm_delete).post(webhooks::delete),
         )

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use maud::{Markup, html};
 use serde::Deserialize;
 use sevenoways_sdk::models::webhooks::{
-    CreateWebhookRequest, DeliveryList, SUBSCRIBABLE_EVENTS, Webhook,
+    CreateWebhookRequest, DeliveryList, RotateSecretRequest, SUBSCRIBABLE_EVENTS, Webhook,
 };
 use sevenoways_sdk::{Validate, WebhookId};
 
@@ -282,6 +282,10 @@ pub async fn show(
                     (csrf(&signed))
                     button type="submit" { "Send a test" }
                 }
+                form method="post" action={ "/console/webhooks/" (id.as_str()) "/rotate-secret" } {
+                    (csrf(&signed))
+                    button type="submit" { "Rotate the secret" }
+                }
                 @if w.disabled || w.paused_until.is_some() {
                     form method="post" action={ "/console/webhooks/" (id.as_str()) "/enable" } {
                         (csrf(&signed))
@@ -327,6 +331,41 @@ pub async fn test(
     let id = webhook_id(&raw)?;
     value(webhooks::test(State(state), Authed(signed.account), PathId(id.clone())).await)?;
     Ok(see_other(&format!("/console/webhooks/{}", id.as_str())))
+}
+
+/// `POST /console/webhooks/{id}/rotate-secret` (`POST /api/webhooks/{id}/rotate-secret`,
+/// with a generated secret): the new secret, once, and until when the old one still
+/// signs `webhook-signature`.
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    Submitted { signed, .. }: Submitted,
+) -> PageResult {
+    let id = webhook_id(&raw)?;
+    let rotated = value(
+        webhooks::rotate_secret(
+            State(state),
+            Authed(signed.account.clone()),
+            PathId(id.clone()),
+            Body(RotateSecretRequest::default()),
+        )
+        .await,
+    )?;
+    let markup = layout::page(
+        &signed,
+        "/console/webhooks",
+        "Secret rotated",
+        html! {
+            h1 { "New signing secret" }
+            p { "Copy it now: it is shown only this once. The old secret also signs "
+                code { "webhook-signature" } " until " (time(rotated.previous_secret_expires_at))
+                "; " code { "X-Webhook-Signature" } " uses the new one from now on." }
+            p { code #webhook-secret { (rotated.secret.expose()) } " "
+                (copy_button("webhook-secret", "Copy the signing secret")) }
+            p { a href={ "/console/webhooks/" (id.as_str()) } { "Go to the webhook" } }
+        },
+    );
+    Ok(page(StatusCode::OK, markup))
 }
 
 /// `POST /console/webhooks/{id}/enable` (`POST /api/webhooks/{id}/enable`).

@@ -533,6 +533,18 @@ async fn a_webhook_shows_its_secret_once_and_other_accounts_cannot_reach_it() {
     assert_eq!(shown.status, 200);
     assert!(!shown.body.contains("whsec_"), "never shown again");
 
+    // Rotating shows the new secret once.
+    let rotated = c
+        .post(
+            &format!("/console/webhooks/{id}/rotate-secret"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    assert!(rotated.body.contains("whsec_") && rotated.body.contains("New signing secret"));
+    let listed = t.client().webhooks().list().await.unwrap().webhooks;
+    assert!(listed[0].previous_secret_expires_at.is_some(), "rotated");
+
     let bad = c
         .post("/console/webhooks", &[("csrf", &csrf), ("url", "ftp://x")])
         .await;
@@ -553,6 +565,8 @@ async fn a_webhook_shows_its_secret_once_and_other_accounts_cannot_reach_it() {
     }
     for path in [
         format!("/console/webhooks/{id}/test"),
+        format!("/console/webhooks/{id}/rotate-secret"),
+        format!("/console/webhooks/{id}/enable"),
         format!("/console/webhooks/{id}/delete"),
     ] {
         let page = b.post(&path, &[("csrf", &b_csrf)]).await;
@@ -561,6 +575,38 @@ async fn a_webhook_shows_its_secret_once_and_other_accounts_cannot_reach_it() {
     assert_eq!(
         t.client().webhooks().list().await.unwrap().webhooks.len(),
         1
+    );
+
+    // The owner enables it (a no-op on an enabled one) and deletes it after confirming.
+    let enabled = c
+        .post(
+            &format!("/console/webhooks/{id}/enable"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(enabled.status, 303, "{}", enabled.body);
+    let confirm = c.get(&format!("/console/webhooks/{id}/delete")).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains("Delete webhook"));
+    assert_eq!(
+        t.client().webhooks().list().await.unwrap().webhooks.len(),
+        1
+    );
+    let deleted = c
+        .post(
+            &format!("/console/webhooks/{id}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    assert!(
+        t.client()
+            .webhooks()
+            .list()
+            .await
+            .unwrap()
+            .webhooks
+            .is_empty()
     );
     t.shutdown().await;
 }
