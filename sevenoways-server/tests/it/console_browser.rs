@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use sevenoways_sdk::models::queue::QueueStatus;
@@ -237,6 +239,27 @@ async fn screenshot(c: &Client, name: &str, theme: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/console");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}-{theme}.png")), png).unwrap();
+}
+
+/// Presses and releases `key` on the keyboard, wherever the focus is.
+async fn press(c: &Client, key: Key) {
+    let key: char = key.into();
+    c.perform_actions(
+        KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key }),
+    )
+    .await
+    .unwrap();
+}
+
+/// The focused element's `id`, or its text when it has none.
+async fn focused(c: &Client) -> String {
+    let e = c.active_element().await.unwrap();
+    match e.attr("id").await.unwrap() {
+        Some(id) if !id.is_empty() => format!("#{id}"),
+        _ => e.text().await.unwrap(),
+    }
 }
 
 async fn sign_in(c: &Client, base: &str, key: &str) {
@@ -470,8 +493,8 @@ async fn a_person_signs_in_pairs_a_sandbox_number_and_sends_to_a_group_until_rea
 }
 
 #[tokio::test]
-async fn the_console_follows_the_system_dark_theme() {
-    let test = "console_browser::the_console_follows_the_system_dark_theme";
+async fn the_console_works_from_the_keyboard_and_follows_the_system_theme() {
+    let test = "console_browser::the_console_works_from_the_keyboard_and_follows_the_system_theme";
     let Some(driver) = driver(test).await else {
         return;
     };
@@ -493,7 +516,25 @@ async fn the_console_follows_the_system_dark_theme() {
             .unwrap();
         assert_eq!(prefers, json!(dark), "the browser's theme");
         screenshot(&c, "sign-in", theme).await;
-        sign_in(&c, &base, &t.key).await;
+        if dark {
+            sign_in(&c, &base, &t.key).await;
+        } else {
+            // Keyboard only: Tab to the key, type it, Enter; then the skip link.
+            press(&c, Key::Tab).await;
+            assert_eq!(focused(&c).await, "#api-key");
+            c.active_element()
+                .await
+                .unwrap()
+                .send_keys(&t.key)
+                .await
+                .unwrap();
+            press(&c, Key::Enter).await;
+            wait_text(&c, "h1", "Instances").await;
+            press(&c, Key::Tab).await;
+            assert_eq!(focused(&c).await, "Skip to content");
+            press(&c, Key::Enter).await;
+            assert_eq!(focused(&c).await, "#main");
+        }
         for (path, name) in [
             ("/console/instances", "instances"),
             ("/console/instances/phone1", "instance"),
