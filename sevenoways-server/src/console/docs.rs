@@ -32,6 +32,8 @@ struct Values {
     base: String,
     instance: String,
     group: String,
+    /// A saved channel's JID, or a placeholder.
+    channel: String,
 }
 
 /// One documented endpoint's example.
@@ -122,6 +124,38 @@ fn examples(v: &Values) -> Vec<Example> {
             note: Some("Phone: country code and number, no +, no spaces."),
         },
         Example {
+            id: "send-channel",
+            title: "Send text to channel",
+            method: "POST",
+            path: "/api/send-to-channel".into(),
+            body: Some(json!({
+                "instanceId": v.instance, "channelJid": v.channel,
+                "message": "📢 Big announcement coming tomorrow!"
+            })),
+            note: Some(
+                "Only admins and owners of a channel may post; save it first with POST /api/channels.",
+            ),
+        },
+        Example {
+            id: "send-community",
+            title: "Send text to community",
+            method: "POST",
+            path: "/api/send-to-community".into(),
+            body: Some(json!({
+                "instanceId": v.instance, "communityId": "120363XXXXXXXX@newsletter",
+                "message": "📣 Community update: new features released!"
+            })),
+            note: Some("Use a community your number is a member or admin of."),
+        },
+        Example {
+            id: "list-channels",
+            title: "List saved channels",
+            method: "GET",
+            path: "/api/channels".into(),
+            body: None,
+            note: None,
+        },
+        Example {
             id: "queue-status",
             title: "Queue status",
             method: "GET",
@@ -148,6 +182,30 @@ fn examples(v: &Values) -> Vec<Example> {
                 "groupIds": [v.group], "message": "Good morning team! ☀️"
             })),
             note: None,
+        },
+        Example {
+            id: "list-schedules",
+            title: "List schedules",
+            method: "GET",
+            path: "/api/schedules".into(),
+            body: None,
+            note: None,
+        },
+        Example {
+            id: "list-webhooks",
+            title: "List webhooks",
+            method: "GET",
+            path: "/api/webhooks".into(),
+            body: None,
+            note: None,
+        },
+        Example {
+            id: "delete-instance",
+            title: "Delete instance",
+            method: "DELETE",
+            path: "/api/instances/number2".into(),
+            body: None,
+            note: Some("Deletes the instance the create example made; its groups go with it."),
         },
         Example {
             id: "create-webhook",
@@ -337,6 +395,23 @@ pub async fn show(State(state): State<AppState>, signed: Signed) -> PageResult {
         group: group
             .map(|g| g.id.to_string())
             .unwrap_or_else(|| "GROUP_ID@g.us".into()),
+        channel: String::new(),
+    };
+    let channels = value(
+        crate::routes::channels::list(
+            State(state.clone()),
+            Authed(signed.account.clone()),
+            QueryParams(PageQuery::new(None, None)),
+        )
+        .await,
+    )?;
+    let values = Values {
+        channel: channels
+            .channels
+            .first()
+            .map(|c| c.channel_jid.as_str().to_owned())
+            .unwrap_or_else(|| "120363XXXXXXXX@newsletter".into()),
+        ..values
     };
     let key = &signed.key;
     let tail: String = key
@@ -448,6 +523,7 @@ mod tests {
             base: "http://127.0.0.1:8080".into(),
             instance: "phone1".into(),
             group: "120363000000000001@g.us".into(),
+            channel: "120363000000000009@newsletter".into(),
         }
     }
 

@@ -180,7 +180,7 @@ async fn list_page(
                         div #next-runs aria-live="polite" data-preview="/console/schedules/next-runs" {
                             (preview(&cron, &zone))
                         }
-                        (target_fields(&super::send::TARGETS[..4], &typed))
+                        (target_fields(&super::send::TARGETS[..4], &[], &typed))
                         (content_fields(&typed))
                         button type="submit" { "Create schedule" }
                     }

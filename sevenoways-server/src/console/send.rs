@@ -102,6 +102,14 @@ async fn form_page(
         )
         .await,
     )?;
+    let channels = value(
+        crate::routes::channels::list(
+            State(state.clone()),
+            Authed(signed.account.clone()),
+            QueryParams(PageQuery::new(None, None)),
+        )
+        .await,
+    )?;
     let entries = entries(state, signed, sent).await?;
     Ok(layout::page(
         signed,
@@ -126,7 +134,7 @@ async fn form_page(
                 form.stack method="post" action="/console/send" data-choices {
                     (csrf(signed))
                     (instance_select(&list.instances, &typed))
-                    (target_fields(&TARGETS, &typed))
+                    (target_fields(&TARGETS, &channels.channels, &typed))
                     (content_fields(&typed))
                     button type="submit" { "Send" }
                 }
@@ -154,8 +162,13 @@ pub(crate) fn instance_select(
     }
 }
 
-/// The "Send to" choice among `targets` (a prefix of [`TARGETS`]) and its fields.
-pub(crate) fn target_fields(targets: &[(&str, &str)], typed: &Typed<'_>) -> Markup {
+/// The "Send to" choice among `targets` (a prefix of [`TARGETS`]) and its fields;
+/// `channels` (the account's saved channels) are offered as the channel field's choices.
+pub(crate) fn target_fields(
+    targets: &[(&str, &str)],
+    channels: &[sevenoways_sdk::models::channels::Channel],
+    typed: &Typed<'_>,
+) -> Markup {
     let offered = |v: &str| targets.iter().any(|(t, _)| *t == v);
     html! {
         fieldset {
@@ -183,7 +196,12 @@ pub(crate) fn target_fields(targets: &[(&str, &str)], typed: &Typed<'_>) -> Mark
         @if offered("channel") {
             div data-when="target=channel" {
                 label for="channel" { "Channel JID" }
-                input #channel name="channelJid" value=(typed.text("channelJid")) placeholder="120363…@newsletter";
+                input #channel name="channelJid" value=(typed.text("channelJid")) placeholder="120363…@newsletter"
+                    list="saved-channels" aria-describedby="channel-hint";
+                datalist #saved-channels {
+                    @for ch in channels { option value=(ch.channel_jid.as_str()) { (ch.name) } }
+                }
+                p.hint #channel-hint { "Your saved channels are offered as you type; you must be an admin of the channel." }
             }
         }
         @if offered("community") {

@@ -679,3 +679,62 @@ async fn a_server_with_the_console_disabled_serves_none_of_it() {
     }
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn saved_channels_are_offered_and_a_channel_send_goes_through_the_api() {
+    use sevenoways_sdk::models::channels::AddChannelRequest;
+    let t = start().await;
+    let inst = paired_instance(&t.client(), "phone1").await;
+    let channel = t
+        .client()
+        .channels()
+        .add(&AddChannelRequest::new(
+            inst,
+            "https://whatsapp.com/channel/0029VaAbCdEf",
+        ))
+        .await
+        .unwrap()
+        .channel;
+    let jid = channel.channel_jid.as_str().to_owned();
+    let mut c = Console::new(&t.base());
+    c.sign_in(&t.key).await;
+    let form = c.get("/console/send").await;
+    assert!(
+        form.body.contains(&format!(r#"<option value="{jid}">"#)),
+        "{}",
+        form.body
+    );
+    let docs = c.get("/console/docs").await;
+    assert!(
+        docs.body
+            .contains(&format!("&quot;channelJid&quot;: &quot;{jid}&quot;"))
+    );
+
+    let csrf = form.csrf();
+    let sent = c
+        .post(
+            "/console/send",
+            &[
+                ("csrf", &csrf),
+                ("instanceId", "phone1"),
+                ("target", "channel"),
+                ("channelJid", &jid),
+                ("kind", "image"),
+                ("imageUrl", "https://example.com/promo.jpg"),
+                ("caption", "Summer sale 🌞"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let id: u64 = sent.location()["/console/send?sent=".len()..]
+        .parse()
+        .unwrap();
+    let entry = t.client().queue().status(QueueId(id)).await.unwrap();
+    assert_eq!(entry.to, jid);
+    assert!(
+        matches!(&entry.content, Content::Image { caption: Some(c), .. } if c == "Summer sale 🌞"),
+        "{:?}",
+        entry.content
+    );
+    t.shutdown().await;
+}
