@@ -761,6 +761,7 @@ fn svw_vs_curl(
             .env("HOME", dir)
             .env("XDG_CONFIG_HOME", dir)
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .status()
             .map_err(|e| format!("{}: {e}", svw.display()))?;
         svw_secs += started.elapsed().as_secs_f64();
