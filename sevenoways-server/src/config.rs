@@ -148,6 +148,8 @@ pub struct Config {
     pub secrets_key_previous: Option<crate::secrets::SecretsKey>,
     /// The engines that serve real numbers: `[engines.waha]`, `[engines.meta]`.
     pub engines: EnginesConfig,
+    /// Where `GET /metrics` is served, if anywhere; see [`crate::telemetry`].
+    pub metrics: crate::telemetry::MetricsConfig,
 }
 
 impl Default for Config {
@@ -173,6 +175,7 @@ impl Default for Config {
             secrets_key: None,
             secrets_key_previous: None,
             engines: EnginesConfig::default(),
+            metrics: Default::default(),
         }
     }
 }

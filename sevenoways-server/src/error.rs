@@ -131,6 +131,7 @@ impl IntoResponse for ApiError {
                 retry_after_secs,
                 message,
             } => {
+                crate::telemetry::rate_limit_refusal();
                 let mut response =
                     (StatusCode::TOO_MANY_REQUESTS, Json(ErrorBody::new(message))).into_response();
                 response.headers_mut().insert(

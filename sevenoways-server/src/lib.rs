@@ -49,6 +49,7 @@ pub mod secrets;
 pub mod serve;
 pub mod ssrf;
 pub mod store;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
@@ -101,6 +102,7 @@ pub struct AppState {
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
 pub struct Server {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     state: AppState,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -164,6 +166,15 @@ pub async fn launch_with_store(
     }
     config.validate_engines().map_err(LaunchError::Config)?;
     let config = Arc::new(config);
+    // Bound before anything starts, so an address in use fails the start cleanly.
+    let metrics_listener = match config.metrics.listen.filter(|_| config.metrics.enabled()) {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| LaunchError::Config(format!("metrics.listen {addr}: {e}")))?,
+        ),
+        None => None,
+    };
     let qr_secret: Arc<[u8]> = store.server_secret().await?.into();
     let public_url: Arc<str> = config.public_url(addr).into();
     let engines = Arc::new(engines(&config, &store, &qr_secret, &public_url));
@@ -281,7 +292,22 @@ pub async fn launch_with_store(
         });
     }
 
-    let app = routes::router(state.clone())
+    let metrics = if config.metrics.enabled() {
+        telemetry::install()
+    } else {
+        None
+    };
+    let mut app = routes::router(state.clone());
+    if let Some(handle) = &metrics
+        && config.metrics.on_public_listener()
+    {
+        app = app.merge(telemetry::router(
+            handle.clone(),
+            store.clone(),
+            &config.metrics,
+        ));
+    }
+    let app = app
         // A client that stops sending its body mid-way would otherwise hold a connection
         // and a task forever; the answer is still the error envelope.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -289,13 +315,29 @@ pub async fn launch_with_store(
             std::time::Duration::from_secs(config.request_timeout_secs.max(1)),
         ))
         .layer(axum::middleware::map_response(error::envelope_empty_errors))
+        .layer(axum::middleware::from_fn(telemetry::http_metrics))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
-                // Never log headers: x-api-key is one of them.
+                // Never log headers: x-api-key is one of them. The request id is set (or
+                // checked) by the layer outside this one.
                 .make_span_with(|req: &axum::http::Request<_>| {
-                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                    let id = req.headers().get(&telemetry::REQUEST_ID);
+                    let id = id.and_then(|v| v.to_str().ok()).unwrap_or_default();
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
                 }),
-        );
+        )
+        .layer(axum::middleware::from_fn(telemetry::request_id));
+    let mut metrics_addr = None;
+    if let Some(handle) = metrics {
+        if let Some(listener) = metrics_listener {
+            metrics_addr = Some(listener.local_addr()?);
+            let app = telemetry::router(handle.clone(), store.clone(), &config.metrics)
+                .layer(axum::middleware::from_fn(telemetry::request_id));
+            // A scraper or two: a small cap keeps it from taking descriptors.
+            tasks.spawn(serve::run(listener, app, config.http, 16, rx.clone()));
+        }
+        tasks.spawn(telemetry::upkeep(handle, rx.clone()));
+    }
     let max_connections = serve::effective_max_connections(
         config.http.max_connections,
         config.webhooks.max_in_flight,
@@ -316,6 +358,7 @@ pub async fn launch_with_store(
     ));
     Ok(Server {
         addr,
+        metrics_addr,
         state,
         shutdown,
         tasks,
@@ -363,6 +406,11 @@ impl Server {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The bound address of the separate metrics listener (`[metrics] listen`), if any.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The base URL clients use (`http://127.0.0.1:PORT` unless `public_url` is set).

@@ -10,17 +10,37 @@
 
 use std::io::{self, Write};
 
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event, for a terminal (the default).
+    #[default]
+    Text,
+    /// One JSON object per line, for a log pipeline: `timestamp`, `level`, `fields`
+    /// (with `message`), `target`, and `span`/`spans` carrying the request's
+    /// `request_id`, `method` and `path`.
+    Json,
+}
+
 /// Installs the global subscriber (`RUST_LOG`, default
-/// `info,sqlx=warn,tower_http=warn`), writing to stderr through [`Lossy`].
-pub fn init() {
-    tracing_subscriber::fmt()
+/// `info,sqlx=warn,tower_http=warn`) in `format`, writing to stderr through [`Lossy`].
+pub fn init(format: LogFormat) {
+    let _ = FORMAT.set(format);
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
         )
         .with_writer(|| Lossy(io::stderr()))
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 /// A writer that never fails: what `W` cannot take is dropped.
@@ -57,7 +77,31 @@ impl<W: Write> Write for Lossy<W> {
     }
 }
 
-/// Writes one line to stderr, ignoring failure (`eprintln!` panics on it).
+/// The format [`init`] installed.
+static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// Writes one line to stderr, ignoring failure (`eprintln!` panics on it). With
+/// `--log-format json` the line is a JSON object shaped like the log's own (`timestamp`,
+/// `level`, `fields.message`, `target`), so every line of stderr parses.
 pub fn eprint_line(line: std::fmt::Arguments<'_>) {
-    let _ = writeln!(io::stderr(), "{line}");
+    write_line("INFO", line);
+}
+
+/// [`eprint_line`] for a fatal error (level `ERROR` in JSON).
+pub fn eprint_error(line: std::fmt::Arguments<'_>) {
+    write_line("ERROR", line);
+}
+
+fn write_line(level: &str, line: std::fmt::Arguments<'_>) {
+    if FORMAT.get() == Some(&LogFormat::Json) {
+        let object = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": level,
+            "fields": {"message": line.to_string()},
+            "target": "sevenoways_server",
+        });
+        let _ = writeln!(io::stderr(), "{object}");
+    } else {
+        let _ = writeln!(io::stderr(), "{line}");
+    }
 }

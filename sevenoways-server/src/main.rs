@@ -10,7 +10,7 @@ use sevenoways_sdk::models::sandbox::GetOutbox;
 use sevenoways_sdk::{Endpoint, env};
 use sevenoways_server::bootstrap::{self, FirstStart};
 use sevenoways_server::config::EngineKind;
-use sevenoways_server::logging::eprint_line;
+use sevenoways_server::logging::{LogFormat, eprint_line};
 use sevenoways_server::store::sqlite::SqliteStore;
 use sevenoways_server::store::{AccountId, KeyInfo, Store};
 use sevenoways_server::{Config, auth};
@@ -23,6 +23,9 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+    /// Log lines as human-readable text (for a terminal) or one JSON object each.
+    #[arg(long, global = true, env = "SEVENOWAYS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +168,7 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     config.secrets_key_previous = secrets_key_from_env(env::SECRETS_KEY_PREVIOUS)?;
     // Engine secrets may come from the environment rather than the file.
     config.apply_env_secrets(|name| std::env::var(name).ok());
+    config.metrics.apply_env(|name| std::env::var(name).ok());
     Ok(config)
 }
 
@@ -184,8 +188,8 @@ fn secrets_key_from_env(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    sevenoways_server::logging::init();
     let cli = Cli::parse();
+    sevenoways_server::logging::init(cli.log_format);
     let result = match cli.command {
         Some(Command::Keys(command)) => keys(command).await,
         Some(Command::Backup { to, force, store }) => backup(&store, &to, force).await,
@@ -195,7 +199,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprint_line(format_args!("error: {e}"));
+            sevenoways_server::logging::eprint_error(format_args!("error: {e}"));
             ExitCode::FAILURE
         }
     }

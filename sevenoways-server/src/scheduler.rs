@@ -54,7 +54,11 @@ pub async fn run(
                     break;
                 }
             };
+            let fired_at = Utc::now();
             for f in &fired {
+                crate::telemetry::schedule_fired(
+                    (fired_at - f.due_at).to_std().unwrap_or_default(),
+                );
                 if f.paused {
                     tracing::info!(schedule = %f.schedule_id, "schedule paused: runs over the plan's cap");
                 } else if f.skipped.is_some() {

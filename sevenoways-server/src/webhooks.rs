@@ -225,6 +225,10 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
             tasks.spawn(async move {
                 let record = attempt(&client, &policy, &cfg, &delivery).await;
                 let recorded = store.record_attempt(&record, Utc::now(), &breaker).await;
+                crate::telemetry::webhook_attempt(
+                    record.error.is_none(),
+                    Duration::from_millis(record.latency_ms),
+                );
                 in_flight.lock().expect("not poisoned").remove(&delivery.id);
                 finished.notify_one();
                 // Logged after the record, so a failing log cannot cost the record.

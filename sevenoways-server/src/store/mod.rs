@@ -285,6 +285,8 @@ pub struct FiredSchedule {
     pub paused: bool,
     /// Its next run; `None` once the expression never matches again, or once paused.
     pub next_run_at: Option<DateTime<Utc>>,
+    /// When this run was due (its fire lag is the time from this to the firing).
+    pub due_at: DateTime<Utc>,
 }
 
 /// How the next run is computed (see [`crate::cron::next_run`]); a parameter so the
@@ -892,6 +894,9 @@ pub trait Store: Send + Sync + 'static {
     /// Copies the write-ahead log into the database and truncates it, so the log does not
     /// stay at its largest size after a burst. A no-op for backends without one.
     async fn checkpoint(&self) -> StoreResult<()>;
+    /// Queue entries not finished yet, by state (`queued`, `sending`): the
+    /// `sevenoways_queue_depth` gauge of `/metrics`, read at each scrape.
+    async fn queue_depth(&self) -> StoreResult<Vec<(&'static str, u64)>>;
 
     // API keys (`sevenoways-server keys ...`, and [`crate::auth`] on every request).
 

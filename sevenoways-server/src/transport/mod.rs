@@ -226,7 +226,14 @@ impl Transport for Engines {
         let engine = self
             .get(record.engine)
             .map_err(|e| TransportError::Permanent(e.to_string()))?;
-        engine.send(&record, entry).await
+        let result = engine.send(&record, entry).await;
+        let outcome = match &result {
+            Ok(_) => "sent",
+            Err(TransportError::Transient(_)) => "transient",
+            Err(TransportError::Permanent(_)) => "permanent",
+        };
+        crate::telemetry::send_outcome(record.engine.as_str(), outcome);
+        result
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! - `e2e_*`: a real server in-process on port 0 (`sevenoways_server::testing`), driven
 //!   through the SDK and raw HTTP, one module per subject (svix's naming).
+//! - `e2e_metrics`: where `/metrics` is served and who may read it; `X-Request-Id`.
 //! - `kill_restart`, `keys_cli`, `first_start`, `*_bin`: the real `sevenoways-server`
 //!   binary (started through `server_process`).
 //! - `store_*`, `queue_leases`: the SQLite store directly, with injected instants;
@@ -24,6 +25,7 @@ mod e2e_engines;
 mod e2e_health;
 mod e2e_isolation;
 mod e2e_keys;
+mod e2e_metrics;
 mod e2e_noisy_neighbour;
 mod e2e_qr;
 mod e2e_rate_limits;
@@ -42,6 +44,7 @@ mod first_start;
 mod keys_cli;
 mod kill_restart;
 mod logging_bin;
+mod metrics_bin;
 mod openapi;
 mod queue_leases;
 mod server_process;

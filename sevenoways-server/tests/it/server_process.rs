@@ -102,6 +102,10 @@ pub struct Spawn<'a> {
     pub open_files: Option<u32>,
     /// `RUST_LOG`.
     pub log: &'a str,
+    /// More arguments (`--log-format json`).
+    pub args: Vec<&'a str>,
+    /// More environment variables.
+    pub env: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> Spawn<'a> {
@@ -113,6 +117,8 @@ impl<'a> Spawn<'a> {
             stderr: Stdio::null(),
             open_files: None,
             log: "warn",
+            args: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -137,6 +143,8 @@ impl<'a> Spawn<'a> {
             .arg(self.data)
             .arg("--config")
             .arg(&config_path)
+            .args(&self.args)
+            .envs(self.env.iter().copied())
             .env("RUST_LOG", self.log)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -884,6 +884,19 @@ impl Store for SqliteStore {
         webhooks::redeliver(self, account, id, delivery_id, now, give_up_at).await
     }
 
+    async fn queue_depth(&self) -> StoreResult<Vec<(&'static str, u64)>> {
+        // `queue_due` (status, next_attempt_at) answers this without reading rows.
+        let mut depth = vec![("queued", 0), ("sending", 0)];
+        for (state, n) in &mut depth {
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM queue WHERE status = ?")
+                .bind(*state)
+                .fetch_one(&self.read)
+                .await?;
+            *n = count.max(0) as u64;
+        }
+        Ok(depth)
+    }
+
     async fn probe_write(&self) -> StoreResult<()> {
         if let Some(reason) = self.write_health.recent_failure() {
             return Err(StoreError::Degraded {

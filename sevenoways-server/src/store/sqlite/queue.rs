@@ -121,6 +121,7 @@ pub(super) async fn group_commit(
         if conn.is_none() {
             conn = recovery.reopen(None).await;
         }
+        let started = std::time::Instant::now();
         let result = match conn.as_mut() {
             Some(c) => insert_batch(c, &jobs).await,
             None => Err(sqlx::Error::Io(std::io::Error::other(
@@ -129,6 +130,9 @@ pub(super) async fn group_commit(
         };
         match result {
             Ok(results) => {
+                if entries > 0 {
+                    crate::telemetry::group_commit(entries, started.elapsed());
+                }
                 if jobs.iter().any(|j| !j.is_probe()) {
                     recovery.health.stored();
                 }

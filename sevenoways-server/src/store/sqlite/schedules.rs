@@ -269,6 +269,7 @@ async fn claim_and_queue(
             skipped: None,
             paused: false,
             next_run_at: next_run,
+            due_at: from_millis(d.due_at),
         };
         if let Err(refusal) = limits::check_caps(limits, &periods, day, month, wanted) {
             // One summary event for the whole run, no row per recipient and no copy of

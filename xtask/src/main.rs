@@ -1,0 +1,1260 @@
+//! The benchmark harness: `cargo run --release -p xtask -- bench`.
+//!
+//! Builds the server, then in one run measures each figure of `docs/benchmarks.md`
+//! ("Measured against references") next to its reference, on this machine, and writes
+//! the table there. Performance claims are ratios against references measured in the
+//! same run, because the machines are shared and noisy. The references are small
+//! programs in this file, run as separate processes (`xtask ref-bare`, `xtask ref-naive`):
+//!
+//! - **bare**: an axum handler that parses and validates the same send-number JSON and
+//!   answers, no storage: the ceiling for any HTTP accept path;
+//! - **naive durable**: the same plus one SQLite commit per request (WAL,
+//!   `synchronous=FULL`), the obvious way to make an accept durable.
+//!
+//! Load: `wrk` (closed loop, max throughput; the harness says so and uses its own
+//! closed-loop client when `wrk` is not installed) and an open-loop client here that
+//! sends at a fixed rate and times each request from when it was *due*, so a stalled
+//! server is not hidden by requests that were never sent (no coordinated omission).
+//!
+//! `--smoke` runs every step for a moment on debug builds and writes nothing: CI runs it
+//! so the harness does not rot. It asserts nothing about speed.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use clap::{Args, Parser, Subcommand};
+use sevenoways_sdk::models::messages::SendNumberRequest;
+use sevenoways_sdk::validation::Validate;
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "Project tasks: the benchmark harness")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Run the benchmarks and write the table to docs/benchmarks.md.
+    Bench(BenchArgs),
+    /// The bare reference server (used by `bench`).
+    RefBare {
+        #[arg(long)]
+        listen: SocketAddr,
+    },
+    /// The naive durable reference server (used by `bench`).
+    RefNaive {
+        #[arg(long)]
+        listen: SocketAddr,
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Args, Clone)]
+struct BenchArgs {
+    /// A few seconds in all, on whatever build this is; writes nothing (for CI).
+    #[arg(long)]
+    smoke: bool,
+    /// Seconds of each closed-loop and open-loop run.
+    #[arg(long, default_value_t = 10)]
+    secs: u64,
+    /// Concurrent connections of the closed-loop runs.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Requests per second of the open-loop run.
+    #[arg(long, default_value_t = 5000)]
+    rate: u64,
+    /// Do not write docs/benchmarks.md, only print the table.
+    #[arg(long)]
+    no_write: bool,
+}
+
+fn main() -> Result<(), String> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    match cli.command {
+        Task::Bench(args) => rt.block_on(bench(args)),
+        Task::RefBare { listen } => rt.block_on(ref_bare(listen)),
+        Task::RefNaive { listen, data_dir } => rt.block_on(ref_naive(listen, &data_dir)),
+    }
+}
+
+// ---------------------------------------------------------------- references
+
+/// What both references answer, shaped like the server's answer.
+fn queued(id: i64) -> Json<serde_json::Value> {
+    Json(serde_json::json!({"success": true, "queued": true, "queueId": id}))
+}
+
+/// Parses and validates the body as the server does (the SDK's own request type).
+fn parse(headers: &HeaderMap, body: &[u8]) -> Result<SendNumberRequest, StatusCode> {
+    if headers.get("x-api-key").is_none_or(|k| k.is_empty()) {
+        return Err(StatusCode::UNAUTHORIZED);
+    }
+    let request: SendNumberRequest =
+        serde_json::from_slice(body).map_err(|_| StatusCode::BAD_REQUEST)?;
+    request.validate().map_err(|_| StatusCode::BAD_REQUEST)?;
+    Ok(request)
+}
+
+async fn ref_bare(listen: SocketAddr) -> Result<(), String> {
+    let next = Arc::new(AtomicU64::new(1));
+    let app =
+        axum::Router::new().route(
+            "/api/send-number",
+            post(
+                |State(next): State<Arc<AtomicU64>>,
+                 headers: HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    parse(&headers, &body)?;
+                    Ok::<_, StatusCode>(queued(next.fetch_add(1, Ordering::Relaxed) as i64))
+                },
+            ),
+        );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| e.to_string())?;
+    axum::serve(listener, app.with_state(next))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn ref_naive(listen: SocketAddr, data_dir: &Path) -> Result<(), String> {
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+    std::fs::create_dir_all(data_dir).map_err(|e| e.to_string())?;
+    let options = SqliteConnectOptions::new()
+        .filename(data_dir.join("naive.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS queue (id INTEGER PRIMARY KEY AUTOINCREMENT,
+            instance_id TEXT NOT NULL, recipient TEXT NOT NULL, content TEXT NOT NULL,
+            created_at INTEGER NOT NULL)",
+    )
+    .execute(&pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let app =
+        axum::Router::new().route(
+            "/api/send-number",
+            post(
+                |State(pool): State<sqlx::SqlitePool>,
+                 headers: HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    let request = parse(&headers, &body)?;
+                    // One statement, one implicit transaction, one commit (fsync) per request.
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO queue (instance_id, recipient, content, created_at)
+                     VALUES (?, ?, ?, ?) RETURNING id",
+                    )
+                    .bind(request.instance_id.as_str())
+                    .bind(serde_json::to_string(&request.phone).unwrap_or_default())
+                    .bind(serde_json::to_string(&request.message).unwrap_or_default())
+                    .bind(chrono::Utc::now().timestamp_millis())
+                    .fetch_one(&pool)
+                    .await
+                    .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+                    Ok::<_, StatusCode>(queued(id))
+                },
+            ),
+        );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| e.to_string())?;
+    axum::serve(listener, app.with_state(pool))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+// ---------------------------------------------------------------- processes
+
+/// A child process, killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a loopback port")
+}
+
+async fn wait_listening(addr: SocketAddr, child: &mut Proc) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        if let Ok(Some(status)) = child.0.try_wait() {
+            return Err(format!("exited at start: {status}"));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("nothing listens on {addr} after 60 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the workspace")
+        .to_owned()
+}
+
+/// Builds `bin` of `package` with this harness's own profile; the binary's path.
+fn build(package: &str, bin: &str, release: bool) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace())
+        .args(["build", "-p", package, "--bin", bin]);
+    // What `cargo run` sets for this process; build scripts that watch these variables
+    // would otherwise rebuild part of the tree on every run.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR" {
+            command.env_remove(&*name);
+        }
+    }
+    if release {
+        command.arg("--release");
+    }
+    let status = command.status().map_err(|e| format!("cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building {bin} failed"));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    Ok(target
+        .join(if release { "release" } else { "debug" })
+        .join(bin))
+}
+
+/// A relay server on a fresh data directory with an unlimited plan, a key and a paired
+/// sandbox instance `bench`.
+struct Relay {
+    proc: Proc,
+    base: String,
+    key: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_relay(bin: &Path, extra_config: &str) -> Result<Relay, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let config = dir.path().join("bench.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[plans]]\nname = \"bench\"\nrequests_per_minute = 0\ndaily_cap = 0\nmonthly_cap = 0\n{extra_config}"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let data = dir.path().join("data");
+    let out = Command::new(bin)
+        .args([
+            "keys",
+            "create",
+            "--name",
+            "bench",
+            "--plan",
+            "bench",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "off")
+        .output()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "keys create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let key = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let addr = free_addr();
+    let mut proc = Proc(
+        Command::new(bin)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", bin.display()))?,
+    );
+    wait_listening(addr, &mut proc).await?;
+    let base = format!("http://{addr}");
+    let client = sdk_client(&base, &key)?;
+    let id: sevenoways_sdk::InstanceId = "bench".parse().map_err(|e| format!("{e}"))?;
+    client
+        .instances()
+        .create(&sevenoways_sdk::models::instances::CreateInstanceRequest::new(id.clone(), "bench"))
+        .await
+        .map_err(|e| format!("creating the instance: {e}"))?;
+    client
+        .sandbox()
+        .pair(&id)
+        .await
+        .map_err(|e| format!("pairing the instance: {e}"))?;
+    Ok(Relay {
+        proc,
+        base,
+        key,
+        _dir: dir,
+    })
+}
+
+fn sdk_client(base: &str, key: &str) -> Result<sevenoways_sdk::Client, String> {
+    sevenoways_sdk::Client::builder()
+        .api_key(key)
+        .base_url(base)
+        .max_retries(0)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+async fn start_ref(kind: &str, dir: &Path) -> Result<(Proc, String), String> {
+    let addr = free_addr();
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut command = Command::new(exe);
+    command.arg(kind).arg("--listen").arg(addr.to_string());
+    if kind == "ref-naive" {
+        command.arg("--data-dir").arg(dir.join("naive"));
+    }
+    let mut proc = Proc(
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    wait_listening(addr, &mut proc).await?;
+    Ok((proc, format!("http://{addr}")))
+}
+
+/// The resident set of `pid`, in MiB.
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+// ---------------------------------------------------------------- load
+
+const BODY: &str =
+    r#"{"instanceId":"bench","phone":"971501234567","message":"Hello from the benchmark"}"#;
+
+/// A closed-loop result.
+#[derive(Clone, Copy, Default)]
+struct Throughput {
+    per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+fn wrk_path() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("wrk"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Max throughput with `connections` concurrent callers for `secs`: wrk when installed,
+/// else this harness's own client.
+async fn closed_loop(
+    base: &str,
+    key: &str,
+    connections: usize,
+    secs: u64,
+    dir: &Path,
+) -> Result<Throughput, String> {
+    match wrk_path() {
+        Some(wrk) => run_wrk(&wrk, base, key, connections, secs, dir),
+        None => Ok(own_closed_loop(base, key, connections, secs).await),
+    }
+}
+
+fn run_wrk(
+    wrk: &Path,
+    base: &str,
+    key: &str,
+    connections: usize,
+    secs: u64,
+    dir: &Path,
+) -> Result<Throughput, String> {
+    let script = dir.join("post.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = '{BODY}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"x-api-key\"] = \"{key}\"\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let out = Command::new(wrk)
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{secs}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(&script)
+        .arg(format!("{base}/api/send-number"))
+        .output()
+        .map_err(|e| format!("wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("wrk failed: {text}"));
+    }
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
+    };
+    let per_sec = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no Requests/sec in wrk's output: {text}"))?;
+    let percentile = |p: &str| field(p).map(|v| wrk_ms(&v)).unwrap_or(f64::NAN);
+    let errors = field("Non-2xx or 3xx responses:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok(Throughput {
+        per_sec,
+        p50_ms: percentile("50%"),
+        p99_ms: percentile("99%"),
+        errors,
+    })
+}
+
+/// `1.23ms`, `456.00us`, `1.02s` in milliseconds.
+fn wrk_ms(v: &str) -> f64 {
+    let (number, factor) = if let Some(n) = v.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = v.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (v, f64::NAN)
+    };
+    number.parse::<f64>().map_or(f64::NAN, |n| n * factor)
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a client")
+}
+
+fn post_send(client: &reqwest::Client, url: &str, key: &str) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-api-key", key)
+        .body(BODY)
+}
+
+async fn own_closed_loop(base: &str, key: &str, connections: usize, secs: u64) -> Throughput {
+    let client = http_client();
+    let url = format!("{base}/api/send-number");
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let (client, url, key, stop) = (client.clone(), url.clone(), key.to_owned(), stop.clone());
+        tasks.spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                match post_send(&client, &url, &key).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        latencies.push(started.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        });
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut all, mut errors) = (Vec::new(), 0);
+    while let Some(Ok((latencies, e))) = tasks.join_next().await {
+        all.extend(latencies);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    Throughput {
+        per_sec: all.len() as f64 / elapsed,
+        p50_ms: ms(percentile(&all, 0.50)),
+        p99_ms: ms(percentile(&all, 0.99)),
+        errors,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// An open-loop result: latency measured from each request's due time.
+#[derive(Clone, Copy, Default)]
+struct Latency {
+    achieved: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+    max_ms: f64,
+    errors: u64,
+}
+
+/// Sends at `rate` per second for `secs`, each request at its due instant however the
+/// earlier ones fare, and times each from that instant.
+async fn open_loop(base: &str, key: &str, rate: u64, secs: u64) -> Latency {
+    let client = http_client();
+    let url = format!("{base}/api/send-number");
+    let total = rate * secs;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut results: Vec<(bool, Duration)> = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = start + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(due).await;
+        let (client, url, key) = (client.clone(), url.clone(), key.to_owned());
+        tasks.spawn(async move {
+            let ok = match post_send(&client, &url, &key).send().await {
+                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            (ok, due.elapsed())
+        });
+        // Reap finished requests as we go, so the set stays small.
+        while let Some(Ok(result)) = tasks.try_join_next() {
+            results.push(result);
+        }
+    }
+    while let Some(Ok(result)) = tasks.join_next().await {
+        results.push(result);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let errors = results.iter().filter(|(ok, _)| !ok).count() as u64;
+    let mut latencies: Vec<Duration> = results.iter().map(|(_, d)| *d).collect();
+    latencies.sort();
+    Latency {
+        achieved: (results.len() as u64 - errors) as f64 / elapsed,
+        p50_ms: ms(percentile(&latencies, 0.50)),
+        p99_ms: ms(percentile(&latencies, 0.99)),
+        p999_ms: ms(percentile(&latencies, 0.999)),
+        max_ms: ms(latencies.last().copied().unwrap_or_default()),
+        errors,
+    }
+}
+
+// ---------------------------------------------------------------- webhook fan-out
+
+/// A webhook fan-out result.
+#[derive(Clone, Copy, Default)]
+struct FanOut {
+    deliveries: usize,
+    per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Subscribes `hooks` webhooks to a receiver in this process, sends `sends` messages
+/// (each raises `message.sent`, then the sandbox's `delivered` and `read`), and counts
+/// deliveries until none arrive for 3 s. Latency is from the event's `timestamp` to its
+/// arrival.
+async fn fan_out(relay: &Relay, hooks: usize, sends: usize) -> Result<FanOut, String> {
+    use std::sync::Mutex;
+    let arrivals: Arc<Mutex<Vec<(Instant, f64)>>> = Arc::default();
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = receiver.local_addr().map_err(|e| e.to_string())?;
+    let recorded = arrivals.clone();
+    let app = axum::Router::new().route(
+        "/hook/{n}",
+        post(move |body: axum::body::Bytes| {
+            let recorded = recorded.clone();
+            async move {
+                let now = chrono::Utc::now();
+                let lag = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|e| {
+                        e["timestamp"]
+                            .as_str()?
+                            .parse::<chrono::DateTime<chrono::Utc>>()
+                            .ok()
+                    })
+                    .map_or(f64::NAN, |t| {
+                        (now - t).num_microseconds().unwrap_or(0) as f64 / 1000.0
+                    });
+                recorded
+                    .lock()
+                    .expect("not poisoned")
+                    .push((Instant::now(), lag));
+                "ok"
+            }
+        }),
+    );
+    let server = tokio::spawn(async move { axum::serve(receiver, app).await });
+    let client = sdk_client(&relay.base, &relay.key)?;
+    for n in 0..hooks {
+        client
+            .webhooks()
+            .create(&sevenoways_sdk::models::webhooks::CreateWebhookRequest {
+                url: format!("http://{addr}/hook/{n}"),
+                events: Vec::new(),
+                secret: None,
+            })
+            .await
+            .map_err(|e| format!("creating webhook {n}: {e}"))?;
+    }
+    let http = http_client();
+    let url = format!("{}/api/send-number", relay.base);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let (http, url, key) = (http.clone(), url.clone(), relay.key.clone());
+        let share = sends / 16;
+        tasks.spawn(async move {
+            for _ in 0..share {
+                let _ = post_send(&http, &url, &key).send().await;
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut last_count = 0;
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let count = arrivals.lock().expect("not poisoned").len();
+        if count != last_count {
+            last_count = count;
+            quiet_since = Instant::now();
+        } else if count > 0 && quiet_since.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+    }
+    server.abort();
+    let arrivals = arrivals.lock().expect("not poisoned").clone();
+    let (Some(first), Some(last)) = (arrivals.first(), arrivals.last()) else {
+        return Err("no webhook delivery arrived".into());
+    };
+    let window = last.0.duration_since(first.0).as_secs_f64().max(1e-3);
+    let mut lags: Vec<f64> = arrivals
+        .iter()
+        .map(|(_, l)| *l)
+        .filter(|l| !l.is_nan())
+        .collect();
+    lags.sort_by(f64::total_cmp);
+    let pick = |p: f64| {
+        lags.get(((lags.len() as f64 * p).ceil() as usize).clamp(1, lags.len().max(1)) - 1)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Ok(FanOut {
+        deliveries: arrivals.len(),
+        per_sec: arrivals.len() as f64 / window,
+        p50_ms: pick(0.5),
+        p99_ms: pick(0.99),
+    })
+}
+
+// ---------------------------------------------------------------- client-side figures
+
+/// `svw send` and `curl` with the same request, `n` of each alternated; total seconds of
+/// each, or `None` without curl.
+fn svw_vs_curl(
+    svw: &Path,
+    relay: &Relay,
+    n: usize,
+    dir: &Path,
+) -> Result<Option<(f64, f64)>, String> {
+    let Some(curl) = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("curl"))
+            .find(|p| p.is_file())
+    }) else {
+        println!("NOTE: curl is not installed: `svw send` vs curl is not measured");
+        return Ok(None);
+    };
+    let url = format!("{}/api/send-number", relay.base);
+    let (mut svw_secs, mut curl_secs) = (0.0, 0.0);
+    for _ in 0..n {
+        let started = Instant::now();
+        let status = Command::new(svw)
+            .args([
+                "send",
+                "--to",
+                "971501234567",
+                "--message",
+                "Hello from the benchmark",
+            ])
+            .env("SEVENOWAYS_API_KEY", &relay.key)
+            .env("SEVENOWAYS_BASE_URL", &relay.base)
+            .env("SEVENOWAYS_INSTANCE", "bench")
+            // No profile of the person running the benchmark.
+            .env("HOME", dir)
+            .env("XDG_CONFIG_HOME", dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("{}: {e}", svw.display()))?;
+        svw_secs += started.elapsed().as_secs_f64();
+        if !status.success() {
+            return Err(format!("svw send failed: {status}"));
+        }
+        let started = Instant::now();
+        let out = Command::new(&curl)
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "POST",
+                &url,
+            ])
+            .args(["-H", "content-type: application/json"])
+            .args(["-H", &format!("x-api-key: {}", relay.key)])
+            .args(["-d", BODY])
+            .output()
+            .map_err(|e| format!("curl: {e}"))?;
+        curl_secs += started.elapsed().as_secs_f64();
+        if out.stdout != b"200" {
+            return Err(format!("curl got {}", String::from_utf8_lossy(&out.stdout)));
+        }
+    }
+    Ok(Some((svw_secs, curl_secs)))
+}
+
+/// Sequential sends through the SDK and through raw reqwest with the same requests,
+/// alternated in rounds so drift in the machine's load hits both alike. Returns the
+/// seconds each took in all.
+async fn sdk_vs_raw(base: &str, key: &str, n: usize) -> Result<(f64, f64), String> {
+    let sdk = sdk_client(base, key)?;
+    let raw = reqwest::Client::new();
+    let url = format!("{base}/api/send-number");
+    let request = SendNumberRequest::new(
+        "bench".parse().map_err(|e| format!("{e}"))?,
+        "971501234567".parse().map_err(|e| format!("{e}"))?,
+        "Hello from the benchmark"
+            .to_owned()
+            .try_into()
+            .map_err(|e| format!("{e}"))?,
+    );
+    let (mut sdk_secs, mut raw_secs) = (0.0, 0.0);
+    let rounds = 4;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        for _ in 0..n / rounds {
+            sdk.messages()
+                .send_number(&request)
+                .await
+                .map_err(|e| format!("SDK send: {e}"))?;
+        }
+        sdk_secs += started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        for _ in 0..n / rounds {
+            let response = post_send(&raw, &url, key)
+                .send()
+                .await
+                .map_err(|e| format!("raw send: {e}"))?;
+            if !response.status().is_success() {
+                return Err(format!("raw send: {}", response.status()));
+            }
+            let _: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+        }
+        raw_secs += started.elapsed().as_secs_f64();
+    }
+    Ok((sdk_secs, raw_secs))
+}
+
+/// The SDK's webhook check against a bare HMAC-SHA256 over the same bytes, compared in
+/// constant time; seconds for `n` checks each.
+fn verify_vs_hmac(n: usize) -> (f64, f64) {
+    use hmac::{Hmac, Mac};
+    use sevenoways_sdk::WebhookSecret;
+    let body = serde_json::json!({
+        "id": "evt_01JBENCH0000000000000000",
+        "type": "message.sent",
+        "createdAt": "2026-12-01T12:00:00.000Z",
+        "data": {"queueId": 142, "to": "971501234567", "instanceId": "bench", "kind": "text"}
+    })
+    .to_string();
+    let secret = WebhookSecret::new("a-webhook-secret-of-reasonable-length");
+    let header = sevenoways_sdk::signature::sign(&secret, body.as_bytes());
+    let verifier = sevenoways_sdk::signature::Verifier::new([secret]);
+    let key = b"a-webhook-secret-of-reasonable-length";
+    let mut ok = 0usize;
+    let (mut sdk_secs, mut raw_secs) = (0.0, 0.0);
+    let rounds = 4;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        for _ in 0..n / rounds {
+            ok += verifier
+                .verify_signature(std::hint::black_box(body.as_bytes()), Some(&header))
+                .is_ok() as usize;
+        }
+        sdk_secs += started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        for _ in 0..n / rounds {
+            let hex_part = &header["sha256=".len()..];
+            let mut given = [0u8; 32];
+            let decoded = hex::decode_to_slice(hex_part, &mut given).is_ok();
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+            mac.update(std::hint::black_box(body.as_bytes()));
+            ok += (decoded && mac.verify_slice(&given).is_ok()) as usize;
+        }
+        raw_secs += started.elapsed().as_secs_f64();
+    }
+    assert_eq!(ok, 2 * (n / rounds) * rounds, "every signature checks");
+    (sdk_secs, raw_secs)
+}
+
+// ---------------------------------------------------------------- the run
+
+struct Report {
+    lines: Vec<String>,
+}
+
+impl Report {
+    fn row(&mut self, cells: &[String]) {
+        let line = format!("| {} |", cells.join(" | "));
+        println!("{line}");
+        self.lines.push(line);
+    }
+}
+
+fn f0(v: f64) -> String {
+    if v.is_nan() {
+        "—".into()
+    } else {
+        let v = v.round() as i64;
+        let s = v.abs().to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push('\u{202f}');
+            }
+            out.push(c);
+        }
+        if v < 0 { format!("-{out}") } else { out }
+    }
+}
+
+fn f2(v: f64) -> String {
+    if v.is_nan() {
+        "—".into()
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "**not met**" }
+}
+
+async fn bench(args: BenchArgs) -> Result<(), String> {
+    let release = !cfg!(debug_assertions);
+    let mut args = args;
+    if args.smoke {
+        args.secs = 2;
+        args.connections = 16;
+        args.rate = 300;
+        args.no_write = true;
+    } else if !release {
+        return Err(
+            "benchmarks need release builds: cargo run --release -p xtask -- bench \
+             (or --smoke for a quick check that the harness runs)"
+                .into(),
+        );
+    }
+    let generator = match wrk_path() {
+        Some(p) => {
+            let version = Command::new(&p)
+                .arg("--version")
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_owned()
+                })
+                .unwrap_or_default();
+            format!(
+                "`wrk` ({}), -t1",
+                version.split(" [").next().unwrap_or("wrk").trim()
+            )
+        }
+        None => {
+            println!(
+                "NOTE: wrk is not installed (apt-get install wrk): the closed-loop figures use \
+                 this harness's own client, which shares the cores with the server."
+            );
+            "the harness's own client (`wrk` not installed)".into()
+        }
+    };
+    let bin = build("sevenoways-server", "sevenoways-server", release)?;
+    let svw = build("sevenoways-cli", "svw", release)?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (secs, conns) = (args.secs, args.connections);
+    println!(
+        "closed loop: {secs} s per run, {conns} connections; open loop: {} req/s for {secs} s",
+        args.rate
+    );
+
+    // Closed loop, one process at a time: bare, naive, this server (and with /metrics on).
+    let (bare_proc, bare_url) = start_ref("ref-bare", dir.path()).await?;
+    let bare = closed_loop(&bare_url, "k", conns, secs, dir.path()).await?;
+    drop(bare_proc);
+    println!("bare: {:.0} req/s", bare.per_sec);
+    let (naive_proc, naive_url) = start_ref("ref-naive", dir.path()).await?;
+    let naive = closed_loop(&naive_url, "k", conns, secs, dir.path()).await?;
+    drop(naive_proc);
+    println!("naive: {:.0} req/s", naive.per_sec);
+
+    let relay = start_relay(&bin, "").await?;
+    tokio::time::sleep(Duration::from_secs(if args.smoke { 1 } else { 3 })).await;
+    let idle_rss = rss_mib(relay.proc.pid()).unwrap_or(f64::NAN);
+    let ours = closed_loop(&relay.base, &relay.key, conns, secs, dir.path()).await?;
+    println!("relay: {:.0} req/s", ours.per_sec);
+    drop(relay);
+
+    let with_metrics = if args.smoke {
+        None
+    } else {
+        let relay = start_relay(&bin, "[metrics]\ntoken = \"bench\"\n").await?;
+        let t = closed_loop(&relay.base, &relay.key, conns, secs, dir.path()).await?;
+        println!("relay with /metrics on: {:.0} req/s", t.per_sec);
+        Some(t)
+    };
+
+    // Open loop on a fresh server.
+    let relay = start_relay(&bin, "").await?;
+    let open = open_loop(&relay.base, &relay.key, args.rate, secs).await;
+    println!(
+        "open loop at {} req/s: p50 {:.2} ms, p99 {:.2} ms",
+        args.rate, open.p50_ms, open.p99_ms
+    );
+    let sequential = if args.smoke { 40 } else { 2000 };
+    let (sdk_secs, raw_secs) = sdk_vs_raw(&relay.base, &relay.key, sequential).await?;
+    let processes = if args.smoke { 4 } else { 40 };
+    let svw_curl = svw_vs_curl(&svw, &relay, processes, dir.path())?;
+    drop(relay);
+
+    // Webhook fan-out, on a server set for it: no pacing (one number sends as fast as the
+    // sandbox takes it) and room for many deliveries in flight for one account.
+    let relay = start_relay(
+        &bin,
+        "[pacing]\nmin_gap_ms = 0\njitter_ms = 0\n[sandbox]\ndelivered_after_ms = 50\nread_after_ms = 50\n[webhooks]\npoll_ms = 50\nmax_in_flight = 128\n\
+         max_in_flight_per_account = 128\nmax_in_flight_per_endpoint = 8\n",
+    )
+    .await?;
+    let (hooks, fan_sends) = if args.smoke { (4, 32) } else { (20, 1600) };
+    let fan = fan_out(&relay, hooks, fan_sends).await?;
+    println!(
+        "webhook fan-out: {} deliveries, {:.0}/s, p50 {:.1} ms",
+        fan.deliveries, fan.per_sec, fan.p50_ms
+    );
+    drop(relay);
+    let (verify_secs, hmac_secs) = verify_vs_hmac(if args.smoke { 4000 } else { 400_000 });
+
+    // The table.
+    let commit = Command::new("git")
+        .args(["describe", "--always", "--dirty"])
+        .current_dir(workspace())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0 / 1024.0);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+
+    let mut r = Report { lines: Vec::new() };
+    let mut head = String::new();
+    let _ = writeln!(
+        head,
+        "Run {date}, commit `{commit}`, {cores} cores ({cpu}), {mem_gib:.0} GiB, load average before the run {load}.\n\
+         {} builds; closed loop: {generator}, {conns} connections, {secs} s per run; open loop: the harness's client \
+         at a fixed {} req/s for {secs} s, latency from each request's due time. Each server ran alone, on a fresh \
+         data directory; the load generator shares the cores with it.\n",
+        if release {
+            "Release"
+        } else {
+            "Debug (smoke: not figures)"
+        },
+        args.rate
+    );
+    println!("\n{head}");
+    r.row(&[
+        "figure".into(),
+        "measured".into(),
+        "reference".into(),
+        "ratio".into(),
+        "target".into(),
+        "".into(),
+    ]);
+    r.row(&[
+        "---".into(),
+        "---:".into(),
+        "---:".into(),
+        "---:".into(),
+        "---".into(),
+        "---".into(),
+    ]);
+    let vs_bare = ours.per_sec / bare.per_sec;
+    let vs_naive = ours.per_sec / naive.per_sec;
+    r.row(&[
+        "durable accept, `POST /api/send-number`, max throughput".into(),
+        format!(
+            "{} req/s (p50 {} ms, p99 {} ms)",
+            f0(ours.per_sec),
+            f2(ours.p50_ms),
+            f2(ours.p99_ms)
+        ),
+        format!(
+            "bare {} req/s (p99 {} ms)",
+            f0(bare.per_sec),
+            f2(bare.p99_ms)
+        ),
+        format!("{}×", f2(vs_bare)),
+        "≥ 0.25× bare".into(),
+        verdict(vs_bare >= 0.25).into(),
+    ]);
+    r.row(&[
+        "".into(),
+        "".into(),
+        format!(
+            "naive durable {} req/s (p99 {} ms)",
+            f0(naive.per_sec),
+            f2(naive.p99_ms)
+        ),
+        format!("{}×", f2(vs_naive)),
+        "≥ 5× naive".into(),
+        verdict(vs_naive >= 5.0).into(),
+    ]);
+    if let Some(m) = with_metrics {
+        r.row(&[
+            "the same with `/metrics` on".into(),
+            format!("{} req/s (p99 {} ms)", f0(m.per_sec), f2(m.p99_ms)),
+            "this server, metrics off".into(),
+            format!("{}×", f2(m.per_sec / ours.per_sec)),
+            "—".into(),
+            "".into(),
+        ]);
+    }
+    r.row(&[
+        format!("accept latency at a fixed {} req/s", args.rate),
+        format!(
+            "p50 {} ms, p99 {} ms, p99.9 {} ms, max {} ms ({} req/s achieved{})",
+            f2(open.p50_ms),
+            f2(open.p99_ms),
+            f2(open.p999_ms),
+            f2(open.max_ms),
+            f0(open.achieved),
+            if open.errors > 0 {
+                format!(", {} errors", open.errors)
+            } else {
+                String::new()
+            }
+        ),
+        "—".into(),
+        "—".into(),
+        "p99 < 5 ms".into(),
+        verdict(open.p99_ms < 5.0 && open.errors == 0).into(),
+    ]);
+    let sdk_ratio = raw_secs / sdk_secs;
+    r.row(&[
+        format!("SDK sequential sends ({sequential})"),
+        format!("{} sends/s", f0(sequential as f64 / sdk_secs)),
+        format!("raw reqwest {} sends/s", f0(sequential as f64 / raw_secs)),
+        format!("{}×", f2(sdk_ratio)),
+        "≥ 0.95×".into(),
+        verdict(sdk_ratio >= 0.95).into(),
+    ]);
+    let n_verify = if args.smoke { 4000 } else { 400_000 };
+    let verify_ratio = hmac_secs / verify_secs;
+    r.row(&[
+        "webhook verification (`Verifier::verify_signature`)".into(),
+        format!("{} checks/s", f0(n_verify as f64 / verify_secs)),
+        format!(
+            "raw HMAC-SHA256 {} checks/s",
+            f0(n_verify as f64 / hmac_secs)
+        ),
+        format!("{}×", f2(verify_ratio)),
+        "≥ 0.95×".into(),
+        verdict(verify_ratio >= 0.95).into(),
+    ]);
+    match svw_curl {
+        Some((svw_secs, curl_secs)) => r.row(&[
+            format!("`svw send` one message, whole process ({processes} runs)"),
+            format!("{} ms per run", f2(svw_secs * 1000.0 / processes as f64)),
+            format!(
+                "curl {} ms per run",
+                f2(curl_secs * 1000.0 / processes as f64)
+            ),
+            format!("{}× curl's time", f2(svw_secs / curl_secs)),
+            "≤ 1.2× curl's wall time".into(),
+            verdict(svw_secs / curl_secs <= 1.2).into(),
+        ]),
+        None => r.row(&[
+            "`svw send` one message, whole process".into(),
+            "not measured (no curl)".into(),
+            "—".into(),
+            "—".into(),
+            "≤ 1.2× curl's wall time".into(),
+            "".into(),
+        ]),
+    }
+    r.row(&[
+        "server idle RSS (fresh start, 1 paired instance)".into(),
+        format!("{} MiB", f2(idle_rss)),
+        "—".into(),
+        "—".into(),
+        "≤ 20 MB".into(),
+        verdict(idle_rss * 1.048_576 <= 20.0).into(),
+    ]);
+    r.row(&[
+        format!("webhook fan-out to a loopback receiver ({fan_sends} sends × {hooks} webhooks)"),
+        format!(
+            "{} deliveries/s ({} deliveries); event → delivery p50 {} ms, p99 {} ms",
+            f0(fan.per_sec),
+            fan.deliveries,
+            f2(fan.p50_ms),
+            f2(fan.p99_ms)
+        ),
+        "—".into(),
+        "—".into(),
+        "≥ 5,000 deliveries/s, p50 < 50 ms".into(),
+        verdict(fan.per_sec >= 5000.0 && fan.p50_ms < 50.0).into(),
+    ]);
+    r.row(&[
+        "scheduler: 100,000 schedules due across an hour".into(),
+        "not measured yet".into(),
+        "—".into(),
+        "—".into(),
+        "fire lag p99 < 1 s; idle CPU ≈ 0".into(),
+        "".into(),
+    ]);
+    if ours.errors + naive.errors + bare.errors > 0 {
+        println!(
+            "WARNING: non-2xx answers under load: relay {}, naive {}, bare {}",
+            ours.errors, naive.errors, bare.errors
+        );
+    }
+    if args.no_write {
+        println!("\n(not written: --smoke or --no-write)");
+        return Ok(());
+    }
+    let section = format!("{head}\n{}\n", r.lines.join("\n"));
+    write_section(&section)
+}
+
+const BEGIN: &str = "<!-- xtask bench: begin -->";
+const END: &str = "<!-- xtask bench: end -->";
+
+/// Replaces the harness's section of docs/benchmarks.md (between its markers) with
+/// `section`, keeping everything else.
+fn write_section(section: &str) -> Result<(), String> {
+    let path = workspace().join("docs/benchmarks.md");
+    let doc = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (before, after) = match (doc.find(BEGIN), doc.find(END)) {
+        (Some(b), Some(e)) if b < e => (&doc[..b], &doc[e + END.len()..]),
+        _ => {
+            return Err(format!(
+                "{}: the markers {BEGIN} / {END} are missing",
+                path.display()
+            ));
+        }
+    };
+    let doc = format!("{before}{BEGIN}\n{section}{END}{after}");
+    std::fs::write(&path, doc).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("\nwritten to {}", path.display());
+    Ok(())
+}
