@@ -54,14 +54,14 @@ mod client;
 mod error;
 
 #[cfg(feature = "client")]
-pub use client::{BodyEncoding, Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use client::{BodyEncoding, Call, Client, ClientBuilder, DEFAULT_BASE_URL};
 #[cfg(feature = "client")]
 pub use error::{Error, Result};
 
 pub use endpoint::Endpoint;
 pub use ids::{
-    ChannelId, DeliveryId, EventId, GroupId, GroupName, InstanceId, NewsletterJid, Phone, QueueId,
-    ScheduleId, WebhookId,
+    ChannelId, DeliveryId, EventId, GroupId, GroupName, IdempotencyKey, InstanceId, NewsletterJid,
+    Phone, QueueId, ScheduleId, WebhookId,
 };
 pub use models::common::{
     CronExpr, Empty, ErrorBody, MediaUrl, MessageText, RATE_LIMIT_MESSAGE, Success, TimeZone,
