@@ -44,6 +44,9 @@ use crate::limits::{PlanLimits, Plans};
 ///
 /// [scheduler]
 /// tick_ms = 1000
+///
+/// [idempotency]
+/// ttl_secs = 86400   # how long an Idempotency-Key's answer is kept (24 hours)
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -76,6 +79,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// The schedule firing loop; see [`crate::scheduler`].
     pub scheduler: SchedulerConfig,
+    /// `Idempotency-Key` answers; see [`crate::idempotency`].
+    pub idempotency: IdempotencyConfig,
 }
 
 impl Default for Config {
@@ -94,6 +99,7 @@ impl Default for Config {
             network: NetworkConfig::default(),
             webhooks: WebhookConfig::default(),
             scheduler: SchedulerConfig::default(),
+            idempotency: IdempotencyConfig::default(),
         }
     }
 }
@@ -317,6 +323,31 @@ pub struct SchedulerConfig {
 impl Default for SchedulerConfig {
     fn default() -> Self {
         Self { tick_ms: 1000 }
+    }
+}
+
+/// How long the answer to a request with an `Idempotency-Key` is kept.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdempotencyConfig {
+    /// Seconds a key answers with its first answer (1 s to a year); after that the key
+    /// is free again, and its row is pruned within the hour.
+    pub ttl_secs: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 24 * 60 * 60,
+        }
+    }
+}
+
+impl IdempotencyConfig {
+    /// [`IdempotencyConfig::ttl_secs`] as a duration, kept between a second and a year.
+    pub fn ttl(&self) -> chrono::Duration {
+        const YEAR: u64 = 366 * 24 * 60 * 60;
+        chrono::Duration::seconds(self.ttl_secs.clamp(1, YEAR) as i64)
     }
 }
 

@@ -31,6 +31,7 @@ pub mod config;
 pub mod cron;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod ids;
 pub mod limits;
 pub mod routes;
@@ -155,6 +156,7 @@ pub async fn launch_with_store(
         config.clone(),
         rx.clone(),
     ));
+    tasks.spawn(worker::run_idempotency_pruning(store.clone(), rx.clone()));
 
     let app = routes::router(state.clone())
         // A client that stops sending its body mid-way would otherwise hold a connection

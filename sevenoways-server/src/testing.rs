@@ -133,6 +133,28 @@ impl TestServer {
     pub async fn shutdown(self) {
         self.server.shutdown().await;
     }
+
+    /// The single number `sql` (a `SELECT COUNT(*) …`) reads from the server's database,
+    /// on a read-only connection of its own: for asserting what was written (one queue
+    /// entry, no second event) where no endpoint shows it.
+    pub async fn count(&self, sql: &str) -> i64 {
+        count(self.dir.path(), sql).await
+    }
+}
+
+/// [`TestServer::count`] on the database in `dir`.
+pub async fn count(dir: &Path, sql: &str) -> i64 {
+    use sqlx::ConnectOptions;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("sevenoways.db"))
+        .read_only(true)
+        .connect()
+        .await
+        .expect("the database opens");
+    sqlx::query_scalar(sql)
+        .fetch_one(&mut conn)
+        .await
+        .expect("a count")
 }
 
 /// A client for `base` with `key`: no retries, so a test sees every answer as it came.
@@ -188,6 +210,23 @@ pub async fn paired_instance(client: &Client, name: &str) -> InstanceId {
             .expect("the group is added");
     }
     id
+}
+
+/// An environment variable for tests of the real binary: when a request with this
+/// `Idempotency-Key` has committed its effect and its answer, the server prints
+/// [`HALTED_AFTER_COMMIT`] and the key on stderr and never answers, so the test can
+/// `kill -9` it in the one window a crash is hardest on: after the commit, before the
+/// answer. Only a build with the `testing` feature reads it.
+pub const HALT_AFTER_COMMIT_ENV: &str = "SEVENOWAYS_TEST_HALT_AFTER_COMMIT";
+/// What the server prints on stderr when it halts (see [`HALT_AFTER_COMMIT_ENV`]).
+pub const HALTED_AFTER_COMMIT: &str = "halted after commit:";
+
+/// Stops the request for ever if [`HALT_AFTER_COMMIT_ENV`] names `key`.
+pub(crate) async fn halt_after_commit(key: &str) {
+    if std::env::var(HALT_AFTER_COMMIT_ENV).is_ok_and(|k| k == key) {
+        eprintln!("{HALTED_AFTER_COMMIT} {key}");
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Polls `check` every 20 ms until it returns `Some`, for at most `secs` seconds: the way

@@ -11,7 +11,7 @@ use sevenoways_sdk::{ChannelId, Empty, Endpoint, NewsletterJid};
 use sha2::{Digest, Sha256};
 
 use super::messages::post_send;
-use super::{Reply, ok, on};
+use super::{Reply, answer_from, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
@@ -74,9 +74,13 @@ pub async fn add(
         instance_id: req.instance_id,
         ..found
     };
-    ok(ChannelSaved {
-        channel: state.store.save_channel(account.id, &channel).await?,
-    })
+    answer_from(
+        state.store.save_channel(account.id, &channel),
+        |channel: &Channel| ChannelSaved {
+            channel: channel.clone(),
+        },
+    )
+    .await
 }
 
 /// `DELETE /api/channels/{id}`.

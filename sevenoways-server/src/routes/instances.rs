@@ -3,11 +3,11 @@
 use axum::Router;
 use axum::extract::State;
 use sevenoways_sdk::models::instances::{
-    CreateInstanceRequest, DeleteInstance, InstanceCreated, InstanceList, ListInstances,
+    CreateInstanceRequest, DeleteInstance, Instance, InstanceCreated, InstanceList, ListInstances,
 };
 use sevenoways_sdk::{Empty, Endpoint, InstanceId};
 
-use super::{Reply, ok, on};
+use super::{Reply, answer_from, ok, on};
 use crate::AppState;
 use crate::auth::{Authed, qr_token};
 use crate::error::ApiError;
@@ -41,12 +41,17 @@ pub async fn create(
     } else {
         req.label.trim()
     };
-    let instance = state
-        .store
-        .create_instance(account.id, &req.instance_id, label)
-        .await?;
     let qr_url = qr_token::page_url(&state, account.id, &req.instance_id);
-    ok(InstanceCreated { instance, qr_url })
+    answer_from(
+        state
+            .store
+            .create_instance(account.id, &req.instance_id, label),
+        move |instance: &Instance| InstanceCreated {
+            instance: instance.clone(),
+            qr_url: qr_url.clone(),
+        },
+    )
+    .await
 }
 
 /// `DELETE /api/instances/{id}`.

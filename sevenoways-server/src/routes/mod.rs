@@ -3,6 +3,7 @@
 mod channels;
 mod communities;
 mod groups;
+mod idempotency;
 mod instances;
 mod messages;
 pub mod openapi;
@@ -55,6 +56,10 @@ pub fn router(state: AppState) -> Router {
         .merge(sandbox::router())
         .merge(usage::router())
         .merge(webhooks::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -104,6 +109,24 @@ pub(crate) type Reply<T> = Result<Json<Success<T>>, ApiError>;
 /// Wraps `value` in the success envelope.
 pub(crate) fn ok<T>(value: T) -> Reply<T> {
     Ok(Json(Success(value)))
+}
+
+/// Runs `effect`, a store call that is the request's effect, and answers
+/// `answer(&its result)`. For a request with an `Idempotency-Key` the store renders the same
+/// answer inside the effect's transaction and records it there (see
+/// [`crate::idempotency`]), so a retry gets exactly this answer.
+pub(crate) async fn answer_from<T, R, F>(
+    effect: impl std::future::Future<Output = Result<T, crate::store::StoreError>>,
+    answer: F,
+) -> Reply<R>
+where
+    T: 'static,
+    R: serde::Serialize,
+    F: Fn(&T) -> R + Clone + Send + Sync + 'static,
+{
+    crate::idempotency::answer_with(answer.clone());
+    let value = effect.await?;
+    ok(answer(&value))
 }
 
 #[cfg(test)]

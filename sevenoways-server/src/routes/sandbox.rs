@@ -12,7 +12,7 @@ use sevenoways_sdk::models::sandbox::{
 use sevenoways_sdk::models::webhooks::{InstanceEvent, MessageReceived};
 use sevenoways_sdk::{Empty, Endpoint, EventData, GroupId, InstanceId};
 
-use super::{Reply, ok, on};
+use super::{Reply, answer_from, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::auth::qr_token::QrAuth;
@@ -54,6 +54,7 @@ pub async fn pair(State(state): State<AppState>, auth: QrAuth) -> Reply<Empty> {
             phone: Some(SANDBOX_PHONE.into()),
         }),
     };
+    crate::idempotency::answer_with(|_: &bool| Empty {});
     let changed = state
         .store
         .set_instance_status(
@@ -99,6 +100,7 @@ pub async fn unpair(
             phone: instance.phone,
         }),
     };
+    crate::idempotency::answer_with(|_: &bool| Empty {});
     let changed = state
         .store
         .set_instance_status(account.id, &id, InstanceStatus::Offline, None, Some(event))
@@ -140,8 +142,14 @@ pub async fn add_group(
         name: req.name.trim().to_owned(),
         participants,
     };
-    state.store.upsert_group(account.id, &id, &group).await?;
-    ok(SandboxGroup { group })
+    let answer = SandboxGroup {
+        group: group.clone(),
+    };
+    answer_from(
+        state.store.upsert_group(account.id, &id, &group),
+        move |()| answer.clone(),
+    )
+    .await
 }
 
 /// `POST /api/sandbox/instances/{id}/inbound`: someone writes to the number.
@@ -164,6 +172,7 @@ pub async fn inbound(
             message: req.message,
         }),
     };
+    crate::idempotency::answer_with(|_: &()| Empty {});
     state.store.record_event(event).await?;
     ok(Empty {})
 }

@@ -4,12 +4,12 @@ use axum::Router;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use sevenoways_sdk::models::schedules::{
-    CreateScheduleRequest, DeleteSchedule, ListSchedules, ScheduleCreated, ScheduleList,
+    CreateScheduleRequest, DeleteSchedule, ListSchedules, Schedule, ScheduleCreated, ScheduleList,
 };
 use sevenoways_sdk::{Empty, Endpoint, ScheduleId, Target};
 
 use super::messages::resolve_groups;
-use super::{Reply, ok, on};
+use super::{Reply, answer_from, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
@@ -66,11 +66,15 @@ pub async fn create(
             req.cron_expr.as_str()
         ))
     })?;
-    let schedule = state
-        .store
-        .create_schedule(account.id, &id, &req, Some(first_run), now)
-        .await?;
-    ok(ScheduleCreated { schedule })
+    answer_from(
+        state
+            .store
+            .create_schedule(account.id, &id, &req, Some(first_run), now),
+        |schedule: &Schedule| ScheduleCreated {
+            schedule: schedule.clone(),
+        },
+    )
+    .await
 }
 
 /// `DELETE /api/schedules/{id}`.

@@ -16,7 +16,7 @@ use sevenoways_sdk::{
     DeliveryId, Empty, Endpoint, EventData, InstanceId, WebhookId, WebhookSecret,
 };
 
-use super::{Reply, ok, on};
+use super::{Reply, answer_from, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
@@ -92,11 +92,17 @@ pub async fn create(
         created_at: time::stored(Utc::now()),
     };
     let secret = req.secret.unwrap_or_else(generate_secret);
-    state
-        .store
-        .create_webhook(account.id, &webhook, &secret)
-        .await?;
-    ok(WebhookCreated { webhook, secret })
+    // The store records the answer from the webhook it saved; the secret is in the answer
+    // (the only time it is shown), so a retry gets the same secret back.
+    let created = WebhookCreated {
+        webhook: webhook.clone(),
+        secret: secret.clone(),
+    };
+    answer_from(
+        state.store.create_webhook(account.id, &webhook, &secret),
+        move |()| created.clone(),
+    )
+    .await
 }
 
 /// `DELETE /api/webhooks/{id}`, with its deliveries.
@@ -131,6 +137,7 @@ pub async fn test(
             }),
         },
     };
+    crate::idempotency::answer_with(|_: &bool| Empty {});
     let queued = state
         .store
         .queue_test_event(account.id, &id, event, now, give_up_at(&state, now))
@@ -183,6 +190,7 @@ pub async fn redeliver(
 ) -> Reply<Empty> {
     let (id, delivery_id) = ids(path)?;
     let now = Utc::now();
+    crate::idempotency::answer_with(|_: &bool| Empty {});
     if !state
         .store
         .redeliver(account.id, &id, &delivery_id, now, give_up_at(&state, now))

@@ -17,11 +17,12 @@ use sevenoways_sdk::models::sandbox::OutboxMessage;
 use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule};
 use sevenoways_sdk::models::webhooks::{Delivery, DeliveryDetail, Webhook};
 use sevenoways_sdk::{
-    ChannelId, Content, DeliveryId, EventData, EventId, InstanceId, NewsletterJid, QueueId,
-    ScheduleId, WebhookId, WebhookSecret,
+    ChannelId, Content, DeliveryId, EventData, EventId, IdempotencyKey, InstanceId, NewsletterJid,
+    QueueId, ScheduleId, WebhookId, WebhookSecret,
 };
 
 pub use crate::account::{Account, AccountId};
+use crate::idempotency::Recorded;
 use crate::limits::{Admission, Periods, Plans, Refusal};
 
 /// What a storage call can fail with, whatever the backend. Only `Conflict` is the
@@ -476,4 +477,22 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
+    // Idempotency keys (see `crate::idempotency`). Answers are not written through a
+    // method of their own: every method above that is a request's effect (the queue insert
+    // of `enqueue_admitted`, `create_instance`, `save_channel`, `create_schedule`,
+    // `create_webhook`, `queue_test_event`, `redeliver`, `set_instance_status`,
+    // `upsert_group`, `record_event`) records the current request's answer in its own
+    // transaction, and fails with `Conflict` (committing nothing) when another request
+    // recorded the key first. A backend must keep that rule.
+
+    /// The answer recorded under `key` for `account`, unless it expired by `now`.
+    async fn idempotent_answer(
+        &self,
+        account: AccountId,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Recorded>>;
+    /// Deletes the keys that expired by `now`, `limit` per transaction; returns how many.
+    async fn prune_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
 }

@@ -12,6 +12,7 @@
 mod e2e_api_endpoints;
 mod e2e_api_errors;
 mod e2e_api_forms;
+mod e2e_idempotency;
 mod e2e_isolation;
 mod e2e_rate_limits;
 mod e2e_restart;

@@ -9,6 +9,7 @@ use sevenoways_sdk::models::webhooks::{EventData, InstanceEvent, MessageFailed};
 use sevenoways_sdk::{InstanceId, QueueId};
 use sqlx::{Row, SqliteConnection};
 
+use super::idempotency::commit_answering;
 use super::webhooks::insert_event_for;
 use super::*;
 
@@ -41,6 +42,7 @@ pub(super) async fn create_instance(
     label: &str,
 ) -> StoreResult<Instance> {
     let now = Utc::now();
+    let mut tx = store.write.begin().await?;
     let result = sqlx::query(
         "INSERT INTO instances (account_id, instance_id, label, status, created_at) VALUES (?, ?, ?, 'pairing', ?)
          ON CONFLICT DO NOTHING",
@@ -49,20 +51,22 @@ pub(super) async fn create_instance(
     .bind(id.as_str())
     .bind(label)
     .bind(millis(now))
-    .execute(&store.write)
+    .execute(&mut *tx)
     .await?;
     if result.rows_affected() == 0 {
         return Err(StoreError::Conflict(format!(
             "instance \"{id}\" already exists"
         )));
     }
-    Ok(Instance {
+    let instance = Instance {
         instance_id: id.clone(),
         label: label.to_owned(),
         status: InstanceStatus::Pairing,
         phone: None,
         created_at: stored(now),
-    })
+    };
+    commit_answering(tx, &instance).await?;
+    Ok(instance)
 }
 
 pub(super) async fn delete_instance(
@@ -171,7 +175,7 @@ pub(super) async fn set_instance_status(
     if let Some(event) = event {
         insert_event_for(&mut tx, account, event).await?;
     }
-    tx.commit().await?;
+    commit_answering(tx, &true).await?;
     Ok(true)
 }
 
@@ -206,6 +210,7 @@ pub(super) async fn upsert_group(
     id: &InstanceId,
     group: &Group,
 ) -> StoreResult<()> {
+    let mut tx = store.write.begin().await?;
     sqlx::query(
         "INSERT INTO groups (account_id, instance_id, group_id, name, name_lower, participants)
          VALUES (?, ?, ?, ?, ?, ?)
@@ -218,9 +223,9 @@ pub(super) async fn upsert_group(
     .bind(&group.name)
     .bind(group.name.to_lowercase())
     .bind(group.participants as i64)
-    .execute(&store.write)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    commit_answering(tx, &()).await
 }
 
 pub(super) async fn save_channel(
@@ -228,6 +233,7 @@ pub(super) async fn save_channel(
     account: AccountId,
     c: &Channel,
 ) -> StoreResult<Channel> {
+    let mut tx = store.write.begin().await?;
     let row = sqlx::query(
         "INSERT INTO channels (id, account_id, instance_id, jid, name, description, subscribers, is_admin,
                                invite_link, created_at)
@@ -248,9 +254,11 @@ pub(super) async fn save_channel(
     .bind(c.is_admin)
     .bind(&c.invite_link)
     .bind(millis(Utc::now()))
-    .fetch_one(&store.write)
+    .fetch_one(&mut *tx)
     .await?;
-    channel_row(&row)
+    let channel = channel_row(&row)?;
+    commit_answering(tx, &channel).await?;
+    Ok(channel)
 }
 
 pub(super) async fn record_outbox(

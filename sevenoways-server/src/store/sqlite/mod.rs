@@ -6,6 +6,7 @@
 //! disk (`synchronous = FULL`), so a reply always means durable.
 
 mod accounts;
+mod idempotency;
 mod limits;
 mod queue;
 mod schedules;
@@ -461,8 +462,7 @@ impl Store for SqliteStore {
     async fn record_event(&self, event: NewEvent) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
         insert_event_for(&mut tx, event.account_id, event).await?;
-        tx.commit().await?;
-        Ok(())
+        idempotency::commit_answering(tx, &()).await
     }
 
     async fn create_schedule(
@@ -515,6 +515,7 @@ impl Store for SqliteStore {
         webhook: &Webhook,
         secret: &WebhookSecret,
     ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO webhooks (id, account_id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -524,9 +525,9 @@ impl Store for SqliteStore {
         .bind(serde_json::to_string(&webhook.events).expect("strings serialise"))
         .bind(secret.expose())
         .bind(millis(webhook.created_at))
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        idempotency::commit_answering(tx, &()).await
     }
 
     async fn list_webhooks(&self, account: AccountId) -> StoreResult<Vec<Webhook>> {
@@ -620,5 +621,18 @@ impl Store for SqliteStore {
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         webhooks::redeliver(self, account, id, delivery_id, now, give_up_at).await
+    }
+
+    async fn idempotent_answer(
+        &self,
+        account: AccountId,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Recorded>> {
+        idempotency::recorded(self, account, key, now).await
+    }
+
+    async fn prune_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        idempotency::prune(self, now, limit).await
     }
 }

@@ -7,6 +7,7 @@ use sevenoways_sdk::{QueueId, ScheduleId};
 use sqlx::Row;
 
 use super::accounts::groups_of;
+use super::idempotency::commit_answering;
 use super::limits::{count_messages, read_counters};
 use super::queue::insert_entry;
 use super::webhooks::insert_event_for;
@@ -33,6 +34,7 @@ pub(super) async fn create_schedule(
     next_run_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> StoreResult<Schedule> {
+    let mut tx = store.write.begin().await?;
     sqlx::query(
         "INSERT INTO schedules (id, account_id, instance_id, spec, next_run_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -42,15 +44,17 @@ pub(super) async fn create_schedule(
     .bind(serde_json::to_string(spec).expect("spec serialises"))
     .bind(next_run_at.map(millis))
     .bind(millis(now))
-    .execute(&store.write)
+    .execute(&mut *tx)
     .await?;
-    Ok(Schedule {
+    let schedule = Schedule {
         id: id.clone(),
         spec: spec.clone(),
         next_run_at: next_run_at.map(stored),
         last_run_at: None,
         created_at: stored(now),
-    })
+    };
+    commit_answering(tx, &schedule).await?;
+    Ok(schedule)
 }
 
 pub(super) async fn fire_due_schedules(

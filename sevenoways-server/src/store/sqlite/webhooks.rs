@@ -5,6 +5,7 @@ use sevenoways_sdk::models::webhooks::{DeliveryAttempt, Event};
 use sevenoways_sdk::{DeliveryId, EventId};
 use sqlx::{Row, SqliteConnection};
 
+use super::idempotency::commit_answering;
 use super::*;
 
 pub(super) async fn delete_webhook(
@@ -70,7 +71,7 @@ pub(super) async fn queue_test_event(
         give_up_at,
     )
     .await?;
-    tx.commit().await?;
+    commit_answering(tx, &true).await?;
     Ok(true)
 }
 
@@ -324,7 +325,8 @@ pub(super) async fn redeliver(
     now: DateTime<Utc>,
     give_up_at: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    Ok(sqlx::query(
+    let mut tx = store.write.begin().await?;
+    let found = sqlx::query(
         "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, give_up_at = ?, updated_at = ?
          WHERE account_id = ? AND webhook_id = ? AND id = ?",
     )
@@ -334,10 +336,15 @@ pub(super) async fn redeliver(
     .bind(account)
     .bind(id.as_str())
     .bind(delivery_id.as_str())
-    .execute(&store.write)
+    .execute(&mut *tx)
     .await?
     .rows_affected()
-        > 0)
+        > 0;
+    if !found {
+        return Ok(false);
+    }
+    commit_answering(tx, &true).await?;
+    Ok(true)
 }
 
 /// A pending delivery of an event to a subscription, due now.

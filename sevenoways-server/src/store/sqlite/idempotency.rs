@@ -1,0 +1,196 @@
+//! Idempotency keys: recorded answers, written inside the transaction of the effect they
+//! answer for (see [`crate::idempotency`] for why).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sevenoways_sdk::{IdempotencyKey, QueueId};
+use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
+
+use super::queue::EnqueueJob;
+use super::*;
+use crate::idempotency::{self, Answer, Claim, Recorded};
+
+/// Inserts `answer` under the claim's key, taking over a row that has expired. `false`
+/// when a live row holds the key: the caller must not commit its effect.
+async fn insert(
+    conn: &mut SqliteConnection,
+    claim: &Claim,
+    answer: &Answer,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (account_id, key, method, path, body_sha256, status, body,
+                                       created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (account_id, key) DO UPDATE SET
+            method = excluded.method, path = excluded.path, body_sha256 = excluded.body_sha256,
+            status = excluded.status, body = excluded.body, created_at = excluded.created_at,
+            expires_at = excluded.expires_at
+         WHERE idempotency_keys.expires_at <= excluded.created_at",
+    )
+    .bind(claim.account)
+    .bind(claim.key.as_str())
+    .bind(&claim.method)
+    .bind(&claim.path)
+    .bind(&claim.body_sha256[..])
+    .bind(i64::from(answer.status))
+    .bind(&answer.body)
+    .bind(millis(now))
+    .bind(millis(claim.expires_at(now)))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// The error a request whose key another request took first gets from the store; the
+/// layer answers with that request's answer instead.
+fn taken(claim: &Claim) -> StoreError {
+    StoreError::Conflict(format!(
+        "Idempotency-Key {:?} was used by another request that finished first",
+        claim.key.as_str()
+    ))
+}
+
+/// Commits `tx`, and with it the current request's answer for `value` when the request
+/// has an Idempotency-Key and its handler answers from a `T`
+/// ([`idempotency::answer_with`]). When a live row holds the key already, nothing is
+/// committed: `tx` rolls back and the result is a `Conflict`.
+///
+/// Every store call that is a request's effect ends with this instead of `tx.commit()`,
+/// on its success path only, with `value` the very value it returns (`&()` for `()`), so
+/// a handler answers from the result it gets back. It is a plain commit for everything
+/// else.
+pub(super) async fn commit_answering<T: 'static>(
+    mut tx: Transaction<'_, Sqlite>,
+    value: &T,
+) -> StoreResult<()> {
+    let recording =
+        idempotency::current().and_then(|claim| claim.render(value).map(|answer| (claim, answer)));
+    let Some((claim, answer)) = recording else {
+        tx.commit().await?;
+        return Ok(());
+    };
+    if !insert(&mut tx, &claim, &answer, Utc::now()).await? {
+        claim.taken();
+        return Err(taken(&claim));
+    }
+    tx.commit().await?;
+    claim.committed(answer);
+    Ok(())
+}
+
+/// The answer recorded under `key`, unless it expired by `now`.
+pub(super) async fn recorded(
+    store: &SqliteStore,
+    account: AccountId,
+    key: &IdempotencyKey,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Recorded>> {
+    let row = sqlx::query(
+        "SELECT method, path, body_sha256, status, body FROM idempotency_keys
+         WHERE account_id = ? AND key = ? AND expires_at > ?",
+    )
+    .bind(account)
+    .bind(key.as_str())
+    .bind(millis(now))
+    .fetch_optional(&store.read)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let status: i64 = row.try_get("status")?;
+    Ok(Some(Recorded {
+        method: row.try_get("method")?,
+        path: row.try_get("path")?,
+        body_sha256: row.try_get("body_sha256")?,
+        answer: Answer {
+            status: u16::try_from(status).map_err(|e| corrupt("recorded status", e))?,
+            body: row.try_get("body")?,
+        },
+    }))
+}
+
+/// Deletes keys that expired by `now`, at most `limit` per transaction so that the queue's
+/// group commit never waits long behind it; returns how many.
+pub(super) async fn prune(store: &SqliteStore, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+    let mut deleted = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE (account_id, key) IN (
+                SELECT account_id, key FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)",
+        )
+        .bind(millis(now))
+        .bind(i64::from(limit))
+        .execute(&store.write)
+        .await?
+        .rows_affected();
+        deleted += n;
+        if n < u64::from(limit) {
+            return Ok(deleted);
+        }
+    }
+}
+
+/// For the group commit: which jobs are replays, because a committed request holds their
+/// key or an earlier job of this batch carries it. A replay is not admitted (it counts
+/// against no limit) and writes nothing; its claim is marked taken once the batch commits.
+///
+/// Runs under the write lock (`BEGIN IMMEDIATE`), so no other writer can record a key
+/// between this check and the batch's own inserts.
+pub(super) async fn replays(
+    conn: &mut SqliteConnection,
+    jobs: &[EnqueueJob],
+    now: DateTime<Utc>,
+) -> Result<Vec<bool>, sqlx::Error> {
+    let mut in_batch: HashSet<(AccountId, &str)> = HashSet::new();
+    let mut replays = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let Some(claim) = &job.claim else {
+            replays.push(false);
+            continue;
+        };
+        let replay = !in_batch.insert((claim.account, claim.key.as_str()))
+            || sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS(SELECT 1 FROM idempotency_keys
+                               WHERE account_id = ? AND key = ? AND expires_at > ?)",
+            )
+            .bind(claim.account)
+            .bind(claim.key.as_str())
+            .bind(millis(now))
+            .fetch_one(&mut *conn)
+            .await?;
+        replays.push(replay);
+    }
+    Ok(replays)
+}
+
+/// For the group commit: records the answer of every admitted job that has a key, in the
+/// batch's transaction. Returns the claims to mark committed once that transaction is.
+pub(super) async fn record_sends(
+    conn: &mut SqliteConnection,
+    jobs: &[&EnqueueJob],
+    results: &[Result<Vec<QueueId>, Refusal>],
+    now: DateTime<Utc>,
+) -> Result<Vec<(Arc<Claim>, Answer)>, sqlx::Error> {
+    let mut recorded = Vec::new();
+    for (job, result) in jobs.iter().zip(results) {
+        let (Some(claim), Ok(ids)) = (&job.claim, result) else {
+            continue;
+        };
+        let Some(answer) = claim.render(ids) else {
+            continue;
+        };
+        if !insert(conn, claim, &answer, now).await? {
+            // `replays` ruled this out under the same write lock; if it happens anyway,
+            // failing the batch is the safe way out (nothing commits, every caller may
+            // retry), where committing would answer one key twice.
+            return Err(sqlx::Error::Protocol(format!(
+                "Idempotency-Key {:?} was recorded during its own batch",
+                claim.key.as_str()
+            )));
+        }
+        recorded.push((claim.clone(), answer));
+    }
+    Ok(recorded)
+}
