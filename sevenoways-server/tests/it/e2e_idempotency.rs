@@ -5,7 +5,6 @@
 //! answer is in `kill_restart`.)
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
@@ -29,7 +28,9 @@ use sevenoways_sdk::models::schedules::CreateScheduleRequest;
 use sevenoways_sdk::models::webhooks::{CreateWebhookRequest, Redeliver, TestWebhook};
 use sevenoways_sdk::{BodyEncoding, Endpoint};
 use sevenoways_server::config::PlanConfig;
-use sevenoways_server::testing::{self, TEAM_A, TestServer, eventually, paired_instance};
+use sevenoways_server::testing::{
+    self, LossyProxy, TEAM_A, TestServer, eventually, paired_instance,
+};
 
 /// One answer, as it came.
 struct Answer {
@@ -703,64 +704,16 @@ async fn every_post_records_its_answer_and_replays_it() {
     t.shutdown().await;
 }
 
-/// A proxy in front of `upstream` that forwards the first connection's request, waits
-/// until the server starts to answer, and then closes both connections instead of relaying
-/// the answer: the client's request was acted on, and its answer lost. Later connections
-/// are relayed as they are. Hands back the proxy's URL and the `Idempotency-Key` of the
-/// first request on each connection.
-async fn dropping_the_first_answer(
-    upstream: std::net::SocketAddr,
-) -> (String, Arc<Mutex<Vec<String>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let keys = Arc::new(Mutex::new(Vec::new()));
-    let seen = keys.clone();
-    tokio::spawn(async move {
-        let mut first = true;
-        while let Ok((mut client, _)) = listener.accept().await {
-            let mut server = tokio::net::TcpStream::connect(upstream).await.unwrap();
-            // The request's head, to note its key, then on to the server.
-            let mut head = Vec::new();
-            let mut buf = [0u8; 8192];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = client.read(&mut buf).await.unwrap();
-                if n == 0 {
-                    break;
-                }
-                head.extend_from_slice(&buf[..n]);
-            }
-            let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
-            let key = text
-                .lines()
-                .find_map(|l| l.strip_prefix("idempotency-key:"))
-                .unwrap_or_default();
-            seen.lock().unwrap().push(key.trim().to_owned());
-            server.write_all(&head).await.unwrap();
-            if std::mem::take(&mut first) {
-                // The head and body of a small send arrive together; the server answers
-                // once it has committed. Read the start of that answer and hang up.
-                let _ = server.read(&mut buf).await.unwrap();
-                drop((client, server));
-                continue;
-            }
-            tokio::spawn(async move {
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-            });
-        }
-    });
-    (url, keys)
-}
-
 #[tokio::test]
 async fn the_sdk_retries_a_send_whose_answer_was_lost_and_it_is_queued_once() {
     let t = testing::start().await;
     paired_instance(&t.client(), "n1").await;
-    let (proxy, keys) = dropping_the_first_answer(t.server.local_addr()).await;
+    // The server queues the first attempt; the proxy hangs up instead of answering it.
+    let proxy = LossyProxy::start(t.server.local_addr(), |n| n == 1).await;
     // The SDK as users build it: its default retries.
     let through_proxy = sevenoways_sdk::Client::builder()
         .api_key(t.key.clone())
-        .base_url(proxy)
+        .base_url(&proxy.url)
         .build()
         .unwrap();
     let queued = through_proxy
@@ -773,11 +726,20 @@ async fn the_sdk_retries_a_send_whose_answer_was_lost_and_it_is_queued_once() {
         .await
         .expect("the retry gets the answer the proxy dropped");
 
-    let keys = keys.lock().unwrap().clone();
-    assert_eq!(keys.len(), 2, "the lost attempt and its retry: {keys:?}");
+    let requests = proxy.requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "the lost attempt and its retry: {requests:?}"
+    );
     assert!(
-        !keys[0].is_empty() && keys[0] == keys[1],
-        "one key for both: {keys:?}"
+        !requests[0].answered && requests[1].answered,
+        "{requests:?}"
+    );
+    assert!(
+        requests[0].idempotency_key.is_some()
+            && requests[0].idempotency_key == requests[1].idempotency_key,
+        "one key for both: {requests:?}"
     );
     let outbox = eventually(10, || async {
         let outbox = t
