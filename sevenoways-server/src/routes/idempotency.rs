@@ -193,10 +193,11 @@ pub(super) fn describe(doc: &mut Value) {
         "name": "Idempotency-Key",
         "in": "header",
         "required": false,
-        "description": "Names this request so that sending it again cannot act twice. The first \
-            answer is kept per account (24 hours by default); a request with the same key, path and body \
-            bytes gets that answer back (with Idempotent-Replayed: true) and does nothing else. \
-            Refusals (4xx, 429) and failures are not kept, so they can be retried with the key.",
+        "description": "Names this request so that sending it again cannot act twice. The \
+            first answer is kept per account (24 hours by default); a request with the same key, \
+            path and body bytes gets that answer back (with Idempotent-Replayed: true) and does \
+            nothing else. Refusals (4xx, 429) and failures are not kept, so they can be retried \
+            with the key.",
         "schema": schema,
     });
     let replayed = json!({

@@ -132,65 +132,113 @@ pub(super) async fn prune(store: &SqliteStore, now: DateTime<Utc>, limit: u32) -
     }
 }
 
+/// Rows per statement in the group commit's idempotency statements: 9 parameters each stays
+/// well under SQLite's 32766-parameter limit.
+const ROWS_PER_STATEMENT: usize = 400;
+
 /// For the group commit: which jobs are replays, because a committed request holds their
 /// key or an earlier job of this batch carries it. A replay is not admitted (it counts
 /// against no limit) and writes nothing; its claim is marked taken once the batch commits.
 ///
 /// Runs under the write lock (`BEGIN IMMEDIATE`), so no other writer can record a key
-/// between this check and the batch's own inserts.
+/// between this check and the batch's own inserts. One statement per 400 keyed jobs, not
+/// one per job: statements, not fsyncs, are what a group commit costs (docs/benchmarks.md).
 pub(super) async fn replays(
     conn: &mut SqliteConnection,
     jobs: &[EnqueueJob],
     now: DateTime<Utc>,
 ) -> Result<Vec<bool>, sqlx::Error> {
-    let mut in_batch: HashSet<(AccountId, &str)> = HashSet::new();
-    let mut replays = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let Some(claim) = &job.claim else {
-            replays.push(false);
-            continue;
-        };
-        let replay = !in_batch.insert((claim.account, claim.key.as_str()))
-            || sqlx::query_scalar::<_, bool>(
-                "SELECT EXISTS(SELECT 1 FROM idempotency_keys
-                               WHERE account_id = ? AND key = ? AND expires_at > ?)",
-            )
-            .bind(claim.account)
-            .bind(claim.key.as_str())
-            .bind(millis(now))
-            .fetch_one(&mut *conn)
-            .await?;
-        replays.push(replay);
+    let keyed: Vec<&Claim> = jobs.iter().filter_map(|j| j.claim.as_deref()).collect();
+    let mut held: HashSet<(AccountId, String)> = HashSet::new();
+    for chunk in keyed.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "SELECT account_id, key FROM idempotency_keys WHERE expires_at > ? AND (account_id, key) IN (VALUES ",
+        );
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
+        }
+        sql.push(')');
+        let mut query = sqlx::query_as::<_, (AccountId, String)>(&sql).bind(millis(now));
+        for claim in chunk {
+            query = query.bind(claim.account).bind(claim.key.as_str());
+        }
+        held.extend(query.fetch_all(&mut *conn).await?);
     }
-    Ok(replays)
+    let mut in_batch: HashSet<(AccountId, &str)> = HashSet::new();
+    Ok(jobs
+        .iter()
+        .map(|job| {
+            job.claim.as_ref().is_some_and(|claim| {
+                !in_batch.insert((claim.account, claim.key.as_str()))
+                    || held.contains(&(claim.account, claim.key.as_str().to_owned()))
+            })
+        })
+        .collect())
 }
 
 /// For the group commit: records the answer of every admitted job that has a key, in the
-/// batch's transaction. Returns the claims to mark committed once that transaction is.
+/// batch's transaction, with multi-row INSERTs. Returns the claims to mark committed once
+/// that transaction is.
 pub(super) async fn record_sends(
     conn: &mut SqliteConnection,
     jobs: &[&EnqueueJob],
     results: &[Result<Vec<QueueId>, Refusal>],
     now: DateTime<Utc>,
 ) -> Result<Vec<(Arc<Claim>, Answer)>, sqlx::Error> {
-    let mut recorded = Vec::new();
-    for (job, result) in jobs.iter().zip(results) {
-        let (Some(claim), Ok(ids)) = (&job.claim, result) else {
-            continue;
-        };
-        let Some(answer) = claim.render(ids) else {
-            continue;
-        };
-        if !insert(conn, claim, &answer, now).await? {
+    let recorded: Vec<(Arc<Claim>, Answer)> = jobs
+        .iter()
+        .zip(results)
+        .filter_map(|(job, result)| {
+            let (Some(claim), Ok(ids)) = (&job.claim, result) else {
+                return None;
+            };
+            claim.render(ids).map(|answer| (claim.clone(), answer))
+        })
+        .collect();
+    for chunk in recorded.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO idempotency_keys (account_id, key, method, path, body_sha256, status, body,
+                                           created_at, expires_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 {
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            } else {
+                ", (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            });
+        }
+        // An expired row of the key is taken over, as in `insert`.
+        sql.push_str(
+            " ON CONFLICT (account_id, key) DO UPDATE SET
+                method = excluded.method, path = excluded.path, body_sha256 = excluded.body_sha256,
+                status = excluded.status, body = excluded.body, created_at = excluded.created_at,
+                expires_at = excluded.expires_at
+             WHERE idempotency_keys.expires_at <= excluded.created_at",
+        );
+        let mut query = sqlx::query(&sql);
+        for (claim, answer) in chunk {
+            query = query
+                .bind(claim.account)
+                .bind(claim.key.as_str())
+                .bind(&claim.method)
+                .bind(&claim.path)
+                .bind(&claim.body_sha256[..])
+                .bind(i64::from(answer.status))
+                .bind(&answer.body)
+                .bind(millis(now))
+                .bind(millis(claim.expires_at(now)));
+        }
+        let written = query.execute(&mut *conn).await?.rows_affected();
+        if written != chunk.len() as u64 {
             // `replays` ruled this out under the same write lock; if it happens anyway,
             // failing the batch is the safe way out (nothing commits, every caller may
             // retry), where committing would answer one key twice.
             return Err(sqlx::Error::Protocol(format!(
-                "Idempotency-Key {:?} was recorded during its own batch",
-                claim.key.as_str()
+                "{} of {} idempotency keys were recorded during their own batch",
+                chunk.len() as u64 - written,
+                chunk.len()
             )));
         }
-        recorded.push((claim.clone(), answer));
     }
     Ok(recorded)
 }
