@@ -14,7 +14,8 @@ CREATE TABLE idempotency_keys (
     method      TEXT NOT NULL,
     path        TEXT NOT NULL,
     body_sha256 BLOB NOT NULL,
-    -- The answer, replayed as it was sent.
+    -- The answer, replayed as it was sent. For POST /api/webhooks that includes the
+    -- signing secret (a lost answer's retry must get it), kept until the row is pruned.
     status      INTEGER NOT NULL,
     body        BLOB NOT NULL,
     created_at  INTEGER NOT NULL,

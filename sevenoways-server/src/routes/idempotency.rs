@@ -43,12 +43,13 @@ use crate::idempotency::{self, Answer, Claim, HEADER, Outcome, REPLAYED_HEADER};
 
 /// The layer: see the module documentation.
 pub(super) async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST || !request.headers().contains_key(HEADER) {
+    if request.method() != Method::POST {
         return next.run(request).await;
     }
-    let key = match key(&request) {
-        Ok(key) => key,
-        Err(e) => return e.into_response(),
+    let key = match key(request.headers()) {
+        None => return next.run(request).await,
+        Some(Ok(key)) => key,
+        Some(Err(e)) => return e.into_response(),
     };
     let (mut parts, body) = request.into_parts();
     let account = match Authed::from_request_parts(&mut parts, &state).await {
@@ -103,21 +104,21 @@ pub(super) async fn layer(State(state): State<AppState>, request: Request, next:
     }
 }
 
-/// The request's key, checked as the SDK checks it.
-fn key(request: &Request) -> Result<IdempotencyKey, ApiError> {
-    let mut values = request.headers().get_all(HEADER).iter();
-    let value = values.next().expect("the caller saw the header");
+/// The request's key, checked as the SDK checks it; `None` without the header.
+fn key(headers: &axum::http::HeaderMap) -> Option<Result<IdempotencyKey, ApiError>> {
+    let mut values = headers.get_all(HEADER).iter();
+    let value = values.next()?;
     if values.next().is_some() {
-        return Err(ApiError::BadRequest(
+        return Some(Err(ApiError::BadRequest(
             "Idempotency-Key: expected one key, got the header twice".into(),
-        ));
+        )));
     }
-    let text = value.to_str().map_err(|_| {
-        ApiError::BadRequest(
+    let Ok(text) = value.to_str() else {
+        return Some(Err(ApiError::BadRequest(
             "Idempotency-Key: expected printable ASCII characters only (space to '~')".into(),
-        )
-    })?;
-    Ok(IdempotencyKey::new(text)?)
+        )));
+    };
+    Some(IdempotencyKey::new(text).map_err(ApiError::from))
 }
 
 /// The answer recorded under the claim's key, as this request's answer: a replay when it
