@@ -602,7 +602,8 @@ async fn a_journal_from_another_file_is_refused_until_restart() {
     let err = stderr(&out);
     assert!(
         err.contains("orders.csv.svw-journal is the journal of another run")
-            && err.contains("orders.csv changed since"),
+            && err.contains("it sent another version of")
+            && err.contains("orders.csv (the file changed since)"),
         "{err}"
     );
     assert!(err.contains("--restart"), "{err}");

@@ -142,7 +142,7 @@ impl Run {
         }
         if self.csv_sha256 != now.csv_sha256 {
             out.push(format!(
-                "{} changed since (its content is not what was sent)",
+                "it sent another version of {} (the file changed since)",
                 csv.display()
             ));
         }
@@ -372,7 +372,7 @@ mod tests {
                 "it went to the server http://127.0.0.1:8080, this run goes to https://relay.example.com",
                 "it sent from the instance \"number2\", this run sends from \"number3\"",
                 "it sent the text \"Hi {{name}}\", this run sends the image \"https://x/{{id}}.jpg\" without a caption",
-                "o.csv changed since (its content is not what was sent)",
+                "it sent another version of o.csv (the file changed since)",
                 "it is run \"r1\", --run-id says \"r2\"",
             ]
         );
