@@ -117,13 +117,10 @@ async fn a_repeat_gets_the_first_answer_byte_for_byte_and_does_nothing_else() {
     );
     assert_eq!(usage.daily.used, 1, "nor against the caps");
 
-    // Once sent, still one message: one outbox entry, one message.sent event.
-    let n1 = testing::id("n1");
-    eventually(10, || async {
-        let outbox = client.sandbox().outbox(&n1).await.unwrap();
-        (outbox.messages.len() == 1).then_some(())
-    })
-    .await;
+    // Once sent (its message.sent event is written after the outbox entry), still one
+    // message: one outbox entry, one event.
+    const SENT: &str = "SELECT COUNT(*) FROM events WHERE event_type = 'message.sent'";
+    eventually(10, || async { (t.count(SENT).await > 0).then_some(()) }).await;
     let again = post(
         &base,
         &api_key,
@@ -134,11 +131,9 @@ async fn a_repeat_gets_the_first_answer_byte_for_byte_and_does_nothing_else() {
     .await;
     assert!(again.replayed());
     assert_eq!(t.count(QUEUED).await, 1);
-    assert_eq!(
-        t.count("SELECT COUNT(*) FROM events WHERE event_type = 'message.sent'")
-            .await,
-        1
-    );
+    assert_eq!(t.count(SENT).await, 1);
+    let outbox = client.sandbox().outbox(&testing::id("n1")).await.unwrap();
+    assert_eq!(outbox.messages.len(), 1);
     t.shutdown().await;
 }
 
@@ -378,10 +373,10 @@ async fn refusals_are_not_kept_so_the_same_key_works_later() {
     server.shutdown().await;
 }
 
-/// Sends `n` requests at once and waits for all of them.
+/// Sends `n` requests at once, to each of `bases` in turn, and waits for all of them.
 async fn at_once(
     n: usize,
-    base: &str,
+    bases: &[&str],
     api_key: &str,
     path: &str,
     key: &str,
@@ -390,7 +385,7 @@ async fn at_once(
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
         let (base, api_key, path, key, body) = (
-            base.to_owned(),
+            bases[i % bases.len()].to_owned(),
             api_key.to_owned(),
             path.to_owned(),
             key.to_owned(),
@@ -408,7 +403,7 @@ async fn requests_with_one_key_at_the_same_time_have_one_effect() {
     paired_instance(&client, "n1").await;
     let (base, api_key) = (t.base(), t.key.clone());
 
-    let answers = at_once(16, &base, &api_key, "/api/send-number", "same", |_| {
+    let answers = at_once(16, &[&base], &api_key, "/api/send-number", "same", |_| {
         send_number("once")
     })
     .await;
@@ -433,7 +428,7 @@ async fn requests_with_one_key_at_the_same_time_have_one_effect() {
     // answer too, not 409.
     let answers = at_once(
         8,
-        &base,
+        &[&base],
         &api_key,
         "/api/instances",
         "create-x",
@@ -448,9 +443,14 @@ async fn requests_with_one_key_at_the_same_time_have_one_effect() {
     assert_eq!(answers.iter().filter(|a| !a.replayed()).count(), 1);
 
     // Different bodies under one key: one wins, the others learn the key is taken.
-    let answers = at_once(8, &base, &api_key, "/api/send-number", "contested", |i| {
-        send_number(&format!("m{i}"))
-    })
+    let answers = at_once(
+        8,
+        &[&base],
+        &api_key,
+        "/api/send-number",
+        "contested",
+        |i| send_number(&format!("m{i}")),
+    )
     .await;
     let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
     assert_eq!(
@@ -464,6 +464,38 @@ async fn requests_with_one_key_at_the_same_time_have_one_effect() {
         "{statuses:?}"
     );
     assert_eq!(t.count(QUEUED).await, 2);
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_act_once_per_key() {
+    let t = testing::start().await;
+    paired_instance(&t.client(), "n1").await;
+    // A second process on the same database, as a second replica would be.
+    let other = testing::launch(testing::fast_config(t.dir.path())).await;
+    let (one, two) = (t.base(), other.base_url());
+    let answers = at_once(
+        16,
+        &[&one, &two],
+        &t.key,
+        "/api/send-number",
+        "replicas",
+        |_| send_number("once, from either"),
+    )
+    .await;
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.status == 200 && a.body == answers[0].body),
+        "{:?}",
+        answers
+            .iter()
+            .map(|a| (a.status, a.error()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(answers.iter().filter(|a| !a.replayed()).count(), 1);
+    assert_eq!(t.count(QUEUED).await, 1);
+    other.shutdown().await;
     t.shutdown().await;
 }
 
