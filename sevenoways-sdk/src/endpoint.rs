@@ -326,11 +326,13 @@ use crate::models::queue::GetQueueEntry;
 use crate::models::sandbox::{
     AddSandboxGroup, GetOutbox, PairSandboxInstance, SandboxInbound, UnpairSandboxInstance,
 };
-use crate::models::schedules::{CreateScheduleRequest, DeleteSchedule, ListSchedules};
+use crate::models::schedules::{
+    CreateScheduleRequest, DeleteSchedule, ListSchedules, ResumeSchedule,
+};
 use crate::models::usage::GetUsage;
 use crate::models::webhooks::{
-    CreateWebhookRequest, DeleteWebhook, GetDelivery, ListDeliveries, ListWebhooks, Redeliver,
-    TestWebhook,
+    CreateWebhookRequest, DeleteWebhook, EnableWebhook, GetDelivery, ListDeliveries, ListWebhooks,
+    Redeliver, RotateWebhookSecret, TestWebhook,
 };
 
 operations! {
@@ -360,6 +362,7 @@ operations! {
     ListSchedules: "schedules", "List schedules with their next run";
     CreateScheduleRequest: "schedules", "Create a cron schedule in an IANA time zone";
     DeleteSchedule: "schedules", "Delete a schedule";
+    ResumeSchedule: "schedules", "Resume a schedule paused after repeated runs over the plan's message cap";
 
     GetQueueEntry: "queue", "A queue entry's status, attempts, timestamps and failure reason";
 
@@ -378,6 +381,8 @@ operations! {
     ListDeliveries: "webhooks", "Recent deliveries, newest first: status, response code, latency, next attempt";
     GetDelivery: "webhooks", "One delivery with every attempt";
     Redeliver: "webhooks", "Send a delivery again now";
+    EnableWebhook: "webhooks", "Enable a webhook that was disabled after failing for too long; its pending deliveries go at once";
+    RotateWebhookSecret: "webhooks", "A new signing secret, shown once; the old one signs webhook-signature too for 24 hours";
 }
 
 #[cfg(test)]
@@ -396,7 +401,7 @@ mod tests {
             );
             assert!(op.route.starts_with("/api/"), "{}", op.route);
         }
-        assert_eq!(OPERATIONS.len(), 37);
+        assert_eq!(OPERATIONS.len(), 40);
     }
 
     #[test]

@@ -758,3 +758,28 @@ async fn a_send_with_an_idempotency_key_run_twice_is_sent_once() {
     );
     assert_eq!(env.usage().await["rateLimit"]["used"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_create_prints_the_link_to_share_and_the_sandbox_scan_link() {
+    let env = start().await;
+    let mut cmd = env.svw();
+    cmd.args(["instances", "create", "number3"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let share = format!("or share: {}/api/instances/number3/qr?token=", env.base);
+    assert!(printed.contains(&share), "{printed}");
+    let pair_url = printed
+        .split_whitespace()
+        .find(|w| w.contains("#pair="))
+        .unwrap_or_else(|| panic!("no sandbox scan link in:\n{printed}"));
+    // The scan link's token pairs the new sandbox number, as the page's button does.
+    let token = pair_url.split_once("#pair=").unwrap().1;
+    let paired = reqwest::Client::new()
+        .post(format!("{}/api/sandbox/instances/number3/pair", env.base))
+        .header("x-sandbox-pair-token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paired.status(), 200);
+}

@@ -7,6 +7,7 @@
 //! of acting twice. That is what lets the client retry sends after a 5xx, a timeout or a
 //! dropped connection.
 
+mod pages;
 mod retry;
 
 use std::future::{Future, IntoFuture};
@@ -27,6 +28,7 @@ use crate::models::common::ErrorBody;
 use crate::models::messages::Queued;
 use crate::secret::ApiKey;
 use crate::validation::ValidationError;
+pub use pages::Pages;
 use retry::Failure;
 
 /// The production API.

@@ -1,7 +1,7 @@
 //! The sandbox transport's own endpoints (`/api/sandbox/*`), for developing offline.
 //!
-//! They exist only on a server running the sandbox transport: they simulate what a phone
-//! would do (scan the QR code, be in groups, write back) and show what was "sent".
+//! They act only on sandbox instances (any other instance is a 404): they simulate what a
+//! phone would do (scan the QR code, be in groups, write back) and show what was "sent".
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,7 @@ use super::messages::Content;
 use crate::endpoint::{Endpoint, Method, NoBody, fill_route, path_endpoint};
 use crate::ids::{GroupId, GroupName, InstanceId, Phone, QueueId};
 use crate::models::common::{Empty, MessageText};
+use crate::page::{Cursor, PageParams, Paginated, page_of};
 use crate::validation::{Validate, ValidationError};
 
 /// `POST /api/sandbox/instances/:id/groups`: `{"name":"Team A","id":"…@g.us"}` adds a
@@ -49,7 +50,16 @@ pub struct SandboxInboundRequest {
 pub struct Outbox {
     /// What the transport sent.
     pub messages: Vec<OutboxMessage>,
+    /// The next page's `?cursor=`; absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<Cursor>,
 }
+
+page_of!(Outbox, messages: OutboxMessage);
 
 /// A message a sandbox transport received or sent, for the outbox. Kept here so the
 /// server and the SDK's sandbox helpers agree on it.
@@ -88,7 +98,9 @@ impl Validate for SandboxInboundRequest {
 
 path_endpoint! {
     /// `POST /api/sandbox/instances/{id}/pair`: the simulated QR scan; the instance comes
-    /// online. The QR page's token works here as well as the API key.
+    /// online. Takes the API key, or the pairing token of the create answer's
+    /// `sandboxPairUrl` (which the QR page's scan button sends); a QR link's token does
+    /// not pair.
     PairSandboxInstance {
         /// The instance to pair.
         id: InstanceId,
@@ -156,11 +168,14 @@ impl Endpoint for SandboxInbound {
     }
 }
 
-/// `GET /api/sandbox/outbox?instanceId=ID`: what the sandbox transport sent, oldest first.
+/// `GET /api/sandbox/outbox?instanceId=ID`: what the sandbox transport sent, oldest first,
+/// a page at a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GetOutbox {
     /// The sending instance.
     pub instance_id: InstanceId,
+    /// `?limit=` and `?cursor=`; the first page of the default size by default.
+    pub page: PageParams,
 }
 
 impl Endpoint for GetOutbox {
@@ -170,10 +185,22 @@ impl Endpoint for GetOutbox {
     type Response = Outbox;
 
     fn query(&self) -> Vec<(&'static str, &str)> {
-        vec![("instanceId", self.instance_id.as_str())]
+        let mut query = vec![("instanceId", self.instance_id.as_str())];
+        query.extend(self.page.query());
+        query
     }
 
     fn body(&self) -> Option<&NoBody> {
         None
+    }
+}
+
+impl Paginated for GetOutbox {
+    fn page(&self) -> &PageParams {
+        &self.page
+    }
+
+    fn page_mut(&mut self) -> &mut PageParams {
+        &mut self.page
     }
 }

@@ -420,7 +420,9 @@ async fn a_bad_key_is_refused_before_anything_is_sent() {
         assert!(e.reason().contains(reason), "{key:?}: {e}");
     }
     let err = client
-        .call(&sevenoways_sdk::models::channels::ListChannels)
+        .call(&sevenoways_sdk::models::channels::ListChannels {
+            page: Default::default(),
+        })
         .idempotency_key("list-1")
         .await
         .unwrap_err();

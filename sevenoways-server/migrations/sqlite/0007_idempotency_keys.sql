@@ -14,10 +14,15 @@ CREATE TABLE idempotency_keys (
     method      TEXT NOT NULL,
     path        TEXT NOT NULL,
     body_sha256 BLOB NOT NULL,
-    -- The answer, replayed as it was sent. For POST /api/webhooks that includes the
-    -- signing secret (a lost answer's retry must get it), kept until the row is pruned.
+    -- The answer, replayed as it was sent.
     status      INTEGER NOT NULL,
     body        BLOB NOT NULL,
+    -- 1 when the answer shows a webhook signing secret (POST /api/webhooks and
+    -- /rotate-secret: a lost answer's retry must get it). With SEVENOWAYS_SECRETS_KEY set
+    -- such a body is kept sealed here and `body` is empty, as for the webhooks table's
+    -- secrets (sealed, re-sealed and checked at startup with them).
+    holds_secret INTEGER NOT NULL DEFAULT 0,
+    body_sealed BLOB,
     created_at  INTEGER NOT NULL,
     -- Past this the key is free again (`[idempotency] ttl_secs`); pruned hourly.
     expires_at  INTEGER NOT NULL,

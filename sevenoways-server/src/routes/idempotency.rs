@@ -18,8 +18,24 @@
 //! re-encoded with other spacing or key order, or the same fields sent as a form instead
 //! of JSON, is another body and a 422 rather than a silent match.
 //!
+//! # Where the replay sits: before the rate limit, before anything expensive
+//!
+//! The layer runs after authentication and before every handler, so a key's recorded
+//! answer is looked up before the [`RefusalCache`](crate::limits::RefusalCache), the rate
+//! limit and the caps. A replay of an accepted request is answered even while the account
+//! is refused for new sends: it counts against nothing and did its work already, and a
+//! client that lost an accepted send's answer should not be told 429 for a message that
+//! is queued. What the lookup costs is what every POST costs before its handler's refusal
+//! check anyway (the cached key check, the body read under the 64 KiB limit) plus a SHA-256
+//! of those bytes and one primary-key read; everything that costs more (the instance and
+//! group reads, media host lookups, the admission transaction) runs only for a request
+//! that is not a replay, and after the refusal cache. Only a 409 or 429 (which a request
+//! with the same key can cause) is followed by a second look; other refusals are answered
+//! as they are.
+//!
 //! Keys are kept per account (the tenant the API key belongs to), so tenants never see
-//! each other's keys. A request without a valid `x-api-key` has no account to keep a key
+//! each other's keys, and a retry sent with the new key after `keys rotate` still gets
+//! its answer. A request without a valid `x-api-key` has no account to keep a key
 //! under: it runs as it is and its handler answers 401 (the QR page's pair, which
 //! authenticates by its token instead, sets a state that a second scan leaves as it is).
 
@@ -94,13 +110,24 @@ pub(super) async fn layer(State(state): State<AppState>, request: Request, next:
             debug_assert!(false, "{} answered without recording", claim.path);
             response
         }
-        // Refused or failed. A request with the key may have committed meanwhile (this one
-        // then failed on its effect: the instance id it creates was taken by it, say):
-        // then that answer is this request's answer too.
-        Outcome::Open => match recorded(&state, &claim).await {
-            Ok(Some(answer)) => answer,
-            _ => response,
-        },
+        // Refused with a 409 or a 429. A request with the key may have committed meanwhile
+        // and be the cause: it took the instance id this one creates (409), or its
+        // admission, or another's refusal cached while this one was under way, refused
+        // this one (429). Then that answer is this request's answer too.
+        Outcome::Open
+            if matches!(
+                response.status(),
+                StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS
+            ) =>
+        {
+            match recorded(&state, &claim).await {
+                Ok(Some(answer)) => answer,
+                _ => response,
+            }
+        }
+        // Any other refusal or failure no other request causes: nothing was recorded, and
+        // the key can be sent again.
+        Outcome::Open => response,
     }
 }
 

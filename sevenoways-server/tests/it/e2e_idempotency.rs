@@ -24,9 +24,12 @@ use sevenoways_sdk::models::messages::{
 use sevenoways_sdk::models::sandbox::{
     AddSandboxGroup, PairSandboxInstance, SandboxInbound, UnpairSandboxInstance,
 };
-use sevenoways_sdk::models::schedules::CreateScheduleRequest;
-use sevenoways_sdk::models::webhooks::{CreateWebhookRequest, Redeliver, TestWebhook};
-use sevenoways_sdk::{BodyEncoding, Endpoint};
+use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ResumeSchedule};
+use sevenoways_sdk::models::webhooks::{
+    CreateWebhookRequest, EnableWebhook, Redeliver, RotateSecretRequest, RotateWebhookSecret,
+    TestWebhook,
+};
+use sevenoways_sdk::{BodyEncoding, Endpoint, ScheduleId};
 use sevenoways_server::config::PlanConfig;
 use sevenoways_server::testing::{
     self, LossyProxy, TEAM_A, TestServer, eventually, paired_instance,
@@ -305,7 +308,8 @@ async fn refusals_are_not_kept_so_the_same_key_works_later() {
     .await;
     assert_eq!(b.status, 429);
     assert!(b.headers.contains_key("retry-after"));
-    // A replay is not refused: it counts against nothing.
+    // A replay is not refused: it counts against nothing, and it is answered before the
+    // refusal cache, which holds this account refused since `b` (its 429 is below).
     let a_again = post(
         &base,
         &key,
@@ -582,6 +586,21 @@ async fn every_post_records_its_answer_and_replays_it() {
         .id
         .clone();
 
+    // A schedule to resume (one that is not paused is answered as it is).
+    let schedule = post(
+        &base,
+        &api_key,
+        "/api/schedules",
+        None,
+        &json!({"instanceId": "n1", "label": "weekly", "cronExpr": "0 9 * * 1", "timezone": "UTC", "groupIds": [TEAM_A], "message": "hi"}),
+    )
+    .await
+    .json()["schedule"]["id"]
+        .as_str()
+        .unwrap()
+        .parse::<ScheduleId>()
+        .unwrap();
+
     let n1 = || testing::id("n1");
     let cases: Vec<(&str, String, Value)> = vec![
         (
@@ -677,6 +696,26 @@ async fn every_post_records_its_answer_and_replays_it() {
             }
             .path()
             .into_owned(),
+            json!({}),
+        ),
+        (
+            EnableWebhook::ROUTE,
+            EnableWebhook { id: hook.clone() }.path().into_owned(),
+            json!({}),
+        ),
+        (
+            RotateWebhookSecret::ROUTE,
+            RotateWebhookSecret {
+                id: hook.clone(),
+                request: RotateSecretRequest::default(),
+            }
+            .path()
+            .into_owned(),
+            json!({}),
+        ),
+        (
+            ResumeSchedule::ROUTE,
+            ResumeSchedule { id: schedule }.path().into_owned(),
             json!({}),
         ),
         (

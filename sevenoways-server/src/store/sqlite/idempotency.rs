@@ -11,6 +11,21 @@ use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 use super::queue::EnqueueJob;
 use super::*;
 use crate::idempotency::{self, Answer, Claim, Recorded};
+use crate::secrets::SecretsKey;
+
+/// Whether an answer shows a secret, and the key it is sealed with at rest, if any.
+#[derive(Clone, Copy)]
+enum Secret<'a> {
+    /// Nothing secret: stored as it is.
+    None,
+    /// A webhook signing secret: sealed with the key when there is one.
+    Sealed(Option<&'a SecretsKey>),
+}
+
+/// What a sealed answer is bound to: its row, so it cannot be moved to another key.
+fn seal_context(account: AccountId, key: &str) -> String {
+    format!("sevenoways idempotency_keys.body {account} {key}")
+}
 
 /// Inserts `answer` under the claim's key, taking over a row that has expired. `false`
 /// when a live row holds the key: the caller must not commit its effect.
@@ -19,14 +34,26 @@ async fn insert(
     claim: &Claim,
     answer: &Answer,
     now: DateTime<Utc>,
+    secret: Secret<'_>,
 ) -> Result<bool, sqlx::Error> {
+    let (body, sealed) = match secret {
+        Secret::Sealed(Some(key)) => (
+            Vec::new(),
+            Some(key.seal(
+                &answer.body,
+                &seal_context(claim.account, claim.key.as_str()),
+            )),
+        ),
+        _ => (answer.body.clone(), None),
+    };
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (account_id, key, method, path, body_sha256, status, body,
-                                       created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       holds_secret, body_sealed, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (account_id, key) DO UPDATE SET
             method = excluded.method, path = excluded.path, body_sha256 = excluded.body_sha256,
-            status = excluded.status, body = excluded.body, created_at = excluded.created_at,
+            status = excluded.status, body = excluded.body, holds_secret = excluded.holds_secret,
+            body_sealed = excluded.body_sealed, created_at = excluded.created_at,
             expires_at = excluded.expires_at
          WHERE idempotency_keys.expires_at <= excluded.created_at",
     )
@@ -36,7 +63,9 @@ async fn insert(
     .bind(&claim.path)
     .bind(&claim.body_sha256[..])
     .bind(i64::from(answer.status))
-    .bind(&answer.body)
+    .bind(body)
+    .bind(matches!(secret, Secret::Sealed(_)))
+    .bind(sealed)
     .bind(millis(now))
     .bind(millis(claim.expires_at(now)))
     .execute(&mut *conn)
@@ -64,8 +93,28 @@ fn taken(claim: &Claim) -> StoreError {
 /// a handler answers from the result it gets back. It is a plain commit for everything
 /// else.
 pub(super) async fn commit_answering<T: 'static>(
+    tx: Transaction<'_, Sqlite>,
+    value: &T,
+) -> StoreResult<()> {
+    commit_recording(tx, value, Secret::None).await
+}
+
+/// [`commit_answering`] for an effect whose answer shows a webhook signing secret: with a
+/// secrets key configured the recorded answer is sealed with it, like the secret itself
+/// (see `webhooks::prepare_secrets`).
+pub(super) async fn commit_answering_secret<T: 'static>(
+    store: &SqliteStore,
+    tx: Transaction<'_, Sqlite>,
+    value: &T,
+) -> StoreResult<()> {
+    let key = store.secrets_key.as_deref();
+    commit_recording(tx, value, Secret::Sealed(key)).await
+}
+
+async fn commit_recording<T: 'static>(
     mut tx: Transaction<'_, Sqlite>,
     value: &T,
+    secret: Secret<'_>,
 ) -> StoreResult<()> {
     let recording =
         idempotency::current().and_then(|claim| claim.render(value).map(|answer| (claim, answer)));
@@ -73,7 +122,7 @@ pub(super) async fn commit_answering<T: 'static>(
         tx.commit().await?;
         return Ok(());
     };
-    if !insert(&mut tx, &claim, &answer, Utc::now()).await? {
+    if !insert(&mut tx, &claim, &answer, Utc::now(), secret).await? {
         claim.taken();
         return Err(taken(&claim));
     }
@@ -90,7 +139,7 @@ pub(super) async fn recorded(
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Recorded>> {
     let row = sqlx::query(
-        "SELECT method, path, body_sha256, status, body FROM idempotency_keys
+        "SELECT method, path, body_sha256, status, body, body_sealed FROM idempotency_keys
          WHERE account_id = ? AND key = ? AND expires_at > ?",
     )
     .bind(account)
@@ -100,15 +149,81 @@ pub(super) async fn recorded(
     .await?;
     let Some(row) = row else { return Ok(None) };
     let status: i64 = row.try_get("status")?;
+    let body = match row.try_get::<Option<Vec<u8>>, _>("body_sealed")? {
+        None => row.try_get("body")?,
+        Some(sealed) => open(store.secrets_key.as_deref(), &sealed, account, key.as_str())?,
+    };
     Ok(Some(Recorded {
         method: row.try_get("method")?,
         path: row.try_get("path")?,
         body_sha256: row.try_get("body_sha256")?,
         answer: Answer {
             status: u16::try_from(status).map_err(|e| corrupt("recorded status", e))?,
-            body: row.try_get("body")?,
+            body,
         },
     }))
+}
+
+/// A sealed answer's body. The startup check (`webhooks::prepare_secrets`) has refused a
+/// database with sealed secrets and no key, or the wrong one, so a failure here means the
+/// row was tampered with.
+fn open(
+    key: Option<&SecretsKey>,
+    sealed: &[u8],
+    account: AccountId,
+    idempotency_key: &str,
+) -> StoreResult<Vec<u8>> {
+    let var = sevenoways_sdk::env::SECRETS_KEY;
+    let key = key.ok_or_else(|| {
+        StoreError::Secrets(format!("a recorded answer is sealed and {var} is not set"))
+    })?;
+    key.open(sealed, &seal_context(account, idempotency_key))
+        .map_err(|_| StoreError::Secrets(format!("a recorded answer does not open with {var}")))
+}
+
+/// A kept answer's row as `seal_answers` reads it: account, key, body, sealed body.
+type KeptAnswer = (AccountId, String, Vec<u8>, Option<Vec<u8>>);
+
+/// For `webhooks::prepare_secrets`, in its transaction: seals the answers that show a
+/// secret and were recorded without a key (plaintext), or, with `old`, opens the sealed
+/// ones with it and seals them again with `new`. Returns how many rows changed.
+pub(super) async fn seal_answers(
+    conn: &mut SqliteConnection,
+    new: &SecretsKey,
+    old: Option<&SecretsKey>,
+) -> StoreResult<u64> {
+    let rows: Vec<KeptAnswer> = sqlx::query_as(
+        "SELECT account_id, key, body, body_sealed FROM idempotency_keys
+         WHERE holds_secret = 1 AND (body_sealed IS NULL OR ?)",
+    )
+    .bind(old.is_some())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut changed = 0;
+    for (account, key, body, sealed) in rows {
+        let context = seal_context(account, &key);
+        let plain = match (sealed, old) {
+            (None, _) => body,
+            (Some(sealed), Some(old)) => old.open(&sealed, &context).map_err(|_| {
+                StoreError::Secrets(format!(
+                    "a recorded answer does not open with {}",
+                    sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
+                ))
+            })?,
+            (Some(_), None) => continue,
+        };
+        sqlx::query(
+            "UPDATE idempotency_keys SET body = X'', body_sealed = ?
+             WHERE account_id = ? AND key = ?",
+        )
+        .bind(new.seal(&plain, &context))
+        .bind(account)
+        .bind(&key)
+        .execute(&mut *conn)
+        .await?;
+        changed += 1;
+    }
+    Ok(changed)
 }
 
 /// Deletes keys that expired by `now`, at most `limit` per transaction so that the queue's
