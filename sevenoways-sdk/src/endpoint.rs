@@ -316,7 +316,7 @@ use crate::models::channels::{
 use crate::models::communities::{
     SendDocumentToCommunityRequest, SendImageToCommunityRequest, SendToCommunityRequest,
 };
-use crate::models::groups::ListGroups;
+use crate::models::groups::{ListGroups, RefreshGroups};
 use crate::models::instances::{CreateInstanceRequest, DeleteInstance, GetQr, ListInstances};
 use crate::models::messages::{
     SendDocumentRequest, SendImageRequest, SendNumberDocumentRequest, SendNumberImageRequest,
@@ -341,6 +341,7 @@ operations! {
     DeleteInstance: "instances", "Delete an instance";
     GetQr: "instances", "The pairing QR code: an HTML page in a browser (with ?token= from qrUrl); ?format=png|svg|json for programs";
     ListGroups: "groups", "List the groups of a number";
+    RefreshGroups: "groups", "Read the number's groups from its engine again, and list them";
 
     SendRequest: "messages", "Send text to groups (groupIds, groups by name, or sendAll)";
     SendImageRequest: "messages", "Send an image to groups";
@@ -401,7 +402,7 @@ mod tests {
             );
             assert!(op.route.starts_with("/api/"), "{}", op.route);
         }
-        assert_eq!(OPERATIONS.len(), 40);
+        assert_eq!(OPERATIONS.len(), 41);
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub use error::{Error, Result};
 pub use endpoint::Endpoint;
 pub use ids::{
     ChannelId, DeliveryId, EventId, GroupId, GroupName, IdempotencyKey, InstanceId, NewsletterJid,
-    Phone, QueueId, ScheduleId, WebhookId,
+    Phone, PhoneNumberId, QueueId, ScheduleId, WebhookId,
 };
 pub use models::common::{
     CronExpr, Empty, ErrorBody, MediaUrl, MessageText, RATE_LIMIT_MESSAGE, Success, TimeZone,

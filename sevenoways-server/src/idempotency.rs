@@ -136,6 +136,11 @@ impl Claim {
     /// The answer to record with an effect whose result is `value`: `None` unless the
     /// handler said, with [`answer_with`], that it answers from a `T`.
     pub fn render<T: 'static>(&self, value: &T) -> Option<Answer> {
+        self.render_any(value)
+    }
+
+    /// [`Claim::render`] for a result already behind `dyn Any` (see [`Done`]).
+    pub fn render_any(&self, value: &dyn Any) -> Option<Answer> {
         let render = self.render.lock().unwrap_or_else(|e| e.into_inner());
         let body = (render.as_ref()?)(value)?;
         Some(Answer { status: 200, body })
@@ -173,6 +178,16 @@ impl Claim {
             && recorded.body_sha256 == self.body_sha256
     }
 }
+
+/// The result of an effect that ends outside the store: an instance an engine (WAHA, Meta)
+/// has made after the store inserted it, groups read from the engine. Its answer cannot be
+/// written with a store transaction that is the whole effect, so the handler answers from
+/// `Done<T>` ([`answer_with`]`(|done: &Done<T>| …)`) and hands it to
+/// [`Store::record_answer`](crate::store::Store::record_answer) once everything is done.
+/// A crash before that records nothing: the retry runs again (and finds, for a create,
+/// the instance id taken: 409).
+#[derive(Debug, Clone)]
+pub struct Done<T>(pub T);
 
 /// The claim of the request this task is handling, if it came with a key.
 pub fn current() -> Option<Arc<Claim>> {

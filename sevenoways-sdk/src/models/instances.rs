@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::endpoint::{Endpoint, Method, NoBody, body_endpoint, fill_route, path_endpoint};
-use crate::ids::InstanceId;
+use crate::ids::{InstanceId, PhoneNumberId};
 use crate::models::common::Empty;
 use crate::page::{Cursor, list_endpoint, page_of};
 use crate::validation::{Validate, ValidationError};
@@ -38,6 +38,65 @@ impl InstanceStatus {
     }
 }
 
+/// What serves an instance's number.
+///
+/// - `sandbox`: a simulated WhatsApp for development; nothing leaves the server.
+/// - `waha`: a real number linked by QR code through the server's WAHA.
+/// - `meta`: a number registered in Meta Business Manager, reached through Meta's WhatsApp
+///   Cloud API. It sends to phone numbers only (no groups, channels or communities), and
+///   only inside the 24-hour window after the person last wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Engine {
+    /// The simulation.
+    #[default]
+    Sandbox,
+    /// WAHA, a self-hosted WhatsApp HTTP API.
+    Waha,
+    /// Meta's WhatsApp Cloud API.
+    Meta,
+    /// An engine this version of the SDK does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Engine {
+    /// The wire name (`sandbox`, `waha`, `meta`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Sandbox => "sandbox",
+            Self::Waha => "waha",
+            Self::Meta => "meta",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = ValidationError;
+
+    /// `sandbox`, `waha` or `meta`.
+    fn from_str(s: &str) -> Result<Self, ValidationError> {
+        match s.trim() {
+            "sandbox" => Ok(Self::Sandbox),
+            "waha" => Ok(Self::Waha),
+            "meta" => Ok(Self::Meta),
+            other => Err(ValidationError::new(
+                "engine",
+                format!("expected sandbox, waha or meta, got {other:?}"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One instance, as listed by `GET /api/instances`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -49,6 +108,10 @@ pub struct Instance {
     pub label: String,
     /// Connection state.
     pub status: InstanceStatus,
+    /// What serves the number; chosen when it is created. `None` from a server older
+    /// than engines, whose instances are all sandbox ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<Engine>,
     /// The paired number, once paired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
@@ -73,14 +136,26 @@ pub struct InstanceList {
 
 page_of!(InstanceList, instances: Instance);
 
-/// `POST /api/instances`: `{"instanceId":"number2","label":"Second Line"}`.
+/// `POST /api/instances`: `{"instanceId":"number2","label":"Second Line"}`, and optionally
+/// the `engine` (`sandbox`, `waha` or `meta`; the server's default when left out) and, for
+/// `meta`, the number's `phoneNumberId`.
 ///
 /// ```
-/// use sevenoways_sdk::models::instances::CreateInstanceRequest;
+/// use sevenoways_sdk::models::instances::{CreateInstanceRequest, Engine};
 /// let req = CreateInstanceRequest::new("number2".parse()?, "Second Line");
 /// assert_eq!(
 ///     serde_json::to_string(&req)?,
 ///     r#"{"instanceId":"number2","label":"Second Line"}"#
+/// );
+/// let real = CreateInstanceRequest::new("shop".parse()?, "Shop").engine(Engine::Waha);
+/// assert_eq!(
+///     serde_json::to_string(&real)?,
+///     r#"{"instanceId":"shop","label":"Shop","engine":"waha"}"#
+/// );
+/// let cloud = CreateInstanceRequest::new("cloud".parse()?, "").meta("106540352242922".parse()?);
+/// assert_eq!(
+///     serde_json::to_string(&cloud)?,
+///     r#"{"instanceId":"cloud","label":"","engine":"meta","phoneNumberId":"106540352242922"}"#
 /// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -93,15 +168,37 @@ pub struct CreateInstanceRequest {
     /// A label for people; defaults to the id.
     #[serde(default)]
     pub label: String,
+    /// What serves the number; the server's `default_engine` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<Engine>,
+    /// `meta` instances only, and required there: the number's phone number id in Meta
+    /// Business Manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_id: Option<PhoneNumberId>,
 }
 
 impl CreateInstanceRequest {
-    /// A new instance with a label.
+    /// A new instance with a label, on the server's default engine.
     pub fn new(instance_id: InstanceId, label: impl Into<String>) -> Self {
         Self {
             instance_id,
             label: label.into(),
+            engine: None,
+            phone_number_id: None,
         }
+    }
+
+    /// The same request on `engine`.
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// The same request for a Meta Cloud API number: engine `meta` with its phone number id.
+    pub fn meta(mut self, phone_number_id: PhoneNumberId) -> Self {
+        self.engine = Some(Engine::Meta);
+        self.phone_number_id = Some(phone_number_id);
+        self
     }
 }
 
@@ -113,7 +210,22 @@ impl Validate for CreateInstanceRequest {
                 "expected a label of at most 100 characters",
             ));
         }
-        Ok(())
+        match (self.engine, &self.phone_number_id) {
+            (Some(Engine::Unknown), _) => Err(ValidationError::new(
+                "engine",
+                "expected sandbox, waha or meta",
+            )),
+            (Some(Engine::Meta), None) => Err(ValidationError::new(
+                "phoneNumberId",
+                "is required for a meta instance: the number's phone number id in Meta \
+                 Business Manager (WhatsApp Manager, API Setup)",
+            )),
+            (Some(engine), Some(_)) if engine != Engine::Meta => Err(ValidationError::new(
+                "phoneNumberId",
+                format!("only meta instances have one, and this one is {engine}"),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod channels;
 mod communities;
+pub mod engines;
 mod groups;
 mod idempotency;
 mod instances;
@@ -64,6 +65,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             idempotency::layer,
         ))
+        // Engines' callbacks are not API operations (no x-api-key, signed by the engine):
+        // outside the Idempotency-Key layer.
+        .merge(engines::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -117,6 +121,22 @@ async fn method_not_allowed(
             uri.path()
         ))),
     )
+}
+
+impl From<crate::transport::ControlError> for ApiError {
+    fn from(e: crate::transport::ControlError) -> Self {
+        use crate::transport::ControlError as E;
+        match e {
+            E::Invalid(m) => Self::BadRequest(m),
+            E::NotFound(m) => Self::NotFound(m),
+            E::Conflict(m) => Self::Conflict(m),
+            E::Unsupported(m) => Self::Unprocessable(m),
+            E::Engine(m) => Self::BadGateway(m),
+            // A table removed from the configuration after its instances were made.
+            E::NotConfigured(m) => Self::Unprocessable(m),
+            E::Store(e) => e.into(),
+        }
+    }
 }
 
 /// A JSON success answer.

@@ -16,6 +16,7 @@ use sevenoways_sdk::models::channels::{
 use sevenoways_sdk::models::communities::{
     SendDocumentToCommunityRequest, SendImageToCommunityRequest, SendToCommunityRequest,
 };
+use sevenoways_sdk::models::groups::RefreshGroups;
 use sevenoways_sdk::models::instances::CreateInstanceRequest;
 use sevenoways_sdk::models::messages::{
     SendDocumentRequest, SendImageRequest, SendNumberDocumentRequest, SendNumberImageRequest,
@@ -699,6 +700,11 @@ async fn every_post_records_its_answer_and_replays_it() {
             json!({}),
         ),
         (
+            RefreshGroups::ROUTE,
+            RefreshGroups { instance_id: n1() }.path().into_owned(),
+            json!({}),
+        ),
+        (
             EnableWebhook::ROUTE,
             EnableWebhook { id: hook.clone() }.path().into_owned(),
             json!({}),
@@ -831,6 +837,32 @@ async fn the_sdk_retries_a_send_whose_answer_was_lost_and_it_is_queued_once() {
         t.count(QUEUED).await,
         1,
         "one queue entry, so one outbox entry for good"
+    );
+    t.shutdown().await;
+}
+
+/// An instance an engine makes after the store inserts it (a WAHA session) has its answer
+/// recorded once the engine has made it: the repeat gets that answer and WAHA one session.
+#[tokio::test]
+async fn an_engine_instance_created_with_a_key_is_made_once() {
+    use sevenoways_server::testing::fake_waha::{FakeWaha, Flavour};
+
+    let waha = FakeWaha::start(Flavour::Gows).await;
+    let t = testing::start_with_waha(&waha.url()).await;
+    let (base, api_key) = (t.base(), t.key.clone());
+    let body = json!({"instanceId": "shop", "label": "Shop", "engine": "waha"});
+    let first = post(&base, &api_key, "/api/instances", Some("shop-1"), &body).await;
+    assert_eq!(first.status, 200, "{}", first.error());
+    assert!(!first.replayed());
+    assert_eq!(first.json()["instance"]["engine"], "waha");
+    let again = post(&base, &api_key, "/api/instances", Some("shop-1"), &body).await;
+    assert_eq!((again.status, again.replayed()), (200, true));
+    assert_eq!(again.body, first.body, "the first answer, byte for byte");
+    assert_eq!(waha.sessions().len(), 1, "one session on WAHA");
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM idempotency_keys WHERE key = 'shop-1'")
+            .await,
+        1
     );
     t.shutdown().await;
 }

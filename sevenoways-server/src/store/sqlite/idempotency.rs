@@ -131,6 +131,29 @@ async fn commit_recording<T: 'static>(
     Ok(())
 }
 
+/// [`Store::record_answer`]: the current request's answer for `value`, in a transaction
+/// of its own; nothing (not even a transaction) when the request has no key or its
+/// handler does not answer from `value`'s type.
+pub(super) async fn record_alone(
+    store: &SqliteStore,
+    value: &(dyn std::any::Any + Send + Sync),
+) -> StoreResult<()> {
+    let Some(claim) = idempotency::current() else {
+        return Ok(());
+    };
+    let Some(answer) = claim.render_any(value) else {
+        return Ok(());
+    };
+    let mut tx = store.write.begin().await?;
+    if !insert(&mut tx, &claim, &answer, Utc::now(), Secret::None).await? {
+        claim.taken();
+        return Err(taken(&claim));
+    }
+    tx.commit().await?;
+    claim.committed(answer);
+    Ok(())
+}
+
 /// The answer recorded under `key`, unless it expired by `now`.
 pub(super) async fn recorded(
     store: &SqliteStore,
