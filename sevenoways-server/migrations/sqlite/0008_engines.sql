@@ -7,10 +7,13 @@
 ALTER TABLE instances ADD COLUMN engine_ref TEXT;
 CREATE UNIQUE INDEX instances_by_engine_ref ON instances (engine, engine_ref)
     WHERE engine_ref IS NOT NULL;
--- The WAHA session's webhook HMAC key, made by the relay. Stored as given, like webhook
--- secrets in 0002: the relay verifies WAHA's signatures with it, so a hash would not do. It is
--- never logged and never in an answer.
+-- The WAHA session's webhook HMAC key, made by the relay: the relay verifies WAHA's
+-- signatures with it, so a hash would not do. Like webhook secrets (0004), it is sealed with
+-- SEVENOWAYS_SECRETS_KEY into engine_secret_sealed when that key is set (engine_secret is
+-- then NULL), and kept as given in engine_secret when it is not. Never logged, never in an
+-- answer.
 ALTER TABLE instances ADD COLUMN engine_secret TEXT;
+ALTER TABLE instances ADD COLUMN engine_secret_sealed BLOB;
 
 -- The engine's id of a message we sent (WAHA's message id, Meta's wamid), per instance: how
 -- receipts find their queue entry. Several ids may name one entry (a pre-generated id, then

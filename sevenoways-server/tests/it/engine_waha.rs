@@ -757,3 +757,63 @@ async fn refreshing_groups_needs_a_paired_number() {
     );
     t.shutdown().await;
 }
+
+/// A session's HMAC key is a secret of the relay's like a webhook secret: stored as given
+/// without `SEVENOWAYS_SECRETS_KEY`, sealed on the first start with it (gone from the
+/// file), still verifying WAHA's events after that, and a start without the key refused.
+#[tokio::test]
+async fn session_keys_are_sealed_at_rest_with_the_secrets_key() {
+    use crate::e2e_webhook_secrets::{KEY, on_disk};
+    use sevenoways_server::secrets::SecretsKey;
+
+    let fake = FakeWaha::start(Flavour::Gows).await;
+    let dir = tempfile::tempdir().unwrap();
+    // One address throughout: WAHA posts to the URL the session was made with.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let launch = |key: Option<&'static str>| {
+        let (fake_url, dir) = (fake.url(), dir.path().to_owned());
+        async move {
+            let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let mut config = fast_config(&dir);
+            config.public_url = Some(base);
+            config.engines.waha = Some(waha_config(&fake_url));
+            config.secrets_key = key.map(|k| SecretsKey::parse(k).unwrap());
+            sevenoways_server::launch(config, listener).await
+        }
+    };
+    let server = launch(None).await.unwrap();
+    let key = server.create_key("t", "default").await.unwrap();
+    let c = client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    let session = create(&fake, &c, "n1").await;
+    let hmac = fake.session(&session).unwrap().hmac_key.unwrap();
+    server.shutdown().await;
+    assert!(on_disk(dir.path(), &hmac), "stored as given without a key");
+
+    let server = launch(Some(KEY)).await.unwrap();
+    server.shutdown().await;
+    assert!(
+        !on_disk(dir.path(), &hmac),
+        "sealed on the first start with the key"
+    );
+
+    let refused = launch(None)
+        .await
+        .err()
+        .expect("a start without the key is refused");
+    assert!(
+        refused.to_string().contains("SEVENOWAYS_SECRETS_KEY"),
+        "{refused}"
+    );
+
+    // Sealed, the key still verifies WAHA's signed events: the number pairs.
+    let server = launch(Some(KEY)).await.unwrap();
+    let c = client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    assert_eq!(fake.pair(&session, PHONE).await, 200);
+    let listed = c.instances().list().await.unwrap().instances;
+    assert_eq!(listed[0].status, InstanceStatus::Online);
+    server.shutdown().await;
+}

@@ -17,6 +17,13 @@ use sqlx::{Row, SqliteConnection};
 use super::webhooks::insert_event_for;
 use super::*;
 use crate::engine::{EngineKind, EngineSecret};
+use crate::secrets::SecretsKey;
+
+/// What a WAHA session's key is sealed to: its instance, so a sealed value copied to
+/// another row does not open there.
+fn seal_context(account: i64, instance: &str) -> String {
+    format!("sevenoways instances.engine_secret {account}/{instance}")
+}
 
 /// Receipt levels as stored: how far a message got.
 const LEVEL_SENT: i64 = 1;
@@ -33,11 +40,23 @@ pub(super) async fn bind_engine(
     engine_ref: &str,
     secret: Option<&EngineSecret>,
 ) -> StoreResult<bool> {
+    let (text, sealed) = match (secret, &store.secrets_key) {
+        (Some(secret), Some(key)) => (
+            None,
+            Some(key.seal(
+                secret.expose().as_bytes(),
+                &seal_context(account.0, id.as_str()),
+            )),
+        ),
+        (secret, _) => (secret.map(|s| s.expose().to_owned()), None),
+    };
     let result = sqlx::query(
-        "UPDATE instances SET engine_ref = ?, engine_secret = ? WHERE account_id = ? AND instance_id = ?",
+        "UPDATE instances SET engine_ref = ?, engine_secret = ?, engine_secret_sealed = ?
+         WHERE account_id = ? AND instance_id = ?",
     )
     .bind(engine_ref)
-    .bind(secret.map(EngineSecret::expose))
+    .bind(text)
+    .bind(sealed)
     .bind(account)
     .bind(id.as_str())
     .execute(&store.write)
@@ -49,6 +68,100 @@ pub(super) async fn bind_engine(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// An instance's engine secret from its row: opened with the secrets key when sealed.
+fn engine_secret(
+    store: &SqliteStore,
+    row: &sqlx::sqlite::SqliteRow,
+) -> StoreResult<Option<EngineSecret>> {
+    let Some(sealed) = row.try_get::<Option<Vec<u8>>, _>("engine_secret_sealed")? else {
+        return Ok(row
+            .try_get::<Option<String>, _>("engine_secret")?
+            .map(EngineSecret::new));
+    };
+    let var = sevenoways_sdk::env::SECRETS_KEY;
+    let (account, instance): (i64, String) =
+        (row.try_get("account_id")?, row.try_get("instance_id")?);
+    let key = store.secrets_key.as_ref().ok_or_else(|| {
+        StoreError::Secrets(format!(
+            "instance {instance}: its engine key is sealed and {var} is not set"
+        ))
+    })?;
+    let plain = key
+        .open(&sealed, &seal_context(account, &instance))
+        .map_err(|_| {
+            StoreError::Secrets(format!(
+                "instance {instance}: its sealed engine key does not open with {var}"
+            ))
+        })?;
+    String::from_utf8(plain)
+        .map(|s| Some(EngineSecret::new(s)))
+        .map_err(|_| corrupt("engine secret", "not UTF-8"))
+}
+
+/// Whether any engine secret is sealed: a start without the key must then refuse.
+pub(super) async fn any_sealed(conn: &mut SqliteConnection) -> StoreResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS(SELECT 1 FROM instances WHERE engine_secret_sealed IS NOT NULL)",
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Seals the engine secrets still stored as given (written before the key was set).
+/// Returns how many.
+pub(super) async fn seal_plain(conn: &mut SqliteConnection, key: &SecretsKey) -> StoreResult<u64> {
+    let plain: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT account_id, instance_id, engine_secret FROM instances
+         WHERE engine_secret IS NOT NULL AND engine_secret_sealed IS NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (account, instance, secret) in &plain {
+        sqlx::query(
+            "UPDATE instances SET engine_secret = NULL, engine_secret_sealed = ?
+             WHERE account_id = ? AND instance_id = ?",
+        )
+        .bind(key.seal(secret.as_bytes(), &seal_context(*account, instance)))
+        .bind(account)
+        .bind(instance)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(plain.len() as u64)
+}
+
+/// Seals every sealed engine secret again: opened with `old`, sealed with `new`.
+pub(super) async fn reseal(
+    conn: &mut SqliteConnection,
+    old: &SecretsKey,
+    new: &SecretsKey,
+) -> StoreResult<u64> {
+    let rows: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
+        "SELECT account_id, instance_id, engine_secret_sealed FROM instances
+         WHERE engine_secret_sealed IS NOT NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (account, instance, sealed) in &rows {
+        let context = seal_context(*account, instance);
+        let plain = old.open(sealed, &context).map_err(|_| {
+            StoreError::Secrets(format!(
+                "instance {instance}: its sealed engine key does not open with {}",
+                sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
+            ))
+        })?;
+        sqlx::query(
+            "UPDATE instances SET engine_secret_sealed = ? WHERE account_id = ? AND instance_id = ?",
+        )
+        .bind(new.seal(&plain, &context))
+        .bind(account)
+        .bind(instance)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(rows.len() as u64)
 }
 
 pub(super) async fn instance_by_engine_ref(
@@ -64,9 +177,7 @@ pub(super) async fn instance_by_engine_ref(
     let Some(row) = row else { return Ok(None) };
     Ok(Some(EngineInstance {
         record: instance_record_row(&row)?,
-        secret: row
-            .try_get::<Option<String>, _>("engine_secret")?
-            .map(EngineSecret::new),
+        secret: engine_secret(store, &row)?,
     }))
 }
 

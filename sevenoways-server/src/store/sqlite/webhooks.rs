@@ -119,6 +119,7 @@ pub(super) async fn prepare_secrets(
         )
         .fetch_one(&mut *tx)
         .await?;
+        let sealed = sealed || super::engines::any_sealed(&mut tx).await?;
         if check.is_some() || sealed {
             return Err(StoreError::Secrets(format!(
                 "the webhook secrets in this database are sealed: start the server with {var} \
@@ -189,6 +190,7 @@ pub(super) async fn prepare_secrets(
         .await?;
         sealed += 1;
     }
+    sealed += super::engines::seal_plain(&mut tx, key).await?;
     // Recorded answers that show a secret (an Idempotency-Key's answer to a create or a
     // rotation) are sealed, and re-sealed, with the secrets themselves.
     sealed += super::idempotency::seal_answers(&mut tx, key, resealing).await?;
@@ -242,12 +244,13 @@ async fn reseal(
         .execute(&mut *conn)
         .await?;
     }
+    let engines = super::engines::reseal(&mut *conn, old, new).await?;
     sqlx::query("UPDATE meta SET value = ? WHERE key = ?")
         .bind(new.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK))
         .bind(KEY_CHECK)
         .execute(&mut *conn)
         .await?;
-    Ok(rows.len() as u64)
+    Ok(rows.len() as u64 + engines)
 }
 
 pub(super) async fn create_webhook(
