@@ -1,20 +1,22 @@
 //! The HTTP API: one module per resource, named as in the SDK and the CLI.
 
-mod channels;
+// `pub(crate)`: the console (`crate::console`) calls these handlers as functions, so it
+// runs the API's own code for every action.
+pub(crate) mod channels;
 mod communities;
 pub mod engines;
-mod groups;
+pub(crate) mod groups;
 mod idempotency;
-mod instances;
-mod messages;
+pub(crate) mod instances;
+pub(crate) mod messages;
 pub mod openapi;
-mod pages;
+pub(crate) mod pages;
 pub(crate) mod qr;
-mod queue;
-mod sandbox;
-mod schedules;
-mod usage;
-mod webhooks;
+pub(crate) mod queue;
+pub(crate) mod sandbox;
+pub(crate) mod schedules;
+pub(crate) mod usage;
+pub(crate) mod webhooks;
 
 use axum::extract::State;
 use axum::handler::Handler;
@@ -65,9 +67,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             idempotency::layer,
         ))
-        // Engines' callbacks are not API operations (no x-api-key, signed by the engine):
-        // outside the Idempotency-Key layer.
+        // Engines' callbacks (no x-api-key, signed by the engine) and the console (a
+        // session and a CSRF token) are not API operations: outside the Idempotency-Key
+        // layer.
         .merge(engines::router())
+        .merge(crate::console::router(&state.config))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
