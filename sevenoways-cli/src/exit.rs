@@ -131,8 +131,9 @@ const NETWORK_HINT: &str =
     "check --base-url (SEVENOWAYS_BASE_URL) and your connection, then try again";
 /// Added to the hint of every error after which the server may have acted on the request
 /// ([`Error::may_have_been_processed`]).
-const MAYBE_QUEUED: &str =
-    "a send may already be queued: check `svw queue status` before re-sending";
+const MAYBE_QUEUED: &str = "a send may already be queued: re-send it only with the same \
+     --idempotency-key, which the server answers without sending again, or check \
+     `svw queue status` first";
 
 impl From<Error> for Failure {
     fn from(err: Error) -> Self {
@@ -349,7 +350,9 @@ mod tests {
         }
         assert_eq!(
             hint(api(500, None)),
-            "the server failed; try again later (a send may already be queued: check `svw queue status` before re-sending)"
+            "the server failed; try again later (a send may already be queued: re-send it only \
+             with the same --idempotency-key, which the server answers without sending again, or \
+             check `svw queue status` first)"
         );
     }
 

@@ -37,7 +37,8 @@ use crate::validation::ValidationError;
 pub enum Method {
     /// `GET`: reads; retried after a 5xx or a timeout.
     Get,
-    /// `POST`: creates or sends; never retried when it may have been acted on.
+    /// `POST`: creates or sends; retried with its `Idempotency-Key`, so never acted on
+    /// twice.
     Post,
     /// `DELETE`: removes; retried like `GET`.
     Delete,
@@ -53,8 +54,9 @@ impl Method {
         }
     }
 
-    /// Whether repeating the request cannot do its work twice (`GET`, `DELETE`). The API
-    /// has no idempotency key, so a `POST` is not.
+    /// Whether repeating the request as it is cannot do its work twice (`GET`, `DELETE`).
+    /// A `POST` can be repeated safely only with the `Idempotency-Key` of its first
+    /// attempt, which the client sends on every retry.
     pub const fn is_idempotent(self) -> bool {
         !matches!(self, Method::Post)
     }

@@ -96,9 +96,16 @@ impl Error {
     }
 
     /// Whether the server may have acted on the request even though the call failed: for a
-    /// send, whether the message may already be queued. Retrying a call for which this is
-    /// `true` could do its work twice (the API has no idempotency key); for `false` the
-    /// request was certainly not acted on and can be sent again as it is.
+    /// send, whether the message may already be queued. For `false` the request was
+    /// certainly not acted on and can be sent again as it is.
+    ///
+    /// The client retries these failures itself, a `POST` with the `Idempotency-Key` of its
+    /// first attempt, so you see one only when its retries ran out (or are turned off):
+    /// the server did not answer in all that time. Sending the request again is safe
+    /// **with the same key**, which the server answers with the first answer if it did act
+    /// (for 24 hours). The client's own keys are fresh per call, so a program that may
+    /// send again later chooses the key ([`Call::idempotency_key`](crate::Call::idempotency_key)),
+    /// as `svw send --csv` does for each row; a new key means a new send.
     ///
     /// `true` for:
     /// - [`Error::Timeout`]: the request may have arrived, and the answer did not;
@@ -114,9 +121,6 @@ impl Error {
     /// [`Error::Api`], and an [`Error::Transport`] where no connection could be opened
     /// (refused, DNS failure, TLS handshake).
     ///
-    /// The client retries `GET` and `DELETE` after timeouts and 5xx answers, so for those
-    /// this describes the last attempt; a `POST` is only retried when nothing was acted on.
-    ///
     /// ```
     /// use std::time::Duration;
     /// use sevenoways_sdk::Error;
@@ -125,25 +129,27 @@ impl Error {
     /// let refused = Error::Transport { sent: false, source: "connection refused".into() };
     /// assert!(!refused.may_have_been_processed());
     ///
-    /// // No answer in time: the message may be queued; check before sending again.
+    /// // No answer in time, after every retry: the message may be queued; send it again
+    /// // only with the same Idempotency-Key.
     /// assert!(Error::Timeout(Duration::from_secs(30)).may_have_been_processed());
     ///
     /// let rate_limited = Error::RateLimited { retry_after: None, message: "slow down".into() };
     /// assert!(!rate_limited.may_have_been_processed());
     /// ```
     ///
-    /// A bulk sender can use it to tell a row it may re-send from one it must check first:
+    /// A sender that keys its requests can send again whatever the answer was:
     ///
     /// ```no_run
     /// # use sevenoways_sdk::{Client, Error};
     /// # use sevenoways_sdk::models::messages::SendNumberRequest;
     /// # async fn run(client: &Client, request: &SendNumberRequest) {
-    /// match client.messages().send_number(request).await {
+    /// let key = "order-1234-ready";
+    /// match client.call(request).idempotency_key(key).await {
     ///     Ok(queued) => println!("queued as {}", queued.queue_id),
     ///     Err(err) if err.may_have_been_processed() => {
-    ///         eprintln!("{err}: it may be queued; check before sending again")
+    ///         eprintln!("{err}: maybe queued; sending again with key {key} cannot send it twice")
     ///     }
-    ///     Err(err) => eprintln!("{err}: not sent; safe to try again"),
+    ///     Err(err) => eprintln!("{err}: not sent"),
     /// }
     /// # }
     /// ```

@@ -472,6 +472,80 @@ impl GroupName {
     }
 }
 
+/// An `Idempotency-Key`: names one request, so that sending it again (after a timeout, a
+/// dropped connection, a 5xx) cannot do its work twice. 1 to 255 printable ASCII
+/// characters (space to `~`), not starting or ending with a space (HTTP would drop it).
+///
+/// The client sends a fresh one with every `POST` and the same one on each retry; choose
+/// your own (`order-1234`) to retry across restarts. The server keeps the first answer
+/// under the key, per account, for 24 hours.
+///
+/// ```
+/// use sevenoways_sdk::IdempotencyKey;
+/// assert!(IdempotencyKey::new("order-1234").is_ok());
+/// let err = IdempotencyKey::new("").unwrap_err();
+/// assert_eq!(err.field(), "Idempotency-Key");
+/// assert!(IdempotencyKey::new("caf\u{e9}").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct IdempotencyKey(String);
+string_newtype!(IdempotencyKey, field = "Idempotency-Key", [], schema {
+    "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"
+});
+impl IdempotencyKey {
+    /// The longest key, in characters.
+    pub const MAX_LEN: usize = 255;
+
+    fn parse(s: &str) -> Result<String, String> {
+        if s.is_empty() {
+            return Err("expected 1 to 255 printable ASCII characters, got an empty value".into());
+        }
+        if s.len() > Self::MAX_LEN {
+            return Err(format!(
+                "expected at most {} printable ASCII characters, got {}",
+                Self::MAX_LEN,
+                s.chars().count()
+            ));
+        }
+        if let Some(bad) = s.chars().find(|c| !matches!(c, ' '..='~')) {
+            return Err(format!(
+                "expected printable ASCII characters only (space to '~'), got {bad:?}"
+            ));
+        }
+        if s.starts_with(' ') || s.ends_with(' ') {
+            return Err("expected no space at the start or end (HTTP drops it)".into());
+        }
+        Ok(s.to_owned())
+    }
+
+    /// A new random key: a UUID v4 from the operating system's randomness (128 bits, 122 of
+    /// them random), as Stripe's libraries make them.
+    ///
+    /// ```
+    /// use sevenoways_sdk::IdempotencyKey;
+    /// let (a, b) = (IdempotencyKey::generate(), IdempotencyKey::generate());
+    /// assert_ne!(a, b);
+    /// assert_eq!(a.as_str().len(), 36);
+    /// assert_eq!(&a.as_str()[14..15], "4");
+    /// ```
+    #[cfg(feature = "client")]
+    pub fn generate() -> Self {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).expect("the operating system's randomness");
+        b[6] = (b[6] & 0x0f) | 0x40; // version 4
+        b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+        let h = hex::encode(b);
+        Self(format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,6 +596,30 @@ mod tests {
                 .field(),
             "communityId"
         );
+    }
+
+    #[test]
+    fn idempotency_keys_are_printable_ascii_up_to_255() {
+        assert!(IdempotencyKey::new("order 1234/#~").is_ok());
+        assert!(IdempotencyKey::new("k".repeat(255)).is_ok());
+        assert!(IdempotencyKey::new("k".repeat(256)).is_err());
+        for bad in [
+            "",
+            " ",
+            "a ",
+            " a",
+            "tab\there",
+            "new\nline",
+            "\u{7f}",
+            "ключ",
+        ] {
+            assert_eq!(
+                IdempotencyKey::new(bad).unwrap_err().field(),
+                "Idempotency-Key",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(IdempotencyKey::new("a b").unwrap().as_str(), "a b");
     }
 
     #[test]

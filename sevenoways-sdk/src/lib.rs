@@ -22,6 +22,34 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Retries, and when a send is safe to send again
+//! Every `POST` the client makes carries an `Idempotency-Key`: a fresh UUID v4, or one you
+//! choose with [`Call::idempotency_key`]. The server keeps the first answer to a key for 24
+//! hours and answers a repeat with it instead of acting again. So the client retries a
+//! send (with the same key, with backoff, honouring `Retry-After`) after a 429, a
+//! 500/502/503/504, a timeout or a dropped connection, and a send the server had already
+//! queued is not queued twice. An error for which [`Error::may_have_been_processed`] is
+//! true means those retries ran out; sending again is safe only with the same key, so a
+//! program that may send again later (after a restart, from a queue of its own) names
+//! its requests:
+//!
+//! ```no_run
+//! # use sevenoways_sdk::{Client, Phone};
+//! # use sevenoways_sdk::models::messages::SendNumberRequest;
+//! # async fn run(client: Client, order: u64) -> Result<(), sevenoways_sdk::Error> {
+//! let req = SendNumberRequest::new(
+//!     "number2".parse()?,
+//!     Phone::normalize("+971 50 123 4567")?,
+//!     format!("Order {order} is ready").try_into()?,
+//! );
+//! // However often this runs for this order, the customer gets one message.
+//! client.call(&req).idempotency_key(format!("order-{order}-ready")).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The typed handles (`client.messages().send_number(&req)`) send a fresh key per call;
+//! `client.call(&req)` is the same request with a key of your own.
+//!
 //! ## Features
 //! - `client` (default): the HTTP [`Client`] (reqwest with rustls, tokio). Without it
 //!   (`default-features = false`) the crate is the shared types, the form codec
@@ -76,14 +104,14 @@ mod client;
 mod error;
 
 #[cfg(feature = "client")]
-pub use client::{BodyEncoding, Client, ClientBuilder, DEFAULT_BASE_URL, Pages};
+pub use client::{BodyEncoding, Call, Client, ClientBuilder, DEFAULT_BASE_URL, Pages};
 #[cfg(feature = "client")]
 pub use error::{Error, Result};
 
 pub use endpoint::Endpoint;
 pub use ids::{
-    ChannelId, DeliveryId, EventId, GroupId, GroupName, InstanceId, NewsletterJid, Phone,
-    PhoneNumberId, QueueId, ScheduleId, WebhookId,
+    ChannelId, DeliveryId, EventId, GroupId, GroupName, IdempotencyKey, InstanceId, NewsletterJid,
+    Phone, PhoneNumberId, QueueId, ScheduleId, WebhookId,
 };
 pub use models::common::{
     CronExpr, Empty, ErrorBody, MediaUrl, MessageText, RATE_LIMIT_MESSAGE, Success, TimeZone,

@@ -223,7 +223,9 @@ impl PageParams {
 }
 
 /// A list answer: its items and, while there are more, the cursor of the next page.
-pub trait Page: Sized {
+///
+/// `Send`, so that a call answering one can be awaited on any runtime thread.
+pub trait Page: Sized + Send {
     /// What the list holds.
     type Item;
     /// The next page's cursor; `None` on the last page.

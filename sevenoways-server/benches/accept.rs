@@ -2,12 +2,15 @@
 //!
 //! `cargo bench -p sevenoways-server --bench accept [-- SECONDS CONCURRENCY]`
 //!
-//! Two measurements, each against a fresh server and data directory:
+//! Three measurements, each against a fresh server and data directory:
 //! 1. `store`: `Store::enqueue` called from CONCURRENCY tasks: the group-commit writer
 //!    alone (every call returns only after its rows are committed with synchronous=FULL).
 //! 2. `http`: `POST /api/send-number` over loopback HTTP/1.1 keep-alive from CONCURRENCY
 //!    clients, through auth, body parsing, validation, the instance lookup, the plan's
 //!    rate-limit and cap check and the queue insert (one transaction per group commit).
+//! 3. `keyed`: the same with a new `Idempotency-Key` on every request, as the SDK sends
+//!    them: a lookup of the key before the handler, and its answer recorded in the
+//!    group commit.
 //!
 //! Results are printed as a table and recorded by hand in `docs/benchmarks.md`.
 
@@ -123,7 +126,14 @@ async fn main() {
     run.report("store");
     server.shutdown().await;
 
-    // 2. Over HTTP.
+    // 2. Over HTTP, 3. with a key per request.
+    for keyed in [false, true] {
+        http(seconds, concurrency, keyed).await;
+    }
+}
+
+async fn http(seconds: u64, concurrency: usize, keyed: bool) {
+    let instance = InstanceId::new("bench").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let server = launch(dir.path()).await;
     let key = server.create_key("bench", "bench").await.unwrap();
@@ -143,17 +153,20 @@ async fn main() {
     let body = r#"{"instanceId":"bench","phone":"971501234567","message":"Benchmark 👋"}"#;
     let refused = Arc::new(AtomicU64::new(0));
     let refused2 = refused.clone();
+    let sent = Arc::new(AtomicU64::new(0));
     let mut run = drive(seconds, concurrency, move || {
         let (http, url, key, refused) = (http.clone(), url.clone(), key.clone(), refused2.clone());
+        let n = sent.fetch_add(1, Ordering::Relaxed);
         async move {
-            let r = http
+            let mut request = http
                 .post(&url)
                 .header("x-api-key", &key)
                 .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+                .body(body);
+            if keyed {
+                request = request.header("idempotency-key", format!("bench-{n}"));
+            }
+            let r = request.send().await.unwrap();
             let ok = r.status().is_success();
             let body = r.bytes().await.unwrap_or_default();
             if !ok && refused.fetch_add(1, Ordering::Relaxed) == 0 {
@@ -162,7 +175,7 @@ async fn main() {
         }
     })
     .await;
-    run.report("http");
+    run.report(if keyed { "keyed" } else { "http" });
     let refused = refused.load(Ordering::Relaxed);
     if refused > 0 {
         println!("       ({refused} answered non-2xx, e.g. rate-limited: see docs/benchmarks.md)");

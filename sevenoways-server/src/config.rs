@@ -95,6 +95,9 @@ use crate::limits::{PlanLimits, Plans};
 /// session_ttl_secs = 43200
 /// max_sessions_per_account = 20
 /// sign_in_failures_per_minute = 10
+///
+/// [idempotency]
+/// ttl_secs = 86400   # how long an Idempotency-Key's answer is kept (24 hours)
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -132,6 +135,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// The schedule firing loop; see [`crate::scheduler`].
     pub scheduler: SchedulerConfig,
+    /// `Idempotency-Key` answers; see [`crate::idempotency`].
+    pub idempotency: IdempotencyConfig,
     /// Connection limits and timeouts; see [`crate::serve`].
     pub http: HttpConfig,
     /// Database upkeep.
@@ -169,6 +174,7 @@ impl Default for Config {
             default_engine: EngineKind::default(),
             webhooks: WebhookConfig::default(),
             scheduler: SchedulerConfig::default(),
+            idempotency: IdempotencyConfig::default(),
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             console: ConsoleConfig::default(),
@@ -681,6 +687,23 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// How long the answer to a request with an `Idempotency-Key` is kept.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdempotencyConfig {
+    /// Seconds a key answers with its first answer (1 s to a year); after that the key
+    /// is free again, and its row is pruned within the hour.
+    pub ttl_secs: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 24 * 60 * 60,
+        }
+    }
+}
+
 /// How the HTTP listener treats slow, idle and numerous clients (see [`crate::serve`]).
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
@@ -709,6 +732,30 @@ impl Default for HttpConfig {
             max_connections: 1024,
             shutdown_timeout_secs: 10,
         }
+    }
+}
+
+impl IdempotencyConfig {
+    /// The longest `ttl_secs` accepted: a year (366 days).
+    pub const MAX_TTL_SECS: u64 = 366 * 24 * 60 * 60;
+
+    /// Refuses a `ttl_secs` outside 1 s to a year, naming the key (checked at launch).
+    pub fn check(&self) -> Result<(), String> {
+        if (1..=Self::MAX_TTL_SECS).contains(&self.ttl_secs) {
+            Ok(())
+        } else {
+            Err(format!(
+                "idempotency.ttl_secs: expected 1 to {} seconds, got {}",
+                Self::MAX_TTL_SECS,
+                self.ttl_secs
+            ))
+        }
+    }
+
+    /// [`IdempotencyConfig::ttl_secs`] as a duration, kept between a second and a year
+    /// ([`IdempotencyConfig::check`] refuses anything else at launch).
+    pub fn ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.ttl_secs.clamp(1, Self::MAX_TTL_SECS) as i64)
     }
 }
 

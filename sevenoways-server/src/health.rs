@@ -4,7 +4,7 @@
 //! # Supervised loops
 //!
 //! Every background loop (queue, receipts, scheduler, webhooks, retention, checkpoints,
-//! key revocations) runs under [`supervise`]. A loop that panics, or returns before
+//! key revocations, idempotency-key pruning) runs under [`supervise`]. A loop that panics, or returns before
 //! shutdown, is logged at error level with its name, marked down (so `/readyz` answers
 //! 503), and started again after a backoff: 100 ms, doubling to 30 s, back to 100 ms
 //! once a run has lasted a minute. A loop's own errors (a failed claim) are retried inside

@@ -39,6 +39,7 @@ pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod ids;
 pub mod limits;
 pub mod logging;
@@ -153,6 +154,7 @@ pub async fn launch_with_store(
 ) -> Result<Server, LaunchError> {
     let addr = listener.local_addr()?;
     let plans = Arc::new(limits::Plans::from_config(&config.plans).map_err(LaunchError::Config)?);
+    config.idempotency.check().map_err(LaunchError::Config)?;
     let mut config = config;
     // Loopback targets are allowed by default only on a development server that is itself
     // local; a production server behind a local reverse proxy listens on loopback too.
@@ -290,6 +292,16 @@ pub async fn launch_with_store(
         health::supervise(&mut tasks, health.clone(), "keys", rx.clone(), move || {
             auth::watch_revocations(store.clone(), keys.clone(), rx.clone())
         });
+    }
+    {
+        let (store, rx) = (store.clone(), rx.clone());
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "idempotency",
+            rx.clone(),
+            move || worker::run_idempotency_pruning(store.clone(), rx.clone()),
+        );
     }
 
     let metrics = if config.metrics.enabled() {

@@ -174,6 +174,28 @@ impl TestServer {
     pub async fn shutdown(self) {
         self.server.shutdown().await;
     }
+
+    /// The single number `sql` (a `SELECT COUNT(*) …`) reads from the server's database,
+    /// on a read-only connection of its own: for asserting what was written (one queue
+    /// entry, no second event) where no endpoint shows it.
+    pub async fn count(&self, sql: &str) -> i64 {
+        count(self.dir.path(), sql).await
+    }
+}
+
+/// [`TestServer::count`] on the database in `dir`.
+pub async fn count(dir: &Path, sql: &str) -> i64 {
+    use sqlx::ConnectOptions;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("sevenoways.db"))
+        .read_only(true)
+        .connect()
+        .await
+        .expect("the database opens");
+    sqlx::query_scalar(sql)
+        .fetch_one(&mut conn)
+        .await
+        .expect("a count")
 }
 
 /// `[engines.waha]` for a [`fake_waha::FakeWaha`] at `url`, with calls limited to 1.5 s
@@ -311,6 +333,162 @@ pub async fn paired_instance(client: &Client, name: &str) -> InstanceId {
             .expect("the group is added");
     }
     id
+}
+
+/// A request [`LossyProxy`] forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxiedRequest {
+    /// `POST /api/send-number`.
+    pub request_line: String,
+    /// Its `Idempotency-Key`, if it had one.
+    pub idempotency_key: Option<String>,
+    /// Whether its answer reached the client (`false`: the proxy hung up instead).
+    pub answered: bool,
+}
+
+/// A `Fn(n) -> bool` saying whether the answer to the `n`th request (from 1) is lost.
+type LoseRule = Box<dyn Fn(usize) -> bool + Send>;
+
+/// An HTTP/1.1 proxy in front of a server that loses answers: it forwards each request,
+/// reads the server's whole answer, and then, for the requests its rule picks, closes the
+/// client's connection instead of relaying it. The request was acted on; the client saw
+/// a dropped connection. How a retry meets a request that was processed, without timing.
+pub struct LossyProxy {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    rule: std::sync::Arc<std::sync::Mutex<LoseRule>>,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<ProxiedRequest>>>,
+}
+
+impl LossyProxy {
+    /// A proxy to `upstream` that loses the answers `lose` picks (by request number, from 1).
+    pub async fn start(
+        upstream: std::net::SocketAddr,
+        lose: impl Fn(usize) -> bool + Send + 'static,
+    ) -> Self {
+        use std::sync::{Arc, Mutex};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("bound"));
+        let rule: Arc<Mutex<LoseRule>> = Arc::new(Mutex::new(Box::new(lose)));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (r, seen) = (rule.clone(), requests.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (r, seen) = (r.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    proxy_connection(client, server, r, seen).await;
+                });
+            }
+        });
+        Self {
+            url,
+            rule,
+            requests,
+        }
+    }
+
+    /// From now on, lose the answers `lose` picks (request numbers keep counting).
+    pub fn set_rule(&self, lose: impl Fn(usize) -> bool + Send + 'static) {
+        *self.rule.lock().expect("not poisoned") = Box::new(lose);
+    }
+
+    /// Every request forwarded so far, in order.
+    pub fn requests(&self) -> Vec<ProxiedRequest> {
+        self.requests.lock().expect("not poisoned").clone()
+    }
+}
+
+/// Relays requests on one client connection until either side closes it or an answer is
+/// lost.
+async fn proxy_connection(
+    mut client: tokio::net::TcpStream,
+    mut server: tokio::net::TcpStream,
+    rule: std::sync::Arc<std::sync::Mutex<LoseRule>>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<ProxiedRequest>>>,
+) {
+    use tokio::io::AsyncWriteExt;
+    loop {
+        let Some((head, request)) = read_message(&mut client).await else {
+            return;
+        };
+        let n = {
+            let mut seen = seen.lock().expect("not poisoned");
+            seen.push(ProxiedRequest {
+                request_line: head.lines().next().unwrap_or_default().to_owned(),
+                idempotency_key: head.lines().find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("idempotency-key")
+                        .then(|| value.trim().to_owned())
+                }),
+                answered: false,
+            });
+            seen.len()
+        };
+        if server.write_all(&request).await.is_err() {
+            return;
+        }
+        let Some((_, answer)) = read_message(&mut server).await else {
+            return;
+        };
+        if (rule.lock().expect("not poisoned"))(n) {
+            return; // Both connections close: the answer is lost.
+        }
+        if client.write_all(&answer).await.is_err() {
+            return;
+        }
+        seen.lock().expect("not poisoned")[n - 1].answered = true;
+    }
+}
+
+/// One HTTP/1.1 message with a `Content-Length` body (or none): its head as text and all
+/// its bytes; `None` when the connection closes first.
+async fn read_message(stream: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().expect("a length"))
+                })
+                .unwrap_or(0);
+            if bytes.len() >= end + 4 + length {
+                return Some((head, bytes));
+            }
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// An environment variable for tests of the real binary: when a request with this
+/// `Idempotency-Key` has committed its effect and its answer, the server prints
+/// [`HALTED_AFTER_COMMIT`] and the key on stderr and never answers, so the test can
+/// `kill -9` it in the one window a crash is hardest on: after the commit, before the
+/// answer. Only a build with the `testing` feature reads it.
+pub const HALT_AFTER_COMMIT_ENV: &str = "SEVENOWAYS_TEST_HALT_AFTER_COMMIT";
+/// What the server prints on stderr when it halts (see [`HALT_AFTER_COMMIT_ENV`]).
+pub const HALTED_AFTER_COMMIT: &str = "halted after commit:";
+
+/// Stops the request for ever if [`HALT_AFTER_COMMIT_ENV`] names `key`.
+pub(crate) async fn halt_after_commit(key: &str) {
+    if std::env::var(HALT_AFTER_COMMIT_ENV).is_ok_and(|k| k == key) {
+        eprintln!("{HALTED_AFTER_COMMIT} {key}");
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Polls `check` every 20 ms until it returns `Some`, for at most `secs` seconds: the way

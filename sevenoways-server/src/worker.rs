@@ -211,6 +211,22 @@ pub async fn run_retention(
     }
 }
 
+/// Deletes expired `Idempotency-Key` answers at start-up and then hourly. Lookups ignore
+/// them already; this keeps the table at about a day of keyed requests.
+pub async fn run_idempotency_pruning(store: Arc<dyn Store>, mut shutdown: watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        match store.prune_idempotency_keys(Utc::now(), 1000).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys = n, "pruned expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed; will try again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
 /// Prunes the engines' bookkeeping (receipts never matched, event ids kept to drop
 /// redeliveries) a day after it came, hourly. Separate from [`run_retention`], which an
 /// operator may turn off: this bookkeeping is never worth keeping.

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use sevenoways_sdk::{
-    Content, GroupId, GroupTarget, MediaUrl, MessageText, NewsletterJid, Phone, Queued, Success,
-    Target, ValidationError,
+    Content, GroupId, GroupTarget, IdempotencyKey, MediaUrl, MessageText, NewsletterJid, Phone,
+    Queued, Success, Target, ValidationError,
 };
 
 use crate::context::Context;
@@ -24,6 +24,7 @@ Examples:
   echo \"Your order is ready\" | svw send --to 971501234567
   svw send --to \"+44 7911 123456\" --document https://example.com/r.pdf --filename r.pdf
   svw send --channel 120363111111111111@newsletter --message \"Weekly update\"
+  svw send --to 971501234567 -m \"Order 1234 is ready\" --idempotency-key order-1234-ready
   svw send --csv orders.csv --message 'Hi {{name}}, order {{order}} is ready'
 
 Text from --message, --message-file or stdin is sent byte for byte (emoji, newlines,
@@ -54,6 +55,12 @@ pub struct SendArgs {
 
     #[command(flatten)]
     pub content: ContentArgs,
+
+    /// Name this send (e.g. order-1234-ready), so that running the command again cannot
+    /// send it twice: the server answers a key it has seen in the last 24 hours with its
+    /// first answer. Without it, each run is a new send (`--csv` keys every row itself)
+    #[arg(long, value_name = "KEY", value_parser = parse_idempotency_key, conflicts_with = "csv")]
+    pub idempotency_key: Option<IdempotencyKey>,
 
     #[command(flatten)]
     pub bulk: bulk::BulkArgs,
@@ -325,6 +332,10 @@ fn strip_final_newline(mut text: String) -> String {
     text
 }
 
+fn parse_idempotency_key(s: &str) -> Result<IdempotencyKey, String> {
+    IdempotencyKey::new(s).map_err(|e| e.reason().to_owned())
+}
+
 pub(crate) fn parse_phone(s: &str) -> Result<Phone, String> {
     Phone::normalize(s).map_err(|e| e.reason().to_owned())
 }
@@ -363,7 +374,11 @@ pub async fn exec(args: SendArgs, ctx: &Context) -> Result<(), Failure> {
         .map_err(sevenoways_sdk::Error::from)?;
     let instance = ctx.instance()?;
     let client = ctx.client()?;
-    let queued = client.send_message(instance, target, content).await?;
+    let mut send = client.send_message(instance, target, content);
+    if let Some(key) = &args.idempotency_key {
+        send = send.idempotency_key(key);
+    }
+    let queued = send.await?;
     report(ctx, &queued);
     Ok(())
 }

@@ -1,15 +1,16 @@
-//! `svw send --csv`: templates, the journal, resuming, failed rows and rate limits.
+//! `svw send --csv`: templates, the journal and what it is a journal of, resuming, each
+//! row's Idempotency-Key, failed rows and rate limits. (Exactly once against a real server
+//! whose answers are lost: `server`.)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::{self, api_error, bodies, queued, stderr, stdout, svw_at};
 use serde_json::{Value, json};
-use wiremock::matchers::{body_partial_json, method, path};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer};
 
 fn write_csv(dir: &Path, rows: usize) -> PathBuf {
@@ -34,6 +35,38 @@ fn accepted(bodies: &[Value]) -> BTreeMap<String, usize> {
 }
 
 const TEMPLATE: &str = "Hi {{name}}, order {{ order }} is ready";
+
+/// The journal's row records (`row<TAB>recipient<TAB>queue id`), without its comment and
+/// its run record.
+fn journal_rows(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("orders.csv.svw-journal"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The phone and Idempotency-Key of each send `server` received, in order.
+async fn sends(server: &MockServer) -> Vec<(String, String)> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            let key = r
+                .headers
+                .get("idempotency-key")
+                .expect("every send is keyed");
+            (
+                body["phone"].as_str().unwrap_or_default().to_owned(),
+                key.to_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
 
 #[tokio::test]
 async fn one_message_per_row_with_fields_filled_then_a_rerun_sends_nothing() {
@@ -61,12 +94,11 @@ async fn one_message_per_row_with_fields_filled_then_a_rerun_sends_nothing() {
         got[1],
         json!({"instanceId": "number2", "phone": "971501234502", "message": "Hi Name 2 👋, order A-2 is ready"})
     );
-    let journal = std::fs::read_to_string(dir.path().join("orders.csv.svw-journal")).unwrap();
-    assert_eq!(
-        journal.lines().filter(|l| !l.starts_with('#')).count(),
-        3,
-        "{journal}"
-    );
+    assert_eq!(journal_rows(dir.path()).len(), 3);
+    // Each row its own key, made from the run and the row.
+    let keys: Vec<String> = sends(&server).await.into_iter().map(|(_, k)| k).collect();
+    assert!(keys.iter().all(|k| k.starts_with("svw-")), "{keys:?}");
+    assert!(keys[0] != keys[1] && keys[1] != keys[2] && keys[0] != keys[2]);
 
     let out = svw_at(&server, dir.path())
         .args([
@@ -86,191 +118,92 @@ async fn one_message_per_row_with_fields_filled_then_a_rerun_sends_nothing() {
         (summary["sent"].as_u64(), summary["skipped"].as_u64()),
         (Some(0), Some(3))
     );
+    assert!(
+        summary["runId"].as_str().is_some_and(|id| !id.is_empty()),
+        "{summary}"
+    );
     assert_eq!(bodies(&server).await.len(), 3, "nothing sent again");
 }
 
 #[tokio::test]
-async fn a_run_stopped_by_a_server_error_resumes_and_sends_every_row_exactly_once() {
+async fn a_run_stopped_by_a_server_error_resumes_and_resends_the_unanswered_row_with_its_key() {
     let dir = tempfile::tempdir().unwrap();
     let csv = write_csv(dir.path(), 6);
 
-    // First run: the server accepts 3 sends, then fails.
-    let first = MockServer::start().await;
+    // First run: the server accepts 3 sends, then fails for longer than the SDK retries.
+    let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/send-number"))
         .respond_with(queued(1))
         .up_to_n_times(3)
         .with_priority(1)
-        .mount(&first)
+        .mount(&server)
         .await;
     Mock::given(method("POST"))
         .and(path("/api/send-number"))
         .respond_with(api_error(503, "maintenance"))
-        .mount(&first)
+        .mount(&server)
         .await;
-    let out = svw_at(&first, dir.path())
-        .args(["send", "--rate", "6000", "-m", TEMPLATE, "--csv"])
-        .arg(&csv)
-        .output()
-        .unwrap();
+    let run = || {
+        svw_at(&server, dir.path())
+            .args(["send", "--rate", "6000", "-m", TEMPLATE, "--csv"])
+            .arg(&csv)
+            .output()
+            .unwrap()
+    };
+    let out = run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
         err.contains("run stopped") && err.contains("re-run the same command"),
         "{err}"
     );
+    assert!(
+        err.contains("row 4 whose answer was lost is sent with the same Idempotency-Key"),
+        "{err}"
+    );
     assert!(stdout(&out).contains("not attempted 2"), "{}", stdout(&out));
-    let first_bodies = bodies(&first).await;
-    // 3 accepted; row 4's 503 (without Retry-After) does not say it was not queued.
-    let first_accepted = &first_bodies[..3];
+    let first = sends(&server).await;
+    // Rows 1-3, then row 4 tried and retried by the SDK, always with row 4's key: the
+    // 503s (without Retry-After) do not say it was not queued.
+    assert_eq!(first.len(), 7, "{first:?}");
+    assert!(first[3..].iter().all(|s| *s == first[3]), "{first:?}");
+    assert_eq!(journal_rows(dir.path()).len(), 3);
 
-    // Second run against a healthy server: row 4 may have been queued, so it is skipped.
-    let second = MockServer::start().await;
+    // The server is back: the re-run sends row 4 with the key it had, then rows 5 and 6.
+    server.reset().await;
     Mock::given(method("POST"))
         .and(path("/api/send-number"))
         .respond_with(queued(2))
-        .mount(&second)
+        .mount(&server)
         .await;
-    svw_at(&second, dir.path())
-        .args(["send", "--rate", "6000", "-m", TEMPLATE, "--csv"])
-        .arg(&csv)
-        .assert()
-        .success();
-    assert_eq!(bodies(&second).await.len(), 2);
-    // Once checked, --retry-uncertain sends it.
-    svw_at(&second, dir.path())
-        .args([
-            "send",
-            "--rate",
-            "6000",
-            "-m",
-            TEMPLATE,
-            "--retry-uncertain",
-            "--csv",
-        ])
-        .arg(&csv)
-        .assert()
-        .success();
-    let second_bodies = bodies(&second).await;
-    assert_eq!(second_bodies.len(), 3);
-
-    let all: Vec<Value> = first_accepted
-        .iter()
-        .chain(&second_bodies)
-        .cloned()
-        .collect();
-    let count = accepted(&all);
-    assert_eq!(count.len(), 6, "{count:?}");
-    assert!(count.values().all(|&n| n == 1), "{count:?}");
+    let out = run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = sends(&server).await;
+    assert_eq!(second.len(), 3);
+    assert_eq!(second[0], first[3], "the same row, the same key");
+    let all: Vec<&(String, String)> = first[..4].iter().chain(&second[1..]).collect();
+    let phones: BTreeSet<&str> = all.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(phones.len(), 6, "every row, each with one key: {all:?}");
+    assert_eq!(journal_rows(dir.path()).len(), 6);
     assert!(
         !dir.path().join("orders.failed.csv").exists(),
         "stale failed rows removed"
     );
 }
 
-#[tokio::test]
-async fn a_row_answered_with_a_500_is_journaled_uncertain_and_skipped_until_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = write_csv(dir.path(), 3);
-    let server = MockServer::start().await;
-    // Row 2 gets a 500: it may have been queued before the server failed.
-    Mock::given(method("POST"))
-        .and(path("/api/send-number"))
-        .and(body_partial_json(json!({"phone": "971501234502"})))
-        .respond_with(api_error(500, "internal error"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/api/send-number"))
-        .respond_with(queued(3))
-        .mount(&server)
-        .await;
-    let run = |extra: &[&str]| {
-        svw_at(&server, dir.path())
-            .args(["send", "--rate", "6000", "-m", TEMPLATE])
-            .args(extra)
-            .arg("--csv")
-            .arg(&csv)
-            .output()
-            .unwrap()
-    };
-    let phones = |bodies: &[Value]| -> Vec<String> {
-        bodies
-            .iter()
-            .map(|b| b["phone"].as_str().unwrap().to_owned())
-            .collect()
-    };
-
-    let out = run(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("run stopped") && err.contains("may have been queued"),
-        "{err}"
-    );
-    assert!(err.contains("--retry-uncertain"), "{err}");
-    assert_eq!(
-        phones(&bodies(&server).await),
-        ["971501234501", "971501234502"]
-    );
-    let journal = std::fs::read_to_string(dir.path().join("orders.csv.svw-journal")).unwrap();
-    assert!(
-        journal.contains("2\t971501234502\tuncertain\n"),
-        "{journal}"
-    );
-
-    // The re-run skips row 2, says so, and sends row 3.
-    let out = run(&["--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let summary: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(summary["sent"], 1, "{summary}");
-    assert_eq!(summary["skipped"], 1, "{summary}");
-    assert_eq!(summary["skippedUncertain"], 1, "{summary}");
-    assert!(
-        stderr(&out).contains("may already have been queued"),
-        "{}",
-        stderr(&out)
-    );
-    let out = run(&[]);
-    assert!(out.status.success());
-    assert!(
-        stdout(&out).contains("skipped 1 (may have been queued; --retry-uncertain sends them)"),
-        "{}",
-        stdout(&out)
-    );
-    assert_eq!(
-        phones(&bodies(&server).await),
-        ["971501234501", "971501234502", "971501234503"]
-    );
-
-    // --retry-uncertain sends row 2 again, and only row 2; afterwards it counts as sent.
-    let out = run(&["--retry-uncertain"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("3 of 3 rows: sent 1, skipped 2"),
-        "{}",
-        stdout(&out)
-    );
-    assert_eq!(phones(&bodies(&server).await)[3..], ["971501234502"]);
-    let out = run(&["--retry-uncertain"]);
-    assert!(out.status.success());
-    assert_eq!(bodies(&server).await.len(), 4, "nothing left to send");
-}
-
 /// A server that reads each request in full, then hangs up without answering. Hands back
-/// its URL and how many requests it read.
-fn hanging_up_after_the_request() -> (String, Arc<AtomicUsize>) {
+/// its URL and the Idempotency-Key of each request it read.
+fn hanging_up_after_the_request() -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counted = requests.clone();
+    let keys = Arc::new(Mutex::new(Vec::new()));
+    let seen = keys.clone();
     std::thread::spawn(move || {
         for mut socket in listener.incoming().map_while(Result::ok) {
             let mut bytes = Vec::new();
             let mut chunk = [0u8; 4096];
-            let whole = loop {
+            let head = loop {
                 if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
                     let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
                     let length: usize = head
@@ -278,84 +211,109 @@ fn hanging_up_after_the_request() -> (String, Arc<AtomicUsize>) {
                         .find_map(|l| l.strip_prefix("content-length:"))
                         .map_or(0, |v| v.trim().parse().unwrap());
                     if bytes.len() >= end + 4 + length {
-                        break true;
+                        break Some(head);
                     }
                 }
                 match socket.read(&mut chunk) {
-                    Ok(0) | Err(_) => break false,
+                    Ok(0) | Err(_) => break None,
                     Ok(n) => bytes.extend_from_slice(&chunk[..n]),
                 }
             };
-            if whole {
-                counted.fetch_add(1, Ordering::SeqCst);
+            if let Some(head) = head {
+                let key = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("idempotency-key:"))
+                    .unwrap_or_default();
+                seen.lock().unwrap().push(key.trim().to_owned());
             }
         }
     });
-    (url, requests)
+    (url, keys)
 }
 
 #[tokio::test]
-async fn a_dropped_connection_is_uncertain_and_a_refused_one_is_sent_again() {
+async fn a_dropped_connection_is_retried_with_the_rows_key_and_so_is_the_rerun() {
     let dir = tempfile::tempdir().unwrap();
     let csv = write_csv(dir.path(), 2);
-    let journal_path = dir.path().join("orders.csv.svw-journal");
-    let run = |base_url: &str| {
+    let (url, keys) = hanging_up_after_the_request();
+    let run = || {
         common::svw(dir.path())
-            .args(["--base-url", base_url, "--api-key", common::KEY])
+            .args(["--base-url", &url, "--api-key", common::KEY])
             .args(["--instance", "number2", "send", "--rate", "6000", "-m", "x"])
             .arg("--csv")
             .arg(&csv)
             .output()
             .unwrap()
     };
-
-    // Row 1 reaches a server that hangs up before answering: it may have been queued.
-    let (url, requests) = hanging_up_after_the_request();
-    let out = run(&url);
+    let out = run();
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("run stopped") && err.contains("may have been queued"),
+        err.contains("run stopped") && err.contains("row 1 whose answer was lost"),
         "{err}"
     );
+    let first = keys.lock().unwrap().clone();
     assert_eq!(
-        requests.load(Ordering::SeqCst),
-        1,
-        "the send is not retried"
+        first.len(),
+        4,
+        "the first try and the SDK's three retries: {first:?}"
     );
-    let journal = std::fs::read_to_string(&journal_path).unwrap();
     assert!(
-        journal.contains("1\t971501234501\tuncertain\n"),
-        "{journal}"
+        first
+            .iter()
+            .all(|k| k.starts_with("svw-") && *k == first[0]),
+        "{first:?}"
     );
+    assert!(journal_rows(dir.path()).is_empty());
 
-    // Row 2 meets a closed port: nothing was sent, so it is a plain failure, not journaled.
+    let out = run();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let both = keys.lock().unwrap().clone();
+    assert_eq!(both.len(), 8);
+    assert!(
+        both.iter().all(|k| *k == first[0]),
+        "the re-run sends row 1 with its key"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_sends_nothing_and_journals_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_csv(dir.path(), 2);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let out = run(&format!("http://127.0.0.1:{port}"));
+    let out = common::svw(dir.path())
+        .args([
+            "--base-url",
+            &format!("http://127.0.0.1:{port}"),
+            "--api-key",
+            common::KEY,
+        ])
+        .args([
+            "--instance",
+            "number2",
+            "send",
+            "--rate",
+            "6000",
+            "-m",
+            "x",
+            "--csv",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("run stopped: network error"), "{err}");
-    assert!(!err.contains("row 2 which may have been queued"), "{err}");
+    assert!(
+        !err.contains("whose answer was lost"),
+        "nothing was sent: {err}"
+    );
     assert!(!err.contains("a send may already be queued"), "{err}");
-    let journal = std::fs::read_to_string(&journal_path).unwrap();
-    assert!(!journal.contains("971501234502"), "{journal}");
-
-    // The re-run sends row 2 and still skips the uncertain row 1.
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/send-number"))
-        .respond_with(queued(9))
-        .mount(&server)
-        .await;
-    let out = run(&server.uri());
-    assert!(out.status.success(), "{}", stderr(&out));
-    let got = bodies(&server).await;
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0]["phone"], "971501234502");
+    assert!(journal_rows(dir.path()).is_empty());
 }
 
 #[tokio::test]
@@ -637,12 +595,172 @@ async fn a_journal_from_another_file_is_refused_until_restart() {
             .unwrap()
     };
     assert!(run(&[]).status.success());
-    std::fs::write(&csv, "phone\n447911123456\n971501234502\n").unwrap();
+    // One row changed (the recipients did not even move): another file, another run.
+    std::fs::write(&csv, "phone\n971501234501\n971501234599\n").unwrap();
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("does not match"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("orders.csv.svw-journal is the journal of another run")
+            && err.contains("it sent another version of")
+            && err.contains("orders.csv (the file changed since)"),
+        "{err}"
+    );
+    assert!(err.contains("--restart"), "{err}");
+    assert_eq!(
+        bodies(&server).await.len(),
+        2,
+        "the refused run sent nothing"
+    );
+    let first_keys: Vec<String> = sends(&server).await.into_iter().map(|(_, k)| k).collect();
     assert!(run(&["--restart"]).status.success());
-    assert_eq!(bodies(&server).await.len(), 4);
+    let all = sends(&server).await;
+    assert_eq!(all.len(), 4);
+    assert!(
+        all[2..].iter().all(|(_, k)| !first_keys.contains(k)),
+        "a new run, new keys: {all:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_rerun_with_another_template_instance_or_server_is_refused_and_names_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/send-number"))
+        .respond_with(queued(6))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_csv(dir.path(), 3);
+    assert!(
+        svw_at(&server, dir.path())
+            .args(["send", "--rate", "6000", "-m", TEMPLATE, "--csv"])
+            .arg(&csv)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let journal = std::fs::read_to_string(dir.path().join("orders.csv.svw-journal")).unwrap();
+    let refused = |args: &[&str], base_url: &str, instance: &str| {
+        let out = common::svw(dir.path())
+            .args([
+                "--base-url",
+                base_url,
+                "--api-key",
+                common::KEY,
+                "--instance",
+                instance,
+            ])
+            .args(["send", "--rate", "6000", "--csv"])
+            .arg(&csv)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("is the journal of another run") && err.contains("pass --restart"),
+            "{err}"
+        );
+        err
+    };
+    let uri = server.uri();
+    let err = refused(&["-m", "Hello {{name}}"], &uri, "number2");
+    assert!(
+        err.contains(
+            "it sent the text \"Hi {{name}}, order {{ order }} is ready\", this run sends the text \"Hello {{name}}\""
+        ),
+        "{err}"
+    );
+    let err = refused(&["-m", TEMPLATE], &uri, "number3");
+    assert!(
+        err.contains("it sent from the instance \"number2\", this run sends from \"number3\""),
+        "{err}"
+    );
+    // Another server, one that is not even up: refused before anything is tried.
+    let err = refused(&["-m", TEMPLATE], "http://127.0.0.1:9", "number2");
+    assert!(
+        err.contains(&format!(
+            "it went to the server {uri}, this run goes to http://127.0.0.1:9"
+        )),
+        "{err}"
+    );
+    let err = refused(&["-m", TEMPLATE, "--run-id", "mine"], &uri, "number2");
+    assert!(err.contains("--run-id says \"mine\""), "{err}");
+    assert_eq!(bodies(&server).await.len(), 3, "none of them sent anything");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("orders.csv.svw-journal")).unwrap(),
+        journal,
+        "nor touched the journal"
+    );
+}
+
+#[tokio::test]
+async fn a_run_id_gives_the_same_keys_without_the_journal() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/send-number"))
+        .respond_with(queued(6))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_csv(dir.path(), 2);
+    let run = |extra: &[&str]| {
+        svw_at(&server, dir.path())
+            .args(["--json", "send", "--rate", "6000", "-m", "x"])
+            .args(extra)
+            .arg("--csv")
+            .arg(&csv)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--run-id", "newsletter-2026-12"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["runId"], "newsletter-2026-12");
+    // The journal is lost (another machine, say): the same run id makes the same keys, so
+    // a server that saw them answers without sending again.
+    std::fs::remove_file(dir.path().join("orders.csv.svw-journal")).unwrap();
+    assert!(run(&["--run-id", "newsletter-2026-12"]).status.success());
+    let keys: Vec<String> = sends(&server).await.into_iter().map(|(_, k)| k).collect();
+    assert_eq!(keys[..2], keys[2..]);
+    // Without it the journal's run id is used; --restart makes a new one.
+    assert!(run(&[]).status.success());
+    assert!(run(&["--restart"]).status.success());
+    let keys: Vec<String> = sends(&server).await.into_iter().map(|(_, k)| k).collect();
+    assert_eq!(keys.len(), 6, "the plain re-run sent nothing");
+    assert!(!keys[..2].contains(&keys[4]) && !keys[..2].contains(&keys[5]));
+    let out = svw_at(&server, dir.path())
+        .args(["send", "-m", "x", "--run-id", "bad\tid", "--csv"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn an_older_journal_that_does_not_say_what_it_is_of_is_refused() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_csv(dir.path(), 2);
+    std::fs::write(
+        dir.path().join("orders.csv.svw-journal"),
+        "# svw send --csv journal\n1\t971501234501\t10\n2\t971501234502\tuncertain\n",
+    )
+    .unwrap();
+    let out = svw_at(&server, dir.path())
+        .args(["send", "-m", "x", "--csv"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("does not say which run it is the journal of"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(bodies(&server).await.is_empty());
 }
 
 #[tokio::test]
@@ -709,17 +827,12 @@ async fn ctrl_c_finishes_the_row_in_flight_and_exits_130() {
         stderr(&out)
     );
     assert_eq!(bodies(&server).await.len(), 1);
-    let journal = std::fs::read_to_string(dir.path().join("orders.csv.svw-journal")).unwrap();
-    assert_eq!(
-        journal.lines().filter(|l| !l.starts_with('#')).count(),
-        1,
-        "{journal}"
-    );
+    assert_eq!(journal_rows(dir.path()).len(), 1);
 }
 
 #[cfg(unix)]
 #[tokio::test]
-async fn a_second_ctrl_c_stops_at_once_and_journals_the_row_in_flight_as_uncertain() {
+async fn a_second_ctrl_c_stops_at_once_and_the_rerun_sends_that_row_with_its_key() {
     let server = MockServer::start().await;
     // The answer takes a minute: the row is in flight when Ctrl-C comes.
     Mock::given(method("POST"))
@@ -767,16 +880,16 @@ async fn a_second_ctrl_c_stops_at_once_and_journals_the_row_in_flight_as_uncerta
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("row 1 which may have been queued"),
+        stderr(&out).contains("row 1 whose answer was lost is sent with the same Idempotency-Key"),
         "{}",
         stderr(&out)
     );
-    assert_eq!(bodies(&server).await.len(), 1);
-    let journal = std::fs::read_to_string(dir.path().join("orders.csv.svw-journal")).unwrap();
-    let rows: Vec<&str> = journal.lines().filter(|l| !l.starts_with('#')).collect();
-    assert_eq!(rows, ["1\t971501234501\tuncertain"], "{journal}");
+    let first = sends(&server).await;
+    assert_eq!(first.len(), 1);
+    assert!(journal_rows(dir.path()).is_empty());
 
-    // A re-run leaves the row alone until --retry-uncertain.
+    // The re-run sends every row, row 1 with the key it had: a server that queued it
+    // answers without queuing it again.
     server.reset().await;
     Mock::given(method("POST"))
         .and(path("/api/send-number"))
@@ -788,14 +901,11 @@ async fn a_second_ctrl_c_stops_at_once_and_journals_the_row_in_flight_as_uncerta
         .arg(&csv)
         .output()
         .unwrap();
-    assert!(
-        stderr(&out).contains("skipping 1 row(s) that may already have been queued"),
-        "{}",
-        stderr(&out)
-    );
-    let sent: Vec<Value> = bodies(&server).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sent = sends(&server).await;
     assert_eq!(
-        accepted(&sent).into_keys().collect::<Vec<_>>(),
-        ["971501234502", "971501234503"]
+        sent.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        ["971501234501", "971501234502", "971501234503"]
     );
+    assert_eq!(sent[0], first[0]);
 }

@@ -649,6 +649,117 @@ async fn bulk_csv_sends_every_row_once_and_a_rerun_skips_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_csv_whose_answers_were_lost_sends_every_row_exactly_once_on_the_rerun() {
+    let env = start().await;
+    let server = env.server.as_ref().unwrap();
+    // From the third request on, the server acts and its answers are lost: row 3 is
+    // queued, then its retries are answered by the server and lost too, and the run stops.
+    let proxy = testing::LossyProxy::start(server.server.local_addr(), |n| n >= 3).await;
+    let csv = env.home.path().join("orders.csv");
+    let mut rows = String::from("phone,name\n");
+    for i in 1..=5 {
+        rows.push_str(&format!("9715012345{i:02},Name {i}\n"));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let bulk = |proxy: &str| {
+        let mut cmd = svw(env.home.path());
+        cmd.args([
+            "--base-url",
+            proxy,
+            "--api-key",
+            &env.key,
+            "--instance",
+            INSTANCE,
+        ])
+        .args([
+            "send",
+            "--rate",
+            "6000",
+            "--message",
+            "Hi {{name}}",
+            "--csv",
+        ])
+        .arg(&csv);
+        run(cmd)
+    };
+
+    let out = bulk(&proxy.url).await;
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("row 3 whose answer was lost is sent with the same Idempotency-Key"),
+        "{}",
+        stderr(&out)
+    );
+    let lost: Vec<_> = proxy.requests()[2..].to_vec();
+    assert!(lost.iter().all(|r| !r.answered), "{lost:?}");
+    env.outbox(3).await;
+
+    // The answers get through again; the re-run resends row 3 with its key, the server
+    // answers with what it queued the first time, and rows 4 and 5 follow.
+    proxy.set_rule(|_| false);
+    let out = bulk(&proxy.url).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let resent = &proxy.requests()[lost.len() + 2];
+    assert_eq!(
+        resent.idempotency_key, lost[0].idempotency_key,
+        "row 3, its key"
+    );
+    let outbox = env.outbox(5).await;
+    let mut phones: Vec<&str> = outbox.iter().map(|m| m.to.as_str()).collect();
+    phones.sort();
+    assert_eq!(
+        phones,
+        [
+            "971501234501",
+            "971501234502",
+            "971501234503",
+            "971501234504",
+            "971501234505"
+        ],
+        "each row once"
+    );
+    let usage = env.usage().await;
+    assert_eq!(usage["daily"]["used"], 5, "{usage}");
+    assert_eq!(
+        usage["rateLimit"]["used"], 5,
+        "the answered retries of row 3 were replays, counted once: {usage}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_with_an_idempotency_key_run_twice_is_sent_once() {
+    let env = start().await;
+    let send = |message: &str, key: &str| {
+        let mut cmd = env.svw();
+        cmd.args(["--json", "send", "--to", PHONE, "-m", message])
+            .args(["--idempotency-key", key]);
+        run(cmd)
+    };
+    let first = json_ok(&send("Order 77 is ready", "order-77-ready").await);
+    let again = json_ok(&send("Order 77 is ready", "order-77-ready").await);
+    assert_eq!(first, again, "the second run gets the first answer");
+    let outbox = env.outbox(1).await;
+    assert_eq!(outbox[0].queue_id.0, queue_id(&first));
+
+    // The same key for another message is refused by the server, naming the key.
+    let out = send("Order 78 is ready", "order-77-ready").await;
+    assert_fails(
+        &out,
+        1,
+        "Idempotency-Key \"order-77-ready\" was already used",
+    );
+    // A key that is not one never leaves svw.
+    let out = send("x", "k\u{e9}y").await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--idempotency-key"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.usage().await["rateLimit"]["used"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_create_prints_the_link_to_share_and_the_sandbox_scan_link() {
     let env = start().await;
     let mut cmd = env.svw();

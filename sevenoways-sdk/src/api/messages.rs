@@ -1,6 +1,5 @@
 //! Sends to groups and phone numbers, and `Client::send_message` for any recipient.
 
-use crate::Client;
 use crate::Validate;
 use crate::error::Result;
 use crate::ids::InstanceId;
@@ -8,6 +7,7 @@ use crate::models::messages::{
     AnySend, Content, Queued, SendDocumentRequest, SendImageRequest, SendNumberDocumentRequest,
     SendNumberImageRequest, SendNumberRequest, SendRequest, Target,
 };
+use crate::{Call, Client};
 
 /// Sends to groups and phone numbers. Get one with [`Client::messages`].
 ///
@@ -69,14 +69,16 @@ impl Client {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub async fn send_message(
+    pub fn send_message(
         &self,
         instance: InstanceId,
         target: Target,
         content: Content,
-    ) -> Result<Queued> {
+    ) -> Call<'_, Queued> {
         let send = AnySend::from_parts(instance, target, content);
-        send.validate()?;
-        self.post_send(send.route(), &send).await
+        match send.validate() {
+            Ok(()) => self.post_send(send.route(), &send),
+            Err(e) => Call::failed(self, e.into()),
+        }
     }
 }

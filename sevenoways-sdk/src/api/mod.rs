@@ -4,7 +4,9 @@
 //! Each method is a thin wrapper over [`crate::Client::call`] with the operation's
 //! [`Endpoint`](crate::Endpoint) type (`client.instances().delete(&id)` is
 //! `client.call(&DeleteInstance { id })`), kept because a handle reads better and lists
-//! what a resource can do in one place.
+//! what a resource can do in one place. A handle's `POST` goes with a fresh
+//! `Idempotency-Key`; to choose the key, send the request with `Client::call`:
+//! `client.call(&req).idempotency_key("order-1234").await`.
 
 mod channels;
 mod communities;

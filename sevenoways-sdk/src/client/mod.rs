@@ -1,9 +1,18 @@
 //! The HTTP client: configuration, encoding and error mapping. When to retry is
 //! [`retry`], a pure function apart from the transport.
+//!
+//! Every `POST` carries an `Idempotency-Key` (a fresh UUID v4 unless the caller chose one
+//! with [`Call::idempotency_key`]) and every retry of it carries the same key, so the
+//! server answers a retry of a request it already acted on with the first answer instead
+//! of acting twice. That is what lets the client retry sends after a 5xx, a timeout or a
+//! dropped connection.
 
 mod pages;
 mod retry;
 
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +23,7 @@ use serde::de::DeserializeOwned;
 
 use crate::endpoint::{Endpoint, Method as EndpointMethod};
 use crate::error::{Error, Result};
+use crate::ids::IdempotencyKey;
 use crate::models::common::ErrorBody;
 use crate::models::messages::Queued;
 use crate::secret::ApiKey;
@@ -139,10 +149,12 @@ impl ClientBuilder {
 
     /// How many times a failed request is retried (default 3; 0 turns retries off).
     ///
-    /// Always retried: 429 and 503 with `Retry-After` (honoured), and connection failures
-    /// (the request never left). Retried only for `GET` and `DELETE`: 500, 502, 503
-    /// without `Retry-After`, 504 and timeouts. A send may already be queued behind those,
-    /// and the API has no idempotency key, so retrying a `POST` could send it twice.
+    /// Retried, waiting the answer's `Retry-After` when it has one and a growing backoff
+    /// otherwise: 429, 500, 502, 503, 504, a 409 with `Retry-After` (another request with
+    /// the same `Idempotency-Key` is in progress), timeouts, and connections that failed
+    /// or dropped. A `POST` is retried with the `Idempotency-Key` of its first attempt,
+    /// so a send the server already queued is answered, not queued again; `GET` and
+    /// `DELETE` are safe to repeat as they are.
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
@@ -242,9 +254,9 @@ impl Client {
     /// Sends one operation and decodes its answer: the one way every handle method
     /// ([`Client::instances`], [`Client::messages`], ...) talks to the server.
     ///
-    /// The request is checked first ([`Endpoint::check`]), so a bad value fails
-    /// before anything is sent. Failed attempts are retried as
-    /// [`ClientBuilder::max_retries`] describes.
+    /// The request is checked and encoded now ([`Endpoint::check`]), so a bad value fails
+    /// before anything is sent, and sent when the [`Call`] is awaited. Failed attempts
+    /// are retried as [`ClientBuilder::max_retries`] describes.
     ///
     /// ```no_run
     /// use sevenoways_sdk::Client;
@@ -254,23 +266,47 @@ impl Client {
     /// println!("{:?}", qr.pairing_code);
     /// # Ok(()) }
     /// ```
-    pub async fn call<E: Endpoint>(&self, endpoint: &E) -> Result<E::Response> {
-        endpoint.check()?;
-        let mut path = endpoint.path().into_owned();
-        let query = endpoint.query();
-        if !query.is_empty() {
-            path.push('?');
-            path.push_str(
-                &url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(query)
-                    .finish(),
-            );
-        }
-        let body = match endpoint.body() {
-            Some(body) => Some(self.encode(body)?),
-            None => None,
-        };
-        self.execute(E::METHOD, &path, body).await
+    ///
+    /// A `POST` goes with a fresh `Idempotency-Key`; name the request yourself when you may
+    /// send it again later, from another process or after a restart (an order number, a
+    /// row of a file): the server then answers every send of it with the first answer.
+    ///
+    /// ```no_run
+    /// use sevenoways_sdk::{Client, Phone};
+    /// use sevenoways_sdk::models::messages::SendNumberRequest;
+    /// # async fn run(client: Client) -> Result<(), sevenoways_sdk::Error> {
+    /// let req = SendNumberRequest::new(
+    ///     "number2".parse()?,
+    ///     Phone::normalize("+971 50 123 4567")?,
+    ///     "Your order 1234 is ready".try_into()?,
+    /// );
+    /// let queued = client.call(&req).idempotency_key("order-1234-ready").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn call<E: Endpoint>(&self, endpoint: &E) -> Call<'_, E::Response> {
+        let request = endpoint.check().map_err(Error::from).and_then(|()| {
+            let mut path = endpoint.path().into_owned();
+            let query = endpoint.query();
+            if !query.is_empty() {
+                path.push('?');
+                path.push_str(
+                    &url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(query)
+                        .finish(),
+                );
+            }
+            let body = match endpoint.body() {
+                Some(body) => Some(self.encode(body)?),
+                None => None,
+            };
+            Ok(Prepared {
+                method: E::METHOD,
+                path,
+                body,
+                key: None,
+            })
+        });
+        Call::new(self, request)
     }
 
     /// The body in the configured encoding, with its content type.
@@ -291,19 +327,30 @@ impl Client {
     }
 
     /// POSTs a send whose endpoint is chosen at run time ([`Client::send_message`]).
-    pub(crate) async fn post_send(&self, route: &str, body: &impl Serialize) -> Result<Queued> {
-        let body = self.encode(body)?;
-        self.execute(EndpointMethod::Post, route, Some(body)).await
+    pub(crate) fn post_send(&self, route: &str, body: &impl Serialize) -> Call<'_, Queued> {
+        let request = self.encode(body).map(|body| Prepared {
+            method: EndpointMethod::Post,
+            path: route.to_owned(),
+            body: Some(body),
+            key: None,
+        });
+        Call::new(self, request)
     }
 
-    async fn execute<T: DeserializeOwned>(
-        &self,
-        method: EndpointMethod,
-        path: &str,
-        body: Option<(&'static str, Vec<u8>)>,
-    ) -> Result<T> {
+    async fn execute<T: DeserializeOwned>(&self, request: Prepared) -> Result<T> {
+        let Prepared {
+            method,
+            path,
+            body,
+            key,
+        } = request;
         let url = format!("{}{}", self.inner.base_url, path);
-        let idempotent = method.is_idempotent();
+        // One key for every attempt: that is what makes a retried POST safe.
+        let key = match method {
+            EndpointMethod::Post => Some(key.unwrap_or_else(IdempotencyKey::generate)),
+            EndpointMethod::Get | EndpointMethod::Delete => None,
+        };
+        let repeatable = method.is_idempotent() || key.is_some();
         let method = match method {
             EndpointMethod::Get => Method::GET,
             EndpointMethod::Post => Method::POST,
@@ -312,6 +359,9 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             let mut request = self.inner.http.request(method.clone(), &url);
+            if let Some(key) = &key {
+                request = request.header(IDEMPOTENCY_KEY, key.as_str());
+            }
             if let Some((content_type, bytes)) = &body {
                 request = request
                     .header(CONTENT_TYPE, *content_type)
@@ -327,7 +377,7 @@ impl Client {
             };
             let Some(wait) = retry::decide(
                 failed.failure,
-                idempotent,
+                repeatable,
                 attempt,
                 self.inner.retry,
                 retry::backoff(attempt),
@@ -416,6 +466,99 @@ impl Client {
                 source: Box::new(e.without_url()),
             }
         }
+    }
+}
+
+/// The header that names a request ([`IdempotencyKey`]).
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// A request checked and encoded, ready to send.
+struct Prepared {
+    method: EndpointMethod,
+    /// With the query string.
+    path: String,
+    /// The content type and bytes.
+    body: Option<(&'static str, Vec<u8>)>,
+    /// The caller's `Idempotency-Key`; a `POST` without one gets a fresh one.
+    key: Option<IdempotencyKey>,
+}
+
+/// One request to the server, sent when awaited: what [`Client::call`] and
+/// [`Client::send_message`] return (the typed handles await it for you).
+///
+/// Before awaiting it, a `POST` can be given an `Idempotency-Key` of the caller's
+/// choosing ([`Call::idempotency_key`]).
+#[must_use = "a call sends nothing until it is awaited"]
+pub struct Call<'a, T> {
+    client: &'a Client,
+    request: Result<Prepared>,
+    answer: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Call<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Call");
+        match &self.request {
+            Ok(p) => d
+                .field("method", &p.method)
+                .field("path", &p.path)
+                .field("idempotency_key", &p.key),
+            Err(e) => d.field("error", e),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<'a, T> Call<'a, T> {
+    fn new(client: &'a Client, request: Result<Prepared>) -> Self {
+        Self {
+            client,
+            request,
+            answer: PhantomData,
+        }
+    }
+
+    /// A call that fails with `error` when awaited, sending nothing.
+    pub(crate) fn failed(client: &'a Client, error: Error) -> Self {
+        Self::new(client, Err(error))
+    }
+
+    /// Sends this `POST` with `key` as its `Idempotency-Key` instead of a fresh one, so
+    /// that sending the same request with the same key again, from this process or
+    /// another, is answered with the first answer instead of being acted on twice (for
+    /// 24 hours on the server). Use a key that names the request: `order-1234-ready`.
+    ///
+    /// The key must be 1 to 255 printable ASCII characters ([`IdempotencyKey`]); any
+    /// other, or a key on a `GET` or `DELETE` (which are safe to repeat as they are), is
+    /// an [`Error::Validation`] when the call is awaited, before anything is sent.
+    pub fn idempotency_key(mut self, key: impl AsRef<str>) -> Self {
+        if let Ok(prepared) = &mut self.request {
+            if prepared.method != EndpointMethod::Post {
+                self.request = Err(ValidationError::new(
+                    "Idempotency-Key",
+                    format!(
+                        "only POST requests take one; a {} can be repeated as it is",
+                        prepared.method
+                    ),
+                )
+                .into());
+            } else {
+                match IdempotencyKey::new(key.as_ref()) {
+                    Ok(key) => prepared.key = Some(key),
+                    Err(e) => self.request = Err(e.into()),
+                }
+            }
+        }
+        self
+    }
+}
+
+impl<'a, T: DeserializeOwned + Send + 'a> IntoFuture for Call<'a, T> {
+    type Output = Result<T>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.client.execute(self.request?).await })
     }
 }
 

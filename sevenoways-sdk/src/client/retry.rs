@@ -5,9 +5,12 @@
 //! The rule ([`ClientBuilder::max_retries`](crate::ClientBuilder::max_retries) documents
 //! it for users): a 429, a 503 with `Retry-After`, and a connection that could not be
 //! opened are always retried, since the server certainly did not act on the request. A
-//! 500/502/503/504 or a connection that broke after the request left are retried only for
-//! idempotent methods (`GET`, `DELETE`): the API has no idempotency key, so a `POST` send
-//! that may already be queued is never sent twice.
+//! 500/502/503/504, a timeout, a connection that broke after the request left, and a 409
+//! with `Retry-After` (the server is still working on the first request with the same
+//! key) are retried only when repeating the request cannot act twice: a `GET` or
+//! `DELETE`, or a `POST` with an `Idempotency-Key`, which the client gives every `POST`
+//! (the server answers a key it has seen with the first answer). So a send is retried
+//! whenever it fails without an answer that settles it.
 
 use std::time::{Duration, SystemTime};
 
@@ -37,11 +40,13 @@ pub(crate) struct Policy {
 }
 
 /// How long to wait before trying again after `failure` on attempt `attempt` (0 for the
-/// first), or `None` to give up. `backoff` is the wait to use when the server named none
-/// ([`backoff`] with its jitter, passed in so this stays deterministic).
+/// first), or `None` to give up. `repeatable`: sending the request again cannot act twice
+/// (a `GET` or `DELETE`, or a `POST` with an `Idempotency-Key`). `backoff` is the wait to
+/// use when the server named none ([`backoff`] with its jitter, passed in so this stays
+/// deterministic).
 pub(crate) fn decide(
     failure: Failure,
-    idempotent: bool,
+    repeatable: bool,
     attempt: u32,
     policy: Policy,
     backoff: Duration,
@@ -63,9 +68,15 @@ pub(crate) fn decide(
         Failure::Status {
             status: 500 | 502..=504,
             retry_after,
-        } => (idempotent, retry_after),
+        } => (repeatable, retry_after),
+        // Another request with the same Idempotency-Key is in progress: its answer will be
+        // this one's. A 409 without Retry-After (an id taken) would only repeat itself.
+        Failure::Status {
+            status: 409,
+            retry_after: Some(after),
+        } => (repeatable, Some(after)),
         Failure::Status { .. } | Failure::Final => (false, None),
-        Failure::Connection { sent } => (!sent || idempotent, None),
+        Failure::Connection { sent } => (!sent || repeatable, None),
     };
     if !retry {
         return None;
@@ -116,7 +127,9 @@ mod tests {
     fn the_rule_as_a_table() {
         let secs = |s| Some(Duration::from_secs(s));
         let backoff = Some(BACKOFF);
-        // (what failed, idempotent (GET/DELETE), expected wait)
+        // (what failed, repeatable (GET/DELETE, or a POST with its Idempotency-Key), expected
+        // wait). The client gives every POST a key, so `false` is a POST sent without one,
+        // which only a caller of this function could make.
         let table = [
             // Refused without being acted on: always, honouring Retry-After.
             (status(429, Some(7)), false, secs(7)),
@@ -138,11 +151,15 @@ mod tests {
             (status(500, Some(3)), true, secs(3)),
             (Failure::Connection { sent: true }, false, None),
             (Failure::Connection { sent: true }, true, backoff),
+            // The first request with this key is still being handled: wait for its answer.
+            (status(409, Some(1)), true, secs(1)),
+            (status(409, Some(1)), false, None),
             // Never: the answer would be the same.
             (status(400, None), true, None),
             (status(401, None), true, None),
             (status(404, None), true, None),
             (status(409, None), true, None),
+            (status(422, None), true, None),
             (status(501, None), true, None),
             (status(200, Some(1)), true, None),
             (Failure::Final, true, None),

@@ -1,9 +1,9 @@
-//! Client behaviour against a mock server: which failures are retried (and which must
-//! not be, because a send could go out twice), how answers map onto [`Error`], timeouts,
-//! decoding errors, validation before sending, and that the API key never leaks.
+//! Client behaviour against a mock server: which failures are retried (a POST always with
+//! the `Idempotency-Key` of its first attempt, so a send cannot go out twice), how answers
+//! map onto [`Error`], timeouts, decoding errors, validation before sending, and that the
+//! API key never leaks.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::common::{API_KEY, client, received};
@@ -74,7 +74,7 @@ fn send_number_req() -> SendNumberRequest {
     )
 }
 
-/// A POST (`/api/send-number`): not idempotent.
+/// A POST (`/api/send-number`): repeatable only with its Idempotency-Key.
 async fn post(client: &Client) -> sevenoways_sdk::Result<QueueId> {
     client
         .messages()
@@ -97,6 +97,39 @@ fn no_key(err: &Error) {
 
 async fn request_count(server: &MockServer) -> usize {
     received(server).await.len()
+}
+
+/// The `Idempotency-Key` of each request `server` received (`None` for one without).
+async fn keys(server: &MockServer) -> Vec<Option<String>> {
+    received(server)
+        .await
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("idempotency-key")
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+/// Asserts every request carried one and the same key, a UUID v4 as the client makes
+/// them; returns it.
+async fn one_generated_key(server: &MockServer) -> String {
+    let keys = keys(server).await;
+    let first = keys[0].clone().expect("a POST carries an Idempotency-Key");
+    assert!(
+        keys.iter().all(|k| k.as_deref() == Some(first.as_str())),
+        "{keys:?}"
+    );
+    let bytes = first.as_bytes();
+    assert_eq!(first.len(), 36, "{first}");
+    assert!(
+        [8, 13, 18, 23].iter().all(|&i| bytes[i] == b'-')
+            && bytes[14] == b'4'
+            && b"89ab".contains(&bytes[19]),
+        "a UUID v4: {first}"
+    );
+    first
 }
 
 // ---------------------------------------------------------------------------------------
@@ -251,21 +284,30 @@ async fn an_error_without_the_envelope_keeps_an_excerpt_of_the_body() {
 // 5xx: what may be retried
 
 #[tokio::test]
-async fn internal_error_on_a_send_is_not_retried() {
-    // The message may already be queued: a retry could send it twice.
+async fn internal_error_on_a_send_is_retried_with_the_same_key() {
+    // The message may already be queued: the retry's key lets the server say so instead of
+    // queuing it again.
     let server = answering_in_turn(vec![failure(500, "Internal server error"), ok_queued()]).await;
-    let err = post(&client(&server, BodyEncoding::Json))
-        .await
-        .unwrap_err();
+    let queue_id = post(&client(&server, BodyEncoding::Json)).await.unwrap();
+    assert_eq!(queue_id, QueueId(142));
+    let requests = received(&server).await;
+    assert_eq!(requests.len(), 2, "500, then the retry");
+    assert_eq!(requests[0].body, requests[1].body);
+    one_generated_key(&server).await;
+}
+
+#[tokio::test]
+async fn a_send_whose_retries_ran_out_may_have_been_processed() {
+    let server = answering_in_turn(vec![failure(500, "Internal server error")]).await;
+    let client = builder(&server).max_retries(2).build().unwrap();
+    let err = post(&client).await.unwrap_err();
     assert!(
         matches!(&err, Error::Api { status: 500, message, .. } if message == "Internal server error"),
         "{err:?}"
     );
-    assert_eq!(
-        request_count(&server).await,
-        1,
-        "a POST answered 500 is not retried"
-    );
+    assert_eq!(request_count(&server).await, 3, "first try and two retries");
+    one_generated_key(&server).await;
+    assert!(err.may_have_been_processed());
     no_key(&err);
     assert_snapshot!("display_internal_error", err.to_string());
 }
@@ -286,25 +328,136 @@ async fn unavailable_with_retry_after_on_a_send_is_retried() {
 }
 
 #[tokio::test]
-async fn gateway_errors_on_a_send_are_not_retried() {
+async fn gateway_errors_on_a_send_are_retried_with_the_same_key() {
     // A gateway's 502/504, or a 503 without Retry-After, may come after the application
-    // queued the message: retrying could send it twice.
+    // queued the message: the key makes the retry safe.
     for (status, retry_after) in [(502, Some("0")), (504, Some("0")), (503, None)] {
         let mut answer = failure(status, "Bad Gateway");
         if let Some(secs) = retry_after {
             answer = answer.insert_header("Retry-After", secs);
         }
         let server = answering_in_turn(vec![answer, ok_queued()]).await;
-        let err = post(&client(&server, BodyEncoding::Json))
+        let queue_id = post(&client(&server, BodyEncoding::Json)).await.unwrap();
+        assert_eq!(queue_id, QueueId(142), "{status}");
+        assert_eq!(request_count(&server).await, 2, "{status}, then the retry");
+        one_generated_key(&server).await;
+    }
+}
+
+#[tokio::test]
+async fn every_post_gets_a_fresh_key_and_reads_and_deletes_none() {
+    let server = answering_in_turn(vec![ok_queued()]).await;
+    let client = client(&server, BodyEncoding::Form);
+    post(&client).await.unwrap();
+    post(&client).await.unwrap();
+    let _ = get(&client).await;
+    let id: ScheduleId = "sch_1".parse().unwrap();
+    let _ = client.schedules().delete(&id).await;
+    let keys = keys(&server).await;
+    assert!(keys[0].is_some() && keys[1].is_some(), "{keys:?}");
+    assert_ne!(keys[0], keys[1], "each send is a request of its own");
+    assert_eq!(
+        keys[2..],
+        [None, None],
+        "GET and DELETE repeat safely as they are"
+    );
+}
+
+#[tokio::test]
+async fn a_key_of_the_callers_choosing_is_sent_on_every_attempt() {
+    let server = answering_in_turn(vec![failure(502, "Bad Gateway"), ok_queued()]).await;
+    let client = client(&server, BodyEncoding::Json);
+    let queued = client
+        .call(&send_number_req())
+        .idempotency_key("order-1234 ready")
+        .await
+        .unwrap();
+    assert_eq!(queued.queue_id, QueueId(142));
+    assert_eq!(
+        keys(&server).await,
+        [
+            Some("order-1234 ready".into()),
+            Some("order-1234 ready".into())
+        ]
+    );
+
+    // The same for a send whose endpoint is chosen at run time.
+    let server = answering_in_turn(vec![ok_queued()]).await;
+    let client = builder(&server).build().unwrap();
+    client
+        .send_message(
+            "number2".parse().unwrap(),
+            sevenoways_sdk::Target::Phone("971501234567".parse().unwrap()),
+            sevenoways_sdk::Content::Text {
+                message: "Hi".try_into().unwrap(),
+            },
+        )
+        .idempotency_key("row-7")
+        .await
+        .unwrap();
+    assert_eq!(keys(&server).await, [Some("row-7".into())]);
+}
+
+#[tokio::test]
+async fn a_bad_key_is_refused_before_anything_is_sent() {
+    let server = answering_in_turn(vec![ok_queued()]).await;
+    let client = client(&server, BodyEncoding::Json);
+    for (key, reason) in [
+        ("", "empty"),
+        ("ключ", "printable ASCII"),
+        (&"k".repeat(256)[..], "at most 255"),
+        (" padded", "no space at the start or end"),
+    ] {
+        let err = client
+            .call(&send_number_req())
+            .idempotency_key(key)
             .await
             .unwrap_err();
-        assert_eq!(err.status(), Some(status));
-        assert_eq!(
-            request_count(&server).await,
-            1,
-            "{status} on a POST is final"
-        );
+        let Error::Validation(e) = &err else {
+            panic!("{key:?}: expected a validation error, got {err:?}");
+        };
+        assert_eq!(e.field(), "Idempotency-Key");
+        assert!(e.reason().contains(reason), "{key:?}: {e}");
     }
+    let err = client
+        .call(&sevenoways_sdk::models::channels::ListChannels {
+            page: Default::default(),
+        })
+        .idempotency_key("list-1")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid request: Idempotency-Key: only POST requests take one"),
+        "{err}"
+    );
+    assert_eq!(request_count(&server).await, 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_conflict_that_says_when_to_come_back_is_retried_with_the_key() {
+    // 409 with Retry-After: the first request with this key is still being handled.
+    let server = answering_in_turn(vec![
+        failure(409, "another request with this key is in progress")
+            .insert_header("Retry-After", "0"),
+        ok_queued(),
+    ])
+    .await;
+    assert_eq!(
+        post(&client(&server, BodyEncoding::Json)).await.unwrap(),
+        QueueId(142)
+    );
+    one_generated_key(&server).await;
+
+    // Without Retry-After a 409 is an answer (an id taken): not retried.
+    let server = answering_in_turn(vec![failure(409, "instance \"number2\" already exists")]).await;
+    let err = client(&server, BodyEncoding::Json)
+        .instances()
+        .create(&CreateInstanceRequest::new("number2".parse().unwrap(), "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(409));
+    assert_eq!(request_count(&server).await, 1);
 }
 
 #[tokio::test]
@@ -388,7 +541,7 @@ async fn max_retries_zero_turns_retries_off() {
 // timeouts and the network
 
 #[tokio::test]
-async fn a_slow_send_times_out_and_is_not_retried() {
+async fn a_slow_send_times_out_and_is_retried_with_the_same_key() {
     let server = answering_in_turn(vec![
         ok_queued().set_delay(Duration::from_secs(5)),
         ok_queued(),
@@ -399,17 +552,24 @@ async fn a_slow_send_times_out_and_is_not_retried() {
         .build()
         .unwrap();
     let started = Instant::now();
+    assert_eq!(post(&client).await.unwrap(), QueueId(142));
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(request_count(&server).await, 2, "timed out, then the retry");
+    one_generated_key(&server).await;
+
+    // When every attempt times out, the call does.
+    let server = answering_in_turn(vec![ok_queued().set_delay(Duration::from_secs(5))]).await;
+    let client = builder(&server)
+        .timeout(Duration::from_millis(200))
+        .max_retries(1)
+        .build()
+        .unwrap();
     let err = post(&client).await.unwrap_err();
     assert!(
         matches!(err, Error::Timeout(d) if d == Duration::from_millis(200)),
         "{err:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(4));
-    assert_eq!(
-        request_count(&server).await,
-        1,
-        "the send may have been queued: a timed-out POST is not retried"
-    );
+    assert_eq!(request_count(&server).await, 2);
     assert_eq!(err.status(), None);
     no_key(&err);
     assert_snapshot!("display_timeout", err.to_string());
@@ -486,21 +646,25 @@ async fn nothing_listening_is_a_transport_error() {
 
 /// A server that reads each request in full, then closes the connection without answering,
 /// as a proxy or a crashing server does after the request went out. Hands back its URL and
-/// how many requests it read.
-async fn hanging_up_after_the_request() -> (String, Arc<AtomicUsize>) {
+/// the `Idempotency-Key` of each request it read (empty for none).
+async fn hanging_up_after_the_request() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counted = requests.clone();
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = requests.clone();
     tokio::spawn(async move {
         loop {
             let Ok((socket, _)) = listener.accept().await else {
                 return;
             };
-            let counted = counted.clone();
+            let seen = seen.clone();
             tokio::spawn(async move {
-                if read_request(&socket).await {
-                    counted.fetch_add(1, Ordering::SeqCst);
+                if let Some(head) = read_request(&socket).await {
+                    let key = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("idempotency-key:"))
+                        .unwrap_or_default();
+                    seen.lock().unwrap().push(key.trim().to_owned());
                 }
                 drop(socket);
             });
@@ -509,9 +673,9 @@ async fn hanging_up_after_the_request() -> (String, Arc<AtomicUsize>) {
     (url, requests)
 }
 
-/// Reads one HTTP/1.1 request (headers, then `Content-Length` bytes of body). Whether it
-/// came in whole.
-async fn read_request(socket: &tokio::net::TcpStream) -> bool {
+/// Reads one HTTP/1.1 request (headers, then `Content-Length` bytes of body). Its head,
+/// lower-cased, if it came in whole.
+async fn read_request(socket: &tokio::net::TcpStream) -> Option<String> {
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -522,17 +686,15 @@ async fn read_request(socket: &tokio::net::TcpStream) -> bool {
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .map_or(0, |v| v.trim().parse().unwrap());
             if bytes.len() >= end + 4 + length {
-                return true;
+                return Some(head);
             }
         }
-        if socket.readable().await.is_err() {
-            return false;
-        }
+        socket.readable().await.ok()?;
         match socket.try_read(&mut chunk) {
-            Ok(0) => return false,
+            Ok(0) => return None,
             Ok(n) => bytes.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(_) => return false,
+            Err(_) => return None,
         }
     }
 }
@@ -560,11 +722,12 @@ async fn connection_refused_was_not_processed() {
 }
 
 #[tokio::test]
-async fn a_connection_closed_after_the_request_may_have_been_processed() {
+async fn a_connection_closed_after_the_request_is_retried_with_the_key_until_retries_run_out() {
     let (url, requests) = hanging_up_after_the_request().await;
     let client = Client::builder()
         .api_key(API_KEY)
         .base_url(url)
+        .max_retries(2)
         .build()
         .unwrap();
     let err = post(&client).await.unwrap_err();
@@ -576,10 +739,11 @@ async fn a_connection_closed_after_the_request_may_have_been_processed() {
     assert!(err.to_string().starts_with("network error: "), "{err}");
     assert_eq!(err.status(), None);
     no_key(&err);
-    assert_eq!(
-        requests.load(Ordering::SeqCst),
-        1,
-        "the send may have been queued: the POST is not retried"
+    let keys = requests.lock().unwrap().clone();
+    assert_eq!(keys.len(), 3, "the first try and two retries: {keys:?}");
+    assert!(
+        !keys[0].is_empty() && keys.iter().all(|k| *k == keys[0]),
+        "one key for every attempt: {keys:?}"
     );
 }
 

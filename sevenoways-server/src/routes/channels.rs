@@ -11,7 +11,7 @@ use sevenoways_sdk::{ChannelId, Empty, Endpoint};
 
 use super::messages::post_send;
 use super::pages::{PageQuery, parts};
-use super::{Reply, ok, on};
+use super::{Reply, answer_from, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
@@ -90,9 +90,13 @@ pub async fn add(
         ..found
     };
     let max = state.plans.get(&account.plan).quotas.channels;
-    ok(ChannelSaved {
-        channel: state.store.save_channel(account.id, &channel, max).await?,
-    })
+    answer_from(
+        state.store.save_channel(account.id, &channel, max),
+        |channel: &Channel| ChannelSaved {
+            channel: channel.clone(),
+        },
+    )
+    .await
 }
 
 /// `DELETE /api/channels/{id}`.

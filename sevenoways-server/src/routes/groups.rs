@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::extract::{PathId, QueryParams};
+use crate::idempotency::Done;
 use crate::store::ListKind;
 
 pub(super) fn router() -> Router<AppState> {
@@ -50,6 +51,9 @@ pub async fn refresh(
     Authed(account): Authed,
     PathId(id): PathId<InstanceId>,
 ) -> Reply<GroupList> {
+    // Read from the engine and kept by it, outside one store transaction: the answer is
+    // recorded once the list is (see `Done`).
+    crate::idempotency::answer_with(|done: &Done<GroupList>| done.0.clone());
     let record = state
         .store
         .instance_record(account.id, &id)
@@ -61,9 +65,11 @@ pub async fn refresh(
         .refresh_groups(&record)
         .await?;
     // The whole refreshed list, in one answer: it is what the engine holds now.
-    ok(GroupList {
+    let list = GroupList {
         instance_id: id,
         groups,
         next_cursor: None,
-    })
+    };
+    state.store.record_answer(&Done(list.clone())).await?;
+    ok(list)
 }

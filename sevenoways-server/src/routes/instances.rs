@@ -14,7 +14,8 @@ use crate::auth::{Authed, qr_token};
 use crate::engine::EngineKind;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId, QueryParams};
-use crate::store::ListKind;
+use crate::idempotency::{Done, answer_with};
+use crate::store::{InstanceRecord, ListKind};
 use crate::transport::CreateOptions;
 
 pub(super) fn router() -> Router<AppState> {
@@ -89,6 +90,22 @@ pub async fn create(
     }
     let driver = state.engines.get(engine)?;
     let max = state.plans.get(&account.plan).quotas.instances;
+    let links = state.clone();
+    let answer = move |record: &InstanceRecord| InstanceCreated {
+        qr_url: qr_token::page_url(&links, record),
+        sandbox_pair_url: qr_token::sandbox_pair_url(&links, record),
+        instance: record.instance.clone(),
+    };
+    // A sandbox number is made by the insert alone: its answer is recorded in that
+    // transaction. A real engine's number is made after it, outside the store: its answer
+    // is recorded once the engine has it (see `Done`).
+    let in_store = engine == EngineKind::Sandbox;
+    if in_store {
+        answer_with(answer.clone());
+    } else {
+        let answer = answer.clone();
+        answer_with(move |done: &Done<InstanceRecord>| answer(&done.0));
+    }
     let record = state
         .store
         .create_instance(account.id, &req.instance_id, label, engine, max)
@@ -110,11 +127,10 @@ pub async fn create(
             return Err(e.into());
         }
     };
-    ok(InstanceCreated {
-        qr_url: qr_token::page_url(&state, &record),
-        sandbox_pair_url: qr_token::sandbox_pair_url(&state, &record),
-        instance: record.instance,
-    })
+    if !in_store {
+        state.store.record_answer(&Done(record.clone())).await?;
+    }
+    ok(answer(&record))
 }
 
 /// `DELETE /api/instances/{id}`: the engine lets go of the number (WAHA's session is

@@ -20,7 +20,7 @@ use sevenoways_sdk::models::messages::{
     QueuedRecipient, SendDocumentRequest, SendImageRequest, SendNumberDocumentRequest,
     SendNumberImageRequest, SendNumberRequest, SendRequest,
 };
-use sevenoways_sdk::{Endpoint, GroupTarget, Queued, SendMessage, Target};
+use sevenoways_sdk::{Endpoint, GroupTarget, QueueId, Queued, SendMessage, Target};
 
 use super::{Reply, ok};
 use crate::AppState;
@@ -111,6 +111,10 @@ pub(crate) async fn send_message<R: SendMessage>(
         now: Utc::now(),
     };
     let now = admission.now;
+    // Rendered by the group commit too, for a request with an Idempotency-Key: the answer
+    // is recorded with the queue entries (see `crate::idempotency`).
+    let answer = move |ids: &Vec<QueueId>| queued(&recipients, ids);
+    crate::idempotency::answer_with(answer.clone());
     let ids = state
         .store
         .enqueue_admitted(admission, entries)
@@ -120,18 +124,26 @@ pub(crate) async fn send_message<R: SendMessage>(
             refused(&refusal, now)
         })?;
     state.queue_wake.notify_one();
-    let recipients: Vec<QueuedRecipient> = recipients
-        .into_iter()
-        .zip(&ids)
-        .map(|((to, _), &queue_id)| QueuedRecipient { to, queue_id })
-        .collect();
-    Ok(Queued {
+    if ids.is_empty() {
+        return Err(ApiError::Internal("a send queued no entry".into()));
+    }
+    Ok(answer(&ids))
+}
+
+/// The answer to a send whose recipients were queued as `ids`, in order.
+fn queued(recipients: &[(String, RecipientKind)], ids: &[QueueId]) -> Queued {
+    Queued {
         queued: true,
-        queue_id: *ids
-            .first()
-            .ok_or_else(|| ApiError::Internal("a send queued no entry".into()))?,
-        recipients,
-    })
+        queue_id: ids.first().copied().unwrap_or(QueueId(0)),
+        recipients: recipients
+            .iter()
+            .zip(ids)
+            .map(|((to, _), &queue_id)| QueuedRecipient {
+                to: to.clone(),
+                queue_id,
+            })
+            .collect(),
+    }
 }
 
 /// 429 with `Retry-After` for a refused send.

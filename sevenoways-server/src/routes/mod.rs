@@ -6,6 +6,7 @@ pub(crate) mod channels;
 mod communities;
 pub mod engines;
 pub(crate) mod groups;
+mod idempotency;
 pub(crate) mod instances;
 pub(crate) mod messages;
 pub mod openapi;
@@ -62,6 +63,13 @@ pub fn router(state: AppState) -> Router {
         .merge(sandbox::router())
         .merge(usage::router())
         .merge(webhooks::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
+        // Engines' callbacks (no x-api-key, signed by the engine) and the console (a
+        // session and a CSRF token) are not API operations: outside the Idempotency-Key
+        // layer.
         .merge(engines::router())
         .merge(crate::console::router(&state.config))
         .fallback(not_found)
@@ -157,6 +165,24 @@ pub(crate) async fn room_for(
 /// Wraps `value` in the success envelope.
 pub(crate) fn ok<T>(value: T) -> Reply<T> {
     Ok(Json(Success(value)))
+}
+
+/// Runs `effect`, a store call that is the request's effect, and answers
+/// `answer(&its result)`. For a request with an `Idempotency-Key` the store renders the same
+/// answer inside the effect's transaction and records it there (see
+/// [`crate::idempotency`]), so a retry gets exactly this answer.
+pub(crate) async fn answer_from<T, R, F>(
+    effect: impl std::future::Future<Output = Result<T, crate::store::StoreError>>,
+    answer: F,
+) -> Reply<R>
+where
+    T: 'static,
+    R: serde::Serialize,
+    F: Fn(&T) -> R + Clone + Send + Sync + 'static,
+{
+    crate::idempotency::answer_with(answer.clone());
+    let value = effect.await?;
+    ok(answer(&value))
 }
 
 #[cfg(test)]

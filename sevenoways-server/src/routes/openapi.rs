@@ -66,7 +66,7 @@ pub fn document() -> Value {
     paths.insert(OPENAPI.into(), json!({"get": {"tags": ["operations"], "summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}));
 
     let schemas = b.generator.take_definitions(true);
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Sevenoways Relay API",
@@ -83,7 +83,9 @@ pub fn document() -> Value {
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
             "schemas": schemas,
         },
-    })
+    });
+    super::idempotency::describe(&mut doc);
+    doc
 }
 
 fn operation(op: &Op, error: &Schema) -> Value {

@@ -17,7 +17,7 @@ use sevenoways_sdk::models::webhooks::{InstanceEvent, MessageReceived};
 use sevenoways_sdk::{Empty, Endpoint, EventData, GroupId, InstanceId};
 
 use super::pages::{PageQuery, parts};
-use super::{Reply, ok, on};
+use super::{Reply, answer_from, ok, on};
 use crate::AppState;
 use crate::account::AccountId;
 use crate::auth::Authed;
@@ -91,6 +91,7 @@ pub async fn pair(State(state): State<AppState>, auth: PairAuth) -> Reply<Empty>
             phone: Some(SANDBOX_PHONE.into()),
         }),
     };
+    crate::idempotency::answer_with(|_: &bool| Empty {});
     let changed = state
         .store
         .set_instance_status(
@@ -132,6 +133,7 @@ pub async fn unpair(
             phone: instance.phone,
         }),
     };
+    crate::idempotency::answer_with(|_: &bool| Empty {});
     let changed = state
         .store
         .set_instance_status(account.id, &id, InstanceStatus::Offline, None, Some(event))
@@ -172,11 +174,14 @@ pub async fn add_group(
         participants,
     };
     let max = state.plans.get(&account.plan).quotas.groups_per_instance;
-    state
-        .store
-        .upsert_group(account.id, &id, &group, max)
-        .await?;
-    ok(SandboxGroup { group })
+    let answer = SandboxGroup {
+        group: group.clone(),
+    };
+    answer_from(
+        state.store.upsert_group(account.id, &id, &group, max),
+        move |()| answer.clone(),
+    )
+    .await
 }
 
 /// `POST /api/sandbox/instances/{id}/inbound`: someone writes to the number.
@@ -197,6 +202,7 @@ pub async fn inbound(
             message: req.message,
         }),
     };
+    crate::idempotency::answer_with(|_: &()| Empty {});
     state.store.record_event(event).await?;
     ok(Empty {})
 }

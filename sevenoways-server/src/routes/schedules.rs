@@ -4,14 +4,14 @@ use axum::Router;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use sevenoways_sdk::models::schedules::{
-    CreateScheduleRequest, DeleteSchedule, ListSchedules, ResumeSchedule, ScheduleCreated,
-    ScheduleList, ScheduleResumed,
+    CreateScheduleRequest, DeleteSchedule, ListSchedules, ResumeSchedule, Schedule,
+    ScheduleCreated, ScheduleList, ScheduleResumed,
 };
 use sevenoways_sdk::{Empty, Endpoint, ScheduleId, Target};
 
 use super::messages::resolve_groups;
 use super::pages::{PageQuery, parts};
-use super::{Reply, ok, on, room_for};
+use super::{Reply, answer_from, ok, on, room_for};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
@@ -85,11 +85,15 @@ pub async fn create(
             req.cron_expr.as_str()
         ))
     })?;
-    let schedule = state
-        .store
-        .create_schedule(account.id, &id, &req, Some(first_run), now, max)
-        .await?;
-    ok(ScheduleCreated { schedule })
+    answer_from(
+        state
+            .store
+            .create_schedule(account.id, &id, &req, Some(first_run), now, max),
+        |schedule: &Schedule| ScheduleCreated {
+            schedule: schedule.clone(),
+        },
+    )
+    .await
 }
 
 /// `POST /api/schedules/{id}/resume`: a paused schedule runs again from its next cron
@@ -99,6 +103,9 @@ pub async fn resume(
     Authed(account): Authed,
     PathId(id): PathId<ScheduleId>,
 ) -> Reply<ScheduleResumed> {
+    crate::idempotency::answer_with(|schedule: &Schedule| ScheduleResumed {
+        schedule: schedule.clone(),
+    });
     match state
         .store
         .resume_schedule(account.id, &id, next_run, Utc::now())

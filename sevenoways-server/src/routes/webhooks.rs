@@ -21,7 +21,7 @@ use sevenoways_sdk::{
 };
 
 use super::pages::{PageQuery, parts};
-use super::{Reply, ok, on, room_for};
+use super::{Reply, answer_from, ok, on, room_for};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
@@ -136,11 +136,19 @@ pub async fn create(
     }
     let webhook = Webhook::new(WebhookId::generate(), url, events, time::stored(Utc::now()));
     let secret = req.secret.unwrap_or_else(generate_secret);
-    state
-        .store
-        .create_webhook(account.id, &webhook, &secret, max)
-        .await?;
-    ok(WebhookCreated { webhook, secret })
+    // The store records the answer from the webhook it saved; the secret is in the answer
+    // (the only time it is shown), so a retry gets the same secret back.
+    let created = WebhookCreated {
+        webhook: webhook.clone(),
+        secret: secret.clone(),
+    };
+    answer_from(
+        state
+            .store
+            .create_webhook(account.id, &webhook, &secret, max),
+        move |()| created.clone(),
+    )
+    .await
 }
 
 /// `DELETE /api/webhooks/{id}`, with its deliveries.
@@ -177,6 +185,8 @@ pub async fn test(
             }),
         },
     };
+    // Recorded only with an event actually queued: a refusal commits nothing.
+    crate::idempotency::answer_with(|_: &WebhookAction| Empty {});
     match state
         .store
         .queue_test_event(account.id, &id, event, now, give_up_at(&state, now))
@@ -236,6 +246,7 @@ pub async fn redeliver(
     let (id, delivery_id) = ids(path)?;
     manual_call_allowed(&state, account.id).await?;
     let now = Utc::now();
+    crate::idempotency::answer_with(|_: &WebhookAction| Empty {});
     match state
         .store
         .redeliver(account.id, &id, &delivery_id, now, give_up_at(&state, now))
@@ -256,6 +267,10 @@ pub async fn enable(
     PathId(id): PathId<WebhookId>,
 ) -> Reply<WebhookEnabled> {
     let now = Utc::now();
+    // Recorded with the enabling; a 404 commits nothing.
+    crate::idempotency::answer_with(|webhook: &Webhook| WebhookEnabled {
+        webhook: webhook.clone(),
+    });
     match state
         .store
         .enable_webhook(account.id, &id, now, give_up_at(&state, now))
@@ -283,6 +298,14 @@ pub async fn rotate_secret(
         .rotation_overlap_secs
         .min(100 * 365 * 86_400);
     let until = time::stored(Utc::now() + chrono::Duration::seconds(overlap as i64));
+    // The new secret is shown only in this answer, so it is recorded with the rotation: a
+    // retry of a rotation whose answer was lost gets the same secret, not a second rotation
+    // that would make the lost one the (expiring) previous secret.
+    let rotated = SecretRotated {
+        secret: secret.clone(),
+        previous_secret_expires_at: until,
+    };
+    crate::idempotency::answer_with(move |_: &bool| rotated.clone());
     if !state
         .store
         .rotate_webhook_secret(account.id, &id, &secret, until)

@@ -18,8 +18,8 @@ use sevenoways_sdk::models::sandbox::OutboxMessage;
 use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule};
 use sevenoways_sdk::models::webhooks::{Delivery, DeliveryDetail, Webhook};
 use sevenoways_sdk::{
-    ChannelId, Content, DeliveryId, EventData, EventId, InstanceId, NewsletterJid, QueueId,
-    ScheduleId, WebhookId, WebhookSecret,
+    ChannelId, Content, DeliveryId, EventData, EventId, IdempotencyKey, InstanceId, NewsletterJid,
+    QueueId, ScheduleId, WebhookId, WebhookSecret,
 };
 
 pub use crate::account::{Account, AccountId};
@@ -883,6 +883,29 @@ pub trait Store: Send + Sync + 'static {
         secret: &WebhookSecret,
         previous_expires_at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
+    // Idempotency keys (see `crate::idempotency`). Answers are not written through a
+    // method of their own: every method above that is a request's effect (the queue insert
+    // of `enqueue_admitted`, `create_instance`, `save_channel`, `create_schedule`,
+    // `create_webhook`, `queue_test_event`, `redeliver`, `enable_webhook`,
+    // `rotate_webhook_secret`, `resume_schedule`, `set_instance_status`, `upsert_group`,
+    // `record_event`) records the current request's answer in its own
+    // transaction, and fails with `Conflict` (committing nothing) when another request
+    // recorded the key first. A backend must keep that rule.
+
+    /// The answer recorded under `key` for `account`, unless it expired by `now`.
+    async fn idempotent_answer(
+        &self,
+        account: AccountId,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<crate::idempotency::Recorded>>;
+    /// Records the current request's answer for `result` on its own, for an effect that
+    /// ended outside the store ([`crate::idempotency::Done`]); nothing for a request without
+    /// a key. `Conflict` when another request recorded the key first.
+    async fn record_answer(&self, result: &(dyn std::any::Any + Send + Sync)) -> StoreResult<()>;
+    /// Deletes the keys that expired by `now`, `limit` per transaction; returns how many.
+    async fn prune_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
 
     // Operations: readiness, maintenance.
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::json;
+use sevenoways_sdk::models::webhooks::CreateWebhookRequest;
 use sevenoways_sdk::signature::{StandardHeaders, Verifier};
 use sevenoways_sdk::{BodyEncoding, WebhookId, WebhookSecret};
 use sevenoways_server::secrets::SecretsKey;
@@ -347,4 +348,59 @@ async fn the_sealing_key_can_be_changed() {
         .assert_signed(secret, &[secret]);
     server.shutdown().await;
     assert!(!on_disk(dir.path(), secret));
+}
+
+/// The answer an `Idempotency-Key` keeps for `POST /api/webhooks` shows the secret (a
+/// retry of a create whose answer was lost must get it): it is sealed, and re-sealed, with
+/// the secrets, and a retry still gets it back.
+#[tokio::test]
+async fn a_kept_answer_showing_a_secret_is_sealed_with_the_secrets_and_still_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, _rx) = ok_receiver().await;
+    let create = CreateWebhookRequest {
+        url: url(addr),
+        events: Vec::new(),
+        secret: None,
+    };
+    let created = |server: &Server, key: &str| {
+        let client = testing::client(&server.base_url(), key, BodyEncoding::Json);
+        let create = create.clone();
+        async move {
+            let created = client
+                .call(&create)
+                .idempotency_key("hook-1")
+                .await
+                .unwrap();
+            let hooks = client.webhooks().list().await.unwrap().webhooks;
+            (created, hooks.len())
+        }
+    };
+
+    // Without a key the answer is kept as it is, like the secret.
+    let server = try_launch(dir.path(), None).await.unwrap();
+    let key = server.create_key("t", "default").await.unwrap();
+    let (first, _) = created(&server, &key).await;
+    let secret = first.secret.expose().to_owned();
+    server.shutdown().await;
+    assert!(on_disk(dir.path(), &secret));
+
+    // The first start with a key seals it; the retry gets the same generated secret, and
+    // no second subscription.
+    let server = try_launch(dir.path(), Some(KEY)).await.unwrap();
+    assert_eq!(created(&server, &key).await, (first.clone(), 1));
+    server.shutdown().await;
+    assert!(
+        !on_disk(dir.path(), &secret),
+        "the kept answer left a plaintext copy"
+    );
+
+    // Changing keys seals it again; only the new key opens it.
+    let server = launch_rekeying(dir.path(), Some(OTHER_KEY), Some(KEY))
+        .await
+        .unwrap();
+    server.shutdown().await;
+    let server = try_launch(dir.path(), Some(OTHER_KEY)).await.unwrap();
+    assert_eq!(created(&server, &key).await, (first, 1));
+    server.shutdown().await;
+    assert!(!on_disk(dir.path(), &secret));
 }

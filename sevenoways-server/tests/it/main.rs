@@ -23,6 +23,7 @@ mod e2e_api_forms;
 mod e2e_disk_full;
 mod e2e_engines;
 mod e2e_health;
+mod e2e_idempotency;
 mod e2e_isolation;
 mod e2e_keys;
 mod e2e_metrics;

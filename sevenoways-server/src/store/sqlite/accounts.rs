@@ -9,6 +9,7 @@ use sevenoways_sdk::models::webhooks::{EventData, InstanceEvent, MessageFailed};
 use sevenoways_sdk::{InstanceId, QueueId};
 use sqlx::Row;
 
+use super::idempotency::commit_answering;
 use super::webhooks::insert_event_for;
 use super::*;
 use crate::engine::EngineKind;
@@ -50,8 +51,7 @@ pub(super) async fn create_instance(
     .bind(&qr_ref)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok(InstanceRecord {
+    let record = InstanceRecord {
         account_id: account,
         instance: Instance {
             instance_id: id.clone(),
@@ -64,7 +64,9 @@ pub(super) async fn create_instance(
         engine,
         qr_ref,
         engine_ref: None,
-    })
+    };
+    commit_answering(tx, &record).await?;
+    Ok(record)
 }
 
 pub(super) async fn delete_instance(
@@ -173,7 +175,7 @@ pub(super) async fn set_instance_status(
     if let Some(event) = event {
         insert_event_for(&mut tx, account, event).await?;
     }
-    tx.commit().await?;
+    commit_answering(tx, &true).await?;
     Ok(true)
 }
 
@@ -275,8 +277,7 @@ pub(super) async fn upsert_group(
     .bind(group.participants as i64)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok(())
+    commit_answering(tx, &()).await
 }
 
 pub(super) async fn save_channel(
@@ -321,8 +322,9 @@ pub(super) async fn save_channel(
     .bind(millis(Utc::now()))
     .fetch_one(&mut *tx)
     .await?;
-    tx.commit().await?;
-    channel_row(&row)
+    let channel = channel_row(&row)?;
+    commit_answering(tx, &channel).await?;
+    Ok(channel)
 }
 
 pub(super) async fn record_outbox(

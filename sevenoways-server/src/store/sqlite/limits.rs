@@ -28,7 +28,7 @@ struct AccountLimits {
 /// jobs count one request and one message per entry.
 pub(super) async fn admit_batch(
     conn: &mut SqliteConnection,
-    jobs: &[EnqueueJob],
+    jobs: &[&EnqueueJob],
 ) -> Result<Vec<Result<(), Refusal>>, sqlx::Error> {
     let mut accounts: HashMap<AccountId, AccountLimits> = HashMap::new();
     let mut verdicts = Vec::with_capacity(jobs.len());

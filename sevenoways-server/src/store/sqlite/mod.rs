@@ -8,6 +8,7 @@
 mod accounts;
 mod console;
 mod engines;
+mod idempotency;
 mod keys;
 mod limits;
 mod ops;
@@ -149,8 +150,8 @@ impl SqliteStore {
         let sealed = webhooks::prepare_secrets(&store, key.as_ref(), previous).await?;
         if sealed > 0 {
             tracing::info!(
-                webhooks = sealed,
-                "sealed webhook secrets with the current secrets key"
+                rows = sealed,
+                "sealed webhook secrets (and recorded answers showing them) with the current secrets key"
             );
         }
         store.secrets_key = key.map(std::sync::Arc::new);
@@ -706,8 +707,7 @@ impl Store for SqliteStore {
     async fn record_event(&self, event: NewEvent) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
         insert_event_for(&mut tx, event.account_id, event).await?;
-        tx.commit().await?;
-        Ok(())
+        idempotency::commit_answering(tx, &()).await
     }
 
     async fn create_schedule(
@@ -895,6 +895,23 @@ impl Store for SqliteStore {
             *n = count.max(0) as u64;
         }
         Ok(depth)
+    }
+
+    async fn idempotent_answer(
+        &self,
+        account: AccountId,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<crate::idempotency::Recorded>> {
+        idempotency::recorded(self, account, key, now).await
+    }
+
+    async fn record_answer(&self, result: &(dyn std::any::Any + Send + Sync)) -> StoreResult<()> {
+        idempotency::record_alone(self, result).await
+    }
+
+    async fn prune_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        idempotency::prune(self, now, limit).await
     }
 
     async fn probe_write(&self) -> StoreResult<()> {

@@ -1,6 +1,7 @@
 //! The queue: the group-commit writer, claims, outcomes and receipts.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sevenoways_sdk::QueueId;
@@ -9,9 +10,11 @@ use sevenoways_sdk::models::webhooks::{EventData, MessageEvent};
 use sqlx::{Row, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
+use super::idempotency;
 use super::limits::admit_batch;
 use super::webhooks::insert_event_for;
 use super::*;
+use crate::idempotency::{Claim, Outcome};
 
 /// One caller's entries, admitted under its plan first when `admission` is set.
 ///
@@ -21,6 +24,9 @@ pub(super) struct EnqueueJob {
     pub(super) entries: Vec<NewEntry>,
     pub(super) admission: Option<Admission>,
     pub(super) reply: oneshot::Sender<StoreResult<Result<Vec<QueueId>, Refusal>>>,
+    /// The request's Idempotency-Key, whose answer is recorded in the batch's transaction
+    /// (see `idempotency::replays` and `record_sends`).
+    pub(super) claim: Option<Arc<Claim>>,
 }
 
 impl EnqueueJob {
@@ -71,16 +77,33 @@ impl SqliteStore {
         admission: Option<Admission>,
     ) -> StoreResult<Result<Vec<QueueId>, Refusal>> {
         let (reply, rx) = oneshot::channel();
+        // The writer is another task: the request's key travels with the job. A write
+        // probe answers no request, so it never carries one (it would record nothing, but
+        // a probe must not be taken for the request's effect).
+        let claim = if entries.is_empty() && admission.is_none() {
+            None
+        } else {
+            crate::idempotency::current()
+        };
         self.enqueue_tx
             .send(EnqueueJob {
                 entries,
                 admission,
                 reply,
+                claim: claim.clone(),
             })
             .await
             .map_err(|_| StoreError::Unavailable("queue writer stopped"))?;
-        rx.await
-            .map_err(|_| StoreError::Unavailable("queue writer stopped"))?
+        let result = rx
+            .await
+            .map_err(|_| StoreError::Unavailable("queue writer stopped"))?;
+        match claim {
+            Some(claim) if claim.outcome() == Outcome::Taken => Err(StoreError::Conflict(format!(
+                "Idempotency-Key {:?} was used by another request that finished first",
+                claim.key.as_str()
+            ))),
+            _ => result,
+        }
     }
 }
 
@@ -164,12 +187,22 @@ async fn insert_batch(
     conn: &mut SqliteConnection,
     jobs: &[EnqueueJob],
 ) -> Result<Vec<Result<Vec<QueueId>, Refusal>>, sqlx::Error> {
-    let now = millis(Utc::now());
+    let at = Utc::now();
+    let now = millis(at);
     // IMMEDIATE: the admission reads before it writes; a deferred transaction could not
     // upgrade to a write after another connection committed (SQLITE_BUSY_SNAPSHOT).
     let mut tx = sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?;
-    let verdicts = admit_batch(&mut tx, jobs).await?;
-    let entries: Vec<&NewEntry> = jobs
+    // A send whose Idempotency-Key is already recorded is a replay: it is not admitted
+    // (no count against the rate limit or the caps) and queues nothing.
+    let replays = idempotency::replays(&mut tx, jobs, at).await?;
+    let fresh: Vec<&EnqueueJob> = jobs
+        .iter()
+        .zip(&replays)
+        .filter(|(_, replay)| !**replay)
+        .map(|(job, _)| job)
+        .collect();
+    let verdicts = admit_batch(&mut tx, &fresh).await?;
+    let entries: Vec<&NewEntry> = fresh
         .iter()
         .zip(&verdicts)
         .filter(|(_, verdict)| verdict.is_ok())
@@ -185,12 +218,28 @@ async fn insert_batch(
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
     let mut ids = ids.into_iter();
-    Ok(jobs
+    let results: Vec<Result<Vec<QueueId>, Refusal>> = fresh
         .iter()
         .zip(verdicts)
         .map(|(job, verdict)| verdict.map(|()| ids.by_ref().take(job.entries.len()).collect()))
+        .collect();
+    let recorded = idempotency::record_sends(&mut tx, &fresh, &results, at).await?;
+    tx.commit().await?;
+    for (claim, answer) in recorded {
+        claim.committed(answer);
+    }
+    let mut results = results.into_iter();
+    Ok(jobs
+        .iter()
+        .zip(replays)
+        .map(|(job, replay)| match (&job.claim, replay) {
+            (Some(claim), true) => {
+                claim.taken();
+                Ok(Vec::new())
+            }
+            _ => results.next().expect("one result per fresh job"),
+        })
         .collect())
 }
 

@@ -11,6 +11,7 @@ use sevenoways_sdk::models::webhooks::{EventData, MessageFailed};
 use sevenoways_sdk::{InstanceId, ScheduleId};
 use sqlx::Row;
 
+use super::idempotency::commit_answering;
 use super::limits::{count_messages, read_counters};
 use super::queue::{insert_entry, insert_queued};
 use super::webhooks::insert_event_for;
@@ -56,8 +57,7 @@ pub(super) async fn create_schedule(
     .bind(millis(now))
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok(Schedule {
+    let schedule = Schedule {
         id: id.clone(),
         spec: spec.clone(),
         next_run_at: next_run_at.map(stored),
@@ -66,7 +66,9 @@ pub(super) async fn create_schedule(
         skipped_runs: 0,
         paused_at: None,
         pause_reason: None,
-    })
+    };
+    commit_answering(tx, &schedule).await?;
+    Ok(schedule)
 }
 
 pub(super) async fn resume_schedule(
@@ -86,6 +88,9 @@ pub(super) async fn resume_schedule(
     let Some(row) = row else { return Ok(None) };
     let mut schedule = schedule_row(&row)?;
     if !schedule.is_paused() {
+        // Nothing to change, but the answer is recorded all the same: a keyed request
+        // that answers 2xx always has its answer kept.
+        commit_answering(tx, &schedule).await?;
         return Ok(Some(schedule));
     }
     let next_run = next(&schedule.spec, now);
@@ -98,11 +103,11 @@ pub(super) async fn resume_schedule(
     .bind(id.as_str())
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     schedule.paused_at = None;
     schedule.pause_reason = None;
     schedule.skipped_runs = 0;
     schedule.next_run_at = next_run.map(stored);
+    commit_answering(tx, &schedule).await?;
     Ok(Some(schedule))
 }
 

@@ -10,6 +10,7 @@ use sevenoways_sdk::models::webhooks::{
 use sevenoways_sdk::{DeliveryId, EventId};
 use sqlx::{Row, SqliteConnection};
 
+use super::idempotency::{commit_answering, commit_answering_secret};
 use super::*;
 use crate::secrets::SecretsKey;
 
@@ -97,7 +98,8 @@ type StoredSecrets = (
 
 /// Checks `key` against the database at startup and seals every secret still stored as
 /// given; refuses to go on when secrets are sealed and `key` is not theirs (or is `None`).
-/// When they were sealed with `previous` instead, they are sealed again with `key`.
+/// When they were sealed with `previous` instead, they are sealed again with `key`. Kept
+/// `Idempotency-Key` answers that show a secret go with them. Returns the rows changed.
 pub(super) async fn prepare_secrets(
     store: &SqliteStore,
     key: Option<&SecretsKey>,
@@ -112,7 +114,8 @@ pub(super) async fn prepare_secrets(
     let Some(key) = key else {
         let sealed: bool = sqlx::query_scalar(
             "SELECT EXISTS(SELECT 1 FROM webhooks WHERE secret_sealed IS NOT NULL
-                OR previous_secret_sealed IS NOT NULL)",
+                OR previous_secret_sealed IS NOT NULL)
+             OR EXISTS(SELECT 1 FROM idempotency_keys WHERE body_sealed IS NOT NULL)",
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -129,10 +132,14 @@ pub(super) async fn prepare_secrets(
         k.open(check, KEY_CHECK).ok().as_deref() == Some(KEY_CHECK_PLAINTEXT)
     };
     let mut sealed = 0;
+    let mut resealing = None;
     match check {
         Some(check) if opens(key, &check) => {}
         Some(check) => match previous.filter(|old| opens(old, &check)) {
-            Some(old) => sealed += reseal(&mut tx, old, key).await?,
+            Some(old) => {
+                sealed += reseal(&mut tx, old, key).await?;
+                resealing = Some(old);
+            }
             None => {
                 return Err(StoreError::Secrets(format!(
                     "{var} is not the key the webhook secrets in this database were sealed \
@@ -184,6 +191,9 @@ pub(super) async fn prepare_secrets(
         sealed += 1;
     }
     sealed += super::engines::seal_plain(&mut tx, key).await?;
+    // Recorded answers that show a secret (an Idempotency-Key's answer to a create or a
+    // rotation) are sealed, and re-sealed, with the secrets themselves.
+    sealed += super::idempotency::seal_answers(&mut tx, key, resealing).await?;
     tx.commit().await?;
     if sealed > 0 {
         // Out of the write-ahead log too, so no copy of a plaintext page stays behind.
@@ -268,8 +278,8 @@ pub(super) async fn create_webhook(
     .bind(millis(webhook.created_at))
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok(())
+    // The answer shows the secret: sealed at rest like it.
+    commit_answering_secret(store, tx, &()).await
 }
 
 pub(super) async fn rotate_webhook_secret(
@@ -307,7 +317,8 @@ pub(super) async fn rotate_webhook_secret(
     .bind(id.as_str())
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
+    // The answer shows the new secret: sealed at rest like it.
+    commit_answering_secret(store, tx, &true).await?;
     Ok(true)
 }
 
@@ -348,7 +359,7 @@ pub(super) async fn enable_webhook(
     .fetch_one(&mut *tx)
     .await?;
     let webhook = webhook_row(&row)?;
-    tx.commit().await?;
+    commit_answering(tx, &webhook).await?;
     Ok(Some(webhook))
 }
 
@@ -482,7 +493,7 @@ pub(super) async fn queue_test_event(
     )
     .await?;
     end_rest(&mut tx, id).await?;
-    tx.commit().await?;
+    commit_answering(tx, &WebhookAction::Done).await?;
     Ok(WebhookAction::Done)
 }
 
@@ -1058,7 +1069,7 @@ pub(super) async fn redeliver(
         return Ok(WebhookAction::NotFound);
     }
     end_rest(&mut tx, id).await?;
-    tx.commit().await?;
+    commit_answering(tx, &WebhookAction::Done).await?;
     Ok(WebhookAction::Done)
 }
 

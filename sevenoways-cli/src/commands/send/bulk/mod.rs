@@ -1,28 +1,29 @@
-//! `svw send --csv FILE`: one message per row, paced, resumable.
+//! `svw send --csv FILE`: one message per row, paced, resumable, each row sent exactly once.
 //!
-//! Resuming rests on a journal beside the CSV (`FILE.svw-journal`): after the API accepts
-//! a row, its number, recipient and queue id are appended and flushed to disk before the
-//! next row is sent. A run that is killed, loses the network or is stopped by the server
-//! is re-run with the same command, and every row in the journal is skipped.
+//! Two things make a re-run of a half-finished run send every row exactly once:
 //!
-//! Two windows can leave a row queued without a queue id in the journal:
-//!
-//! - a kill between the API's answer and the journal write: the row is sent again on the
-//!   re-run;
-//! - an answer that does not say whether the row was queued, after the request was sent
-//!   (a 5xx, a timeout, a connection broken after sending, an answer that cannot be
-//!   decoded: [`Error::may_have_been_processed`]): the row is journaled as
-//!   *uncertain*, the run stops, and re-runs skip it and say so. `svw queue status` or
-//!   the recipient tells whether it arrived; `--retry-uncertain` sends it again.
+//! - **The journal** beside the CSV (`FILE.svw-journal`) says what the run is (the server,
+//!   the instance, the message template, the CSV's SHA-256 and a run id) and, after the
+//!   API accepts a row, its number, recipient and queue id, flushed to disk before the
+//!   next row is sent. A re-run of the same command skips those rows. A re-run that
+//!   differs in any of what the run is (another file content, template, instance or
+//!   server) is refused, naming the difference, with exit 2: it never skips rows of a
+//!   run it is not. `--restart` starts a new run.
+//! - **A stable `Idempotency-Key` per row**, a hash of the run and the row number
+//!   ([`journal::Run::row_key`]). The rows a journal cannot know about, because their
+//!   answer was lost (a 5xx, a timeout, a connection dropped after sending, a kill between
+//!   the answer and the journal write, a second Ctrl-C), are sent again with the same key,
+//!   and the server answers a key it has seen with its first answer instead of queuing
+//!   the row again (for 24 hours). So there is no "maybe sent" row to check by hand.
 //!
 //! A failure that concerns one row (a bad phone number, an unknown group, a 400) is
 //! written to the failed-rows CSV and the run goes on; a failure that would fail every
-//! row alike (auth, network, a 5xx, a long rate-limit wait) stops the run at once.
+//! row alike (auth, network, a 5xx, a long rate-limit wait) stops the run at once. The SDK
+//! has already retried what can be retried (with the row's key) by then.
 //!
 //! Ctrl-C stops the run after the row in flight, so that its answer reaches the journal.
-//! A second Ctrl-C stops at once: a request it cuts short is journaled as uncertain, like
-//! any other send whose answer never came, and the run still ends through [`exec`], so the
-//! summary and the failed-rows CSV are written and `svw` exits with 130.
+//! A second Ctrl-C stops at once; the run still ends through [`exec`], so the summary and
+//! the failed-rows CSV are written and `svw` exits with 130.
 //!
 //! [`exec`] goes in three steps: [`Plan::prepare`] reads and checks everything before the
 //! first send (`sheet`, `template`, `journal`), [`Runner::run`] sends, and
@@ -33,17 +34,20 @@ mod report;
 mod sheet;
 mod template;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sevenoways_sdk::{Client, Content, Error, InstanceId, Queued, Target, ValidationError};
+use sevenoways_sdk::{
+    Client, Content, Error, IdempotencyKey, InstanceId, Queued, Target, ValidationError,
+};
 use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
 
-use self::journal::{Journal, Journaled};
-use self::report::{Outcome, RowResult, failed_path, row_list};
+use self::journal::{Journal, Run};
+use self::report::{Outcome, RowResult, failed_path};
 use self::sheet::Sheet;
 use self::template::fill;
 use super::{Draft, SendArgs};
@@ -75,20 +79,29 @@ pub struct BulkArgs {
     #[arg(long, value_name = "PATH", requires = "csv", help_heading = "Bulk")]
     pub failed_csv: Option<PathBuf>,
 
-    /// Forget the journal of rows already sent, and send every row again
+    /// Start a new run: forget the journal of rows already sent, and send every row again
     #[arg(long, requires = "csv", help_heading = "Bulk")]
     pub restart: bool,
 
-    /// Also send again the rows the journal marks uncertain: a server error, a timeout or
-    /// a connection dropped after sending left it unknown whether they were queued
-    /// [default: skip them]
-    #[arg(
-        long,
-        requires = "csv",
-        conflicts_with = "restart",
-        help_heading = "Bulk"
-    )]
-    pub retry_uncertain: bool,
+    /// Name the run. Each row is sent with an Idempotency-Key made from the run, the file
+    /// and the row, so the server queues a row once however often it is sent; the same
+    /// run id resumes a run even where its journal is lost (another machine) [default: the
+    /// journal's, or a new one]
+    #[arg(long, value_name = "ID", requires = "csv", value_parser = parse_run_id,
+          help_heading = "Bulk")]
+    pub run_id: Option<String>,
+}
+
+fn parse_run_id(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty() && s.len() <= 100 && s.chars().all(|c| c.is_ascii_graphic() || c == ' ');
+    if ok && s.trim() == s {
+        Ok(s.to_owned())
+    } else {
+        Err(
+            "expected 1 to 100 printable ASCII characters, not starting or ending with a space"
+                .into(),
+        )
+    }
 }
 
 /// `svw send --csv FILE`.
@@ -100,13 +113,15 @@ pub async fn exec(csv: &Path, args: &SendArgs, ctx: &Context) -> Result<(), Fail
 
 /// What a run sends, settled before the first send.
 struct Plan {
+    csv: PathBuf,
     sheet: Sheet,
     /// The content with its `{{column}}` fields still in it.
     draft: Draft,
-    /// What the journal says of earlier runs (nothing with --restart).
-    earlier: Journaled,
-    retry_uncertain: bool,
-    /// The rows this run sends, in file order.
+    /// What the run is, as its journal records it.
+    run: Run,
+    /// Rows an earlier pass of this run sent (none for a new run), with their recipient.
+    earlier: BTreeMap<usize, String>,
+    /// The rows this pass sends, in file order.
     pending: Vec<usize>,
     journal_path: PathBuf,
     failed_csv: PathBuf,
@@ -127,32 +142,49 @@ impl Plan {
 
         let journal_path = Journal::path_for(csv);
         let earlier = if args.bulk.restart {
-            Journaled::default()
+            None
         } else {
             Journal::read(&journal_path)?
         };
-        let done = &earlier.sent;
-        let uncertain = &earlier.uncertain;
-        let mut journal_rows = done.clone();
-        journal_rows.extend(uncertain.iter().map(|(r, to)| (*r, to.clone())));
-        sheet.check_journal(&journal_rows).map_err(|(row, was, now)| {
-            Failure::usage(format!(
-                "{} does not match {}: row {row} was sent to {was}, the file now has {now}",
-                journal_path.display(),
-                csv.display(),
-            ))
-            .hint("the CSV changed since the last run: pass --restart to send every row again, or restore the file")
-        })?;
-        let journal = Journal::open(&journal_path, args.bulk.restart)?;
-        let retry_uncertain = args.bulk.retry_uncertain;
+        let this_run = |run_id: String| Run {
+            run_id,
+            server: client.base_url().to_owned(),
+            instance: instance.to_string(),
+            template: (&draft).into(),
+            csv_sha256: sheet.sha256.clone(),
+        };
+        let (run, earlier, start) = match earlier {
+            Some(journaled) => {
+                let run_id = args.bulk.run_id.clone();
+                let now = this_run(run_id.unwrap_or_else(|| journaled.run.run_id.clone()));
+                let differences = journaled.run.differences(&now, csv);
+                if !differences.is_empty() {
+                    return Err(Failure::usage(format!(
+                        "{} is the journal of another run: {}",
+                        journal_path.display(),
+                        differences.join("; ")
+                    ))
+                    .hint("to resume that run, run it as it was; to start a new run that sends every row, pass --restart (the journal is started over)"));
+                }
+                (journaled.run, journaled.sent, false)
+            }
+            None => {
+                let run_id = args.bulk.run_id.clone();
+                let run =
+                    this_run(run_id.unwrap_or_else(|| IdempotencyKey::generate().to_string()));
+                (run, BTreeMap::new(), true)
+            }
+        };
+        let journal = Journal::open(&journal_path, &run, start)?;
         let pending: Vec<usize> = (1..=sheet.rows.len())
-            .filter(|r| !done.contains_key(r) && (retry_uncertain || !uncertain.contains_key(r)))
+            .filter(|r| !earlier.contains_key(r))
             .collect();
         let plan = Plan {
+            csv: csv.to_owned(),
             sheet,
             draft,
+            run,
             earlier,
-            retry_uncertain,
             pending,
             journal_path,
             failed_csv: args
@@ -173,44 +205,15 @@ impl Plan {
         Ok((plan, runner))
     }
 
-    /// Says which rows earlier runs leave out, before the progress bar starts.
+    /// Says which rows earlier passes of the run leave out, before the progress bar starts.
     fn announce(&self, p: &Printer) {
-        let done = &self.earlier.sent;
-        let uncertain = &self.earlier.uncertain;
-        let retry_uncertain = self.retry_uncertain;
-        let journal_path = &self.journal_path;
-        if !done.is_empty() {
+        if !self.earlier.is_empty() {
             p.info(format!(
-                "Skipping {} row(s) already sent (journal {})",
-                done.len(),
-                journal_path.display()
+                "Resuming run {}: skipping {} row(s) already sent (journal {})",
+                self.run.run_id,
+                self.earlier.len(),
+                self.journal_path.display()
             ));
-        }
-        if !uncertain.is_empty() {
-            let rows = row_list(uncertain.keys());
-            if retry_uncertain {
-                p.info(format!(
-                    "Sending again {} row(s) that may already have been queued (--retry-uncertain): {rows}",
-                    uncertain.len()
-                ));
-            } else {
-                p.warn(format!(
-                    "skipping {} row(s) that may already have been queued (a server error, a timeout \
-                     or a dropped connection left it unknown): {rows}; check them with \
-                     `svw queue status` or the recipients, and pass --retry-uncertain to send them \
-                     again",
-                    uncertain.len()
-                ));
-            }
-        }
-    }
-
-    /// Rows an earlier run left uncertain that this run leaves alone.
-    fn skipped_uncertain(&self) -> usize {
-        if self.retry_uncertain {
-            0
-        } else {
-            self.earlier.uncertain.len()
         }
     }
 
@@ -246,7 +249,8 @@ struct Runner {
 enum Sent {
     /// The API answered, or the request failed on its own.
     Answer(Result<Queued, Error>),
-    /// A second Ctrl-C cut the request short: it may have reached the server.
+    /// A second Ctrl-C cut the request short: it may have reached the server, and a re-run
+    /// sends it again with the same key.
     CutShort,
     /// A second Ctrl-C came while a rate limit was waited out: nothing was queued.
     Abandoned,
@@ -303,7 +307,7 @@ impl Runner {
             if *self.stop.borrow() != Stop::Running {
                 break;
             }
-            match self.send_row(row, target, content).await {
+            match self.send_row(row, &plan.run, target, content).await {
                 Sent::Answer(Ok(queued)) => {
                     self.journal.record(row, &to, queued.queue_id)?;
                     results.push(RowResult {
@@ -311,22 +315,18 @@ impl Runner {
                         to,
                         queue_id: Some(queued.queue_id),
                         error: None,
-                        uncertain: false,
+                        resent_by_rerun: false,
                     });
                 }
                 Sent::Answer(Err(err)) => {
                     let stop = stops_the_run(&err);
-                    // Sent, and the answer (if any) does not say whether the row was queued:
-                    // a timeout, a connection broken after sending, a 5xx, an undecodable 2xx.
-                    // A connection refused sent nothing: a plain failure that a re-run retries.
+                    // Sent, and the answer (if any) does not say whether the row was queued
+                    // (the SDK's retries ran out): the re-run sends it with the same key,
+                    // which the server answers without queuing it twice.
                     let maybe_queued = err.may_have_been_processed();
                     let failure = Failure::from(err);
                     let mut result = RowResult::failed(row, to, failure.message.clone());
-                    if maybe_queued {
-                        self.journal.record_uncertain(row, &result.to)?;
-                        result.uncertain = true;
-                        result.error = Some(format!("{} (may have been queued)", failure.message));
-                    }
+                    result.resent_by_rerun = maybe_queued;
                     self.warn_row(&result);
                     results.push(result);
                     if stop {
@@ -335,13 +335,8 @@ impl Runner {
                     }
                 }
                 Sent::CutShort => {
-                    self.journal.record_uncertain(row, &to)?;
-                    let mut result = RowResult::failed(
-                        row,
-                        to,
-                        "interrupted while sending (may have been queued)".into(),
-                    );
-                    result.uncertain = true;
+                    let mut result = RowResult::failed(row, to, "interrupted while sending".into());
+                    result.resent_by_rerun = true;
                     self.warn_row(&result);
                     results.push(result);
                     break;
@@ -358,12 +353,18 @@ impl Runner {
         })
     }
 
-    /// Sends one row, sitting out rate limits the SDK gave up on (up to a few minutes each).
-    async fn send_row(&mut self, row: usize, target: Target, content: Content) -> Sent {
+    /// Sends one row with its Idempotency-Key, sitting out rate limits the SDK gave up on
+    /// (up to a few minutes each).
+    async fn send_row(&mut self, row: usize, run: &Run, target: Target, content: Content) -> Sent {
+        let key = run.row_key(row);
         let mut tries = 1;
         loop {
+            let send = self
+                .client
+                .send_message(self.instance.clone(), target.clone(), content.clone())
+                .idempotency_key(&key);
             let result = tokio::select! {
-                result = self.client.send_message(self.instance.clone(), target.clone(), content.clone()) => result,
+                result = send => result,
                 () = quit_now(&mut self.stop) => return Sent::CutShort,
             };
             let wait = match &result {

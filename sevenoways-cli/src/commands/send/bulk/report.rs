@@ -36,12 +36,11 @@ impl Outcome {
         let wrote_failed = write_failed(&plan.failed_csv, &plan.sheet, &failed)?;
         let summary = Summary {
             success: failed.is_empty() && results.len() == plan.pending.len(),
+            run_id: &plan.run.run_id,
             total: plan.sheet.rows.len(),
             sent: results.len() - failed.len(),
-            skipped: plan.earlier.sent.len(),
-            skipped_uncertain: plan.skipped_uncertain(),
+            skipped: plan.earlier.len(),
             failed: failed.len(),
-            uncertain: results.iter().filter(|r| r.uncertain).count(),
             not_attempted: plan.pending.len() - results.len(),
             journal: plan.journal_path.display().to_string(),
             failed_csv: wrote_failed.then(|| plan.failed_csv.display().to_string()),
@@ -53,16 +52,16 @@ impl Outcome {
             "re-run the same command to resume: the {} row(s) sent so far are skipped",
             summary.sent + summary.skipped
         );
-        let now_uncertain: Vec<usize> = results
+        let unanswered: Vec<usize> = results
             .iter()
-            .filter(|r| r.uncertain)
+            .filter(|r| r.resent_by_rerun)
             .map(|r| r.row)
             .collect();
-        if !now_uncertain.is_empty() {
+        if !unanswered.is_empty() {
             resume.push_str(&format!(
-                ", and so is row {} which may have been queued (check `svw queue status`; \
-                 --retry-uncertain sends it again)",
-                row_list(&now_uncertain)
+                ", and row {} whose answer was lost is sent with the same Idempotency-Key, so \
+                 the server queues it once either way (re-run within 24 hours)",
+                row_list(&unanswered)
             ));
         }
         if let Some(failure) = stopped {
@@ -84,8 +83,11 @@ impl Outcome {
                 summary.total
             ))
             .hint(format!(
-                "see {}; fix those rows and {resume}",
-                plan.failed_csv.display()
+                "see {failed_csv}; a re-run of the same command tries those rows again (once \
+                 what they need exists, a group say); to correct the rows themselves, fix them in \
+                 {failed_csv} and send that file (a change to {csv} is another run)",
+                failed_csv = plan.failed_csv.display(),
+                csv = plan.csv.display(),
             )));
         }
         Ok(())
@@ -102,9 +104,10 @@ pub(super) struct RowResult {
     pub(super) queue_id: Option<QueueId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) error: Option<String>,
-    /// Sent, but the answer did not say whether it was queued.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub(super) uncertain: bool,
+    /// Sent, but no answer said whether it was queued: a re-run sends it again with the
+    /// same key, and the server queues it at most once.
+    #[serde(skip)]
+    pub(super) resent_by_rerun: bool,
 }
 
 impl RowResult {
@@ -114,7 +117,7 @@ impl RowResult {
             to,
             queue_id: None,
             error: Some(error),
-            uncertain: false,
+            resent_by_rerun: false,
         }
     }
 }
@@ -124,14 +127,12 @@ impl RowResult {
 #[serde(rename_all = "camelCase")]
 struct Summary<'a> {
     success: bool,
+    /// The run's id (`--run-id`), which its rows' Idempotency-Keys are made from.
+    run_id: &'a str,
     total: usize,
     sent: usize,
     skipped: usize,
-    /// Rows an earlier run left uncertain, skipped without --retry-uncertain.
-    skipped_uncertain: usize,
     failed: usize,
-    /// Rows of this run that may have been queued (also counted in `failed`).
-    uncertain: usize,
     not_attempted: usize,
     journal: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,17 +185,8 @@ fn print_summary(p: &Printer, s: &Summary) {
         if s.skipped > 0 {
             parts.push(format!("skipped {} (already sent)", s.skipped));
         }
-        if s.skipped_uncertain > 0 {
-            parts.push(format!(
-                "skipped {} (may have been queued; --retry-uncertain sends them)",
-                s.skipped_uncertain
-            ));
-        }
         if s.failed > 0 {
             parts.push(format!("failed {}", s.failed));
-        }
-        if s.uncertain > 0 {
-            parts.push(format!("{} of them maybe queued", s.uncertain));
         }
         if s.not_attempted > 0 {
             parts.push(format!("not attempted {}", s.not_attempted));

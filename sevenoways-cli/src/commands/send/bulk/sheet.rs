@@ -5,12 +5,12 @@
 //! stray quote, rows of different lengths, no recipient column) sends nothing rather than
 //! half of itself.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use sevenoways_sdk::{GroupTarget, Phone, Target, ValidationError};
+use sha2::{Digest, Sha256};
 
-use super::journal::one_field;
 use crate::exit::Failure;
 
 /// Which column says where a row goes.
@@ -23,6 +23,8 @@ struct Columns {
 
 /// The CSV, read whole before the first send.
 pub(super) struct Sheet {
+    /// SHA-256 of the file's bytes, hex: what the journal records as the file's content.
+    pub(super) sha256: String,
     pub(super) header: csv::StringRecord,
     /// Row `n` of the file (1-based, as messages and the journal count) is `rows[n - 1]`.
     pub(super) rows: Vec<csv::StringRecord>,
@@ -93,6 +95,7 @@ impl Sheet {
             )));
         }
         Ok(Self {
+            sha256: hex::encode(Sha256::digest(&bytes)),
             header,
             rows,
             columns,
@@ -117,28 +120,6 @@ impl Sheet {
             .and_then(|i| row.get(i))
             .unwrap_or_default()
             .to_owned()
-    }
-
-    /// Checks that each journaled row still goes where it went; else `(row, was, now)`.
-    pub(super) fn check_journal(
-        &self,
-        done: &BTreeMap<usize, String>,
-    ) -> Result<(), (usize, String, String)> {
-        for (&row, was) in done {
-            let now = self
-                .rows
-                .get(row.wrapping_sub(1))
-                .and_then(|r| self.recipient(r).ok())
-                .map(|(_, to)| one_field(&to));
-            if now.as_deref() != Some(was.as_str()) {
-                return Err((
-                    row,
-                    was.clone(),
-                    now.unwrap_or_else(|| "no such row".into()),
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// The row's recipient, and how to show it: the first non-empty of phone, groupId, group.
