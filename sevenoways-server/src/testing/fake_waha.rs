@@ -502,13 +502,17 @@ fn webhook_of(config: &Value) -> (Option<String>, Vec<String>, Option<String>) {
 }
 
 /// After a start: STARTING, then SCAN_QR_CODE, each posted, as a real session does.
+///
+/// The session shows SCAN_QR_CODE only once that event has been answered: tests wait for
+/// that status before pairing, and an event still in flight would otherwise reach the
+/// relay after the pairing's WORKING and take the number back to pairing (seen under load).
 fn starting(inner: &Arc<Inner>, name: &str) {
     inner.set_status(name, "STARTING");
     let (inner, name) = (inner.clone(), name.to_owned());
     tokio::spawn(async move {
         inner.status_event(&name, "STARTING").await;
-        inner.set_status(&name, "SCAN_QR_CODE");
         inner.status_event(&name, "SCAN_QR_CODE").await;
+        inner.set_status(&name, "SCAN_QR_CODE");
     });
 }
 
