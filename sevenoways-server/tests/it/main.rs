@@ -23,5 +23,6 @@ mod e2e_webhooks;
 mod keys_cli;
 mod kill_restart;
 mod openapi;
+mod openapi_conformance;
 mod queue_leases;
 mod store_limits;
