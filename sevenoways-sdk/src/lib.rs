@@ -64,7 +64,8 @@ pub use ids::{
     ScheduleId, WebhookId,
 };
 pub use models::common::{
-    CronExpr, Empty, ErrorBody, MediaUrl, MessageText, RATE_LIMIT_MESSAGE, Success, TimeZone,
+    CronExpr, Empty, ErrorBody, MediaUrl, MessageText, NoFields, RATE_LIMIT_MESSAGE, Success,
+    TimeZone,
 };
 pub use models::messages::{Content, GroupTarget, Queued, SendMessage, Target};
 pub use models::webhooks::{Event, EventData};

@@ -3,9 +3,16 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::endpoint::{Endpoint, Method, NoBody, body_endpoint, fill_route, path_endpoint};
+use crate::endpoint::{
+    Answer, Auth, Endpoint, Link, MediaType, Method, NoBody, body_endpoint, fill_route,
+    path_endpoint,
+};
 use crate::ids::InstanceId;
 use crate::models::common::Empty;
+use crate::models::groups::ListGroups;
+use crate::models::sandbox::{
+    AddSandboxGroup, GetOutbox, PairSandboxInstance, SandboxInbound, UnpairSandboxInstance,
+};
 use crate::validation::{Validate, ValidationError};
 
 /// Whether an instance's number is connected.
@@ -80,8 +87,9 @@ pub struct InstanceList {
 pub struct CreateInstanceRequest {
     /// The id to create.
     pub instance_id: InstanceId,
-    /// A label for people; defaults to the id.
+    /// A label for people, at most 100 characters; defaults to the id.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 100)))]
     pub label: String,
 }
 
@@ -107,7 +115,23 @@ impl Validate for CreateInstanceRequest {
     }
 }
 
-body_endpoint!(CreateInstanceRequest => POST "/api/instances" -> InstanceCreated);
+body_endpoint!(CreateInstanceRequest => POST "/api/instances" -> InstanceCreated {
+    answers: [Answer::new(409, "This API key already has an instance with this id.")],
+    examples: [("Second number", r#"{"instanceId":"number2","label":"Second Line"}"#)],
+    links: [
+        Link::to::<GetQr>(&[("id", INSTANCE)]),
+        Link::to::<ListGroups>(&[("id", INSTANCE)]),
+        Link::to::<DeleteInstance>(&[("id", INSTANCE)]),
+        Link::to::<PairSandboxInstance>(&[("id", INSTANCE)]),
+        Link::to::<UnpairSandboxInstance>(&[("id", INSTANCE)]),
+        Link::to::<AddSandboxGroup>(&[("id", INSTANCE)]),
+        Link::to::<SandboxInbound>(&[("id", INSTANCE)]),
+        Link::to::<GetOutbox>(&[("instanceId", INSTANCE)]),
+    ],
+});
+
+/// Where a created instance's id is in the answer, for links.
+const INSTANCE: &str = "$response.body#/instance/instanceId";
 
 path_endpoint! {
     /// `GET /api/instances`: the key's instances, oldest first.
@@ -170,6 +194,65 @@ impl Endpoint for GetQr {
     fn body(&self) -> Option<&NoBody> {
         None
     }
+
+    const AUTH: Auth = Auth::ApiKeyOrQrToken;
+    const ANSWERS: &'static [Answer] = &[Answer::new(
+        400,
+        "format is not html, png, svg or json (the message says so).",
+    )];
+    const ALSO_ANSWERS_AS: &'static [MediaType] = &[
+        MediaType {
+            mime: "text/html",
+            when: "without format, or with format=html: the pairing page for a browser",
+            binary: false,
+        },
+        MediaType {
+            mime: "image/png",
+            when: "with format=png",
+            binary: true,
+        },
+        MediaType {
+            mime: "image/svg+xml",
+            when: "with format=svg",
+            binary: false,
+        },
+    ];
+
+    #[cfg(feature = "schema")]
+    fn path_schemas(generator: &mut schemars::SchemaGenerator) -> Option<Vec<schemars::Schema>> {
+        Some(vec![generator.subschema_for::<InstanceId>()])
+    }
+
+    #[cfg(feature = "schema")]
+    fn query_schema(generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
+        Some(<QrQuery as schemars::JsonSchema>::json_schema(generator))
+    }
+}
+
+/// The query of `GET /api/instances/{id}/qr` (besides a QR link's `token`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct QrQuery {
+    /// What to answer: the HTML pairing page (the default), the code as a PNG or SVG
+    /// image, or as JSON ([`QrCode`]) for a program to draw.
+    #[serde(default)]
+    pub format: Option<QrFormat>,
+}
+
+/// `?format=` of the QR endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum QrFormat {
+    /// The pairing page, for a browser.
+    #[default]
+    Html,
+    /// A PNG image.
+    Png,
+    /// An SVG image.
+    Svg,
+    /// [`QrCode`] as JSON.
+    Json,
 }
 
 /// `GET /api/instances/:id/qr?format=json`: what a program needs to draw the code itself.

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::endpoint::{body_endpoint, path_endpoint};
+use crate::endpoint::{Answer, Link, body_endpoint, path_endpoint};
 use crate::ids::{DeliveryId, EventId, InstanceId, QueueId, WebhookId};
 use crate::models::common::Empty;
 use crate::secret::WebhookSecret;
@@ -226,6 +226,7 @@ impl<'de> Deserialize<'de> for Event {
 #[serde(rename_all = "camelCase")]
 pub struct CreateWebhookRequest {
     /// Where events are POSTed (http or https).
+    #[cfg_attr(feature = "schema", schemars(with = "crate::MediaUrl"))]
     pub url: String,
     /// Event names to send; empty means all.
     #[serde(
@@ -233,23 +234,60 @@ pub struct CreateWebhookRequest {
         deserialize_with = "super::de::one_or_many",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[cfg_attr(feature = "schema", schemars(with = "super::de::OneOrMany<EventName>"))]
     pub events: Vec<String>,
-    /// The signing secret; the server generates one when omitted.
+    /// The signing secret (16 to 256 characters); the server generates one when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<SecretText>"))]
     pub secret: Option<WebhookSecret>,
+}
+
+/// The schema of a secret a subscriber chooses ([`CreateWebhookRequest::validate`]).
+#[cfg(feature = "schema")]
+struct SecretText;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for SecretText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WebhookSecretText".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "minLength": 16, "maxLength": 256, "writeOnly": true})
+    }
+}
+
+/// The schema of an event name a subscription may ask for: one of [`EVENT_TYPES`].
+#[cfg(feature = "schema")]
+struct EventName;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for EventName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EventName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "enum": EVENT_TYPES})
+    }
 }
 
 impl Validate for CreateWebhookRequest {
     fn validate(&self) -> Result<(), ValidationError> {
-        let url = super::common::MediaUrl::for_field(&self.url, "url")?.to_url();
         // The URL is listed back by `GET /api/webhooks`: a password in it would leak there.
-        if !url.username().is_empty() || url.password().is_some() {
+        let authority = self.url.split("://").nth(1).unwrap_or("");
+        if authority
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("")
+            .contains('@')
+        {
             return Err(ValidationError::new(
                 "url",
                 "expected a URL without a user name or password: receivers authenticate \
                  deliveries by their X-Webhook-Signature",
             ));
         }
+        super::common::MediaUrl::exact(&self.url)
+            .map_err(|e| ValidationError::new("url", e.reason().to_owned()))?;
         for (i, e) in self.events.iter().enumerate() {
             if !EVENT_TYPES.contains(&e.as_str()) {
                 return Err(ValidationError::new(
@@ -259,18 +297,32 @@ impl Validate for CreateWebhookRequest {
             }
         }
         if let Some(s) = &self.secret
-            && s.expose().len() < 16
+            && !(16..=256).contains(&s.expose().chars().count())
         {
             return Err(ValidationError::new(
                 "secret",
-                "expected a secret of at least 16 characters",
+                "expected a secret of 16 to 256 characters",
             ));
         }
         Ok(())
     }
 }
 
-body_endpoint!(CreateWebhookRequest => POST "/api/webhooks" -> WebhookCreated);
+body_endpoint!(CreateWebhookRequest => POST "/api/webhooks" -> WebhookCreated {
+    answers: [Answer::new(409, "This API key has 25 webhooks already: delete one first.")],
+    examples: [(
+        "Sends and failures",
+        r#"{"url":"https://example.com/webhooks/sevenoways","events":["message.sent","message.failed"]}"#
+    )],
+    links: [
+        Link::to::<DeleteWebhook>(&[("id", WEBHOOK)]),
+        Link::to::<TestWebhook>(&[("id", WEBHOOK)]),
+        Link::to::<ListDeliveries>(&[("id", WEBHOOK)]),
+    ],
+});
+
+/// Where a created subscription's id is in the answer, for links.
+const WEBHOOK: &str = "$response.body#/webhook/id";
 
 path_endpoint! {
     /// `GET /api/webhooks`: the subscriptions, oldest first, never with their secrets.
@@ -299,8 +351,16 @@ path_endpoint! {
     ListDeliveries {
         /// The subscription's id (`wh_…`).
         id: WebhookId,
-    } => Get "/api/webhooks/{id}/deliveries" -> DeliveryList
+    } => Get "/api/webhooks/{id}/deliveries" -> DeliveryList {
+        links: [
+            Link::to::<GetDelivery>(&[("id", "$request.path.id"), ("deliveryId", DELIVERY)]),
+            Link::to::<Redeliver>(&[("id", "$request.path.id"), ("deliveryId", DELIVERY)]),
+        ],
+    }
 }
+
+/// The newest delivery's id in a delivery list, for links.
+const DELIVERY: &str = "$response.body#/deliveries/0/id";
 
 path_endpoint! {
     /// `GET /api/webhooks/{id}/deliveries/{deliveryId}`: one delivery with every attempt.
@@ -417,7 +477,7 @@ impl schemars::JsonSchema for Event {
                 "event": { "type": "string", "enum": EVENT_TYPES },
                 "timestamp": { "type": "string", "format": "date-time" },
                 "instanceId": generator.subschema_for::<InstanceId>(),
-                "data": { "oneOf": data }
+                "data": { "anyOf": data }
             }
         })
     }

@@ -8,8 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use hmac::Mac;
-use serde::Deserialize;
-use sevenoways_sdk::models::instances::{GetQr, InstanceStatus, QrCode};
+use sevenoways_sdk::models::instances::{GetQr, InstanceStatus, QrCode, QrFormat, QrQuery};
 use sevenoways_sdk::models::sandbox::PairSandboxInstance;
 use sevenoways_sdk::{Endpoint, InstanceId, Success};
 
@@ -26,12 +25,6 @@ pub(super) fn router() -> Router<AppState> {
 
 /// How often the pairing code changes while the page is open.
 const CODE_WINDOW_SECS: i64 = 20;
-
-/// `?format=` of the QR endpoint.
-#[derive(Debug, Deserialize)]
-pub struct QrQuery {
-    format: Option<String>,
-}
 
 /// The current pairing string: it changes every [`CODE_WINDOW_SECS`], like WhatsApp's.
 fn pairing_code(
@@ -61,16 +54,15 @@ pub async fn qr(
         .ok_or_else(|| ApiError::instance_not_found(&auth.instance))?;
     let paired = instance.status == InstanceStatus::Online;
     let (code, expires) = pairing_code(&state.qr_secret, auth.account, &auth.instance, Utc::now());
-    let format = q.format.as_deref().unwrap_or("html");
-    let response = match format {
-        "json" => Json(Success(QrCode {
+    let response = match q.format.unwrap_or_default() {
+        QrFormat::Json => Json(Success(QrCode {
             instance_id: auth.instance.clone(),
             status: instance.status,
             pairing_code: (!paired).then(|| code.clone()),
             expires_at: (!paired).then_some(expires),
         }))
         .into_response(),
-        "svg" => {
+        QrFormat::Svg => {
             let svg = qrcode::QrCode::new(code.as_bytes())
                 .map_err(|e| ApiError::Internal(e.to_string()))?
                 .render::<qrcode::render::svg::Color>()
@@ -78,13 +70,8 @@ pub async fn qr(
                 .build();
             ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
         }
-        "png" => ([(header::CONTENT_TYPE, "image/png")], png(&code)?).into_response(),
-        "html" => Html(page(&auth, &instance.label, paired)).into_response(),
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "format: expected html, png, svg or json, got {other:?}"
-            )));
-        }
+        QrFormat::Png => ([(header::CONTENT_TYPE, "image/png")], png(&code)?).into_response(),
+        QrFormat::Html => Html(page(&auth, &instance.label, paired)).into_response(),
     };
     let mut response = response;
     response

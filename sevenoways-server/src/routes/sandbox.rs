@@ -2,15 +2,14 @@
 
 use axum::Router;
 use axum::extract::State;
-use serde::Deserialize;
 use sevenoways_sdk::models::groups::Group;
 use sevenoways_sdk::models::instances::InstanceStatus;
 use sevenoways_sdk::models::sandbox::{
-    AddSandboxGroup, GetOutbox, Outbox, PairSandboxInstance, SandboxGroup, SandboxGroupRequest,
-    SandboxInbound, SandboxInboundRequest, UnpairSandboxInstance,
+    AddSandboxGroup, GetOutbox, Outbox, OutboxQuery, PairSandboxInstance, SandboxGroup,
+    SandboxGroupRequest, SandboxInbound, SandboxInboundRequest, UnpairSandboxInstance,
 };
 use sevenoways_sdk::models::webhooks::{InstanceEvent, MessageReceived};
-use sevenoways_sdk::{Empty, Endpoint, EventData, GroupId, InstanceId};
+use sevenoways_sdk::{Empty, Endpoint, EventData, GroupId, InstanceId, NoFields};
 
 use super::{Reply, ok, on};
 use crate::AppState;
@@ -44,7 +43,11 @@ pub(super) fn router() -> Router<AppState> {
 
 /// `POST /api/sandbox/instances/{id}/pair`: the simulated QR scan. Accepts the QR page's
 /// token as well as the API key, so the page's button works without a key.
-pub async fn pair(State(state): State<AppState>, auth: QrAuth) -> Reply<Empty> {
+pub async fn pair(
+    State(state): State<AppState>,
+    auth: QrAuth,
+    Body(NoFields {}): Body<NoFields>,
+) -> Reply<Empty> {
     let (account, id) = (auth.account, auth.instance);
     let event = NewEvent {
         account_id: account,
@@ -78,6 +81,7 @@ pub async fn unpair(
     State(state): State<AppState>,
     Authed(account): Authed,
     PathId(id): PathId<InstanceId>,
+    Body(NoFields {}): Body<NoFields>,
 ) -> Reply<Empty> {
     let instance = state
         .store
@@ -137,7 +141,7 @@ pub async fn add_group(
         .map_or(3, |g| g.participants);
     let group = Group {
         id: group_id,
-        name: req.name.trim().to_owned(),
+        name: req.name,
         participants,
     };
     state.store.upsert_group(account.id, &id, &group).await?;
@@ -168,23 +172,13 @@ pub async fn inbound(
     ok(Empty {})
 }
 
-/// `?instanceId=` of the outbox.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OutboxQuery {
-    instance_id: Option<String>,
-}
-
 /// `GET /api/sandbox/outbox?instanceId=ID`.
 pub async fn outbox(
     State(state): State<AppState>,
     Authed(account): Authed,
     QueryParams(q): QueryParams<OutboxQuery>,
 ) -> Reply<Outbox> {
-    let raw = q
-        .instance_id
-        .ok_or_else(|| ApiError::BadRequest("instanceId: is required (?instanceId=ID)".into()))?;
-    let id = InstanceId::new(&raw)?;
+    let id = q.instance_id;
     if state.store.get_instance(account.id, &id).await?.is_none() {
         return Err(ApiError::instance_not_found(&id));
     }

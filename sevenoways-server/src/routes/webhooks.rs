@@ -13,14 +13,14 @@ use sevenoways_sdk::models::webhooks::{
     ListWebhooks, Redeliver, TEST_EVENT, TestWebhook, Webhook, WebhookCreated, WebhookList,
 };
 use sevenoways_sdk::{
-    DeliveryId, Empty, Endpoint, EventData, InstanceId, WebhookId, WebhookSecret,
+    DeliveryId, Empty, Endpoint, EventData, InstanceId, NoFields, WebhookId, WebhookSecret,
 };
 
 use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
-use crate::extract::{Body, PathId};
+use crate::extract::{Body, FromPath, PathId};
 use crate::ids::Generate;
 use crate::store::NewEvent;
 use crate::time;
@@ -118,6 +118,7 @@ pub async fn test(
     State(state): State<AppState>,
     Authed(account): Authed,
     PathId(id): PathId<WebhookId>,
+    Body(NoFields {}): Body<NoFields>,
 ) -> Reply<Empty> {
     let now = Utc::now();
     let event = NewEvent {
@@ -180,6 +181,7 @@ pub async fn redeliver(
     State(state): State<AppState>,
     Authed(account): Authed,
     path: Result<Path<(String, String)>, PathRejection>,
+    Body(NoFields {}): Body<NoFields>,
 ) -> Reply<Empty> {
     let (id, delivery_id) = ids(path)?;
     let now = Utc::now();
@@ -199,12 +201,10 @@ fn ids(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(WebhookId, DeliveryId), ApiError> {
     let Path((id, delivery_id)) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let id = id
-        .parse::<WebhookId>()
-        .map_err(|_| ApiError::not_found(format!("webhook {id:?} not found")))?;
-    let delivery_id = delivery_id
-        .parse::<DeliveryId>()
-        .map_err(|_| delivery_not_found(&delivery_id))?;
+    let id = WebhookId::from_path(&id)
+        .ok_or_else(|| ApiError::not_found(format!("webhook {id:?} not found")))?;
+    let delivery_id =
+        DeliveryId::from_path(&delivery_id).ok_or_else(|| delivery_not_found(&delivery_id))?;
     Ok((id, delivery_id))
 }
 
