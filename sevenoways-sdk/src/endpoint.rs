@@ -578,6 +578,40 @@ mod tests {
         assert_eq!(OPERATIONS.len(), 37);
     }
 
+    /// The document's examples (the published documentation's bodies) are requests the
+    /// server accepts.
+    #[test]
+    fn every_example_parses_and_validates() {
+        struct Examples(Vec<String>);
+        impl Visitor for Examples {
+            fn visit<E: Endpoint>(&mut self, op: Operation) {
+                for e in E::EXAMPLES {
+                    if let Err(err) = e.check() {
+                        panic!("{} example {:?}: {err}", op.name, e.summary);
+                    }
+                    self.0.push(op.name.to_owned());
+                }
+            }
+        }
+        let mut seen = Examples(Vec::new());
+        visit_all(&mut seen);
+        // Every operation that takes a body with fields has one.
+        for name in [
+            "CreateInstanceRequest",
+            "SendRequest",
+            "SendNumberDocumentRequest",
+            "SendDocumentToChannelRequest",
+            "AddChannelRequest",
+            "CreateScheduleRequest",
+            "CreateWebhookRequest",
+            "AddSandboxGroup",
+            "SandboxInbound",
+        ] {
+            assert!(seen.0.iter().any(|n| n == name), "{name} has no example");
+        }
+        assert_eq!(seen.0.len(), 20);
+    }
+
     #[test]
     fn routes_are_filled_segment_by_segment() {
         assert_eq!(fill_route("/api/queue/{id}", &["142"]), "/api/queue/142");

@@ -42,6 +42,8 @@ pub mod endpoint;
 pub mod env;
 pub mod ids;
 pub mod models;
+#[cfg(all(test, feature = "schema"))]
+mod schema_agreement;
 pub mod secret;
 pub mod signature;
 pub mod validation;

@@ -69,7 +69,7 @@ pub struct AddChannelRequest {
 
 /// The JSON Schema of `inviteLink` ([`ChannelRef::parse`]).
 #[cfg(feature = "schema")]
-struct InviteLink;
+pub(crate) struct InviteLink;
 
 #[cfg(feature = "schema")]
 impl schemars::JsonSchema for InviteLink {
@@ -154,7 +154,7 @@ impl ChannelRef {
             let query_ok = tail.is_empty()
                 || tail
                     .strip_prefix('?')
-                    .is_some_and(|q| super::common::query_chars_ok(q));
+                    .is_some_and(super::common::query_chars_ok);
             (is_code(code) && query_ok).then(|| code.to_owned())
         });
         match link {

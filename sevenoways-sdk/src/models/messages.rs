@@ -366,8 +366,7 @@ impl schemars::JsonSchema for MimeType {
 /// `groups` or a true `sendAll`, and `sendAll` alone ([`GroupTarget::from_fields`]).
 #[cfg(feature = "schema")]
 pub(crate) fn group_target_rules(schema: &mut schemars::Schema) {
-    let rules = group_rules(false);
-    schema.insert("allOf".into(), rules.into());
+    schema.insert("allOf".into(), group_rules(false));
 }
 
 /// The group-target rules, with `phone` as a fourth choice when `phone` is true (schedules).
