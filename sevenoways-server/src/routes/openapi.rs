@@ -244,7 +244,17 @@ fn tags() -> Vec<Value> {
 
 /// The document's entry for a webhook event: the signed POST the server sends.
 fn webhook(name: &str, event: &Schema) -> Value {
+    // `message.sent` → `onMessageSent`.
+    let id: String = std::iter::once("on".to_owned())
+        .chain(name.split('.').map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        }))
+        .collect();
     json!({"post": {
+        "operationId": id,
         "summary": format!("The `{name}` event"),
         "description": "POSTed to every subscription whose events include it (POST /api/webhooks), \
             retried with backoff for 3 days until the receiver answers 2xx.",

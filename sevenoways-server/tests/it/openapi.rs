@@ -115,3 +115,95 @@ fn every_documented_endpoint_is_described() {
         "the webhook body is described"
     );
 }
+
+/// What the external run found undocumented is now declared: 409 on creating an
+/// instance, 400 on the outbox without `instanceId`, the QR code's media types, 429 with
+/// `Retry-After` and the documented body on every send (and only there), links from each
+/// create, unique operation ids.
+#[test]
+fn statuses_media_types_and_links_are_declared() {
+    let doc = document();
+    let paths = doc["paths"].as_object().unwrap();
+    let op = |method: &str, path: &str| paths[path][method].clone();
+    assert!(op("post", "/api/instances")["responses"]["409"].is_object());
+    assert!(op("get", "/api/sandbox/outbox")["responses"]["400"].is_object());
+    let outbox_params = op("get", "/api/sandbox/outbox")["parameters"].clone();
+    assert_eq!(outbox_params[0]["name"], "instanceId");
+    assert_eq!(outbox_params[0]["required"], true);
+    let qr = op("get", "/api/instances/{id}/qr");
+    let types: Vec<&String> = qr["responses"]["200"]["content"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "application/json",
+            "text/html",
+            "image/png",
+            "image/svg+xml"
+        ]
+    );
+    assert_eq!(qr["security"][1], serde_json::json!({"qrToken": []}));
+
+    let mut ids = std::collections::HashSet::new();
+    let mut limited = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(
+                ids.insert(op["operationId"].as_str().unwrap().to_owned()),
+                "{method} {path}: duplicate operationId {}",
+                op["operationId"]
+            );
+            let too_many = &op["responses"]["429"];
+            assert_eq!(
+                too_many.is_object(),
+                path.starts_with("/api/send"),
+                "{method} {path}"
+            );
+            if too_many.is_object() {
+                limited += 1;
+                assert_eq!(too_many["headers"]["Retry-After"]["required"], true);
+                assert_eq!(
+                    too_many["content"]["application/json"]["example"]["error"],
+                    sevenoways_sdk::RATE_LIMIT_MESSAGE
+                );
+            }
+            for status in ["401", "408", "500"] {
+                if path.starts_with("/api/") && path != "/api/openapi.json" {
+                    assert!(
+                        op["responses"][status].is_object(),
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(limited, 12, "the twelve send endpoints");
+
+    for (path, links) in [
+        (
+            "/api/instances",
+            ["getQr", "listGroups", "deleteInstance"].as_slice(),
+        ),
+        ("/api/schedules", &["deleteSchedule"]),
+        ("/api/channels", &["removeChannel"]),
+        (
+            "/api/webhooks",
+            &["deleteWebhook", "testWebhook", "listDeliveries"],
+        ),
+        ("/api/send", &["getQueueEntry"]),
+    ] {
+        let declared = &op("post", path)["responses"]["200"]["links"];
+        for l in links {
+            assert!(declared[l].is_object(), "POST {path} links to {l}");
+        }
+    }
+    // A POST that takes no fields may send no body; one that takes fields must.
+    assert_eq!(
+        op("post", "/api/sandbox/instances/{id}/pair")["requestBody"]["required"],
+        false
+    );
+    assert_eq!(op("post", "/api/send")["requestBody"]["required"], true);
+}
