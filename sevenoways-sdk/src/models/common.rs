@@ -77,6 +77,7 @@ pub const MAX_URL_LEN: usize = 2048;
 
 /// [`MediaUrl`]'s syntax for a host name. An IP-address host is accepted too (see
 /// [`MediaUrl`]); a pattern cannot tell which addresses the server's policy allows.
+#[cfg(feature = "schema")]
 pub(crate) const URL_PATTERN: &str = concat!(
     "^https?://",
     "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*",
@@ -286,6 +287,7 @@ const CRON_FIELDS: [(&str, u32, u32, &str); 5] = [
 ];
 
 /// The pattern [`CronExpr`] checks, field by field.
+#[cfg(feature = "schema")]
 fn cron_pattern() -> String {
     let fields: Vec<String> = CRON_FIELDS
         .iter()
