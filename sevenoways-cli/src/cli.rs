@@ -122,7 +122,7 @@ pub enum Command {
     Groups(groups::GroupsArgs),
     /// List, add and remove saved channels
     Channels(channels::ChannelsArgs),
-    /// List, create and delete scheduled messages
+    /// List, create, delete and resume scheduled messages
     Schedules(schedules::SchedulesArgs),
     /// Follow a queued message
     Queue(queue::QueueArgs),

@@ -1,6 +1,8 @@
 //! A webhook receiver: an axum server on 127.0.0.1:3000 that checks each delivery's
-//! `X-Webhook-Signature` (HMAC-SHA256 of the body with your webhook secret) and prints
-//! the event. A missing or wrong signature is answered 401 and the event is ignored.
+//! Standard Webhooks signature (`webhook-signature`, HMAC-SHA256 of the event id, the
+//! attempt time and the body with your webhook secret), refuses deliveries signed more
+//! than five minutes ago (replays), and prints the event. A missing or wrong signature is
+//! answered 401 and the event is ignored.
 //!
 //! The signature is checked over the raw body bytes exactly as received, never over a
 //! re-serialisation of the parsed JSON.
@@ -14,14 +16,7 @@
 //! ```
 //!
 //! Then subscribe `http://127.0.0.1:3000/webhook` (with `POST /api/webhooks` or
-//! `svw webhooks create`), or try it by hand:
-//!
-//! ```text
-//! BODY='{"id":"evt_1","event":"instance.online","timestamp":"2026-11-24T09:00:00Z","instanceId":"number2","data":{"status":"online"}}'
-//! SIG=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$WEBHOOK_SECRET" | sed 's/^.* //')
-//! curl -i http://127.0.0.1:3000/webhook -H "X-Webhook-Signature: sha256=$SIG" \
-//!     -H 'Content-Type: application/json' --data-raw "$BODY"
-//! ```
+//! `svw webhooks create`) and send it a test event (`svw webhooks test ID`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -32,7 +27,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use sevenoways_sdk::models::webhooks::EventData;
-use sevenoways_sdk::signature::{ID_HEADER, SIGNATURE_HEADER, Verifier, VerifyError};
+use sevenoways_sdk::signature::{StandardHeaders, Verifier, VerifyError};
 use sevenoways_sdk::{Event, WebhookSecret};
 
 const ADDR: &str = "127.0.0.1:3000";
@@ -88,14 +83,11 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, &'static str) {
-    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    match verifier.verify(&body, signature) {
+    let standard = StandardHeaders::from_fn(|name| headers.get(name).and_then(|v| v.to_str().ok()));
+    match verifier.verify_standard(&body, &standard) {
         Ok(event) => {
-            let delivery = headers
-                .get(ID_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            print_event(&event, delivery);
+            // Deliveries are at least once: deduplicate on webhook-id, the event id.
+            print_event(&event, standard.id.unwrap_or("-"));
             (StatusCode::OK, "ok\n")
         }
         Err(e @ VerifyError::Body(_)) => {
@@ -111,7 +103,7 @@ async fn receive(
 
 fn print_event(event: &Event, delivery: &str) {
     println!(
-        "{} {} instance={} id={} (X-Webhook-Id {delivery})",
+        "{} {} instance={} id={} (webhook-id {delivery})",
         event.timestamp.format("%Y-%m-%d %H:%M:%S"),
         event.event_type(),
         event.instance_id,

@@ -167,6 +167,10 @@ pub enum Auth {
     /// The `x-api-key` header, or the `?token=` of a QR link for the instance in the path
     /// (the pairing page, opened from a shared link, has no header to send).
     ApiKeyOrQrToken,
+    /// The `x-api-key` header, or the sandbox pairing token of the instance in the path
+    /// (the `#pair=` of the create answer's `sandboxPairUrl`, which the QR page's scan
+    /// button sends as `x-sandbox-pair-token`).
+    ApiKeyOrPairToken,
 }
 
 /// A status an operation can answer, and when.
@@ -505,11 +509,13 @@ use crate::models::queue::GetQueueEntry;
 use crate::models::sandbox::{
     AddSandboxGroup, GetOutbox, PairSandboxInstance, SandboxInbound, UnpairSandboxInstance,
 };
-use crate::models::schedules::{CreateScheduleRequest, DeleteSchedule, ListSchedules};
+use crate::models::schedules::{
+    CreateScheduleRequest, DeleteSchedule, ListSchedules, ResumeSchedule,
+};
 use crate::models::usage::GetUsage;
 use crate::models::webhooks::{
-    CreateWebhookRequest, DeleteWebhook, GetDelivery, ListDeliveries, ListWebhooks, Redeliver,
-    TestWebhook,
+    CreateWebhookRequest, DeleteWebhook, EnableWebhook, GetDelivery, ListDeliveries, ListWebhooks,
+    Redeliver, RotateWebhookSecret, TestWebhook,
 };
 
 operations! {
@@ -539,6 +545,7 @@ operations! {
     ListSchedules: "schedules", "List schedules with their next run";
     CreateScheduleRequest: "schedules", "Create a cron schedule in an IANA time zone";
     DeleteSchedule: "schedules", "Delete a schedule";
+    ResumeSchedule: "schedules", "Resume a schedule paused after repeated runs over the plan's message cap";
 
     GetQueueEntry: "queue", "A queue entry's status, attempts, timestamps and failure reason";
 
@@ -557,6 +564,8 @@ operations! {
     ListDeliveries: "webhooks", "Recent deliveries, newest first: status, response code, latency, next attempt";
     GetDelivery: "webhooks", "One delivery with every attempt";
     Redeliver: "webhooks", "Send a delivery again now";
+    EnableWebhook: "webhooks", "Enable a webhook that was disabled after failing for too long; its pending deliveries go at once";
+    RotateWebhookSecret: "webhooks", "A new signing secret, shown once; the old one signs webhook-signature too for 24 hours";
 }
 
 #[cfg(test)]
@@ -575,7 +584,7 @@ mod tests {
             );
             assert!(op.route.starts_with("/api/"), "{}", op.route);
         }
-        assert_eq!(OPERATIONS.len(), 37);
+        assert_eq!(OPERATIONS.len(), 40);
     }
 
     /// The document's examples (the published documentation's bodies) are requests the
@@ -606,10 +615,11 @@ mod tests {
             "CreateWebhookRequest",
             "AddSandboxGroup",
             "SandboxInbound",
+            "RotateWebhookSecret",
         ] {
             assert!(seen.0.iter().any(|n| n == name), "{name} has no example");
         }
-        assert_eq!(seen.0.len(), 20);
+        assert_eq!(seen.0.len(), 22);
     }
 
     #[test]

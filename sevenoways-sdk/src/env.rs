@@ -22,3 +22,9 @@ pub const LISTEN: &str = "SEVENOWAYS_LISTEN";
 pub const DATA_DIR: &str = "SEVENOWAYS_DATA_DIR";
 /// The server's TOML configuration file (`sevenoways-server --config`).
 pub const CONFIG: &str = "SEVENOWAYS_CONFIG";
+/// The server's key for sealing webhook secrets at rest: 32 bytes as 64 hex digits or
+/// base64 (`openssl rand -hex 32`). Unset: secrets are stored as given.
+pub const SECRETS_KEY: &str = "SEVENOWAYS_SECRETS_KEY";
+/// The sealing key being replaced: secrets sealed with it are sealed again with
+/// [`SECRETS_KEY`] when the server starts. Unset it once that has happened.
+pub const SECRETS_KEY_PREVIOUS: &str = "SEVENOWAYS_SECRETS_KEY_PREVIOUS";

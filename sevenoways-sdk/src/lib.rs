@@ -27,6 +27,27 @@
 //!   (`default-features = false`) the crate is the shared types, the form codec
 //!   ([`body`]) and webhook signing ([`signature`]): what `sevenoways-server` uses.
 //!
+//! ## Receiving webhooks
+//! Verify each delivery over the raw body bytes with [`signature::Verifier`]:
+//! `verify_standard` checks the Standard Webhooks headers (`webhook-id`,
+//! `webhook-timestamp`, `webhook-signature`) and refuses a delivery signed more than five
+//! minutes away, so a recorded one cannot be replayed; `verify` checks the documented
+//! `X-Webhook-Signature` alone. Give the verifier both secrets while rotating one.
+//!
+//! ```
+//! use sevenoways_sdk::signature::{StandardHeaders, Verifier};
+//! use sevenoways_sdk::WebhookSecret;
+//! # let (body, received): (&[u8], Vec<(&str, &str)>) = (b"{}", vec![]);
+//! let verifier = Verifier::new([WebhookSecret::new("whsec_...")]);
+//! let headers = StandardHeaders::from_fn(|name| {
+//!     received.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+//! });
+//! match verifier.verify_standard(body, &headers) {
+//!     Ok(event) => println!("{} {}", event.event_type(), event.id),
+//!     Err(e) => eprintln!("rejected: {e}"), // answer 401
+//! }
+//! ```
+//!
 //! ## Layout
 //! [`models`] has one module per resource (instances, groups, messages, communities,
 //! channels, schedules, queue, webhooks, usage, sandbox): its bodies, answers and one
@@ -42,6 +63,7 @@ pub mod endpoint;
 pub mod env;
 pub mod ids;
 pub mod models;
+pub mod page;
 #[cfg(all(test, feature = "schema"))]
 mod schema_agreement;
 pub mod secret;
@@ -56,7 +78,7 @@ mod client;
 mod error;
 
 #[cfg(feature = "client")]
-pub use client::{BodyEncoding, Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use client::{BodyEncoding, Client, ClientBuilder, DEFAULT_BASE_URL, Pages};
 #[cfg(feature = "client")]
 pub use error::{Error, Result};
 
@@ -71,6 +93,7 @@ pub use models::common::{
 };
 pub use models::messages::{Content, GroupTarget, Queued, SendMessage, Target};
 pub use models::webhooks::{Event, EventData};
+pub use page::{Cursor, PageParams, PageSize};
 pub use secret::{ApiKey, WebhookSecret};
 pub use validation::{Validate, ValidationError};
 

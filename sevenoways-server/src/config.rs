@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+pub use crate::engine::EngineKind;
 use crate::limits::{PlanLimits, Plans};
 
 /// Everything the server can be told. Every field has a default, so an empty TOML
@@ -15,6 +16,9 @@ use crate::limits::{PlanLimits, Plans};
 /// listen = "127.0.0.1:8080"
 /// data_dir = "./sevenoways-data"
 /// public_url = "https://relay.example.com"
+/// # "sandbox" | "waha" | "meta": the engine of instances created without one. With the
+/// # sandbox this is a development server (see `Config::is_development`).
+/// default_engine = "sandbox"
 ///
 /// [pacing]
 /// min_gap_ms = 1000
@@ -24,26 +28,53 @@ use crate::limits::{PlanLimits, Plans};
 /// delivered_after_ms = 2000
 /// read_after_ms = 5000
 ///
-/// # Plans: the send rate and message caps of each API key's plan. A plan named
+/// # Plans: the send rate, message caps and quotas of each API key's plan. A plan named
 /// # "default" replaces the built-in one (60 requests/minute, 1000 messages/day,
-/// # 20000 messages/month, reset at UTC midnight / the 1st of the month).
+/// # 20000 messages/month, reset at UTC midnight / the 1st of the month; the quotas
+/// # below). 0 means unlimited.
 /// [[plans]]
 /// name = "pro"
 /// requests_per_minute = 120
 /// daily_cap = 10000
 /// monthly_cap = 200000
 /// timezone = "UTC"
+/// max_instances = 20
+/// max_channels = 100
+/// max_schedules = 100
+/// max_webhooks = 25
+/// max_groups_per_instance = 1000
+/// schedule_pause_after = 5
 ///
 /// [network]
-/// allow_loopback = false   # default: allowed while listening on loopback only
+/// allow_loopback = false   # default: allowed only on a development server listening on loopback
 /// allow_private = false
 ///
 /// [webhooks]
 /// timeout_ms = 10000
+/// connect_timeout_ms = 2000
 /// give_up_after_secs = 259200
+/// max_in_flight = 64
+/// max_in_flight_per_account = 8
+/// max_in_flight_per_endpoint = 4
+/// breaker_after_failures = 5
+/// breaker_max_pause_ms = 3600000
+/// disable_after_failures = 20
+/// disable_after_secs = 259200
+/// test_and_redeliver_per_minute = 10
+/// rotation_overlap_secs = 86400
 ///
 /// [scheduler]
 /// tick_ms = 1000
+///
+/// # Slow and idle clients, and how many connections are served at once.
+/// [http]
+/// header_read_timeout_secs = 10
+/// idle_timeout_secs = 60
+/// max_connections = 1024
+/// shutdown_timeout_secs = 10
+///
+/// [database]
+/// checkpoint_secs = 300
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -55,8 +86,10 @@ pub struct Config {
     /// The base URL users reach the server at, for links (QR pages). Defaults to
     /// `http://<listen>`.
     pub public_url: Option<String>,
-    /// Days to keep finished webhook deliveries, old events and old cap counters
-    /// (0 keeps them forever). Queue entries, schedules and the outbox are never pruned.
+    /// Days to keep finished queue entries (sent, delivered, read or failed), the sandbox
+    /// outbox, finished webhook deliveries, old events and old cap counters (0 keeps them
+    /// forever). Queued and sending entries, pending deliveries and schedules are never
+    /// pruned.
     pub retention_days: u64,
     /// How long one request may take, reading its body included (seconds).
     pub request_timeout_secs: u64,
@@ -72,10 +105,25 @@ pub struct Config {
     pub plans: Vec<PlanConfig>,
     /// Which addresses webhook and media URLs may point at; see [`crate::ssrf`].
     pub network: NetworkConfig,
+    /// The engine of instances created without one. The sandbox (the default) makes this
+    /// a development server; see [`Config::is_development`].
+    pub default_engine: EngineKind,
     /// Webhook delivery timings; see [`crate::webhooks`].
     pub webhooks: WebhookConfig,
     /// The schedule firing loop; see [`crate::scheduler`].
     pub scheduler: SchedulerConfig,
+    /// Connection limits and timeouts; see [`crate::serve`].
+    pub http: HttpConfig,
+    /// Database upkeep.
+    pub database: DatabaseConfig,
+    /// The key that seals webhook secrets at rest ([`crate::secrets`]). Never read from
+    /// the TOML file: `sevenoways-server` takes it from `SEVENOWAYS_SECRETS_KEY`.
+    #[serde(skip)]
+    pub secrets_key: Option<crate::secrets::SecretsKey>,
+    /// The key the secrets were sealed with before `secrets_key` replaced it: they are
+    /// sealed again with `secrets_key` at startup (`SEVENOWAYS_SECRETS_KEY_PREVIOUS`).
+    #[serde(skip)]
+    pub secrets_key_previous: Option<crate::secrets::SecretsKey>,
 }
 
 impl Default for Config {
@@ -92,8 +140,13 @@ impl Default for Config {
             sandbox: SandboxConfig::default(),
             plans: Vec::new(),
             network: NetworkConfig::default(),
+            default_engine: EngineKind::default(),
             webhooks: WebhookConfig::default(),
             scheduler: SchedulerConfig::default(),
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            secrets_key: None,
+            secrets_key_previous: None,
         }
     }
 }
@@ -177,13 +230,40 @@ impl Config {
             None => format!("http://{bound}"),
         }
     }
+
+    /// A development server: the sandbox is the default engine. Only a development
+    /// server seeds a demo account on its first start, and only one that also listens on
+    /// loopback lets webhooks and media URLs reach loopback without `[network]
+    /// allow_loopback`. Every other server is a production server.
+    pub fn is_development(&self) -> bool {
+        self.default_engine == EngineKind::Sandbox
+    }
+
+    /// Whether `engine` can serve instances here; the error names the configuration table
+    /// that is missing. The sandbox always can.
+    ///
+    /// This is the seam the engines (issue 11) plug into: until their `[engines.waha]` and
+    /// `[engines.meta]` tables exist, neither engine is ever configured.
+    pub fn engine_configured(&self, engine: EngineKind) -> Result<(), String> {
+        match engine.config_table() {
+            None => Ok(()),
+            Some(table) => Err(format!(
+                "{:?} is not configured on this server: its operator must add an {table} \
+                 table to the server configuration",
+                engine.as_str()
+            )),
+        }
+    }
 }
 
-/// One plan: the send rate of its keys and how many messages they may send.
+/// One plan: the send rate of its keys, how many messages they may send, and how much
+/// they may keep.
 ///
-/// `0` means unlimited for any of the three numbers. Caps count messages (one per
-/// recipient), the rate counts send requests. Periods are the calendar day and month
-/// in `timezone` (UTC unless set).
+/// `0` means unlimited for any of the numbers. Caps count messages (one per recipient),
+/// the rate counts send requests. Periods are the calendar day and month in `timezone`
+/// (UTC unless set). Quotas (`max_*`) count what a key keeps; a create past one is
+/// answered 409 naming the key. Unset fields take the built-in plan's values
+/// ([`PlanLimits::builtin_default`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PlanConfig {
@@ -197,6 +277,19 @@ pub struct PlanConfig {
     pub monthly_cap: u64,
     /// The IANA zone whose midnight and first of the month reset the caps.
     pub timezone: String,
+    /// Instances per API key.
+    pub max_instances: u32,
+    /// Saved channels per API key.
+    pub max_channels: u32,
+    /// Schedules per API key.
+    pub max_schedules: u32,
+    /// Webhook subscriptions per API key.
+    pub max_webhooks: u32,
+    /// Groups per instance.
+    pub max_groups_per_instance: u32,
+    /// A schedule whose runs are skipped for a cap this many times in a row is paused
+    /// until resumed (`POST /api/schedules/{id}/resume`).
+    pub schedule_pause_after: u32,
 }
 
 impl Default for PlanConfig {
@@ -210,6 +303,12 @@ impl Default for PlanConfig {
             daily_cap: builtin.daily_cap,
             monthly_cap: builtin.monthly_cap,
             timezone: builtin.timezone.name().into(),
+            max_instances: builtin.quotas.instances,
+            max_channels: builtin.quotas.channels,
+            max_schedules: builtin.quotas.schedules,
+            max_webhooks: builtin.quotas.webhooks,
+            max_groups_per_instance: builtin.quotas.groups_per_instance,
+            schedule_pause_after: builtin.schedule_pause_after,
         }
     }
 }
@@ -233,6 +332,14 @@ impl PlanConfig {
             daily_cap: self.daily_cap,
             monthly_cap: self.monthly_cap,
             timezone,
+            quotas: crate::limits::Quotas {
+                instances: self.max_instances,
+                channels: self.max_channels,
+                schedules: self.max_schedules,
+                webhooks: self.max_webhooks,
+                groups_per_instance: self.max_groups_per_instance,
+            },
+            schedule_pause_after: self.schedule_pause_after,
         })
     }
 }
@@ -260,10 +367,11 @@ impl Plans {
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct NetworkConfig {
-    /// `127.0.0.0/8`, `::1` and `localhost`. When not set, allowed exactly when the
-    /// server itself listens on loopback: local development (a receiver on
-    /// `http://127.0.0.1:3000`) works out of the box, and a server reachable from
-    /// elsewhere cannot be pointed at its own host's services unless the operator says so.
+    /// `127.0.0.0/8`, `::1` and `localhost`. When not set, allowed only on a development
+    /// server ([`Config::is_development`]) that itself listens on loopback: local
+    /// development (a receiver on `http://127.0.0.1:3000`) works out of the box, while a
+    /// production server behind a local reverse proxy, which also listens on loopback,
+    /// cannot be pointed at its own host's services unless the operator says so.
     pub allow_loopback: Option<bool>,
     /// RFC 1918 (`10/8`, `172.16/12`, `192.168/16`), carrier-grade NAT (`100.64/10`)
     /// and IPv6 unique-local (`fc00::/7`).
@@ -275,12 +383,17 @@ pub struct NetworkConfig {
     pub allow_metadata: bool,
 }
 
-/// Webhook delivery: timeouts and the retry schedule.
+/// Webhook delivery: timeouts, the retry schedule, fairness between tenants, the circuit
+/// breaker, and the limits on manual sends. What each number protects against is in
+/// `docs/security.md` ("Webhooks").
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookConfig {
     /// One attempt's time limit (connect, send, and the receiver's answer).
     pub timeout_ms: u64,
+    /// How long connecting may take, within `timeout_ms`: a receiver that does not even
+    /// accept the connection gives up its slot after this.
+    pub connect_timeout_ms: u64,
     /// The first retry's delay; it doubles per attempt, with jitter.
     pub retry_base_ms: u64,
     /// The longest delay between two attempts (a `Retry-After` may ask for more).
@@ -289,19 +402,51 @@ pub struct WebhookConfig {
     pub give_up_after_secs: u64,
     /// How often the delivery loop looks for new events and due retries.
     pub poll_ms: u64,
-    /// Attempts in flight at once.
+    /// Attempts in flight at once in this process.
     pub max_in_flight: usize,
+    /// Attempts in flight at once for one account (API key), across processes: one
+    /// tenant's slow receivers cannot take every slot.
+    pub max_in_flight_per_account: usize,
+    /// Attempts in flight at once to one webhook, across processes (1 while its circuit
+    /// breaker is open).
+    pub max_in_flight_per_endpoint: usize,
+    /// Consecutive failed attempts after which a webhook's circuit breaker opens: it rests
+    /// (no attempts at all) for `retry_base_ms`, doubling with each further failure up to
+    /// `breaker_max_pause_ms`, then one probe at a time until one succeeds.
+    pub breaker_after_failures: u32,
+    /// The longest rest of an open breaker.
+    pub breaker_max_pause_ms: u64,
+    /// A webhook is disabled (and a `webhook.disabled` event raised) once it has failed
+    /// this many times in a row...
+    pub disable_after_failures: u32,
+    /// ...and for at least this long (3 days, the retry window).
+    pub disable_after_secs: u64,
+    /// `POST /api/webhooks/:id/test` and `.../redeliver` calls per API key per sliding
+    /// minute, together (0: unlimited).
+    pub test_and_redeliver_per_minute: u32,
+    /// After `POST /api/webhooks/:id/rotate-secret`, how long the old secret keeps signing
+    /// `webhook-signature` alongside the new one.
+    pub rotation_overlap_secs: u64,
 }
 
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
             timeout_ms: 10_000,
+            connect_timeout_ms: 2_000,
             retry_base_ms: 5_000,
             retry_max_ms: 60 * 60 * 1000,
             give_up_after_secs: 3 * 24 * 60 * 60,
             poll_ms: 500,
-            max_in_flight: 32,
+            max_in_flight: 64,
+            max_in_flight_per_account: 8,
+            max_in_flight_per_endpoint: 4,
+            breaker_after_failures: 5,
+            breaker_max_pause_ms: 60 * 60 * 1000,
+            disable_after_failures: 20,
+            disable_after_secs: 3 * 24 * 60 * 60,
+            test_and_redeliver_per_minute: 10,
+            rotation_overlap_secs: 24 * 60 * 60,
         }
     }
 }
@@ -320,9 +465,59 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// How the HTTP listener treats slow, idle and numerous clients (see [`crate::serve`]).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// A client must send a request's complete headers within this many seconds of
+    /// connecting, or of its previous answer on a kept-alive connection; otherwise the
+    /// connection is closed (with a 408 if it had started a request).
+    pub header_read_timeout_secs: u64,
+    /// A connection that moves no byte either way for this long while no request on it is
+    /// being handled is closed: a client that stops reading its answer, or idles.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once. Past it, the connection idle the longest is closed
+    /// to make room, or, when every connection is busy with a request, new ones wait in
+    /// the kernel's queue. Lowered at start-up to fit the process's open-file limit.
+    pub max_connections: usize,
+    /// On shutdown, connections still open this many seconds after the signal are
+    /// dropped (requests in progress get that long to finish).
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+/// Database upkeep.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Seconds between checkpoints that copy the write-ahead log into the database and
+    /// truncate it (0: only SQLite's automatic checkpoints, which never shrink the log
+    /// file). The log is also capped at 64 MiB after each checkpoint.
+    pub checkpoint_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_secs: 300,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::Quotas;
 
     #[test]
     fn plans_from_config() {
@@ -367,11 +562,62 @@ mod tests {
     }
 
     #[test]
+    fn default_engine_is_read_by_its_documented_name() {
+        let config: Config = toml::from_str("").unwrap();
+        assert_eq!(config.default_engine, EngineKind::Sandbox);
+        assert!(config.is_development());
+        for (text, engine) in [("waha", EngineKind::Waha), ("meta", EngineKind::Meta)] {
+            let config: Config = toml::from_str(&format!("default_engine = {text:?}")).unwrap();
+            assert_eq!(config.default_engine, engine);
+            assert!(!config.is_development());
+        }
+        let err = toml::from_str::<Config>("default_engine = \"whatsapp\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sandbox") && err.contains("waha"), "{err}");
+    }
+
+    #[test]
+    fn only_the_sandbox_is_configured_until_the_engines_land() {
+        let config = Config::default();
+        assert!(config.engine_configured(EngineKind::Sandbox).is_ok());
+        let err = config.engine_configured(EngineKind::Waha).unwrap_err();
+        assert!(err.contains("[engines.waha]"), "{err}");
+        let err = config.engine_configured(EngineKind::Meta).unwrap_err();
+        assert!(err.contains("[engines.meta]"), "{err}");
+    }
+
+    #[test]
     fn the_default_plan_config_is_the_builtin_plan() {
         let config = PlanConfig {
             name: "default".into(),
             ..PlanConfig::default()
         };
         assert_eq!(config.validate().unwrap(), PlanLimits::builtin_default());
+    }
+
+    #[test]
+    fn quotas_come_from_the_plan_and_default_to_the_builtin_ones() {
+        let config: Config = toml::from_str(
+            r#"
+            [[plans]]
+            name = "pro"
+            max_instances = 50
+            max_webhooks = 0
+            schedule_pause_after = 0
+            "#,
+        )
+        .unwrap();
+        let plans = Plans::from_config(&config.plans).unwrap();
+        let pro = plans.get("pro");
+        assert_eq!(pro.quotas.instances, 50);
+        assert_eq!(pro.quotas.webhooks, 0, "0 is unlimited");
+        assert_eq!(pro.schedule_pause_after, 0);
+        // Unset: the built-in plan's.
+        assert_eq!(pro.quotas.channels, Quotas::BUILTIN.channels);
+        assert_eq!(pro.quotas.groups_per_instance, 1000);
+        assert_eq!(plans.get("default").quotas, Quotas::BUILTIN);
+        let typo = toml::from_str::<Config>("[[plans]]\nname = \"x\"\nmax_webhook = 3\n");
+        assert!(typo.unwrap_err().to_string().contains("max_webhook"));
     }
 }

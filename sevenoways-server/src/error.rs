@@ -16,7 +16,7 @@ pub enum ApiError {
     Unauthorized(String),
     /// 404: not found for this key (another key's ids are not found either).
     NotFound(String),
-    /// 409: the id is taken.
+    /// 409: the id is taken, or a plan quota is used up.
     Conflict(String),
     /// 413: body too large.
     PayloadTooLarge(usize),
@@ -28,6 +28,16 @@ pub enum ApiError {
         retry_after_secs: u64,
         /// The message.
         message: String,
+    },
+    /// 503 with `Retry-After` seconds: the server cannot do this now for a reason outside
+    /// the request that passes (a full disk); nothing was stored. The detail is logged.
+    Unavailable {
+        /// Seconds until a retry may succeed.
+        retry_after_secs: u64,
+        /// What is wrong, for the client.
+        message: String,
+        /// The underlying error, for the log only.
+        detail: String,
     },
     /// 500: a bug or a database failure. The detail is logged, not sent.
     Internal(String),
@@ -57,8 +67,22 @@ impl From<ValidationError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let Some(retry_after_secs) = e.retry_after_secs() {
+            let reason = match &e {
+                StoreError::Degraded { reason, .. } => reason,
+                _ => "the storage is not running",
+            };
+            return Self::Unavailable {
+                retry_after_secs,
+                message: format!(
+                    "temporarily unavailable: {reason}; nothing was stored, retry after {retry_after_secs} s"
+                ),
+                detail: e.to_string(),
+            };
+        }
         match e {
             StoreError::Conflict(msg) => Self::Conflict(msg),
+            StoreError::QuotaExceeded(quota) => Self::Conflict(quota.message()),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -98,6 +122,23 @@ impl IntoResponse for ApiError {
             } => {
                 let mut response =
                     (StatusCode::TOO_MANY_REQUESTS, Json(ErrorBody::new(message))).into_response();
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs.max(1)),
+                );
+                return response;
+            }
+            Self::Unavailable {
+                retry_after_secs,
+                message,
+                detail,
+            } => {
+                tracing::warn!(%detail, "answered 503");
+                let mut response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(ErrorBody::new(message)),
+                )
+                    .into_response();
                 response.headers_mut().insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_after_secs.max(1)),

@@ -44,6 +44,14 @@ pub fn random_token(prefix: &str) -> String {
     format!("{prefix}{}", hex::encode(bytes))
 }
 
+/// `bytes` random bytes in hex, for values that are secret or must not be guessed (QR
+/// link references, a page's script nonce).
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("OS randomness");
+    hex::encode(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

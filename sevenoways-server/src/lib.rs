@@ -8,11 +8,15 @@
 //! resource; [`store`] is storage behind the [`store::Store`] trait (SQLite by default);
 //! [`worker`] runs the queue and the sandbox's receipt clock; [`scheduler`] fires cron
 //! schedules; [`webhooks`] fans events out and delivers them, signed; [`limits`] is the
-//! per-key rate limit and per-plan caps; [`ssrf`] guards the URLs the server requests;
-//! [`account`], [`ids`] and [`time`] are the leaf types everything else shares;
-//! [`transport`] is the WhatsApp side. [`launch`] takes a bound listener, so tests run
-//! it on port 0; the `testing` module (feature `testing`) is the harness the server's and
-//! the CLI's tests share.
+//! per-key rate limit, per-plan caps and quotas; [`recipients`] resolves group targets;
+//! [`ssrf`] guards the URLs the server requests;
+//! [`account`], [`engine`], [`ids`] and [`time`] are the leaf types everything else
+//! shares; [`transport`] is the WhatsApp side; [`bootstrap`] seeds a development server's
+//! first start. [`serve`] is the HTTP listener and its limits on slow and numerous
+//! clients; [`health`] supervises the background loops and answers `/readyz`; [`logging`]
+//! is a log that never panics. [`launch`] takes a bound listener, so tests run it on port
+//! 0; the `testing` module (feature `testing`) is the harness the server's and the CLI's
+//! tests share.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,14 +31,21 @@
 
 pub mod account;
 pub mod auth;
+pub mod bootstrap;
 pub mod config;
 pub mod cron;
+pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod health;
 pub mod ids;
 pub mod limits;
+pub mod logging;
+pub mod recipients;
 pub mod routes;
 pub mod scheduler;
+pub mod secrets;
+pub mod serve;
 pub mod ssrf;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -61,7 +72,7 @@ use transport::sandbox::SandboxTransport;
 pub struct AppState {
     /// Behind the trait, so handlers never see SQL (a test can hand in another backend).
     pub store: Arc<dyn Store>,
-    /// With `network.allow_loopback` settled from the bound address.
+    /// With `network.allow_loopback` settled (see [`launch_with_store`]).
     pub config: Arc<Config>,
     /// The base URL for links (QR pages), without a trailing slash.
     pub public_url: Arc<str>,
@@ -73,6 +84,11 @@ pub struct AppState {
     pub keys: Arc<auth::KeyCache>,
     /// The plans keys are limited by.
     pub plans: Arc<limits::Plans>,
+    /// The background loops' state and the write probe, for `/readyz`.
+    pub health: Arc<health::Health>,
+    /// Sends refused until a known instant, answered before any work
+    /// ([`limits::RefusalCache`]).
+    pub refusals: Arc<limits::RefusalCache>,
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -95,15 +111,32 @@ pub enum LaunchError {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The webhook secrets in the database cannot be read with the configured key (or
+    /// without one); see [`secrets`].
+    #[error("webhook secrets: {0}")]
+    Secrets(String),
 }
 
 /// Opens the store under `config.data_dir`, starts the workers and serves on `listener`.
 pub async fn launch(config: Config, listener: TcpListener) -> Result<Server, LaunchError> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).await?);
+    let store = SqliteStore::open_with_secrets(
+        &config.data_dir,
+        config.secrets_key.clone(),
+        config.secrets_key_previous.as_ref(),
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::Secrets(message) => LaunchError::Secrets(message),
+        other => LaunchError::Store(other),
+    })?;
+    let store: Arc<dyn Store> = Arc::new(store);
     launch_with_store(config, listener, store).await
 }
 
 /// [`launch`] on a store of the caller's choosing.
+///
+/// An unset `[network] allow_loopback` is settled here: allowed only on a development
+/// server ([`Config::is_development`]) that listens on loopback.
 pub async fn launch_with_store(
     config: Config,
     listener: TcpListener,
@@ -112,11 +145,16 @@ pub async fn launch_with_store(
     let addr = listener.local_addr()?;
     let plans = Arc::new(limits::Plans::from_config(&config.plans).map_err(LaunchError::Config)?);
     let mut config = config;
-    // Loopback targets are allowed by default only while the server is itself local.
+    // Loopback targets are allowed by default only on a development server that is itself
+    // local; a production server behind a local reverse proxy listens on loopback too.
+    let local_development = config.is_development() && addr.ip().is_loopback();
     config
         .network
         .allow_loopback
-        .get_or_insert(addr.ip().is_loopback());
+        .get_or_insert(local_development);
+    if let Err(why) = config.engine_configured(config.default_engine) {
+        tracing::warn!("default_engine: {why}; creating instances without an engine fails");
+    }
     let config = Arc::new(config);
     let state = AppState {
         plans: plans.clone(),
@@ -126,35 +164,100 @@ pub async fn launch_with_store(
         config: config.clone(),
         queue_wake: Arc::new(Notify::new()),
         keys: Arc::default(),
+        health: Arc::default(),
+        refusals: Arc::default(),
     };
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let transport = Arc::new(SandboxTransport::new(store.clone()));
-    tasks.spawn(worker::run_queue(
-        store.clone(),
-        transport,
-        config.clone(),
-        state.queue_wake.clone(),
-        rx.clone(),
-    ));
-    tasks.spawn(worker::run_receipts(
-        store.clone(),
-        config.clone(),
-        rx.clone(),
-    ));
-    tasks.spawn(scheduler::run(
-        store.clone(),
-        config.clone(),
-        plans,
-        state.queue_wake.clone(),
-        rx.clone(),
-    ));
-    tasks.spawn(webhooks::run(store.clone(), config.clone(), rx.clone()));
-    tasks.spawn(worker::run_retention(
-        store.clone(),
-        config.clone(),
-        rx.clone(),
-    ));
+    let health = state.health.clone();
+    {
+        let (store, config, wake, rx) = (
+            store.clone(),
+            config.clone(),
+            state.queue_wake.clone(),
+            rx.clone(),
+        );
+        health::supervise(&mut tasks, health.clone(), "queue", rx.clone(), move || {
+            worker::run_queue(
+                store.clone(),
+                transport.clone(),
+                config.clone(),
+                wake.clone(),
+                rx.clone(),
+            )
+        });
+    }
+    {
+        let (store, config, rx) = (store.clone(), config.clone(), rx.clone());
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "receipts",
+            rx.clone(),
+            move || worker::run_receipts(store.clone(), config.clone(), rx.clone()),
+        );
+    }
+    {
+        let (store, config, wake, rx) = (
+            store.clone(),
+            config.clone(),
+            state.queue_wake.clone(),
+            rx.clone(),
+        );
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "scheduler",
+            rx.clone(),
+            move || {
+                scheduler::run(
+                    store.clone(),
+                    config.clone(),
+                    plans.clone(),
+                    wake.clone(),
+                    rx.clone(),
+                )
+            },
+        );
+    }
+    {
+        let (store, config, rx) = (store.clone(), config.clone(), rx.clone());
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "webhooks",
+            rx.clone(),
+            move || webhooks::run(store.clone(), config.clone(), rx.clone()),
+        );
+    }
+    // With retention off the loop has nothing to do and returns at once.
+    if config.retention_days > 0 {
+        let (store, config, rx) = (store.clone(), config.clone(), rx.clone());
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "retention",
+            rx.clone(),
+            move || worker::run_retention(store.clone(), config.clone(), rx.clone()),
+        );
+    }
+    if config.database.checkpoint_secs > 0 {
+        let (store, config, rx) = (store.clone(), config.clone(), rx.clone());
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "checkpoint",
+            rx.clone(),
+            move || worker::run_checkpoints(store.clone(), config.clone(), rx.clone()),
+        );
+    }
+    {
+        let (store, keys, rx) = (store.clone(), state.keys.clone(), rx.clone());
+        health::supervise(&mut tasks, health.clone(), "keys", rx.clone(), move || {
+            auth::watch_revocations(store.clone(), keys.clone(), rx.clone())
+        });
+    }
 
     let app = routes::router(state.clone())
         // A client that stops sending its body mid-way would otherwise hold a connection
@@ -171,15 +274,24 @@ pub async fn launch_with_store(
                     tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
                 }),
         );
-    let mut stop = rx.clone();
-    tasks.spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let max_connections = serve::effective_max_connections(
+        config.http.max_connections,
+        config.webhooks.max_in_flight,
+    );
+    if max_connections < config.http.max_connections {
+        tracing::warn!(
+            configured = config.http.max_connections,
+            max_connections,
+            "http.max_connections lowered to fit the open-file limit (raise LimitNOFILE / ulimit -n)"
+        );
+    }
+    tasks.spawn(serve::run(
+        listener,
+        app,
+        config.http,
+        max_connections,
+        rx.clone(),
+    ));
     Ok(Server {
         addr,
         state,
@@ -204,6 +316,11 @@ impl Server {
         self.state.store.clone()
     }
 
+    /// The background loops' state and the write probe (what `/readyz` reports).
+    pub fn health(&self) -> Arc<health::Health> {
+        self.state.health.clone()
+    }
+
     /// Creates an account and returns its new API key.
     pub async fn create_key(&self, name: &str, plan: &str) -> Result<String, StoreError> {
         auth::create_key(&*self.state.store, name, plan)
@@ -212,7 +329,9 @@ impl Server {
     }
 
     /// Stops accepting connections, finishes in-flight requests and sends, releases
-    /// leased queue entries, and returns when all of that is done.
+    /// leased queue entries, and returns when all of that is done. Connections still
+    /// open `http.shutdown_timeout_secs` after the call are dropped, so a stuck client
+    /// cannot hold the shutdown up.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}

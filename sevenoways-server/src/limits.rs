@@ -24,6 +24,22 @@
 //!
 //! The decisions are pure functions here, tested with injected instants; the store
 //! calls them inside the write transaction that queues the send.
+//!
+//! # Refused keys cost nothing
+//!
+//! The store's decision is the only one that admits a send. A refusal it makes often
+//! holds for every send until a known instant: a full rate window until its oldest slot
+//! frees, a cap with nothing left until the period ends. [`RefusalCache`] remembers
+//! those, per process, so the send handler answers the same 429 before it resolves
+//! groups, looks up media hosts or touches the database. That cannot refuse a send the
+//! store would admit (slots only free with time, counters only grow within a period),
+//! and it admits nothing itself, so the store's exact count stands.
+//!
+//! # Quotas count what an account keeps
+//!
+//! Each plan also bounds how many instances, channels, schedules and webhooks a key may
+//! keep, and how many groups one instance may have ([`Quotas`]). The store checks the
+//! count in the transaction that inserts, so concurrent creates cannot overshoot.
 
 use std::collections::HashMap;
 
@@ -46,11 +62,16 @@ pub struct PlanLimits {
     pub monthly_cap: u64,
     /// Where days and months begin.
     pub timezone: Tz,
+    /// How many of each resource a key may keep.
+    pub quotas: Quotas,
+    /// Runs in a row a schedule may skip for a cap before it is paused (`0`: never).
+    pub schedule_pause_after: u32,
 }
 
 impl PlanLimits {
     /// The built-in `default` plan: the documented 60 requests a minute, 1000 messages a
-    /// day and 20000 a month, reset at UTC midnight and on the 1st of the month.
+    /// day and 20000 a month, reset at UTC midnight and on the 1st of the month; the
+    /// [`Quotas::BUILTIN`] quotas; schedules paused after 5 skipped runs in a row.
     pub fn builtin_default() -> Self {
         Self {
             name: "default".into(),
@@ -58,7 +79,106 @@ impl PlanLimits {
             daily_cap: 1000,
             monthly_cap: 20_000,
             timezone: Tz::UTC,
+            quotas: Quotas::BUILTIN,
+            schedule_pause_after: 5,
         }
+    }
+}
+
+/// How many of each resource one API key may keep under a plan. `0` means unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// Instances (numbers) per key.
+    pub instances: u32,
+    /// Saved channels per key.
+    pub channels: u32,
+    /// Schedules per key.
+    pub schedules: u32,
+    /// Webhook subscriptions per key.
+    pub webhooks: u32,
+    /// Groups per instance.
+    pub groups_per_instance: u32,
+}
+
+impl Quotas {
+    /// The built-in plan's quotas: 20 instances, 100 channels, 100 schedules, 25 webhooks
+    /// and 1000 groups per instance.
+    pub const BUILTIN: Quotas = Quotas {
+        instances: 20,
+        channels: 100,
+        schedules: 100,
+        webhooks: 25,
+        groups_per_instance: 1000,
+    };
+
+    /// The quota of `resource`; `0` is unlimited.
+    pub fn get(&self, resource: Resource) -> u32 {
+        match resource {
+            Resource::Instances => self.instances,
+            Resource::Channels => self.channels,
+            Resource::Schedules => self.schedules,
+            Resource::Webhooks => self.webhooks,
+            Resource::GroupsPerInstance => self.groups_per_instance,
+        }
+    }
+}
+
+/// What a quota counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// Instances of a key.
+    Instances,
+    /// Saved channels of a key.
+    Channels,
+    /// Schedules of a key.
+    Schedules,
+    /// Webhook subscriptions of a key.
+    Webhooks,
+    /// Groups of one instance.
+    GroupsPerInstance,
+}
+
+impl Resource {
+    /// The `[[plans]]` key that sets it.
+    pub fn config_key(self) -> &'static str {
+        match self {
+            Self::Instances => "max_instances",
+            Self::Channels => "max_channels",
+            Self::Schedules => "max_schedules",
+            Self::Webhooks => "max_webhooks",
+            Self::GroupsPerInstance => "max_groups_per_instance",
+        }
+    }
+
+    fn counted(self) -> &'static str {
+        match self {
+            Self::Instances => "instances per API key",
+            Self::Channels => "saved channels per API key",
+            Self::Schedules => "schedules per API key",
+            Self::Webhooks => "webhooks per API key",
+            Self::GroupsPerInstance => "groups per instance",
+        }
+    }
+}
+
+/// A create refused because the key's plan allows no more of `resource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaExceeded {
+    /// What ran out.
+    pub resource: Resource,
+    /// The plan's quota.
+    pub max: u32,
+}
+
+impl QuotaExceeded {
+    /// The error message: the quota, the plan key that sets it and what to do.
+    pub fn message(&self) -> String {
+        format!(
+            "quota reached: this API key's plan allows at most {} {} ({}); delete one first",
+            self.max,
+            self.resource.counted(),
+            self.resource.config_key()
+        )
     }
 }
 
@@ -79,6 +199,18 @@ impl Plans {
             by_name.insert(plan.name.clone(), plan);
         }
         Self { by_name }
+    }
+
+    /// Whether a plan of this name exists (`default` always does).
+    pub fn contains(&self, plan: &str) -> bool {
+        self.by_name.contains_key(plan)
+    }
+
+    /// The plans' names, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
     }
 
     /// The limits of `plan`. A key whose plan is not configured (the config changed
@@ -154,12 +286,36 @@ impl Refusal {
                     CapPeriod::Daily => ("Daily", "day", "at midnight"),
                     CapPeriod::Monthly => ("Monthly", "month", "on the 1st of the month"),
                 };
+                // Nothing left: no send of any size fits, so this send's size is beside the
+                // point (and unknown when the answer comes from the RefusalCache).
+                if used >= cap {
+                    return format!(
+                        "{name} message cap reached: plan {plan:?} allows {cap} messages per {per} and \
+                         all are used. The cap resets at {} ({reset} {timezone}).",
+                        resets_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    );
+                }
                 format!(
                     "{name} message cap reached: plan {plan:?} allows {cap} messages per {per} and {used} \
                      are used, this send needs {requested}. The cap resets at {} ({reset} {timezone}).",
                     resets_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 )
             }
+        }
+    }
+
+    /// The instant before which every send of the account is refused the same way, when
+    /// there is one: a full rate window until a slot frees, a cap with nothing left until
+    /// it resets. `None` when a smaller send could still pass.
+    pub fn refuses_every_send_until(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::RateLimited { retry_at, .. } => Some(*retry_at),
+            Self::Cap {
+                cap,
+                used,
+                resets_at,
+                ..
+            } => (used >= cap).then_some(*resets_at),
         }
     }
 
@@ -289,6 +445,69 @@ pub fn check_caps(
         ));
     }
     Ok(())
+}
+
+/// The store's recent refusals that hold for every send of an account until a known
+/// instant (see the module docs): consulted before any work, so a key over its limit is
+/// answered at once. Derived, disposable and per process, like the API-key cache; the
+/// store's admission stays the only one that counts.
+#[derive(Debug, Default)]
+pub struct RefusalCache {
+    entries: std::sync::Mutex<HashMap<crate::account::AccountId, Blocked>>,
+}
+
+#[derive(Debug, Clone)]
+struct Blocked {
+    /// The plan the refusal was made under; a key moved to another plan is decided anew.
+    plan: String,
+    until: DateTime<Utc>,
+    refusal: Refusal,
+}
+
+impl RefusalCache {
+    /// Accounts remembered at most; past this the expired ones go, then all.
+    const CAPACITY: usize = 10_000;
+
+    /// The refusal any send by `account` (on `plan`) gets at `now`, if one is known.
+    pub fn check(
+        &self,
+        account: crate::account::AccountId,
+        plan: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Refusal> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.get(&account) {
+            Some(b) if b.plan == plan && now < b.until => Some(b.refusal.clone()),
+            Some(_) => {
+                entries.remove(&account);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Remembers a refusal the store made for `account`, if it holds for every send.
+    pub fn record(&self, account: crate::account::AccountId, plan: &str, refusal: &Refusal) {
+        let Some(until) = refusal.refuses_every_send_until() else {
+            return;
+        };
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= Self::CAPACITY {
+            let now = Utc::now();
+            entries.retain(|_, b| b.until > now);
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            account,
+            Blocked {
+                plan: plan.to_owned(),
+                until,
+                refusal: refusal.clone(),
+            },
+        );
+    }
 }
 
 /// What the store needs to admit one send: whose, under which limits, when.
@@ -449,5 +668,58 @@ mod tests {
             ..limits
         };
         assert!(check_caps(&unlimited, &p, u64::MAX, u64::MAX, 5).is_ok());
+    }
+
+    #[test]
+    fn a_cap_with_nothing_left_says_so_without_the_send_size() {
+        let limits = PlanLimits::builtin_default();
+        let p = periods(t("2026-05-10T10:00:00Z"), Tz::UTC);
+        let err = check_caps(&limits, &p, 1000, 1000, 7).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "Daily message cap reached: plan \"default\" allows 1000 messages per day and all are \
+             used. The cap resets at 2026-05-11T00:00:00Z (at midnight UTC)."
+        );
+        assert_eq!(
+            err.refuses_every_send_until(),
+            Some(t("2026-05-11T00:00:00Z"))
+        );
+        // Room for a smaller send: not every send is refused.
+        let err = check_caps(&limits, &p, 998, 998, 3).unwrap_err();
+        assert_eq!(err.refuses_every_send_until(), None);
+    }
+
+    #[test]
+    fn the_refusal_cache_holds_what_refuses_everything_until_it_lapses() {
+        let cache = RefusalCache::default();
+        let a = crate::account::AccountId(1);
+        let now = t("2026-05-10T10:00:00Z");
+        let full_window = Refusal::RateLimited {
+            limit: 60,
+            retry_at: t("2026-05-10T10:00:30Z"),
+        };
+        assert_eq!(cache.check(a, "default", now), None);
+        cache.record(a, "default", &full_window);
+        assert_eq!(cache.check(a, "default", now), Some(full_window.clone()));
+        assert_eq!(
+            cache.check(a, "default", t("2026-05-10T10:00:29.999Z")),
+            Some(full_window.clone())
+        );
+        // Lapsed: the store decides again.
+        assert_eq!(cache.check(a, "default", t("2026-05-10T10:00:30Z")), None);
+        // Another account, or the key on another plan, is not refused by it.
+        cache.record(a, "default", &full_window);
+        assert_eq!(
+            cache.check(crate::account::AccountId(2), "default", now),
+            None
+        );
+        assert_eq!(cache.check(a, "pro", now), None);
+        // A refusal a smaller send could pass is not remembered.
+        let limits = PlanLimits::builtin_default();
+        let p = periods(now, Tz::UTC);
+        let partial = check_caps(&limits, &p, 998, 998, 3).unwrap_err();
+        let b = crate::account::AccountId(3);
+        cache.record(b, "default", &partial);
+        assert_eq!(cache.check(b, "default", now), None);
     }
 }

@@ -1,17 +1,18 @@
-//! `sevenoways-server`: run the relay, or manage its API keys.
+//! `sevenoways-server`: run the relay, manage its API keys, or back its database up.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use sevenoways_sdk::models::groups::Group;
-use sevenoways_sdk::models::instances::InstanceStatus;
 use sevenoways_sdk::models::messages::SendNumberRequest;
 use sevenoways_sdk::models::sandbox::GetOutbox;
-use sevenoways_sdk::{Endpoint, GroupId, InstanceId, env};
-use sevenoways_server::store::Store;
+use sevenoways_sdk::{Endpoint, env};
+use sevenoways_server::bootstrap::{self, FirstStart};
+use sevenoways_server::config::EngineKind;
+use sevenoways_server::logging::eprint_line;
 use sevenoways_server::store::sqlite::SqliteStore;
+use sevenoways_server::store::{AccountId, KeyInfo, Store};
 use sevenoways_server::{Config, auth};
 
 /// The Sevenoways Relay server, with its sandbox transport.
@@ -31,6 +32,45 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Write a consistent copy of the database to FILE, while the server runs.
+    ///
+    /// Restore by stopping the server and putting the copy in place as
+    /// `<data_dir>/sevenoways.db` (see docs/operations.md).
+    Backup {
+        /// The backup file to write.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Where the database is: `--data-dir`, else the config file's `data_dir`, else
+/// `./sevenoways-data`.
+#[derive(Debug, Args, Clone)]
+struct StoreArgs {
+    /// Where the database lives [default: data_dir from --config, else ./sevenoways-data].
+    #[arg(long, env = env::DATA_DIR)]
+    data_dir: Option<PathBuf>,
+    /// The server's TOML configuration (for data_dir and the plans).
+    #[arg(long, env = env::CONFIG)]
+    config: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn config(&self) -> Result<Config, String> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_toml_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
 }
 
 #[derive(Debug, Args, Clone)]
@@ -53,13 +93,60 @@ enum KeysCommand {
         /// A name for the key's owner.
         #[arg(long)]
         name: String,
-        /// The plan (rate limit and caps).
+        /// The plan (rate limit and caps): `default` or a `[[plans]]` name of --config.
         #[arg(long, default_value = "default")]
         plan: String,
-        /// Where the database lives [default: ./sevenoways-data].
-        #[arg(long, env = env::DATA_DIR)]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
+    /// List every key: account, name, plan, created, last used, and whether it is active,
+    /// expiring after a rotation, expired or revoked. Never the key or its hash.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke an account's keys for good. Running servers refuse them within a second;
+    /// the account's unsent messages fail, its schedules stop and its webhook
+    /// subscriptions are removed.
+    Revoke {
+        /// The account id (from `keys list`), or the key itself (`svw_…`).
+        account: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Give an account a new key, printed as the last line of stdout. The new key works
+    /// at once; the old one keeps working for the grace period, then is refused.
+    Rotate {
+        /// The account id (from `keys list`), or the current key itself (`svw_…`).
+        account: String,
+        /// How long the old key keeps working: e.g. `0`, `90s`, `30m`, `24h`, `7d`.
+        #[arg(long, default_value = "24h", value_parser = parse_grace)]
+        grace: chrono::Duration,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// `0`, or a whole number with `s`, `m`, `h` or `d`; at most 365 days.
+fn parse_grace(s: &str) -> Result<chrono::Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(chrono::Duration::zero());
+    }
+    let expected = || format!("expected 0 or a number with s, m, h or d (like 24h), got {s:?}");
+    let (number, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| expected())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(expected()),
+    };
+    if !(0..=365 * 86_400).contains(&secs) {
+        return Err(format!("at most 365d, got {s:?}"));
+    }
+    Ok(chrono::Duration::seconds(secs))
 }
 
 fn load_config(args: &ServeArgs) -> Result<Config, String> {
@@ -73,152 +160,349 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     if let Some(dir) = &args.data_dir {
         config.data_dir = dir.clone();
     }
+    // From the environment only: a flag would show the key in `ps`.
+    config.secrets_key = secrets_key_from_env(env::SECRETS_KEY)?;
+    config.secrets_key_previous = secrets_key_from_env(env::SECRETS_KEY_PREVIOUS)?;
     Ok(config)
+}
+
+fn secrets_key_from_env(
+    var: &str,
+) -> Result<Option<sevenoways_server::secrets::SecretsKey>, String> {
+    let Some(key) = std::env::var_os(var).filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    let key = key
+        .to_str()
+        .ok_or_else(|| format!("{var}: expected hex or base64 text"))?;
+    sevenoways_server::secrets::SecretsKey::parse(key)
+        .map(Some)
+        .map_err(|e| e.replacen(env::SECRETS_KEY, var, 1))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    sevenoways_server::logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Keys(KeysCommand::Create {
-            name,
-            plan,
-            data_dir,
-        })) => {
-            let mut config = Config::default();
-            if let Some(dir) = data_dir {
-                config.data_dir = dir;
-            }
-            keys_create(&config, &name, &plan).await
-        }
+        Some(Command::Keys(command)) => keys(command).await,
+        Some(Command::Backup { to, force, store }) => backup(&store, &to, force).await,
         Some(Command::Serve(args)) => serve(&args).await,
         None => serve(&cli.serve).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprint_line(format_args!("error: {e}"));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn keys_create(config: &Config, name: &str, plan: &str) -> Result<(), String> {
-    let store = SqliteStore::open(&config.data_dir)
+/// Prints to stdout; a closed stdout is an error, not a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err(|e| format!("cannot write to stdout: {e}"))
+    }};
+}
+
+async fn keys(command: KeysCommand) -> Result<(), String> {
+    match command {
+        KeysCommand::Create { name, plan, store } => {
+            let config = store.config()?;
+            let plans = sevenoways_server::limits::Plans::from_config(&config.plans)?;
+            if !plans.contains(&plan) {
+                return Err(format!(
+                    "--plan: no plan named {plan:?}; the plans are {} (add [[plans]] to the file given with --config)",
+                    plans.names().join(", ")
+                ));
+            }
+            let store = open(&config).await?;
+            let (_, key) = auth::create_key(&store, &name, &plan)
+                .await
+                .map_err(|e| e.to_string())?;
+            out!("Created an API key for {name:?} (plan {plan}). It is shown only now:")?;
+            out!("{key}")
+        }
+        KeysCommand::List { store } => {
+            let store = open_existing(&store.config()?).await?;
+            let keys = store.list_keys().await.map_err(|e| e.to_string())?;
+            print_keys(&keys)
+        }
+        KeysCommand::Revoke { account, store } => {
+            let store = open_existing(&store.config()?).await?;
+            let (id, name) = find_account(&store, &account).await?;
+            let now = chrono::Utc::now();
+            let revoked = store
+                .revoke_account(id, now, "API key revoked before the message was sent")
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("account {id} ({name:?}) is already revoked"))?;
+            out!(
+                "Revoked account {id} ({name:?}): {} key(s) refused from now on by every server on this database (within a second).",
+                revoked.keys
+            )?;
+            out!(
+                "{} unsent message(s) failed, {} schedule(s) stopped, {} webhook subscription(s) removed{}",
+                revoked.failed_entries,
+                revoked.schedules,
+                revoked.webhooks.len(),
+                if revoked.webhooks.is_empty() {
+                    "."
+                } else {
+                    ":"
+                }
+            )?;
+            for (hook, url) in &revoked.webhooks {
+                out!("  {hook}  {url}")?;
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate {
+            account,
+            grace,
+            store,
+        } => {
+            let store = open_existing(&store.config()?).await?;
+            let (id, name) = find_account(&store, &account).await?;
+            let key = auth::generate_key();
+            let now = chrono::Utc::now();
+            let until = now + grace;
+            if !store
+                .rotate_key(id, &auth::hash_key(&key), until, now)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("account {id} ({name:?}) is revoked"));
+            }
+            if grace.is_zero() {
+                out!(
+                    "Rotated the key of account {id} ({name:?}); the old key is refused from now on."
+                )?;
+            } else {
+                out!(
+                    "Rotated the key of account {id} ({name:?}); the old key works until {}.",
+                    until.format("%Y-%m-%d %H:%M:%S UTC")
+                )?;
+            }
+            out!("The new key works now. It is shown only this once:")?;
+            out!("{key}")
+        }
+    }
+}
+
+/// The store of an existing database: a mistyped `--data-dir` is an error, not a new,
+/// empty database.
+async fn open_existing(config: &Config) -> Result<SqliteStore, String> {
+    let db = config
+        .data_dir
+        .join(sevenoways_server::store::sqlite::DB_FILE);
+    if !db.exists() {
+        return Err(format!(
+            "no database at {} (set --data-dir, or data_dir in --config)",
+            db.display()
+        ));
+    }
+    open(config).await
+}
+
+async fn open(config: &Config) -> Result<SqliteStore, String> {
+    SqliteStore::open(&config.data_dir)
         .await
-        .map_err(|e| e.to_string())?;
-    let (_, key) = auth::create_key(&store, name, plan)
-        .await
-        .map_err(|e| e.to_string())?;
-    println!("Created an API key for {name:?} (plan {plan}). It is shown only now:");
-    println!("{key}");
+        .map_err(|e| format!("{}: {e}", config.data_dir.display()))
+}
+
+/// The account `arg` names: an account id, or a key (`svw_…`) of it.
+async fn find_account(store: &SqliteStore, arg: &str) -> Result<(AccountId, String), String> {
+    let arg = arg.trim();
+    let id = if arg.starts_with(auth::KEY_PREFIX) {
+        store
+            .account_of_key(&auth::hash_key(arg))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no account has this key")?
+    } else {
+        arg.parse::<AccountId>().map_err(|_| {
+            format!(
+                "expected an account id (a number from `keys list`) or a key (svw_…), got {arg:?}"
+            )
+        })?
+    };
+    let keys = store.list_keys().await.map_err(|e| e.to_string())?;
+    let name = keys
+        .iter()
+        .find(|k| k.account_id == id)
+        .map(|k| k.name.clone())
+        .ok_or_else(|| format!("no account {id}"))?;
+    Ok((id, name))
+}
+
+fn print_keys(keys: &[KeyInfo]) -> Result<(), String> {
+    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let now = chrono::Utc::now();
+    let rows: Vec<[String; 7]> = keys
+        .iter()
+        .map(|k| {
+            let status = match (k.revoked_at, k.expires_at) {
+                (Some(at), _) => format!("revoked {}", when(at)),
+                (None, Some(at)) if at <= now => format!("expired {}", when(at)),
+                (None, Some(at)) => format!("active, expires {}", when(at)),
+                (None, None) => "active".to_owned(),
+            };
+            [
+                k.account_id.to_string(),
+                k.key.0.to_string(),
+                k.name.clone(),
+                k.plan.clone(),
+                when(k.created_at),
+                k.last_used_at.map(when).unwrap_or_else(|| "never".into()),
+                status,
+            ]
+        })
+        .collect();
+    let header = [
+        "ACCOUNT",
+        "KEY",
+        "NAME",
+        "PLAN",
+        "CREATED",
+        "LAST USED",
+        "STATUS",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    out!("{}", line(&header.map(String::from)))?;
+    for row in &rows {
+        out!("{}", line(row))?;
+    }
     Ok(())
 }
 
+async fn backup(store: &StoreArgs, to: &std::path::Path, force: bool) -> Result<(), String> {
+    let config = store.config()?;
+    let report = sevenoways_server::store::sqlite::backup(&config.data_dir, to, force)
+        .await
+        .map_err(|e| e.to_string())?;
+    out!(
+        "Backed up {} to {} ({} bytes, checked).",
+        config
+            .data_dir
+            .join(sevenoways_server::store::sqlite::DB_FILE)
+            .display(),
+        report.path.display(),
+        report.bytes
+    )
+}
+
 async fn serve(args: &ServeArgs) -> Result<(), String> {
+    sevenoways_server::serve::raise_open_file_limit();
     let config = load_config(args)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let data_dir = config.data_dir.clone();
+    let engine = config.default_engine;
+    let engine_missing = config.engine_configured(engine).err();
     let server = sevenoways_server::launch(config, listener)
         .await
         .map_err(|e| e.to_string())?;
     let base = server.base_url();
-    let store = server.store();
-    if store.count_accounts().await.map_err(|e| e.to_string())? == 0 {
-        let key = server
-            .create_key("default", "default")
-            .await
-            .map_err(|e| e.to_string())?;
-        let account = store
-            .account_by_key_hash(&auth::hash_key(&key))
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("the new key was not found")?;
-        seed_sandbox(&*store, account.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        print_welcome(&base, &key, &data_dir);
-    } else {
-        println!(
-            "Sevenoways Relay listening on {base} (data in {})",
-            data_dir.display()
-        );
-        println!(
-            "Create another API key: sevenoways-server keys create --name NAME --data-dir {}",
-            data_dir.display()
-        );
-    }
+    let first = bootstrap::first_start(&*server.store(), engine)
+        .await
+        .map_err(|e| e.to_string())?;
+    // Straight to stdout, never through the log: the key must not end up in log files
+    // or a log pipeline's index, and a failed write (stdout closed) must not panic.
+    let text = match first {
+        FirstStart::Seeded { key } => welcome(&base, &key, &data_dir),
+        FirstStart::NoAccount => production_welcome(&base, engine, engine_missing, &data_dir),
+        FirstStart::NotFirst => format!(
+            "Sevenoways Relay listening on {base} (default engine {engine}, data in {dir})\n\
+             Create another API key: sevenoways-server keys create --name NAME --data-dir {dir}\n\
+             Stop with Ctrl-C.\n",
+            dir = data_dir.display()
+        ),
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     server.run_until(shutdown_signal()).await;
-    eprintln!("stopped cleanly");
+    eprint_line(format_args!("stopped cleanly"));
     Ok(())
 }
 
-/// A paired sandbox number with one group, so the first curl command works as printed.
-async fn seed_sandbox(
-    store: &dyn Store,
-    account: sevenoways_server::store::AccountId,
-) -> Result<(), sevenoways_server::store::StoreError> {
-    let id = InstanceId::new("sandbox").expect("valid id");
-    store
-        .create_instance(account, &id, "Sandbox number")
-        .await?;
-    store
-        .set_instance_status(
-            account,
-            &id,
-            InstanceStatus::Online,
-            Some("971500000000"),
-            None,
-        )
-        .await?;
-    let group = Group {
-        id: GroupId::new("120363000000000001@g.us").expect("valid id"),
-        name: "Team A".into(),
-        participants: 3,
-    };
-    store.upsert_group(account, &id, &group).await
-}
-
-fn print_welcome(base: &str, key: &str, data_dir: &std::path::Path) {
-    println!(
+/// A development server's first start: the key, once, and commands to try.
+fn welcome(base: &str, key: &str, data_dir: &std::path::Path) -> String {
+    format!(
         r#"
-Sevenoways Relay is running on {base} (sandbox transport, data in {dir}).
+Sevenoways Relay is running on {base}: a development server (sandbox engine), data in {dir}.
 
-Your API key, shown only this once (only its hash is stored):
+Your API key is shown only this once, here (only its hash is stored; make another with
+`sevenoways-server keys create`). Paste this line into your shell:
 
-    {key}
+    export {api_key_var}={key}
 
-A paired sandbox number "sandbox" with the group "Team A" is ready. Try:
+A paired sandbox number "{instance}" with the group "{group}" is ready. Try:
 
     curl -X POST {base}{send_number} \
-      -H "x-api-key: {key}" -H "Content-Type: application/json" \
-      -d '{{"instanceId":"sandbox","phone":"971501234567","message":"Hello from Sevenoways 👋"}}'
+      -H "x-api-key: ${api_key_var}" -H "Content-Type: application/json" \
+      -d '{{"instanceId":"{instance}","phone":"971501234567","message":"Hello from Sevenoways 👋"}}'
 
-    curl "{base}{outbox}?instanceId=sandbox" -H "x-api-key: {key}"
+    curl "{base}{outbox}?instanceId={instance}" -H "x-api-key: ${api_key_var}"
 
 or with the CLI:
 
-    export {api_key_var}={key} {base_url_var}={base} {instance_var}=sandbox
+    export {base_url_var}={base} {instance_var}={instance}
     svw send --group "team a" --message "Hi 👋"
 
 Stop with Ctrl-C.
 "#,
         dir = data_dir.display(),
+        instance = bootstrap::DEMO_INSTANCE,
+        group = bootstrap::DEMO_GROUP,
         send_number = SendNumberRequest::ROUTE,
         outbox = GetOutbox::ROUTE,
         api_key_var = env::API_KEY,
         base_url_var = env::BASE_URL,
         instance_var = env::INSTANCE,
-    );
+    )
+}
+
+/// A production server with no account: nothing was made; how to make a key.
+fn production_welcome(
+    base: &str,
+    engine: EngineKind,
+    engine_missing: Option<String>,
+    data_dir: &std::path::Path,
+) -> String {
+    let warning = engine_missing
+        .map(|why| format!("\nNote: default_engine: {why}; until then creating instances fails.\n"))
+        .unwrap_or_default();
+    format!(
+        r#"
+Sevenoways Relay is running on {base}: a production server (default engine {engine}), data in {dir}.
+{warning}
+No API key exists yet, and none is made for you. Create one (it is printed once, as the
+last line):
+
+    sevenoways-server keys create --name NAME --data-dir {dir}
+
+Stop with Ctrl-C.
+"#,
+        dir = data_dir.display(),
+    )
 }
 
 async fn shutdown_signal() {

@@ -1,16 +1,22 @@
 //! The schedule loop: fires due schedules through the durable queue.
 //!
-//! Each tick calls [`Store::fire_due_schedules`], which claims the due schedules,
-//! advances them and queues their messages in one write transaction (see its docs for
-//! why that makes each firing happen exactly once, with one process or several). Next
-//! runs come from [`crate::cron::next_run`], computed from the firing instant: a
-//! schedule whose run was missed while the server was down fires once at start-up and
-//! then continues on its cron, rather than once per missed tick.
+//! Each tick calls [`Store::fire_due_schedules`], which plans the due runs from a read
+//! snapshot (recipients and next run, holding no lock), then claims the schedules still
+//! due, advances them and queues their messages in short write transactions (see its
+//! docs for why that makes each firing happen exactly once, with one process or
+//! several, and why no schedule can hold the database's write lock for long). Next runs
+//! come from [`crate::cron::next_run`], computed from the firing instant: a schedule whose
+//! run was missed while the server was down fires once at start-up and then continues on
+//! its cron, rather than once per missed tick.
 //!
 //! Recipients are resolved at each run, against the instance's groups then: a renamed
 //! group is still found by id, a group name now matches the groups that have it now.
-//! A name matching nothing, or a run over the plan's message cap, is recorded as a
-//! failed queue entry with a `message.failed` event, never dropped silently.
+//! A name matching nothing is recorded as a failed queue entry with a `message.failed`
+//! event, never dropped silently. A run over the plan's message cap queues nothing and
+//! writes one `schedule.skipped` event (no row per recipient); after the plan's
+//! `schedule_pause_after` such runs in a row the schedule is paused (`schedule.paused`,
+//! and `pausedAt`/`pauseReason` in `GET /api/schedules`) until
+//! `POST /api/schedules/{id}/resume`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,13 +55,19 @@ pub async fn run(
                 }
             };
             for f in &fired {
-                tracing::info!(
-                    schedule = %f.schedule_id,
-                    queued = f.queued.len(),
-                    failed = f.failed.len(),
-                    next_run_at = ?f.next_run_at,
-                    "schedule fired"
-                );
+                if f.paused {
+                    tracing::info!(schedule = %f.schedule_id, "schedule paused: runs over the plan's cap");
+                } else if f.skipped.is_some() {
+                    tracing::info!(schedule = %f.schedule_id, "schedule run skipped: over the plan's cap");
+                } else {
+                    tracing::info!(
+                        schedule = %f.schedule_id,
+                        queued = f.queued.len(),
+                        failed = f.failed.len(),
+                        next_run_at = ?f.next_run_at,
+                        "schedule fired"
+                    );
+                }
             }
             if fired.iter().any(|f| !f.queued.is_empty()) {
                 queue_wake.notify_one();
@@ -107,6 +119,9 @@ mod tests {
             next_run_at: None,
             last_run_at: None,
             created_at: Utc::now(),
+            skipped_runs: 0,
+            paused_at: None,
+            pause_reason: None,
         }
     }
 

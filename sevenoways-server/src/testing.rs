@@ -75,6 +75,17 @@ pub fn fast_config(dir: &Path) -> Config {
     }
 }
 
+/// Lifts the `default` plan's rate limit and caps, for tests that send a lot.
+pub fn unlimited(config: &mut Config) {
+    config.plans = vec![crate::config::PlanConfig {
+        name: "default".into(),
+        requests_per_minute: 0,
+        daily_cap: 0,
+        monthly_cap: 0,
+        ..crate::config::PlanConfig::default()
+    }];
+}
+
 /// Runs `config` on `127.0.0.1:0`.
 pub async fn launch(config: Config) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -129,6 +140,17 @@ impl TestServer {
         client(&self.base(), &key, BodyEncoding::Json)
     }
 
+    /// The account of [`TestServer::key`], for tests that reach into the store.
+    pub async fn account_id(&self) -> crate::account::AccountId {
+        self.server
+            .store()
+            .account_by_key_hash(&crate::auth::hash_key(&self.key))
+            .await
+            .expect("the store answers")
+            .expect("the key's account exists")
+            .id
+    }
+
     /// Stops the server gracefully, then deletes its directory.
     pub async fn shutdown(self) {
         self.server.shutdown().await;
@@ -145,6 +167,30 @@ pub fn client(base: &str, key: &str, encoding: BodyEncoding) -> Client {
         .timeout(Duration::from_secs(10))
         .build()
         .expect("a valid client")
+}
+
+/// The account of `key` on `server`, for set-up through the store.
+pub async fn account_of(server: &Server, key: &str) -> crate::store::AccountId {
+    server
+        .store()
+        .account_by_key_hash(&crate::auth::hash_key(key))
+        .await
+        .expect("the store answers")
+        .expect("the key exists")
+        .id
+}
+
+/// A `[[plans]]` entry named `name`: the built-in plan's numbers, changed by `tweak`.
+pub fn plan(
+    name: &str,
+    tweak: impl FnOnce(&mut crate::config::PlanConfig),
+) -> crate::config::PlanConfig {
+    let mut plan = crate::config::PlanConfig {
+        name: name.into(),
+        ..Default::default()
+    };
+    tweak(&mut plan);
+    plan
 }
 
 /// `s` as an instance id.

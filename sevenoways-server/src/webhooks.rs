@@ -1,23 +1,50 @@
-//! Webhook delivery: fan-out, signed POSTs, retries, and the record of every attempt.
+//! Webhook delivery: fan-out, signed POSTs, retries, fairness between tenants, the circuit
+//! breaker, and the record of every attempt.
 //!
 //! # Durability
 //!
 //! An event row is written in the same transaction as the change that raised it (see
 //! [`crate::store`]). This loop then
 //! 1. **fans out** ([`Store::dispatch_events`]): each new event becomes one pending
-//!    delivery per matching subscription, and is marked dispatched, in one transaction;
+//!    delivery per matching subscription that is not disabled, and is marked dispatched,
+//!    in one transaction;
 //! 2. **claims** due deliveries with a lease ([`Store::claim_deliveries`]), so two
 //!    processes never attempt the same delivery at once, and a crashed worker's
 //!    deliveries are due again when its lease expires;
 //! 3. **attempts** each: an HTTP POST of the stored payload bytes, exactly as stored;
-//! 4. **records** the attempt and its outcome ([`Store::record_attempt`]): succeeded
-//!    on any 2xx, otherwise retried on the schedule below until three days after the
-//!    event, then failed. Failed deliveries can be sent again with
+//! 4. **records** the attempt and its outcome ([`Store::record_attempt`]) if its lease
+//!    still holds (a worker that lost its lease records nothing): succeeded on any 2xx,
+//!    otherwise retried on the schedule below until three days after the event, then
+//!    failed. Failed deliveries can be sent again with
 //!    `POST /api/webhooks/:id/deliveries/:deliveryId/redeliver`.
 //!
 //! Delivery is at least once (an attempt whose answer is lost to a crash is made
-//! again); receivers deduplicate on `X-Webhook-Id`, the event id. Order across events
-//! is not guaranteed (a retry can overtake); `timestamp` orders them.
+//! again); receivers deduplicate on `X-Webhook-Id` (= `webhook-id`), the event id. Order
+//! across events is not guaranteed (a retry can overtake); `timestamp` orders them.
+//!
+//! # Fairness
+//!
+//! One tenant's slow or dead receivers must not delay another tenant's deliveries (audit
+//! finding F4). So:
+//! - the claim goes round-robin: one delivery per account in turn (the account served
+//!   longest ago first), and within an account one per webhook in turn;
+//! - caps on attempts in flight, counted over every process: `max_in_flight_per_account`
+//!   (8) per account and `max_in_flight_per_endpoint` (4) per webhook, within this
+//!   process's `max_in_flight` (64). With the defaults, eight tenants whose every receiver
+//!   hangs are needed to fill the pool, and each attempt holds its slot for at most
+//!   `timeout_ms` (10 s), connecting for at most `connect_timeout_ms` (2 s);
+//! - the circuit breaker: after `breaker_after_failures` (5) failed attempts in a row, a
+//!   webhook rests (no attempt at all) for `retry_base_ms` (5 s), doubling with each further
+//!   failure up to `breaker_max_pause_ms` (1 h), then is tried one delivery at a time
+//!   until an attempt succeeds, which closes it. After `disable_after_failures` (20)
+//!   failures in a row spanning `disable_after_secs` (3 days) the webhook is disabled:
+//!   nothing is queued for it or sent to it, `GET /api/webhooks` shows `disabled` and
+//!   `disabledReason`, and a `webhook.disabled` event goes to the account's other
+//!   webhooks. `POST /api/webhooks/:id/enable` (`svw webhooks enable`) turns it back on and
+//!   sends what was pending at once;
+//! - `POST /api/webhooks/:id/test` and `.../redeliver` are limited to
+//!   `test_and_redeliver_per_minute` (10) calls per API key per sliding minute (429 with
+//!   `Retry-After` beyond).
 //!
 //! # The request
 //!
@@ -26,9 +53,15 @@
 //! - `X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, body)>` over exactly the body
 //!   bytes; the payload is compact `serde_json` output, which `JSON.stringify` reproduces
 //!   byte for byte, so the documented Node.js receiver (which signs
-//!   `JSON.stringify(req.body)`) verifies it too (see [`sevenoways_sdk::signature`]);
+//!   `JSON.stringify(req.body)`) verifies it too (see [`sevenoways_sdk::signature`]).
+//!   It holds one signature (the documented receiver compares it as a string), so after
+//!   a rotation it is made with the new secret at once;
 //! - `X-Webhook-Id`: the event id, the same on every attempt;
-//! - `X-Webhook-Timestamp`: the attempt's Unix time in seconds.
+//! - `X-Webhook-Timestamp`: the attempt's Unix time in seconds;
+//! - the Standard Webhooks headers: `webhook-id` (the event id), `webhook-timestamp` (the
+//!   same attempt time) and `webhook-signature: v1,<base64>` over `id.timestamp.body`, with
+//!   a second `v1,…` entry for the old secret during a rotation's overlap. Receivers that
+//!   refuse timestamps more than five minutes off cannot be replayed old deliveries.
 //!
 //! Redirects are not followed (a 3xx is a failed attempt), no proxy is used, and the
 //! connection goes only to addresses [`crate::ssrf`] allows, checked at connect time.
@@ -41,23 +74,50 @@
 //! `Retry-After` (seconds or an HTTP date) on a 429 or 503 or any other answer; the last
 //! attempt is made at the give-up time, three days after the event by default.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 use sevenoways_sdk::DeliveryId;
-use sevenoways_sdk::signature::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
-use tokio::sync::watch;
+use sevenoways_sdk::signature::{
+    ID_HEADER, SIGNATURE_HEADER, STANDARD_ID_HEADER, STANDARD_SIGNATURE_HEADER,
+    STANDARD_TIMESTAMP_HEADER, TIMESTAMP_HEADER, sign, standard_signature_header,
+};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::config::{Config, WebhookConfig};
 use crate::ssrf;
-use crate::store::{AttemptOutcome, AttemptRecord, ClaimedDelivery, Store};
+use crate::store::{
+    AttemptOutcome, AttemptRecord, BreakerPolicy, ClaimLimits, ClaimedDelivery, Recorded, Store,
+};
 
 /// Events fanned out per transaction.
 const DISPATCH_BATCH: u32 = 500;
+
+/// The claim caps of `cfg`, for `total` free slots.
+pub fn claim_limits(cfg: &WebhookConfig, total: u32) -> ClaimLimits {
+    ClaimLimits {
+        total,
+        per_account: cfg.max_in_flight_per_account.clamp(1, u32::MAX as usize) as u32,
+        per_endpoint: cfg.max_in_flight_per_endpoint.clamp(1, u32::MAX as usize) as u32,
+        half_open_after: cfg.breaker_after_failures.max(1),
+    }
+}
+
+/// The circuit breaker of `cfg`.
+pub fn breaker_policy(cfg: &WebhookConfig) -> BreakerPolicy {
+    let ms = |v: u64| v.min(i64::MAX as u64) as i64;
+    BreakerPolicy {
+        open_after: cfg.breaker_after_failures.max(1),
+        base_pause_ms: ms(cfg.retry_base_ms),
+        max_pause_ms: ms(cfg.breaker_max_pause_ms),
+        disable_after_failures: cfg.disable_after_failures,
+        disable_after_ms: ms(cfg.disable_after_secs.saturating_mul(1000)),
+    }
+}
 
 /// When the next attempt is due after attempt number `attempt` failed at `now`, or
 /// `None` to give up. `jitter` is a random number in `[0, 1)`.
@@ -97,12 +157,14 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// The webhook HTTP client: time-limited, no redirects, no proxy, guarded resolver.
+/// The webhook HTTP client: time-limited (connecting within `connect_timeout_ms`), no
+/// redirects, no proxy, guarded resolver.
 pub fn http_client(config: &Config) -> reqwest::Client {
     let timeout = Duration::from_millis(config.webhooks.timeout_ms.max(1));
+    let connect = Duration::from_millis(config.webhooks.connect_timeout_ms.max(1));
     reqwest::Client::builder()
         .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .connect_timeout(connect.min(timeout))
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .dns_resolver(ssrf::GuardedResolver::new(config.network))
@@ -115,18 +177,28 @@ pub fn http_client(config: &Config) -> reqwest::Client {
 pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch::Receiver<bool>) {
     let cfg = config.webhooks;
     let client = http_client(&config);
+    let breaker = breaker_policy(&cfg);
     let poll = Duration::from_millis(cfg.poll_ms.max(5));
     let give_up_after = chrono::Duration::seconds(cfg.give_up_after_secs as i64);
     let lease = chrono::Duration::milliseconds((cfg.timeout_ms as i64).saturating_mul(2) + 5_000);
-    let in_flight: Arc<Mutex<HashSet<DeliveryId>>> = Arc::default();
+    // Claims in flight in this process, with their leases, to release at shutdown.
+    let in_flight: Arc<Mutex<HashMap<DeliveryId, i64>>> = Arc::default();
+    // A finished attempt frees a slot under the caps: claim again at once rather than at
+    // the next poll, or a tenant with a fast receiver would get only its cap per poll.
+    let finished = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
+    // Fan-out runs once per poll (in batches); a wake-up by a finished attempt only claims.
+    let mut fanned_out: Option<Instant> = None;
     while !*shutdown.borrow() {
         let now = Utc::now();
-        if let Err(e) = store
-            .dispatch_events(now, now + give_up_after, DISPATCH_BATCH)
-            .await
-        {
-            tracing::warn!(error = %e, "webhook fan-out failed; retrying");
+        if fanned_out.is_none_or(|at| at.elapsed() >= poll) {
+            fanned_out = Some(Instant::now());
+            if let Err(e) = store
+                .dispatch_events(now, now + give_up_after, DISPATCH_BATCH)
+                .await
+            {
+                tracing::warn!(error = %e, "webhook fan-out failed; retrying");
+            }
         }
         while tasks.try_join_next().is_some() {}
         let room = cfg.max_in_flight.max(1).saturating_sub(tasks.len()) as u32;
@@ -134,7 +206,7 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
             Vec::new()
         } else {
             store
-                .claim_deliveries(now, now + lease, room)
+                .claim_deliveries(now, now + lease, claim_limits(&cfg, room))
                 .await
                 .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "claiming webhook deliveries failed; retrying");
@@ -146,24 +218,27 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
             in_flight
                 .lock()
                 .expect("not poisoned")
-                .insert(delivery.id.clone());
+                .insert(delivery.id.clone(), delivery.lease);
             let (store, client, in_flight) = (store.clone(), client.clone(), in_flight.clone());
+            let finished = finished.clone();
             let policy = config.network;
             tasks.spawn(async move {
                 let record = attempt(&client, &policy, &cfg, &delivery).await;
-                if let Err(e) = store.record_attempt(&record).await {
-                    // The lease expires and the attempt is made again: never lost.
-                    tracing::warn!(delivery = %delivery.id, error = %e, "could not record a webhook attempt");
-                }
+                let recorded = store.record_attempt(&record, Utc::now(), &breaker).await;
                 in_flight.lock().expect("not poisoned").remove(&delivery.id);
+                finished.notify_one();
+                // Logged after the record, so a failing log cannot cost the record.
+                log_attempt(&delivery, &record, recorded);
             });
         }
         if busy {
             tokio::task::yield_now().await;
             continue;
         }
+        let next_fan_out = fanned_out.map_or(poll, |at| poll.saturating_sub(at.elapsed()));
         tokio::select! {
-            _ = tokio::time::sleep(poll) => {}
+            _ = tokio::time::sleep(next_fan_out) => {}
+            _ = finished.notified() => {}
             _ = shutdown.changed() => {}
         }
     }
@@ -171,11 +246,47 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
         while tasks.join_next().await.is_some() {}
     })
     .await;
-    let leftover: Vec<DeliveryId> = in_flight.lock().expect("not poisoned").drain().collect();
+    let leftover: Vec<(DeliveryId, i64)> =
+        in_flight.lock().expect("not poisoned").drain().collect();
     if !leftover.is_empty()
         && let Err(e) = store.release_deliveries(&leftover).await
     {
         tracing::warn!(error = %e, "could not release webhook leases; they expire on their own");
+    }
+}
+
+/// One line per attempt: ids, status and outcome; never the URL, the secret or the body.
+fn log_attempt(
+    d: &ClaimedDelivery,
+    record: &AttemptRecord,
+    recorded: Result<Recorded, crate::store::StoreError>,
+) {
+    match recorded {
+        Ok(Recorded::Recorded) => tracing::info!(
+            delivery = %d.id,
+            webhook = %d.webhook_id,
+            event = %d.event_id,
+            event_type = %d.event_type,
+            attempt = d.attempt,
+            status = ?record.response_code,
+            latency_ms = record.latency_ms,
+            outcome = ?record.outcome,
+            "webhook attempt"
+        ),
+        Ok(Recorded::Disabled) => tracing::warn!(
+            webhook = %d.webhook_id,
+            account = d.account_id.0,
+            "webhook disabled after failing for too long"
+        ),
+        Ok(Recorded::Stale) => tracing::warn!(
+            delivery = %d.id,
+            attempt = d.attempt,
+            "webhook attempt outlived its lease; another worker owns the delivery now"
+        ),
+        // The lease expires and the attempt is made again: never lost.
+        Err(e) => {
+            tracing::warn!(delivery = %d.id, error = %e, "could not record a webhook attempt")
+        }
     }
 }
 
@@ -227,19 +338,9 @@ pub async fn attempt(
         }
         (e, _) => e,
     };
-    tracing::info!(
-        delivery = %d.id,
-        webhook = %d.webhook_id,
-        event = %d.event_id,
-        event_type = %d.event_type,
-        attempt = d.attempt,
-        status = ?response_code,
-        latency_ms,
-        outcome = ?outcome,
-        "webhook attempt"
-    );
     AttemptRecord {
         delivery_id: d.id.clone(),
+        lease: d.lease,
         attempt: d.attempt,
         started_at,
         response_code,
@@ -257,7 +358,16 @@ async fn send(
 ) -> Result<(reqwest::StatusCode, Option<Duration>), String> {
     let url = url::Url::parse(&d.url).map_err(|e| format!("invalid URL: {e}"))?;
     ssrf::check_literal(policy, &url).map_err(|r| r.to_string())?;
-    let signature = sign(&d.secret, &d.payload);
+    let timestamp = started_at.timestamp();
+    // One signature only (the Node.js example compares the header as a string): the
+    // current secret's. The old one signs only webhook-signature during the overlap.
+    let legacy = sign(&d.secret, &d.payload);
+    let standard = standard_signature_header(
+        std::iter::once(&d.secret).chain(d.previous_secret.as_ref()),
+        d.event_id.as_str(),
+        timestamp,
+        &d.payload,
+    );
     let response = client
         .post(url)
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
@@ -265,9 +375,12 @@ async fn send(
             USER_AGENT,
             concat!("Sevenoways-Relay-Webhooks/", env!("CARGO_PKG_VERSION")),
         )
-        .header(SIGNATURE_HEADER, signature)
+        .header(SIGNATURE_HEADER, legacy)
         .header(ID_HEADER, d.event_id.as_str())
-        .header(TIMESTAMP_HEADER, started_at.timestamp().to_string())
+        .header(TIMESTAMP_HEADER, timestamp.to_string())
+        .header(STANDARD_ID_HEADER, d.event_id.as_str())
+        .header(STANDARD_TIMESTAMP_HEADER, timestamp.to_string())
+        .header(STANDARD_SIGNATURE_HEADER, standard)
         .body(d.payload.clone())
         .send()
         .await

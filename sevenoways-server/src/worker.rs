@@ -196,13 +196,32 @@ pub async fn run_retention(
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 rows = n,
-                "pruned old webhook deliveries, events and counters"
+                "pruned finished queue entries, outbox rows, webhook deliveries, events and counters"
             ),
             Err(e) => tracing::warn!(error = %e, "pruning failed; will try again"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Checkpoints the database's write-ahead log every `database.checkpoint_secs` (see
+/// [`Store::checkpoint`]), so the log file shrinks back after a burst of writes.
+pub async fn run_checkpoints(
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let every = Duration::from_secs(config.database.checkpoint_secs.max(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = store.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will try again");
         }
     }
 }

@@ -1,10 +1,10 @@
 //! `svw channels list|add|remove`. Sending to a channel is `svw send --channel JID`.
 
 use clap::{Args, Subcommand};
-use sevenoways_sdk::models::channels::AddChannelRequest;
+use sevenoways_sdk::models::channels::{AddChannelRequest, ListChannels};
 use sevenoways_sdk::{ChannelId, Success};
 
-use super::print_done;
+use super::{ListArgs, print_done};
 use crate::context::Context;
 use crate::exit::Failure;
 use crate::printer::Table;
@@ -20,7 +20,7 @@ pub struct ChannelsArgs {
 #[derive(Debug, Subcommand)]
 pub enum ChannelsCommand {
     /// List saved channels
-    List,
+    List(ListArgs),
     /// Look a channel up through the sending instance and save it
     Add {
         /// Invite link (https://whatsapp.com/channel/…), invite code or channel JID
@@ -37,8 +37,8 @@ pub enum ChannelsCommand {
 pub async fn exec(args: ChannelsArgs, ctx: &Context) -> Result<(), Failure> {
     let p = &ctx.printer;
     match args.command {
-        ChannelsCommand::List => {
-            let list = ctx.client()?.channels().list().await?;
+        ChannelsCommand::List(page) => {
+            let list = page.fetch(&ctx.client()?, ListChannels::default()).await?;
             let mut table = Table::new(&["ID", "NAME", "JID", "SUBSCRIBERS", "ADMIN", "INSTANCE"]);
             for c in &list.channels {
                 table.row([
@@ -55,6 +55,7 @@ pub async fn exec(args: ChannelsArgs, ctx: &Context) -> Result<(), Failure> {
                 table,
                 "No saved channels; add one with `svw channels add INVITE`",
             );
+            page.note_more(ctx, &list);
         }
         ChannelsCommand::Add { invite } => {
             let instance = ctx.instance()?;

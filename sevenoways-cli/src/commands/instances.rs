@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
-use sevenoways_sdk::models::instances::{CreateInstanceRequest, InstanceStatus};
+use sevenoways_sdk::models::instances::{CreateInstanceRequest, InstanceStatus, ListInstances};
 use sevenoways_sdk::{InstanceId, Success};
 
-use super::{print_done, when};
+use super::{ListArgs, print_done, when};
 use crate::context::Context;
 use crate::exit::{Code, Failure};
 use crate::printer::Table;
@@ -28,7 +28,7 @@ pub struct InstancesArgs {
 #[derive(Debug, Subcommand)]
 pub enum InstancesCommand {
     /// List the instances of this API key
-    List,
+    List(ListArgs),
     /// Create an instance, then pair it with `svw instances qr ID`
     Create {
         /// The id to give it, e.g. number2 (letters, digits, '_', '-', '.')
@@ -75,8 +75,8 @@ pub async fn exec(args: InstancesArgs, ctx: &Context) -> Result<(), Failure> {
     let client = ctx.client()?;
     let api = client.instances();
     match args.command {
-        InstancesCommand::List => {
-            let list = api.list().await?;
+        InstancesCommand::List(page) => {
+            let list = page.fetch(&client, ListInstances::default()).await?;
             let mut table = Table::new(&["ID", "LABEL", "STATUS", "PHONE", "CREATED"]);
             for i in &list.instances {
                 table.row([
@@ -92,6 +92,7 @@ pub async fn exec(args: InstancesArgs, ctx: &Context) -> Result<(), Failure> {
                 table,
                 "No instances yet; create one with `svw instances create ID`",
             );
+            page.note_more(ctx, &list);
         }
         InstancesCommand::Create { id, label } => {
             let label = label.unwrap_or_else(|| id.to_string());
@@ -103,7 +104,12 @@ pub async fn exec(args: InstancesArgs, ctx: &Context) -> Result<(), Failure> {
                     created.instance.status.as_str()
                 ));
                 p.out(format!("Pair it: svw instances qr {id}"));
-                p.out(format!("or open: {}", created.qr_url));
+                p.out(format!("or share: {}", created.qr_url));
+                if let Some(pair_url) = &created.sandbox_pair_url {
+                    p.out(format!(
+                        "Sandbox: simulate the scan at {pair_url} (yours only: it pairs)"
+                    ));
+                }
             });
         }
         InstancesCommand::Delete { id } => {

@@ -17,6 +17,9 @@ pub mod usage;
 pub mod webhooks;
 
 use chrono::{DateTime, Utc};
+use clap::Args;
+use sevenoways_sdk::Client;
+use sevenoways_sdk::page::{Page, Paginated};
 
 use crate::cli::Command;
 use crate::context::Context;
@@ -45,6 +48,39 @@ pub(crate) fn print_done(ctx: &Context, message: impl AsRef<str>) {
         .item(&serde_json::json!({ "success": true }), &[], |p| {
             p.success(message)
         });
+}
+
+/// `--limit` of the list commands. Without it a list is fetched whole, page by page.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct ListArgs {
+    /// List at most N items [default: all of them, fetched page by page]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
+}
+
+impl ListArgs {
+    /// Every item of the list `first` starts, or the first `--limit` of them.
+    pub(crate) async fn fetch<E: Paginated>(
+        &self,
+        client: &Client,
+        first: E,
+    ) -> Result<E::Response, Failure> {
+        Ok(match self.limit {
+            Some(n) => client.list_at_most(first, n).await?,
+            None => client.list_all(first).await?,
+        })
+    }
+
+    /// After a listing `--limit` cut short, says so on stderr (the JSON answer carries
+    /// its `nextCursor`).
+    pub(crate) fn note_more(&self, ctx: &Context, list: &impl Page) {
+        if list.next_cursor().is_some() && !ctx.printer.is_json() {
+            ctx.printer.note(format!(
+                "Showing the first {}; there are more (raise --limit, or leave it out to list all)",
+                list.items().len()
+            ));
+        }
+    }
 }
 
 /// A timestamp as people read it, in UTC.

@@ -5,11 +5,13 @@
 //! would be sent now.
 
 use clap::{Args, Subcommand};
-use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule, ScheduleTarget};
+use sevenoways_sdk::models::schedules::{
+    CreateScheduleRequest, ListSchedules, Schedule, ScheduleTarget,
+};
 use sevenoways_sdk::{CronExpr, Phone, ScheduleId, Success, TimeZone};
 
 use super::send::{ContentArgs, GroupTargetArgs, parse_phone};
-use super::{print_done, when};
+use super::{ListArgs, print_done, when};
 use crate::context::Context;
 use crate::exit::Failure;
 use crate::printer::Table;
@@ -33,13 +35,18 @@ pub struct SchedulesArgs {
 /// The schedule subcommands.
 #[derive(Debug, Subcommand)]
 pub enum SchedulesCommand {
-    /// List schedules with their next run
-    List,
+    /// List schedules with their next run (or since when they are paused)
+    List(ListArgs),
     /// Send a message on a cron schedule, from the sending instance
     #[command(after_long_help = EXAMPLES)]
     Create(Box<CreateArgs>),
     /// Delete a schedule
     Delete {
+        /// The schedule id (sch_…)
+        id: ScheduleId,
+    },
+    /// Resume a schedule paused after repeated runs over the plan's message cap
+    Resume {
         /// The schedule id (sch_…)
         id: ScheduleId,
     },
@@ -71,8 +78,8 @@ pub struct CreateArgs {
 pub async fn exec(args: SchedulesArgs, ctx: &Context) -> Result<(), Failure> {
     let p = &ctx.printer;
     match args.command {
-        SchedulesCommand::List => {
-            let list = ctx.client()?.schedules().list().await?;
+        SchedulesCommand::List(page) => {
+            let list = page.fetch(&ctx.client()?, ListSchedules::default()).await?;
             let mut table = Table::new(&["ID", "LABEL", "CRON", "TIMEZONE", "TO", "NEXT RUN"]);
             for s in &list.schedules {
                 table.row([
@@ -81,10 +88,7 @@ pub async fn exec(args: SchedulesArgs, ctx: &Context) -> Result<(), Failure> {
                     s.spec.cron_expr.to_string(),
                     s.spec.timezone.to_string(),
                     recipients(s),
-                    s.next_run_at
-                        .as_ref()
-                        .map(when)
-                        .unwrap_or_else(|| "never".into()),
+                    next_run(s),
                 ]);
             }
             p.listing(
@@ -92,6 +96,13 @@ pub async fn exec(args: SchedulesArgs, ctx: &Context) -> Result<(), Failure> {
                 table,
                 "No schedules; create one with `svw schedules create`",
             );
+            page.note_more(ctx, &list);
+            if let Some(paused) = list.schedules.iter().find(|s| s.is_paused()) {
+                p.note(format!(
+                    "Paused schedules skipped their runs over the plan's message cap; resume one with `svw schedules resume {}`",
+                    paused.id
+                ));
+            }
         }
         SchedulesCommand::Create(c) => {
             let target = match (&c.to, c.groups.target()?) {
@@ -129,8 +140,30 @@ pub async fn exec(args: SchedulesArgs, ctx: &Context) -> Result<(), Failure> {
             ctx.client()?.schedules().delete(&id).await?;
             print_done(ctx, format!("Deleted schedule {id}"));
         }
+        SchedulesCommand::Resume { id } => {
+            let resumed = ctx.client()?.schedules().resume(&id).await?;
+            let s = &resumed.schedule;
+            p.item(&Success(&resumed), &[s.id.as_str()], |p| {
+                p.success(format!(
+                    "Schedule {} runs again; next run {}",
+                    s.id,
+                    next_run(s)
+                ));
+            });
+        }
     }
     Ok(())
+}
+
+/// When a schedule runs next, or that it is paused.
+fn next_run(s: &Schedule) -> String {
+    if let Some(at) = &s.paused_at {
+        return format!("paused since {}", when(at));
+    }
+    s.next_run_at
+        .as_ref()
+        .map(when)
+        .unwrap_or_else(|| "never".into())
 }
 
 /// Who a schedule sends to, in a few words.

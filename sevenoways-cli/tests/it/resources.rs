@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::common::{self, api_error, ok, stderr, stdout, svw_at};
+use crate::common::{self, api_error, ok, stderr, stdout, svw, svw_at};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, method, path, query_param};
 use wiremock::{Mock, MockServer};
@@ -338,5 +338,129 @@ async fn usage_maps_errors_like_every_other_command() {
         stderr(&out).starts_with("error: unauthorized (401): bad key; hint: "),
         "{}",
         stderr(&out)
+    );
+}
+
+/// A list answered in pages: page 1 without a cursor, page 2 for `cursor=c1`.
+async fn two_pages(server: &MockServer) {
+    let second = |id: &str| {
+        let mut i = instance();
+        i["instanceId"] = json!(id);
+        i
+    };
+    Mock::given(method("GET"))
+        .and(path("/api/instances"))
+        .and(query_param("cursor", "c1"))
+        .respond_with(ok(json!({"instances": [second("number3")]})))
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/instances"))
+        .respond_with(ok(
+            json!({"instances": [instance(), second("number9")], "nextCursor": "c1"}),
+        ))
+        .with_priority(2)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn lists_fetch_every_page_unless_limited() {
+    let server = MockServer::start().await;
+    two_pages(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = svw_at(&server, dir.path())
+        .args(["-q", "instances", "list"])
+        .assert()
+        .success();
+    assert_eq!(stdout(out.get_output()), "number2\nnumber9\nnumber3\n");
+    let requests = server.received_requests().await.unwrap();
+    let queries: Vec<Option<String>> = requests
+        .iter()
+        .map(|r| r.url.query().map(str::to_owned))
+        .collect();
+    assert_eq!(queries, [None, Some("cursor=c1".to_owned())]);
+    let out = svw_at(&server, dir.path())
+        .args(["--json", "instances", "list"])
+        .assert()
+        .success();
+    let listed: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(listed["instances"].as_array().unwrap().len(), 3);
+    assert!(listed.get("nextCursor").is_none(), "{listed}");
+
+    // --limit asks for no more than it shows, and says there is more.
+    server.reset().await;
+    two_pages(&server).await;
+    let out = svw_at(&server, dir.path())
+        .args(["instances", "list", "--limit", "2"])
+        .assert()
+        .success();
+    assert_eq!(stdout(out.get_output()).lines().count(), 2);
+    assert!(
+        stderr(out.get_output()).contains("there are more (raise --limit"),
+        "{}",
+        stderr(out.get_output())
+    );
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].url.query(), Some("limit=2"));
+    let out = svw(dir.path())
+        .args(["instances", "list", "--limit", "0"])
+        .assert()
+        .failure()
+        .code(2);
+    assert!(stderr(out.get_output()).contains("--limit"));
+}
+
+#[tokio::test]
+async fn schedules_show_a_pause_and_resume_it() {
+    let server = MockServer::start().await;
+    let schedule = |paused: bool| {
+        let mut s = json!({
+            "id": "sch_1", "instanceId": "number2", "label": "daily", "cronExpr": "0 9 * * *",
+            "timezone": "UTC", "groupIds": ["120363025246125888@g.us"], "message": "hi",
+            "nextRunAt": "2026-11-25T09:00:00Z", "createdAt": "2026-11-24T09:00:00Z"
+        });
+        if paused {
+            s["nextRunAt"] = Value::Null;
+            s["skippedRuns"] = json!(5);
+            s["pausedAt"] = json!("2026-11-24T10:00:00Z");
+            s["pauseReason"] =
+                json!("paused after 5 runs in a row were skipped: Daily message cap reached");
+        }
+        s
+    };
+    get(
+        &server,
+        "/api/schedules",
+        json!({"schedules": [schedule(true)]}),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/api/schedules/sch_1/resume"))
+        .respond_with(ok(json!({"schedule": schedule(false)})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = svw_at(&server, dir.path())
+        .args(["schedules", "list"])
+        .assert()
+        .success();
+    assert!(
+        stdout(out.get_output()).contains("paused since 2026-11-24 10:00 UTC"),
+        "{}",
+        stdout(out.get_output())
+    );
+    assert!(stderr(out.get_output()).contains("svw schedules resume sch_1"));
+    let out = svw_at(&server, dir.path())
+        .args(["schedules", "resume", "sch_1"])
+        .assert()
+        .success();
+    assert!(
+        stdout(out.get_output()).contains("next run 2026-11-25 09:00 UTC"),
+        "{}",
+        stdout(out.get_output())
     );
 }

@@ -647,3 +647,28 @@ async fn bulk_csv_sends_every_row_once_and_a_rerun_skips_them() {
     assert_eq!(usage["daily"]["used"], 5, "{usage}");
     assert_eq!(env.outbox(5).await.len(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_create_prints_the_link_to_share_and_the_sandbox_scan_link() {
+    let env = start().await;
+    let mut cmd = env.svw();
+    cmd.args(["instances", "create", "number3"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let share = format!("or share: {}/api/instances/number3/qr?token=", env.base);
+    assert!(printed.contains(&share), "{printed}");
+    let pair_url = printed
+        .split_whitespace()
+        .find(|w| w.contains("#pair="))
+        .unwrap_or_else(|| panic!("no sandbox scan link in:\n{printed}"));
+    // The scan link's token pairs the new sandbox number, as the page's button does.
+    let token = pair_url.split_once("#pair=").unwrap().1;
+    let paired = reqwest::Client::new()
+        .post(format!("{}/api/sandbox/instances/number3/pair", env.base))
+        .header("x-sandbox-pair-token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paired.status(), 200);
+}

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use crate::common::{ok, stderr, stdout, svw, svw_at};
 use serde_json::{Value, json};
 use sevenoways_sdk::WebhookSecret;
-use sevenoways_sdk::signature::sign;
+use sevenoways_sdk::signature::{sign, sign_standard};
 use wiremock::matchers::{body_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -15,6 +15,122 @@ const BODY: &str = r#"{"id":"evt_1","event":"message.sent","timestamp":"2026-11-
 
 fn signature(body: &str) -> String {
     sign(&WebhookSecret::new(SECRET), body.as_bytes())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// The Standard Webhooks headers of `body` signed at `at`.
+fn standard(body: &str, at: i64) -> [(&'static str, String); 3] {
+    [
+        ("webhook-id", "evt_1".to_owned()),
+        ("webhook-timestamp", at.to_string()),
+        (
+            "webhook-signature",
+            sign_standard(&WebhookSecret::new(SECRET), "evt_1", at, body.as_bytes()),
+        ),
+    ]
+}
+
+#[test]
+fn verify_checks_the_standard_webhooks_headers_and_refuses_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.json");
+    std::fs::write(&file, BODY).unwrap();
+    let verify = |at: i64, extra: &[&str]| {
+        let [(_, id), (_, ts), (_, sig)] = standard(BODY, at);
+        svw(dir.path())
+            .args(["webhooks", "verify", "--secret", SECRET])
+            .args(["--webhook-id", &id, "--webhook-timestamp", &ts])
+            .args(["--webhook-signature", &sig])
+            .args(extra)
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let out = verify(now(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Signature verified (message.sent evt_1)"));
+    // Both kinds at once: both must verify.
+    let out = verify(now(), &["--signature", &signature(BODY)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = verify(now(), &["--signature", &signature("{}")]);
+    assert_eq!(out.status.code(), Some(1));
+    // Recorded an hour ago and replayed: refused, with why.
+    let out = verify(now() - 3600, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("outside the 300 s tolerance") && err.contains("replayed"),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET));
+    // The wrong secret.
+    let [(_, id), (_, ts), (_, sig)] = standard(BODY, now());
+    let out = svw(dir.path())
+        .args(["webhooks", "verify", "--secret", "another-secret-0123456"])
+        .args([
+            "--webhook-id",
+            &id,
+            "--webhook-timestamp",
+            &ts,
+            "--webhook-signature",
+            &sig,
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    // Malformed or incomplete headers are bad input (exit 2), naming what is missing.
+    for (args, want) in [
+        (
+            vec!["--webhook-signature", sig.as_str(), "--webhook-id", "evt_1"],
+            "--webhook-timestamp is needed",
+        ),
+        (
+            vec![
+                "--webhook-signature",
+                "v2,abc",
+                "--webhook-id",
+                "evt_1",
+                "--webhook-timestamp",
+                &ts,
+            ],
+            "invalid Standard Webhooks header",
+        ),
+        (
+            vec![
+                "--webhook-signature",
+                sig.as_str(),
+                "--webhook-id",
+                "evt_1",
+                "--webhook-timestamp",
+                "soon",
+            ],
+            "malformed webhook-timestamp",
+        ),
+    ] {
+        let out = svw(dir.path())
+            .args(["webhooks", "verify", "--secret", SECRET])
+            .args(&args)
+            .arg(&file)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    // Neither signature: a usage error from the argument parser.
+    let out = svw(dir.path())
+        .args(["webhooks", "verify", "--secret", SECRET])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
@@ -175,6 +291,16 @@ async fn listen_verifies_prints_and_forwards_with_headers() {
     assert_eq!(forged.status(), 401);
     let unsigned = http.post(&addr).body(BODY).send().await.unwrap();
     assert_eq!(unsigned.status(), 401);
+    // With the Standard Webhooks headers, those are checked: a replayed delivery is
+    // refused even with a good X-Webhook-Signature.
+    let mut replay = http
+        .post(format!("{addr}/webhook"))
+        .header("X-Webhook-Signature", signature(BODY))
+        .body(BODY);
+    for (name, value) in standard(BODY, now() - 3600) {
+        replay = replay.header(name, value);
+    }
+    assert_eq!(replay.send().await.unwrap().status(), 401);
 
     let forwarded = target.received_requests().await.unwrap();
     assert_eq!(
@@ -182,6 +308,14 @@ async fn listen_verifies_prints_and_forwards_with_headers() {
         1,
         "only the verified delivery is forwarded"
     );
+    let mut fresh = http.post(format!("{addr}/webhook")).body(BODY);
+    for (name, value) in standard(BODY, now()) {
+        fresh = fresh.header(name, value);
+    }
+    assert_eq!(fresh.send().await.unwrap().status(), 202);
+    let forwarded = target.received_requests().await.unwrap();
+    assert_eq!(forwarded.len(), 2);
+    assert!(forwarded[1].headers.get("webhook-signature").is_some());
     assert_eq!(forwarded[0].body, BODY.as_bytes());
     assert_eq!(
         forwarded[0].headers.get("x-webhook-signature").unwrap(),
@@ -192,7 +326,7 @@ async fn listen_verifies_prints_and_forwards_with_headers() {
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
     let printed = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(printed.lines().count(), 1, "{printed}");
+    assert_eq!(printed.lines().count(), 2, "{printed}");
     assert!(
         printed.starts_with("2026-11-24T09:00:00Z  message.sent  evt_1  number2  {\"queueId\":142"),
         "{printed}"
@@ -221,9 +355,38 @@ async fn listen_json_prints_each_event_as_a_line() {
 async fn api_subcommands_use_the_webhook_endpoints() {
     let server = MockServer::start().await;
     let webhook = json!({"id": "wh_1", "url": "https://example.com/h", "events": [], "createdAt": "2026-11-24T09:00:00Z"});
+    let failing = json!({"id": "wh_2", "url": "https://example.com/f", "events": ["message.sent"],
+        "createdAt": "2026-11-24T09:00:00Z", "failureStreak": 7});
+    let disabled = json!({"id": "wh_3", "url": "https://example.com/d", "events": [],
+        "createdAt": "2026-11-24T09:00:00Z", "disabled": true, "failureStreak": 20,
+        "disabledReason": "disabled after 20 failed attempts in a row"});
     Mock::given(method("GET"))
         .and(path("/api/webhooks"))
-        .respond_with(ok(json!({"webhooks": [webhook]})))
+        .respond_with(ok(json!({"webhooks": [webhook, failing, disabled]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/webhooks/wh_3/enable"))
+        .respond_with(ok(json!({"webhook": webhook})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/webhooks/wh_1/rotate-secret"))
+        .and(body_json(json!({})))
+        .respond_with(ok(
+            json!({"secret": "whsec_bmV3LXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm",
+            "previousSecretExpiresAt": "2026-11-25T09:00:00Z"}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/webhooks/wh_2/rotate-secret"))
+        .and(body_json(json!({"secret": "my-own-new-secret-0123"})))
+        .respond_with(ok(json!({"secret": "my-own-new-secret-0123",
+            "previousSecretExpiresAt": "2026-11-25T09:00:00Z"})))
+        .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("POST"))
@@ -274,7 +437,28 @@ async fn api_subcommands_use_the_webhook_endpoints() {
 
     assert_eq!(
         run(&["webhooks", "list"]),
-        "wh_1\thttps://example.com/h\tall\t2026-11-24 09:00 UTC\n"
+        "wh_1\thttps://example.com/h\tall\t2026-11-24 09:00 UTC\tenabled\n\
+         wh_2\thttps://example.com/f\tmessage.sent\t2026-11-24 09:00 UTC\tfailing (7)\n\
+         wh_3\thttps://example.com/d\tall\t2026-11-24 09:00 UTC\tdisabled\n"
+    );
+    let enabled = run(&["webhooks", "enable", "wh_3"]);
+    assert!(enabled.contains("Enabled webhook wh_3"), "{enabled}");
+    // Quiet: the new secret alone, for scripts.
+    let rotated = run(&["-q", "webhooks", "rotate-secret", "wh_1"]);
+    assert_eq!(rotated, "whsec_bmV3LXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm\n");
+    // A secret that is not whsec_<base64> comes with the form Standard Webhooks
+    // libraries take.
+    let mine = run(&[
+        "webhooks",
+        "rotate-secret",
+        "wh_2",
+        "--secret",
+        "my-own-new-secret-0123",
+    ]);
+    assert!(
+        mine.contains("my-own-new-secret-0123")
+            && mine.contains("whsec_bXktb3duLW5ldy1zZWNyZXQtMDEyMw=="),
+        "{mine}"
     );
     let created = run(&[
         "webhooks",

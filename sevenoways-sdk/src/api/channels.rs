@@ -8,6 +8,7 @@ use crate::models::channels::{
     SendDocumentToChannelRequest, SendImageToChannelRequest, SendToChannelRequest,
 };
 use crate::models::messages::Queued;
+use crate::page::PageParams;
 
 /// Saved channels and sends to them. Get one with [`Client::channels`].
 #[derive(Debug)]
@@ -16,9 +17,16 @@ pub struct ChannelsApi<'a> {
 }
 
 impl ChannelsApi<'_> {
-    /// `GET /api/channels` ([`ListChannels`]).
+    /// `GET /api/channels` ([`ListChannels`]): every saved channel, oldest first, fetching
+    /// as many pages as that takes.
     pub async fn list(&self) -> Result<ChannelList> {
-        self.client.call(&ListChannels).await
+        self.client.list_all(ListChannels::default()).await
+    }
+
+    /// One page of `GET /api/channels`; its `next_cursor` asks for the next.
+    pub async fn list_page(&self, page: &PageParams) -> Result<ChannelList> {
+        let req = ListChannels { page: page.clone() };
+        self.client.call(&req).await
     }
 
     /// `POST /api/channels`: look a channel up by invite link, code or JID and save it.

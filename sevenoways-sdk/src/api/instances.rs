@@ -7,6 +7,7 @@ use crate::models::instances::{
     CreateInstanceRequest, DeleteInstance, GetQr, InstanceCreated, InstanceList, ListInstances,
     QrCode,
 };
+use crate::page::PageParams;
 
 /// `/api/instances`. Get one with [`Client::instances`].
 #[derive(Debug)]
@@ -15,12 +16,20 @@ pub struct InstancesApi<'a> {
 }
 
 impl InstancesApi<'_> {
-    /// `GET /api/instances` ([`ListInstances`]).
+    /// `GET /api/instances` ([`ListInstances`]): every instance, oldest first, fetching
+    /// as many pages as that takes.
     pub async fn list(&self) -> Result<InstanceList> {
-        self.client.call(&ListInstances).await
+        self.client.list_all(ListInstances::default()).await
     }
 
-    /// `POST /api/instances`. The answer's `qrUrl` is the pairing page.
+    /// One page of `GET /api/instances`; its `next_cursor` asks for the next.
+    pub async fn list_page(&self, page: &PageParams) -> Result<InstanceList> {
+        let req = ListInstances { page: page.clone() };
+        self.client.call(&req).await
+    }
+
+    /// `POST /api/instances`. The answer's `qrUrl` is the pairing page to share;
+    /// `sandboxPairUrl` (sandbox instances) is the one whose scan button pairs.
     pub async fn create(&self, req: &CreateInstanceRequest) -> Result<InstanceCreated> {
         self.client.call(req).await
     }

@@ -7,6 +7,7 @@ use crate::models::sandbox::{
     AddSandboxGroup, GetOutbox, Outbox, PairSandboxInstance, SandboxGroup, SandboxGroupRequest,
     SandboxInbound, SandboxInboundRequest, UnpairSandboxInstance,
 };
+use crate::page::PageParams;
 
 /// The sandbox transport's simulation endpoints. Get one with [`Client::sandbox`].
 ///
@@ -53,12 +54,23 @@ impl SandboxApi<'_> {
         self.client.call(&req).await.map(drop)
     }
 
-    /// `GET /api/sandbox/outbox?instanceId=ID` ([`GetOutbox`]): what the transport sent,
-    /// oldest first.
+    /// `GET /api/sandbox/outbox?instanceId=ID` ([`GetOutbox`]): everything the transport
+    /// sent, oldest first, fetching as many pages as that takes.
     pub async fn outbox(&self, id: &InstanceId) -> Result<Outbox> {
-        let req = GetOutbox {
+        self.client
+            .list_all(self.outbox_request(id, &PageParams::default()))
+            .await
+    }
+
+    /// One page of the outbox; its `next_cursor` asks for the next.
+    pub async fn outbox_page(&self, id: &InstanceId, page: &PageParams) -> Result<Outbox> {
+        self.client.call(&self.outbox_request(id, page)).await
+    }
+
+    fn outbox_request(&self, id: &InstanceId, page: &PageParams) -> GetOutbox {
+        GetOutbox {
             instance_id: id.clone(),
-        };
-        self.client.call(&req).await
+            page: page.clone(),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP client: configuration, encoding and error mapping. When to retry is
 //! [`retry`], a pure function apart from the transport.
 
+mod pages;
 mod retry;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::models::common::ErrorBody;
 use crate::models::messages::Queued;
 use crate::secret::ApiKey;
 use crate::validation::ValidationError;
+pub use pages::Pages;
 use retry::Failure;
 
 /// The production API.

@@ -10,6 +10,7 @@ use super::messages::{
 use crate::endpoint::{Answer, Link, body_endpoint, path_endpoint};
 use crate::ids::{ChannelId, InstanceId, NewsletterJid};
 use crate::models::common::Empty;
+use crate::page::{Cursor, list_endpoint, page_of};
 use crate::validation::{Validate, ValidationError};
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +47,16 @@ pub struct Channel {
 pub struct ChannelList {
     /// The saved channels, oldest first.
     pub channels: Vec<Channel>,
+    /// The next page's `?cursor=`; absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<Cursor>,
 }
+
+page_of!(ChannelList, channels: Channel);
 
 /// `POST /api/channels`: looks a channel up by invite link, invite code or JID and saves it.
 ///
@@ -180,7 +190,13 @@ impl Validate for AddChannelRequest {
 }
 
 body_endpoint!(AddChannelRequest => POST "/api/channels" -> ChannelSaved {
-    answers: [Answer::new(404, "The instance is not this key's.")],
+    answers: [
+        Answer::new(404, "The instance is not this key's."),
+        Answer::new(
+            409,
+            "Saving a new channel would pass the plan's max_channels (saving one again never does).",
+        ),
+    ],
     examples: [(
         "By invite link",
         r#"{"instanceId":"number2","inviteLink":"https://whatsapp.com/channel/0029VaAbCdEf"}"#
@@ -188,9 +204,9 @@ body_endpoint!(AddChannelRequest => POST "/api/channels" -> ChannelSaved {
     links: [Link::to::<RemoveChannel>(&[("id", "$response.body#/channel/id")])],
 });
 
-path_endpoint! {
-    /// `GET /api/channels`: the saved channels, oldest first.
-    ListChannels => Get "/api/channels" -> ChannelList
+list_endpoint! {
+    /// `GET /api/channels`: the saved channels, oldest first, a page at a time.
+    ListChannels {} => "/api/channels" -> ChannelList
 }
 
 path_endpoint! {

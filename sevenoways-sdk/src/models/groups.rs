@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::endpoint::path_endpoint;
 use crate::ids::{GroupId, InstanceId};
+use crate::page::{Cursor, list_endpoint, page_of};
 
 /// A group of an instance, as `GET /api/instances/:id/groups` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,12 +28,22 @@ pub struct GroupList {
     pub instance_id: InstanceId,
     /// Sorted by name.
     pub groups: Vec<Group>,
+    /// The next page's `?cursor=`; absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<Cursor>,
 }
 
-path_endpoint! {
-    /// `GET /api/instances/{id}/groups`: the groups of a paired number, by name.
+page_of!(GroupList, groups: Group);
+
+list_endpoint! {
+    /// `GET /api/instances/{id}/groups`: the groups of a paired number, by name, a page at
+    /// a time.
     ListGroups {
         /// The instance whose groups to list.
         instance_id: InstanceId,
-    } => Get "/api/instances/{id}/groups" -> GroupList
+    } => "/api/instances/{id}/groups" -> GroupList
 }

@@ -13,6 +13,7 @@ use crate::models::groups::ListGroups;
 use crate::models::sandbox::{
     AddSandboxGroup, GetOutbox, PairSandboxInstance, SandboxInbound, UnpairSandboxInstance,
 };
+use crate::page::{Cursor, list_endpoint, page_of};
 use crate::validation::{Validate, ValidationError};
 
 /// Whether an instance's number is connected.
@@ -68,7 +69,16 @@ pub struct Instance {
 pub struct InstanceList {
     /// Oldest first.
     pub instances: Vec<Instance>,
+    /// The next page's `?cursor=`; absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<Cursor>,
 }
+
+page_of!(InstanceList, instances: Instance);
 
 /// `POST /api/instances`: `{"instanceId":"number2","label":"Second Line"}`.
 ///
@@ -116,7 +126,11 @@ impl Validate for CreateInstanceRequest {
 }
 
 body_endpoint!(CreateInstanceRequest => POST "/api/instances" -> InstanceCreated {
-    answers: [Answer::new(409, "This API key already has an instance with this id.")],
+    answers: [Answer::new(
+        409,
+        "This API key already has an instance with this id, or as many instances as its \
+         plan's max_instances allows.",
+    )],
     examples: [("Second number", r#"{"instanceId":"number2","label":"Second Line"}"#)],
     links: [
         Link::to::<GetQr>(&[("id", INSTANCE)]),
@@ -133,9 +147,9 @@ body_endpoint!(CreateInstanceRequest => POST "/api/instances" -> InstanceCreated
 /// Where a created instance's id is in the answer, for links.
 const INSTANCE: &str = "$response.body#/instance/instanceId";
 
-path_endpoint! {
-    /// `GET /api/instances`: the key's instances, oldest first.
-    ListInstances => Get "/api/instances" -> InstanceList
+list_endpoint! {
+    /// `GET /api/instances`: the key's instances, oldest first, a page at a time.
+    ListInstances {} => "/api/instances" -> InstanceList
 }
 
 path_endpoint! {
@@ -147,18 +161,25 @@ path_endpoint! {
     } => Delete "/api/instances/{id}" -> Empty
 }
 
-/// `POST /api/instances` answer: `{"success":true,"instance":{…},"qrUrl":"…"}`.
+/// `POST /api/instances` answer: `{"success":true,"instance":{…},"qrUrl":"…"}`, and for
+/// a sandbox instance `"sandboxPairUrl":"…"`.
 ///
 /// `qrUrl` opens the pairing page in a browser. It carries a signed token that expires
-/// (never the API key), so it can be shared with whoever holds the phone.
+/// (never the API key) and only shows the code, so it can be shared with whoever holds
+/// the phone. `sandboxPairUrl` is the same page with the sandbox's "Simulate the scan"
+/// button working: keep it to yourself, it pairs the instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceCreated {
     /// The new instance, in `pairing` state.
     pub instance: Instance,
-    /// The pairing page, with a short-lived token.
+    /// The pairing page, with a short-lived token that shows the code and cannot pair.
     pub qr_url: String,
+    /// Sandbox instances only: the pairing page with a 10-minute pairing token in its
+    /// fragment, whose scan button pairs the instance. Not for sharing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_pair_url: Option<String>,
 }
 
 /// `GET /api/instances/{id}/qr?format=json`: the pairing code as data, for a program to

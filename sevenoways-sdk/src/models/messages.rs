@@ -60,6 +60,27 @@ pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// The most group ids, and separately the most group names, one request may name.
+///
+/// Every id and name costs the server a lookup before the send is admitted; a bound
+/// keeps that work small and equal for every tenant. A number in more groups reaches
+/// them all with `sendAll=true`, or with several requests.
+pub const MAX_GROUPS_PER_REQUEST: usize = 256;
+
+/// `Err` naming `field` when a request names more than [`MAX_GROUPS_PER_REQUEST`].
+fn check_group_count(field: &'static str, what: &str, n: usize) -> Result<(), ValidationError> {
+    if n > MAX_GROUPS_PER_REQUEST {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "expected at most {MAX_GROUPS_PER_REQUEST} {what} per request, got {n}: \
+                 split the send, or use sendAll=true"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Which groups of an instance a message goes to: the documented choice between
 /// `groupIds` (recommended: stable across renames), `groups` (names, case-insensitive)
 /// and `sendAll`. Ids and names may be mixed; `sendAll` stands alone.
@@ -129,6 +150,7 @@ impl GroupTarget {
         for id in more {
             // The index in the final list, so `and_ids` after `ids` names the right one.
             let i = ids.len();
+            check_group_count("groupIds", "group ids", i + 1)?;
             ids.push(GroupId::new(id).map_err(|e| {
                 ValidationError::new(format!("groupIds[{i}]"), e.reason().to_owned())
             })?);
@@ -147,6 +169,7 @@ impl GroupTarget {
         };
         for name in more {
             let i = names.len();
+            check_group_count("groups", "group names", i + 1)?;
             names.push(GroupName::new(name).map_err(|e| {
                 ValidationError::new(format!("groups[{i}]"), e.reason().to_owned())
             })?);
@@ -154,12 +177,15 @@ impl GroupTarget {
         Ok(Self::Groups { ids, names })
     }
 
-    /// Reads the three documented fields as one choice.
+    /// Reads the three documented fields as one choice, each list at most
+    /// [`MAX_GROUPS_PER_REQUEST`] long.
     pub fn from_fields(
         group_ids: &[GroupId],
         groups: &[GroupName],
         send_all: bool,
     ) -> Result<Self, ValidationError> {
+        check_group_count("groupIds", "group ids", group_ids.len())?;
+        check_group_count("groups", "group names", groups.len())?;
         match (send_all, group_ids.is_empty() && groups.is_empty()) {
             (true, true) => Ok(Self::All),
             (true, false) => Err(send_all_alone()),

@@ -1,7 +1,7 @@
 //! The sandbox transport's own endpoints (`/api/sandbox/*`), for developing offline.
 //!
-//! They exist only on a server running the sandbox transport: they simulate what a phone
-//! would do (scan the QR code, be in groups, write back) and show what was "sent".
+//! They act only on sandbox instances (any other instance is a 404): they simulate what a
+//! phone would do (scan the QR code, be in groups, write back) and show what was "sent".
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,7 @@ use super::messages::Content;
 use crate::endpoint::{Answer, Auth, Endpoint, Example, Method, NoBody, fill_route, path_endpoint};
 use crate::ids::{GroupId, GroupName, InstanceId, Phone, QueueId};
 use crate::models::common::{Empty, MessageText};
+use crate::page::{Cursor, PageParams, PageSize, Paginated, page_of};
 use crate::validation::{Validate, ValidationError};
 
 /// `POST /api/sandbox/instances/:id/groups`: `{"name":"Team A","id":"…@g.us"}` adds a
@@ -70,7 +71,16 @@ impl schemars::JsonSchema for PhoneText {
 pub struct Outbox {
     /// What the transport sent.
     pub messages: Vec<OutboxMessage>,
+    /// The next page's `?cursor=`; absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<Cursor>,
 }
+
+page_of!(Outbox, messages: OutboxMessage);
 
 /// A message a sandbox transport received or sent, for the outbox. Kept here so the
 /// server and the SDK's sandbox helpers agree on it.
@@ -110,12 +120,15 @@ impl Validate for SandboxInboundRequest {
 
 path_endpoint! {
     /// `POST /api/sandbox/instances/{id}/pair`: the simulated QR scan; the instance comes
-    /// online. The QR page's token works here as well as the API key.
+    /// online. Takes the API key, or the pairing token of the create answer's
+    /// `sandboxPairUrl` (which the QR page's scan button sends); a QR link's token does
+    /// not pair.
     PairSandboxInstance {
         /// The instance to pair.
         id: InstanceId,
     } => Post "/api/sandbox/instances/{id}/pair" -> Empty {
-        auth: Auth::ApiKeyOrQrToken,
+        answers: [Answer::new(404, NOT_SANDBOX)],
+        auth: Auth::ApiKeyOrPairToken,
     }
 }
 
@@ -126,9 +139,16 @@ path_endpoint! {
         /// The instance to unpair.
         id: InstanceId,
     } => Post "/api/sandbox/instances/{id}/unpair" -> Empty {
-        answers: [Answer::new(409, "The instance is not online: there is nothing to unpair.")],
+        answers: [
+            Answer::new(404, NOT_SANDBOX),
+            Answer::new(409, "The instance is not online: there is nothing to unpair."),
+        ],
     }
 }
+
+/// The 404 of every sandbox endpoint: they act on the key's sandbox instances only.
+const NOT_SANDBOX: &str = "The instance is not this key's, or another engine serves it (the sandbox \
+     endpoints act on sandbox instances only).";
 
 // The two simulation bodies below are not validated by the client: they stand for what a
 // phone does, and tests drive the server's own checks through them.
@@ -155,6 +175,14 @@ impl Endpoint for AddSandboxGroup {
     fn body(&self) -> Option<&SandboxGroupRequest> {
         Some(&self.group)
     }
+
+    const ANSWERS: &'static [Answer] = &[
+        Answer::new(404, NOT_SANDBOX),
+        Answer::new(
+            409,
+            "Adding the group would pass the plan's max_groups_per_instance (renaming never does).",
+        ),
+    ];
 
     const EXAMPLES: &'static [Example] = &[Example::of::<SandboxGroupRequest>(
         "A group with a chosen id",
@@ -191,6 +219,8 @@ impl Endpoint for SandboxInbound {
         Some(&self.message)
     }
 
+    const ANSWERS: &'static [Answer] = &[Answer::new(404, NOT_SANDBOX)];
+
     const EXAMPLES: &'static [Example] = &[Example::of::<SandboxInboundRequest>(
         "A customer writes",
         r#"{"from":"971501234567","message":"Hi! Is my order ready?"}"#,
@@ -202,11 +232,14 @@ impl Endpoint for SandboxInbound {
     }
 }
 
-/// `GET /api/sandbox/outbox?instanceId=ID`: what the sandbox transport sent, oldest first.
+/// `GET /api/sandbox/outbox?instanceId=ID`: what the sandbox transport sent, oldest first,
+/// a page at a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GetOutbox {
     /// The sending instance.
     pub instance_id: InstanceId,
+    /// `?limit=` and `?cursor=`; the first page of the default size by default.
+    pub page: PageParams,
 }
 
 impl Endpoint for GetOutbox {
@@ -216,7 +249,9 @@ impl Endpoint for GetOutbox {
     type Response = Outbox;
 
     fn query(&self) -> Vec<(&'static str, &str)> {
-        vec![("instanceId", self.instance_id.as_str())]
+        let mut query = vec![("instanceId", self.instance_id.as_str())];
+        query.extend(self.page.query());
+        query
     }
 
     fn body(&self) -> Option<&NoBody> {
@@ -224,23 +259,54 @@ impl Endpoint for GetOutbox {
     }
 
     const ANSWERS: &'static [Answer] = &[
-        Answer::new(400, "instanceId is missing or not an instance id."),
-        Answer::new(404, "The instance is not this key's."),
+        Answer::new(
+            400,
+            "instanceId is missing or not an instance id, or limit or cursor is not of the \
+             form the document gives; the message names the parameter.",
+        ),
+        Answer::new(404, NOT_SANDBOX),
     ];
 
     #[cfg(feature = "schema")]
     fn query_schema(generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
-        Some(<OutboxQuery as schemars::JsonSchema>::json_schema(
-            generator,
-        ))
+        let base = <OutboxQuery as schemars::JsonSchema>::json_schema(generator);
+        Some(crate::page::query_schema(generator, Some(base)))
     }
 }
 
 /// The query of `GET /api/sandbox/outbox`: the server parses it into this.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxQuery {
     /// The sending instance whose outbox to show.
     pub instance_id: InstanceId,
+    /// Items per page (its schema is every list's, added with the others).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    pub limit: Option<PageSize>,
+    /// Where the page starts (its schema is every list's, added with the others).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    pub cursor: Option<Cursor>,
+}
+
+impl OutboxQuery {
+    /// Its page parameters.
+    pub fn page(&self) -> PageParams {
+        PageParams {
+            limit: self.limit.clone(),
+            cursor: self.cursor.clone(),
+        }
+    }
+}
+
+impl Paginated for GetOutbox {
+    fn page(&self) -> &PageParams {
+        &self.page
+    }
+
+    fn page_mut(&mut self) -> &mut PageParams {
+        &mut self.page
+    }
 }

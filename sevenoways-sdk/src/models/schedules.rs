@@ -12,6 +12,7 @@ use super::messages::{
 use crate::endpoint::{Answer, Link, body_endpoint, path_endpoint};
 use crate::ids::{GroupId, GroupName, InstanceId, Phone, ScheduleId};
 use crate::models::common::Empty;
+use crate::page::{Cursor, list_endpoint, page_of};
 use crate::validation::{Validate, ValidationError};
 
 /// `POST /api/schedules`.
@@ -305,20 +306,37 @@ impl Validate for CreateScheduleRequest {
 }
 
 body_endpoint!(CreateScheduleRequest => POST "/api/schedules" -> ScheduleCreated {
-    answers: [Answer::new(
-        404,
-        "The instance is not this key's, or a group id or name is not the instance's.",
-    )],
+    answers: [
+        Answer::new(
+            404,
+            "The instance is not this key's, or a group id or name is not the instance's.",
+        ),
+        Answer::new(409, "The key has as many schedules as its plan's max_schedules allows."),
+    ],
     examples: [(
         "Every morning at 9 in Dubai",
         r#"{"instanceId":"number2","label":"Daily Morning Update","cronExpr":"0 9 * * *","timezone":"Asia/Dubai","groupIds":["120363025246125888@g.us"],"message":"Good morning team! ☀️"}"#
     )],
-    links: [Link::to::<DeleteSchedule>(&[("id", "$response.body#/schedule/id")])],
+    links: [
+        Link::to::<DeleteSchedule>(&[("id", "$response.body#/schedule/id")]),
+        Link::to::<ResumeSchedule>(&[("id", "$response.body#/schedule/id")]),
+    ],
 });
 
+list_endpoint! {
+    /// `GET /api/schedules`: the schedules with their `nextRunAt`, oldest first, a page at
+    /// a time.
+    ListSchedules {} => "/api/schedules" -> ScheduleList
+}
+
 path_endpoint! {
-    /// `GET /api/schedules`: every schedule with its `nextRunAt`, oldest first.
-    ListSchedules => Get "/api/schedules" -> ScheduleList
+    /// `POST /api/schedules/{id}/resume`: a schedule paused after repeated runs over the
+    /// plan's message cap runs again from its next cron time, its skipped runs forgotten.
+    /// A schedule that is not paused is answered as it is.
+    ResumeSchedule {
+        /// The schedule's id (`sch_…`).
+        id: ScheduleId,
+    } => Post "/api/schedules/{id}/resume" -> ScheduleResumed
 }
 
 path_endpoint! {
@@ -346,6 +364,28 @@ pub struct Schedule {
     pub last_run_at: Option<DateTime<Utc>>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Runs skipped in a row because the plan's message cap was reached (0 after a run
+    /// that queued). At the plan's limit the schedule is paused.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_runs: u32,
+    /// When it was paused; it does not run (`nextRunAt` is absent) until
+    /// `POST /api/schedules/{id}/resume`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<DateTime<Utc>>,
+    /// Why it was paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Schedule {
+    /// Whether the schedule is paused (see [`ResumeSchedule`]).
+    pub fn is_paused(&self) -> bool {
+        self.paused_at.is_some()
+    }
 }
 
 /// `GET /api/schedules`: `{"success":true,"schedules":[…]}`.
@@ -354,7 +394,16 @@ pub struct Schedule {
 pub struct ScheduleList {
     /// Oldest first.
     pub schedules: Vec<Schedule>,
+    /// The next page's `?cursor=`; absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<Cursor>,
 }
+
+page_of!(ScheduleList, schedules: Schedule);
 
 /// `POST /api/schedules` answer: `{"success":true,"schedule":{…}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,4 +411,65 @@ pub struct ScheduleList {
 pub struct ScheduleCreated {
     /// The new schedule, with its first `nextRunAt`.
     pub schedule: Schedule,
+}
+
+/// `POST /api/schedules/{id}/resume` answer: `{"success":true,"schedule":{…}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ScheduleResumed {
+    /// The schedule, running, with its next `nextRunAt`.
+    pub schedule: Schedule,
+}
+
+/// The webhook event of a schedule run that queued nothing because the plan's message
+/// cap was reached: one per run, whatever the number of recipients. `data` is a
+/// [`ScheduleEvent`].
+pub const SCHEDULE_SKIPPED_EVENT: &str = "schedule.skipped";
+/// The webhook event of the skipped run that paused its schedule (the plan's
+/// `schedule_pause_after` runs in a row were skipped). `data` is a [`ScheduleEvent`];
+/// `POST /api/schedules/{id}/resume` starts it again.
+pub const SCHEDULE_PAUSED_EVENT: &str = "schedule.paused";
+/// The schedule events, beyond the seven documented message and instance events; a
+/// webhook may subscribe to them by name.
+pub const SCHEDULE_EVENT_TYPES: [&str; 2] = [SCHEDULE_SKIPPED_EVENT, SCHEDULE_PAUSED_EVENT];
+
+/// `data` of [`SCHEDULE_SKIPPED_EVENT`] and [`SCHEDULE_PAUSED_EVENT`]. Receivers see these
+/// events as [`EventData::Unknown`](crate::EventData::Unknown); read the data with
+/// [`ScheduleEvent::from_event`].
+///
+/// ```
+/// use sevenoways_sdk::Event;
+/// use sevenoways_sdk::models::schedules::ScheduleEvent;
+/// let body = r#"{"id":"evt_1","event":"schedule.skipped","timestamp":"2026-11-24T09:00:00Z","instanceId":"number2","data":{"scheduleId":"sch_1","reason":"Daily message cap reached","recipients":3,"skippedRuns":1}}"#;
+/// let event: Event = serde_json::from_str(body)?;
+/// let skipped = ScheduleEvent::from_event(&event).unwrap();
+/// assert_eq!((skipped.schedule_id.as_str(), skipped.recipients), ("sch_1", 3));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleEvent {
+    /// The schedule.
+    pub schedule_id: ScheduleId,
+    /// Why the run queued nothing (the cap's message, with when it resets).
+    pub reason: String,
+    /// How many messages the run would have queued.
+    pub recipients: u64,
+    /// Runs skipped in a row, this one included.
+    pub skipped_runs: u32,
+}
+
+impl ScheduleEvent {
+    /// The data of a `schedule.skipped` or `schedule.paused` event; `None` for any other.
+    pub fn from_event(event: &crate::Event) -> Option<Self> {
+        match &event.data {
+            crate::EventData::Unknown { event, data }
+                if SCHEDULE_EVENT_TYPES.contains(&event.as_str()) =>
+            {
+                serde_json::from_value(data.clone()).ok()
+            }
+            _ => None,
+        }
+    }
 }

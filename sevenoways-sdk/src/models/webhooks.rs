@@ -7,9 +7,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::endpoint::{Answer, Link, body_endpoint, path_endpoint};
+use crate::endpoint::{Answer, Endpoint, Link, Method, body_endpoint, fill_route, path_endpoint};
 use crate::ids::{DeliveryId, EventId, InstanceId, QueueId, WebhookId};
 use crate::models::common::Empty;
+use crate::page::{Cursor, list_endpoint, page_of};
 use crate::secret::WebhookSecret;
 use crate::validation::{Validate, ValidationError};
 
@@ -73,6 +74,9 @@ pub enum EventData {
     InstanceOnline(InstanceEvent),
     /// `instance.offline`: the number disconnected.
     InstanceOffline(InstanceEvent),
+    /// `webhook.disabled`: one of the account's webhooks failed for too long and was
+    /// disabled (see [`WEBHOOK_DISABLED_EVENT`]).
+    WebhookDisabled(WebhookDisabled),
     /// An event this SDK version does not know.
     Unknown {
         /// Its name.
@@ -93,6 +97,7 @@ impl EventData {
             Self::MessageRead(_) => "message.read",
             Self::InstanceOnline(_) => "instance.online",
             Self::InstanceOffline(_) => "instance.offline",
+            Self::WebhookDisabled(_) => WEBHOOK_DISABLED_EVENT,
             Self::Unknown { event, .. } => event,
         }
     }
@@ -155,6 +160,22 @@ pub struct InstanceEvent {
     pub phone: Option<String>,
 }
 
+/// `data` of `webhook.disabled`. The URL is left out on purpose: it may carry a token, and
+/// this event goes to the account's other endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDisabled {
+    /// The webhook that was disabled; enable it with `POST /api/webhooks/:id/enable`.
+    pub webhook_id: WebhookId,
+    /// Why, in words (the failure streak and the last error).
+    pub reason: String,
+    /// Consecutive failed attempts.
+    pub failure_streak: u32,
+    /// When the first of them was made.
+    pub failing_since: DateTime<Utc>,
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WireEvent<D> {
@@ -184,6 +205,7 @@ impl Serialize for Event {
             EventData::MessageFailed(d) => wire(self, d, s),
             EventData::MessageReceived(d) => wire(self, d, s),
             EventData::InstanceOnline(d) | EventData::InstanceOffline(d) => wire(self, d, s),
+            EventData::WebhookDisabled(d) => wire(self, d, s),
             EventData::Unknown { data, .. } => wire(self, data, s),
         }
     }
@@ -204,6 +226,7 @@ impl<'de> Deserialize<'de> for Event {
             "message.read" => EventData::MessageRead(parse(w.data)?),
             "instance.online" => EventData::InstanceOnline(parse(w.data)?),
             "instance.offline" => EventData::InstanceOffline(parse(w.data)?),
+            WEBHOOK_DISABLED_EVENT => EventData::WebhookDisabled(parse(w.data)?),
             _ => EventData::Unknown {
                 event: w.event,
                 data: w.data,
@@ -256,7 +279,7 @@ impl schemars::JsonSchema for SecretText {
     }
 }
 
-/// The schema of an event name a subscription may ask for: one of [`EVENT_TYPES`].
+/// The schema of an event name a subscription may ask for: one of [`SUBSCRIBABLE_EVENTS`].
 #[cfg(feature = "schema")]
 struct EventName;
 
@@ -266,7 +289,7 @@ impl schemars::JsonSchema for EventName {
         "EventName".into()
     }
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({"type": "string", "enum": EVENT_TYPES})
+        schemars::json_schema!({"type": "string", "enum": SUBSCRIBABLE_EVENTS})
     }
 }
 
@@ -289,27 +312,41 @@ impl Validate for CreateWebhookRequest {
         super::common::MediaUrl::exact(&self.url)
             .map_err(|e| ValidationError::new("url", e.reason().to_owned()))?;
         for (i, e) in self.events.iter().enumerate() {
-            if !EVENT_TYPES.contains(&e.as_str()) {
+            if !SUBSCRIBABLE_EVENTS.contains(&e.as_str()) {
                 return Err(ValidationError::new(
                     format!("events[{i}]"),
-                    format!("expected one of {}, got {e:?}", EVENT_TYPES.join(", ")),
+                    format!(
+                        "expected one of {}, got {e:?}",
+                        SUBSCRIBABLE_EVENTS.join(", ")
+                    ),
                 ));
             }
         }
-        if let Some(s) = &self.secret
-            && !(16..=256).contains(&s.expose().chars().count())
-        {
-            return Err(ValidationError::new(
-                "secret",
-                "expected a secret of 16 to 256 characters",
-            ));
-        }
-        Ok(())
+        validate_secret(self.secret.as_ref())
+    }
+}
+
+/// A caller's secret is 16 to 256 characters (a generated one is 256 bits), as
+/// [`SecretText`]'s schema says.
+fn validate_secret(secret: Option<&WebhookSecret>) -> Result<(), ValidationError> {
+    match secret {
+        Some(s) if s.expose().chars().count() < 16 => Err(ValidationError::new(
+            "secret",
+            "expected a secret of at least 16 characters",
+        )),
+        Some(s) if s.expose().chars().count() > 256 => Err(ValidationError::new(
+            "secret",
+            "expected a secret of at most 256 characters",
+        )),
+        _ => Ok(()),
     }
 }
 
 body_endpoint!(CreateWebhookRequest => POST "/api/webhooks" -> WebhookCreated {
-    answers: [Answer::new(409, "This API key has 25 webhooks already: delete one first.")],
+    answers: [Answer::new(
+        409,
+        "The key has as many webhooks as its plan's max_webhooks allows: delete one first.",
+    )],
     examples: [(
         "Sends and failures",
         r#"{"url":"https://example.com/webhooks/sevenoways","events":["message.sent","message.failed"]}"#
@@ -318,15 +355,18 @@ body_endpoint!(CreateWebhookRequest => POST "/api/webhooks" -> WebhookCreated {
         Link::to::<DeleteWebhook>(&[("id", WEBHOOK)]),
         Link::to::<TestWebhook>(&[("id", WEBHOOK)]),
         Link::to::<ListDeliveries>(&[("id", WEBHOOK)]),
+        Link::to::<EnableWebhook>(&[("id", WEBHOOK)]),
+        Link::to::<RotateWebhookSecret>(&[("id", WEBHOOK)]),
     ],
 });
 
 /// Where a created subscription's id is in the answer, for links.
 const WEBHOOK: &str = "$response.body#/webhook/id";
 
-path_endpoint! {
-    /// `GET /api/webhooks`: the subscriptions, oldest first, never with their secrets.
-    ListWebhooks => Get "/api/webhooks" -> WebhookList
+list_endpoint! {
+    /// `GET /api/webhooks`: the subscriptions, oldest first, never with their secrets, a
+    /// page at a time.
+    ListWebhooks {} => "/api/webhooks" -> WebhookList
 }
 
 path_endpoint! {
@@ -343,15 +383,30 @@ path_endpoint! {
     TestWebhook {
         /// The subscription's id (`wh_…`).
         id: WebhookId,
-    } => Post "/api/webhooks/{id}/test" -> Empty
+    } => Post "/api/webhooks/{id}/test" -> Empty {
+        answers: [MANUAL_CALL_DISABLED, MANUAL_CALLS_LIMITED],
+    }
 }
 
-path_endpoint! {
-    /// `GET /api/webhooks/{id}/deliveries`: the latest deliveries, newest first.
+/// `test` and `redeliver` while the webhook is disabled.
+const MANUAL_CALL_DISABLED: Answer = Answer::new(
+    409,
+    "The webhook is disabled: enable it first (POST /api/webhooks/{id}/enable).",
+);
+
+/// `test` and `redeliver` share a per-key allowance.
+const MANUAL_CALLS_LIMITED: Answer = Answer::new(
+    429,
+    "Over the key's test and redeliver allowance (10 calls per sliding minute, the two \
+     together, by default); nothing was queued. Retry-After says when to try again.",
+);
+
+list_endpoint! {
+    /// `GET /api/webhooks/{id}/deliveries`: the deliveries, newest first, a page at a time.
     ListDeliveries {
         /// The subscription's id (`wh_…`).
         id: WebhookId,
-    } => Get "/api/webhooks/{id}/deliveries" -> DeliveryList {
+    } => "/api/webhooks/{id}/deliveries" -> DeliveryList {
         links: [
             Link::to::<GetDelivery>(&[("id", "$request.path.id"), ("deliveryId", DELIVERY)]),
             Link::to::<Redeliver>(&[("id", "$request.path.id"), ("deliveryId", DELIVERY)]),
@@ -380,7 +435,101 @@ path_endpoint! {
         id: WebhookId,
         /// The delivery's id (`dlv_…`).
         delivery_id: DeliveryId,
-    } => Post "/api/webhooks/{id}/deliveries/{deliveryId}/redeliver" -> Empty
+    } => Post "/api/webhooks/{id}/deliveries/{deliveryId}/redeliver" -> Empty {
+        answers: [MANUAL_CALL_DISABLED, MANUAL_CALLS_LIMITED],
+    }
+}
+
+path_endpoint! {
+    /// `POST /api/webhooks/{id}/enable`: turns a disabled webhook back on (or closes an
+    /// open circuit breaker): its failure streak is cleared and its pending deliveries are
+    /// due at once, with a fresh retry window.
+    EnableWebhook {
+        /// The subscription's id (`wh_…`).
+        id: WebhookId,
+    } => Post "/api/webhooks/{id}/enable" -> WebhookEnabled
+}
+
+/// `POST /api/webhooks/{id}/rotate-secret`: a new signing secret, shown once in the
+/// answer. The old one keeps signing `webhook-signature` as well for 24 hours (see
+/// [`SecretRotated::previous_secret_expires_at`]), so Standard Webhooks receivers switch
+/// without a failed delivery. `X-Webhook-Signature` holds one signature, compared as a
+/// string by the documented receiver, so it carries the new secret at once; a receiver
+/// still on the old one fails until it has the new one, and those deliveries are retried.
+///
+/// ```
+/// use sevenoways_sdk::Endpoint;
+/// use sevenoways_sdk::models::webhooks::RotateWebhookSecret;
+/// let op = RotateWebhookSecret::new("wh_1".parse()?);
+/// assert_eq!(op.path(), "/api/webhooks/wh_1/rotate-secret");
+/// # Ok::<(), sevenoways_sdk::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotateWebhookSecret {
+    /// The subscription's id (`wh_…`).
+    pub id: WebhookId,
+    /// The new secret, if the caller chooses it.
+    pub request: RotateSecretRequest,
+}
+
+impl RotateWebhookSecret {
+    /// Rotate to a secret the server generates.
+    pub fn new(id: WebhookId) -> Self {
+        Self {
+            id,
+            request: RotateSecretRequest::default(),
+        }
+    }
+}
+
+/// The body of `POST /api/webhooks/{id}/rotate-secret`: `{}` for a generated secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RotateSecretRequest {
+    /// The new signing secret, 16 to 256 characters; the server generates one when
+    /// omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<SecretText>"))]
+    pub secret: Option<WebhookSecret>,
+}
+
+impl Validate for RotateSecretRequest {
+    fn validate(&self) -> Result<(), ValidationError> {
+        validate_secret(self.secret.as_ref())
+    }
+}
+
+impl Endpoint for RotateWebhookSecret {
+    const METHOD: Method = Method::Post;
+    const ROUTE: &'static str = "/api/webhooks/{id}/rotate-secret";
+    type Body = RotateSecretRequest;
+    type Response = SecretRotated;
+
+    fn path(&self) -> std::borrow::Cow<'_, str> {
+        fill_route(Self::ROUTE, &[self.id.as_str()]).into()
+    }
+
+    fn body(&self) -> Option<&RotateSecretRequest> {
+        Some(&self.request)
+    }
+
+    fn check(&self) -> Result<(), ValidationError> {
+        self.request.validate()
+    }
+
+    const EXAMPLES: &'static [crate::endpoint::Example] = &[
+        crate::endpoint::Example::of::<RotateSecretRequest>("A generated secret", "{}"),
+        crate::endpoint::Example::of::<RotateSecretRequest>(
+            "A secret of your own",
+            r#"{"secret":"correct-horse-battery-staple"}"#,
+        ),
+    ];
+
+    #[cfg(feature = "schema")]
+    fn path_schemas(generator: &mut schemars::SchemaGenerator) -> Option<Vec<schemars::Schema>> {
+        Some(vec![generator.subschema_for::<WebhookId>()])
+    }
 }
 
 /// A webhook subscription.
@@ -396,6 +545,63 @@ pub struct Webhook {
     pub events: Vec<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Nothing is delivered to it: it failed for too long (see `disabledReason`). Enable
+    /// it again with `POST /api/webhooks/:id/enable`.
+    #[serde(default)]
+    pub disabled: bool,
+    /// Why it was disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// When it was disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Consecutive failed attempts; 0 after any success.
+    #[serde(default)]
+    pub failure_streak: u32,
+    /// While its circuit breaker is open after repeated failures: no attempt before then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<DateTime<Utc>>,
+    /// After a rotation, the old secret signs as well until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Webhook {
+    /// A new subscription as the server stores it: enabled, no failures, one secret.
+    pub fn new(id: WebhookId, url: String, events: Vec<String>, created_at: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            url,
+            events,
+            created_at,
+            disabled: false,
+            disabled_reason: None,
+            disabled_at: None,
+            failure_streak: 0,
+            paused_until: None,
+            previous_secret_expires_at: None,
+        }
+    }
+}
+
+/// `POST /api/webhooks/:id/enable` answer: the subscription as it is now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct WebhookEnabled {
+    /// The subscription, enabled.
+    pub webhook: Webhook,
+}
+
+/// `POST /api/webhooks/:id/rotate-secret` answer: the new secret, shown only this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRotated {
+    /// The new signing secret.
+    pub secret: WebhookSecret,
+    /// Until then the old secret signs too, in `webhook-signature` (which carries both
+    /// signatures); `X-Webhook-Signature` is made with the new secret from the start.
+    pub previous_secret_expires_at: DateTime<Utc>,
 }
 
 /// `POST /api/webhooks` answer: the subscription and its secret, shown only this once.
@@ -414,7 +620,16 @@ pub struct WebhookCreated {
 pub struct WebhookList {
     /// Oldest first.
     pub webhooks: Vec<Webhook>,
+    /// The next page's `?cursor=`; absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<Cursor>,
 }
+
+page_of!(WebhookList, webhooks: Webhook);
 
 /// One delivery of one event to one subscription, with its attempts so far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -453,7 +668,16 @@ pub struct Delivery {
 pub struct DeliveryList {
     /// Newest first.
     pub deliveries: Vec<Delivery>,
+    /// The next page's `?cursor=`; absent on the last page.
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<Cursor>,
 }
+
+page_of!(DeliveryList, deliveries: Delivery);
 
 #[cfg(feature = "schema")]
 impl schemars::JsonSchema for Event {
@@ -467,14 +691,21 @@ impl schemars::JsonSchema for Event {
             generator.subschema_for::<MessageFailed>(),
             generator.subschema_for::<MessageReceived>(),
             generator.subschema_for::<InstanceEvent>(),
+            generator.subschema_for::<WebhookDisabled>(),
+            generator.subschema_for::<crate::models::schedules::ScheduleEvent>(),
+            // `webhook.test`: `{"webhookId":"wh_…","message":"…"}`.
+            schemars::json_schema!({"type": "object", "required": ["webhookId", "message"],
+                "properties": {"webhookId": {"type": "string"}, "message": {"type": "string"}}}),
         ];
+        let mut names = SUBSCRIBABLE_EVENTS.to_vec();
+        names.push(TEST_EVENT);
         schemars::json_schema!({
             "type": "object",
             "description": "A webhook delivery's body, signed with X-Webhook-Signature.",
             "required": ["id", "event", "timestamp", "instanceId", "data"],
             "properties": {
                 "id": generator.subschema_for::<EventId>(),
-                "event": { "type": "string", "enum": EVENT_TYPES },
+                "event": { "type": "string", "enum": names },
                 "timestamp": { "type": "string", "format": "date-time" },
                 "instanceId": generator.subschema_for::<InstanceId>(),
                 "data": { "anyOf": data }
@@ -482,6 +713,30 @@ impl schemars::JsonSchema for Event {
         })
     }
 }
+
+/// The event raised when a webhook is disabled after failing for too long. It is delivered
+/// to the account's other webhooks that take every event or name it in their filter; its
+/// `instanceId` is [`WEBHOOKS_INSTANCE`], since no instance is concerned.
+pub const WEBHOOK_DISABLED_EVENT: &str = "webhook.disabled";
+
+/// The `instanceId` of events about webhooks themselves (`webhook.disabled`).
+pub const WEBHOOKS_INSTANCE: &str = "webhooks";
+
+/// Event names a subscription's filter may list: the seven documented ones,
+/// [`WEBHOOK_DISABLED_EVENT`] and the schedule events
+/// ([`SCHEDULE_EVENT_TYPES`](crate::models::schedules::SCHEDULE_EVENT_TYPES)).
+pub const SUBSCRIBABLE_EVENTS: [&str; 10] = [
+    EVENT_TYPES[0],
+    EVENT_TYPES[1],
+    EVENT_TYPES[2],
+    EVENT_TYPES[3],
+    EVENT_TYPES[4],
+    EVENT_TYPES[5],
+    EVENT_TYPES[6],
+    WEBHOOK_DISABLED_EVENT,
+    crate::models::schedules::SCHEDULE_EVENT_TYPES[0],
+    crate::models::schedules::SCHEDULE_EVENT_TYPES[1],
+];
 
 /// The event name of `POST /api/webhooks/:id/test` deliveries. Not one of the seven
 /// documented events: receivers see it as [`EventData::Unknown`], with `data`

@@ -61,7 +61,8 @@ async fn list_channels() {
     assert_eq!(
         list,
         ChannelList {
-            channels: vec![documented_channel()]
+            channels: vec![documented_channel()],
+            next_cursor: None,
         }
     );
 }

@@ -59,7 +59,8 @@ async fn list_instances() {
                     phone: None,
                     created_at: at("2026-11-24T09:00:00Z"),
                 },
-            ]
+            ],
+            next_cursor: None,
         }
     );
 }
@@ -89,6 +90,7 @@ async fn create_instance() {
                 created_at: at("2026-11-24T09:00:00Z"),
             },
             qr_url: "https://sevenoways.app/api/instances/number2/qr?token=qr_tok_1".into(),
+            sandbox_pair_url: None,
         }
     );
     assert_eq!(
@@ -194,6 +196,7 @@ async fn list_groups_of_an_instance() {
                     participants: 0,
                 },
             ],
+            next_cursor: None,
         }
     );
 }

@@ -15,6 +15,7 @@ mod communities;
 mod instances;
 mod messages;
 mod models;
+mod pages;
 mod sandbox;
 mod schedules;
 mod send_message;

@@ -142,7 +142,8 @@ async fn outbox() {
                     },
                     sent_at: at("2026-11-24T09:00:02Z"),
                 },
-            ]
+            ],
+            next_cursor: None,
         }
     );
 }

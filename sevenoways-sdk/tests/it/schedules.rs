@@ -51,6 +51,9 @@ fn documented_schedule() -> Schedule {
         next_run_at: Some(at("2026-11-25T05:00:00Z")),
         last_run_at: None,
         created_at: at("2026-11-24T09:00:00Z"),
+        skipped_runs: 0,
+        paused_at: None,
+        pause_reason: None,
     }
 }
 
@@ -64,7 +67,8 @@ async fn list_schedules() {
     assert_eq!(
         list,
         ScheduleList {
-            schedules: vec![documented_schedule()]
+            schedules: vec![documented_schedule()],
+            next_cursor: None,
         }
     );
 }

@@ -438,3 +438,348 @@ fn secrets_never_show_in_errors_or_debug_output() {
         }
     }
 }
+
+// Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+//
+// The vectors below were computed with the Standard Webhooks reference implementation for
+// Python (`pip install standardwebhooks`, 1.1.0), not with this SDK:
+//
+// ```python
+// import base64, datetime
+// from standardwebhooks.webhooks import Webhook
+// when = datetime.datetime.fromtimestamp(1796131262, tz=datetime.timezone.utc)
+// Webhook(library_secret).sign(msg_id, when, body)   # -> "v1,..."
+// ```
+//
+// `library_secret` is what a user hands a stock library: a `whsec_<base64>` secret as it
+// is, any other secret as `"whsec_" + base64.b64encode(secret.encode())` (the documented
+// wrapping, `standard_library_secret`). The SDK signs with the secret exactly as the
+// server stores it.
+
+use sevenoways_sdk::signature::{
+    DEFAULT_TOLERANCE, StandardHeaders, sign_standard, standard_library_secret,
+    standard_signature_header,
+};
+
+struct StandardVector {
+    what: &'static str,
+    /// The secret as created (what the server stores and the SDK is given).
+    secret: &'static str,
+    /// The secret as handed to the Python library.
+    library_secret: &'static str,
+    id: &'static str,
+    body: &'static str,
+    /// What the Python library's `sign` returned.
+    signature: &'static str,
+}
+
+const AT: i64 = 1_796_131_262;
+const TEST_EVENT_BODY: &str = r#"{"id":"evt_3e81ef5ce5264682d261d84b","event":"webhook.test","timestamp":"2026-12-01T13:21:02.182Z","instanceId":"test","data":{"webhookId":"wh_0123456789abcdef01234567","message":"This is a test event from Sevenoways Relay."}}"#;
+
+const STANDARD_VECTORS: [StandardVector; 4] = [
+    StandardVector {
+        what: "a generated secret: whsec_ and 32 random bytes in base64",
+        secret: "whsec_tgLJRpynXtBxZwAkyDRLAyabSjpzyBQBBsElAafm/aY=",
+        library_secret: "whsec_tgLJRpynXtBxZwAkyDRLAyabSjpzyBQBBsElAafm/aY=",
+        id: "evt_3e81ef5ce5264682d261d84b",
+        body: TEST_EVENT_BODY,
+        signature: "v1,eAY4g9vWgzR6TALbKovsrsc87jjgBic0ikqcFStSctE=",
+    },
+    StandardVector {
+        what: "a secret generated before: whsec_ and 64 hex digits (valid base64 too)",
+        secret: "whsec_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        library_secret: "whsec_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        id: "evt_3e81ef5ce5264682d261d84b",
+        body: TEST_EVENT_BODY,
+        signature: "v1,Lu1zWwEHFoh2n3lGDhF5TLWYhKUJ2ZiOeBI6S5uFAAw=",
+    },
+    StandardVector {
+        what: "a caller's secret with the prefix but not base64 after it",
+        secret: SECRET,
+        library_secret: "whsec_d2hzZWNfdGVzdF8wMTIzNDU2Nzg5YWJjZGVm",
+        id: "evt_06",
+        body: ONLINE,
+        signature: "v1,doF8fzXyWVLAzVF6+GKnuYegi5WPivHQZVsU9Tu09Qs=",
+    },
+    StandardVector {
+        what: "a caller's non-ASCII secret, an emoji body",
+        secret: "rotated-secret/2026 ✓",
+        library_secret: "whsec_cm90YXRlZC1zZWNyZXQvMjAyNiDinJM=",
+        id: "evt_01",
+        body: VECTORS[0].body,
+        signature: "v1,H6u6GL4S02UtEysM6Rktxw5qas+FlZKJV2O4Zmgwx/4=",
+    },
+];
+
+fn headers<'a>(id: &'a str, ts: &'a str, sig: &'a str) -> StandardHeaders<'a> {
+    StandardHeaders {
+        id: Some(id),
+        timestamp: Some(ts),
+        signature: Some(sig),
+    }
+}
+
+#[test]
+fn standard_signatures_match_the_reference_implementation() {
+    for v in &STANDARD_VECTORS {
+        let ours = secret(v.secret);
+        assert_eq!(
+            sign_standard(&ours, v.id, AT, v.body.as_bytes()),
+            v.signature,
+            "{}",
+            v.what
+        );
+        assert_eq!(
+            standard_library_secret(&ours).expose(),
+            v.library_secret,
+            "{}",
+            v.what
+        );
+        // The library form signs the same: it is the same key.
+        assert_eq!(
+            sign_standard(&secret(v.library_secret), v.id, AT, v.body.as_bytes()),
+            v.signature,
+            "{}",
+            v.what
+        );
+        let ts = AT.to_string();
+        Verifier::new([ours])
+            .verify_standard_signature_at(v.body.as_bytes(), &headers(v.id, &ts, v.signature), AT)
+            .unwrap_or_else(|e| panic!("{}: {e}", v.what));
+    }
+}
+
+#[test]
+fn the_timestamp_is_checked_five_minutes_either_way() {
+    let v = &STANDARD_VECTORS[0];
+    let verifier = Verifier::new([secret(v.secret)]);
+    let ts = AT.to_string();
+    let h = headers(v.id, &ts, v.signature);
+    let body = v.body.as_bytes();
+    assert_eq!(DEFAULT_TOLERANCE.as_secs(), 300);
+    for now in [AT - 300, AT, AT + 300] {
+        assert_eq!(verifier.verify_standard_signature_at(body, &h, now), Ok(()));
+    }
+    // Recorded and replayed later: refused although the signature is good.
+    assert_eq!(
+        verifier.verify_standard_signature_at(body, &h, AT + 301),
+        Err(VerifyError::Expired {
+            offset_secs: -301,
+            tolerance_secs: 300
+        })
+    );
+    assert_eq!(
+        verifier.verify_standard_signature_at(body, &h, AT - 301),
+        Err(VerifyError::Expired {
+            offset_secs: 301,
+            tolerance_secs: 300
+        })
+    );
+    // A day-old delivery with the tolerance widened, for a receiver that wants it.
+    let lax = Verifier::new([secret(v.secret)]).tolerance(std::time::Duration::from_secs(86_400));
+    assert_eq!(
+        lax.verify_standard_signature_at(body, &h, AT + 86_000),
+        Ok(())
+    );
+    // Moving the timestamp into the window breaks the signature: it is signed.
+    let moved = (AT + 3600).to_string();
+    assert_eq!(
+        verifier.verify_standard_signature_at(body, &headers(v.id, &moved, v.signature), AT + 3600),
+        Err(VerifyError::Mismatch)
+    );
+    // The real clock: a delivery signed now verifies, the vector from 2026 does not.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let fresh = sign_standard(&secret(v.secret), v.id, now, body);
+    let now_text = now.to_string();
+    assert!(
+        verifier
+            .verify_standard(body, &headers(v.id, &now_text, &fresh))
+            .is_ok()
+    );
+    assert!(matches!(
+        verifier.verify_standard(body, &h),
+        Err(VerifyError::Expired { .. })
+    ));
+}
+
+#[test]
+fn id_body_and_secret_are_all_covered() {
+    let v = &STANDARD_VECTORS[2];
+    let ts = AT.to_string();
+    let verifier = Verifier::new([secret(v.secret)]);
+    let check = |id: &str, body: &str| {
+        verifier.verify_standard_signature_at(body.as_bytes(), &headers(id, &ts, v.signature), AT)
+    };
+    assert_eq!(check(v.id, v.body), Ok(()));
+    assert_eq!(check("evt_07", v.body), Err(VerifyError::Mismatch));
+    assert_eq!(
+        check(v.id, &v.body.replace("online", "offline")),
+        Err(VerifyError::Mismatch)
+    );
+    assert_eq!(
+        check(v.id, &format!("{}\n", v.body)),
+        Err(VerifyError::Mismatch)
+    );
+    // The same text keyed the other way (its base64 form as raw bytes) is another key.
+    let wrong = Verifier::new([secret("d2hzZWNfdGVzdF8wMTIzNDU2Nzg5YWJjZGVm")]);
+    assert_eq!(
+        wrong.verify_standard_signature_at(v.body.as_bytes(), &headers(v.id, &ts, v.signature), AT),
+        Err(VerifyError::Mismatch)
+    );
+}
+
+#[test]
+fn during_a_rotation_both_secrets_sign_and_either_verifies() {
+    let v = &STANDARD_VECTORS[0];
+    let (new, old) = (secret(v.secret), secret(STANDARD_VECTORS[1].secret));
+    let both = standard_signature_header([&new, &old], v.id, AT, v.body.as_bytes());
+    let old_sig = STANDARD_VECTORS[1].signature;
+    assert_eq!(both, format!("{} {old_sig}", v.signature));
+    let ts = AT.to_string();
+    let body = v.body.as_bytes();
+    for verifier in [
+        Verifier::new([new.clone()]),
+        Verifier::new([old.clone()]),
+        Verifier::new([old.clone(), new.clone()]),
+    ] {
+        assert_eq!(
+            verifier.verify_standard_signature_at(body, &headers(v.id, &ts, &both), AT),
+            Ok(())
+        );
+    }
+    // Signatures of other schemes (v1a: asymmetric) and stray spaces are skipped.
+    let mixed = format!("v1a,AAAA  {} ", v.signature);
+    assert_eq!(
+        Verifier::new([new.clone()]).verify_standard_signature_at(
+            body,
+            &headers(v.id, &ts, &mixed),
+            AT
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        Verifier::new([secret("another-secret-0123456")]).verify_standard_signature_at(
+            body,
+            &headers(v.id, &ts, &both),
+            AT
+        ),
+        Err(VerifyError::Mismatch)
+    );
+}
+
+#[test]
+fn malformed_or_missing_standard_headers_are_named() {
+    let v = &STANDARD_VECTORS[0];
+    let verifier = Verifier::new([secret(v.secret)]);
+    let body = v.body.as_bytes();
+    let ts = AT.to_string();
+    let missing = [
+        (
+            StandardHeaders {
+                id: None,
+                ..headers(v.id, &ts, v.signature)
+            },
+            "webhook-id",
+        ),
+        (
+            StandardHeaders {
+                timestamp: None,
+                ..headers(v.id, &ts, v.signature)
+            },
+            "webhook-timestamp",
+        ),
+        (
+            StandardHeaders {
+                signature: None,
+                ..headers(v.id, &ts, v.signature)
+            },
+            "webhook-signature",
+        ),
+    ];
+    for (h, name) in missing {
+        let err = verifier
+            .verify_standard_signature_at(body, &h, AT)
+            .unwrap_err();
+        assert_eq!(err, VerifyError::MissingHeader(name));
+        assert_eq!(err.to_string(), format!("missing {name} header"));
+    }
+    // Only the legacy header, as a replayer who dropped the rest would send: refused.
+    assert_eq!(
+        verifier.verify_standard(body, &StandardHeaders::default()),
+        Err(VerifyError::MissingHeader("webhook-id"))
+    );
+    for bad_ts in [
+        "",
+        "soon",
+        "1796131262.5",
+        "-1796131262",
+        "+1796131262",
+        "1e9",
+    ] {
+        assert_eq!(
+            verifier.verify_standard_signature_at(body, &headers(v.id, bad_ts, v.signature), AT),
+            Err(VerifyError::MalformedTimestamp),
+            "{bad_ts:?}"
+        );
+    }
+    let short = format!("v1,{}", &v.signature[3..40]);
+    for bad_sig in [
+        "",
+        " ",
+        "v1",
+        "v2,abc",
+        "v1,not base64!",
+        "sha256=abc",
+        short.as_str(),
+    ] {
+        assert_eq!(
+            verifier.verify_standard_signature_at(body, &headers(v.id, &ts, bad_sig), AT),
+            Err(VerifyError::MalformedStandard),
+            "{bad_sig:?}"
+        );
+    }
+}
+
+#[test]
+fn the_header_lookup_reads_lowercase_names() {
+    let received = [
+        ("webhook-id", "evt_1"),
+        ("webhook-timestamp", "1796131262"),
+        ("webhook-signature", "v1,abc"),
+        ("x-webhook-signature", "sha256=abc"),
+    ];
+    let h =
+        StandardHeaders::from_fn(|name| received.iter().find(|(n, _)| *n == name).map(|(_, v)| *v));
+    assert_eq!(h, headers("evt_1", "1796131262", "v1,abc"));
+}
+
+#[test]
+fn standard_errors_never_show_a_secret_or_a_signature() {
+    let v = &STANDARD_VECTORS[0];
+    let verifier = Verifier::new([secret(v.secret)]);
+    let ts = AT.to_string();
+    let errors = [
+        verifier
+            .verify_standard_signature_at(b"{}", &headers(v.id, &ts, v.signature), AT)
+            .unwrap_err(),
+        verifier
+            .verify_standard_signature_at(
+                v.body.as_bytes(),
+                &headers(v.id, &ts, v.signature),
+                AT + 999,
+            )
+            .unwrap_err(),
+        verifier
+            .verify_standard_signature_at(v.body.as_bytes(), &headers(v.id, &ts, "v1,zz"), AT)
+            .unwrap_err(),
+    ];
+    for err in errors {
+        for text in [err.to_string(), format!("{err:?}")] {
+            assert!(!text.contains(&v.secret[6..20]), "{text}");
+            assert!(!text.contains(&v.signature[3..20]), "{text}");
+        }
+    }
+}

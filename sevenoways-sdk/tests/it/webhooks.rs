@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use insta::assert_snapshot;
 use serde_json::json;
 use sevenoways_sdk::models::webhooks::{
-    CreateWebhookRequest, Delivery, DeliveryAttempt, DeliveryDetail, DeliveryList, Webhook,
-    WebhookCreated, WebhookList,
+    CreateWebhookRequest, Delivery, DeliveryAttempt, DeliveryDetail, DeliveryList,
+    RotateSecretRequest, SecretRotated, Webhook, WebhookCreated, WebhookList,
 };
 use sevenoways_sdk::{DeliveryId, Empty, WebhookId, WebhookSecret};
 
@@ -28,12 +28,12 @@ fn webhook_json() -> serde_json::Value {
 }
 
 fn webhook() -> Webhook {
-    Webhook {
-        id: wh(),
-        url: "https://hooks.example.com/sevenoways?src=relay".into(),
-        events: vec!["message.sent".into(), "message.failed".into()],
-        created_at: at("2026-11-24T09:00:00Z"),
-    }
+    Webhook::new(
+        wh(),
+        "https://hooks.example.com/sevenoways?src=relay".into(),
+        vec!["message.sent".into(), "message.failed".into()],
+        at("2026-11-24T09:00:00Z"),
+    )
 }
 
 #[tokio::test]
@@ -48,9 +48,104 @@ async fn list_webhooks() {
     assert_eq!(
         list,
         WebhookList {
-            webhooks: vec![webhook()]
+            webhooks: vec![webhook()],
+            next_cursor: None,
         }
     );
+}
+
+#[tokio::test]
+async fn a_disabled_webhook_is_listed_with_why() {
+    let mut disabled = webhook_json();
+    disabled["disabled"] = json!(true);
+    disabled["disabledReason"] = json!("disabled after 20 failed attempts in a row");
+    disabled["disabledAt"] = json!("2026-11-27T09:00:00Z");
+    disabled["failureStreak"] = json!(20);
+    disabled["pausedUntil"] = json!("2026-11-27T10:00:00Z");
+    let list = bodiless_both(
+        "GET",
+        "/api/webhooks",
+        json!({"success": true, "webhooks": [disabled, webhook_json()]}),
+        |c| async move { c.webhooks().list().await },
+    )
+    .await;
+    let first = &list.webhooks[0];
+    assert!(first.disabled);
+    assert_eq!(
+        first.disabled_reason.as_deref(),
+        Some("disabled after 20 failed attempts in a row")
+    );
+    assert_eq!(first.failure_streak, 20);
+    assert_eq!(first.disabled_at, Some(at("2026-11-27T09:00:00Z")));
+    assert_eq!(first.paused_until, Some(at("2026-11-27T10:00:00Z")));
+    // A server that does not send the fields: an enabled webhook with no failures.
+    assert_eq!(list.webhooks[1], webhook());
+}
+
+#[tokio::test]
+async fn enable_a_webhook() {
+    let got = post_both(
+        "/api/webhooks/wh_abc123/enable",
+        &Empty {},
+        json!({"success": true, "webhook": webhook_json()}),
+        |c, _| async move { c.webhooks().enable(&wh()).await },
+    )
+    .await;
+    assert_eq!(got.json_response, webhook());
+    assert_eq!(got.json, "{}");
+}
+
+#[tokio::test]
+async fn rotate_a_secret() {
+    let answer = json!({
+        "success": true,
+        "secret": "whsec_bmV3LXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm",
+        "previousSecretExpiresAt": "2026-11-25T09:00:00Z"
+    });
+    let want = SecretRotated {
+        secret: WebhookSecret::new("whsec_bmV3LXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm"),
+        previous_secret_expires_at: at("2026-11-25T09:00:00Z"),
+    };
+    // A generated secret: an empty body.
+    let got = post_both(
+        "/api/webhooks/wh_abc123/rotate-secret",
+        &RotateSecretRequest::default(),
+        answer.clone(),
+        |c, _| async move { c.webhooks().rotate_secret(&wh(), None).await },
+    )
+    .await;
+    assert_eq!(got.json_response, want);
+    assert_eq!(got.json, "{}");
+    // The caller's own secret.
+    let mine = RotateSecretRequest {
+        secret: Some(WebhookSecret::new("my-own-new-secret-0123")),
+    };
+    let got = post_both(
+        "/api/webhooks/wh_abc123/rotate-secret",
+        &mine,
+        answer,
+        |c, r| async move { c.webhooks().rotate_secret(&wh(), r.secret).await },
+    )
+    .await;
+    assert_eq!(got.json, r#"{"secret":"my-own-new-secret-0123"}"#);
+    assert!(!format!("{:?}", got.json_response).contains("bmV3LXNlY3JldC0"));
+}
+
+#[tokio::test]
+async fn a_short_new_secret_is_refused_before_sending() {
+    let server = wiremock::MockServer::start().await;
+    let client = crate::common::client(&server, sevenoways_sdk::BodyEncoding::Json);
+    let err = client
+        .webhooks()
+        .rotate_secret(&wh(), Some(WebhookSecret::new("short")))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("secret: expected a secret of at least 16 characters"),
+        "{err}"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -180,7 +275,8 @@ async fn list_deliveries() {
                     next_attempt_at: None,
                     created_at: at("2026-11-24T09:00:00Z"),
                 },
-            ]
+            ],
+            next_cursor: None,
         }
     );
 }

@@ -11,12 +11,14 @@ use sevenoways_sdk::{ChannelId, Empty, Endpoint, NewsletterJid};
 use sha2::{Digest, Sha256};
 
 use super::messages::post_send;
+use super::pages::{self, parts};
 use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
-use crate::extract::{Body, PathId};
+use crate::extract::{Body, PathId, QueryParams};
 use crate::ids::Generate;
+use crate::store::ListKind;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -37,10 +39,20 @@ pub(super) fn router() -> Router<AppState> {
         )
 }
 
-/// `GET /api/channels`.
-pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Reply<ChannelList> {
+/// `GET /api/channels?limit=&cursor=`.
+pub async fn list(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    QueryParams(q): QueryParams<sevenoways_sdk::PageParams>,
+) -> Reply<ChannelList> {
+    let page = pages::request(&q, ListKind::Channels)?;
+    let (channels, next_cursor) = parts(
+        state.store.list_channels(account.id, &page).await?,
+        ListKind::Channels,
+    );
     ok(ChannelList {
-        channels: state.store.list_channels(account.id).await?,
+        channels,
+        next_cursor,
     })
 }
 
@@ -74,8 +86,9 @@ pub async fn add(
         instance_id: req.instance_id,
         ..found
     };
+    let max = state.plans.get(&account.plan).quotas.channels;
     ok(ChannelSaved {
-        channel: state.store.save_channel(account.id, &channel).await?,
+        channel: state.store.save_channel(account.id, &channel, max).await?,
     })
 }
 

@@ -7,11 +7,13 @@ use sevenoways_sdk::models::instances::{
 };
 use sevenoways_sdk::{Empty, Endpoint, InstanceId};
 
+use super::pages::{self, parts};
 use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::{Authed, qr_token};
 use crate::error::ApiError;
-use crate::extract::{Body, PathId};
+use crate::extract::{Body, PathId, QueryParams};
+use crate::store::ListKind;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -23,14 +25,27 @@ pub(super) fn router() -> Router<AppState> {
         .route(DeleteInstance::ROUTE, on(DeleteInstance::METHOD, delete))
 }
 
-/// `GET /api/instances`.
-pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Reply<InstanceList> {
+/// `GET /api/instances?limit=&cursor=`.
+pub async fn list(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    QueryParams(q): QueryParams<sevenoways_sdk::PageParams>,
+) -> Reply<InstanceList> {
+    let page = pages::request(&q, ListKind::Instances)?;
+    let (instances, next_cursor) = parts(
+        state.store.list_instances(account.id, &page).await?,
+        ListKind::Instances,
+    );
     ok(InstanceList {
-        instances: state.store.list_instances(account.id).await?,
+        instances,
+        next_cursor,
     })
 }
 
-/// `POST /api/instances`: creates it in `pairing` state and links its QR page.
+/// `POST /api/instances`: creates it in `pairing` state, served by the server's
+/// `default_engine`, and links its QR page (and, for the sandbox, the page whose scan
+/// button pairs). An engine the server has not configured is a 400 naming the missing
+/// `[engines.*]` table.
 pub async fn create(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -41,12 +56,22 @@ pub async fn create(
     } else {
         req.label.trim()
     };
-    let instance = state
+    let engine = state.config.default_engine;
+    state.config.engine_configured(engine).map_err(|why| {
+        ApiError::BadRequest(format!(
+            "engine: {why} (instances created without an engine use the server's default_engine)"
+        ))
+    })?;
+    let max = state.plans.get(&account.plan).quotas.instances;
+    let record = state
         .store
-        .create_instance(account.id, &req.instance_id, label)
+        .create_instance(account.id, &req.instance_id, label, engine, max)
         .await?;
-    let qr_url = qr_token::page_url(&state, account.id, &req.instance_id);
-    ok(InstanceCreated { instance, qr_url })
+    ok(InstanceCreated {
+        qr_url: qr_token::page_url(&state, &record),
+        sandbox_pair_url: qr_token::sandbox_pair_url(&state, &record),
+        instance: record.instance,
+    })
 }
 
 /// `DELETE /api/instances/{id}`.

@@ -4,6 +4,13 @@
 //! A send is accepted once every recipient's queue entry is committed; then the worker is
 //! woken. Group names and `sendAll` are resolved here, against the instance's groups now,
 //! so the queue holds concrete recipients.
+//!
+//! The order of work is the order of cost. A key the store refused until a known
+//! instant (a full rate window, a used-up cap) is answered 429 from the
+//! [`RefusalCache`](crate::limits::RefusalCache) before anything else; only then are the
+//! instance read, the groups resolved ([`crate::recipients`], linear in the request and
+//! the instance's groups, both bounded) and media hosts looked up, and the store admits
+//! the send exactly, in the transaction that queues it.
 
 use axum::Router;
 use axum::extract::State;
@@ -56,6 +63,10 @@ pub async fn send<R: SendMessage>(
     Authed(account): Authed,
     Body(req): Body<R>,
 ) -> Reply<Queued> {
+    let arrived = Utc::now();
+    if let Some(refusal) = state.refusals.check(account.id, &account.plan, arrived) {
+        return Err(refused(&refusal, arrived));
+    }
     let instance = req.instance_id();
     if state
         .store
@@ -91,7 +102,10 @@ pub async fn send<R: SendMessage>(
         .store
         .enqueue_admitted(admission, entries)
         .await?
-        .map_err(|refusal| refused(&refusal, now))?;
+        .map_err(|refusal| {
+            state.refusals.record(account.id, &account.plan, &refusal);
+            refused(&refusal, now)
+        })?;
     state.queue_wake.notify_one();
     let recipients: Vec<QueuedRecipient> = recipients
         .into_iter()
@@ -137,49 +151,32 @@ pub(crate) async fn resolve<R: SendMessage>(
 }
 
 /// Group ids must belong to the instance; names match case-insensitively (every group of
-/// that name); `sendAll` takes them all. Nothing matching is a 404 naming what was not found.
+/// that name); `sendAll` takes them all. Nothing matching is a 404 naming what was not found
+/// (the first unknown id, else the first unmatched name). Linear time: see
+/// [`crate::recipients`].
 pub(crate) fn resolve_groups(
     groups: &[Group],
     target: &GroupTarget,
     instance: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let mut out: Vec<String> = Vec::new();
-    let mut push = |id: &str| {
-        if !out.iter().any(|o| o == id) {
-            out.push(id.to_owned());
-        }
-    };
-    match target {
-        GroupTarget::All => {
-            if groups.is_empty() {
-                return Err(ApiError::not_found(format!(
-                    "instance {instance:?} has no groups to send to"
-                )));
-            }
-            groups.iter().for_each(|g| push(g.id.as_str()));
-        }
-        GroupTarget::Groups { ids, names } => {
-            for id in ids {
-                if !groups.iter().any(|g| &g.id == id) {
-                    return Err(ApiError::not_found(format!(
-                        "group {:?} not found on instance {instance:?}",
-                        id.as_str()
-                    )));
-                }
-                push(id.as_str());
-            }
-            for name in names {
-                let mut matched = groups.iter().filter(|g| name.matches(&g.name)).peekable();
-                if matched.peek().is_none() {
-                    return Err(ApiError::not_found(format!(
-                        "no group named {:?} on instance {instance:?} (names match case-insensitively; \
-                         GET /api/instances/{instance}/groups lists them)",
-                        name.as_str()
-                    )));
-                }
-                matched.for_each(|g| push(g.id.as_str()));
-            }
-        }
+    let resolved = crate::recipients::resolve(groups, target);
+    if resolved.no_groups {
+        return Err(ApiError::not_found(format!(
+            "instance {instance:?} has no groups to send to"
+        )));
     }
-    Ok(out)
+    if let Some(id) = resolved.unknown_ids.first() {
+        return Err(ApiError::not_found(format!(
+            "group {:?} not found on instance {instance:?}",
+            id.as_str()
+        )));
+    }
+    if let Some(name) = resolved.unmatched.first() {
+        return Err(ApiError::not_found(format!(
+            "no group named {:?} on instance {instance:?} (names match case-insensitively; \
+             GET /api/instances/{instance}/groups lists them)",
+            name.as_str()
+        )));
+    }
+    Ok(resolved.ids)
 }

@@ -6,6 +6,7 @@ mod groups;
 mod instances;
 mod messages;
 pub mod openapi;
+mod pages;
 pub(crate) mod qr;
 mod queue;
 mod sandbox;
@@ -25,9 +26,12 @@ use sevenoways_sdk::endpoint::Method;
 use crate::AppState;
 use crate::error::ApiError;
 
+pub use sandbox::SANDBOX_PHONE;
+
 /// Liveness, for load balancers: answers while the process serves HTTP.
 pub const HEALTHZ: &str = "/healthz";
-/// Readiness: answers once the database does.
+/// Readiness: 200 while every background loop runs and a write through the path sends
+/// take succeeds; 503 with `Retry-After` otherwise (see [`crate::health`]).
 pub const READYZ: &str = "/readyz";
 /// This server's OpenAPI document.
 pub const OPENAPI: &str = "/api/openapi.json";
@@ -74,11 +78,23 @@ where
     axum::routing::on(filter, handler)
 }
 
+/// `{"success":true,"status":"ready","loops":{"queue":{"running":true,"restarts":0},…}}`,
+/// or 503 in the error envelope saying what is wrong.
 async fn ready(
     State(state): State<AppState>,
 ) -> Result<Json<Success<serde_json::Value>>, ApiError> {
-    state.store.count_accounts().await?;
-    Ok(Json(Success(json!({"status": "ready"}))))
+    state
+        .health
+        .check(&*state.store)
+        .await
+        .map_err(|not| ApiError::Unavailable {
+            retry_after_secs: not.retry_after_secs,
+            message: not.message,
+            detail: not.detail,
+        })?;
+    Ok(Json(Success(
+        json!({"status": "ready", "loops": state.health.loops()}),
+    )))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
@@ -100,6 +116,22 @@ async fn method_not_allowed(
 
 /// A JSON success answer.
 pub(crate) type Reply<T> = Result<Json<Success<T>>, ApiError>;
+
+/// The key's quota of `resource`, after a cheap look that it has room for one more: taken
+/// before work that costs more than a count (a host-name lookup), so a key at its quota
+/// does none. The insert counts again in its own transaction; that count is the exact one.
+pub(crate) async fn room_for(
+    state: &AppState,
+    account: &crate::account::Account,
+    resource: crate::limits::Resource,
+) -> Result<u32, ApiError> {
+    let max = state.plans.get(&account.plan).quotas.get(resource);
+    if max > 0 && state.store.count_owned(account.id, resource).await? >= u64::from(max) {
+        let quota = crate::limits::QuotaExceeded { resource, max };
+        return Err(ApiError::Conflict(quota.message()));
+    }
+    Ok(max)
+}
 
 /// Wraps `value` in the success envelope.
 pub(crate) fn ok<T>(value: T) -> Reply<T> {

@@ -9,7 +9,8 @@
 //! What each operation can answer is worked out from its shape and completed by its
 //! [`Endpoint`] metadata, declared once beside the endpoint type in the SDK:
 //!
-//! - every operation: `200`, `401`, `408` (the request timeout) and `500`;
+//! - every operation: `200`, `401`, `408` (the request timeout), `500`, and `503` with
+//!   `Retry-After` (the store cannot take writes, as on a full disk);
 //! - every `POST`, which reads a body: `400`, `413`, `415`; a route with `{…}`: `404`;
 //! - [`Endpoint::ANSWERS`]: the rest (`404` for an id in the body, `409`, `429` with
 //!   `Retry-After`, `400` for query parameters, ...), each with when it happens;
@@ -21,22 +22,26 @@
 //! contract change in review, and `tests/it/openapi_conformance.rs` runs Schemathesis
 //! and Redocly against it.
 
-use axum::Json;
 use schemars::generate::SchemaSettings;
 use schemars::{Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 use sevenoways_sdk::endpoint::{
     self, Answer, Auth, Example, Link, MediaType, Method, OPERATIONS, Operation,
 };
-use sevenoways_sdk::models::webhooks::{EVENT_TYPES, TEST_EVENT};
+use sevenoways_sdk::models::webhooks::{SUBSCRIBABLE_EVENTS, TEST_EVENT};
+use sevenoways_sdk::page::MAX_CURSOR_CHARS;
 use sevenoways_sdk::{Endpoint, ErrorBody, RATE_LIMIT_MESSAGE};
 
 use super::{HEALTHZ, OPENAPI, READYZ};
+use crate::auth::qr_token::PAIR_TOKEN_HEADER;
+use crate::store::ListKind;
 
 /// One operation of the document, with what its endpoint type declares.
 struct Op {
     op: Operation,
     body: Option<Schema>,
+    /// Whether the body has a required field (so an absent body is a 400).
+    body_required: bool,
     response: Schema,
     path: Option<Vec<Schema>>,
     query: Option<Schema>,
@@ -56,12 +61,21 @@ impl endpoint::Visitor for Builder {
     fn visit<E: Endpoint>(&mut self, op: Operation) {
         // Every POST reads a body (an empty one at least); GET and DELETE read none.
         let body = (E::METHOD == Method::Post).then(|| self.generator.subschema_for::<E::Body>());
+        // An absent body reads as `{}`: it is refused only where a field is required.
+        let body_required = body.is_some()
+            && self
+                .generator
+                .root_schema_for::<E::Body>()
+                .get("required")
+                .and_then(Value::as_array)
+                .is_some_and(|r| !r.is_empty());
         let response = self.generator.subschema_for::<E::Response>();
         let path = E::path_schemas(&mut self.generator);
         let query = E::query_schema(&mut self.generator);
         self.ops.push(Op {
             op,
             body,
+            body_required,
             response,
             path,
             query,
@@ -112,7 +126,24 @@ fn derived_answers(op: &Op) -> Vec<Answer> {
         500,
         "The server failed (its log has the details); nothing was accepted.",
     ));
+    out.push(UNAVAILABLE);
     out
+}
+
+/// Every operation reads or writes the store (the key is looked up there first).
+const UNAVAILABLE: Answer = Answer::new(
+    503,
+    "The storage cannot take this now (a full disk, or the database is being restarted); \
+     nothing was stored. Retry-After says when to try again.",
+);
+
+/// The `Retry-After` header of a 429 or 503.
+fn retry_after() -> Value {
+    json!({"Retry-After": {
+        "required": true,
+        "description": "Seconds until a retry can succeed.",
+        "schema": {"type": "integer", "minimum": 1},
+    }})
 }
 
 /// The whole document.
@@ -153,13 +184,24 @@ pub fn document() -> Value {
             "200": {"description": "alive", "content": {"application/json": {"schema": status("ok")}}},
             "408": timeout,
         }}}));
+    let mut ready = status("ready");
+    ready["required"] = json!(["success", "status", "loops"]);
+    ready["properties"]["loops"] = json!({
+        "type": "object",
+        "description": "Each background loop (queue, scheduler, webhooks, ...): whether it runs, and how often it was restarted.",
+        "additionalProperties": {"type": "object", "required": ["running", "restarts"], "properties": {
+            "running": {"type": "boolean"}, "restarts": {"type": "integer", "minimum": 0}}},
+    });
     paths.insert(READYZ.into(), json!({"get": {
-        "tags": ["operations"], "summary": "Readiness: the database answers", "operationId": "readyz",
+        "tags": ["operations"], "summary": "Readiness: every background loop runs and the store takes writes", "operationId": "readyz",
         "security": [],
         "responses": {
-            "200": {"description": "ready", "content": {"application/json": {"schema": status("ready")}}},
+            "200": {"description": "ready", "content": {"application/json": {"schema": ready}}},
             "408": timeout,
-            "500": {"description": "not ready: the database does not answer", "content": {"application/json": {"schema": error}}},
+            "500": {"description": "The server failed (its log has the details).", "content": {"application/json": {"schema": error}}},
+            "503": {"description": "Not ready: a background loop is down, or the store cannot take writes (a full disk); the message says which.",
+                "headers": retry_after(),
+                "content": {"application/json": {"schema": error}}},
         }}}));
     paths.insert(OPENAPI.into(), json!({"get": {
         "tags": ["operations"], "summary": "This document", "operationId": "openapi", "security": [],
@@ -177,9 +219,11 @@ pub fn document() -> Value {
     }
 
     let mut webhooks = Map::new();
-    for name in EVENT_TYPES.iter().copied().chain([TEST_EVENT]) {
-        webhooks.insert(name.into(), webhook(name, &event));
+    for name in SUBSCRIBABLE_EVENTS.iter().copied().chain([TEST_EVENT]) {
+        let body = event_body(name, &event, &mut b.generator);
+        webhooks.insert(name.into(), webhook(name, body));
     }
+    schemas.extend(b.generator.take_definitions(true));
 
     json!({
         "openapi": "3.1.0",
@@ -208,6 +252,8 @@ pub fn document() -> Value {
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
                 "qrToken": {"type": "apiKey", "in": "query", "name": "token",
                     "description": "The token of a QR link (qrUrl of POST /api/instances): opens that instance's pairing page without the API key, for 30 minutes."},
+                "sandboxPairToken": {"type": "apiKey", "in": "header", "name": PAIR_TOKEN_HEADER,
+                    "description": "The pairing token of a sandbox instance (the #pair= fragment of sandboxPairUrl in the POST /api/instances answer): the QR page's scan button sends it, for 10 minutes."},
             },
             "schemas": schemas,
         },
@@ -242,8 +288,38 @@ fn tags() -> Vec<Value> {
         .collect()
 }
 
+/// The body of the `name` event: the common envelope with that name and its own `data`.
+fn event_body(name: &str, event: &Schema, generator: &mut SchemaGenerator) -> Value {
+    use sevenoways_sdk::models::schedules::{SCHEDULE_EVENT_TYPES, ScheduleEvent};
+    use sevenoways_sdk::models::webhooks::{
+        InstanceEvent, MessageEvent, MessageFailed, MessageReceived, WEBHOOK_DISABLED_EVENT,
+        WebhookDisabled,
+    };
+    let data = match name {
+        "message.sent" | "message.delivered" | "message.read" => {
+            generator.subschema_for::<MessageEvent>().to_value()
+        }
+        "message.failed" => generator.subschema_for::<MessageFailed>().to_value(),
+        "message.received" => generator.subschema_for::<MessageReceived>().to_value(),
+        "instance.online" | "instance.offline" => {
+            generator.subschema_for::<InstanceEvent>().to_value()
+        }
+        n if n == WEBHOOK_DISABLED_EVENT => generator.subschema_for::<WebhookDisabled>().to_value(),
+        n if SCHEDULE_EVENT_TYPES.contains(&n) => {
+            generator.subschema_for::<ScheduleEvent>().to_value()
+        }
+        _ => json!({"type": "object", "required": ["webhookId", "message"], "properties": {
+            "webhookId": {"type": "string"}, "message": {"type": "string"}}}),
+    };
+    json!({"allOf": [event, {"properties": {"event": {"const": name}, "data": data}}]})
+}
+
 /// The document's entry for a webhook event: the signed POST the server sends.
-fn webhook(name: &str, event: &Schema) -> Value {
+fn webhook(name: &str, body: Value) -> Value {
+    use sevenoways_sdk::signature::{
+        ID_HEADER, SIGNATURE_HEADER, STANDARD_ID_HEADER, STANDARD_SIGNATURE_HEADER,
+        STANDARD_TIMESTAMP_HEADER, TIMESTAMP_HEADER,
+    };
     // `message.sent` → `onMessageSent`.
     let id: String = std::iter::once("on".to_owned())
         .chain(name.split('.').map(|w| {
@@ -253,20 +329,31 @@ fn webhook(name: &str, event: &Schema) -> Value {
                 .unwrap_or_default()
         }))
         .collect();
+    let seconds = json!({"type": "string", "pattern": "^[0-9]{1,12}$"});
     json!({"post": {
         "operationId": id,
         "summary": format!("The `{name}` event"),
-        "description": "POSTed to every subscription whose events include it (POST /api/webhooks), \
-            retried with backoff for 3 days until the receiver answers 2xx.",
+        "description": "POSTed to every subscription whose events include it (POST /api/webhooks; \
+            `webhook.test` only by POST /api/webhooks/{id}/test), retried with backoff for 3 days \
+            until the receiver answers 2xx. Signed twice: X-Webhook-Signature (the documented \
+            receiver's HMAC of the body) and the Standard Webhooks headers (webhook-id, \
+            webhook-timestamp, webhook-signature), which stock Standard Webhooks libraries verify.",
         "parameters": [
-            {"name": "X-Webhook-Signature", "in": "header", "required": true, "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
-             "description": "sha256=<hex>: HMAC-SHA256 of the exact body with the subscription's secret."},
-            {"name": "X-Webhook-Id", "in": "header", "required": true, "schema": {"type": "string"},
+            {"name": SIGNATURE_HEADER, "in": "header", "required": true, "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
+             "description": "sha256=<hex>: HMAC-SHA256 of the exact body with the subscription's (current) secret."},
+            {"name": ID_HEADER, "in": "header", "required": true, "schema": {"type": "string"},
              "description": "The event id, the same on every retry: deduplicate by it."},
-            {"name": "X-Webhook-Timestamp", "in": "header", "required": true, "schema": {"type": "string"},
+            {"name": TIMESTAMP_HEADER, "in": "header", "required": true, "schema": seconds,
              "description": "When this attempt was sent (Unix seconds)."},
+            {"name": STANDARD_ID_HEADER, "in": "header", "required": true, "schema": {"type": "string"},
+             "description": "Standard Webhooks: the event id (the same as X-Webhook-Id)."},
+            {"name": STANDARD_TIMESTAMP_HEADER, "in": "header", "required": true, "schema": seconds,
+             "description": "Standard Webhooks: the attempt's Unix time in seconds, covered by the signature; refuse one more than 5 minutes off."},
+            {"name": STANDARD_SIGNATURE_HEADER, "in": "header", "required": true,
+             "schema": {"type": "string", "pattern": "^v1,[A-Za-z0-9+/]{43}=( v1,[A-Za-z0-9+/]{43}=)*$"},
+             "description": "Standard Webhooks: v1,<base64 HMAC-SHA256 of id.timestamp.body>, space-separated when two secrets sign (for 24 hours after POST /api/webhooks/{id}/rotate-secret)."},
         ],
-        "requestBody": {"required": true, "content": {"application/json": {"schema": event}}},
+        "requestBody": {"required": true, "content": {"application/json": {"schema": body}}},
         "responses": {"2XX": {"description": "Received; any other answer is retried."}},
         "security": [],
     }})
@@ -338,12 +425,10 @@ fn operation(op: &Op, error: &Schema, form_bodies: &mut Vec<String>) -> Value {
     for a in &answers {
         let mut response =
             json!({"description": a.when, "content": {"application/json": {"schema": error}}});
-        if a.status == 429 {
-            response["headers"] = json!({"Retry-After": {
-                "required": true,
-                "description": "Seconds until a retry can succeed.",
-                "schema": {"type": "integer", "minimum": 1},
-            }});
+        if a.status == 429 || a.status == 503 {
+            response["headers"] = retry_after();
+        }
+        if *a == endpoint::RATE_LIMITED {
             response["content"]["application/json"]["example"] =
                 json!({"success": false, "error": RATE_LIMIT_MESSAGE});
         }
@@ -356,8 +441,12 @@ fn operation(op: &Op, error: &Schema, form_bodies: &mut Vec<String>) -> Value {
         "operationId": operation_id(op.op.name),
         "responses": responses,
     });
-    if op.auth == Auth::ApiKeyOrQrToken {
-        value["security"] = json!([{"apiKey": []}, {"qrToken": []}]);
+    match op.auth {
+        Auth::ApiKey => {}
+        Auth::ApiKeyOrQrToken => value["security"] = json!([{"apiKey": []}, {"qrToken": []}]),
+        Auth::ApiKeyOrPairToken => {
+            value["security"] = json!([{"apiKey": []}, {"sandboxPairToken": []}]);
+        }
     }
     let mut params: Vec<Value> = Vec::new();
     let names = op
@@ -383,7 +472,15 @@ fn operation(op: &Op, error: &Schema, form_bodies: &mut Vec<String>) -> Value {
             for (name, schema) in props {
                 let mut schema = schema.clone();
                 let description = schema.as_object_mut().and_then(|o| o.remove("description"));
-                let mut param = json!({"name": name, "in": "query", "required": required.contains(&name.as_str()), "schema": strip_null(schema)});
+                let mut schema = strip_null(schema);
+                if name == "cursor"
+                    && let Some(list) = ListKind::ALL.into_iter().find(|l| l.route() == op.op.route)
+                {
+                    // Each list reads only cursors of its own form: the document says which.
+                    schema = json!({"type": "string", "pattern": list.cursor_pattern(),
+                        "maxLength": MAX_CURSOR_CHARS});
+                }
+                let mut param = json!({"name": name, "in": "query", "required": required.contains(&name.as_str()), "schema": schema});
                 if let Some(d) = description {
                     param["description"] = d;
                 }
@@ -415,9 +512,8 @@ fn operation(op: &Op, error: &Schema, form_bodies: &mut Vec<String>) -> Value {
             }
             json_media["examples"] = Value::Object(examples);
         }
-        // A POST that takes no fields may send no body at all.
-        let takes_fields = body_takes_fields(body);
-        value["requestBody"] = json!({"required": takes_fields, "content": {
+        // A POST whose fields are all optional may send no body at all.
+        value["requestBody"] = json!({"required": op.body_required, "content": {
             "application/json": json_media,
             "application/x-www-form-urlencoded": {"schema": form},
         }});
@@ -431,11 +527,6 @@ fn success_description(op: &Op) -> String {
         s.push_str(&format!(" As {} {}.", m.mime, m.when));
     }
     s
-}
-
-/// Whether a body schema is anything but the no-fields object.
-fn body_takes_fields(body: &Schema) -> bool {
-    body.get("$ref").and_then(Value::as_str) != Some("#/components/schemas/NoFields")
 }
 
 /// A JSON body's schema as a form's: a form has no `null` (an optional field is left
@@ -494,9 +585,18 @@ fn strip_null(mut schema: Value) -> Value {
     schema
 }
 
-/// `GET /api/openapi.json`.
-pub async fn serve() -> Json<Value> {
-    Json(document())
+/// `GET /api/openapi.json`: the document is the same for the life of the process, so it
+/// is built and serialised once (it is large, and clients and health checks fetch it often).
+pub async fn serve() -> impl axum::response::IntoResponse {
+    static DOCUMENT: std::sync::LazyLock<axum::body::Bytes> = std::sync::LazyLock::new(|| {
+        serde_json::to_vec(&document())
+            .expect("the document serialises")
+            .into()
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.clone(),
+    )
 }
 
 #[cfg(test)]

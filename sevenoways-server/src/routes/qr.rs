@@ -1,9 +1,12 @@
 //! `GET /api/instances/{id}/qr`: the pairing page, and the code as PNG, SVG or JSON.
 //!
 //! Who may open it (the API key, or a QR link's token) is [`crate::auth::qr_token`].
+//! Every answer of this route, errors included, carries [`browser_headers`]: the page is
+//! opened from shared links with a token in the URL, so it must never be framed, never
+//! leak that URL in `Referer`, and run no script but its own.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -14,28 +17,64 @@ use sevenoways_sdk::{Endpoint, InstanceId, Success};
 
 use super::on;
 use crate::AppState;
-use crate::account::AccountId;
-use crate::auth::qr_token::{QrAuth, mac};
+use crate::auth::qr_token::{PAIR_TOKEN_HEADER, QrAuth, mac};
+use crate::engine::EngineKind;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
+use crate::store::InstanceRecord;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route(GetQr::ROUTE, on(GetQr::METHOD, qr))
+    Router::new()
+        .route(GetQr::ROUTE, on(GetQr::METHOD, qr))
+        .route_layer(axum::middleware::map_response(browser_headers))
+}
+
+/// The content security policy of everything but the HTML page: nothing may load, run or
+/// frame it.
+const STRICT_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// The page's policy: its own origin for the code image and the status polls, and only
+/// the inline script and style carrying this answer's `nonce`.
+fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'none'; img-src 'self'; connect-src 'self'; script-src 'nonce-{nonce}'; \
+         style-src 'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+}
+
+/// Adds the browser security headers to every answer of the QR route (the page sets its
+/// own CSP, with a nonce, first).
+pub async fn browser_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, STRICT_CSP),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        if !headers.contains_key(&name) {
+            headers.insert::<HeaderName>(name, HeaderValue::from_static(value));
+        }
+    }
+    response
 }
 
 /// How often the pairing code changes while the page is open.
 const CODE_WINDOW_SECS: i64 = 20;
 
-/// The current pairing string: it changes every [`CODE_WINDOW_SECS`], like WhatsApp's.
+/// The current pairing string: it changes every [`CODE_WINDOW_SECS`], like WhatsApp's,
+/// and with the instance's QR reference (a re-created instance shows other codes).
 fn pairing_code(
     secret: &[u8],
-    account: AccountId,
+    qr_ref: &str,
     instance: &InstanceId,
     now: DateTime<Utc>,
 ) -> (String, DateTime<Utc>) {
     let window = now.timestamp() / CODE_WINDOW_SECS;
     let mut m = mac(secret);
-    m.update(format!("pair|{account}|{instance}|{window}").as_bytes());
+    m.update(format!("pair|{qr_ref}|{instance}|{window}").as_bytes());
     let tag = hex::encode(&m.finalize().into_bytes()[..12]);
     let expires = DateTime::from_timestamp((window + 1) * CODE_WINDOW_SECS, 0).unwrap_or(now);
     (format!("2@sevenoways-sandbox,{instance},{tag}"), expires)
@@ -47,16 +86,17 @@ pub async fn qr(
     auth: QrAuth,
     QueryParams(q): QueryParams<QrQuery>,
 ) -> Result<Response, ApiError> {
-    let instance = state
-        .store
-        .get_instance(auth.account, &auth.instance)
-        .await?
-        .ok_or_else(|| ApiError::instance_not_found(&auth.instance))?;
+    let instance = &auth.record.instance;
     let paired = instance.status == InstanceStatus::Online;
-    let (code, expires) = pairing_code(&state.qr_secret, auth.account, &auth.instance, Utc::now());
+    let (code, expires) = pairing_code(
+        &state.qr_secret,
+        &auth.record.qr_ref,
+        &instance.instance_id,
+        Utc::now(),
+    );
     let response = match q.format.unwrap_or_default() {
         QrFormat::Json => Json(Success(QrCode {
-            instance_id: auth.instance.clone(),
+            instance_id: instance.instance_id.clone(),
             status: instance.status,
             pairing_code: (!paired).then(|| code.clone()),
             expires_at: (!paired).then_some(expires),
@@ -71,12 +111,14 @@ pub async fn qr(
             ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
         }
         QrFormat::Png => ([(header::CONTENT_TYPE, "image/png")], png(&code)?).into_response(),
-        QrFormat::Html => Html(page(&auth, &instance.label, paired)).into_response(),
+        QrFormat::Html => {
+            let nonce = crate::ids::random_hex(16);
+            let csp = HeaderValue::from_str(&page_csp(&nonce))
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let html = page(&auth.record, auth.token.as_deref(), paired, &nonce);
+            ([(header::CONTENT_SECURITY_POLICY, csp)], Html(html)).into_response()
+        }
     };
-    let mut response = response;
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
@@ -119,46 +161,53 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The browser page: the code, refreshed while pairing, and the sandbox's scan button.
-fn page(auth: &QrAuth, label: &str, paired: bool) -> String {
-    let id = auth.instance.as_str();
+/// The browser page: the code, refreshed while pairing, and for a sandbox instance the
+/// scan button, which works only with the pairing token of `sandboxPairUrl` in the URL's
+/// fragment (a shared QR link shows the code only).
+fn page(record: &InstanceRecord, token: Option<&str>, paired: bool, nonce: &str) -> String {
+    let id = record.instance.instance_id.as_str();
     let qr = GetQr {
-        id: auth.instance.clone(),
+        id: record.instance.instance_id.clone(),
     }
     .page_path();
     let pair = PairSandboxInstance {
-        id: auth.instance.clone(),
+        id: record.instance.instance_id.clone(),
     }
     .path()
     .into_owned();
-    let token = auth
-        .token
-        .as_deref()
-        .map(|t| format!("&token={t}"))
-        .unwrap_or_default();
-    let pair_token = auth
-        .token
-        .as_deref()
-        .map(|t| format!("?token={t}"))
-        .unwrap_or_default();
-    let label = escape(label);
+    // Tokens are hex, digits and dots: nothing in them needs escaping.
+    let token = token.map(|t| format!("&token={t}")).unwrap_or_default();
+    let label = escape(&record.instance.label);
+    let sandbox = if record.engine == EngineKind::Sandbox {
+        format!(
+            r#"<div id="sandbox">
+<p>Sandbox: no phone needed.<br><button id="scan" hidden>Simulate the scan</button></p>
+<p id="view-only" hidden><small>This link shows the code only. To simulate the scan, open the
+<code>sandboxPairUrl</code> of the create answer (<code>svw instances create</code> prints it), or
+<code>POST {pair}</code> with your API key.</small></p>
+<p id="scan-error" hidden></p>
+</div>"#
+        )
+    } else {
+        String::new()
+    };
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Pair {id} · Sevenoways Relay</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;text-align:center;color:#111}}
+<style nonce="{nonce}">body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;text-align:center;color:#111}}
 img{{width:264px;height:264px;image-rendering:pixelated}}button{{font-size:1rem;padding:.6rem 1.2rem;margin-top:1rem}}
-.ok{{color:#0a7d32;font-size:1.3rem}}</style></head>
+.ok{{color:#0a7d32;font-size:1.3rem}}#scan-error{{color:#b00020}}</style></head>
 <body>
 <h1>Pair “{label}”</h1>
 <div id="pairing" {hide_pairing}>
 <p>Open WhatsApp on the phone › Settings › Linked devices › Link a device, and scan:</p>
 <img id="code" alt="QR code for {id}" src="{qr}?format=svg{token}">
 <p><small>The code refreshes every {window} seconds.</small></p>
-<p>Sandbox: no phone needed.<br><button id="scan">Simulate the scan</button></p>
+{sandbox}
 </div>
 <p id="done" class="ok" {hide_done}>✓ Paired: “{label}” is online.</p>
-<script>
+<script nonce="{nonce}">
 const q = "{token}";
 async function poll() {{
   const r = await fetch("{qr}?format=json" + q);
@@ -172,13 +221,31 @@ async function poll() {{
   }}
 }}
 setInterval(poll, {window}000);
-document.getElementById("scan").onclick = async () => {{
-  await fetch("{pair}{pair_token}", {{method: "POST"}});
-  poll();
-}};
+const scan = document.getElementById("scan");
+if (scan) {{
+  const pairToken = new URLSearchParams(location.hash.slice(1)).get("pair");
+  if (pairToken) {{
+    scan.hidden = false;
+    scan.onclick = async () => {{
+      const r = await fetch("{pair}", {{method: "POST", headers: {{"{pair_header}": pairToken}}}});
+      const problem = document.getElementById("scan-error");
+      if (r.ok) {{
+        problem.hidden = true;
+      }} else {{
+        const body = await r.json().catch(() => ({{}}));
+        problem.textContent = body.error || ("pairing failed: HTTP " + r.status);
+        problem.hidden = false;
+      }}
+      poll();
+    }};
+  }} else {{
+    document.getElementById("view-only").hidden = false;
+  }}
+}}
 </script>
 </body></html>"#,
         window = CODE_WINDOW_SECS,
+        pair_header = PAIR_TOKEN_HEADER,
         hide_pairing = if paired { "hidden" } else { "" },
         hide_done = if paired { "" } else { "hidden" },
     )
@@ -192,15 +259,17 @@ mod tests {
     fn pairing_code_changes_each_window() {
         let id = InstanceId::new("n").unwrap();
         let t0 = DateTime::from_timestamp(1_000_000, 0).unwrap();
-        let (c1, e1) = pairing_code(b"s", AccountId(1), &id, t0);
+        let (c1, e1) = pairing_code(b"s", "00ff", &id, t0);
         let (c2, _) = pairing_code(
             b"s",
-            AccountId(1),
+            "00ff",
             &id,
             t0 + chrono::Duration::seconds(CODE_WINDOW_SECS),
         );
         assert_ne!(c1, c2);
         assert!(e1 > t0);
+        let (other, _) = pairing_code(b"s", "00fe", &id, t0);
+        assert_ne!(c1, other, "a re-created instance shows other codes");
     }
 
     #[test]

@@ -1,4 +1,8 @@
 //! `/api/sandbox/*`: drive the simulated WhatsApp from scripts and tests.
+//!
+//! They act only on sandbox instances: an instance another engine serves is a 404 here, as
+//! an id the key does not have, so a production number can never be "paired", given
+//! groups or sent forged inbound messages by the simulation.
 
 use axum::Router;
 use axum::extract::State;
@@ -11,14 +15,17 @@ use sevenoways_sdk::models::sandbox::{
 use sevenoways_sdk::models::webhooks::{InstanceEvent, MessageReceived};
 use sevenoways_sdk::{Empty, Endpoint, EventData, GroupId, InstanceId, NoFields};
 
+use super::pages;
 use super::{Reply, ok, on};
 use crate::AppState;
+use crate::account::AccountId;
 use crate::auth::Authed;
-use crate::auth::qr_token::QrAuth;
+use crate::auth::qr_token::PairAuth;
+use crate::engine::EngineKind;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId, QueryParams};
 use crate::ids::random_token;
-use crate::store::NewEvent;
+use crate::store::{InstanceRecord, ListKind, NewEvent};
 
 /// The number the sandbox pairs every instance with.
 pub const SANDBOX_PHONE: &str = "971500000000";
@@ -41,14 +48,44 @@ pub(super) fn router() -> Router<AppState> {
         )
 }
 
-/// `POST /api/sandbox/instances/{id}/pair`: the simulated QR scan. Accepts the QR page's
-/// token as well as the API key, so the page's button works without a key.
+/// `record` if the sandbox serves it; 404 otherwise.
+fn sandbox_only(record: InstanceRecord) -> Result<InstanceRecord, ApiError> {
+    if record.engine == EngineKind::Sandbox {
+        Ok(record)
+    } else {
+        Err(ApiError::not_found(format!(
+            "instance {:?} is served by the {} engine: the sandbox endpoints act only on \
+             sandbox instances",
+            record.instance.instance_id.as_str(),
+            record.engine
+        )))
+    }
+}
+
+/// The key's instance `id`, if it is a sandbox instance; 404 otherwise.
+async fn sandbox_instance(
+    state: &AppState,
+    account: AccountId,
+    id: &InstanceId,
+) -> Result<InstanceRecord, ApiError> {
+    let record = state
+        .store
+        .instance_record(account, id)
+        .await?
+        .ok_or_else(|| ApiError::instance_not_found(id))?;
+    sandbox_only(record)
+}
+
+/// `POST /api/sandbox/instances/{id}/pair`: the simulated QR scan. Takes the API key, or
+/// the pairing token the QR page's button sends (from `sandboxPairUrl`); a QR link's own
+/// token, made to be shared, does not pair.
 pub async fn pair(
     State(state): State<AppState>,
-    auth: QrAuth,
+    auth: PairAuth,
     Body(NoFields {}): Body<NoFields>,
 ) -> Reply<Empty> {
-    let (account, id) = (auth.account, auth.instance);
+    let record = sandbox_only(auth.record)?;
+    let (account, id) = (record.account_id, record.instance.instance_id);
     let event = NewEvent {
         account_id: account,
         instance_id: id.clone(),
@@ -83,11 +120,7 @@ pub async fn unpair(
     PathId(id): PathId<InstanceId>,
     Body(NoFields {}): Body<NoFields>,
 ) -> Reply<Empty> {
-    let instance = state
-        .store
-        .get_instance(account.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::instance_not_found(&id))?;
+    let instance = sandbox_instance(&state, account.id, &id).await?.instance;
     if instance.status != InstanceStatus::Online {
         return Err(ApiError::Conflict(format!(
             "instance {:?} is not online (status {}): nothing to unpair",
@@ -120,9 +153,7 @@ pub async fn add_group(
     PathId(id): PathId<InstanceId>,
     Body(req): Body<SandboxGroupRequest>,
 ) -> Reply<SandboxGroup> {
-    if state.store.get_instance(account.id, &id).await?.is_none() {
-        return Err(ApiError::instance_not_found(&id));
-    }
+    sandbox_instance(&state, account.id, &id).await?;
     let group_id = match req.id {
         Some(g) => g,
         None => {
@@ -144,7 +175,11 @@ pub async fn add_group(
         name: req.name,
         participants,
     };
-    state.store.upsert_group(account.id, &id, &group).await?;
+    let max = state.plans.get(&account.plan).quotas.groups_per_instance;
+    state
+        .store
+        .upsert_group(account.id, &id, &group, max)
+        .await?;
     ok(SandboxGroup { group })
 }
 
@@ -155,9 +190,7 @@ pub async fn inbound(
     PathId(id): PathId<InstanceId>,
     Body(req): Body<SandboxInboundRequest>,
 ) -> Reply<Empty> {
-    if state.store.get_instance(account.id, &id).await?.is_none() {
-        return Err(ApiError::instance_not_found(&id));
-    }
+    sandbox_instance(&state, account.id, &id).await?;
     let event = NewEvent {
         account_id: account.id,
         instance_id: id,
@@ -172,17 +205,21 @@ pub async fn inbound(
     ok(Empty {})
 }
 
-/// `GET /api/sandbox/outbox?instanceId=ID`.
+/// `GET /api/sandbox/outbox?instanceId=ID&limit=&cursor=`.
 pub async fn outbox(
     State(state): State<AppState>,
     Authed(account): Authed,
     QueryParams(q): QueryParams<OutboxQuery>,
 ) -> Reply<Outbox> {
+    let page = pages::request(&q.page(), ListKind::Outbox)?;
     let id = q.instance_id;
-    if state.store.get_instance(account.id, &id).await?.is_none() {
-        return Err(ApiError::instance_not_found(&id));
-    }
+    sandbox_instance(&state, account.id, &id).await?;
+    let (messages, next_cursor) = pages::parts(
+        state.store.list_outbox(account.id, &id, &page).await?,
+        ListKind::Outbox,
+    );
     ok(Outbox {
-        messages: state.store.list_outbox(account.id, &id).await?,
+        messages,
+        next_cursor,
     })
 }

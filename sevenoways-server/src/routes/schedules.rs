@@ -4,17 +4,21 @@ use axum::Router;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use sevenoways_sdk::models::schedules::{
-    CreateScheduleRequest, DeleteSchedule, ListSchedules, ScheduleCreated, ScheduleList,
+    CreateScheduleRequest, DeleteSchedule, ListSchedules, ResumeSchedule, ScheduleCreated,
+    ScheduleList, ScheduleResumed,
 };
-use sevenoways_sdk::{Empty, Endpoint, ScheduleId, Target};
+use sevenoways_sdk::{Empty, Endpoint, NoFields, ScheduleId, Target};
 
 use super::messages::resolve_groups;
-use super::{Reply, ok, on};
+use super::pages::{self, parts};
+use super::{Reply, ok, on, room_for};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
-use crate::extract::{Body, PathId};
+use crate::extract::{Body, PathId, QueryParams};
 use crate::ids::Generate;
+use crate::limits::Resource;
+use crate::store::ListKind;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -24,12 +28,24 @@ pub(super) fn router() -> Router<AppState> {
             on(CreateScheduleRequest::METHOD, create),
         )
         .route(DeleteSchedule::ROUTE, on(DeleteSchedule::METHOD, delete))
+        .route(ResumeSchedule::ROUTE, on(ResumeSchedule::METHOD, resume))
 }
 
-/// `GET /api/schedules`, each with its next run.
-pub async fn list(State(state): State<AppState>, Authed(account): Authed) -> Reply<ScheduleList> {
+/// `GET /api/schedules?limit=&cursor=`, each with its next run (and, if paused, when and
+/// why).
+pub async fn list(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    QueryParams(q): QueryParams<sevenoways_sdk::PageParams>,
+) -> Reply<ScheduleList> {
+    let page = pages::request(&q, ListKind::Schedules)?;
+    let (schedules, next_cursor) = parts(
+        state.store.list_schedules(account.id, &page).await?,
+        ListKind::Schedules,
+    );
     ok(ScheduleList {
-        schedules: state.store.list_schedules(account.id).await?,
+        schedules,
+        next_cursor,
     })
 }
 
@@ -40,6 +56,7 @@ pub async fn create(
     Authed(account): Authed,
     Body(req): Body<CreateScheduleRequest>,
 ) -> Reply<ScheduleCreated> {
+    let max = room_for(&state, &account, Resource::Schedules).await?;
     if state
         .store
         .get_instance(account.id, &req.instance_id)
@@ -68,9 +85,30 @@ pub async fn create(
     })?;
     let schedule = state
         .store
-        .create_schedule(account.id, &id, &req, Some(first_run), now)
+        .create_schedule(account.id, &id, &req, Some(first_run), now, max)
         .await?;
     ok(ScheduleCreated { schedule })
+}
+
+/// `POST /api/schedules/{id}/resume`: a paused schedule runs again from its next cron
+/// time; one that is not paused is answered as it is.
+pub async fn resume(
+    State(state): State<AppState>,
+    Authed(account): Authed,
+    PathId(id): PathId<ScheduleId>,
+    Body(NoFields {}): Body<NoFields>,
+) -> Reply<ScheduleResumed> {
+    match state
+        .store
+        .resume_schedule(account.id, &id, next_run, Utc::now())
+        .await?
+    {
+        Some(schedule) => ok(ScheduleResumed { schedule }),
+        None => Err(ApiError::not_found(format!(
+            "schedule {:?} not found",
+            id.as_str()
+        ))),
+    }
 }
 
 /// `DELETE /api/schedules/{id}`.

@@ -4,6 +4,7 @@
 //! schedule claims, events), never only in a process's memory; a Postgres backend is one
 //! more module beside [`sqlite`] implementing [`Store`].
 
+pub mod page;
 pub mod plan;
 pub mod sqlite;
 
@@ -22,18 +23,26 @@ use sevenoways_sdk::{
 };
 
 pub use crate::account::{Account, AccountId};
-use crate::limits::{Admission, Periods, Plans, Refusal};
+use crate::engine::EngineKind;
+use crate::limits::{Admission, Periods, Plans, QuotaExceeded, Refusal, Resource};
+pub use page::{After, ListKind, Page, PageRequest};
 
 /// What a storage call can fail with, whatever the backend. Only `Conflict` is the
-/// caller's doing; the rest are logged and answered as 500.
+/// caller's doing; `Unavailable` and `Degraded` heal on their own and are answered 503
+/// with `Retry-After`; the rest are logged and answered as 500.
 ///
-/// Each backend converts its own errors into [`StoreError::Backend`] (`store/sqlite` has
-/// `From<sqlx::Error>`), so nothing above the store names a database crate.
+/// Each backend converts its own errors into [`StoreError::Backend`] or, for conditions
+/// that pass (a full disk, an I/O error, a lock held too long),
+/// [`StoreError::Degraded`] (`store/sqlite` has `From<sqlx::Error>`), so nothing above
+/// the store names a database crate.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A row with that key exists already.
     #[error("{0}")]
     Conflict(String),
+    /// The plan's quota for this resource is used up; nothing was written.
+    #[error("{}", .0.message())]
+    QuotaExceeded(QuotaExceeded),
     /// The store cannot take requests now (its writer task stopped).
     #[error("store unavailable: {0}")]
     Unavailable(&'static str),
@@ -43,7 +52,40 @@ pub enum StoreError {
     /// The backend failed: I/O, the database engine, a migration.
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The storage cannot take writes for now (the disk is full, an I/O error, the
+    /// database locked past its busy timeout) and nothing was written. The condition is
+    /// outside the request and passes: freeing disk space heals it without a restart.
+    #[error("storage degraded ({reason}): {source}")]
+    Degraded {
+        /// What is wrong, for people ("the disk is full").
+        reason: &'static str,
+        /// The backend's error, for the log.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Sealed webhook secrets cannot be read: no `SEVENOWAYS_SECRETS_KEY`, or not the key
+    /// they were sealed with (see [`crate::secrets`]). The message says which.
+    #[error("{0}")]
+    Secrets(String),
 }
+
+impl StoreError {
+    /// Seconds a client should wait before retrying, for errors that pass on their own;
+    /// `None` for the others.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Unavailable(_) => Some(5),
+            // A lock clears in moments; a full disk needs someone to free space.
+            Self::Degraded { reason, .. } if *reason == LOCKED => Some(1),
+            Self::Degraded { .. } => Some(10),
+            _ => None,
+        }
+    }
+}
+
+/// The [`StoreError::Degraded`] reason for a database locked by another writer past the
+/// busy timeout.
+pub const LOCKED: &str = "the database is locked by another writer";
 
 /// What every [`Store`] method returns.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -82,6 +124,20 @@ impl RecipientKind {
             _ => return None,
         })
     }
+}
+
+/// An instance with what the server keeps about it beyond what the API shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRecord {
+    /// Whose instance it is.
+    pub account_id: AccountId,
+    /// As the API shows it.
+    pub instance: Instance,
+    /// What serves its number; chosen at creation, never changed.
+    pub engine: EngineKind,
+    /// 128 random bits in hex, made with the instance: what its QR links name instead of
+    /// the account, and sign over, so they die with it (see [`crate::auth::qr_token`]).
+    pub qr_ref: String,
 }
 
 /// A message to queue for one recipient.
@@ -142,17 +198,24 @@ pub struct Pacing {
     pub jitter_ms: i64,
 }
 
-/// A schedule run: claimed, advanced and queued in one transaction.
+/// A schedule run: planned from a snapshot, then claimed, advanced and queued in one
+/// transaction.
 #[derive(Debug, Clone)]
 pub struct FiredSchedule {
     pub account_id: AccountId,
     pub schedule_id: ScheduleId,
     /// Entries queued for sending.
     pub queued: Vec<QueueId>,
-    /// Entries recorded as failed at once (a group name that matches nothing, a cap),
-    /// each with a `message.failed` event.
+    /// Entries recorded as failed at once (a group name that matches nothing), each with a
+    /// `message.failed` event.
     pub failed: Vec<QueueId>,
-    /// Its next run; `None` once the expression never matches again.
+    /// Why the run queued nothing at all, when the plan's cap refused it: one
+    /// `schedule.skipped` (or `schedule.paused`) event was written instead of any row.
+    pub skipped: Option<String>,
+    /// Whether this run paused the schedule (the plan's `schedule_pause_after` runs in a
+    /// row were skipped).
+    pub paused: bool,
+    /// Its next run; `None` once the expression never matches again, or once paused.
     pub next_run_at: Option<DateTime<Utc>>,
 }
 
@@ -176,11 +239,15 @@ pub struct UsageSnapshot {
 pub struct ClaimedDelivery {
     pub id: DeliveryId,
     pub webhook_id: WebhookId,
+    /// Whose webhook it is.
+    pub account_id: AccountId,
     /// Where to POST; checked against [`crate::ssrf`] again at each attempt.
     pub url: String,
     /// The signing key (redacted in `Debug`).
     pub secret: WebhookSecret,
-    /// The event's id (`X-Webhook-Id`).
+    /// The key before the last rotation, while it still signs too.
+    pub previous_secret: Option<WebhookSecret>,
+    /// The event's id (`X-Webhook-Id`, `webhook-id`).
     pub event_id: EventId,
     /// `message.sent`, ..., or `webhook.test`.
     pub event_type: String,
@@ -190,6 +257,62 @@ pub struct ClaimedDelivery {
     pub attempt: u32,
     /// No attempt after this (3 days after the event, by default).
     pub give_up_at: DateTime<Utc>,
+    /// The lease this claim holds (Unix ms), also its token: the attempt is recorded only
+    /// while the delivery is still pending under this lease (as [`Claimed::lease`]).
+    pub lease: i64,
+}
+
+/// How many attempts a claim may start, and the caps that keep one tenant from taking
+/// them all. The caps count attempts in flight in every process on the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimLimits {
+    /// Attempts to start now (the free slots of this process).
+    pub total: u32,
+    /// Attempts in flight per account.
+    pub per_account: u32,
+    /// Attempts in flight per webhook.
+    pub per_endpoint: u32,
+    /// A webhook with at least this many consecutive failures is half-open: one attempt
+    /// at a time.
+    pub half_open_after: u32,
+}
+
+/// The circuit breaker's thresholds, applied as each attempt is recorded (see
+/// [`crate::config::WebhookConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerPolicy {
+    /// Consecutive failures that open the breaker.
+    pub open_after: u32,
+    /// The first rest, in milliseconds; it doubles with each further failure.
+    pub base_pause_ms: i64,
+    /// The longest rest, in milliseconds.
+    pub max_pause_ms: i64,
+    /// Consecutive failures before the webhook is disabled (0: never)...
+    pub disable_after_failures: u32,
+    /// ...spanning at least this many milliseconds.
+    pub disable_after_ms: i64,
+}
+
+/// What recording an attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Nothing: the claim's lease was lost (another worker took the delivery over).
+    Stale,
+    /// The attempt and the delivery's new state are on record.
+    Recorded,
+    /// Recorded, and the failure disabled the webhook (`webhook.disabled` raised).
+    Disabled,
+}
+
+/// What a request about one subscription found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookAction {
+    /// Done.
+    Done,
+    /// No such subscription (or delivery) for this account.
+    NotFound,
+    /// The subscription is disabled: enable it first.
+    Disabled,
 }
 
 /// What became of a delivery after an attempt.
@@ -207,6 +330,8 @@ pub enum AttemptOutcome {
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
     pub delivery_id: DeliveryId,
+    /// The claim's lease ([`ClaimedDelivery::lease`]).
+    pub lease: i64,
     /// From 1.
     pub attempt: u32,
     /// When it started.
@@ -221,6 +346,67 @@ pub struct AttemptRecord {
     pub outcome: AttemptOutcome,
 }
 
+/// One API key's row id. An account has one key, or two while a rotation's grace period
+/// runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(pub i64);
+
+/// What a key hash is, at one instant (see [`Store::key_lookup`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyLookup {
+    /// No key has this hash.
+    Unknown,
+    /// The key, or its whole account, was revoked.
+    Revoked,
+    /// The key was replaced by `keys rotate` and its grace period is over.
+    Expired,
+    /// The key works.
+    Valid {
+        /// Its row.
+        key: KeyId,
+        /// Its account.
+        account: Account,
+        /// When it stops working (a rotated key in its grace period).
+        expires_at: Option<DateTime<Utc>>,
+        /// When it was last used, as recorded (at most once a minute).
+        last_used_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// One key, as `sevenoways-server keys list` shows it: never the key or its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key's row.
+    pub key: KeyId,
+    /// Its account.
+    pub account_id: AccountId,
+    /// The account's name.
+    pub name: String,
+    /// The account's plan.
+    pub plan: String,
+    /// When the key was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (recorded at most once a minute per key).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working, if it was rotated.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it (or its account) was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What revoking an account stopped (see [`Store::revoke_account`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revoked {
+    /// Keys that stopped working.
+    pub keys: u64,
+    /// Unsent queue entries marked failed.
+    pub failed_entries: u64,
+    /// Schedules that will not run again.
+    pub schedules: u64,
+    /// Webhook subscriptions removed, with their URLs (shown to the operator only).
+    pub webhooks: Vec<(WebhookId, String)>,
+}
+
 /// The storage the server runs on.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -233,30 +419,59 @@ pub trait Store: Send + Sync + 'static {
         plan: &str,
         key_hash: &[u8; 32],
     ) -> StoreResult<AccountId>;
-    /// The account whose key hashes to `key_hash`.
+    /// The account whose working key (not revoked, not expired) hashes to `key_hash`.
     async fn account_by_key_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<Account>>;
     /// How many accounts exist (zero on first start).
     async fn count_accounts(&self) -> StoreResult<i64>;
+    /// Creates an account only if none exists yet, in one statement: of several processes
+    /// starting on one empty database, exactly one gets `Some` (and shows the key).
+    async fn create_first_account(
+        &self,
+        name: &str,
+        plan: &str,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<AccountId>>;
     /// A server-wide secret (for signing QR links), created on first use.
     async fn server_secret(&self) -> StoreResult<Vec<u8>>;
 
     // Instances and groups.
 
-    /// The account's instances, oldest first.
-    async fn list_instances(&self, account: AccountId) -> StoreResult<Vec<Instance>>;
+    /// A page of the account's instances, oldest first.
+    async fn list_instances(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Instance>>;
     /// One instance.
     async fn get_instance(
         &self,
         account: AccountId,
         id: &InstanceId,
     ) -> StoreResult<Option<Instance>>;
-    /// Creates an instance in `pairing` state; `Conflict` if the id is taken.
+    /// Creates an instance in `pairing` state, served by `engine`, with a fresh
+    /// [`InstanceRecord::qr_ref`]; `Conflict` if the id is taken, `QuotaExceeded` if the
+    /// account has `max` already (`0`: no quota).
     async fn create_instance(
         &self,
         account: AccountId,
         id: &InstanceId,
         label: &str,
-    ) -> StoreResult<Instance>;
+        engine: EngineKind,
+        max: u32,
+    ) -> StoreResult<InstanceRecord>;
+    /// One instance with its engine and QR reference.
+    async fn instance_record(
+        &self,
+        account: AccountId,
+        id: &InstanceId,
+    ) -> StoreResult<Option<InstanceRecord>>;
+    /// The instance `id` whose QR reference is `qr_ref`, whatever its account: how a
+    /// verified QR link finds its instance. `None` once that instance is deleted.
+    async fn instance_by_qr_ref(
+        &self,
+        id: &InstanceId,
+        qr_ref: &str,
+    ) -> StoreResult<Option<InstanceRecord>>;
     /// Deletes an instance, its groups and channels, and fails its unsent queue entries.
     async fn delete_instance(&self, account: AccountId, id: &InstanceId) -> StoreResult<bool>;
     /// Changes an instance's status, recording `event` in the same transaction.
@@ -268,22 +483,42 @@ pub trait Store: Send + Sync + 'static {
         phone: Option<&str>,
         event: Option<NewEvent>,
     ) -> StoreResult<bool>;
-    /// The instance's groups, by name.
+    /// Every group of the instance, by name (at most the plan's groups per instance), to
+    /// resolve recipients.
     async fn list_groups(&self, account: AccountId, id: &InstanceId) -> StoreResult<Vec<Group>>;
-    /// Adds or renames a group.
+    /// A page of the instance's groups, by name.
+    async fn list_groups_page(
+        &self,
+        account: AccountId,
+        id: &InstanceId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Group>>;
+    /// Adds or renames a group; adding one is `QuotaExceeded` when the instance has `max`
+    /// (`0`: no quota), renaming never is.
     async fn upsert_group(
         &self,
         account: AccountId,
         id: &InstanceId,
         group: &Group,
+        max: u32,
     ) -> StoreResult<()>;
 
     // Channels.
 
-    /// Saved channels, oldest first.
-    async fn list_channels(&self, account: AccountId) -> StoreResult<Vec<Channel>>;
-    /// Saves (or refreshes) a channel; returns it as stored.
-    async fn save_channel(&self, account: AccountId, channel: &Channel) -> StoreResult<Channel>;
+    /// A page of the saved channels, oldest first.
+    async fn list_channels(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Channel>>;
+    /// Saves (or refreshes) a channel; returns it as stored. Saving a new one is
+    /// `QuotaExceeded` when the account has `max` (`0`: no quota); refreshing never is.
+    async fn save_channel(
+        &self,
+        account: AccountId,
+        channel: &Channel,
+        max: u32,
+    ) -> StoreResult<Channel>;
     /// Removes a saved channel.
     async fn delete_channel(&self, account: AccountId, id: &ChannelId) -> StoreResult<bool>;
     /// A saved channel by the instance and JID.
@@ -335,10 +570,13 @@ pub trait Store: Send + Sync + 'static {
     /// Releases every lease this process holds (graceful shutdown) so another worker
     /// picks the entries up at once.
     async fn release_leases(&self, ids: &[QueueId]) -> StoreResult<()>;
-    /// Deletes bookkeeping nobody can need again: webhook deliveries (and their attempts)
-    /// finished before `before`, events older than `before` with no delivery still pending,
-    /// cap counters of days and months before `before`, and rate-window rows older than a
-    /// minute before `now`. Queue entries, schedules and the outbox are kept. Returns the
+    /// Deletes bookkeeping nobody can need again: queue entries finished (sent,
+    /// delivered, read or failed) and last changed before `before`, outbox rows sent
+    /// before `before`, webhook deliveries (and their attempts) finished before `before`,
+    /// events older than `before` with no delivery still pending, cap counters of days and
+    /// months before `before`, and rate-window rows older than a minute before `now`.
+    /// Queued and sending entries, pending deliveries and schedules are kept. Large
+    /// deletions go in short transactions, so other writers are not held up. Returns the
     /// number of rows deleted.
     async fn prune(&self, now: DateTime<Utc>, before: DateTime<Utc>) -> StoreResult<u64>;
     /// Moves sent entries to `delivered` and delivered ones to `read` once they are old
@@ -354,18 +592,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records what the sandbox transport sent.
     async fn record_outbox(&self, message: &OutboxMessage, account: AccountId) -> StoreResult<()>;
-    /// The outbox of an instance, oldest first.
+    /// A page of an instance's outbox, oldest first.
     async fn list_outbox(
         &self,
         account: AccountId,
         id: &InstanceId,
-    ) -> StoreResult<Vec<OutboxMessage>>;
+        page: &PageRequest,
+    ) -> StoreResult<Page<OutboxMessage>>;
     /// Records an event that changes no other row (an inbound message).
     async fn record_event(&self, event: NewEvent) -> StoreResult<()>;
 
     // Schedules.
 
-    /// Saves a schedule with its first run.
+    /// Saves a schedule with its first run; `QuotaExceeded` when the account has `max`
+    /// (`0`: no quota).
     async fn create_schedule(
         &self,
         account: AccountId,
@@ -373,17 +613,37 @@ pub trait Store: Send + Sync + 'static {
         spec: &CreateScheduleRequest,
         next_run_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
+        max: u32,
     ) -> StoreResult<Schedule>;
-    /// The account's schedules, oldest first.
-    async fn list_schedules(&self, account: AccountId) -> StoreResult<Vec<Schedule>>;
+    /// A page of the account's schedules, oldest first.
+    async fn list_schedules(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Schedule>>;
     /// Deletes a schedule.
     async fn delete_schedule(&self, account: AccountId, id: &ScheduleId) -> StoreResult<bool>;
-    /// Fires up to `limit` schedules due at `now`: in one write transaction it claims
-    /// each, advances it to `next(spec, now)` (from `now`, not from the missed run, so a
-    /// schedule missed while the server was down fires once), resolves its recipients
-    /// and queues them under the plan's caps. A crash before the commit leaves the run
-    /// due; after it, the run is queued and the schedule advanced: never lost, never
-    /// doubled, also with several processes on one database.
+    /// Runs a paused schedule again from `next(spec, now)`, its skipped runs forgotten;
+    /// a schedule that is not paused is returned as it is. `None` if the account has no
+    /// such schedule.
+    async fn resume_schedule(
+        &self,
+        account: AccountId,
+        id: &ScheduleId,
+        next: NextRunFn,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Schedule>>;
+    /// Fires up to `limit` schedules due at `now`, in two steps. First, from a read
+    /// snapshot and holding no lock, it reads the due schedules and their instances'
+    /// groups and plans each run: its recipients and `next(spec, now)` (from `now`, not
+    /// from the missed run, so a schedule missed while the server was down fires once).
+    /// Then, in short write transactions (about 2048 rows each at most), it claims each
+    /// schedule only if it is still due as read (so another process, a delete or a resume
+    /// in between wins), advances it and queues the run under the plan's caps. A run over a cap queues nothing and
+    /// writes one `schedule.skipped` event; the plan's `schedule_pause_after` such runs
+    /// in a row pause the schedule (`schedule.paused`). A crash before the commit leaves
+    /// the run due; after it, the run is queued and the schedule advanced: never lost,
+    /// never doubled, also with several processes on one database.
     async fn fire_due_schedules(
         &self,
         now: DateTime<Utc>,
@@ -412,19 +672,29 @@ pub trait Store: Send + Sync + 'static {
 
     // Webhooks.
 
-    /// Saves a subscription with its signing secret.
+    /// Saves a subscription with its signing secret; `QuotaExceeded` when the account has
+    /// `max` (`0`: no quota).
     async fn create_webhook(
         &self,
         account: AccountId,
         webhook: &Webhook,
         secret: &WebhookSecret,
+        max: u32,
     ) -> StoreResult<()>;
-    /// The account's subscriptions, oldest first (never their secrets).
-    async fn list_webhooks(&self, account: AccountId) -> StoreResult<Vec<Webhook>>;
+    /// A page of the account's subscriptions, oldest first (never their secrets).
+    async fn list_webhooks(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Webhook>>;
+    /// How many of `resource` the account keeps now (not for
+    /// [`Resource::GroupsPerInstance`], which is counted per instance): a cheap look before
+    /// expensive work. The insert checks again, in its transaction.
+    async fn count_owned(&self, account: AccountId, resource: Resource) -> StoreResult<u64>;
     /// Deletes a subscription with its deliveries.
     async fn delete_webhook(&self, account: AccountId, id: &WebhookId) -> StoreResult<bool>;
-    /// Records `event` and one delivery of it to this subscription only; `false` if the
-    /// subscription is not the account's.
+    /// Records `event` and one delivery of it to this subscription only, due now (an open
+    /// circuit breaker lets it through as the next probe).
     async fn queue_test_event(
         &self,
         account: AccountId,
@@ -432,34 +702,45 @@ pub trait Store: Send + Sync + 'static {
         event: NewEvent,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-    /// Fans undispatched events out: one pending delivery per matching subscription, and
-    /// the events marked dispatched, in one transaction. Returns deliveries created.
+    ) -> StoreResult<WebhookAction>;
+    /// Fans undispatched events out: one pending delivery per matching subscription that
+    /// is not disabled, and the events marked dispatched, in one transaction. Returns
+    /// deliveries created.
     async fn dispatch_events(
         &self,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<u64>;
-    /// Leases due deliveries until `lease_until`, counting an attempt.
+    /// Leases due deliveries until `lease_until`, counting an attempt: round-robin across
+    /// accounts and, within one, across its webhooks, under `limits`; disabled webhooks
+    /// and those whose circuit breaker rests are skipped.
     async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: u32,
+        limits: ClaimLimits,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// Records an attempt and its outcome, releasing the lease.
-    async fn record_attempt(&self, record: &AttemptRecord) -> StoreResult<()>;
-    /// Releases leases (graceful shutdown) without counting the attempt.
-    async fn release_deliveries(&self, ids: &[DeliveryId]) -> StoreResult<()>;
-    /// The subscription's latest `limit` deliveries, newest first; `None` if the
+    /// Records an attempt and its outcome, releasing the lease, if the claim still holds
+    /// it; updates the webhook's failure streak under `breaker` (which may disable it and
+    /// raise `webhook.disabled`, in the same transaction).
+    async fn record_attempt(
+        &self,
+        record: &AttemptRecord,
+        now: DateTime<Utc>,
+        breaker: &BreakerPolicy,
+    ) -> StoreResult<Recorded>;
+    /// Releases leases (graceful shutdown) without counting the attempt; each only while
+    /// the claim (id, lease) still holds it.
+    async fn release_deliveries(&self, claims: &[(DeliveryId, i64)]) -> StoreResult<()>;
+    /// A page of the subscription's deliveries, newest first; `None` if the
     /// subscription is not the account's.
     async fn list_deliveries(
         &self,
         account: AccountId,
         id: &WebhookId,
-        limit: u32,
-    ) -> StoreResult<Option<Vec<Delivery>>>;
+        page: &PageRequest,
+    ) -> StoreResult<Option<Page<Delivery>>>;
     /// One delivery with all its attempts.
     async fn get_delivery(
         &self,
@@ -475,5 +756,79 @@ pub trait Store: Send + Sync + 'static {
         delivery_id: &DeliveryId,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
+    ) -> StoreResult<WebhookAction>;
+    /// Enables a subscription: not disabled, no failure streak, breaker closed, and its
+    /// pending deliveries due at `now` with at least until `give_up_at` to succeed. `None`
+    /// if the subscription is not the account's.
+    async fn enable_webhook(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        now: DateTime<Utc>,
+        give_up_at: DateTime<Utc>,
+    ) -> StoreResult<Option<Webhook>>;
+    /// Makes `secret` the subscription's signing secret; the current one becomes the
+    /// previous secret, signing too until `previous_expires_at` (an older previous one is
+    /// dropped). `false` if the subscription is not the account's.
+    async fn rotate_webhook_secret(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        secret: &WebhookSecret,
+        previous_expires_at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
+    // Operations: readiness, maintenance.
+
+    /// Proves that sends can be stored now: a small durable write through the path sends
+    /// take. Fails with [`StoreError::Degraded`] also when that path failed for a reason
+    /// outside the request (a full disk) in the last few seconds, since a tiny write can
+    /// fit where a send does not.
+    async fn probe_write(&self) -> StoreResult<()>;
+    /// Copies the write-ahead log into the database and truncates it, so the log does not
+    /// stay at its largest size after a burst. A no-op for backends without one.
+    async fn checkpoint(&self) -> StoreResult<()>;
+
+    // API keys (`sevenoways-server keys ...`, and [`crate::auth`] on every request).
+
+    /// What the key with this hash is at `now`.
+    async fn key_lookup(&self, key_hash: &[u8; 32], now: DateTime<Utc>) -> StoreResult<KeyLookup>;
+    /// A number every revocation and rotation increases, in any process on this store.
+    /// Servers poll it to drop their cached keys (see [`crate::auth::KeyCache`]).
+    async fn key_generation(&self) -> StoreResult<i64>;
+    /// Records that the key was used at `now`.
+    async fn touch_key(&self, key: KeyId, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Every key, by account then age.
+    async fn list_keys(&self) -> StoreResult<Vec<KeyInfo>>;
+    /// The account of the key that hashes to `key_hash`, whatever the key's state (to
+    /// revoke the account of a leaked key).
+    async fn account_of_key(&self, key_hash: &[u8; 32]) -> StoreResult<Option<AccountId>>;
+    /// Gives `account` a new key and makes its current keys expire at `old_expires_at`
+    /// (`now` ends them at once). `false` if the account does not exist or is revoked.
+    async fn rotate_key(
+        &self,
+        account: AccountId,
+        new_key_hash: &[u8; 32],
+        old_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Revokes the account and every key of it, in one transaction: its unsent queue
+    /// entries fail (`reason`, no events), its schedules stop, its webhook subscriptions
+    /// and their pending deliveries are removed. `None` if there is no such account or it
+    /// was revoked already.
+    async fn revoke_account(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> StoreResult<Option<Revoked>>;
+    /// Counts one `test` or `redeliver` call against the account's allowance of
+    /// `per_minute` in any sliding minute (0: unlimited); over it, nothing is counted and
+    /// the answer is how long until a call would be allowed.
+    async fn take_manual_call(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+        per_minute: u32,
+    ) -> StoreResult<Result<(), std::time::Duration>>;
 }

@@ -1,10 +1,11 @@
 //! What one run of a schedule queues. Pure, and here rather than in
-//! [`crate::scheduler`], because the store calls it inside the transaction that claims
-//! the schedule: the scheduler depends on the store, never the other way round.
+//! [`crate::scheduler`], because the store plans runs between reading its snapshot of due
+//! schedules and claiming them: the scheduler depends on the store, never the other way
+//! round. Group names are resolved by [`crate::recipients`], as for a send.
 
+use sevenoways_sdk::Target;
 use sevenoways_sdk::models::groups::Group;
 use sevenoways_sdk::models::schedules::Schedule;
-use sevenoways_sdk::{GroupTarget, Target};
 
 use super::{AccountId, NewEntry, RecipientKind};
 
@@ -15,6 +16,13 @@ pub struct PlannedRun {
     pub entries: Vec<NewEntry>,
     /// Recipients that cannot be resolved now, with the reason; recorded as failed.
     pub unresolved: Vec<(NewEntry, String)>,
+}
+
+/// Whether planning a run of `schedule` needs its instance's groups (names or `sendAll`);
+/// ids and phone numbers are queued as they are.
+pub fn needs_groups(schedule: &Schedule) -> bool {
+    let spec = &schedule.spec;
+    spec.send_all || !spec.groups.is_empty()
 }
 
 /// The entries one run of `schedule` queues, given the instance's groups now.
@@ -38,44 +46,30 @@ pub fn plan_run(
     };
     let mut entries: Vec<NewEntry> = Vec::new();
     let mut unresolved = Vec::new();
-    let push = |entries: &mut Vec<NewEntry>, id: &str| {
-        if !entries.iter().any(|e| e.to == id) {
-            entries.push(entry(id, RecipientKind::Group));
-        }
-    };
     match target {
         Target::Phone(phone) => entries.push(entry(phone.as_str(), RecipientKind::Phone)),
-        Target::Groups(GroupTarget::All) => {
-            if groups.is_empty() {
+        Target::Groups(target) => {
+            let resolved = crate::recipients::resolve_for_run(groups, &target);
+            if resolved.no_groups {
                 unresolved.push((
                     entry("(all groups)", RecipientKind::Group),
                     format!("instance {instance:?} has no groups to send to"),
                 ));
             }
-            for g in groups {
-                push(&mut entries, g.id.as_str());
-            }
-        }
-        Target::Groups(GroupTarget::Groups { ids, names }) => {
-            // Ids are queued as they are: the transport reports a group the number has
-            // left as a failed send, with the reason.
-            for id in &ids {
-                push(&mut entries, id.as_str());
-            }
-            for name in &names {
-                let mut matched = groups.iter().filter(|g| name.matches(&g.name)).peekable();
-                if matched.peek().is_none() {
-                    unresolved.push((
-                        entry(name.as_str(), RecipientKind::Group),
-                        format!(
-                            "no group named {:?} on instance {instance:?} at run time",
-                            name.as_str()
-                        ),
-                    ));
-                }
-                for g in matched {
-                    push(&mut entries, g.id.as_str());
-                }
+            entries.extend(
+                resolved
+                    .ids
+                    .iter()
+                    .map(|id| entry(id, RecipientKind::Group)),
+            );
+            for name in &resolved.unmatched {
+                unresolved.push((
+                    entry(name.as_str(), RecipientKind::Group),
+                    format!(
+                        "no group named {:?} on instance {instance:?} at run time",
+                        name.as_str()
+                    ),
+                ));
             }
         }
         _ => return Err("schedules send to groups or a phone number".into()),

@@ -13,6 +13,7 @@ use sevenoways_sdk::models::instances::InstanceStatus;
 use sevenoways_sdk::models::sandbox::OutboxMessage;
 
 use super::{Transport, TransportError};
+use crate::engine::EngineKind;
 use crate::store::{Claimed, RecipientKind, Store, StoreError};
 
 /// See the module docs.
@@ -34,14 +35,24 @@ fn transient(e: StoreError) -> TransportError {
 #[async_trait]
 impl Transport for SandboxTransport {
     async fn send(&self, entry: &Claimed) -> Result<(), TransportError> {
-        let instance = self
+        let record = self
             .store
-            .get_instance(entry.account_id, &entry.instance_id)
+            .instance_record(entry.account_id, &entry.instance_id)
             .await
             .map_err(transient)?
             .ok_or_else(|| {
                 TransportError::Permanent(format!("instance {} was deleted", entry.instance_id))
             })?;
+        // Never pretend to deliver for a number another engine serves: its messages fail
+        // rather than land in the simulation's outbox with made-up receipts.
+        if record.engine != EngineKind::Sandbox {
+            return Err(TransportError::Permanent(format!(
+                "instance {} is served by the {} engine, which this server cannot send \
+                 through",
+                entry.instance_id, record.engine
+            )));
+        }
+        let instance = record.instance;
         if instance.status != InstanceStatus::Online {
             return Err(TransportError::Permanent(format!(
                 "instance {} is not paired (status {}): open /api/instances/{}/qr and scan the code, \

@@ -115,12 +115,17 @@ async fn qr_page_works_in_a_browser_with_the_link_alone() {
         .unwrap();
     assert!(svg.text().await.unwrap().contains("<svg"));
 
-    // The page's scan button: the token pairs this instance, and no other.
+    // The page's scan button, opened from the key holder's sandboxPairUrl: the pairing
+    // token in the fragment pairs this instance (the shared QR link does not; see e2e_qr).
+    let pair_url = created
+        .sandbox_pair_url
+        .as_deref()
+        .expect("a sandbox instance");
+    assert!(pair_url.starts_with(&created.qr_url), "{pair_url}");
+    let pair_token = pair_url.split_once("#pair=").unwrap().1;
     let pair = http
-        .post(format!(
-            "{}/api/sandbox/instances/n1/pair?token={token}",
-            t.base()
-        ))
+        .post(format!("{}/api/sandbox/instances/n1/pair", t.base()))
+        .header("x-sandbox-pair-token", pair_token)
         .send()
         .await
         .unwrap();

@@ -201,6 +201,7 @@ async fn caps_count_messages_refuse_whole_sends_and_show_in_usage() {
             daily_cap: 5,
             monthly_cap: 100,
             timezone: "UTC".into(),
+            ..PlanConfig::default()
         }],
         ..testing::fast_config(dir.path())
     };

@@ -97,3 +97,68 @@ async fn finished_deliveries_are_pruned_and_pending_ones_kept() {
         .unwrap();
     server.shutdown().await;
 }
+
+/// Queue history and the outbox are pruned too, once finished: an entry still queued
+/// (here, waiting for its number's pacing slot) is kept however old, and so is anything
+/// newer than the cutoff.
+#[tokio::test]
+async fn finished_queue_entries_and_the_outbox_are_pruned_and_waiting_ones_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = fast_config(dir.path());
+    // One send an hour from a number: the second entry waits, queued.
+    config.pacing.min_gap_ms = 3_600_000;
+    let server = launch(config).await;
+    let key = server.create_key("t", "default").await.unwrap();
+    let c = client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    let inst = paired_instance(&c, "n1").await;
+    let send = |text: &'static str| {
+        let c = c.clone();
+        let inst = inst.clone();
+        async move {
+            c.messages()
+                .send_number(&sevenoways_sdk::models::messages::SendNumberRequest::new(
+                    inst,
+                    "971501234567".parse().unwrap(),
+                    text.try_into().unwrap(),
+                ))
+                .await
+                .unwrap()
+                .queue_id
+        }
+    };
+    let done = send("first").await;
+    eventually(10, || async {
+        let entry = c.queue().status(done).await.unwrap();
+        (entry.status == sevenoways_sdk::models::queue::QueueStatus::Read).then_some(())
+    })
+    .await;
+    let waiting = send("second").await;
+    assert_eq!(c.sandbox().outbox(&inst).await.unwrap().messages.len(), 1);
+
+    // A cutoff in the past prunes nothing of today's.
+    let now = chrono::Utc::now();
+    let store = server.store();
+    store
+        .prune(now, now - chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert!(c.queue().status(done).await.is_ok());
+    assert_eq!(c.sandbox().outbox(&inst).await.unwrap().messages.len(), 1);
+
+    // A cutoff in the future: the finished entry and its outbox row go, the queued one stays.
+    store
+        .prune(now, now + chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert!(matches!(
+        c.queue().status(done).await,
+        Err(sevenoways_sdk::Error::NotFound { .. })
+    ));
+    assert!(c.sandbox().outbox(&inst).await.unwrap().messages.is_empty());
+    let kept = c.queue().status(waiting).await.unwrap();
+    assert_eq!(
+        kept.status,
+        sevenoways_sdk::models::queue::QueueStatus::Queued
+    );
+    server.shutdown().await;
+}

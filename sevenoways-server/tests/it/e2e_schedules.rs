@@ -1,18 +1,22 @@
 //! Schedules fire: through the durable queue, once per run, across daylight saving,
 //! after downtime, and with two servers on one database.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use sevenoways_sdk::models::queue::QueueStatus;
 use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ScheduleTarget};
 use sevenoways_sdk::{Client, Content, GroupTarget, InstanceId, ScheduleId, Target};
-use sevenoways_server::config::{PlanConfig, SchedulerConfig};
+use sevenoways_server::config::EngineKind;
+use sevenoways_server::config::SchedulerConfig;
 use sevenoways_server::limits::Plans;
 use sevenoways_server::store::sqlite::SqliteStore;
 use sevenoways_server::store::{AccountId, Store};
 use sevenoways_server::testing::{self, TEAM_A, TEAM_B, at, paired_instance};
 use sevenoways_server::{Config, Server, auth, cron};
+use sqlx::ConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
 
 fn config(dir: &std::path::Path, tick_ms: u64) -> Config {
     Config {
@@ -64,7 +68,7 @@ async fn save(
 ) -> ScheduleId {
     let id = ScheduleId::new(format!("sch_test{n}")).unwrap();
     store
-        .create_schedule(account, &id, spec, Some(next_run_at), Utc::now())
+        .create_schedule(account, &id, spec, Some(next_run_at), Utc::now(), 0)
         .await
         .unwrap();
     id
@@ -441,16 +445,49 @@ async fn daylight_saving_with_an_injected_clock() {
     );
 }
 
+/// The rows and event names the database holds, read directly: what a run wrote.
+async fn written(dir: &std::path::Path) -> (i64, Vec<(String, serde_json::Value)>) {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(dir.join("sevenoways.db"))
+        .read_only(true)
+        .connect()
+        .await
+        .unwrap();
+    let queue: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM queue")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let events: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT event_type, payload FROM events ORDER BY seq")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    let events = events
+        .into_iter()
+        .filter(|(t, _)| !t.starts_with("instance."))
+        .map(|(t, payload)| {
+            let body: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+            (t, body["data"].clone())
+        })
+        .collect();
+    (queue, events)
+}
+
+/// A run over the plan's cap writes one `schedule.skipped` event and nothing else: no
+/// queue row and no event per recipient (each used to get a failed row with a copy of
+/// the content, every run, for ever). The plan's `schedule_pause_after` such runs in a
+/// row pause the schedule, which says so in the list and in a `schedule.paused` event,
+/// until it is resumed.
 #[tokio::test]
-async fn runs_over_the_cap_or_to_unknown_groups_are_recorded_as_failed() {
+async fn runs_over_the_cap_write_one_event_each_and_pause_the_schedule() {
     let dir = tempfile::tempdir().unwrap();
+    let one = testing::plan("one", |p| {
+        p.daily_cap = 1;
+        p.schedule_pause_after = 2;
+    });
     // A long tick: only the test fires schedules here.
     let server = testing::launch(Config {
-        plans: vec![PlanConfig {
-            name: "one".into(),
-            daily_cap: 1,
-            ..PlanConfig::default()
-        }],
+        plans: vec![one.clone()],
         ..config(dir.path(), 3_600_000)
     })
     .await;
@@ -459,40 +496,40 @@ async fn runs_over_the_cap_or_to_unknown_groups_are_recorded_as_failed() {
     paired_instance(&client, "n1").await;
     let account = account_of(&server, &key).await;
     let store = server.store();
-    let now = Utc::now();
-    let all = spec(
+    let plans = Plans::from_config(&[one]).unwrap();
+    let (queue_before, events_before) = written(dir.path()).await;
+
+    // Two recipients; the plan allows one message a day: every run is over the cap.
+    let both = spec(
         "0 9 * * *",
         "UTC",
-        Target::Groups(GroupTarget::All),
+        Target::Groups(GroupTarget::ids([TEAM_A, TEAM_B]).unwrap()),
         text("everyone"),
     );
-    save(&*store, account, 1, &all, now - Duration::seconds(1)).await;
-    let plans = Plans::from_config(&[PlanConfig {
-        name: "one".into(),
-        daily_cap: 1,
-        ..PlanConfig::default()
-    }])
-    .unwrap();
+    let now = Utc::now();
+    let id = save(&*store, account, 1, &both, now - Duration::seconds(1)).await;
     let fired = store
         .fire_due_schedules(now, &plans, cron::next_run, 10)
         .await
         .unwrap();
     assert_eq!(fired.len(), 1);
-    assert!(fired[0].queued.is_empty());
-    assert_eq!(fired[0].failed.len(), 2);
-    for id in &fired[0].failed {
-        let entry = client.queue().status(*id).await.unwrap();
-        assert_eq!(entry.status, QueueStatus::Failed);
-        assert!(
-            entry
-                .error
-                .as_deref()
-                .unwrap()
-                .starts_with("Daily message cap reached"),
-            "{:?}",
-            entry.error
-        );
-    }
+    let run = &fired[0];
+    assert!(run.queued.is_empty() && run.failed.is_empty());
+    assert!(!run.paused);
+    let reason = run.skipped.clone().expect("skipped for the cap");
+    assert!(reason.starts_with("Daily message cap reached"), "{reason}");
+    let next = run.next_run_at.expect("still scheduled");
+    let (queue, events) = written(dir.path()).await;
+    assert_eq!(queue, queue_before, "no queue row for a skipped run");
+    assert_eq!(events.len(), events_before.len() + 1);
+    let (event, data) = events.last().unwrap();
+    assert_eq!(event, "schedule.skipped");
+    assert_eq!(data["scheduleId"], id.as_str());
+    assert_eq!(data["recipients"], 2);
+    assert_eq!(data["skippedRuns"], 1);
+    assert_eq!(data["reason"], reason.as_str());
+    let listed = client.schedules().list().await.unwrap().schedules;
+    assert_eq!((listed[0].skipped_runs, listed[0].is_paused()), (1, false));
     // Fired once: a second call at the same instant finds nothing due.
     assert!(
         store
@@ -502,15 +539,92 @@ async fn runs_over_the_cap_or_to_unknown_groups_are_recorded_as_failed() {
             .is_empty()
     );
 
+    // The second skipped run in a row pauses it.
+    let fired = store
+        .fire_due_schedules(next, &plans, cron::next_run, 10)
+        .await
+        .unwrap();
+    assert!(fired[0].paused && fired[0].queued.is_empty());
+    assert_eq!(fired[0].next_run_at, None);
+    let (queue, events) = written(dir.path()).await;
+    assert_eq!(queue, queue_before);
+    assert_eq!(events.len(), events_before.len() + 2);
+    let (event, data) = events.last().unwrap();
+    assert_eq!(event, "schedule.paused");
+    assert_eq!(data["skippedRuns"], 2);
+    let paused = client.schedules().list().await.unwrap().schedules.remove(0);
+    assert!(paused.is_paused());
+    assert_eq!(paused.next_run_at, None);
+    assert!(
+        paused
+            .pause_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("paused after 2 runs in a row were skipped: Daily message cap reached"),
+        "{:?}",
+        paused.pause_reason
+    );
+    // Paused: nothing runs, however late it gets.
+    assert!(
+        store
+            .fire_due_schedules(next + Duration::days(30), &plans, cron::next_run, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Resumed through the API: running again from its next cron time, the count reset.
+    let resumed = client.schedules().resume(&id).await.unwrap().schedule;
+    assert!(!resumed.is_paused() && resumed.pause_reason.is_none());
+    assert_eq!(resumed.skipped_runs, 0);
+    let next = resumed.next_run_at.expect("scheduled again");
+    assert!(next > Utc::now());
+    assert_eq!(
+        client.schedules().list().await.unwrap().schedules[0],
+        resumed
+    );
+    // Resuming a running schedule changes nothing; another key's is not found.
+    assert_eq!(
+        client.schedules().resume(&id).await.unwrap().schedule,
+        resumed
+    );
+    let other = testing::client(
+        &server.base_url(),
+        &server.create_key("o", "default").await.unwrap(),
+        sevenoways_sdk::BodyEncoding::Json,
+    );
+    assert!(matches!(
+        other.schedules().resume(&id).await,
+        Err(sevenoways_sdk::Error::NotFound { .. })
+    ));
+    let fired = store
+        .fire_due_schedules(next, &plans, cron::next_run, 10)
+        .await
+        .unwrap();
+    assert_eq!(fired.len(), 1);
+    assert!(fired[0].skipped.is_some() && !fired[0].paused);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn runs_to_unknown_groups_are_recorded_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = testing::launch(config(dir.path(), 3_600_000)).await;
+    let key = server.create_key("t", "default").await.unwrap();
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    paired_instance(&client, "n1").await;
+    let account = account_of(&server, &key).await;
+    let store = server.store();
+    let now = Utc::now();
     let names = spec(
         "0 9 * * *",
         "UTC",
-        Target::Groups(GroupTarget::names(["Team A", "Nobody"]).unwrap()),
+        Target::Groups(GroupTarget::names(["Team A", "Nobody", "NOBODY"]).unwrap()),
         text("hi"),
     );
     save(&*store, account, 2, &names, now - Duration::seconds(1)).await;
     let fired = store
-        .fire_due_schedules(now + Duration::days(1), &plans, cron::next_run, 10)
+        .fire_due_schedules(now, &Plans::default(), cron::next_run, 10)
         .await
         .unwrap();
     let run = fired
@@ -518,8 +632,170 @@ async fn runs_over_the_cap_or_to_unknown_groups_are_recorded_as_failed() {
         .find(|f| f.schedule_id.as_str() == "sch_test2")
         .unwrap();
     assert_eq!(run.queued.len(), 1);
+    assert_eq!(
+        run.failed.len(),
+        1,
+        "one failure per name, however often named"
+    );
     let entry = client.queue().status(run.failed[0]).await.unwrap();
+    assert_eq!(entry.status, QueueStatus::Failed);
     assert_eq!(entry.to, "Nobody");
     assert!(entry.error.unwrap().contains("no group named \"Nobody\""));
     server.shutdown().await;
+}
+
+/// Where the planning step takes the database's write lock, if it does: `next` is called
+/// once per due schedule while its run is planned, and this one tries to take the write
+/// lock from a connection of its own, without waiting.
+static PLANNING_DB: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+static PLANNED_UNLOCKED: AtomicUsize = AtomicUsize::new(0);
+static PLANNED_LOCKED: AtomicUsize = AtomicUsize::new(0);
+
+fn next_run_checking_the_write_lock(
+    spec: &CreateScheduleRequest,
+    after: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let path = PLANNING_DB.get().expect("set by the test").clone();
+    // Its own thread and runtime: this is called from inside the store's async code.
+    let free = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut conn = SqliteConnectOptions::new()
+                .filename(path)
+                .busy_timeout(StdDuration::ZERO)
+                .connect()
+                .await
+                .unwrap();
+            let free = sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut conn)
+                .await
+                .is_ok();
+            if free {
+                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+            }
+            free
+        })
+    })
+    .join()
+    .unwrap();
+    let counter = if free {
+        &PLANNED_UNLOCKED
+    } else {
+        &PLANNED_LOCKED
+    };
+    counter.fetch_add(1, Ordering::SeqCst);
+    cron::next_run(spec, after)
+}
+
+/// A schedule's run is planned (recipients resolved, next run computed) before its
+/// write transaction begins, so however many names and groups it has, no tenant's
+/// schedule holds the write lock every other tenant's sends wait on.
+#[tokio::test]
+async fn runs_are_planned_outside_the_write_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    PLANNING_DB.set(dir.path().join("sevenoways.db")).unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let account = store
+        .create_account("t", "default", &[2; 32])
+        .await
+        .unwrap();
+    let n1 = InstanceId::new("n1").unwrap();
+    store
+        .create_instance(account, &n1, "n1", EngineKind::Sandbox, 0)
+        .await
+        .unwrap();
+    for i in 0..50 {
+        let group = sevenoways_sdk::models::groups::Group {
+            id: format!("1203630000000001{i:02}@g.us").parse().unwrap(),
+            name: if i % 2 == 0 { "Even" } else { "Odd" }.into(),
+            participants: 3,
+        };
+        store.upsert_group(account, &n1, &group, 0).await.unwrap();
+    }
+    let now = Utc::now();
+    for (n, names) in [["even", "EVEN"], ["odd", "Even"]].iter().enumerate() {
+        let s = spec(
+            "0 9 * * *",
+            "UTC",
+            Target::Groups(GroupTarget::names(*names).unwrap()),
+            text("hi"),
+        );
+        save(&store, account, n, &s, now - Duration::seconds(1)).await;
+    }
+    let plans = Plans::from_config(&[testing::plan("default", |p| p.daily_cap = 0)]).unwrap();
+    let fired = store
+        .fire_due_schedules(now, &plans, next_run_checking_the_write_lock, 10)
+        .await
+        .unwrap();
+    let queued: Vec<usize> = fired.iter().map(|f| f.queued.len()).collect();
+    assert_eq!(queued, [25, 50]);
+    assert_eq!(
+        PLANNED_LOCKED.load(Ordering::SeqCst),
+        0,
+        "planned under the write lock"
+    );
+    assert_eq!(PLANNED_UNLOCKED.load(Ordering::SeqCst), 2);
+}
+
+/// Many large runs due at once are fired in several short transactions (at most about
+/// 2048 rows each), and every one of them is queued once.
+#[tokio::test]
+async fn many_large_runs_due_at_once_all_fire_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let account = store
+        .create_account("t", "default", &[3; 32])
+        .await
+        .unwrap();
+    let n1 = InstanceId::new("n1").unwrap();
+    store
+        .create_instance(account, &n1, "n1", EngineKind::Sandbox, 0)
+        .await
+        .unwrap();
+    for i in 0..900 {
+        let group = sevenoways_sdk::models::groups::Group {
+            id: format!("120363000000{i:06}@g.us").parse().unwrap(),
+            name: format!("group {i}"),
+            participants: 3,
+        };
+        store.upsert_group(account, &n1, &group, 0).await.unwrap();
+    }
+    let now = Utc::now();
+    let all = spec(
+        "0 9 * * *",
+        "UTC",
+        Target::Groups(GroupTarget::All),
+        text("hi"),
+    );
+    for n in 0..5 {
+        save(&store, account, n, &all, now - Duration::seconds(1)).await;
+    }
+    let plans = Plans::from_config(&[testing::plan("default", |p| {
+        p.daily_cap = 0;
+        p.monthly_cap = 0;
+    })])
+    .unwrap();
+    let fired = store
+        .fire_due_schedules(now, &plans, cron::next_run, 100)
+        .await
+        .unwrap();
+    let queued: Vec<usize> = fired.iter().map(|f| f.queued.len()).collect();
+    assert_eq!(queued, [900; 5]);
+    let mut ids: Vec<u64> = fired
+        .iter()
+        .flat_map(|f| f.queued.iter().map(|q| q.0))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4500);
+    assert!(
+        store
+            .fire_due_schedules(now, &plans, cron::next_run, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

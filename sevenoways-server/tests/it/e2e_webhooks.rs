@@ -21,16 +21,17 @@ use sevenoways_server::Config;
 use sevenoways_server::config::{NetworkConfig, WebhookConfig};
 use sevenoways_server::testing::{self, TEAM_A, TestServer, paired_instance};
 
-const SECRET: &str = "whsec_test_0123456789abcdef";
+pub(crate) const SECRET: &str = "whsec_test_0123456789abcdef";
 
 /// A test server whose webhook timings are in milliseconds, so retries happen within
 /// the test; `tweak` changes the configuration further.
-async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+pub(crate) async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     testing::start_with(|config| {
         config.webhooks = WebhookConfig {
             timeout_ms: 3_000,
             retry_base_ms: 40,
             retry_max_ms: 250,
+            breaker_max_pause_ms: 250,
             poll_ms: 10,
             ..WebhookConfig::default()
         };
@@ -41,32 +42,36 @@ async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
 
 /// One request a test receiver got.
 #[derive(Debug, Clone)]
-struct Hit {
-    signature: Option<String>,
-    id: Option<String>,
-    timestamp: Option<String>,
-    content_type: Option<String>,
-    body: Vec<u8>,
-    answered: u16,
-    at: Instant,
+pub(crate) struct Hit {
+    pub(crate) signature: Option<String>,
+    pub(crate) id: Option<String>,
+    pub(crate) timestamp: Option<String>,
+    /// The Standard Webhooks headers.
+    pub(crate) webhook_id: Option<String>,
+    pub(crate) webhook_timestamp: Option<String>,
+    pub(crate) webhook_signature: Option<String>,
+    pub(crate) content_type: Option<String>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) answered: u16,
+    pub(crate) at: Instant,
 }
 
 impl Hit {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
 }
 
-type Respond = Arc<dyn Fn(&Value, usize) -> (u16, Option<&'static str>) + Send + Sync>;
+pub(crate) type Respond = Arc<dyn Fn(&Value, usize) -> (u16, Option<&'static str>) + Send + Sync>;
 
 #[derive(Clone)]
-struct Receiver {
-    hits: Arc<Mutex<Vec<Hit>>>,
+pub(crate) struct Receiver {
+    pub(crate) hits: Arc<Mutex<Vec<Hit>>>,
     respond: Respond,
 }
 
 /// A receiver on `listener`; `respond(event, attempt_of_this_event)` picks the answer.
-async fn receiver(
+pub(crate) async fn receiver(
     listener: tokio::net::TcpListener,
     respond: Respond,
 ) -> (Receiver, tokio::task::JoinHandle<()>) {
@@ -87,6 +92,9 @@ async fn receiver(
             signature: header("x-webhook-signature"),
             id: header("x-webhook-id"),
             timestamp: header("x-webhook-timestamp"),
+            webhook_id: header("webhook-id"),
+            webhook_timestamp: header("webhook-timestamp"),
+            webhook_signature: header("webhook-signature"),
             content_type: header("content-type"),
             body: body.to_vec(),
             answered: status,
@@ -113,22 +121,64 @@ async fn receiver(
     (r, task)
 }
 
-async fn local_listener() -> tokio::net::TcpListener {
+pub(crate) async fn local_listener() -> tokio::net::TcpListener {
     tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
 }
 
-fn url(addr: SocketAddr) -> String {
+pub(crate) fn url(addr: SocketAddr) -> String {
     format!("http://{addr}/hook")
 }
 
 /// The signature computed here, with the hmac crate, not the SDK's signer.
-fn expected_signature(secret: &str, body: &[u8]) -> String {
+pub(crate) fn expected_signature(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-async fn subscribe(
+/// The Standard Webhooks signature computed here, from the rule in
+/// `sevenoways_sdk::signature` (the `whsec_<base64>` key decoded, any other secret as
+/// text) with the hmac and base64 crates, not the SDK's signer.
+pub(crate) fn expected_standard_signature(secret: &str, id: &str, ts: &str, body: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = secret
+        .strip_prefix("whsec_")
+        .and_then(|rest| b64.decode(rest).ok())
+        .unwrap_or_else(|| secret.as_bytes().to_vec());
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{ts}.").as_bytes());
+    mac.update(body);
+    format!("v1,{}", b64.encode(mac.finalize().into_bytes()))
+}
+
+impl Hit {
+    /// Asserts both signatures: the documented header with `legacy`, and the Standard
+    /// Webhooks one with exactly `standard`, in that order, over the same id and time.
+    pub(crate) fn assert_signed(&self, legacy: &str, standard: &[&str]) {
+        assert_eq!(
+            self.signature.as_deref(),
+            Some(expected_signature(legacy, &self.body).as_str())
+        );
+        let id = self.webhook_id.as_deref().expect("a webhook-id header");
+        let ts = self
+            .webhook_timestamp
+            .as_deref()
+            .expect("a webhook-timestamp header");
+        assert_eq!(self.id.as_deref(), Some(id));
+        assert_eq!(self.timestamp.as_deref(), Some(ts));
+        let want: Vec<String> = standard
+            .iter()
+            .map(|s| expected_standard_signature(s, id, ts, &self.body))
+            .collect();
+        assert_eq!(
+            self.webhook_signature.as_deref(),
+            Some(want.join(" ").as_str())
+        );
+    }
+}
+
+pub(crate) async fn subscribe(
     client: &Client,
     url: &str,
     events: &[&str],
@@ -146,7 +196,12 @@ async fn subscribe(
     (created.webhook.id, created.secret)
 }
 
-async fn raw(r: &TestServer, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn raw(
+    r: &TestServer,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let client = reqwest::Client::new();
     let url = format!("{}{path}", r.server.base_url());
     let req = match method {
@@ -158,7 +213,7 @@ async fn raw(r: &TestServer, method: &str, path: &str, body: Option<Value>) -> (
     (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
-async fn inbound(client: &Client, instance: &str, message: &str) {
+pub(crate) async fn inbound(client: &Client, instance: &str, message: &str) {
     client
         .sandbox()
         .inbound(
@@ -172,7 +227,7 @@ async fn inbound(client: &Client, instance: &str, message: &str) {
         .unwrap();
 }
 
-async fn deliveries(client: &Client, id: &WebhookId) -> Vec<Delivery> {
+pub(crate) async fn deliveries(client: &Client, id: &WebhookId) -> Vec<Delivery> {
     client.webhooks().deliveries(id).await.unwrap().deliveries
 }
 
@@ -293,12 +348,9 @@ async fn all_seven_events_are_signed_and_retried_until_the_receiver_accepts() {
             "{id}: retried too soon"
         );
         for h in attempts {
-            // Same bytes every attempt, signed over exactly those bytes.
+            // Same bytes every attempt, signed over exactly those bytes, both ways.
             assert_eq!(h.body, attempts[0].body);
-            assert_eq!(
-                h.signature.as_deref(),
-                Some(expected_signature(SECRET, &h.body).as_str())
-            );
+            h.assert_signed(SECRET, &[SECRET]);
             assert_eq!(h.content_type.as_deref(), Some("application/json"));
             let ts: i64 = h.timestamp.as_deref().unwrap().parse().unwrap();
             assert!((ts - chrono::Utc::now().timestamp()).abs() < 60);
@@ -344,8 +396,17 @@ async fn all_seven_events_are_signed_and_retried_until_the_receiver_accepts() {
     }
     assert_eq!(types, EVENT_TYPES.iter().map(|s| s.to_string()).collect());
 
-    // Every attempt is on record.
-    let list = deliveries(&r.client(), &hook).await;
+    // Every attempt is on record (the receiver answers before the server records).
+    let client = r.client();
+    let hook2 = hook.clone();
+    let list = testing::eventually(10, || {
+        let (client, hook) = (client.clone(), hook2.clone());
+        async move {
+            let list = deliveries(&client, &hook).await;
+            list.iter().all(|d| d.status == "succeeded").then_some(list)
+        }
+    })
+    .await;
     assert_eq!(list.len(), 7);
     for d in &list {
         assert_eq!(
@@ -546,7 +607,8 @@ async fn a_receiver_down_for_a_while_loses_nothing() {
     for t in &texts {
         inbound(&r.client(), "n1", t).await;
     }
-    // Every delivery fails a few times, with the reason on record.
+    // Every delivery fails, with the reason on record; the circuit breaker then rests
+    // the endpoint between probes rather than trying every delivery in turn, and says so.
     let client = r.client();
     let hook2 = hook.clone();
     testing::eventually(20, || {
@@ -556,11 +618,14 @@ async fn a_receiver_down_for_a_while_loses_nothing() {
             (list.len() == 20
                 && list
                     .iter()
-                    .all(|d| d.attempts >= 3 && d.status == "pending"))
+                    .all(|d| d.attempts >= 1 && d.status == "pending"))
             .then_some(())
         }
     })
     .await;
+    let listed = r.client().webhooks().list().await.unwrap().webhooks;
+    assert!(listed[0].failure_streak >= 20, "{listed:?}");
+    assert!(!listed[0].disabled, "{listed:?}");
     let list = deliveries(&r.client(), &hook).await;
     assert!(
         list.iter().all(|d| d
@@ -601,10 +666,7 @@ async fn a_receiver_down_for_a_while_loses_nothing() {
         .collect();
     assert_eq!(got, texts.iter().cloned().collect());
     for h in &hits {
-        assert_eq!(
-            h.signature.as_deref(),
-            Some(expected_signature(SECRET, &h.body).as_str())
-        );
+        h.assert_signed(SECRET, &[SECRET]);
     }
     testing::eventually(10, || {
         let (client, hook) = (r.client(), hook.clone());
@@ -617,6 +679,13 @@ async fn a_receiver_down_for_a_while_loses_nothing() {
         }
     })
     .await;
+    // A success closed the breaker.
+    let listed = r.client().webhooks().list().await.unwrap().webhooks;
+    assert_eq!(
+        (listed[0].failure_streak, listed[0].paused_until),
+        (0, None),
+        "{listed:?}"
+    );
     r.server.shutdown().await;
 }
 
@@ -631,10 +700,12 @@ async fn subscriptions_filters_test_events_and_redelivery() {
     let (received_only, generated) =
         subscribe(&r.client(), &url(addr), &["message.received"], None).await;
     let secret = generated.expose().to_owned();
-    assert!(
-        secret.starts_with("whsec_") && secret.len() == 6 + 64,
-        "{secret}"
+    // The Standard Webhooks form: whsec_ and 32 random bytes in base64.
+    let key = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        secret.strip_prefix("whsec_").unwrap(),
     );
+    assert_eq!(key.map(|k| k.len()).ok(), Some(32), "{secret}");
     let (everything, _) = subscribe(&r.client(), &url(addr), &[], Some(SECRET)).await;
     let (s, list) = raw(&r, "GET", "/api/webhooks", None).await;
     assert_eq!(s, 200);
@@ -661,12 +732,10 @@ async fn subscriptions_filters_test_events_and_redelivery() {
     for h in &hits {
         let body = h.json();
         let s = if h.signature.as_deref() == Some(expected_signature(&secret, &h.body).as_str()) {
+            h.assert_signed(&secret, &[&secret]);
             "generated"
         } else {
-            assert_eq!(
-                h.signature.as_deref(),
-                Some(expected_signature(SECRET, &h.body).as_str())
-            );
+            h.assert_signed(SECRET, &[SECRET]);
             "given"
         };
         by_secret
@@ -908,7 +977,7 @@ async fn urls_reaching_private_or_metadata_addresses_are_refused() {
         (
             "/api/webhooks",
             json!({"url": "http://localhost:3000/hook"}),
-            "url: refused: host \"localhost\" resolves to 127.0.0.1",
+            "url: refused: host \"localhost\" resolves to a private address (loopback)",
         ),
         (
             "/api/webhooks",

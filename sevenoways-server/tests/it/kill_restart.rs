@@ -36,13 +36,14 @@ fn spawn(dir: &std::path::Path, port: u16) -> (Proc, Option<String>) {
         .stderr(Stdio::null())
         .spawn()
         .expect("the server binary starts");
-    // The first start prints the key on its own indented line; later starts print no key.
+    // The first start prints the key once (`export SEVENOWAYS_API_KEY=svw_…`); later
+    // starts print no key.
     let stdout = child.stdout.take().unwrap();
     let mut key = None;
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
-        if let Some(k) = line.trim().strip_prefix("svw_") {
-            key = Some(format!("svw_{k}"));
+        if let Some(at) = line.find("svw_") {
+            key = Some(line[at..].trim().to_owned());
         }
         if line.starts_with("Stop with Ctrl-C") || line.starts_with("Create another API key") {
             break;

@@ -3,26 +3,45 @@
 //!
 //! - `e2e_*`: a real server in-process on port 0 (`sevenoways_server::testing`), driven
 //!   through the SDK and raw HTTP, one module per subject (svix's naming).
-//! - `kill_restart`, `keys_cli`: the real `sevenoways-server` binary.
-//! - `store_limits`, `queue_leases`: the SQLite store directly, with injected instants.
+//! - `kill_restart`, `keys_cli`, `first_start`, `*_bin`: the real `sevenoways-server`
+//!   binary (started through `server_process`).
+//! - `store_*`, `queue_leases`: the SQLite store directly, with injected instants;
+//!   `store_migrations`: a database an older version left, migrated.
 //! - `openapi`: the committed OpenAPI snapshot.
 //!
 //! Run one module with `cargo test -p sevenoways-server --test it e2e_webhooks`.
 
+mod backup_bin;
 mod e2e_api_endpoints;
 mod e2e_api_errors;
 mod e2e_api_forms;
+mod e2e_disk_full;
+mod e2e_engines;
+mod e2e_health;
 mod e2e_isolation;
+mod e2e_keys;
+mod e2e_qr;
 mod e2e_rate_limits;
 mod e2e_restart;
 mod e2e_retention;
 mod e2e_schedules;
 mod e2e_slow_clients;
 mod e2e_ssrf;
+mod e2e_tenants;
+mod e2e_webhook_fairness;
+mod e2e_webhook_secrets;
 mod e2e_webhooks;
+mod first_start;
 mod keys_cli;
 mod kill_restart;
+mod logging_bin;
 mod openapi;
 mod openapi_conformance;
 mod queue_leases;
+mod server_process;
+mod slow_clients_bin;
+mod store_files;
+mod store_keys;
 mod store_limits;
+mod store_migrations;
+mod store_webhooks;

@@ -146,6 +146,11 @@ fn statuses_media_types_and_links_are_declared() {
         ]
     );
     assert_eq!(qr["security"][1], serde_json::json!({"qrToken": []}));
+    let pair = op("post", "/api/sandbox/instances/{id}/pair");
+    assert_eq!(
+        pair["security"][1],
+        serde_json::json!({"sandboxPairToken": []})
+    );
 
     let mut ids = std::collections::HashSet::new();
     let mut limited = 0;
@@ -157,20 +162,21 @@ fn statuses_media_types_and_links_are_declared() {
                 op["operationId"]
             );
             let too_many = &op["responses"]["429"];
-            assert_eq!(
-                too_many.is_object(),
-                path.starts_with("/api/send"),
-                "{method} {path}"
-            );
+            let send = path.starts_with("/api/send");
+            let manual = path.ends_with("/test") || path.ends_with("/redeliver");
+            assert_eq!(too_many.is_object(), send || manual, "{method} {path}");
             if too_many.is_object() {
                 limited += 1;
                 assert_eq!(too_many["headers"]["Retry-After"]["required"], true);
-                assert_eq!(
-                    too_many["content"]["application/json"]["example"]["error"],
-                    sevenoways_sdk::RATE_LIMIT_MESSAGE
-                );
+                // The send limit's documented message is the example of the sends' 429 only.
+                let example = &too_many["content"]["application/json"]["example"]["error"];
+                if send {
+                    assert_eq!(example, sevenoways_sdk::RATE_LIMIT_MESSAGE);
+                } else {
+                    assert!(example.is_null(), "{method} {path}");
+                }
             }
-            for status in ["401", "408", "500"] {
+            for status in ["401", "408", "500", "503"] {
                 if path.starts_with("/api/") && path != "/api/openapi.json" {
                     assert!(
                         op["responses"][status].is_object(),
@@ -180,18 +186,52 @@ fn statuses_media_types_and_links_are_declared() {
             }
         }
     }
-    assert_eq!(limited, 12, "the twelve send endpoints");
+    assert_eq!(
+        limited, 14,
+        "the twelve send endpoints, webhook test and redeliver"
+    );
+    let unavailable = &op("get", "/api/instances")["responses"]["503"];
+    assert_eq!(unavailable["headers"]["Retry-After"]["required"], true);
+    let ready = &paths["/readyz"]["get"]["responses"]["503"];
+    assert_eq!(ready["headers"]["Retry-After"]["required"], true);
+
+    // Each list's cursor is of that list's form only.
+    for (path, tag) in [
+        ("/api/instances", "instances"),
+        ("/api/webhooks/{id}/deliveries", "deliveries"),
+        ("/api/sandbox/outbox", "outbox"),
+    ] {
+        let params = op("get", path)["parameters"].clone();
+        let cursor = params
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "cursor")
+            .unwrap_or_else(|| panic!("GET {path} takes a cursor"))
+            .clone();
+        let pattern = cursor["schema"]["pattern"].as_str().unwrap();
+        assert!(
+            pattern.starts_with(&format!("^{tag}\\.")),
+            "{path}: {pattern}"
+        );
+    }
 
     for (path, links) in [
         (
             "/api/instances",
             ["getQr", "listGroups", "deleteInstance"].as_slice(),
         ),
-        ("/api/schedules", &["deleteSchedule"]),
+        ("/api/schedules", &["deleteSchedule", "resumeSchedule"]),
         ("/api/channels", &["removeChannel"]),
         (
             "/api/webhooks",
-            &["deleteWebhook", "testWebhook", "listDeliveries"],
+            &[
+                "deleteWebhook",
+                "testWebhook",
+                "listDeliveries",
+                "enableWebhook",
+                "rotateWebhookSecret",
+            ],
         ),
         ("/api/send", &["getQueueEntry"]),
     ] {
@@ -206,4 +246,34 @@ fn statuses_media_types_and_links_are_declared() {
         false
     );
     assert_eq!(op("post", "/api/send")["requestBody"]["required"], true);
+    // One whose fields are all optional may too (`{}` asks for a generated secret).
+    assert_eq!(
+        op("post", "/api/webhooks/{id}/rotate-secret")["requestBody"]["required"],
+        false
+    );
+
+    // Each event is described with its own `data`, and with both signatures' headers.
+    let webhooks = doc["webhooks"].as_object().unwrap();
+    for name in sevenoways_sdk::models::webhooks::SUBSCRIBABLE_EVENTS
+        .iter()
+        .chain([&sevenoways_sdk::models::webhooks::TEST_EVENT])
+    {
+        let post = &webhooks[*name]["post"];
+        let headers: Vec<&str> = post["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        for h in [
+            "X-Webhook-Signature",
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+        ] {
+            assert!(headers.contains(&h), "{name}: {h}");
+        }
+        let body = &post["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(body["allOf"][1]["properties"]["event"]["const"], *name);
+    }
 }

@@ -106,14 +106,21 @@ async fn schemathesis_finds_no_mismatch() {
         return;
     };
     let t = testing::start_with(|c| {
-        // Unlimited, so 429s do not hide what the operations answer.
+        // Unlimited, so 429s and 409s do not hide what the operations answer (they are
+        // declared, and tested where they are made: e2e_rate_limits, e2e_tenants).
         c.plans = vec![PlanConfig {
             name: "default".into(),
             requests_per_minute: 0,
             daily_cap: 0,
             monthly_cap: 0,
+            max_instances: 0,
+            max_channels: 0,
+            max_schedules: 0,
+            max_webhooks: 0,
+            max_groups_per_instance: 0,
             ..PlanConfig::default()
         }];
+        c.webhooks.test_and_redeliver_per_minute = 0;
     })
     .await;
     let client = t.client();

@@ -5,6 +5,7 @@ use sevenoways_sdk::models::instances::InstanceStatus;
 use sevenoways_sdk::models::queue::QueueStatus;
 use sevenoways_sdk::models::webhooks::MessageEvent;
 use sevenoways_sdk::{Content, EventData, InstanceId};
+use sevenoways_server::config::EngineKind;
 use sevenoways_server::store::sqlite::SqliteStore;
 use sevenoways_server::store::{AccountId, NewEntry, NewEvent, Pacing, RecipientKind, Store};
 
@@ -16,7 +17,10 @@ async fn setup() -> (tempfile::TempDir, SqliteStore, AccountId, InstanceId) {
         .await
         .unwrap();
     let id = InstanceId::new("n1").unwrap();
-    store.create_instance(account, &id, "n1").await.unwrap();
+    store
+        .create_instance(account, &id, "n1", EngineKind::Sandbox, 0)
+        .await
+        .unwrap();
     store
         .set_instance_status(account, &id, InstanceStatus::Online, None, None)
         .await

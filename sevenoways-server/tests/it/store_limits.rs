@@ -165,6 +165,7 @@ async fn caps_reset_with_the_day_and_the_month_in_the_plan_zone() {
         daily_cap: 4,
         monthly_cap: 10,
         timezone: "Asia/Dubai".into(),
+        ..PlanConfig::default()
     }])
     .unwrap();
     let limits = plans.get("tiny").clone();

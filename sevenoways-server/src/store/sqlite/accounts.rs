@@ -7,61 +7,61 @@ use sevenoways_sdk::models::instances::{Instance, InstanceStatus};
 use sevenoways_sdk::models::sandbox::OutboxMessage;
 use sevenoways_sdk::models::webhooks::{EventData, InstanceEvent, MessageFailed};
 use sevenoways_sdk::{InstanceId, QueueId};
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
 use super::webhooks::insert_event_for;
 use super::*;
-
-pub(super) async fn account_by_key_hash(
-    store: &SqliteStore,
-    key_hash: &[u8; 32],
-) -> StoreResult<Option<Account>> {
-    let row = sqlx::query("SELECT id, name, plan, key_hash FROM accounts WHERE key_hash = ?")
-        .bind(&key_hash[..])
-        .fetch_optional(&store.read)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    // The index lookup already matched; compare again in constant time so the answer
-    // never depends on where two hashes differ.
-    let stored: Vec<u8> = row.try_get("key_hash")?;
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(&stored[..], &key_hash[..])) {
-        return Ok(None);
-    }
-    Ok(Some(Account {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        plan: row.try_get("plan")?,
-    }))
-}
+use crate::engine::EngineKind;
 
 pub(super) async fn create_instance(
     store: &SqliteStore,
     account: AccountId,
     id: &InstanceId,
     label: &str,
-) -> StoreResult<Instance> {
+    engine: EngineKind,
+    max: u32,
+) -> StoreResult<InstanceRecord> {
     let now = Utc::now();
-    let result = sqlx::query(
-        "INSERT INTO instances (account_id, instance_id, label, status, created_at) VALUES (?, ?, ?, 'pairing', ?)
-         ON CONFLICT DO NOTHING",
+    let qr_ref = crate::ids::random_hex(16);
+    // IMMEDIATE: the quota is counted and the row inserted under one write lock.
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    let taken: bool = sqlx::query_scalar(
+        "SELECT EXISTS(SELECT 1 FROM instances WHERE account_id = ? AND instance_id = ?)",
+    )
+    .bind(account)
+    .bind(id.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    if taken {
+        return Err(StoreError::Conflict(format!(
+            "instance \"{id}\" already exists"
+        )));
+    }
+    check_quota(&mut tx, Resource::Instances, max, account, None).await?;
+    sqlx::query(
+        "INSERT INTO instances (account_id, instance_id, label, status, created_at, engine, qr_ref)
+         VALUES (?, ?, ?, 'pairing', ?, ?, ?)",
     )
     .bind(account)
     .bind(id.as_str())
     .bind(label)
     .bind(millis(now))
-    .execute(&store.write)
+    .bind(engine.as_str())
+    .bind(&qr_ref)
+    .execute(&mut *tx)
     .await?;
-    if result.rows_affected() == 0 {
-        return Err(StoreError::Conflict(format!(
-            "instance \"{id}\" already exists"
-        )));
-    }
-    Ok(Instance {
-        instance_id: id.clone(),
-        label: label.to_owned(),
-        status: InstanceStatus::Pairing,
-        phone: None,
-        created_at: stored(now),
+    tx.commit().await?;
+    Ok(InstanceRecord {
+        account_id: account,
+        instance: Instance {
+            instance_id: id.clone(),
+            label: label.to_owned(),
+            status: InstanceStatus::Pairing,
+            phone: None,
+            created_at: stored(now),
+        },
+        engine,
+        qr_ref,
     })
 }
 
@@ -189,15 +189,53 @@ pub(super) async fn list_groups(
     .fetch_all(&store.read)
     .await?
     .iter()
-    .map(|row| {
-        Ok(Group {
-            id: sevenoways_sdk::GroupId::new(row.try_get::<&str, _>("group_id")?)
-                .map_err(|e| corrupt("group id", e))?,
-            name: row.try_get("name")?,
-            participants: row.try_get::<i64, _>("participants")? as u32,
-        })
-    })
+    .map(group_row)
     .collect()
+}
+
+pub(super) async fn list_groups_page(
+    store: &SqliteStore,
+    account: AccountId,
+    id: &InstanceId,
+    page: &PageRequest,
+) -> StoreResult<Page<Group>> {
+    let (name, group) = match &page.after {
+        Some(After::Name(name, group)) => (Some(name.as_str()), group.as_str()),
+        _ => (None, ""),
+    };
+    let rows = sqlx::query(
+        "SELECT group_id, name, name_lower, participants FROM groups
+         WHERE account_id = ? AND instance_id = ? AND (? IS NULL OR (name_lower, group_id) > (?, ?))
+         ORDER BY name_lower, group_id LIMIT ?",
+    )
+    .bind(account)
+    .bind(id.as_str())
+    .bind(name)
+    .bind(name)
+    .bind(group)
+    .bind(page.fetch())
+    .fetch_all(&store.read)
+    .await?;
+    Page::from_rows(
+        page,
+        rows,
+        |r| {
+            After::Name(
+                r.try_get("name_lower").unwrap_or_default(),
+                r.try_get("group_id").unwrap_or_default(),
+            )
+        },
+        |r| group_row(&r),
+    )
+}
+
+fn group_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Group> {
+    Ok(Group {
+        id: sevenoways_sdk::GroupId::new(row.try_get::<&str, _>("group_id")?)
+            .map_err(|e| corrupt("group id", e))?,
+        name: row.try_get("name")?,
+        participants: row.try_get::<i64, _>("participants")? as u32,
+    })
 }
 
 pub(super) async fn upsert_group(
@@ -205,7 +243,22 @@ pub(super) async fn upsert_group(
     account: AccountId,
     id: &InstanceId,
     group: &Group,
+    max: u32,
 ) -> StoreResult<()> {
+    // IMMEDIATE: a new group is counted against the quota and inserted under one write
+    // lock; renaming one the instance has is always allowed.
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    let known: bool = sqlx::query_scalar(
+        "SELECT EXISTS(SELECT 1 FROM groups WHERE account_id = ? AND instance_id = ? AND group_id = ?)",
+    )
+    .bind(account)
+    .bind(id.as_str())
+    .bind(group.id.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    if !known {
+        check_quota(&mut tx, Resource::GroupsPerInstance, max, account, Some(id)).await?;
+    }
     sqlx::query(
         "INSERT INTO groups (account_id, instance_id, group_id, name, name_lower, participants)
          VALUES (?, ?, ?, ?, ?, ?)
@@ -218,8 +271,9 @@ pub(super) async fn upsert_group(
     .bind(&group.name)
     .bind(group.name.to_lowercase())
     .bind(group.participants as i64)
-    .execute(&store.write)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -227,7 +281,22 @@ pub(super) async fn save_channel(
     store: &SqliteStore,
     account: AccountId,
     c: &Channel,
+    max: u32,
 ) -> StoreResult<Channel> {
+    // IMMEDIATE: a new channel is counted against the quota and inserted under one write
+    // lock; refreshing a saved one is always allowed.
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    let saved: bool = sqlx::query_scalar(
+        "SELECT EXISTS(SELECT 1 FROM channels WHERE account_id = ? AND instance_id = ? AND jid = ?)",
+    )
+    .bind(account)
+    .bind(c.instance_id.as_str())
+    .bind(c.channel_jid.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    if !saved {
+        check_quota(&mut tx, Resource::Channels, max, account, None).await?;
+    }
     let row = sqlx::query(
         "INSERT INTO channels (id, account_id, instance_id, jid, name, description, subscribers, is_admin,
                                invite_link, created_at)
@@ -248,8 +317,9 @@ pub(super) async fn save_channel(
     .bind(c.is_admin)
     .bind(&c.invite_link)
     .bind(millis(Utc::now()))
-    .fetch_one(&store.write)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     channel_row(&row)
 }
 
@@ -277,14 +347,27 @@ pub(super) async fn list_outbox(
     store: &SqliteStore,
     account: AccountId,
     id: &InstanceId,
-) -> StoreResult<Vec<OutboxMessage>> {
-    sqlx::query("SELECT * FROM outbox WHERE account_id = ? AND instance_id = ? ORDER BY queue_id")
-        .bind(account)
-        .bind(id.as_str())
-        .fetch_all(&store.read)
-        .await?
-        .iter()
-        .map(|row| {
+    page: &PageRequest,
+) -> StoreResult<Page<OutboxMessage>> {
+    let after = match page.after {
+        Some(After::Seq(seq)) => seq,
+        _ => i64::MIN,
+    };
+    let rows = sqlx::query(
+        "SELECT * FROM outbox WHERE account_id = ? AND instance_id = ? AND queue_id > ?
+         ORDER BY queue_id LIMIT ?",
+    )
+    .bind(account)
+    .bind(id.as_str())
+    .bind(after)
+    .bind(page.fetch())
+    .fetch_all(&store.read)
+    .await?;
+    Page::from_rows(
+        page,
+        rows,
+        |r| After::Seq(r.try_get("queue_id").unwrap_or_default()),
+        |row| {
             Ok(OutboxMessage {
                 queue_id: QueueId(row.try_get::<i64, _>("queue_id")? as u64),
                 instance_id: instance_id(row.try_get("instance_id")?)?,
@@ -292,32 +375,6 @@ pub(super) async fn list_outbox(
                 content: content(row.try_get::<&str, _>("content")?)?,
                 sent_at: from_millis(row.try_get("sent_at")?),
             })
-        })
-        .collect()
-}
-
-/// The groups of an instance, inside a transaction.
-pub(super) async fn groups_of(
-    conn: &mut SqliteConnection,
-    account: AccountId,
-    instance: &InstanceId,
-) -> StoreResult<Vec<Group>> {
-    sqlx::query(
-        "SELECT group_id, name, participants FROM groups WHERE account_id = ? AND instance_id = ?
-         ORDER BY name_lower, group_id",
+        },
     )
-    .bind(account)
-    .bind(instance.as_str())
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(Group {
-            id: sevenoways_sdk::GroupId::new(row.try_get::<&str, _>("group_id")?)
-                .map_err(|e| corrupt("group id", e))?,
-            name: row.try_get("name")?,
-            participants: row.try_get::<i64, _>("participants")? as u32,
-        })
-    })
-    .collect()
 }

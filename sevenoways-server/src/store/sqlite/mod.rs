@@ -6,12 +6,17 @@
 //! disk (`synchronous = FULL`), so a reply always means durable.
 
 mod accounts;
+mod keys;
 mod limits;
+mod ops;
 mod queue;
 mod schedules;
 mod webhooks;
 
+pub use ops::{BackupReport, DB_FILE, backup};
+
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,9 +35,10 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::ids::Generate;
 use crate::time::{from_millis, millis, stored};
-use queue::{EnqueueJob, group_commit};
+use ops::WriteHealth;
+use queue::{EnqueueJob, Recovery, group_commit};
 use schedules::schedule_row;
-use webhooks::{insert_event_for, webhook_row};
+use webhooks::{WEBHOOK_COLUMNS, insert_event_for, webhook_row};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -42,6 +48,10 @@ pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
     enqueue_tx: mpsc::Sender<EnqueueJob>,
+    /// The group commit's last failure, for [`Store::probe_write`].
+    write_health: Arc<WriteHealth>,
+    /// Seals webhook secrets at rest, when configured (see [`crate::secrets`]).
+    secrets_key: Option<std::sync::Arc<crate::secrets::SecretsKey>>,
 }
 
 impl SqliteStore {
@@ -65,19 +75,37 @@ impl SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) `dir/sevenoways.db` and runs the migrations.
+    ///
+    /// The directory is created `0700` and the database `0600` (its `-wal` and `-shm`
+    /// files take the database's mode): it holds webhook secrets, the QR signing secret,
+    /// message text and phone numbers. Existing database files readable by others are
+    /// narrowed to `0600`; an existing directory is left as it is, with a warning.
     pub async fn open(dir: &Path) -> StoreResult<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Corrupt(format!("cannot create data dir {}: {e}", dir.display()))
-        })?;
+        let path = ops::prepare_files(dir)?;
         let options = SqliteConnectOptions::new()
-            .filename(dir.join("sevenoways.db"))
+            .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
+            // After a checkpoint resets the log, a log grown past this by a burst is
+            // truncated back to it rather than kept at its largest size.
+            .pragma("journal_size_limit", ops::JOURNAL_SIZE_LIMIT.to_string())
             .foreign_keys(false);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            // A write that failed on a full disk leaves sqlx believing a transaction is
+            // still open (SQLite already rolled it back, so sqlx's ROLLBACK fails and its
+            // depth counter stays at 1), and every later `BEGIN IMMEDIATE` on that
+            // connection is refused. Such a connection is closed on release and the pool
+            // opens a fresh one.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    // Runs after the rollback a dropped transaction queued.
+                    sqlx::Connection::ping(&mut *conn).await?;
+                    Ok(!sqlx::Connection::is_in_transaction(&*conn))
+                })
+            })
             .connect_with(options.clone())
             .await?;
         MIGRATOR
@@ -86,22 +114,57 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await?;
         let (enqueue_tx, rx) = mpsc::channel(4096);
         let conn = write.acquire().await?.detach();
-        tokio::spawn(group_commit(conn, rx));
+        let write_health = Arc::new(WriteHealth::default());
+        let recovery = Recovery {
+            options,
+            health: write_health.clone(),
+        };
+        tokio::spawn(group_commit(conn, rx, recovery));
         Ok(Self {
             read,
             write,
             enqueue_tx,
+            write_health,
+            secrets_key: None,
         })
+    }
+
+    /// [`SqliteStore::open`] for a server: checks `key` against the webhook secrets stored
+    /// and seals those written before a key was configured (see [`crate::secrets`]); secrets
+    /// sealed with `previous` are sealed again with `key` (changing keys). Without a key, a
+    /// database whose secrets are sealed is refused; so is a key that is not theirs. Either
+    /// is [`StoreError::Secrets`], saying what to do.
+    pub async fn open_with_secrets(
+        dir: &Path,
+        key: Option<crate::secrets::SecretsKey>,
+        previous: Option<&crate::secrets::SecretsKey>,
+    ) -> StoreResult<Self> {
+        let mut store = Self::open(dir).await?;
+        let sealed = webhooks::prepare_secrets(&store, key.as_ref(), previous).await?;
+        if sealed > 0 {
+            tracing::info!(
+                webhooks = sealed,
+                "sealed webhook secrets with the current secrets key"
+            );
+        }
+        store.secrets_key = key.map(std::sync::Arc::new);
+        Ok(store)
     }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Backend(Box::new(e))
+        match ops::passing_condition(&e) {
+            Some(reason) => Self::Degraded {
+                reason,
+                source: Box::new(e),
+            },
+            None => Self::Backend(Box::new(e)),
+        }
     }
 }
 
@@ -128,6 +191,69 @@ impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for AccountId {
     }
 }
 
+/// Rows a retention statement deletes at most: small enough that each statement's
+/// transaction is short, large enough that pruning a day's history takes few of them.
+const PRUNE_CHUNK: i64 = 5000;
+
+/// The `(created_at, id)` a page starts after: before everything for the first page
+/// (created_at is never negative).
+fn after_created(page: &PageRequest) -> (i64, String) {
+    match &page.after {
+        Some(After::Created(t, id)) => (*t, id.clone()),
+        _ => (i64::MIN, String::new()),
+    }
+}
+
+/// The `(created_at, <id column>)` position of a row, for the next page's cursor.
+fn created_key(row: &sqlx::sqlite::SqliteRow, id_column: &str) -> After {
+    After::Created(
+        row.try_get("created_at").unwrap_or_default(),
+        row.try_get(id_column).unwrap_or_default(),
+    )
+}
+
+/// How many of `resource` the account keeps (per instance for groups).
+async fn count_owned(
+    conn: &mut sqlx::SqliteConnection,
+    resource: Resource,
+    account: AccountId,
+    instance: Option<&InstanceId>,
+) -> StoreResult<u64> {
+    let sql = match resource {
+        Resource::Instances => "SELECT COUNT(*) FROM instances WHERE account_id = ?",
+        Resource::Channels => "SELECT COUNT(*) FROM channels WHERE account_id = ?",
+        Resource::Schedules => "SELECT COUNT(*) FROM schedules WHERE account_id = ?",
+        Resource::Webhooks => "SELECT COUNT(*) FROM webhooks WHERE account_id = ?",
+        Resource::GroupsPerInstance => {
+            "SELECT COUNT(*) FROM groups WHERE account_id = ? AND instance_id = ?"
+        }
+    };
+    let mut query = sqlx::query_scalar::<_, i64>(sql).bind(account);
+    if resource == Resource::GroupsPerInstance {
+        query = query.bind(instance.map(InstanceId::as_str).unwrap_or_default());
+    }
+    Ok(query.fetch_one(&mut *conn).await?.max(0) as u64)
+}
+
+/// `QuotaExceeded` when the account already keeps `max` of `resource` (`0`: no quota).
+/// Called inside the inserting transaction, which must be `BEGIN IMMEDIATE` so that the
+/// count and the insert are one step for every other writer.
+async fn check_quota(
+    conn: &mut sqlx::SqliteConnection,
+    resource: Resource,
+    max: u32,
+    account: AccountId,
+    instance: Option<&InstanceId>,
+) -> StoreResult<()> {
+    if max == 0 {
+        return Ok(());
+    }
+    if count_owned(conn, resource, account, instance).await? >= u64::from(max) {
+        return Err(StoreError::QuotaExceeded(QuotaExceeded { resource, max }));
+    }
+    Ok(())
+}
+
 fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.map(from_millis)
 }
@@ -152,6 +278,17 @@ fn instance_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Instance> {
         status: parse_status(row.try_get::<&str, _>("status")?),
         phone: row.try_get("phone")?,
         created_at: from_millis(row.try_get("created_at")?),
+    })
+}
+
+fn instance_record_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<InstanceRecord> {
+    let engine: &str = row.try_get("engine")?;
+    Ok(InstanceRecord {
+        account_id: row.try_get("account_id")?,
+        instance: instance_row(row)?,
+        engine: crate::engine::EngineKind::parse(engine)
+            .ok_or_else(|| corrupt("instance engine", engine))?,
+        qr_ref: row.try_get("qr_ref")?,
     })
 }
 
@@ -185,24 +322,29 @@ impl Store for SqliteStore {
         plan: &str,
         key_hash: &[u8; 32],
     ) -> StoreResult<AccountId> {
-        let id = sqlx::query_scalar("INSERT INTO accounts (name, plan, key_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id")
-            .bind(name)
-            .bind(plan)
-            .bind(&key_hash[..])
-            .bind(millis(Utc::now()))
-            .fetch_one(&self.write)
-            .await?;
-        Ok(id)
+        keys::create_account(self, name, plan, key_hash).await
     }
 
     async fn account_by_key_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<Account>> {
-        accounts::account_by_key_hash(self, key_hash).await
+        Ok(match keys::key_lookup(self, key_hash, Utc::now()).await? {
+            KeyLookup::Valid { account, .. } => Some(account),
+            _ => None,
+        })
     }
 
     async fn count_accounts(&self) -> StoreResult<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
             .fetch_one(&self.read)
             .await?)
+    }
+
+    async fn create_first_account(
+        &self,
+        name: &str,
+        plan: &str,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<AccountId>> {
+        keys::create_first_account(self, name, plan, key_hash).await
     }
 
     async fn server_secret(&self) -> StoreResult<Vec<u8>> {
@@ -219,14 +361,28 @@ impl Store for SqliteStore {
         )
     }
 
-    async fn list_instances(&self, account: AccountId) -> StoreResult<Vec<Instance>> {
-        sqlx::query("SELECT * FROM instances WHERE account_id = ? ORDER BY created_at, instance_id")
-            .bind(account)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(instance_row)
-            .collect()
+    async fn list_instances(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Instance>> {
+        let (t, id) = after_created(page);
+        let rows = sqlx::query(
+            "SELECT * FROM instances WHERE account_id = ? AND (created_at, instance_id) > (?, ?)
+             ORDER BY created_at, instance_id LIMIT ?",
+        )
+        .bind(account)
+        .bind(t)
+        .bind(id)
+        .bind(page.fetch())
+        .fetch_all(&self.read)
+        .await?;
+        Page::from_rows(
+            page,
+            rows,
+            |r| created_key(r, "instance_id"),
+            |r| instance_row(&r),
+        )
     }
 
     async fn get_instance(
@@ -249,8 +405,40 @@ impl Store for SqliteStore {
         account: AccountId,
         id: &InstanceId,
         label: &str,
-    ) -> StoreResult<Instance> {
-        accounts::create_instance(self, account, id, label).await
+        engine: crate::engine::EngineKind,
+        max: u32,
+    ) -> StoreResult<InstanceRecord> {
+        accounts::create_instance(self, account, id, label, engine, max).await
+    }
+
+    async fn instance_record(
+        &self,
+        account: AccountId,
+        id: &InstanceId,
+    ) -> StoreResult<Option<InstanceRecord>> {
+        sqlx::query("SELECT * FROM instances WHERE account_id = ? AND instance_id = ?")
+            .bind(account)
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?
+            .as_ref()
+            .map(instance_record_row)
+            .transpose()
+    }
+
+    async fn instance_by_qr_ref(
+        &self,
+        id: &InstanceId,
+        qr_ref: &str,
+    ) -> StoreResult<Option<InstanceRecord>> {
+        sqlx::query("SELECT * FROM instances WHERE qr_ref = ? AND instance_id = ?")
+            .bind(qr_ref)
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?
+            .as_ref()
+            .map(instance_record_row)
+            .transpose()
     }
 
     async fn delete_instance(&self, account: AccountId, id: &InstanceId) -> StoreResult<bool> {
@@ -272,27 +460,51 @@ impl Store for SqliteStore {
         accounts::list_groups(self, account, id).await
     }
 
+    async fn list_groups_page(
+        &self,
+        account: AccountId,
+        id: &InstanceId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Group>> {
+        accounts::list_groups_page(self, account, id, page).await
+    }
+
     async fn upsert_group(
         &self,
         account: AccountId,
         id: &InstanceId,
         group: &Group,
+        max: u32,
     ) -> StoreResult<()> {
-        accounts::upsert_group(self, account, id, group).await
+        accounts::upsert_group(self, account, id, group, max).await
     }
 
-    async fn list_channels(&self, account: AccountId) -> StoreResult<Vec<Channel>> {
-        sqlx::query("SELECT * FROM channels WHERE account_id = ? ORDER BY created_at, id")
-            .bind(account)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(channel_row)
-            .collect()
+    async fn list_channels(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Channel>> {
+        let (t, id) = after_created(page);
+        let rows = sqlx::query(
+            "SELECT * FROM channels WHERE account_id = ? AND (created_at, id) > (?, ?)
+             ORDER BY created_at, id LIMIT ?",
+        )
+        .bind(account)
+        .bind(t)
+        .bind(id)
+        .bind(page.fetch())
+        .fetch_all(&self.read)
+        .await?;
+        Page::from_rows(page, rows, |r| created_key(r, "id"), |r| channel_row(&r))
     }
 
-    async fn save_channel(&self, account: AccountId, c: &Channel) -> StoreResult<Channel> {
-        accounts::save_channel(self, account, c).await
+    async fn save_channel(
+        &self,
+        account: AccountId,
+        c: &Channel,
+        max: u32,
+    ) -> StoreResult<Channel> {
+        accounts::save_channel(self, account, c, max).await
     }
 
     async fn delete_channel(&self, account: AccountId, id: &ChannelId) -> StoreResult<bool> {
@@ -419,6 +631,29 @@ impl Store for SqliteStore {
             deleted += query.execute(&mut *tx).await?.rows_affected();
         }
         tx.commit().await?;
+        // Queue history and the outbox can be millions of rows: deleted a chunk per
+        // statement (each its own short transaction), so sends and workers interleave.
+        // Only finished entries go; the WHERE repeats the `queue_finished` index's.
+        for sql in [
+            "DELETE FROM queue WHERE id IN (
+                SELECT id FROM queue WHERE status IN ('sent', 'delivered', 'read', 'failed')
+                    AND updated_at < ? LIMIT ?)",
+            "DELETE FROM outbox WHERE queue_id IN (
+                SELECT queue_id FROM outbox WHERE sent_at < ? LIMIT ?)",
+        ] {
+            loop {
+                let n = sqlx::query(sql)
+                    .bind(cutoff)
+                    .bind(PRUNE_CHUNK)
+                    .execute(&self.write)
+                    .await?
+                    .rows_affected();
+                deleted += n;
+                if n < PRUNE_CHUNK as u64 {
+                    break;
+                }
+            }
+        }
         Ok(deleted)
     }
 
@@ -454,8 +689,9 @@ impl Store for SqliteStore {
         &self,
         account: AccountId,
         id: &InstanceId,
-    ) -> StoreResult<Vec<OutboxMessage>> {
-        accounts::list_outbox(self, account, id).await
+        page: &PageRequest,
+    ) -> StoreResult<Page<OutboxMessage>> {
+        accounts::list_outbox(self, account, id, page).await
     }
 
     async fn record_event(&self, event: NewEvent) -> StoreResult<()> {
@@ -472,22 +708,42 @@ impl Store for SqliteStore {
         spec: &CreateScheduleRequest,
         next_run_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
+        max: u32,
     ) -> StoreResult<Schedule> {
-        schedules::create_schedule(self, account, id, spec, next_run_at, now).await
+        schedules::create_schedule(self, account, id, spec, next_run_at, now, max).await
     }
 
-    async fn list_schedules(&self, account: AccountId) -> StoreResult<Vec<Schedule>> {
-        sqlx::query("SELECT * FROM schedules WHERE account_id = ? ORDER BY created_at, id")
-            .bind(account)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(schedule_row)
-            .collect()
+    async fn list_schedules(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Schedule>> {
+        let (t, id) = after_created(page);
+        let rows = sqlx::query(
+            "SELECT * FROM schedules WHERE account_id = ? AND (created_at, id) > (?, ?)
+             ORDER BY created_at, id LIMIT ?",
+        )
+        .bind(account)
+        .bind(t)
+        .bind(id)
+        .bind(page.fetch())
+        .fetch_all(&self.read)
+        .await?;
+        Page::from_rows(page, rows, |r| created_key(r, "id"), |r| schedule_row(&r))
     }
 
     async fn delete_schedule(&self, account: AccountId, id: &ScheduleId) -> StoreResult<bool> {
         self.delete_owned("schedules", account, id.as_str()).await
+    }
+
+    async fn resume_schedule(
+        &self,
+        account: AccountId,
+        id: &ScheduleId,
+        next: NextRunFn,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Schedule>> {
+        schedules::resume_schedule(self, account, id, next, now).await
     }
 
     async fn fire_due_schedules(
@@ -514,31 +770,34 @@ impl Store for SqliteStore {
         account: AccountId,
         webhook: &Webhook,
         secret: &WebhookSecret,
+        max: u32,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO webhooks (id, account_id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(webhook.id.as_str())
-        .bind(account)
-        .bind(&webhook.url)
-        .bind(serde_json::to_string(&webhook.events).expect("strings serialise"))
-        .bind(secret.expose())
-        .bind(millis(webhook.created_at))
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        webhooks::create_webhook(self, account, webhook, secret, max).await
     }
 
-    async fn list_webhooks(&self, account: AccountId) -> StoreResult<Vec<Webhook>> {
-        sqlx::query(
-            "SELECT id, url, events, created_at FROM webhooks WHERE account_id = ? ORDER BY created_at, id",
-        )
+    async fn list_webhooks(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Webhook>> {
+        let (t, id) = after_created(page);
+        let rows = sqlx::query(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks
+             WHERE account_id = ? AND (created_at, id) > (?, ?)
+             ORDER BY created_at, id LIMIT ?"
+        ))
         .bind(account)
+        .bind(t)
+        .bind(id)
+        .bind(page.fetch())
         .fetch_all(&self.read)
-        .await?
-        .iter()
-        .map(webhook_row)
-        .collect()
+        .await?;
+        Page::from_rows(page, rows, |r| created_key(r, "id"), |r| webhook_row(&r))
+    }
+
+    async fn count_owned(&self, account: AccountId, resource: Resource) -> StoreResult<u64> {
+        let mut conn = self.read.acquire().await?;
+        count_owned(&mut conn, resource, account, None).await
     }
 
     async fn delete_webhook(&self, account: AccountId, id: &WebhookId) -> StoreResult<bool> {
@@ -552,7 +811,7 @@ impl Store for SqliteStore {
         event: NewEvent,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<WebhookAction> {
         webhooks::queue_test_event(self, account, id, event, now, give_up_at).await
     }
 
@@ -569,37 +828,31 @@ impl Store for SqliteStore {
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: u32,
+        limits: ClaimLimits,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        webhooks::claim_deliveries(self, now, lease_until, limit).await
+        webhooks::claim_deliveries(self, now, lease_until, limits).await
     }
 
-    async fn record_attempt(&self, record: &AttemptRecord) -> StoreResult<()> {
-        webhooks::record_attempt(self, record).await
+    async fn record_attempt(
+        &self,
+        record: &AttemptRecord,
+        now: DateTime<Utc>,
+        breaker: &BreakerPolicy,
+    ) -> StoreResult<Recorded> {
+        webhooks::record_attempt(self, record, now, breaker).await
     }
 
-    async fn release_deliveries(&self, ids: &[DeliveryId]) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        for id in ids {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET lease_until = NULL, attempts = MAX(attempts - 1, 0)
-                 WHERE id = ? AND status = 'pending' AND lease_until IS NOT NULL",
-            )
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    async fn release_deliveries(&self, claims: &[(DeliveryId, i64)]) -> StoreResult<()> {
+        webhooks::release_deliveries(self, claims).await
     }
 
     async fn list_deliveries(
         &self,
         account: AccountId,
         id: &WebhookId,
-        limit: u32,
-    ) -> StoreResult<Option<Vec<Delivery>>> {
-        webhooks::list_deliveries(self, account, id, limit).await
+        page: &PageRequest,
+    ) -> StoreResult<Option<Page<Delivery>>> {
+        webhooks::list_deliveries(self, account, id, page).await
     }
 
     async fn get_delivery(
@@ -618,7 +871,101 @@ impl Store for SqliteStore {
         delivery_id: &DeliveryId,
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<WebhookAction> {
         webhooks::redeliver(self, account, id, delivery_id, now, give_up_at).await
+    }
+
+    async fn probe_write(&self) -> StoreResult<()> {
+        if let Some(reason) = self.write_health.recent_failure() {
+            return Err(StoreError::Degraded {
+                reason,
+                source: "sends failed for this reason in the last few seconds".into(),
+            });
+        }
+        match self.send_job(Vec::new(), None).await? {
+            Ok(_) => Ok(()),
+            Err(_) => Err(StoreError::Corrupt("the write probe was refused".into())),
+        }
+    }
+
+    async fn checkpoint(&self) -> StoreResult<()> {
+        ops::checkpoint(self).await
+    }
+
+    async fn key_lookup(&self, key_hash: &[u8; 32], now: DateTime<Utc>) -> StoreResult<KeyLookup> {
+        keys::key_lookup(self, key_hash, now).await
+    }
+
+    async fn key_generation(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT generation FROM key_generation WHERE id = 1")
+                .fetch_one(&self.read)
+                .await?,
+        )
+    }
+
+    async fn touch_key(&self, key: KeyId, now: DateTime<Utc>) -> StoreResult<()> {
+        keys::touch_key(self, key, now).await
+    }
+
+    async fn list_keys(&self) -> StoreResult<Vec<KeyInfo>> {
+        keys::list_keys(self).await
+    }
+
+    async fn account_of_key(&self, key_hash: &[u8; 32]) -> StoreResult<Option<AccountId>> {
+        Ok(
+            sqlx::query_scalar("SELECT account_id FROM api_keys WHERE key_hash = ?")
+                .bind(&key_hash[..])
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    async fn rotate_key(
+        &self,
+        account: AccountId,
+        new_key_hash: &[u8; 32],
+        old_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        keys::rotate_key(self, account, new_key_hash, old_expires_at, now).await
+    }
+
+    async fn revoke_account(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> StoreResult<Option<Revoked>> {
+        keys::revoke_account(self, account, now, reason).await
+    }
+
+    async fn enable_webhook(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        now: DateTime<Utc>,
+        give_up_at: DateTime<Utc>,
+    ) -> StoreResult<Option<Webhook>> {
+        webhooks::enable_webhook(self, account, id, now, give_up_at).await
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        account: AccountId,
+        id: &WebhookId,
+        secret: &WebhookSecret,
+        previous_expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        webhooks::rotate_webhook_secret(self, account, id, secret, previous_expires_at).await
+    }
+
+    async fn take_manual_call(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+        per_minute: u32,
+    ) -> StoreResult<Result<(), std::time::Duration>> {
+        webhooks::take_manual_call(self, account, now, per_minute).await
     }
 }

@@ -14,10 +14,50 @@ use super::webhooks::insert_event_for;
 use super::*;
 
 /// One caller's entries, admitted under its plan first when `admission` is set.
+///
+/// A job with no entries and no admission is a write probe ([`Store::probe_write`]): its
+/// batch also records a heartbeat, proving the path sends take can write now.
 pub(super) struct EnqueueJob {
     pub(super) entries: Vec<NewEntry>,
     pub(super) admission: Option<Admission>,
     pub(super) reply: oneshot::Sender<StoreResult<Result<Vec<QueueId>, Refusal>>>,
+}
+
+impl EnqueueJob {
+    fn is_probe(&self) -> bool {
+        self.entries.is_empty() && self.admission.is_none()
+    }
+}
+
+/// What the group-commit loop needs to come back from a failed batch.
+pub(super) struct Recovery {
+    /// To open a connection in place of one that failed.
+    pub(super) options: sqlx::sqlite::SqliteConnectOptions,
+    /// Where failures and successes are reported.
+    pub(super) health: std::sync::Arc<super::ops::WriteHealth>,
+}
+
+impl Recovery {
+    /// A fresh connection, or `None` if one cannot be opened now (the next batch tries
+    /// again).
+    ///
+    /// Why a failed connection is replaced rather than reused: on `SQLITE_FULL` (or an
+    /// I/O error) SQLite rolls the transaction back by itself, so sqlx's `ROLLBACK` fails
+    /// and its transaction depth stays at 1; every later `BEGIN IMMEDIATE` on that
+    /// connection is then refused, and sends fail until a restart even after the disk is
+    /// freed. A new connection has none of that state, whatever the error was.
+    async fn reopen(&self, old: Option<SqliteConnection>) -> Option<SqliteConnection> {
+        if let Some(old) = old {
+            let _ = sqlx::Connection::close(old).await;
+        }
+        match sqlx::ConnectOptions::connect(&self.options).await {
+            Ok(conn) => Some(conn),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reopen the queue's connection; will retry");
+                None
+            }
+        }
+    }
 }
 
 /// Most entries one group commit writes; enough to amortise the fsync, small enough to
@@ -55,7 +95,16 @@ impl SqliteStore {
 /// and transactions are serialised by SQLite's write lock (`BEGIN IMMEDIATE`), so
 /// concurrent requests, and other processes on the same database, see each other's
 /// admissions: 200 simultaneous requests let exactly the allowance through.
-pub(super) async fn group_commit(mut conn: SqliteConnection, mut rx: mpsc::Receiver<EnqueueJob>) {
+///
+/// After a failed batch the connection is replaced ([`Recovery::reopen`]) and the failure
+/// reported, so a full disk costs the sends made while it is full (answered 503), and
+/// sends succeed again as soon as there is space.
+pub(super) async fn group_commit(
+    conn: SqliteConnection,
+    mut rx: mpsc::Receiver<EnqueueJob>,
+    recovery: Recovery,
+) {
+    let mut conn = Some(conn);
     let mut jobs: Vec<EnqueueJob> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut entries = first.entries.len();
@@ -69,20 +118,39 @@ pub(super) async fn group_commit(mut conn: SqliteConnection, mut rx: mpsc::Recei
                 Err(_) => break,
             }
         }
-        match insert_batch(&mut conn, &jobs).await {
+        if conn.is_none() {
+            conn = recovery.reopen(None).await;
+        }
+        let result = match conn.as_mut() {
+            Some(c) => insert_batch(c, &jobs).await,
+            None => Err(sqlx::Error::Io(std::io::Error::other(
+                "the queue's database connection could not be reopened",
+            ))),
+        };
+        match result {
             Ok(results) => {
+                if jobs.iter().any(|j| !j.is_probe()) {
+                    recovery.health.stored();
+                }
                 for (job, result) in jobs.drain(..).zip(results) {
                     let _ = job.reply.send(Ok(result));
                 }
             }
             Err(e) => {
+                let reason = super::ops::passing_condition(&e);
+                recovery
+                    .health
+                    .failed(reason.unwrap_or("the database failed"));
                 // One failure answers every job of the batch; the error is not `Clone`.
                 let msg = e.to_string();
                 for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(StoreError::Backend(
-                        format!("queue write failed: {msg}").into(),
-                    )));
+                    let source = format!("queue write failed: {msg}").into();
+                    let _ = job.reply.send(Err(match reason {
+                        Some(reason) => StoreError::Degraded { reason, source },
+                        None => StoreError::Backend(source),
+                    }));
                 }
+                conn = recovery.reopen(conn.take()).await;
             }
         }
     }
@@ -104,6 +172,15 @@ async fn insert_batch(
         .flat_map(|(job, _)| &job.entries)
         .collect();
     let ids = insert_queued(&mut tx, &entries, now).await?;
+    if jobs.iter().any(EnqueueJob::is_probe) {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('heartbeat', ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     let mut ids = ids.into_iter();
     Ok(jobs
@@ -114,7 +191,7 @@ async fn insert_batch(
 }
 
 /// Inserts `queued` entries with multi-row INSERTs; returns their ids in order.
-async fn insert_queued(
+pub(super) async fn insert_queued(
     conn: &mut SqliteConnection,
     entries: &[&NewEntry],
     now: i64,

@@ -1,17 +1,22 @@
-//! Schedules: create, list, delete, and firing the due ones.
+//! Schedules: create, list, delete, resume, and firing the due ones.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule};
+use sevenoways_sdk::models::groups::Group;
+use sevenoways_sdk::models::schedules::{
+    CreateScheduleRequest, SCHEDULE_PAUSED_EVENT, SCHEDULE_SKIPPED_EVENT, Schedule, ScheduleEvent,
+};
 use sevenoways_sdk::models::webhooks::{EventData, MessageFailed};
-use sevenoways_sdk::{QueueId, ScheduleId};
+use sevenoways_sdk::{InstanceId, ScheduleId};
 use sqlx::Row;
 
-use super::accounts::groups_of;
 use super::limits::{count_messages, read_counters};
-use super::queue::insert_entry;
+use super::queue::{insert_entry, insert_queued};
 use super::webhooks::insert_event_for;
 use super::*;
 use crate::limits;
+use crate::store::plan::{PlannedRun, needs_groups, plan_run};
 
 pub(super) fn schedule_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Schedule> {
     Ok(Schedule {
@@ -22,6 +27,9 @@ pub(super) fn schedule_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Schedul
         next_run_at: opt_time(row.try_get("next_run_at")?),
         last_run_at: opt_time(row.try_get("last_run_at")?),
         created_at: from_millis(row.try_get("created_at")?),
+        skipped_runs: row.try_get::<i64, _>("skipped_runs")?.max(0) as u32,
+        paused_at: opt_time(row.try_get("paused_at")?),
+        pause_reason: row.try_get("pause_reason")?,
     })
 }
 
@@ -32,7 +40,11 @@ pub(super) async fn create_schedule(
     spec: &CreateScheduleRequest,
     next_run_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
+    max: u32,
 ) -> StoreResult<Schedule> {
+    // IMMEDIATE: the quota is counted and the row inserted under one write lock.
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    check_quota(&mut tx, Resource::Schedules, max, account, None).await?;
     sqlx::query(
         "INSERT INTO schedules (id, account_id, instance_id, spec, next_run_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -42,15 +54,77 @@ pub(super) async fn create_schedule(
     .bind(serde_json::to_string(spec).expect("spec serialises"))
     .bind(next_run_at.map(millis))
     .bind(millis(now))
-    .execute(&store.write)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(Schedule {
         id: id.clone(),
         spec: spec.clone(),
         next_run_at: next_run_at.map(stored),
         last_run_at: None,
         created_at: stored(now),
+        skipped_runs: 0,
+        paused_at: None,
+        pause_reason: None,
     })
+}
+
+pub(super) async fn resume_schedule(
+    store: &SqliteStore,
+    account: AccountId,
+    id: &ScheduleId,
+    next: NextRunFn,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Schedule>> {
+    // IMMEDIATE: read, then write; a run claimed meanwhile cannot interleave.
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    let row = sqlx::query("SELECT * FROM schedules WHERE account_id = ? AND id = ?")
+        .bind(account)
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut schedule = schedule_row(&row)?;
+    if !schedule.is_paused() {
+        return Ok(Some(schedule));
+    }
+    let next_run = next(&schedule.spec, now);
+    sqlx::query(
+        "UPDATE schedules SET paused_at = NULL, pause_reason = NULL, skipped_runs = 0, next_run_at = ?
+         WHERE account_id = ? AND id = ?",
+    )
+    .bind(next_run.map(millis))
+    .bind(account)
+    .bind(id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    schedule.paused_at = None;
+    schedule.pause_reason = None;
+    schedule.skipped_runs = 0;
+    schedule.next_run_at = next_run.map(stored);
+    Ok(Some(schedule))
+}
+
+impl Due {
+    /// The queue rows its run may insert.
+    fn entries(&self) -> usize {
+        self.planned
+            .as_ref()
+            .map_or(0, |(_, run, _)| run.entries.len() + run.unresolved.len())
+    }
+}
+
+/// A due schedule as the snapshot read it, with its run planned.
+struct Due {
+    account_id: AccountId,
+    /// The row's id, as stored (also when the row does not decode).
+    raw_id: String,
+    /// Its `next_run_at` as read: the claim succeeds only if it is still that.
+    due_at: i64,
+    plan: String,
+    /// The planned run and the next run after it, or why the row can never run.
+    planned: Result<(Schedule, PlannedRun, Option<DateTime<Utc>>), String>,
 }
 
 pub(super) async fn fire_due_schedules(
@@ -60,92 +134,206 @@ pub(super) async fn fire_due_schedules(
     next: NextRunFn,
     limit: u32,
 ) -> StoreResult<Vec<FiredSchedule>> {
-    let now_ms = millis(now);
-    // A cheap look first, so idle ticks never take the write lock.
-    let any: bool = sqlx::query_scalar(
-        "SELECT EXISTS(SELECT 1 FROM schedules WHERE next_run_at IS NOT NULL AND next_run_at <= ?)",
-    )
-    .bind(now_ms)
-    .fetch_one(&store.read)
-    .await?;
-    if !any {
-        return Ok(Vec::new());
+    let due = plan_due(store, now, next, limit).await?;
+    // One transaction per chunk of runs, so the write lock is held for a bounded number
+    // of inserts however many schedules are due at once (one run alone is bounded by the
+    // group limits).
+    let mut fired = Vec::with_capacity(due.len());
+    let mut chunk: Vec<Due> = Vec::new();
+    let mut entries = 0;
+    for d in due {
+        let n = d.entries();
+        if !chunk.is_empty() && entries + n > MAX_ENTRIES_PER_TRANSACTION {
+            fired.extend(claim_and_queue(store, now, plans, std::mem::take(&mut chunk)).await?);
+            entries = 0;
+        }
+        entries += n;
+        chunk.push(d);
     }
-    // IMMEDIATE: this claims (reads, then writes); with several processes on one
-    // database the second waits for the first's commit and then sees the schedule
-    // already advanced.
-    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    if !chunk.is_empty() {
+        fired.extend(claim_and_queue(store, now, plans, chunk).await?);
+    }
+    Ok(fired)
+}
+
+/// Queue rows one firing transaction inserts at most (beyond one run's own): like the
+/// group commit's batch, enough to amortise the commit, small enough to be short.
+const MAX_ENTRIES_PER_TRANSACTION: usize = 2048;
+
+/// Step one: reads the due schedules and the groups they name from the read pool and
+/// plans each run, holding no write lock however many names and groups there are.
+async fn plan_due(
+    store: &SqliteStore,
+    now: DateTime<Utc>,
+    next: NextRunFn,
+    limit: u32,
+) -> StoreResult<Vec<Due>> {
     let rows = sqlx::query(
         "SELECT s.*, a.plan AS plan FROM schedules s JOIN accounts a ON a.id = s.account_id
          WHERE s.next_run_at IS NOT NULL AND s.next_run_at <= ?
          ORDER BY s.next_run_at, s.id LIMIT ?",
     )
-    .bind(now_ms)
+    .bind(millis(now))
     .bind(limit as i64)
-    .fetch_all(&mut *tx)
+    .fetch_all(&store.read)
     .await?;
-    let mut fired = Vec::with_capacity(rows.len());
+    let mut groups: HashMap<(AccountId, InstanceId), Vec<Group>> = HashMap::new();
+    let mut due = Vec::with_capacity(rows.len());
     for row in &rows {
         let account_id: AccountId = row.try_get("account_id")?;
-        let raw_id: String = row.try_get("id")?;
-        let plan: String = row.try_get("plan")?;
         let planned = match schedule_row(row) {
             Ok(schedule) => {
-                let groups = groups_of(&mut tx, account_id, &schedule.spec.instance_id).await?;
-                crate::store::plan::plan_run(account_id, &schedule, &groups)
-                    .map(|run| (schedule, run))
-                    .map_err(|e| corrupt("schedule", e))
+                let key = (account_id, schedule.spec.instance_id.clone());
+                if needs_groups(&schedule) && !groups.contains_key(&key) {
+                    let list = accounts::list_groups(store, account_id, &key.1).await?;
+                    groups.insert(key.clone(), list);
+                }
+                let instance_groups = groups.get(&key).map(Vec::as_slice).unwrap_or_default();
+                plan_run(account_id, &schedule, instance_groups).map(|run| {
+                    let next_run = next(&schedule.spec, now);
+                    (schedule, run, next_run)
+                })
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.to_string()),
         };
-        let (schedule, run) = match planned {
+        due.push(Due {
+            account_id,
+            raw_id: row.try_get("id")?,
+            due_at: row.try_get("next_run_at")?,
+            plan: row.try_get("plan")?,
+            planned,
+        });
+    }
+    Ok(due)
+}
+
+/// Step two, for a chunk of planned runs: one write transaction that claims each (if its
+/// schedule is still due as read), advances the schedule and queues the run under the
+/// plan's caps. Only inserts happen under the lock, their number bounded by the chunk.
+async fn claim_and_queue(
+    store: &SqliteStore,
+    now: DateTime<Utc>,
+    plans: &Plans,
+    due: Vec<Due>,
+) -> StoreResult<Vec<FiredSchedule>> {
+    let now_ms = millis(now);
+    // IMMEDIATE: with several processes on one database the second waits for the first's
+    // commit and then finds the schedule advanced (its claim matches no row).
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    let mut fired = Vec::with_capacity(due.len());
+    for d in due {
+        let (schedule, run, next_run) = match d.planned {
             Ok(planned) => planned,
             Err(e) => {
                 // A row that cannot run (hand-edited) must not block the others.
-                tracing::warn!(schedule = %raw_id, error = %e, "schedule cannot run; disabled");
-                sqlx::query("UPDATE schedules SET next_run_at = NULL WHERE id = ?")
-                    .bind(&raw_id)
-                    .execute(&mut *tx)
-                    .await?;
+                let claimed = sqlx::query(
+                    "UPDATE schedules SET next_run_at = NULL WHERE id = ? AND next_run_at = ?",
+                )
+                .bind(&d.raw_id)
+                .bind(d.due_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if claimed > 0 {
+                    tracing::warn!(schedule = %d.raw_id, error = %e, "schedule cannot run; disabled");
+                }
                 continue;
             }
         };
-        let next_run = next(&schedule.spec, now);
-        sqlx::query("UPDATE schedules SET next_run_at = ?, last_run_at = ? WHERE id = ?")
-            .bind(next_run.map(millis))
-            .bind(now_ms)
-            .bind(schedule.id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let skipped_before: Option<i64> = sqlx::query_scalar(
+            "UPDATE schedules SET next_run_at = ?, last_run_at = ?
+             WHERE id = ? AND next_run_at = ? AND paused_at IS NULL
+             RETURNING skipped_runs",
+        )
+        .bind(next_run.map(millis))
+        .bind(now_ms)
+        .bind(schedule.id.as_str())
+        .bind(d.due_at)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // Fired by another process, deleted, or resumed since the snapshot.
+        let Some(skipped_before) = skipped_before else {
+            continue;
+        };
+        let account_id = d.account_id;
         // Caps count scheduled messages too; the rate limit is for API requests.
-        let limits = plans.get(&plan);
+        let limits = plans.get(&d.plan);
         let periods = limits::periods(now, limits.timezone);
         let (day, month) = read_counters(&mut tx, account_id, &periods).await?;
-        let refusal =
-            limits::check_caps(limits, &periods, day, month, run.entries.len() as u64).err();
-        let mut queued = Vec::new();
-        let mut failed: Vec<(QueueId, NewEntry, String)> = Vec::new();
-        match &refusal {
-            None => {
-                count_messages(&mut tx, account_id, &periods, run.entries.len() as u64).await?;
-                for entry in &run.entries {
-                    queued.push(insert_entry(&mut tx, entry, None, now_ms).await?);
-                }
+        let wanted = run.entries.len() as u64;
+        let mut result = FiredSchedule {
+            account_id,
+            schedule_id: schedule.id.clone(),
+            queued: Vec::new(),
+            failed: Vec::new(),
+            skipped: None,
+            paused: false,
+            next_run_at: next_run,
+        };
+        if let Err(refusal) = limits::check_caps(limits, &periods, day, month, wanted) {
+            // One summary event for the whole run, no row per recipient and no copy of
+            // the content: a capped-out key's schedules cost a row per run, not per
+            // recipient, and stop after `schedule_pause_after` runs.
+            let skipped_runs = (skipped_before.max(0) as u32).saturating_add(1);
+            let pause_after = limits.schedule_pause_after;
+            let reason = refusal.message();
+            result.paused = pause_after > 0 && skipped_runs >= pause_after;
+            if result.paused {
+                let why =
+                    format!("paused after {skipped_runs} runs in a row were skipped: {reason}");
+                sqlx::query(
+                    "UPDATE schedules SET skipped_runs = ?, paused_at = ?, pause_reason = ?,
+                        next_run_at = NULL WHERE id = ?",
+                )
+                .bind(skipped_runs as i64)
+                .bind(now_ms)
+                .bind(&why)
+                .bind(schedule.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                result.next_run_at = None;
+            } else {
+                sqlx::query("UPDATE schedules SET skipped_runs = ? WHERE id = ?")
+                    .bind(skipped_runs as i64)
+                    .bind(schedule.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
             }
-            Some(refusal) => {
-                let reason = refusal.message();
-                for entry in run.entries {
-                    let id = insert_entry(&mut tx, &entry, Some(&reason), now_ms).await?;
-                    failed.push((id, entry, reason.clone()));
-                }
-            }
+            let data = ScheduleEvent {
+                schedule_id: schedule.id.clone(),
+                reason: reason.clone(),
+                recipients: wanted,
+                skipped_runs,
+            };
+            let event = NewEvent {
+                account_id,
+                instance_id: schedule.spec.instance_id.clone(),
+                data: EventData::Unknown {
+                    event: if result.paused {
+                        SCHEDULE_PAUSED_EVENT
+                    } else {
+                        SCHEDULE_SKIPPED_EVENT
+                    }
+                    .into(),
+                    data: serde_json::to_value(&data).expect("event data serialises"),
+                },
+            };
+            insert_event_for(&mut tx, account_id, event).await?;
+            result.skipped = Some(reason);
+            fired.push(result);
+            continue;
         }
+        if skipped_before != 0 {
+            sqlx::query("UPDATE schedules SET skipped_runs = 0 WHERE id = ?")
+                .bind(schedule.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        count_messages(&mut tx, account_id, &periods, wanted).await?;
+        let entries: Vec<&NewEntry> = run.entries.iter().collect();
+        result.queued = insert_queued(&mut tx, &entries, now_ms).await?;
         for (entry, reason) in run.unresolved {
-            let id = insert_entry(&mut tx, &entry, Some(&reason), now_ms).await?;
-            failed.push((id, entry, reason));
-        }
-        let mut failed_ids = Vec::with_capacity(failed.len());
-        for (queue_id, entry, reason) in failed {
+            let queue_id = insert_entry(&mut tx, &entry, Some(&reason), now_ms).await?;
             let event = NewEvent {
                 account_id,
                 instance_id: entry.instance_id.clone(),
@@ -157,15 +345,9 @@ pub(super) async fn fire_due_schedules(
                 }),
             };
             insert_event_for(&mut tx, account_id, event).await?;
-            failed_ids.push(queue_id);
+            result.failed.push(queue_id);
         }
-        fired.push(FiredSchedule {
-            account_id,
-            schedule_id: schedule.id,
-            queued,
-            failed: failed_ids,
-            next_run_at: next_run,
-        });
+        fired.push(result);
     }
     tx.commit().await?;
     Ok(fired)

@@ -1,11 +1,424 @@
-//! Events, webhook subscriptions, fan-out, deliveries and attempts.
+//! Events, webhook subscriptions, fan-out, deliveries and attempts; the fair claim, the
+//! circuit breaker, secret rotation and secrets sealed at rest.
+
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
-use sevenoways_sdk::models::webhooks::{DeliveryAttempt, Event};
+use sevenoways_sdk::models::webhooks::{
+    DeliveryAttempt, Event, WEBHOOKS_INSTANCE, WebhookDisabled,
+};
 use sevenoways_sdk::{DeliveryId, EventId};
 use sqlx::{Row, SqliteConnection};
 
 use super::*;
+use crate::secrets::SecretsKey;
+
+/// The columns [`webhook_row`] reads.
+pub(super) const WEBHOOK_COLUMNS: &str = "id, url, events, created_at, disabled_at, \
+    disabled_reason, failure_streak, paused_until, previous_expires_at";
+
+/// `meta` key of a value sealed with the secrets key, to tell a wrong key at startup.
+const KEY_CHECK: &str = "secrets_key_check";
+const KEY_CHECK_PLAINTEXT: &[u8] = b"sevenoways webhook secrets";
+
+/// Which of a webhook's two secrets; part of what a sealed value is bound to.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Current,
+    Previous,
+}
+
+fn seal_context(webhook_id: &str, slot: Slot) -> String {
+    let slot = match slot {
+        Slot::Current => "secret",
+        Slot::Previous => "previous_secret",
+    };
+    format!("sevenoways webhooks.{slot} {webhook_id}")
+}
+
+impl SqliteStore {
+    /// A secret as its two columns: (`secret` text, `secret_sealed` blob). With a key the
+    /// text is empty and the blob holds it sealed; without, the text holds it.
+    fn seal(
+        &self,
+        webhook_id: &str,
+        slot: Slot,
+        secret: &WebhookSecret,
+    ) -> (String, Option<Vec<u8>>) {
+        match &self.secrets_key {
+            Some(key) => (
+                String::new(),
+                Some(key.seal(secret.expose().as_bytes(), &seal_context(webhook_id, slot))),
+            ),
+            None => (secret.expose().to_owned(), None),
+        }
+    }
+
+    /// Reads back what [`SqliteStore::seal`] wrote; `None` when both columns are empty.
+    fn unseal(
+        &self,
+        webhook_id: &str,
+        slot: Slot,
+        text: Option<String>,
+        sealed: Option<Vec<u8>>,
+    ) -> StoreResult<Option<WebhookSecret>> {
+        let Some(sealed) = sealed else {
+            return Ok(text.map(WebhookSecret::new));
+        };
+        let key = self.secrets_key.as_ref().ok_or_else(|| {
+            StoreError::Secrets(format!(
+                "webhook {webhook_id}: its secret is sealed and {} is not set",
+                sevenoways_sdk::env::SECRETS_KEY
+            ))
+        })?;
+        let plain = key
+            .open(&sealed, &seal_context(webhook_id, slot))
+            .map_err(|_| {
+                StoreError::Secrets(format!(
+                    "webhook {webhook_id}: its sealed secret does not open with {}",
+                    sevenoways_sdk::env::SECRETS_KEY
+                ))
+            })?;
+        String::from_utf8(plain)
+            .map(|s| Some(WebhookSecret::new(s)))
+            .map_err(|_| corrupt("webhook secret", "not UTF-8"))
+    }
+}
+
+/// A webhook's secret columns: id, secret, secret_sealed, previous_secret,
+/// previous_secret_sealed.
+type StoredSecrets = (
+    String,
+    String,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<Vec<u8>>,
+);
+
+/// Checks `key` against the database at startup and seals every secret still stored as
+/// given; refuses to go on when secrets are sealed and `key` is not theirs (or is `None`).
+/// When they were sealed with `previous` instead, they are sealed again with `key`.
+pub(super) async fn prepare_secrets(
+    store: &SqliteStore,
+    key: Option<&SecretsKey>,
+    previous: Option<&SecretsKey>,
+) -> StoreResult<u64> {
+    let var = sevenoways_sdk::env::SECRETS_KEY;
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    let check: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+        .bind(KEY_CHECK)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(key) = key else {
+        let sealed: bool = sqlx::query_scalar(
+            "SELECT EXISTS(SELECT 1 FROM webhooks WHERE secret_sealed IS NOT NULL
+                OR previous_secret_sealed IS NOT NULL)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if check.is_some() || sealed {
+            return Err(StoreError::Secrets(format!(
+                "the webhook secrets in this database are sealed: start the server with {var} \
+                 set to the key they were sealed with"
+            )));
+        }
+        return Ok(0);
+    };
+    let opens = |k: &SecretsKey, check: &[u8]| {
+        k.open(check, KEY_CHECK).ok().as_deref() == Some(KEY_CHECK_PLAINTEXT)
+    };
+    let mut sealed = 0;
+    match check {
+        Some(check) if opens(key, &check) => {}
+        Some(check) => match previous.filter(|old| opens(old, &check)) {
+            Some(old) => sealed += reseal(&mut tx, old, key).await?,
+            None => {
+                return Err(StoreError::Secrets(format!(
+                    "{var} is not the key the webhook secrets in this database were sealed \
+                     with: start with that key (to change keys, set it as {} and the new \
+                     one as {var})",
+                    sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
+                )));
+            }
+        },
+        None => {
+            sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?)")
+                .bind(KEY_CHECK)
+                .bind(key.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK))
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    // Rows written before the key was configured: seal them now, in this transaction,
+    // zeroing what the plaintext leaves behind in the file (then checkpointed below).
+    sqlx::query("PRAGMA secure_delete = ON")
+        .execute(&mut *tx)
+        .await?;
+    let plain: Vec<StoredSecrets> = sqlx::query_as(
+        "SELECT id, secret, secret_sealed, previous_secret, previous_secret_sealed FROM webhooks
+             WHERE secret_sealed IS NULL
+                OR (previous_secret IS NOT NULL AND previous_secret_sealed IS NULL)",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, secret, secret_sealed, previous, previous_sealed) in plain {
+        let current = match secret_sealed {
+            Some(blob) => blob,
+            None => key.seal(secret.as_bytes(), &seal_context(&id, Slot::Current)),
+        };
+        let previous = match (previous_sealed, previous) {
+            (Some(blob), _) => Some(blob),
+            (None, Some(p)) => Some(key.seal(p.as_bytes(), &seal_context(&id, Slot::Previous))),
+            (None, None) => None,
+        };
+        sqlx::query(
+            "UPDATE webhooks SET secret = '', secret_sealed = ?, previous_secret = NULL,
+                previous_secret_sealed = ? WHERE id = ?",
+        )
+        .bind(current)
+        .bind(previous)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        sealed += 1;
+    }
+    tx.commit().await?;
+    if sealed > 0 {
+        // Out of the write-ahead log too, so no copy of a plaintext page stays behind.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&store.write)
+            .await?;
+    }
+    sqlx::query("PRAGMA secure_delete = OFF")
+        .execute(&store.write)
+        .await?;
+    Ok(sealed)
+}
+
+/// A webhook's sealed columns: id, secret_sealed, previous_secret_sealed.
+type SealedSecrets = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Seals every sealed secret (and the key check) again: opened with `old`, sealed with
+/// `new`. Returns the webhooks changed.
+async fn reseal(
+    conn: &mut SqliteConnection,
+    old: &SecretsKey,
+    new: &SecretsKey,
+) -> StoreResult<u64> {
+    let rows: Vec<SealedSecrets> = sqlx::query_as(
+        "SELECT id, secret_sealed, previous_secret_sealed FROM webhooks
+         WHERE secret_sealed IS NOT NULL OR previous_secret_sealed IS NOT NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let again = |blob: Option<Vec<u8>>, id: &str, slot: Slot| -> StoreResult<Option<Vec<u8>>> {
+        let Some(blob) = blob else { return Ok(None) };
+        let context = seal_context(id, slot);
+        let plain = old.open(&blob, &context).map_err(|_| {
+            StoreError::Secrets(format!(
+                "webhook {id}: its sealed secret does not open with {}",
+                sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
+            ))
+        })?;
+        Ok(Some(new.seal(&plain, &context)))
+    };
+    for (id, current, previous) in &rows {
+        sqlx::query(
+            "UPDATE webhooks SET secret_sealed = ?, previous_secret_sealed = ? WHERE id = ?",
+        )
+        .bind(again(current.clone(), id, Slot::Current)?)
+        .bind(again(previous.clone(), id, Slot::Previous)?)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("UPDATE meta SET value = ? WHERE key = ?")
+        .bind(new.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK))
+        .bind(KEY_CHECK)
+        .execute(&mut *conn)
+        .await?;
+    Ok(rows.len() as u64)
+}
+
+pub(super) async fn create_webhook(
+    store: &SqliteStore,
+    account: AccountId,
+    webhook: &Webhook,
+    secret: &WebhookSecret,
+    max: u32,
+) -> StoreResult<()> {
+    let (text, sealed) = store.seal(webhook.id.as_str(), Slot::Current, secret);
+    // IMMEDIATE: the quota is counted and the row inserted under one write lock, so
+    // concurrent creates cannot both see room for one more.
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    check_quota(&mut tx, Resource::Webhooks, max, account, None).await?;
+    sqlx::query(
+        "INSERT INTO webhooks (id, account_id, url, events, secret, secret_sealed, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(webhook.id.as_str())
+    .bind(account)
+    .bind(&webhook.url)
+    .bind(serde_json::to_string(&webhook.events).expect("strings serialise"))
+    .bind(text)
+    .bind(sealed)
+    .bind(millis(webhook.created_at))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn rotate_webhook_secret(
+    store: &SqliteStore,
+    account: AccountId,
+    id: &WebhookId,
+    secret: &WebhookSecret,
+    previous_expires_at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT secret, secret_sealed FROM webhooks WHERE account_id = ? AND id = ?",
+    )
+    .bind(account)
+    .bind(id.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((text, sealed)) = row else {
+        return Ok(false);
+    };
+    let current = store
+        .unseal(id.as_str(), Slot::Current, Some(text), sealed)?
+        .ok_or_else(|| corrupt("webhook secret", "missing"))?;
+    let (previous_text, previous_sealed) = store.seal(id.as_str(), Slot::Previous, &current);
+    let (text, sealed) = store.seal(id.as_str(), Slot::Current, secret);
+    sqlx::query(
+        "UPDATE webhooks SET secret = ?, secret_sealed = ?, previous_secret = ?,
+            previous_secret_sealed = ?, previous_expires_at = ? WHERE id = ?",
+    )
+    .bind(text)
+    .bind(sealed)
+    .bind(Some(previous_text).filter(|_| previous_sealed.is_none()))
+    .bind(previous_sealed)
+    .bind(millis(previous_expires_at))
+    .bind(id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub(super) async fn enable_webhook(
+    store: &SqliteStore,
+    account: AccountId,
+    id: &WebhookId,
+    now: DateTime<Utc>,
+    give_up_at: DateTime<Utc>,
+) -> StoreResult<Option<Webhook>> {
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    let enabled = sqlx::query(
+        "UPDATE webhooks SET disabled_at = NULL, disabled_reason = NULL, failure_streak = 0,
+            failing_since = NULL, paused_until = NULL WHERE account_id = ? AND id = ?",
+    )
+    .bind(account)
+    .bind(id.as_str())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if enabled == 0 {
+        return Ok(None);
+    }
+    sqlx::query(
+        "UPDATE webhook_deliveries SET next_attempt_at = ?, give_up_at = MAX(give_up_at, ?),
+            updated_at = ? WHERE webhook_id = ? AND status = 'pending'",
+    )
+    .bind(millis(now))
+    .bind(millis(give_up_at))
+    .bind(millis(now))
+    .bind(id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?"
+    ))
+    .bind(id.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    let webhook = webhook_row(&row)?;
+    tx.commit().await?;
+    Ok(Some(webhook))
+}
+
+/// Whether the account has this subscription, and whether it is disabled.
+async fn webhook_state(
+    conn: &mut SqliteConnection,
+    account: AccountId,
+    id: &WebhookId,
+) -> StoreResult<Option<WebhookAction>> {
+    let disabled: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT disabled_at FROM webhooks WHERE account_id = ? AND id = ?")
+            .bind(account)
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(disabled.map(|d| {
+        if d.is_some() {
+            WebhookAction::Disabled
+        } else {
+            WebhookAction::Done
+        }
+    }))
+}
+
+/// A manual send is the next probe: an open breaker's rest ends now.
+async fn end_rest(conn: &mut SqliteConnection, id: &WebhookId) -> StoreResult<()> {
+    sqlx::query("UPDATE webhooks SET paused_until = NULL WHERE id = ?")
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn take_manual_call(
+    store: &SqliteStore,
+    account: AccountId,
+    now: DateTime<Utc>,
+    per_minute: u32,
+) -> StoreResult<Result<(), std::time::Duration>> {
+    if per_minute == 0 {
+        return Ok(Ok(()));
+    }
+    let now_ms = millis(now);
+    let window_start = now_ms - 60_000;
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    let recent: Vec<i64> = sqlx::query_scalar(
+        "SELECT at FROM webhook_manual_calls WHERE account_id = ? AND at > ? ORDER BY at DESC LIMIT ?",
+    )
+    .bind(account)
+    .bind(window_start)
+    .bind(per_minute as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    if recent.len() >= per_minute as usize {
+        // Allowed again once the oldest of the last `per_minute` calls leaves the window.
+        let oldest = recent.last().copied().unwrap_or(now_ms);
+        let wait = (oldest + 60_000 - now_ms).max(1) as u64;
+        return Ok(Err(std::time::Duration::from_millis(wait)));
+    }
+    sqlx::query("INSERT INTO webhook_manual_calls (account_id, at) VALUES (?, ?)")
+        .bind(account)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+    // The table holds at most a minute of calls per account.
+    sqlx::query("DELETE FROM webhook_manual_calls WHERE account_id = ? AND at <= ?")
+        .bind(account)
+        .bind(window_start)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Ok(()))
+}
 
 pub(super) async fn delete_webhook(
     store: &SqliteStore,
@@ -44,16 +457,11 @@ pub(super) async fn queue_test_event(
     event: NewEvent,
     now: DateTime<Utc>,
     give_up_at: DateTime<Utc>,
-) -> StoreResult<bool> {
+) -> StoreResult<WebhookAction> {
     let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
-    let exists: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM webhooks WHERE account_id = ? AND id = ?")
-            .bind(account)
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-    if exists.is_none() {
-        return Ok(false);
+    match webhook_state(&mut tx, account, id).await? {
+        Some(WebhookAction::Done) => {}
+        other => return Ok(other.unwrap_or(WebhookAction::NotFound)),
     }
     let event_id = insert_event_for(&mut tx, account, event).await?;
     // Already fanned out: to this subscription only.
@@ -70,8 +478,9 @@ pub(super) async fn queue_test_event(
         give_up_at,
     )
     .await?;
+    end_rest(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(WebhookAction::Done)
 }
 
 pub(super) async fn dispatch_events(
@@ -96,33 +505,31 @@ pub(super) async fn dispatch_events(
     let Some(last_seq) = events.last().map(|e| e.1) else {
         return Ok(0);
     };
-    let mut hooks: std::collections::HashMap<AccountId, Vec<Webhook>> = Default::default();
+    // Each account's subscriptions that take deliveries: (id, event filter).
+    let mut hooks: HashMap<AccountId, Vec<(String, Vec<String>)>> = Default::default();
     let mut created = 0;
     for (event_id, _, account, event_type) in &events {
         if !hooks.contains_key(account) {
-            let rows = sqlx::query(
-                "SELECT id, url, events, created_at FROM webhooks WHERE account_id = ? ORDER BY created_at, id",
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT id, events FROM webhooks WHERE account_id = ? AND disabled_at IS NULL
+                 ORDER BY created_at, id",
             )
             .bind(account)
             .fetch_all(&mut *tx)
             .await?;
             let list = rows
-                .iter()
-                .map(webhook_row)
+                .into_iter()
+                .map(|(id, events)| {
+                    serde_json::from_str(&events)
+                        .map(|events| (id, events))
+                        .map_err(|e| corrupt("webhook events", e))
+                })
                 .collect::<StoreResult<Vec<_>>>()?;
             hooks.insert(*account, list);
         }
-        for hook in &hooks[account] {
-            if hook.events.is_empty() || hook.events.iter().any(|e| e == event_type) {
-                insert_delivery(
-                    &mut tx,
-                    hook.id.as_str(),
-                    *account,
-                    event_id,
-                    now,
-                    give_up_at,
-                )
-                .await?;
+        for (hook, filter) in &hooks[account] {
+            if filter.is_empty() || filter.iter().any(|e| e == event_type) {
+                insert_delivery(&mut tx, hook, *account, event_id, now, give_up_at).await?;
                 created += 1;
             }
         }
@@ -135,49 +542,180 @@ pub(super) async fn dispatch_events(
     Ok(created)
 }
 
+/// A webhook with due deliveries, as the fair claim sees it.
+#[derive(Debug)]
+struct Candidate {
+    account: AccountId,
+    /// When it was last served (Unix ms): the one served longest ago goes first.
+    last_claimed_at: i64,
+    /// Its oldest due deliveries, as many as it has room for in flight.
+    due: VecDeque<String>,
+}
+
+/// Picks up to `total` deliveries round-robin: one per account in turn (the account
+/// served longest ago first), and within an account one per webhook in turn, each account
+/// up to its room in `account_room`. Each candidate's `due` is already cut to its own room.
+fn fair_pick(
+    candidates: Vec<(String, Candidate)>,
+    account_room: &HashMap<AccountId, u32>,
+    total: usize,
+) -> Vec<String> {
+    let mut accounts: Vec<(AccountId, i64, VecDeque<Candidate>)> = Vec::new();
+    let mut sorted = candidates;
+    sorted.sort_by(|a, b| (a.1.last_claimed_at, &a.0).cmp(&(b.1.last_claimed_at, &b.0)));
+    for (_, c) in sorted {
+        match accounts.iter_mut().find(|(a, _, _)| *a == c.account) {
+            Some((_, last, queue)) => {
+                *last = (*last).max(c.last_claimed_at);
+                queue.push_back(c);
+            }
+            None => accounts.push((c.account, c.last_claimed_at, VecDeque::from([c]))),
+        }
+    }
+    accounts.sort_by_key(|(account, last, _)| (*last, account.0));
+    let mut room: Vec<u32> = accounts
+        .iter()
+        .map(|(a, _, _)| account_room.get(a).copied().unwrap_or(0))
+        .collect();
+    let mut picked = Vec::with_capacity(total);
+    loop {
+        let mut progress = false;
+        for ((_, _, webhooks), room) in accounts.iter_mut().zip(room.iter_mut()) {
+            if picked.len() == total {
+                return picked;
+            }
+            if *room == 0 {
+                continue;
+            }
+            // The account's next webhook in turn that still has something due.
+            while let Some(mut webhook) = webhooks.pop_front() {
+                if let Some(id) = webhook.due.pop_front() {
+                    picked.push(id);
+                    *room -= 1;
+                    progress = true;
+                    if !webhook.due.is_empty() {
+                        webhooks.push_back(webhook);
+                    }
+                    break;
+                }
+            }
+        }
+        if !progress || picked.len() == total {
+            return picked;
+        }
+    }
+}
+
 pub(super) async fn claim_deliveries(
     store: &SqliteStore,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
-    limit: u32,
+    limits: ClaimLimits,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    let now_ms = millis(now);
-    let any: bool = sqlx::query_scalar(
-        "SELECT EXISTS(SELECT 1 FROM webhook_deliveries WHERE status = 'pending'
-            AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?))",
-    )
-    .bind(now_ms)
-    .bind(now_ms)
-    .fetch_one(&store.read)
-    .await?;
-    if !any {
+    if limits.total == 0 {
         return Ok(Vec::new());
     }
-    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
-    let rows = sqlx::query(
-        "UPDATE webhook_deliveries SET lease_until = ?, attempts = attempts + 1, updated_at = ?
-         WHERE id IN (
-            SELECT id FROM webhook_deliveries
-            WHERE status = 'pending' AND next_attempt_at <= ?
-              AND (lease_until IS NULL OR lease_until < ?)
-            ORDER BY next_attempt_at, created_at LIMIT ?)
-         RETURNING id, webhook_id, event_id, attempts, give_up_at",
+    let now_ms = millis(now);
+    // What to claim is decided on a read connection, so the writer is held only for the
+    // claim itself; each row is claimed only if it is still free then.
+    let mut conn = store.read.acquire().await?;
+    let endpoints: Vec<(String, AccountId, i64, i64)> = sqlx::query_as(
+        "SELECT w.id, w.account_id, w.last_claimed_at, w.failure_streak FROM webhooks w
+         WHERE w.disabled_at IS NULL AND (w.paused_until IS NULL OR w.paused_until <= ?1)
+           AND EXISTS (SELECT 1 FROM webhook_deliveries d
+                WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= ?1
+                  AND (d.lease_until IS NULL OR d.lease_until < ?1))",
     )
-    .bind(millis(lease_until))
     .bind(now_ms)
-    .bind(now_ms)
-    .bind(now_ms)
-    .bind(limit as i64)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    let mut claimed = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let id: String = row.try_get("id")?;
+    if endpoints.is_empty() {
+        return Ok(Vec::new());
+    }
+    let leased: Vec<(String, AccountId, i64)> = sqlx::query_as(
+        "SELECT webhook_id, account_id, COUNT(*) FROM webhook_deliveries
+         WHERE lease_until >= ? AND status = 'pending' GROUP BY webhook_id, account_id",
+    )
+    .bind(now_ms)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut endpoint_busy: HashMap<&str, u32> = HashMap::new();
+    let mut account_busy: HashMap<AccountId, u32> = HashMap::new();
+    for (webhook, account, n) in &leased {
+        endpoint_busy.insert(webhook.as_str(), *n as u32);
+        *account_busy.entry(*account).or_insert(0) += *n as u32;
+    }
+    let account_room: HashMap<AccountId, u32> = endpoints
+        .iter()
+        .map(|(_, account, _, _)| {
+            let busy = account_busy.get(account).copied().unwrap_or(0);
+            (*account, limits.per_account.saturating_sub(busy))
+        })
+        .collect();
+    let mut candidates = Vec::with_capacity(endpoints.len());
+    for (id, account, last_claimed_at, streak) in &endpoints {
+        let cap = if *streak >= i64::from(limits.half_open_after.max(1)) {
+            1
+        } else {
+            limits.per_endpoint
+        };
+        let room = cap
+            .saturating_sub(endpoint_busy.get(id.as_str()).copied().unwrap_or(0))
+            .min(limits.total)
+            .min(account_room.get(account).copied().unwrap_or(0));
+        if room == 0 {
+            continue;
+        }
+        let due: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM webhook_deliveries
+             WHERE webhook_id = ?1 AND status = 'pending' AND next_attempt_at <= ?2
+               AND (lease_until IS NULL OR lease_until < ?2)
+             ORDER BY next_attempt_at, created_at LIMIT ?3",
+        )
+        .bind(id)
+        .bind(now_ms)
+        .bind(room as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+        candidates.push((
+            id.clone(),
+            Candidate {
+                account: *account,
+                last_claimed_at: *last_claimed_at,
+                due: due.into(),
+            },
+        ));
+    }
+    drop(conn);
+    let picked = fair_pick(candidates, &account_room, limits.total as usize);
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let lease = millis(lease_until);
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    let mut claimed = Vec::with_capacity(picked.len());
+    let mut served: Vec<String> = Vec::new();
+    for id in &picked {
+        let row = sqlx::query(
+            "UPDATE webhook_deliveries SET lease_until = ?1, attempts = attempts + 1, updated_at = ?2
+             WHERE id = ?3 AND status = 'pending' AND next_attempt_at <= ?2
+               AND (lease_until IS NULL OR lease_until < ?2)
+             RETURNING webhook_id, account_id, event_id, attempts, give_up_at",
+        )
+        .bind(lease)
+        .bind(now_ms)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // Another process claimed it in the meantime.
+        let Some(row) = row else { continue };
         let webhook_id: String = row.try_get("webhook_id")?;
         let event_id: String = row.try_get("event_id")?;
         let target = sqlx::query(
-            "SELECT w.url, w.secret, e.payload, e.event_type FROM webhooks w, events e
-             WHERE w.id = ? AND e.id = ?",
+            "SELECT w.url, w.secret, w.secret_sealed, w.previous_secret, w.previous_secret_sealed,
+                    w.previous_expires_at, e.payload, e.event_type
+             FROM webhooks w, events e WHERE w.id = ? AND e.id = ?",
         )
         .bind(&webhook_id)
         .bind(&event_id)
@@ -186,35 +724,101 @@ pub(super) async fn claim_deliveries(
         let Some(target) = target else {
             // The subscription went away between the fan-out and now.
             sqlx::query("UPDATE webhook_deliveries SET status = 'failed', lease_until = NULL, last_error = 'webhook deleted' WHERE id = ?")
-                .bind(&id)
+                .bind(id)
                 .execute(&mut *tx)
                 .await?;
             continue;
         };
+        let secrets = store.unseal(
+            &webhook_id,
+            Slot::Current,
+            target.try_get("secret")?,
+            target.try_get("secret_sealed")?,
+        );
+        let previous = match target.try_get::<Option<i64>, _>("previous_expires_at")? {
+            Some(until) if until > now_ms => store.unseal(
+                &webhook_id,
+                Slot::Previous,
+                target.try_get("previous_secret")?,
+                target.try_get("previous_secret_sealed")?,
+            ),
+            _ => Ok(None),
+        };
+        let (secret, previous_secret) = match (secrets, previous) {
+            (Ok(Some(secret)), Ok(previous)) => (secret, previous),
+            (Err(e), _) | (_, Err(e)) => {
+                // Never sign with a secret that cannot be read: the lease runs out and the
+                // delivery is tried again then (after the operator fixes the key).
+                tracing::error!(delivery = %id, webhook = %webhook_id, error = %e, "cannot read a webhook secret");
+                continue;
+            }
+            (Ok(None), _) => return Err(corrupt("webhook secret", "missing")),
+        };
+        if !served.contains(&webhook_id) {
+            served.push(webhook_id.clone());
+        }
         claimed.push(ClaimedDelivery {
-            id: DeliveryId::new(&id).map_err(|e| corrupt("delivery id", e))?,
+            id: DeliveryId::new(id).map_err(|e| corrupt("delivery id", e))?,
             webhook_id: WebhookId::new(&webhook_id).map_err(|e| corrupt("webhook id", e))?,
+            account_id: row.try_get("account_id")?,
             url: target.try_get("url")?,
-            secret: WebhookSecret::new(target.try_get::<String, _>("secret")?),
+            secret,
+            previous_secret,
             event_id: EventId::new(&event_id).map_err(|e| corrupt("event id", e))?,
             event_type: target.try_get("event_type")?,
             payload: target.try_get("payload")?,
             attempt: row.try_get::<i64, _>("attempts")? as u32,
             give_up_at: from_millis(row.try_get("give_up_at")?),
+            lease,
         });
+    }
+    for webhook in &served {
+        sqlx::query("UPDATE webhooks SET last_claimed_at = ? WHERE id = ?")
+            .bind(now_ms)
+            .bind(webhook)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(claimed)
 }
 
-pub(super) async fn record_attempt(store: &SqliteStore, record: &AttemptRecord) -> StoreResult<()> {
-    let now = millis(Utc::now());
+pub(super) async fn record_attempt(
+    store: &SqliteStore,
+    record: &AttemptRecord,
+    now: DateTime<Utc>,
+    breaker: &BreakerPolicy,
+) -> StoreResult<Recorded> {
+    let now_ms = millis(now);
     let (status, next) = match record.outcome {
         AttemptOutcome::Succeeded => ("succeeded", None),
         AttemptOutcome::RetryAt(at) => ("pending", Some(millis(at))),
         AttemptOutcome::GaveUp => ("failed", None),
     };
-    let mut tx = store.write.begin().await?;
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    // Fenced by the lease, as the queue's mark_sent is: a worker whose lease ran out (and
+    // whose delivery another worker took over) records nothing.
+    let row = sqlx::query(
+        "UPDATE webhook_deliveries SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at),
+                lease_until = NULL, response_code = ?, latency_ms = ?, last_error = ?, updated_at = ?
+         WHERE id = ? AND status = 'pending' AND lease_until = ?
+         RETURNING webhook_id, account_id",
+    )
+    .bind(status)
+    .bind(next)
+    .bind(record.response_code.map(i64::from))
+    .bind(record.latency_ms as i64)
+    .bind(&record.error)
+    .bind(now_ms)
+    .bind(record.delivery_id.as_str())
+    .bind(record.lease)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(Recorded::Stale);
+    };
+    let webhook_id: String = row.try_get("webhook_id")?;
+    let account: AccountId = row.try_get("account_id")?;
     sqlx::query(
         "INSERT OR REPLACE INTO webhook_attempts (delivery_id, attempt, started_at, response_code, latency_ms, error)
          VALUES (?, ?, ?, ?, ?, ?)",
@@ -227,20 +831,109 @@ pub(super) async fn record_attempt(store: &SqliteStore, record: &AttemptRecord) 
     .bind(&record.error)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "UPDATE webhook_deliveries SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at),
-                lease_until = NULL, response_code = ?, latency_ms = ?, last_error = ?, updated_at = ?
-         WHERE id = ?",
+    let recorded = if record.outcome == AttemptOutcome::Succeeded {
+        sqlx::query(
+            "UPDATE webhooks SET failure_streak = 0, failing_since = NULL, paused_until = NULL
+             WHERE id = ?",
+        )
+        .bind(&webhook_id)
+        .execute(&mut *tx)
+        .await?;
+        Recorded::Recorded
+    } else {
+        count_failure(&mut tx, &webhook_id, account, record, now_ms, breaker).await?
+    };
+    tx.commit().await?;
+    Ok(recorded)
+}
+
+/// One more failure in a row for the webhook: the breaker rests it once the streak is
+/// long enough, and a streak long in both count and time disables it.
+async fn count_failure(
+    conn: &mut SqliteConnection,
+    webhook_id: &str,
+    account: AccountId,
+    record: &AttemptRecord,
+    now_ms: i64,
+    breaker: &BreakerPolicy,
+) -> StoreResult<Recorded> {
+    let row: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT failure_streak, failing_since, disabled_at FROM webhooks WHERE id = ?",
     )
-    .bind(status)
-    .bind(next)
-    .bind(record.response_code.map(i64::from))
-    .bind(record.latency_ms as i64)
-    .bind(&record.error)
-    .bind(now)
-    .bind(record.delivery_id.as_str())
-    .execute(&mut *tx)
+    .bind(webhook_id)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some((streak, failing_since, disabled_at)) = row else {
+        return Ok(Recorded::Recorded);
+    };
+    let streak = streak.max(0) as u32 + 1;
+    let since = failing_since.unwrap_or_else(|| millis(record.started_at));
+    let paused_until = (streak >= breaker.open_after.max(1)).then(|| {
+        let doublings = (streak - breaker.open_after.max(1)).min(32);
+        let pause = breaker
+            .base_pause_ms
+            .max(1)
+            .saturating_mul(1i64 << doublings)
+            .min(breaker.max_pause_ms.max(1));
+        now_ms.saturating_add(pause)
+    });
+    let disable = disabled_at.is_none()
+        && breaker.disable_after_failures > 0
+        && streak >= breaker.disable_after_failures
+        && now_ms - since >= breaker.disable_after_ms;
+    sqlx::query(
+        "UPDATE webhooks SET failure_streak = ?, failing_since = ?, paused_until = ? WHERE id = ?",
+    )
+    .bind(streak as i64)
+    .bind(since)
+    .bind(paused_until)
+    .bind(webhook_id)
+    .execute(&mut *conn)
+    .await?;
+    if !disable {
+        return Ok(Recorded::Recorded);
+    }
+    let failing_since = from_millis(since);
+    let reason = format!(
+        "disabled after {streak} failed attempts in a row since {}; the last: {}",
+        failing_since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        record.error.as_deref().unwrap_or("failed")
+    );
+    sqlx::query("UPDATE webhooks SET disabled_at = ?, disabled_reason = ? WHERE id = ?")
+        .bind(now_ms)
+        .bind(&reason)
+        .bind(webhook_id)
+        .execute(&mut *conn)
+        .await?;
+    let event = NewEvent {
+        account_id: account,
+        instance_id: InstanceId::new(WEBHOOKS_INSTANCE).expect("a valid instance id"),
+        data: EventData::WebhookDisabled(WebhookDisabled {
+            webhook_id: WebhookId::new(webhook_id).map_err(|e| corrupt("webhook id", e))?,
+            reason,
+            failure_streak: streak,
+            failing_since,
+        }),
+    };
+    insert_event_for(conn, account, event).await?;
+    Ok(Recorded::Disabled)
+}
+
+pub(super) async fn release_deliveries(
+    store: &SqliteStore,
+    claims: &[(DeliveryId, i64)],
+) -> StoreResult<()> {
+    let mut tx = store.write.begin().await?;
+    for (id, lease) in claims {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET lease_until = NULL, attempts = MAX(attempts - 1, 0)
+             WHERE id = ? AND status = 'pending' AND lease_until = ?",
+        )
+        .bind(id.as_str())
+        .bind(lease)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -249,8 +942,8 @@ pub(super) async fn list_deliveries(
     store: &SqliteStore,
     account: AccountId,
     id: &WebhookId,
-    limit: u32,
-) -> StoreResult<Option<Vec<Delivery>>> {
+    page: &PageRequest,
+) -> StoreResult<Option<Page<Delivery>>> {
     let mut conn = store.read.acquire().await?;
     let exists: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM webhooks WHERE account_id = ? AND id = ?")
@@ -261,19 +954,35 @@ pub(super) async fn list_deliveries(
     if exists.is_none() {
         return Ok(None);
     }
-    sqlx::query(
-        "SELECT d.*, e.event_type FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
-         WHERE d.account_id = ? AND d.webhook_id = ?
+    // Newest first: the next page holds what was created before the last one shown.
+    let (t, seq) = match page.after {
+        Some(After::Newest(t, seq)) => (t, seq),
+        _ => (i64::MAX, i64::MAX),
+    };
+    let rows = sqlx::query(
+        "SELECT d.*, d.rowid AS seq, e.event_type FROM webhook_deliveries d
+         JOIN events e ON e.id = d.event_id
+         WHERE d.account_id = ? AND d.webhook_id = ? AND (d.created_at, d.rowid) < (?, ?)
          ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?",
     )
     .bind(account)
     .bind(id.as_str())
-    .bind(limit as i64)
+    .bind(t)
+    .bind(seq)
+    .bind(page.fetch())
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(delivery_row)
-    .collect::<StoreResult<Vec<_>>>()
+    .await?;
+    Page::from_rows(
+        page,
+        rows,
+        |r| {
+            After::Newest(
+                r.try_get("created_at").unwrap_or_default(),
+                r.try_get("seq").unwrap_or_default(),
+            )
+        },
+        |r| delivery_row(&r),
+    )
     .map(Some)
 }
 
@@ -323,8 +1032,13 @@ pub(super) async fn redeliver(
     delivery_id: &DeliveryId,
     now: DateTime<Utc>,
     give_up_at: DateTime<Utc>,
-) -> StoreResult<bool> {
-    Ok(sqlx::query(
+) -> StoreResult<WebhookAction> {
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    match webhook_state(&mut tx, account, id).await? {
+        Some(WebhookAction::Done) => {}
+        other => return Ok(other.unwrap_or(WebhookAction::NotFound)),
+    }
+    let updated = sqlx::query(
         "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, give_up_at = ?, updated_at = ?
          WHERE account_id = ? AND webhook_id = ? AND id = ?",
     )
@@ -334,10 +1048,15 @@ pub(super) async fn redeliver(
     .bind(account)
     .bind(id.as_str())
     .bind(delivery_id.as_str())
-    .execute(&store.write)
+    .execute(&mut *tx)
     .await?
-    .rows_affected()
-        > 0)
+    .rows_affected();
+    if updated == 0 {
+        return Ok(WebhookAction::NotFound);
+    }
+    end_rest(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(WebhookAction::Done)
 }
 
 /// A pending delivery of an event to a subscription, due now.
@@ -367,13 +1086,24 @@ async fn insert_delivery(
     Ok(())
 }
 
+/// A subscription from the [`WEBHOOK_COLUMNS`]. A rest or a previous secret that has
+/// ended is not shown.
 pub(super) fn webhook_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Webhook> {
+    let now = millis(Utc::now());
+    let future = |ms: Option<i64>| ms.filter(|&t| t > now).map(from_millis);
+    let disabled_at = opt_time(row.try_get("disabled_at")?);
     Ok(Webhook {
         id: WebhookId::new(row.try_get::<&str, _>("id")?).map_err(|e| corrupt("webhook id", e))?,
         url: row.try_get("url")?,
         events: serde_json::from_str(row.try_get::<&str, _>("events")?)
             .map_err(|e| corrupt("webhook events", e))?,
         created_at: from_millis(row.try_get("created_at")?),
+        disabled: disabled_at.is_some(),
+        disabled_reason: row.try_get("disabled_reason")?,
+        disabled_at,
+        failure_streak: row.try_get::<i64, _>("failure_streak")?.max(0) as u32,
+        paused_until: future(row.try_get("paused_until")?),
+        previous_secret_expires_at: future(row.try_get("previous_expires_at")?),
     })
 }
 
