@@ -499,7 +499,7 @@ use crate::models::channels::{
 use crate::models::communities::{
     SendDocumentToCommunityRequest, SendImageToCommunityRequest, SendToCommunityRequest,
 };
-use crate::models::groups::ListGroups;
+use crate::models::groups::{ListGroups, RefreshGroups};
 use crate::models::instances::{CreateInstanceRequest, DeleteInstance, GetQr, ListInstances};
 use crate::models::messages::{
     SendDocumentRequest, SendImageRequest, SendNumberDocumentRequest, SendNumberImageRequest,
@@ -524,6 +524,7 @@ operations! {
     DeleteInstance: "instances", "Delete an instance";
     GetQr: "instances", "The pairing QR code: an HTML page in a browser (with ?token= from qrUrl); ?format=png|svg|json for programs";
     ListGroups: "groups", "List the groups of a number";
+    RefreshGroups: "groups", "Read the number's groups from its engine again, and list them";
 
     SendRequest: "messages", "Send text to groups (groupIds, groups by name, or sendAll)";
     SendImageRequest: "messages", "Send an image to groups";
@@ -584,7 +585,7 @@ mod tests {
             );
             assert!(op.route.starts_with("/api/"), "{}", op.route);
         }
-        assert_eq!(OPERATIONS.len(), 40);
+        assert_eq!(OPERATIONS.len(), 41);
     }
 
     /// The document's examples (the published documentation's bodies) are requests the
@@ -619,7 +620,7 @@ mod tests {
         ] {
             assert!(seen.0.iter().any(|n| n == name), "{name} has no example");
         }
-        assert_eq!(seen.0.len(), 22);
+        assert_eq!(seen.0.len(), 24);
     }
 
     #[test]

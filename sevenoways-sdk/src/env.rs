@@ -28,3 +28,12 @@ pub const SECRETS_KEY: &str = "SEVENOWAYS_SECRETS_KEY";
 /// The sealing key being replaced: secrets sealed with it are sealed again with
 /// [`SECRETS_KEY`] when the server starts. Unset it once that has happened.
 pub const SECRETS_KEY_PREVIOUS: &str = "SEVENOWAYS_SECRETS_KEY_PREVIOUS";
+
+/// WAHA's API key, sent as `X-Api-Key` (`[engines.waha] api_key`).
+pub const WAHA_API_KEY: &str = "SEVENOWAYS_WAHA_API_KEY";
+/// Meta's Cloud API access token (`[engines.meta] access_token`).
+pub const META_ACCESS_TOKEN: &str = "SEVENOWAYS_META_ACCESS_TOKEN";
+/// The Meta app's secret, which signs its webhooks (`[engines.meta] app_secret`).
+pub const META_APP_SECRET: &str = "SEVENOWAYS_META_APP_SECRET";
+/// The token Meta's webhook handshake must present (`[engines.meta] verify_token`).
+pub const META_VERIFY_TOKEN: &str = "SEVENOWAYS_META_VERIFY_TOKEN";

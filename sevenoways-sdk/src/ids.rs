@@ -210,6 +210,34 @@ impl InstanceId {
     }
 }
 
+/// A Meta WhatsApp Cloud API phone number id (`106540352242922`): the number's id in Meta
+/// Business Manager, not the phone number itself. Digits only, at most 32.
+///
+/// ```
+/// use sevenoways_sdk::PhoneNumberId;
+/// assert!(PhoneNumberId::new("106540352242922").is_ok());
+/// assert!(PhoneNumberId::new("+1 555 0100").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct PhoneNumberId(String);
+string_newtype!(
+    PhoneNumberId,
+    field = "phoneNumberId",
+    [trim],
+    pattern = "^[0-9]{1,32}$"
+);
+impl PhoneNumberId {
+    fn parse(s: &str) -> Result<String, String> {
+        if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "expected the number's phone number id from Meta Business Manager (digits only, \
+                 e.g. \"106540352242922\"), got {s:?}"
+            ));
+        }
+        Ok(s.to_owned())
+    }
+}
+
 /// A WhatsApp group id, `120363…@g.us`. Stable when the group is renamed.
 ///
 /// ```

@@ -84,8 +84,8 @@ pub use error::{Error, Result};
 
 pub use endpoint::Endpoint;
 pub use ids::{
-    ChannelId, DeliveryId, EventId, GroupId, GroupName, InstanceId, NewsletterJid, Phone, QueueId,
-    ScheduleId, WebhookId,
+    ChannelId, DeliveryId, EventId, GroupId, GroupName, InstanceId, NewsletterJid, Phone,
+    PhoneNumberId, QueueId, ScheduleId, WebhookId,
 };
 pub use models::common::{
     CronExpr, Empty, ErrorBody, MediaUrl, MessageText, NoFields, RATE_LIMIT_MESSAGE, Success,

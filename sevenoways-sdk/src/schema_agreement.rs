@@ -9,7 +9,7 @@
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::Value;
 
-use crate::ids::{GroupId, GroupName, InstanceId, NewsletterJid, Phone};
+use crate::ids::{GroupId, GroupName, InstanceId, NewsletterJid, Phone, PhoneNumberId};
 use crate::models::common::{CronExpr, MediaUrl, MessageText};
 
 /// What a string schema allows: its pattern (anchored or not) and lengths, in characters.
@@ -115,6 +115,12 @@ fn ids_agree_with_their_schemas() {
         &StringRule::of(&schema_of::<NewsletterJid>()),
         &["120363111111111111@newsletter"],
         |s| NewsletterJid::exact(s).is_ok(),
+    );
+    agree(
+        "PhoneNumberId",
+        &StringRule::of(&schema_of::<PhoneNumberId>()),
+        &["106540352242922", "1", &"9".repeat(32)],
+        |s| PhoneNumberId::exact(s).is_ok(),
     );
     let phone = schema_of::<Phone>();
     agree(

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-pub use crate::engine::EngineKind;
+pub use crate::engine::{EngineKind, EngineSecret};
 use crate::limits::{PlanLimits, Plans};
 
 /// Everything the server can be told. Every field has a default, so an empty TOML
@@ -75,6 +75,19 @@ use crate::limits::{PlanLimits, Plans};
 ///
 /// [database]
 /// checkpoint_secs = 300
+///
+/// # Real numbers (see the README, "Connect a real number"). Every secret can come from
+/// # the environment instead: SEVENOWAYS_WAHA_API_KEY, SEVENOWAYS_META_ACCESS_TOKEN,
+/// # SEVENOWAYS_META_APP_SECRET, SEVENOWAYS_META_VERIFY_TOKEN.
+/// [engines.waha]
+/// url = "http://127.0.0.1:3000"   # WAHA posts events to {public_url}/engines/waha/events
+/// api_key = "..."
+///
+/// [engines.meta]
+/// graph_url = "https://graph.facebook.com/v23.0"
+/// access_token = "..."
+/// app_secret = "..."
+/// verify_token = "..."
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -124,6 +137,8 @@ pub struct Config {
     /// sealed again with `secrets_key` at startup (`SEVENOWAYS_SECRETS_KEY_PREVIOUS`).
     #[serde(skip)]
     pub secrets_key_previous: Option<crate::secrets::SecretsKey>,
+    /// The engines that serve real numbers: `[engines.waha]`, `[engines.meta]`.
+    pub engines: EnginesConfig,
 }
 
 impl Default for Config {
@@ -147,6 +162,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             secrets_key: None,
             secrets_key_previous: None,
+            engines: EnginesConfig::default(),
         }
     }
 }
@@ -239,21 +255,182 @@ impl Config {
         self.default_engine == EngineKind::Sandbox
     }
 
-    /// Whether `engine` can serve instances here; the error names the configuration table
-    /// that is missing. The sandbox always can.
-    ///
-    /// This is the seam the engines (issue 11) plug into: until their `[engines.waha]` and
-    /// `[engines.meta]` tables exist, neither engine is ever configured.
+    /// Whether `engine` can serve instances here; the error names what the operator must
+    /// add (the `[engines.*]` table, a secret, `public_url`). The sandbox always can.
     pub fn engine_configured(&self, engine: EngineKind) -> Result<(), String> {
-        match engine.config_table() {
-            None => Ok(()),
-            Some(table) => Err(format!(
+        let missing = |table: &str| {
+            format!(
                 "{:?} is not configured on this server: its operator must add an {table} \
                  table to the server configuration",
                 engine.as_str()
-            )),
+            )
+        };
+        match engine {
+            EngineKind::Sandbox => Ok(()),
+            EngineKind::Waha => {
+                let waha = self
+                    .engines
+                    .waha
+                    .as_ref()
+                    .ok_or_else(|| missing("[engines.waha]"))?;
+                require_secret(
+                    "[engines.waha] api_key",
+                    &waha.api_key,
+                    sevenoways_sdk::env::WAHA_API_KEY,
+                )?;
+                // WAHA must reach the relay: a default `http://127.0.0.1:8080` is rarely
+                // where WAHA (often in a container) finds it, so it is asked for, not guessed.
+                if self
+                    .public_url
+                    .as_deref()
+                    .is_none_or(|u| u.trim().is_empty())
+                {
+                    return Err(
+                        "\"waha\" needs the top-level public_url: WAHA posts its events to \
+                         {public_url}/engines/waha/events, so it must be an address WAHA reaches"
+                            .into(),
+                    );
+                }
+                Ok(())
+            }
+            EngineKind::Meta => {
+                let meta = self
+                    .engines
+                    .meta
+                    .as_ref()
+                    .ok_or_else(|| missing("[engines.meta]"))?;
+                require_secret(
+                    "[engines.meta] access_token",
+                    &meta.access_token,
+                    sevenoways_sdk::env::META_ACCESS_TOKEN,
+                )?;
+                require_secret(
+                    "[engines.meta] app_secret",
+                    &meta.app_secret,
+                    sevenoways_sdk::env::META_APP_SECRET,
+                )?;
+                require_secret(
+                    "[engines.meta] verify_token",
+                    &meta.verify_token,
+                    sevenoways_sdk::env::META_VERIFY_TOKEN,
+                )?;
+                Ok(())
+            }
         }
     }
+
+    /// Fills the engines' secrets from the environment (`get` is `std::env::var`, a map in
+    /// tests). A variable wins over the file, as flags do; it never creates a table, since
+    /// the table holds the engine's address.
+    pub fn apply_env_secrets(&mut self, get: impl Fn(&str) -> Option<String>) {
+        use sevenoways_sdk::env;
+        let read = |name: &str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .map(EngineSecret::new)
+        };
+        if let Some(waha) = &mut self.engines.waha
+            && let Some(key) = read(env::WAHA_API_KEY)
+        {
+            waha.api_key = Some(key);
+        }
+        if let Some(meta) = &mut self.engines.meta {
+            for (name, slot) in [
+                (env::META_ACCESS_TOKEN, &mut meta.access_token),
+                (env::META_APP_SECRET, &mut meta.app_secret),
+                (env::META_VERIFY_TOKEN, &mut meta.verify_token),
+            ] {
+                if let Some(secret) = read(name) {
+                    *slot = Some(secret);
+                }
+            }
+        }
+    }
+
+    /// Checks what can be checked before serving: engine URLs parse as http(s). A wrong
+    /// URL stops the start rather than failing every send later.
+    pub fn validate_engines(&self) -> Result<(), String> {
+        let check = |key: &str, raw: &str| match url::Url::parse(raw.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+            _ => Err(format!("{key}: expected an http or https URL, got {raw:?}")),
+        };
+        if let Some(waha) = &self.engines.waha {
+            check("[engines.waha] url", &waha.url)?;
+        }
+        if let Some(meta) = &self.engines.meta {
+            check("[engines.meta] graph_url", &meta.graph_url)?;
+        }
+        Ok(())
+    }
+}
+
+fn require_secret(key: &str, value: &Option<EngineSecret>, env: &str) -> Result<(), String> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(()),
+        _ => Err(format!(
+            "{key} is not set: add it to the server configuration or set {env}"
+        )),
+    }
+}
+
+/// `[engines]`: the engines that serve real numbers. Either table may be left out; an
+/// engine without its table serves no instance.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnginesConfig {
+    /// WAHA, a self-hosted WhatsApp HTTP API.
+    pub waha: Option<WahaConfig>,
+    /// Meta's WhatsApp Cloud API.
+    pub meta: Option<MetaConfig>,
+}
+
+/// `[engines.waha]`. The URL is the operator's, so it is trusted: it is not put through
+/// the [`crate::ssrf`] guard that tenants' URLs are (WAHA usually runs on loopback or a
+/// private network).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WahaConfig {
+    /// WAHA's base URL (`http://127.0.0.1:3000`).
+    pub url: String,
+    /// Sent as `X-Api-Key`; or `SEVENOWAYS_WAHA_API_KEY`.
+    #[serde(default)]
+    pub api_key: Option<EngineSecret>,
+    /// One call's time limit, connecting included (milliseconds). WAHA itself waits up to
+    /// 5 s for a session to be ready before it answers.
+    #[serde(default = "default_engine_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+/// `[engines.meta]`. Like WAHA's, the Graph URL is the operator's and trusted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaConfig {
+    /// The Graph API base, version included.
+    #[serde(default = "default_graph_url")]
+    pub graph_url: String,
+    /// A system user's access token, sent as `Authorization: Bearer`; or
+    /// `SEVENOWAYS_META_ACCESS_TOKEN`.
+    #[serde(default)]
+    pub access_token: Option<EngineSecret>,
+    /// The app's secret, which signs Meta's webhooks (`X-Hub-Signature-256`); or
+    /// `SEVENOWAYS_META_APP_SECRET`.
+    #[serde(default)]
+    pub app_secret: Option<EngineSecret>,
+    /// What Meta's webhook handshake must present as `hub.verify_token`; or
+    /// `SEVENOWAYS_META_VERIFY_TOKEN`.
+    #[serde(default)]
+    pub verify_token: Option<EngineSecret>,
+    /// One call's time limit (milliseconds).
+    #[serde(default = "default_engine_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_engine_timeout_ms() -> u64 {
+    20_000
+}
+
+fn default_graph_url() -> String {
+    "https://graph.facebook.com/v23.0".into()
 }
 
 /// One plan: the send rate of its keys, how many messages they may send, and how much
@@ -578,13 +755,95 @@ mod tests {
     }
 
     #[test]
-    fn only_the_sandbox_is_configured_until_the_engines_land() {
+    fn an_engine_without_its_table_is_not_configured() {
         let config = Config::default();
         assert!(config.engine_configured(EngineKind::Sandbox).is_ok());
         let err = config.engine_configured(EngineKind::Waha).unwrap_err();
         assert!(err.contains("[engines.waha]"), "{err}");
         let err = config.engine_configured(EngineKind::Meta).unwrap_err();
         assert!(err.contains("[engines.meta]"), "{err}");
+    }
+
+    #[test]
+    fn engines_are_read_by_their_documented_names() {
+        let text = r#"
+            public_url = "https://relay.example"
+            default_engine = "waha"
+            [engines.waha]
+            url = "http://127.0.0.1:3000"
+            api_key = "waha-key"
+            [engines.meta]
+            access_token = "token"
+            app_secret = "app-secret"
+            verify_token = "verify"
+        "#;
+        let config: Config = toml::from_str(text).unwrap();
+        let waha = config.engines.waha.as_ref().unwrap();
+        assert_eq!(waha.url, "http://127.0.0.1:3000");
+        assert_eq!(waha.api_key.as_ref().unwrap().expose(), "waha-key");
+        let meta = config.engines.meta.as_ref().unwrap();
+        assert_eq!(meta.graph_url, "https://graph.facebook.com/v23.0");
+        assert_eq!(meta.app_secret.as_ref().unwrap().expose(), "app-secret");
+        assert!(config.engine_configured(EngineKind::Waha).is_ok());
+        assert!(config.engine_configured(EngineKind::Meta).is_ok());
+        assert!(config.validate_engines().is_ok());
+        // The whole configuration can be logged: no secret shows.
+        let debug = format!("{config:?}");
+        for secret in ["waha-key", "token\"", "app-secret", "verify\""] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+    }
+
+    #[test]
+    fn engine_secrets_come_from_the_environment_too() {
+        let mut config: Config = toml::from_str(
+            "public_url = \"https://relay.example\"\n[engines.waha]\nurl = \"http://waha:3000\"\n[engines.meta]\n",
+        )
+        .unwrap();
+        let err = config.engine_configured(EngineKind::Waha).unwrap_err();
+        assert!(
+            err.contains("api_key") && err.contains("SEVENOWAYS_WAHA_API_KEY"),
+            "{err}"
+        );
+        let err = config.engine_configured(EngineKind::Meta).unwrap_err();
+        assert!(err.contains("SEVENOWAYS_META_ACCESS_TOKEN"), "{err}");
+        let env = std::collections::HashMap::from([
+            ("SEVENOWAYS_WAHA_API_KEY", "from-env"),
+            ("SEVENOWAYS_META_ACCESS_TOKEN", "t"),
+            ("SEVENOWAYS_META_APP_SECRET", "s"),
+            ("SEVENOWAYS_META_VERIFY_TOKEN", "v"),
+        ]);
+        config.apply_env_secrets(|name| env.get(name).map(|v| v.to_string()));
+        assert_eq!(
+            config
+                .engines
+                .waha
+                .as_ref()
+                .unwrap()
+                .api_key
+                .as_ref()
+                .unwrap()
+                .expose(),
+            "from-env"
+        );
+        assert!(config.engine_configured(EngineKind::Waha).is_ok());
+        assert!(config.engine_configured(EngineKind::Meta).is_ok());
+        // The environment never turns an engine on by itself.
+        let mut bare = Config::default();
+        bare.apply_env_secrets(|name| env.get(name).map(|v| v.to_string()));
+        assert!(bare.engines.waha.is_none() && bare.engines.meta.is_none());
+    }
+
+    #[test]
+    fn waha_needs_a_public_url_and_urls_must_be_http() {
+        let mut config: Config =
+            toml::from_str("[engines.waha]\nurl = \"waha:3000\"\napi_key = \"k\"").unwrap();
+        let err = config.engine_configured(EngineKind::Waha).unwrap_err();
+        assert!(err.contains("public_url"), "{err}");
+        let err = config.validate_engines().unwrap_err();
+        assert!(err.starts_with("[engines.waha] url"), "{err}");
+        config.engines.waha.as_mut().unwrap().url = "http://waha:3000".into();
+        assert!(config.validate_engines().is_ok());
     }
 
     #[test]

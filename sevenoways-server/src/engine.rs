@@ -1,16 +1,16 @@
 //! Engines: what serves an instance's number. A leaf module, so the configuration
-//! (`default_engine`), the store (`instances.engine`) and the routes name an engine the
-//! same way without depending on each other.
+//! (`default_engine`, `[engines.*]`), the store (`instances.engine`) and the routes name
+//! an engine the same way without depending on each other.
 //!
-//! Today only the sandbox can serve instances. WAHA and the Meta Cloud API are the
-//! engines issue 11 adds behind [`crate::transport::Transport`]; their names are fixed
-//! here already because configurations and stored rows carry them, and a server whose
-//! `default_engine` is one of them is a production server (no demo account, no loopback
-//! targets by default) even before they can serve.
+//! Three engines exist: the sandbox (a simulation, always available), WAHA (a self-hosted
+//! WhatsApp HTTP API, `[engines.waha]`) and Meta's WhatsApp Cloud API (`[engines.meta]`).
+//! Their adapters live in [`crate::transport`]; a server whose `default_engine` is not the
+//! sandbox is a production server (no demo account, no loopback targets by default).
 
 use std::fmt;
 
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 
 /// An engine's name, as configured (`default_engine = "waha"`) and stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
@@ -54,6 +54,64 @@ impl EngineKind {
     }
 }
 
+impl EngineKind {
+    /// The engine an API request names; `None` for a name this server does not know.
+    pub fn from_api(engine: sevenoways_sdk::models::instances::Engine) -> Option<Self> {
+        use sevenoways_sdk::models::instances::Engine;
+        match engine {
+            Engine::Sandbox => Some(Self::Sandbox),
+            Engine::Waha => Some(Self::Waha),
+            Engine::Meta => Some(Self::Meta),
+            _ => None,
+        }
+    }
+}
+
+impl From<EngineKind> for sevenoways_sdk::models::instances::Engine {
+    fn from(engine: EngineKind) -> Self {
+        match engine {
+            EngineKind::Sandbox => Self::Sandbox,
+            EngineKind::Waha => Self::Waha,
+            EngineKind::Meta => Self::Meta,
+        }
+    }
+}
+
+/// A secret an engine uses: WAHA's API key, Meta's access token, app secret and verify
+/// token, a WAHA session's HMAC key. `Debug` prints `<redacted>` and there is no
+/// `Display`, so configurations and records that hold one can be logged whole.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct EngineSecret(String);
+
+impl EngineSecret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself: only where it is used (a header, an HMAC key).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is empty (an unset `api_key = ""`).
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+
+    /// Compares with `other` in constant time (for the length of the shorter).
+    pub fn matches(&self, other: &str) -> bool {
+        bool::from(self.0.as_bytes().ct_eq(other.as_bytes()))
+    }
+}
+
+impl fmt::Debug for EngineSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 impl fmt::Display for EngineKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -71,5 +129,12 @@ mod tests {
         }
         assert_eq!(EngineKind::parse("Sandbox"), None);
         assert_eq!(EngineKind::default(), EngineKind::Sandbox);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = EngineSecret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "<redacted>");
+        assert!(s.matches("hunter2") && !s.matches("hunter3") && !s.matches("hunter"));
     }
 }

@@ -22,6 +22,12 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     /// 415: neither JSON nor form.
     UnsupportedMediaType(String),
+    /// 422: well-formed, but the instance's engine can never do it (a channel send on a
+    /// Meta Cloud API number).
+    Unprocessable(String),
+    /// 502: the engine behind the instance (WAHA, Meta) failed or could not be reached;
+    /// nothing was changed.
+    BadGateway(String),
     /// 429 with `Retry-After` seconds.
     RateLimited {
         /// Seconds until a retry can succeed.
@@ -116,6 +122,11 @@ impl IntoResponse for ApiError {
                 format!("request body is larger than {limit} bytes"),
             ),
             Self::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
+            Self::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
+            Self::BadGateway(m) => {
+                tracing::warn!(%m, "engine call failed");
+                (StatusCode::BAD_GATEWAY, m)
+            }
             Self::RateLimited {
                 retry_after_secs,
                 message,

@@ -65,7 +65,10 @@ use tokio::task::JoinSet;
 pub use config::Config;
 use store::sqlite::SqliteStore;
 use store::{Store, StoreError};
-use transport::sandbox::SandboxTransport;
+use transport::Engines;
+use transport::meta::MetaEngine;
+use transport::sandbox::SandboxEngine;
+use transport::waha::WahaEngine;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -84,6 +87,9 @@ pub struct AppState {
     pub keys: Arc<auth::KeyCache>,
     /// The plans keys are limited by.
     pub plans: Arc<limits::Plans>,
+    /// The engines that serve numbers, by kind (the sandbox, and WAHA and Meta when
+    /// configured).
+    pub engines: Arc<Engines>,
     /// The background loops' state and the write probe, for `/readyz`.
     pub health: Arc<health::Health>,
     /// Sends refused until a known instant, answered before any work
@@ -155,21 +161,26 @@ pub async fn launch_with_store(
     if let Err(why) = config.engine_configured(config.default_engine) {
         tracing::warn!("default_engine: {why}; creating instances without an engine fails");
     }
+    config.validate_engines().map_err(LaunchError::Config)?;
     let config = Arc::new(config);
+    let qr_secret: Arc<[u8]> = store.server_secret().await?.into();
+    let public_url: Arc<str> = config.public_url(addr).into();
+    let engines = Arc::new(engines(&config, &store, &qr_secret, &public_url));
     let state = AppState {
         plans: plans.clone(),
-        qr_secret: store.server_secret().await?.into(),
-        public_url: config.public_url(addr).into(),
+        qr_secret,
+        public_url,
         store: store.clone(),
         config: config.clone(),
         queue_wake: Arc::new(Notify::new()),
         keys: Arc::default(),
+        engines: engines.clone(),
         health: Arc::default(),
         refusals: Arc::default(),
     };
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let transport = Arc::new(SandboxTransport::new(store.clone()));
+    let transport = engines;
     let health = state.health.clone();
     {
         let (store, config, wake, rx) = (
@@ -253,6 +264,16 @@ pub async fn launch_with_store(
         );
     }
     {
+        let (store, rx) = (store.clone(), rx.clone());
+        health::supervise(
+            &mut tasks,
+            health.clone(),
+            "engine-pruning",
+            rx.clone(),
+            move || worker::run_engine_pruning(store.clone(), rx.clone()),
+        );
+    }
+    {
         let (store, keys, rx) = (store.clone(), state.keys.clone(), rx.clone());
         health::supervise(&mut tasks, health.clone(), "keys", rx.clone(), move || {
             auth::watch_revocations(store.clone(), keys.clone(), rx.clone())
@@ -298,6 +319,43 @@ pub async fn launch_with_store(
         shutdown,
         tasks,
     })
+}
+
+/// The engines `config` turns on. An engine whose table is there but incomplete (a secret
+/// or `public_url` missing) is left out, with a warning; creating its instances is a 400
+/// that says what is missing.
+fn engines(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    secret: &Arc<[u8]>,
+    public_url: &str,
+) -> Engines {
+    use config::EngineKind;
+    let usable = |kind: EngineKind| match config.engine_configured(kind) {
+        Ok(()) => true,
+        Err(why) => {
+            if kind == EngineKind::Waha && config.engines.waha.is_some()
+                || kind == EngineKind::Meta && config.engines.meta.is_some()
+            {
+                tracing::warn!("engine {kind} is off: {why}");
+            }
+            false
+        }
+    };
+    let waha = config
+        .engines
+        .waha
+        .as_ref()
+        .filter(|_| usable(EngineKind::Waha))
+        .map(|c| WahaEngine::new(store.clone(), c, public_url, secret));
+    let meta = config
+        .engines
+        .meta
+        .as_ref()
+        .filter(|_| usable(EngineKind::Meta))
+        .map(|c| MetaEngine::new(store.clone(), c));
+    let sandbox = Arc::new(SandboxEngine::new(store.clone(), secret.clone()));
+    Engines::new(store.clone(), sandbox, waha, meta)
 }
 
 impl Server {

@@ -163,6 +163,8 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     // From the environment only: a flag would show the key in `ps`.
     config.secrets_key = secrets_key_from_env(env::SECRETS_KEY)?;
     config.secrets_key_previous = secrets_key_from_env(env::SECRETS_KEY_PREVIOUS)?;
+    // Engine secrets may come from the environment rather than the file.
+    config.apply_env_secrets(|name| std::env::var(name).ok());
     Ok(config)
 }
 

@@ -21,6 +21,10 @@
 //! # }
 //! ```
 
+pub mod fake_meta;
+pub mod fake_waha;
+pub mod webhook_sink;
+
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
@@ -31,7 +35,10 @@ use sevenoways_sdk::models::sandbox::SandboxGroupRequest;
 use sevenoways_sdk::{BodyEncoding, Client, GroupId, InstanceId};
 use tempfile::TempDir;
 
-use crate::config::{PacingConfig, QueueConfig, SandboxConfig};
+use crate::config::{
+    MetaConfig, PacingConfig, QueueConfig, SandboxConfig, WahaConfig, WebhookConfig,
+};
+use crate::engine::EngineSecret;
 use crate::{Config, Server};
 
 /// The id of the group "Team A" that [`paired_instance`] gives every number.
@@ -103,10 +110,22 @@ pub async fn start() -> TestServer {
 
 /// [`start`], with `tweak` applied to the configuration first.
 pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    start_at(|config, _| tweak(config)).await
+}
+
+/// [`start_with`], where `tweak` also gets the server's base URL before it starts
+/// (`http://127.0.0.1:PORT`): for engines, which post back to `public_url`.
+pub async fn start_at(tweak: impl FnOnce(&mut Config, &str)) -> TestServer {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut config = fast_config(dir.path());
-    tweak(&mut config);
-    let server = launch(config).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    tweak(&mut config, &base);
+    let server = crate::launch(config, listener)
+        .await
+        .expect("the server starts");
     let key = server
         .create_key("test", "default")
         .await
@@ -155,6 +174,64 @@ impl TestServer {
     pub async fn shutdown(self) {
         self.server.shutdown().await;
     }
+}
+
+/// `[engines.waha]` for a [`fake_waha::FakeWaha`] at `url`, with calls limited to 1.5 s
+/// (the fake's lost answers never come).
+pub fn waha_config(url: &str) -> WahaConfig {
+    WahaConfig {
+        url: url.to_owned(),
+        api_key: Some(EngineSecret::new(fake_waha::API_KEY)),
+        timeout_ms: 1500,
+    }
+}
+
+/// `[engines.meta]` for a [`fake_meta::FakeMeta`] at `graph_url`, with calls limited to
+/// 1.5 s.
+pub fn meta_config(graph_url: &str) -> MetaConfig {
+    MetaConfig {
+        graph_url: graph_url.to_owned(),
+        access_token: Some(EngineSecret::new(fake_meta::ACCESS_TOKEN)),
+        app_secret: Some(EngineSecret::new(fake_meta::APP_SECRET)),
+        verify_token: Some(EngineSecret::new(fake_meta::VERIFY_TOKEN)),
+        timeout_ms: 1500,
+    }
+}
+
+/// Webhook delivery in milliseconds and one at a time, so a test's receiver gets events
+/// soon and in the order they were raised.
+pub fn ordered_webhooks(config: &mut Config) {
+    config.webhooks = WebhookConfig {
+        timeout_ms: 3_000,
+        retry_base_ms: 40,
+        retry_max_ms: 250,
+        poll_ms: 10,
+        max_in_flight: 1,
+        ..WebhookConfig::default()
+    };
+}
+
+/// A server whose `[engines.waha]` is `waha` (a fake's URL) and whose `public_url` is its
+/// own address, so WAHA's events reach it; `default_engine` stays the sandbox, webhooks
+/// are [`ordered_webhooks`].
+pub async fn start_with_waha(waha: &str) -> TestServer {
+    start_at(|config, base| {
+        config.public_url = Some(base.to_owned());
+        config.engines.waha = Some(waha_config(waha));
+        ordered_webhooks(config);
+    })
+    .await
+}
+
+/// A server whose `[engines.meta]` points at `graph_url` (a fake's), with
+/// [`ordered_webhooks`].
+pub async fn start_with_meta(graph_url: &str) -> TestServer {
+    start_at(|config, base| {
+        config.public_url = Some(base.to_owned());
+        config.engines.meta = Some(meta_config(graph_url));
+        ordered_webhooks(config);
+    })
+    .await
 }
 
 /// A client for `base` with `key`: no retries, so a test sees every answer as it came.

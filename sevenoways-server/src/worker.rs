@@ -102,7 +102,7 @@ async fn deliver(store: &dyn Store, transport: &dyn Transport, entry: &Claimed, 
     };
     let now = Utc::now();
     let recorded = match result {
-        Ok(()) => {
+        Ok(sent) => {
             let event = NewEvent {
                 account_id: entry.account_id,
                 instance_id: entry.instance_id.clone(),
@@ -112,7 +112,10 @@ async fn deliver(store: &dyn Store, transport: &dyn Transport, entry: &Claimed, 
                     kind: Some(entry.content.kind().to_owned()),
                 }),
             };
-            store.mark_sent(entry, now, event).await
+            // The engine's id goes in with the sent state, so its receipts find the entry.
+            store
+                .mark_sent_with_id(entry, now, event, sent.provider_id.as_deref())
+                .await
         }
         Err(TransportError::Transient(reason)) if entry.attempts < q.max_attempts => {
             let delay = retry_delay(q.retry_base_ms, entry.attempts);
@@ -155,7 +158,8 @@ pub fn retry_delay(base_ms: u64, attempt: u32) -> chrono::Duration {
 }
 
 /// The sandbox's receipt clock: `sent` becomes `delivered`, then `read`, on the
-/// configured timings. It reads times from the store, so it is correct across restarts.
+/// configured timings, for sandbox instances only (the other engines' entries move on
+/// their own receipts). It reads times from the store, so it is correct across restarts.
 pub async fn run_receipts(
     store: Arc<dyn Store>,
     config: Arc<Config>,
@@ -199,6 +203,22 @@ pub async fn run_retention(
                 "pruned finished queue entries, outbox rows, webhook deliveries, events and counters"
             ),
             Err(e) => tracing::warn!(error = %e, "pruning failed; will try again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Prunes the engines' bookkeeping (receipts never matched, event ids kept to drop
+/// redeliveries) a day after it came, hourly. Separate from [`run_retention`], which an
+/// operator may turn off: this bookkeeping is never worth keeping.
+pub async fn run_engine_pruning(store: Arc<dyn Store>, mut shutdown: watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        let before = Utc::now() - chrono::Duration::days(1);
+        if let Err(e) = store.prune_engine_state(before).await {
+            tracing::warn!(error = %e, "pruning engine bookkeeping failed; will try again");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}

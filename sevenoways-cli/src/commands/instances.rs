@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
-use sevenoways_sdk::models::instances::{CreateInstanceRequest, InstanceStatus, ListInstances};
-use sevenoways_sdk::{InstanceId, Success};
+use sevenoways_sdk::models::instances::{
+    CreateInstanceRequest, Engine, InstanceStatus, ListInstances,
+};
+use sevenoways_sdk::{InstanceId, PhoneNumberId, Success};
 
 use super::{ListArgs, print_done, when};
 use crate::context::Context;
@@ -30,12 +32,24 @@ pub enum InstancesCommand {
     /// List the instances of this API key
     List(ListArgs),
     /// Create an instance, then pair it with `svw instances qr ID`
+    ///
+    /// `--engine waha` links a real number by QR code through the server's WAHA;
+    /// `--engine meta --phone-number-id ID` serves a number registered in Meta Business
+    /// Manager through the Cloud API (no QR code; phone numbers only).
     Create {
         /// The id to give it, e.g. number2 (letters, digits, '_', '-', '.')
         id: InstanceId,
         /// A label for people, e.g. "Second Line" [default: the id]
         #[arg(long)]
         label: Option<String>,
+        /// What serves the number: sandbox, waha or meta [default: the server's
+        /// default_engine]
+        #[arg(long, value_name = "ENGINE")]
+        engine: Option<Engine>,
+        /// The number's phone number id in Meta Business Manager (meta only; implies
+        /// --engine meta)
+        #[arg(long, value_name = "ID")]
+        phone_number_id: Option<PhoneNumberId>,
     },
     /// Delete an instance (its number is unlinked)
     Delete {
@@ -77,15 +91,29 @@ pub async fn exec(args: InstancesArgs, ctx: &Context) -> Result<(), Failure> {
     match args.command {
         InstancesCommand::List(page) => {
             let list = page.fetch(&client, ListInstances::default()).await?;
-            let mut table = Table::new(&["ID", "LABEL", "STATUS", "PHONE", "CREATED"]);
+            // The engine column shows once a number is not a sandbox one: a sandbox-only
+            // account's listing stays as it always was.
+            let engines = list
+                .instances
+                .iter()
+                .any(|i| i.engine.is_some_and(|e| e != Engine::Sandbox));
+            let mut headers = vec!["ID", "LABEL", "STATUS", "PHONE", "CREATED"];
+            if engines {
+                headers.insert(3, "ENGINE");
+            }
+            let mut table = Table::new(&headers);
             for i in &list.instances {
-                table.row([
+                let mut row = vec![
                     i.instance_id.to_string(),
                     i.label.clone(),
                     i.status.as_str().to_owned(),
                     i.phone.clone().unwrap_or_default(),
                     when(&i.created_at),
-                ]);
+                ];
+                if engines {
+                    row.insert(3, i.engine.unwrap_or_default().to_string());
+                }
+                table.row(row);
             }
             ctx.printer.listing(
                 &Success(&list),
@@ -94,15 +122,46 @@ pub async fn exec(args: InstancesArgs, ctx: &Context) -> Result<(), Failure> {
             );
             page.note_more(ctx, &list);
         }
-        InstancesCommand::Create { id, label } => {
+        InstancesCommand::Create {
+            id,
+            label,
+            engine,
+            phone_number_id,
+        } => {
             let label = label.unwrap_or_else(|| id.to_string());
-            let created = api.create(&CreateInstanceRequest::new(id, label)).await?;
+            let mut req = CreateInstanceRequest::new(id, label);
+            req.engine = engine;
+            if let Some(pnid) = phone_number_id {
+                req = match engine {
+                    None | Some(Engine::Meta) => req.meta(pnid),
+                    // Left as given: the request's own check names the conflict.
+                    Some(_) => CreateInstanceRequest {
+                        phone_number_id: Some(pnid),
+                        ..req
+                    },
+                };
+            }
+            let created = api.create(&req).await?;
             let id = &created.instance.instance_id;
+            let engine = created.instance.engine.unwrap_or_default();
             ctx.printer.item(&Success(&created), &[id.as_str()], |p| {
                 p.success(format!(
-                    "Created instance {id} ({})",
-                    created.instance.status.as_str()
+                    "Created instance {id} ({}{})",
+                    created.instance.status.as_str(),
+                    if engine == Engine::Sandbox {
+                        String::new()
+                    } else {
+                        format!(", {engine} engine")
+                    }
                 ));
+                if engine == Engine::Meta {
+                    p.out(
+                        "A Cloud API number needs no pairing: it is registered in Meta Business \
+                         Manager. Point the Meta app's webhook at the server's \
+                         /engines/meta/webhook to get receipts.",
+                    );
+                    return;
+                }
                 p.out(format!("Pair it: svw instances qr {id}"));
                 p.out(format!("or share: {}", created.qr_url));
                 if let Some(pair_url) = &created.sandbox_pair_url {

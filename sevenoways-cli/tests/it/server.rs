@@ -672,3 +672,104 @@ async fn instances_create_prints_the_link_to_share_and_the_sandbox_scan_link() {
         .unwrap();
     assert_eq!(paired.status(), 200);
 }
+
+/// `svw instances create --engine waha` and `--phone-number-id` against a server with
+/// both engines (fakes of WAHA and the Graph API), the listing's engine column, and
+/// `svw groups refresh` reading a WAHA number's groups again.
+#[tokio::test]
+async fn instances_on_real_engines_and_groups_refresh() {
+    use sevenoways_server::testing::fake_meta::FakeMeta;
+    use sevenoways_server::testing::fake_waha::{FakeWaha, Flavour};
+
+    let waha = FakeWaha::start(Flavour::Gows).await;
+    let meta = FakeMeta::start().await;
+    meta.add_number("106540352242922", "+971 50 000 0000");
+    let server = testing::start_at(|config, base| {
+        config.public_url = Some(base.to_owned());
+        config.engines.waha = Some(testing::waha_config(&waha.url()));
+        config.engines.meta = Some(testing::meta_config(&meta.graph_url()));
+    })
+    .await;
+    let env = Env {
+        base: server.base(),
+        key: server.key.clone(),
+        client: server.client(),
+        instance: testing::id("shop"),
+        home: tempfile::tempdir().unwrap(),
+        server: Some(server),
+    };
+
+    let mut cmd = env.svw();
+    cmd.args(["instances", "create", "shop", "--engine", "waha"]);
+    let out = run(cmd).await;
+    let said = stdout(&out);
+    assert!(
+        said.contains("waha engine") && said.contains("svw instances qr shop"),
+        "{said}"
+    );
+    let session = waha.sessions()[0].name.clone();
+
+    // The phone number id alone means a Cloud API number; it needs no pairing.
+    let mut cmd = env.svw();
+    cmd.args([
+        "instances",
+        "create",
+        "cloud",
+        "--phone-number-id",
+        "106540352242922",
+    ]);
+    let out = run(cmd).await;
+    let said = stdout(&out);
+    assert!(
+        said.contains("meta engine") && said.contains("Meta Business Manager"),
+        "{said}"
+    );
+    assert!(!said.contains("svw instances qr"), "{said}");
+    let mut cmd = env.svw();
+    cmd.args(["instances", "create", "x", "--engine", "telegram"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("expected sandbox, waha or meta"));
+
+    let mut cmd = env.svw();
+    cmd.args(["instances", "list"]);
+    let listed = stdout(&run(cmd).await);
+    assert!(listed.contains("shop\tshop\tpairing\twaha\t"), "{listed}");
+    assert!(
+        listed.contains("cloud\tcloud\tonline\tmeta\t971500000000\t"),
+        "{listed}"
+    );
+
+    // Paired with the groups WAHA has; one is added later and refresh picks it up.
+    waha.set_groups(&[(TEAM_A, "Team A")]);
+    testing::eventually(5, || async {
+        (waha.session(&session)?.status == "SCAN_QR_CODE").then_some(())
+    })
+    .await;
+    assert_eq!(waha.pair(&session, "971500000001").await, 200);
+    let shop = testing::id("shop");
+    testing::eventually(5, || async {
+        let groups = env.client.groups().list(&shop).await.unwrap().groups;
+        (groups.len() == 1).then_some(())
+    })
+    .await;
+    waha.set_groups(&[(TEAM_A, "Team A"), (TEAM_B, "Team B")]);
+    let mut cmd = env.svw_as(&env.key, "shop");
+    cmd.args(["groups", "refresh"]);
+    let refreshed = stdout(&run(cmd).await);
+    assert_eq!(
+        refreshed,
+        format!("{TEAM_A}\tTeam A\t0\n{TEAM_B}\tTeam B\t0\n")
+    );
+    let mut cmd = env.svw_as(&env.key, "shop");
+    cmd.args(["groups", "list"]);
+    assert_eq!(stdout(&run(cmd).await), refreshed);
+    // A Cloud API number has no groups to read.
+    let mut cmd = env.svw_as(&env.key, "cloud");
+    cmd.args(["groups", "refresh"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Cloud API"), "{}", stderr(&out));
+    let mut env = env;
+    env.server.take().unwrap().shutdown().await;
+}

@@ -3,8 +3,8 @@
 use crate::Client;
 use crate::error::Result;
 use crate::ids::InstanceId;
-use crate::models::groups::{GroupList, ListGroups};
-use crate::page::PageParams;
+use crate::models::groups::{GroupList, ListGroups, RefreshGroups};
+use crate::page::{Page, PageParams};
 
 /// The groups of a paired number. Get one with [`Client::groups`].
 #[derive(Debug)]
@@ -31,5 +31,26 @@ impl GroupsApi<'_> {
             instance_id: instance.clone(),
             page: page.clone(),
         }
+    }
+
+    /// `POST /api/instances/{id}/groups/refresh` ([`RefreshGroups`]): reads the number's
+    /// groups from its engine again and returns all of them (the refresh answers the first
+    /// page; the rest are fetched with [`ListGroups`] from its `next_cursor`).
+    pub async fn refresh(&self, instance: &InstanceId) -> Result<GroupList> {
+        let req = RefreshGroups {
+            instance_id: instance.clone(),
+        };
+        let mut first = self.client.call(&req).await?;
+        if let Some(cursor) = first.next_cursor.take() {
+            let rest = ListGroups {
+                instance_id: instance.clone(),
+                page: PageParams {
+                    cursor: Some(cursor),
+                    ..PageParams::default()
+                },
+            };
+            first.append(self.client.list_all(rest).await?);
+        }
+        Ok(first)
     }
 }

@@ -191,11 +191,16 @@ impl Validate for AddChannelRequest {
 
 body_endpoint!(AddChannelRequest => POST "/api/channels" -> ChannelSaved {
     answers: [
-        Answer::new(404, "The instance is not this key's."),
+        Answer::new(
+            404,
+            "The instance is not this key's, or its engine (WAHA) finds no such channel.",
+        ),
         Answer::new(
             409,
             "Saving a new channel would pass the plan's max_channels (saving one again never does).",
         ),
+        crate::models::instances::ENGINE_CANNOT,
+        crate::models::instances::ENGINE_FAILED,
     ],
     examples: [(
         "By invite link",

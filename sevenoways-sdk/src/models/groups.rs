@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::endpoint::{Answer, path_endpoint};
 use crate::ids::{GroupId, InstanceId};
 use crate::page::{Cursor, list_endpoint, page_of};
 
@@ -46,4 +47,23 @@ list_endpoint! {
         /// The instance whose groups to list.
         instance_id: InstanceId,
     } => "/api/instances/{id}/groups" -> GroupList
+}
+
+path_endpoint! {
+    /// `POST /api/instances/{id}/groups/refresh`: reads the number's groups from its engine
+    /// again (new groups, renames, groups it left) and answers the list's first page as
+    /// `GET /api/instances/{id}/groups` would (its `nextCursor` continues with that
+    /// operation). The server also does this when a number
+    /// pairs. A sandbox instance's groups are what the sandbox endpoints made; a Meta Cloud
+    /// API instance has none (422).
+    RefreshGroups {
+        /// The instance whose groups to read again.
+        instance_id: InstanceId,
+    } => Post "/api/instances/{id}/groups/refresh" -> GroupList {
+        answers: [
+            Answer::new(409, "A WAHA number that is not online: pair it first."),
+            crate::models::instances::ENGINE_CANNOT,
+            crate::models::instances::ENGINE_FAILED,
+        ],
+    }
 }

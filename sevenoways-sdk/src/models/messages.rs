@@ -652,6 +652,7 @@ macro_rules! send_request {
         $crate::endpoint::body_endpoint!($name => POST $route -> Queued {
             answers: [
                 $crate::endpoint::Answer::new(404, $not_found),
+                $crate::models::instances::SEND_CANNOT,
                 $crate::endpoint::RATE_LIMITED,
             ],
             examples: [$($example)*],

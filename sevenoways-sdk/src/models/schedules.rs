@@ -312,6 +312,7 @@ body_endpoint!(CreateScheduleRequest => POST "/api/schedules" -> ScheduleCreated
             "The instance is not this key's, or a group id or name is not the instance's.",
         ),
         Answer::new(409, "The key has as many schedules as its plan's max_schedules allows."),
+        crate::models::instances::SEND_CANNOT,
     ],
     examples: [(
         "Every morning at 9 in Dubai",

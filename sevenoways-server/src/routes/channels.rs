@@ -7,8 +7,7 @@ use sevenoways_sdk::models::channels::{
     AddChannelRequest, Channel, ChannelList, ChannelRef, ChannelSaved, ListChannels, RemoveChannel,
     SendDocumentToChannelRequest, SendImageToChannelRequest, SendToChannelRequest,
 };
-use sevenoways_sdk::{ChannelId, Empty, Endpoint, NewsletterJid};
-use sha2::{Digest, Sha256};
+use sevenoways_sdk::{ChannelId, Empty, Endpoint};
 
 use super::messages::post_send;
 use super::pages::{self, parts};
@@ -56,28 +55,32 @@ pub async fn list(
     })
 }
 
-/// `POST /api/channels`: looks the channel up through the instance and saves it.
-/// Saving the same channel again refreshes it and keeps its id.
+/// `POST /api/channels`: looks the channel up through the instance's engine (WAHA
+/// resolves invite links; the sandbox makes one up) and saves it. Saving the same channel
+/// again refreshes it and keeps its id. 422 for a Meta Cloud API number.
 pub async fn add(
     State(state): State<AppState>,
     Authed(account): Authed,
     Body(req): Body<AddChannelRequest>,
 ) -> Reply<ChannelSaved> {
-    if state
+    let record = state
         .store
-        .get_instance(account.id, &req.instance_id)
+        .instance_record(account.id, &req.instance_id)
         .await?
-        .is_none()
-    {
-        return Err(ApiError::instance_not_found(&req.instance_id));
-    }
-    let mut found = sandbox_lookup(&ChannelRef::parse(&req.invite_link)?);
-    // A lookup by JID knows no invite code: keep the link saved earlier, if any.
-    if matches!(ChannelRef::parse(&req.invite_link)?, ChannelRef::Jid(_))
+        .ok_or_else(|| ApiError::instance_not_found(&req.instance_id))?;
+    let reference = ChannelRef::parse(&req.invite_link)?;
+    let mut found = state
+        .engines
+        .get(record.engine)?
+        .channel(&record, &reference)
+        .await?;
+    // A lookup by JID may know no invite code: keep the link saved earlier, if any.
+    if matches!(reference, ChannelRef::Jid(_))
         && let Some(saved) = state
             .store
             .channel_by_jid(account.id, &req.instance_id, &found.channel_jid)
             .await?
+        && (record.engine == crate::engine::EngineKind::Sandbox || found.invite_link.is_empty())
     {
         found.invite_link = saved.invite_link;
     }
@@ -105,38 +108,4 @@ pub async fn remove(
         )));
     }
     ok(Empty {})
-}
-
-/// The sandbox's channel directory: every invite code names a channel whose JID is
-/// derived from the code, and everything else about a channel is derived from its JID,
-/// so a code and its JID always find the same channel.
-fn sandbox_lookup(reference: &ChannelRef) -> Channel {
-    let (link_code, jid) = match reference {
-        ChannelRef::Jid(jid) => (
-            jid.as_str().trim_end_matches("@newsletter").to_owned(),
-            jid.clone(),
-        ),
-        ChannelRef::Code(code) => {
-            let hash = Sha256::digest(code.as_bytes());
-            let n = u64::from_be_bytes(hash[..8].try_into().expect("8 bytes")) % 1_000_000_000_000;
-            let jid = NewsletterJid::new(format!("120363{n:012}@newsletter"))
-                .expect("digits are a valid JID");
-            (code.clone(), jid)
-        }
-    };
-    let digits = jid.as_str().trim_end_matches("@newsletter");
-    let subscribers = u64::from(Sha256::digest(digits.as_bytes())[0]) * 37;
-    Channel {
-        id: ChannelId::new("ch_pending").expect("valid"),
-        name: format!(
-            "Sandbox channel {}",
-            &digits[digits.len().saturating_sub(6)..]
-        ),
-        channel_jid: jid,
-        description: "A simulated channel: the sandbox number is its admin.".into(),
-        subscribers,
-        is_admin: true,
-        invite_link: format!("https://whatsapp.com/channel/{link_code}"),
-        instance_id: sevenoways_sdk::InstanceId::new("pending").expect("valid"),
-    }
 }

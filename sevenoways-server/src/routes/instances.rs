@@ -11,9 +11,11 @@ use super::pages::{self, parts};
 use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::{Authed, qr_token};
+use crate::engine::EngineKind;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId, QueryParams};
 use crate::store::ListKind;
+use crate::transport::CreateOptions;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -42,10 +44,11 @@ pub async fn list(
     })
 }
 
-/// `POST /api/instances`: creates it in `pairing` state, served by the server's
-/// `default_engine`, and links its QR page (and, for the sandbox, the page whose scan
-/// button pairs). An engine the server has not configured is a 400 naming the missing
-/// `[engines.*]` table.
+/// `POST /api/instances`: creates it on the requested `engine` (else the server's
+/// `default_engine`), sets it up there (a WAHA session; a Meta phone number id checked
+/// with Meta), and links its QR page (and, for the sandbox, the page whose scan button
+/// pairs). An engine the server has not configured is a 400 naming what is missing; an
+/// engine that fails is a 502 and leaves nothing behind.
 pub async fn create(
     State(state): State<AppState>,
     Authed(account): Authed,
@@ -56,17 +59,57 @@ pub async fn create(
     } else {
         req.label.trim()
     };
-    let engine = state.config.default_engine;
-    state.config.engine_configured(engine).map_err(|why| {
-        ApiError::BadRequest(format!(
-            "engine: {why} (instances created without an engine use the server's default_engine)"
-        ))
-    })?;
+    let engine = match req.engine {
+        Some(named) => EngineKind::from_api(named)
+            .ok_or_else(|| ApiError::BadRequest("engine: expected sandbox, waha or meta".into()))?,
+        None => state.config.default_engine,
+    };
+    let chosen = if req.engine.is_some() {
+        ""
+    } else {
+        " (instances created without an engine use the server's default_engine)"
+    };
+    state
+        .config
+        .engine_configured(engine)
+        .map_err(|why| ApiError::BadRequest(format!("engine: {why}{chosen}")))?;
+    match (engine, &req.phone_number_id) {
+        (EngineKind::Meta, None) => {
+            return Err(ApiError::BadRequest(format!(
+                "phoneNumberId: is required for a meta instance: the number's phone number id \
+                 in Meta Business Manager{chosen}"
+            )));
+        }
+        (EngineKind::Sandbox | EngineKind::Waha, Some(_)) => {
+            return Err(ApiError::BadRequest(format!(
+                "phoneNumberId: only meta instances have one, and this one is {engine}{chosen}"
+            )));
+        }
+        _ => {}
+    }
+    let driver = state.engines.get(engine)?;
     let max = state.plans.get(&account.plan).quotas.instances;
     let record = state
         .store
         .create_instance(account.id, &req.instance_id, label, engine, max)
         .await?;
+    let options = CreateOptions {
+        phone_number_id: req.phone_number_id,
+    };
+    let record = match driver.create(record, &options).await {
+        Ok(record) => record,
+        Err(e) => {
+            // Nothing half-made stays behind: the id can be used again at once.
+            if let Err(cleanup) = state
+                .store
+                .delete_instance(account.id, &req.instance_id)
+                .await
+            {
+                tracing::warn!(error = %cleanup, "removing an instance whose engine refused it failed");
+            }
+            return Err(e.into());
+        }
+    };
     ok(InstanceCreated {
         qr_url: qr_token::page_url(&state, &record),
         sandbox_pair_url: qr_token::sandbox_pair_url(&state, &record),
@@ -74,12 +117,25 @@ pub async fn create(
     })
 }
 
-/// `DELETE /api/instances/{id}`.
+/// `DELETE /api/instances/{id}`: the engine lets go of the number (WAHA's session is
+/// deleted; a Meta number stays registered with Meta), then the instance goes. 502 if the
+/// engine fails, and nothing is deleted.
 pub async fn delete(
     State(state): State<AppState>,
     Authed(account): Authed,
     PathId(id): PathId<InstanceId>,
 ) -> Reply<Empty> {
+    let record = state
+        .store
+        .instance_record(account.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::instance_not_found(&id))?;
+    // The engine first (WAHA's session is deleted): if it fails, the instance stays, and
+    // deleting it again retries.
+    // An engine no longer configured has nothing to ask: the instance just goes.
+    if let Ok(driver) = state.engines.get(record.engine) {
+        driver.delete(&record).await?;
+    }
     if !state.store.delete_instance(account.id, &id).await? {
         return Err(ApiError::instance_not_found(&id));
     }

@@ -68,13 +68,15 @@ pub async fn send<R: SendMessage>(
         return Err(refused(&refusal, arrived));
     }
     let instance = req.instance_id();
-    if state
+    let record = state
         .store
-        .get_instance(account.id, instance)
+        .instance_record(account.id, instance)
         .await?
-        .is_none()
-    {
-        return Err(ApiError::instance_not_found(instance));
+        .ok_or_else(|| ApiError::instance_not_found(instance))?;
+    // What the instance's engine can never deliver is refused now (422), not queued.
+    // (An engine no longer configured fails the entries later, with the reason.)
+    if let Ok(engine) = state.engines.get(record.engine) {
+        engine.check_target(&record, &req.target()?)?;
     }
     let recipients = resolve(&*state.store, account.id, &req).await?;
     let content = req.content();

@@ -2,6 +2,7 @@
 
 mod channels;
 mod communities;
+pub mod engines;
 mod groups;
 mod instances;
 mod messages;
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sandbox::router())
         .merge(usage::router())
         .merge(webhooks::router())
+        .merge(engines::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -112,6 +114,22 @@ async fn method_not_allowed(
             uri.path()
         ))),
     )
+}
+
+impl From<crate::transport::ControlError> for ApiError {
+    fn from(e: crate::transport::ControlError) -> Self {
+        use crate::transport::ControlError as E;
+        match e {
+            E::Invalid(m) => Self::BadRequest(m),
+            E::NotFound(m) => Self::NotFound(m),
+            E::Conflict(m) => Self::Conflict(m),
+            E::Unsupported(m) => Self::Unprocessable(m),
+            E::Engine(m) => Self::BadGateway(m),
+            // A table removed from the configuration after its instances were made.
+            E::NotConfigured(m) => Self::Unprocessable(m),
+            E::Store(e) => e.into(),
+        }
+    }
 }
 
 /// A JSON success answer.

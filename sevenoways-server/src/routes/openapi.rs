@@ -22,6 +22,7 @@
 //! contract change in review, and `tests/it/openapi_conformance.rs` runs Schemathesis
 //! and Redocly against it.
 
+use axum::extract::State;
 use schemars::generate::SchemaSettings;
 use schemars::{Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
@@ -33,7 +34,9 @@ use sevenoways_sdk::page::MAX_CURSOR_CHARS;
 use sevenoways_sdk::{Endpoint, ErrorBody, RATE_LIMIT_MESSAGE};
 
 use super::{HEALTHZ, OPENAPI, READYZ};
+use crate::AppState;
 use crate::auth::qr_token::PAIR_TOKEN_HEADER;
+use crate::engine::EngineKind;
 use crate::store::ListKind;
 
 /// One operation of the document, with what its endpoint type declares.
@@ -585,17 +588,40 @@ fn strip_null(mut schema: Value) -> Value {
     schema
 }
 
-/// `GET /api/openapi.json`: the document is the same for the life of the process, so it
-/// is built and serialised once (it is large, and clients and health checks fetch it often).
-pub async fn serve() -> impl axum::response::IntoResponse {
-    static DOCUMENT: std::sync::LazyLock<axum::body::Bytes> = std::sync::LazyLock::new(|| {
-        serde_json::to_vec(&document())
+/// The document as the server configured with `engines` serves it: `engine` of
+/// `POST /api/instances` lists only those (another is a 400 there), so the document says
+/// what this server accepts. [`document`] lists every engine.
+pub fn document_for(engines: &[EngineKind]) -> Value {
+    let mut doc = document();
+    if let Some(choice) = doc.pointer_mut("/components/schemas/EngineChoice") {
+        choice["enum"] = engines.iter().map(|e| json!(e.as_str())).collect();
+    }
+    doc
+}
+
+/// `GET /api/openapi.json`: the document depends only on which engines are configured, so
+/// each variant is built and serialised once per process (it is large, and clients and
+/// health checks fetch it often).
+pub async fn serve(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    static DOCUMENTS: [std::sync::OnceLock<axum::body::Bytes>; 1 << EngineKind::ALL.len()] =
+        [const { std::sync::OnceLock::new() }; 1 << EngineKind::ALL.len()];
+    let engines: Vec<EngineKind> = EngineKind::ALL
+        .into_iter()
+        .filter(|e| state.config.engine_configured(*e).is_ok())
+        .collect();
+    let variant = EngineKind::ALL
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| engines.contains(e))
+        .fold(0, |bits, (i, _)| bits | 1 << i);
+    let bytes = DOCUMENTS[variant].get_or_init(|| {
+        serde_json::to_vec(&document_for(&engines))
             .expect("the document serialises")
             .into()
     });
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        DOCUMENT.clone(),
+        bytes.clone(),
     )
 }
 

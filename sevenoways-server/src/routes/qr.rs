@@ -1,5 +1,9 @@
 //! `GET /api/instances/{id}/qr`: the pairing page, and the code as PNG, SVG or JSON.
 //!
+//! The code is the instance's engine's ([`crate::transport::Engine::pairing`]): the
+//! sandbox's simulated one, or WAHA's raw QR value, drawn here in every format; a Meta
+//! Cloud API number has none (409).
+//!
 //! Who may open it (the API key, or a QR link's token) is [`crate::auth::qr_token`].
 //! Every answer of this route, errors included, carries [`browser_headers`]: the page is
 //! opened from shared links with a token in the URL, so it must never be framed, never
@@ -9,15 +13,13 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use hmac::Mac;
 use sevenoways_sdk::models::instances::{GetQr, InstanceStatus, QrCode, QrFormat, QrQuery};
 use sevenoways_sdk::models::sandbox::PairSandboxInstance;
-use sevenoways_sdk::{Endpoint, InstanceId, Success};
+use sevenoways_sdk::{Endpoint, Success};
 
 use super::on;
 use crate::AppState;
-use crate::auth::qr_token::{PAIR_TOKEN_HEADER, QrAuth, mac};
+use crate::auth::qr_token::{PAIR_TOKEN_HEADER, QrAuth};
 use crate::engine::EngineKind;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
@@ -61,24 +63,8 @@ pub async fn browser_headers(mut response: Response) -> Response {
     response
 }
 
-/// How often the pairing code changes while the page is open.
-const CODE_WINDOW_SECS: i64 = 20;
-
-/// The current pairing string: it changes every [`CODE_WINDOW_SECS`], like WhatsApp's,
-/// and with the instance's QR reference (a re-created instance shows other codes).
-fn pairing_code(
-    secret: &[u8],
-    qr_ref: &str,
-    instance: &InstanceId,
-    now: DateTime<Utc>,
-) -> (String, DateTime<Utc>) {
-    let window = now.timestamp() / CODE_WINDOW_SECS;
-    let mut m = mac(secret);
-    m.update(format!("pair|{qr_ref}|{instance}|{window}").as_bytes());
-    let tag = hex::encode(&m.finalize().into_bytes()[..12]);
-    let expires = DateTime::from_timestamp((window + 1) * CODE_WINDOW_SECS, 0).unwrap_or(now);
-    (format!("2@sevenoways-sandbox,{instance},{tag}"), expires)
-}
+/// How often the page asks for the status and the current code.
+const POLL_SECS: u32 = 5;
 
 /// `GET /api/instances/{id}/qr[?format=png|svg|json]`.
 pub async fn qr(
@@ -86,31 +72,50 @@ pub async fn qr(
     auth: QrAuth,
     QueryParams(q): QueryParams<QrQuery>,
 ) -> Result<Response, ApiError> {
+    let format = q.format.unwrap_or_default();
+    let pairing = state
+        .engines
+        .get(auth.record.engine)?
+        .pairing(&auth.record)
+        .await?;
     let instance = &auth.record.instance;
-    let paired = instance.status == InstanceStatus::Online;
-    let (code, expires) = pairing_code(
-        &state.qr_secret,
-        &auth.record.qr_ref,
-        &instance.instance_id,
-        Utc::now(),
-    );
-    let response = match q.format.unwrap_or_default() {
+    let paired = pairing.status == InstanceStatus::Online;
+    let image_code = || {
+        pairing.code.as_deref().ok_or_else(|| {
+            ApiError::Conflict(if paired {
+                format!(
+                    "instance {:?} is paired: there is no code to scan",
+                    instance.instance_id.as_str()
+                )
+            } else {
+                format!(
+                    "instance {:?} has no pairing code yet (status {}): its engine is still \
+                     starting; ask again in a few seconds",
+                    instance.instance_id.as_str(),
+                    pairing.status.as_str()
+                )
+            })
+        })
+    };
+    let response = match format {
         QrFormat::Json => Json(Success(QrCode {
             instance_id: instance.instance_id.clone(),
-            status: instance.status,
-            pairing_code: (!paired).then(|| code.clone()),
-            expires_at: (!paired).then_some(expires),
+            status: pairing.status,
+            pairing_code: pairing.code.clone().filter(|_| !paired),
+            expires_at: pairing.expires_at.filter(|_| !paired),
         }))
         .into_response(),
         QrFormat::Svg => {
-            let svg = qrcode::QrCode::new(code.as_bytes())
+            let svg = qrcode::QrCode::new(image_code()?.as_bytes())
                 .map_err(|e| ApiError::Internal(e.to_string()))?
                 .render::<qrcode::render::svg::Color>()
                 .min_dimensions(264, 264)
                 .build();
             ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
         }
-        QrFormat::Png => ([(header::CONTENT_TYPE, "image/png")], png(&code)?).into_response(),
+        QrFormat::Png => {
+            ([(header::CONTENT_TYPE, "image/png")], png(image_code()?)?).into_response()
+        }
         QrFormat::Html => {
             let nonce = crate::ids::random_hex(16);
             let csp = HeaderValue::from_str(&page_csp(&nonce))
@@ -203,12 +208,14 @@ img{{width:264px;height:264px;image-rendering:pixelated}}button{{font-size:1rem;
 <div id="pairing" {hide_pairing}>
 <p>Open WhatsApp on the phone › Settings › Linked devices › Link a device, and scan:</p>
 <img id="code" alt="QR code for {id}" src="{qr}?format=svg{token}">
-<p><small>The code refreshes every {window} seconds.</small></p>
+<p id="wait" hidden>Waiting for a code…</p>
+<p><small>The code refreshes by itself while this page is open.</small></p>
 {sandbox}
 </div>
 <p id="done" class="ok" {hide_done}>✓ Paired: “{label}” is online.</p>
 <script nonce="{nonce}">
 const q = "{token}";
+let shown = null;
 async function poll() {{
   const r = await fetch("{qr}?format=json" + q);
   if (!r.ok) return;
@@ -216,11 +223,18 @@ async function poll() {{
   if (s.status === "online") {{
     document.getElementById("pairing").hidden = true;
     document.getElementById("done").hidden = false;
-  }} else {{
-    document.getElementById("code").src = "{qr}?format=svg" + q + "&t=" + Date.now();
+    return;
+  }}
+  const img = document.getElementById("code");
+  img.hidden = !s.pairingCode;
+  document.getElementById("wait").hidden = !!s.pairingCode;
+  if (s.pairingCode && s.pairingCode !== shown) {{
+    shown = s.pairingCode;
+    img.src = "{qr}?format=svg" + q + "&t=" + Date.now();
   }}
 }}
-setInterval(poll, {window}000);
+poll();
+setInterval(poll, {poll}000);
 const scan = document.getElementById("scan");
 if (scan) {{
   const pairToken = new URLSearchParams(location.hash.slice(1)).get("pair");
@@ -244,7 +258,7 @@ if (scan) {{
 }}
 </script>
 </body></html>"#,
-        window = CODE_WINDOW_SECS,
+        poll = POLL_SECS,
         pair_header = PAIR_TOKEN_HEADER,
         hide_pairing = if paired { "hidden" } else { "" },
         hide_done = if paired { "" } else { "hidden" },
@@ -254,23 +268,6 @@ if (scan) {{
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pairing_code_changes_each_window() {
-        let id = InstanceId::new("n").unwrap();
-        let t0 = DateTime::from_timestamp(1_000_000, 0).unwrap();
-        let (c1, e1) = pairing_code(b"s", "00ff", &id, t0);
-        let (c2, _) = pairing_code(
-            b"s",
-            "00ff",
-            &id,
-            t0 + chrono::Duration::seconds(CODE_WINDOW_SECS),
-        );
-        assert_ne!(c1, c2);
-        assert!(e1 > t0);
-        let (other, _) = pairing_code(b"s", "00fe", &id, t0);
-        assert_ne!(c1, other, "a re-created instance shows other codes");
-    }
 
     #[test]
     fn png_is_a_png() {

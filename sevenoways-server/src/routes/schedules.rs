@@ -57,13 +57,15 @@ pub async fn create(
     Body(req): Body<CreateScheduleRequest>,
 ) -> Reply<ScheduleCreated> {
     let max = room_for(&state, &account, Resource::Schedules).await?;
-    if state
+    let record = state
         .store
-        .get_instance(account.id, &req.instance_id)
+        .instance_record(account.id, &req.instance_id)
         .await?
-        .is_none()
-    {
-        return Err(ApiError::instance_not_found(&req.instance_id));
+        .ok_or_else(|| ApiError::instance_not_found(&req.instance_id))?;
+    // A schedule whose sends the instance's engine can never deliver is refused now.
+    // (An engine no longer configured fails the entries later, with the reason.)
+    if let Ok(engine) = state.engines.get(record.engine) {
+        engine.check_target(&record, &req.target()?)?;
     }
     if let Target::Groups(target) = req.target()? {
         let groups = state

@@ -23,9 +23,10 @@ use sevenoways_sdk::{
 };
 
 pub use crate::account::{Account, AccountId};
-use crate::engine::EngineKind;
+use crate::engine::{EngineKind, EngineSecret};
 use crate::limits::{Admission, Periods, Plans, QuotaExceeded, Refusal, Resource};
 pub use page::{After, ListKind, Page, PageRequest};
+use sevenoways_sdk::models::webhooks::MessageReceived;
 
 /// What a storage call can fail with, whatever the backend. Only `Conflict` is the
 /// caller's doing; `Unavailable` and `Degraded` heal on their own and are answered 503
@@ -138,6 +139,73 @@ pub struct InstanceRecord {
     /// 128 random bits in hex, made with the instance: what its QR links name instead of
     /// the account, and sign over, so they die with it (see [`crate::auth::qr_token`]).
     pub qr_ref: String,
+    /// How its engine names the number: the WAHA session, or the Meta phone number id.
+    /// `None` for the sandbox (and until [`Store::bind_engine`]).
+    pub engine_ref: Option<String>,
+}
+
+/// An instance found by its engine's name for it, with the secret its engine's webhooks
+/// are verified with (WAHA's per-session HMAC key; `None` for Meta, whose app secret is
+/// the server's).
+#[derive(Debug, Clone)]
+pub struct EngineInstance {
+    /// The instance.
+    pub record: InstanceRecord,
+    /// The per-instance webhook key (redacted in `Debug`).
+    pub secret: Option<EngineSecret>,
+}
+
+/// What an engine said about a message we sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Receipt {
+    /// The engine's server has it (WAHA ack 1, Meta `sent`). Raises nothing, since the
+    /// send's answer raised `message.sent`; it proves the message went out, so a retry
+    /// after a lost answer does not send it twice.
+    Sent,
+    /// It reached the phone: `message.delivered`.
+    Delivered,
+    /// It was read (or played): `message.read`, after `message.delivered` if that never
+    /// came.
+    Read,
+    /// WhatsApp gave up on it after accepting it: `message.failed` with this reason.
+    Failed(String),
+}
+
+/// A change an engine reported through its webhook, applied by
+/// [`Store::apply_engine_update`].
+#[derive(Debug, Clone)]
+pub enum EngineUpdate {
+    /// The number's connection: `instance.online` when it comes online, `instance.offline`
+    /// when it stops being online, nothing otherwise.
+    Status {
+        /// The new status.
+        status: InstanceStatus,
+        /// The paired number, when the engine says.
+        phone: Option<String>,
+    },
+    /// A receipt for a message we sent.
+    Receipt {
+        /// The ids the engine's receipt may name the message by, best first (at most 4
+        /// are looked at): WAHA's serialized id holds the bare id among other segments.
+        provider_ids: Vec<String>,
+        /// What happened.
+        receipt: Receipt,
+        /// The queue id the engine echoed back (Meta's `biz_opaque_callback_data`), used
+        /// only for an entry of this instance.
+        queue_hint: Option<QueueId>,
+    },
+    /// Someone wrote to the number: `message.received`.
+    Received(MessageReceived),
+}
+
+/// The engine's id of an entry sent before (a lost answer, a retry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedMessage {
+    /// The id the engine knows the message by.
+    pub provider_id: String,
+    /// Whether the engine reported anything for it: then it has the message, and sending
+    /// again would send it twice.
+    pub engine_has_it: bool,
 }
 
 /// A message to queue for one recipient.
@@ -831,4 +899,62 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         per_minute: u32,
     ) -> StoreResult<Result<(), std::time::Duration>>;
+
+    // Engines (WAHA, Meta): see `crate::transport`.
+
+    /// Records how the instance's engine names its number, with the secret that engine's
+    /// webhooks for it are verified with. `Conflict` when another instance of that engine
+    /// has the name already; `false` when the instance does not exist.
+    async fn bind_engine(
+        &self,
+        account: AccountId,
+        id: &InstanceId,
+        engine_ref: &str,
+        secret: Option<&EngineSecret>,
+    ) -> StoreResult<bool>;
+    /// The instance `engine` knows as `engine_ref`, whatever its account: how an engine's
+    /// webhook finds its instance.
+    async fn instance_by_engine_ref(
+        &self,
+        engine: EngineKind,
+        engine_ref: &str,
+    ) -> StoreResult<Option<EngineInstance>>;
+    /// Records the engine's id of a claimed entry before it is sent (a pre-generated id),
+    /// so a receipt that overtakes the send's answer, or follows a lost answer, finds it.
+    async fn link_provider_message(&self, entry: &Claimed, provider_id: &str) -> StoreResult<()>;
+    /// The engine's id of this entry from an earlier attempt, if any.
+    async fn linked_message(&self, entry: &Claimed) -> StoreResult<Option<LinkedMessage>>;
+    /// [`Store::mark_sent`], also recording the engine's id of the message and applying
+    /// the receipts that arrived before the send was recorded (in order: `message.sent`,
+    /// then `message.delivered`, `message.read`).
+    async fn mark_sent_with_id(
+        &self,
+        entry: &Claimed,
+        now: DateTime<Utc>,
+        event: NewEvent,
+        provider_id: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Applies what an engine reported about an instance, with its events, in one
+    /// transaction. With `event_key`, an update already applied under that key (an
+    /// engine's redelivery) changes nothing and returns `false`. Receipts move an entry
+    /// forward only (`sent` → `delivered` → `read`), each event at most once.
+    async fn apply_engine_update(
+        &self,
+        account: AccountId,
+        instance: &InstanceId,
+        event_key: Option<(EngineKind, &str)>,
+        update: EngineUpdate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Makes the instance's groups exactly `groups` (as its engine lists them): new ones
+    /// added, renamed ones renamed, the rest removed. `false` if the instance is gone.
+    async fn replace_groups(
+        &self,
+        account: AccountId,
+        id: &InstanceId,
+        groups: &[Group],
+    ) -> StoreResult<bool>;
+    /// Deletes engine bookkeeping received before `before`: receipts never matched and
+    /// event keys kept for deduplication. Returns the rows deleted.
+    async fn prune_engine_state(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }

@@ -1,6 +1,7 @@
-//! Engines as far as this server has them: `default_engine` decides the engine of new
-//! instances, an engine the server has not configured is a 400 naming its `[engines.*]`
-//! table, and the sandbox's endpoints and transport act only on sandbox instances.
+//! Engines: `default_engine` decides the engine of new instances, an engine the server
+//! has not configured is a 400 naming its `[engines.*]` table, the sandbox's endpoints,
+//! transport and receipt clock act only on sandbox instances, and each real engine end to
+//! end against its fake (`waha_end_to_end`, `meta_end_to_end`).
 
 use serde_json::{Value, json};
 use sevenoways_sdk::models::instances::{CreateInstanceRequest, InstanceStatus};
@@ -158,5 +159,235 @@ async fn a_production_server_still_serves_sandbox_instances_it_has() {
         c.instances().list().await.unwrap().instances[0].status,
         InstanceStatus::Online
     );
+    t.shutdown().await;
+}
+
+/// WAHA end to end: create → pair (QR, scan) → groups read → send to a group by name and
+/// to a phone → WAHA's receipts → signed webhooks carrying the right `queueId`.
+#[tokio::test]
+async fn waha_end_to_end() {
+    use sevenoways_sdk::models::instances::Engine;
+    use sevenoways_sdk::models::messages::SendRequest;
+    use sevenoways_sdk::{EventData, GroupTarget};
+    use sevenoways_server::testing::fake_waha::{FakeWaha, Flavour};
+    use sevenoways_server::testing::webhook_sink::WebhookSink;
+
+    let waha = FakeWaha::start(Flavour::Gows).await;
+    waha.set_groups(&[(TEAM_A, "Team A"), (TEAM_B, "Team B")]);
+    let t = start_with_waha(&waha.url()).await;
+    let c = t.client();
+    let sink = WebhookSink::start().await;
+    sink.subscribe(&c).await;
+
+    let created = c
+        .instances()
+        .create(&CreateInstanceRequest::new(id("shop"), "Shop").engine(Engine::Waha))
+        .await
+        .unwrap();
+    assert_eq!(created.instance.status, InstanceStatus::Pairing);
+    let session = waha.sessions()[0].name.clone();
+    let shop = id("shop");
+    let code = eventually(5, || async {
+        c.instances()
+            .qr(&shop)
+            .await
+            .ok()
+            .and_then(|q| q.pairing_code)
+    })
+    .await;
+    assert!(code.starts_with("2@"), "{code}");
+    assert_eq!(waha.pair(&session, "971500000001").await, 200);
+    eventually(5, || async {
+        let groups = c.groups().list(&shop).await.unwrap().groups;
+        (groups.len() == 2).then_some(())
+    })
+    .await;
+
+    let to_group = c
+        .messages()
+        .send(&SendRequest::new(
+            shop.clone(),
+            GroupTarget::names(["team a"]).unwrap(),
+            "Good morning team".try_into().unwrap(),
+        ))
+        .await
+        .unwrap()
+        .queue_id;
+    let to_phone = c
+        .messages()
+        .send_number(&SendNumberRequest::new(
+            shop.clone(),
+            Phone::new("971501234567").unwrap(),
+            "Your order is ready".try_into().unwrap(),
+        ))
+        .await
+        .unwrap()
+        .queue_id;
+    let sends = eventually(10, || async {
+        let s = waha.sends();
+        (s.len() == 2).then_some(s)
+    })
+    .await;
+    let group_send = sends.iter().find(|s| s.chat_id == TEAM_A).unwrap();
+    let phone_send = sends
+        .iter()
+        .find(|s| s.chat_id == "971501234567@c.us")
+        .unwrap();
+    for q in [to_group, to_phone] {
+        eventually(10, || async {
+            (c.queue().status(q).await.unwrap().status == QueueStatus::Sent).then_some(())
+        })
+        .await;
+    }
+    assert_eq!(waha.ack(phone_send, 2).await, 200);
+    assert_eq!(waha.ack(phone_send, 3).await, 200);
+    assert_eq!(waha.ack(group_send, 3).await, 200);
+    let order = ["message.sent", "message.delivered", "message.read"];
+    eventually(10, || async {
+        (sink.for_queue(to_group) == order && sink.for_queue(to_phone) == order).then_some(())
+    })
+    .await;
+    // Every event was signed (the sink verified each) and names its number and entry.
+    assert_eq!(sink.forged(), 0);
+    for event in sink.events() {
+        assert_eq!(event.instance_id, shop);
+        if let EventData::MessageDelivered(m) | EventData::MessageRead(m) = &event.data {
+            let expected_to = if m.queue_id == to_group {
+                TEAM_A
+            } else {
+                "971501234567"
+            };
+            assert_eq!(m.to, expected_to);
+        }
+    }
+    assert_eq!(
+        sink.names().first().map(String::as_str),
+        Some("instance.online")
+    );
+    // Not a sandbox number: nothing of it reached the sandbox's outbox or clock.
+    let (status, _) = raw(&t, "GET", "/api/sandbox/outbox?instanceId=shop", None).await;
+    assert_eq!(status, 404);
+    t.shutdown().await;
+}
+
+/// Meta end to end: create (checked with Meta, online at once) → a group by name is
+/// refused (422) → send to a phone → Meta's statuses → signed webhooks with the right
+/// `queueId`.
+#[tokio::test]
+async fn meta_end_to_end() {
+    use sevenoways_sdk::GroupTarget;
+    use sevenoways_sdk::models::messages::SendRequest;
+    use sevenoways_server::testing::fake_meta::FakeMeta;
+    use sevenoways_server::testing::webhook_sink::WebhookSink;
+
+    let meta = FakeMeta::start().await;
+    meta.add_number("106540352242922", "+971 50 000 0000");
+    let t = start_with_meta(&meta.graph_url()).await;
+    meta.set_webhook(&format!("{}/engines/meta/webhook", t.base()));
+    let c = t.client();
+    let sink = WebhookSink::start().await;
+    sink.subscribe(&c).await;
+
+    let created = c
+        .instances()
+        .create(
+            &CreateInstanceRequest::new(id("cloud"), "Cloud")
+                .meta("106540352242922".parse().unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.instance.status, InstanceStatus::Online);
+    let cloud = id("cloud");
+    let err = c
+        .messages()
+        .send(&SendRequest::new(
+            cloud.clone(),
+            GroupTarget::names(["Team A"]).unwrap(),
+            "Hi".try_into().unwrap(),
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Api { status: 422, .. }), "{err:?}");
+    let q = c
+        .messages()
+        .send_number(&SendNumberRequest::new(
+            cloud.clone(),
+            Phone::new("971501234567").unwrap(),
+            "Thanks for your message".try_into().unwrap(),
+        ))
+        .await
+        .unwrap()
+        .queue_id;
+    let send = eventually(10, || async { meta.sends().into_iter().next() }).await;
+    assert_eq!(send.callback_data, Some(q.to_string()));
+    eventually(10, || async {
+        (c.queue().status(q).await.unwrap().status == QueueStatus::Sent).then_some(())
+    })
+    .await;
+    assert_eq!(meta.status(&send, "delivered").await, 200);
+    assert_eq!(meta.status(&send, "read").await, 200);
+    eventually(10, || async {
+        (sink.for_queue(q) == ["message.sent", "message.delivered", "message.read"]).then_some(())
+    })
+    .await;
+    assert_eq!(sink.forged(), 0);
+    assert_eq!(
+        sink.names().first().map(String::as_str),
+        Some("instance.online")
+    );
+    t.shutdown().await;
+}
+
+/// The sandbox's receipt clock moves only sandbox entries: a number another engine serves
+/// stays `sent` until its engine says more.
+#[tokio::test]
+async fn the_sandbox_clock_leaves_other_engines_entries_alone() {
+    use sevenoways_server::testing::fake_meta::FakeMeta;
+
+    let meta = FakeMeta::start().await;
+    meta.add_number("106540352242922", "+971 50 000 0000");
+    let t = start_with_meta(&meta.graph_url()).await;
+    let c = t.client();
+    c.instances()
+        .create(
+            &CreateInstanceRequest::new(id("cloud"), "").meta("106540352242922".parse().unwrap()),
+        )
+        .await
+        .unwrap();
+    let sandbox = paired_instance(&c, "dev").await;
+    let to = Phone::new("971501234567").unwrap();
+    let cloud_q = c
+        .messages()
+        .send_number(&SendNumberRequest::new(
+            id("cloud"),
+            to.clone(),
+            "Hi".try_into().unwrap(),
+        ))
+        .await
+        .unwrap()
+        .queue_id;
+    eventually(10, || async {
+        (c.queue().status(cloud_q).await.unwrap().status == QueueStatus::Sent).then_some(())
+    })
+    .await;
+    // A sandbox entry sent after it is read after its 100 + 100 ms of clock...
+    let sandbox_q = c
+        .messages()
+        .send_number(&SendNumberRequest::new(
+            sandbox,
+            to,
+            "Hi".try_into().unwrap(),
+        ))
+        .await
+        .unwrap()
+        .queue_id;
+    eventually(10, || async {
+        (c.queue().status(sandbox_q).await.unwrap().status == QueueStatus::Read).then_some(())
+    })
+    .await;
+    // ...while the Cloud API's, sent earlier, has had no receipt and stays sent.
+    let cloud_entry = c.queue().status(cloud_q).await.unwrap();
+    assert_eq!(cloud_entry.status, QueueStatus::Sent, "{cloud_entry:?}");
+    assert!(cloud_entry.delivered_at.is_none());
     t.shutdown().await;
 }

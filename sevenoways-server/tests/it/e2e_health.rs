@@ -33,6 +33,7 @@ async fn readyz_lists_the_loops_and_proves_a_write() {
         "retention",
         "checkpoint",
         "keys",
+        "engine-pruning",
     ] {
         assert_eq!(body["loops"][name]["running"], true, "{name}: {body}");
         assert_eq!(body["loops"][name]["restarts"], 0, "{name}: {body}");

@@ -147,7 +147,7 @@ async fn the_old_secret_signs_for_24_hours_by_default() {
 }
 
 /// Whether any file under `dir` holds `needle`.
-fn on_disk(dir: &Path, needle: &str) -> bool {
+pub(crate) fn on_disk(dir: &Path, needle: &str) -> bool {
     std::fs::read_dir(dir).unwrap().any(|entry| {
         let path = entry.unwrap().path();
         if path.is_dir() {
@@ -179,7 +179,7 @@ async fn launch_rekeying(
     sevenoways_server::launch(config(dir, key, previous), listener).await
 }
 
-const KEY: &str = "4f1c3a5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a";
+pub(crate) const KEY: &str = "4f1c3a5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a";
 const OTHER_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
 
 #[tokio::test]

@@ -8,6 +8,8 @@
 //! - `store_*`, `queue_leases`: the SQLite store directly, with injected instants;
 //!   `store_migrations`: a database an older version left, migrated.
 //! - `openapi`: the committed OpenAPI snapshot.
+//! - `engine_waha`, `engine_meta`: the real engines' adapters against fakes that follow
+//!   WAHA's and Meta's published contracts (`sevenoways_server::testing::fake_*`).
 //!
 //! Run one module with `cargo test -p sevenoways-server --test it e2e_webhooks`.
 
@@ -20,6 +22,7 @@ mod e2e_engines;
 mod e2e_health;
 mod e2e_isolation;
 mod e2e_keys;
+mod e2e_noisy_neighbour;
 mod e2e_qr;
 mod e2e_rate_limits;
 mod e2e_restart;
@@ -31,6 +34,8 @@ mod e2e_tenants;
 mod e2e_webhook_fairness;
 mod e2e_webhook_secrets;
 mod e2e_webhooks;
+mod engine_meta;
+mod engine_waha;
 mod first_start;
 mod keys_cli;
 mod kill_restart;

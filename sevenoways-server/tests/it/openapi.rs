@@ -126,6 +126,15 @@ fn statuses_media_types_and_links_are_declared() {
     let paths = doc["paths"].as_object().unwrap();
     let op = |method: &str, path: &str| paths[path][method].clone();
     assert!(op("post", "/api/instances")["responses"]["409"].is_object());
+    // What the engines add: 502 when one fails, 422 for what one can never do.
+    assert!(op("post", "/api/instances")["responses"]["502"].is_object());
+    assert!(op("delete", "/api/instances/{id}")["responses"]["502"].is_object());
+    assert!(op("post", "/api/send")["responses"]["422"].is_object());
+    let refresh = op("post", "/api/instances/{id}/groups/refresh");
+    for status in ["404", "409", "422", "502"] {
+        assert!(refresh["responses"][status].is_object(), "refresh {status}");
+    }
+    assert!(op("get", "/api/instances/{id}/qr")["responses"]["409"].is_object());
     assert!(op("get", "/api/sandbox/outbox")["responses"]["400"].is_object());
     let outbox_params = op("get", "/api/sandbox/outbox")["parameters"].clone();
     assert_eq!(outbox_params[0]["name"], "instanceId");
@@ -276,4 +285,30 @@ fn statuses_media_types_and_links_are_declared() {
         let body = &post["requestBody"]["content"]["application/json"]["schema"];
         assert_eq!(body["allOf"][1]["properties"]["event"]["const"], *name);
     }
+}
+
+/// A server documents the engines it has configured, and no other: asking one without
+/// `[engines.waha]` for a WAHA number is a 400 its own document predicts.
+#[tokio::test]
+async fn the_served_document_lists_the_configured_engines() {
+    use sevenoways_server::engine::EngineKind;
+    let all = document();
+    assert_eq!(
+        all["components"]["schemas"]["EngineChoice"]["enum"],
+        serde_json::json!(["sandbox", "waha", "meta"])
+    );
+    let only = sevenoways_server::routes::openapi::document_for(&[EngineKind::Sandbox]);
+    assert_eq!(
+        only["components"]["schemas"]["EngineChoice"]["enum"],
+        serde_json::json!(["sandbox"])
+    );
+    let t = sevenoways_server::testing::start().await;
+    let served: serde_json::Value = reqwest::get(format!("{}/api/openapi.json", t.base()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(served, only);
+    t.shutdown().await;
 }

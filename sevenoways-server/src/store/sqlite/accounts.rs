@@ -57,11 +57,13 @@ pub(super) async fn create_instance(
             instance_id: id.clone(),
             label: label.to_owned(),
             status: InstanceStatus::Pairing,
+            engine: Some(engine.into()),
             phone: None,
             created_at: stored(now),
         },
         engine,
         qr_ref,
+        engine_ref: None,
     })
 }
 

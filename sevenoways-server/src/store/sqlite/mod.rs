@@ -6,6 +6,7 @@
 //! disk (`synchronous = FULL`), so a reply always means durable.
 
 mod accounts;
+mod engines;
 mod keys;
 mod limits;
 mod ops;
@@ -272,10 +273,16 @@ fn parse_status(s: &str) -> InstanceStatus {
 }
 
 fn instance_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Instance> {
+    let engine: &str = row.try_get("engine")?;
     Ok(Instance {
         instance_id: instance_id(row.try_get("instance_id")?)?,
         label: row.try_get("label")?,
         status: parse_status(row.try_get::<&str, _>("status")?),
+        engine: Some(
+            crate::engine::EngineKind::parse(engine)
+                .ok_or_else(|| corrupt("instance engine", engine))?
+                .into(),
+        ),
         phone: row.try_get("phone")?,
         created_at: from_millis(row.try_get("created_at")?),
     })
@@ -289,6 +296,7 @@ fn instance_record_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<InstanceRec
         engine: crate::engine::EngineKind::parse(engine)
             .ok_or_else(|| corrupt("instance engine", engine))?,
         qr_ref: row.try_get("qr_ref")?,
+        engine_ref: row.try_get("engine_ref")?,
     })
 }
 
@@ -967,5 +975,65 @@ impl Store for SqliteStore {
         per_minute: u32,
     ) -> StoreResult<Result<(), std::time::Duration>> {
         webhooks::take_manual_call(self, account, now, per_minute).await
+    }
+
+    async fn bind_engine(
+        &self,
+        account: AccountId,
+        id: &InstanceId,
+        engine_ref: &str,
+        secret: Option<&EngineSecret>,
+    ) -> StoreResult<bool> {
+        engines::bind_engine(self, account, id, engine_ref, secret).await
+    }
+
+    async fn instance_by_engine_ref(
+        &self,
+        engine: EngineKind,
+        engine_ref: &str,
+    ) -> StoreResult<Option<EngineInstance>> {
+        engines::instance_by_engine_ref(self, engine, engine_ref).await
+    }
+
+    async fn link_provider_message(&self, entry: &Claimed, provider_id: &str) -> StoreResult<()> {
+        engines::link_provider_message(self, entry, provider_id).await
+    }
+
+    async fn linked_message(&self, entry: &Claimed) -> StoreResult<Option<LinkedMessage>> {
+        engines::linked_message(self, entry).await
+    }
+
+    async fn mark_sent_with_id(
+        &self,
+        entry: &Claimed,
+        now: DateTime<Utc>,
+        event: NewEvent,
+        provider_id: Option<&str>,
+    ) -> StoreResult<bool> {
+        engines::mark_sent_with_id(self, entry, now, event, provider_id).await
+    }
+
+    async fn apply_engine_update(
+        &self,
+        account: AccountId,
+        instance: &InstanceId,
+        event_key: Option<(EngineKind, &str)>,
+        update: EngineUpdate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        engines::apply_engine_update(self, account, instance, event_key, update, now).await
+    }
+
+    async fn replace_groups(
+        &self,
+        account: AccountId,
+        id: &InstanceId,
+        groups: &[Group],
+    ) -> StoreResult<bool> {
+        engines::replace_groups(self, account, id, groups).await
+    }
+
+    async fn prune_engine_state(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        engines::prune_engine_state(self, before).await
     }
 }

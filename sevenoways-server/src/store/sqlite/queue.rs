@@ -441,7 +441,9 @@ pub(super) async fn advance_receipts(
 ) -> StoreResult<u64> {
     let mut tx = store.write.begin().await?;
     let mut changed = 0;
-    // Only people and groups send receipts; channels and communities stop at `sent`.
+    // Only people and groups send receipts; channels and communities stop at `sent`. This
+    // is the sandbox's clock: entries of instances another engine serves move only on that
+    // engine's own receipts (`store::sqlite::engines`).
     for (from, to, column, before, make) in [
         (
             "delivered",
@@ -466,6 +468,8 @@ pub(super) async fn advance_receipts(
         let rows = sqlx::query(&format!(
             "UPDATE queue SET status = '{to}', {column} = ?, updated_at = ?
              WHERE status = '{from}' AND recipient_kind IN ('group', 'phone') AND {time_column} <= ?
+               AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.account_id = queue.account_id
+                               AND i.instance_id = queue.instance_id AND i.engine != 'sandbox')
              RETURNING id, account_id, instance_id, recipient, content"
         ))
         .bind(millis(now))

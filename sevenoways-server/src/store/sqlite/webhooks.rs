@@ -116,6 +116,7 @@ pub(super) async fn prepare_secrets(
         )
         .fetch_one(&mut *tx)
         .await?;
+        let sealed = sealed || super::engines::any_sealed(&mut tx).await?;
         if check.is_some() || sealed {
             return Err(StoreError::Secrets(format!(
                 "the webhook secrets in this database are sealed: start the server with {var} \
@@ -182,6 +183,7 @@ pub(super) async fn prepare_secrets(
         .await?;
         sealed += 1;
     }
+    sealed += super::engines::seal_plain(&mut tx, key).await?;
     tx.commit().await?;
     if sealed > 0 {
         // Out of the write-ahead log too, so no copy of a plaintext page stays behind.
@@ -232,12 +234,13 @@ async fn reseal(
         .execute(&mut *conn)
         .await?;
     }
+    let engines = super::engines::reseal(&mut *conn, old, new).await?;
     sqlx::query("UPDATE meta SET value = ? WHERE key = ?")
         .bind(new.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK))
         .bind(KEY_CHECK)
         .execute(&mut *conn)
         .await?;
-    Ok(rows.len() as u64)
+    Ok(rows.len() as u64 + engines)
 }
 
 pub(super) async fn create_webhook(
