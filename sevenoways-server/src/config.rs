@@ -88,6 +88,13 @@ use crate::limits::{PlanLimits, Plans};
 /// access_token = "..."
 /// app_secret = "..."
 /// verify_token = "..."
+///
+/// # The web console at /console (see docs/console.md).
+/// [console]
+/// enabled = true
+/// session_ttl_secs = 43200
+/// max_sessions_per_account = 20
+/// sign_in_failures_per_minute = 10
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -129,6 +136,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Database upkeep.
     pub database: DatabaseConfig,
+    /// The web console; see [`crate::console`].
+    pub console: ConsoleConfig,
     /// The key that seals webhook secrets at rest ([`crate::secrets`]). Never read from
     /// the TOML file: `sevenoways-server` takes it from `SEVENOWAYS_SECRETS_KEY`.
     #[serde(skip)]
@@ -160,6 +169,7 @@ impl Default for Config {
             scheduler: SchedulerConfig::default(),
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
+            console: ConsoleConfig::default(),
             secrets_key: None,
             secrets_key_previous: None,
             engines: EnginesConfig::default(),
@@ -227,6 +237,32 @@ impl Default for SandboxConfig {
         Self {
             delivered_after_ms: 2000,
             read_after_ms: 5000,
+        }
+    }
+}
+
+/// The web console ([`crate::console`]): its sessions and its sign-in limit.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve `/console` (and redirect `/` to it).
+    pub enabled: bool,
+    /// How long a session lasts from sign-in, whatever is done meanwhile (seconds).
+    pub session_ttl_secs: u64,
+    /// Sessions kept per account; signing in again past it ends the oldest (0: no limit).
+    pub max_sessions_per_account: u32,
+    /// Failed sign-ins per client address in a sliding minute before further attempts
+    /// are refused unchecked until the minute has passed (0: no limit).
+    pub sign_in_failures_per_minute: u32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            session_ttl_secs: 12 * 3600,
+            max_sessions_per_account: 20,
+            sign_in_failures_per_minute: 10,
         }
     }
 }

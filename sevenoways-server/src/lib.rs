@@ -33,6 +33,7 @@ pub mod account;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod console;
 pub mod cron;
 pub mod engine;
 pub mod error;

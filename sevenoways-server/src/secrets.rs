@@ -70,6 +70,11 @@ impl SecretsKey {
         Ok(Self(cipher))
     }
 
+    /// A key of these bytes (the console derives one per session from its cookie).
+    pub fn from_bytes(bytes: &[u8; 32]) -> Self {
+        Self(XChaCha20Poly1305::new_from_slice(bytes).expect("a 32-byte key"))
+    }
+
     /// A fresh random key, for tests and for `openssl`-less setups.
     pub fn generate() -> Self {
         let mut bytes = [0u8; 32];

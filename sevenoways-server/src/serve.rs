@@ -125,10 +125,10 @@ pub(crate) async fn run(
             accepted = listener.accept() => accepted,
             _ = stop.wait_for(|s| *s) => break,
         };
-        let stream = match accepted {
-            Ok((stream, _peer)) => {
+        let (stream, peer) = match accepted {
+            Ok(accepted) => {
                 accept_errors = 0;
-                stream
+                accepted
             }
             // A client that gave up before being accepted: nothing to wait for.
             Err(e)
@@ -177,8 +177,11 @@ pub(crate) async fn run(
         });
         let service = {
             let (app, state) = (app.clone(), state.clone());
-            tower::service_fn(move |req: axum::http::Request<hyper::body::Incoming>| {
+            tower::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
                 let (app, state) = (app.clone(), state.clone());
+                // The client's address, for limits per client (the console's sign-in).
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
                 async move {
                     let _busy = Busy::start(&state);
                     app.oneshot(req.map(axum::body::Body::new)).await

@@ -28,7 +28,7 @@ use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::limits::{Admission, Refusal};
-use crate::store::{AccountId, NewEntry, RecipientKind, Store};
+use crate::store::{Account, AccountId, NewEntry, RecipientKind, Store};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -63,6 +63,17 @@ pub async fn send<R: SendMessage>(
     Authed(account): Authed,
     Body(req): Body<R>,
 ) -> Reply<Queued> {
+    ok(send_message(&state, &account, &req).await?)
+}
+
+/// The send path every sender shares (the API's twelve send endpoints and the console's
+/// send form): the refusal cache, the instance, recipient resolution, the SSRF check of
+/// media URLs, then admission and queueing in the group commit. `req` is validated.
+pub(crate) async fn send_message<R: SendMessage>(
+    state: &AppState,
+    account: &Account,
+    req: &R,
+) -> Result<Queued, ApiError> {
     let arrived = Utc::now();
     if let Some(refusal) = state.refusals.check(account.id, &account.plan, arrived) {
         return Err(refused(&refusal, arrived));
@@ -78,7 +89,7 @@ pub async fn send<R: SendMessage>(
     if let Ok(engine) = state.engines.get(record.engine) {
         engine.check_target(&record, &req.target()?)?;
     }
-    let recipients = resolve(&*state.store, account.id, &req).await?;
+    let recipients = resolve(&*state.store, account.id, req).await?;
     let content = req.content();
     crate::ssrf::check_content(&state.config.network, &content).await?;
     let entries: Vec<NewEntry> = recipients
@@ -114,7 +125,7 @@ pub async fn send<R: SendMessage>(
         .zip(&ids)
         .map(|((to, _), &queue_id)| QueuedRecipient { to, queue_id })
         .collect();
-    ok(Queued {
+    Ok(Queued {
         queued: true,
         queue_id: *ids
             .first()

@@ -1,19 +1,21 @@
 //! The HTTP API: one module per resource, named as in the SDK and the CLI.
 
-mod channels;
+// `pub(crate)`: the console (`crate::console`) calls these handlers as functions, so it
+// runs the API's own code for every action.
+pub(crate) mod channels;
 mod communities;
 pub mod engines;
-mod groups;
-mod instances;
-mod messages;
+pub(crate) mod groups;
+pub(crate) mod instances;
+pub(crate) mod messages;
 pub mod openapi;
-mod pages;
+pub(crate) mod pages;
 pub(crate) mod qr;
-mod queue;
-mod sandbox;
-mod schedules;
-mod usage;
-mod webhooks;
+pub(crate) mod queue;
+pub(crate) mod sandbox;
+pub(crate) mod schedules;
+pub(crate) mod usage;
+pub(crate) mod webhooks;
 
 use axum::extract::State;
 use axum::handler::Handler;
@@ -61,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(usage::router())
         .merge(webhooks::router())
         .merge(engines::router())
+        .merge(crate::console::router(&state.config))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -105,14 +105,11 @@ pub async fn qr(
             expires_at: pairing.expires_at.filter(|_| !paired),
         }))
         .into_response(),
-        QrFormat::Svg => {
-            let svg = qrcode::QrCode::new(image_code()?.as_bytes())
-                .map_err(|e| ApiError::Internal(e.to_string()))?
-                .render::<qrcode::render::svg::Color>()
-                .min_dimensions(264, 264)
-                .build();
-            ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
-        }
+        QrFormat::Svg => (
+            [(header::CONTENT_TYPE, "image/svg+xml")],
+            svg(image_code()?)?,
+        )
+            .into_response(),
         QrFormat::Png => {
             ([(header::CONTENT_TYPE, "image/png")], png(image_code()?)?).into_response()
         }
@@ -125,6 +122,15 @@ pub async fn qr(
         }
     };
     Ok(response)
+}
+
+/// The code as an SVG image, at least 264 pixels square (the page and the console show it).
+pub(crate) fn svg(code: &str) -> Result<String, ApiError> {
+    Ok(qrcode::QrCode::new(code.as_bytes())
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(264, 264)
+        .build())
 }
 
 /// The code as an 8-pixels-per-module grayscale PNG with the standard 4-module margin.

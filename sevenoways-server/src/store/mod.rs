@@ -475,6 +475,42 @@ pub struct Revoked {
     pub webhooks: Vec<(WebhookId, String)>,
 }
 
+/// A web console session as stored (see [`crate::console`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConsoleSessionRow {
+    /// Whose session it is.
+    pub account_id: AccountId,
+    /// The API key it signed in with, sealed under a key only the cookie gives.
+    pub sealed_key: Vec<u8>,
+    /// When it ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for ConsoleSessionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleSessionRow")
+            .field("account_id", &self.account_id)
+            .field("sealed_key", &"<sealed>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Which of an account's recent queue entries the console's queue page lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueFilter {
+    /// Only this instance's entries.
+    pub instance: Option<InstanceId>,
+    /// Only entries in this status.
+    pub status: Option<sevenoways_sdk::models::queue::QueueStatus>,
+    /// Only entries older than this one (the next page).
+    pub before: Option<QueueId>,
+}
+
+/// How many of an account's latest queue entries [`Store::recent_queue_entries`] looks
+/// through for matches: a filter that matches rarely costs at most this many rows.
+pub const QUEUE_SCAN: u32 = 5000;
+
 /// The storage the server runs on.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -957,4 +993,49 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes engine bookkeeping received before `before`: receipts never matched and
     /// event keys kept for deduplication. Returns the rows deleted.
     async fn prune_engine_state(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+
+    // The web console ([`crate::console`]).
+
+    /// Saves a console session. In the same transaction every expired session is
+    /// deleted, and the account's oldest ones past `max_per_account` (0: no limit), so
+    /// the table stays bounded however often a key signs in.
+    async fn create_console_session(
+        &self,
+        token_hash: &[u8; 32],
+        account: AccountId,
+        sealed_key: &[u8],
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        max_per_account: u32,
+    ) -> StoreResult<()>;
+    /// The session with this token hash, unless it has expired at `now`.
+    async fn console_session(
+        &self,
+        token_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ConsoleSessionRow>>;
+    /// Ends a session ("Sign out"); ending one that is gone is not an error.
+    async fn delete_console_session(&self, token_hash: &[u8; 32]) -> StoreResult<()>;
+    /// How long `client` must wait before its next sign-in is even checked, once it has
+    /// failed `per_minute` times in the last minute (0: never); `None` if it may try now.
+    async fn console_sign_in_wait(
+        &self,
+        client: &str,
+        now: DateTime<Utc>,
+        per_minute: u32,
+    ) -> StoreResult<Option<std::time::Duration>>;
+    /// Records a failed sign-in of `client`; failures older than a minute are forgotten.
+    async fn record_console_sign_in_failure(
+        &self,
+        client: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The account's queue entries matching `filter`, newest first, at most `limit`, among
+    /// its latest [`QUEUE_SCAN`] entries (older than `filter.before`).
+    async fn recent_queue_entries(
+        &self,
+        account: AccountId,
+        filter: &QueueFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<QueueEntry>>;
 }

@@ -600,8 +600,12 @@ impl Drop for KillOnDrop {
 async fn a_receiver_down_for_a_while_loses_nothing() {
     let r = start_with(|_| {}).await;
     paired_instance(&r.client(), "n1").await;
-    // A port with nothing listening: the receiver is down.
-    let addr = local_listener().await.local_addr().unwrap();
+    // A port with nothing listening: the receiver is down. The port stays bound (but not
+    // listening, so connections are refused) until the receiver comes back: a freed port
+    // could be handed to another test's receiver, which would answer 200.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reserved.local_addr().unwrap();
     let (hook, _) = subscribe(&r.client(), &url(addr), &["message.received"], Some(SECRET)).await;
     let texts: Vec<String> = (0..20).map(|i| format!("message {i} 📨")).collect();
     for t in &texts {
@@ -641,6 +645,7 @@ async fn a_receiver_down_for_a_while_loses_nothing() {
     );
 
     // Back up, on the same address.
+    drop(reserved);
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let (rx, _task) = receiver(listener, Arc::new(|_, _| (200, None))).await;
     let hits = rx.hits.clone();

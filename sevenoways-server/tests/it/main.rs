@@ -14,6 +14,8 @@
 //! Run one module with `cargo test -p sevenoways-server --test it e2e_webhooks`.
 
 mod backup_bin;
+mod console_browser;
+mod console_http;
 mod e2e_api_endpoints;
 mod e2e_api_errors;
 mod e2e_api_forms;

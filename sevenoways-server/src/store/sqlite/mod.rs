@@ -6,6 +6,7 @@
 //! disk (`synchronous = FULL`), so a reply always means durable.
 
 mod accounts;
+mod console;
 mod engines;
 mod keys;
 mod limits;
@@ -1035,5 +1036,64 @@ impl Store for SqliteStore {
 
     async fn prune_engine_state(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         engines::prune_engine_state(self, before).await
+    }
+
+    async fn create_console_session(
+        &self,
+        token_hash: &[u8; 32],
+        account: AccountId,
+        sealed_key: &[u8],
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        max_per_account: u32,
+    ) -> StoreResult<()> {
+        console::create_session(
+            self,
+            token_hash,
+            account,
+            sealed_key,
+            now,
+            expires_at,
+            max_per_account,
+        )
+        .await
+    }
+
+    async fn console_session(
+        &self,
+        token_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ConsoleSessionRow>> {
+        console::session(self, token_hash, now).await
+    }
+
+    async fn delete_console_session(&self, token_hash: &[u8; 32]) -> StoreResult<()> {
+        console::delete_session(self, token_hash).await
+    }
+
+    async fn console_sign_in_wait(
+        &self,
+        client: &str,
+        now: DateTime<Utc>,
+        per_minute: u32,
+    ) -> StoreResult<Option<Duration>> {
+        console::sign_in_wait(self, client, now, per_minute).await
+    }
+
+    async fn record_console_sign_in_failure(
+        &self,
+        client: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        console::record_sign_in_failure(self, client, now).await
+    }
+
+    async fn recent_queue_entries(
+        &self,
+        account: AccountId,
+        filter: &QueueFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<QueueEntry>> {
+        console::recent_entries(self, account, filter, limit).await
     }
 }

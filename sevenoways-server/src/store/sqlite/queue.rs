@@ -276,9 +276,13 @@ pub(super) async fn get_entry(
         .bind(raw_id)
         .fetch_optional(&store.read)
         .await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some(QueueEntry {
-        queue_id: id,
+    row.as_ref().map(queue_entry_row).transpose()
+}
+
+/// A `queue` row as the API shows it.
+pub(super) fn queue_entry_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<QueueEntry> {
+    Ok(QueueEntry {
+        queue_id: QueueId(row.try_get::<i64, _>("id")? as u64),
         instance_id: instance_id(row.try_get("instance_id")?)?,
         to: row.try_get("recipient")?,
         status: queue_status(row.try_get::<&str, _>("status")?),
@@ -290,7 +294,7 @@ pub(super) async fn get_entry(
         sent_at: opt_time(row.try_get("sent_at")?),
         delivered_at: opt_time(row.try_get("delivered_at")?),
         read_at: opt_time(row.try_get("read_at")?),
-    }))
+    })
 }
 
 pub(super) async fn claim(
