@@ -123,6 +123,149 @@ pub trait Endpoint {
     fn check(&self) -> Result<(), ValidationError> {
         Ok(())
     }
+
+    /// What the operation can answer besides `200` and what the OpenAPI document works
+    /// out from its shape: `401`, `408` and `500` (every operation), `400`, `413` and `415`
+    /// (every `POST`: it reads a body) and `404` (a `{…}` in the route names something
+    /// that may not exist). Declare here a `404` for an id inside the body, `409`, `429`
+    /// ([`RATE_LIMITED`]), a `400` for query parameters, and any new status. An entry for
+    /// a status the document already lists replaces its generic description.
+    const ANSWERS: &'static [Answer] = &[];
+
+    /// Media types the success answer can come in besides JSON (the QR code as a PNG).
+    const ALSO_ANSWERS_AS: &'static [MediaType] = &[];
+
+    /// Request bodies as the published documentation shows them (its placeholders
+    /// filled in), for the OpenAPI document; a test parses and validates each.
+    const EXAMPLES: &'static [Example] = &[];
+
+    /// Operations that take an id from this one's answer (OpenAPI `links`).
+    const LINKS: &'static [Link] = &[];
+
+    /// Who may call it.
+    const AUTH: Auth = Auth::ApiKey;
+
+    /// The schemas of the route's `{…}` parameters, in order (`None`: plain strings).
+    #[cfg(feature = "schema")]
+    fn path_schemas(generator: &mut schemars::SchemaGenerator) -> Option<Vec<schemars::Schema>> {
+        let _ = generator;
+        None
+    }
+
+    /// The query parameters the server reads, as the schema of an object whose
+    /// properties are the parameters (`None`: it reads none).
+    #[cfg(feature = "schema")]
+    fn query_schema(generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
+        let _ = generator;
+        None
+    }
+}
+
+/// How a caller proves who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// The `x-api-key` header.
+    ApiKey,
+    /// The `x-api-key` header, or the `?token=` of a QR link for the instance in the path
+    /// (the pairing page, opened from a shared link, has no header to send).
+    ApiKeyOrQrToken,
+    /// The `x-api-key` header, or the sandbox pairing token of the instance in the path
+    /// (the `#pair=` of the create answer's `sandboxPairUrl`, which the QR page's scan
+    /// button sends as `x-sandbox-pair-token`).
+    ApiKeyOrPairToken,
+}
+
+/// A status an operation can answer, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// When it is answered, for people reading the document.
+    pub when: &'static str,
+}
+
+impl Answer {
+    /// `status`, answered `when`.
+    pub const fn new(status: u16, when: &'static str) -> Self {
+        Self { status, when }
+    }
+}
+
+/// The send rate limit and message caps: `429` with `Retry-After` (seconds), and for the
+/// rate limit exactly the documented message
+/// ([`RATE_LIMIT_MESSAGE`](crate::models::common::RATE_LIMIT_MESSAGE)).
+pub const RATE_LIMITED: Answer = Answer::new(
+    429,
+    "Over the send rate limit (60 requests per sliding minute per API key) or the plan's \
+     daily or monthly message cap; nothing was queued. Retry-After says when to try again.",
+);
+
+/// A media type an answer can come in, and what selects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaType {
+    /// `image/png`, `text/html`, ...
+    pub mime: &'static str,
+    /// What the client does to get it.
+    pub when: &'static str,
+    /// Whether the answer is bytes rather than text.
+    pub binary: bool,
+}
+
+/// A request body from the published documentation.
+#[derive(Debug, Clone, Copy)]
+pub struct Example {
+    /// What it shows.
+    pub summary: &'static str,
+    /// The JSON body.
+    pub json: &'static str,
+    check: fn(&str) -> Result<(), ValidationError>,
+}
+
+impl Example {
+    /// The body `json` of a `T` request.
+    pub const fn of<T: DeserializeOwned + crate::Validate>(
+        summary: &'static str,
+        json: &'static str,
+    ) -> Self {
+        Self {
+            summary,
+            json,
+            check: check_example::<T>,
+        }
+    }
+
+    /// Whether the server would accept the example: it parses and validates.
+    pub fn check(&self) -> Result<(), ValidationError> {
+        (self.check)(self.json)
+    }
+}
+
+fn check_example<T: DeserializeOwned + crate::Validate>(json: &str) -> Result<(), ValidationError> {
+    crate::body::from_json::<T>(json.as_bytes())?.validate()
+}
+
+/// An OpenAPI link: the operation `method route` takes its parameters from this
+/// operation's request or answer, as runtime expressions
+/// (`("id", "$response.body#/instance/instanceId")`, `("id", "$request.path.id")`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// The method of the operation linked to.
+    pub method: Method,
+    /// Its route.
+    pub route: &'static str,
+    /// Its parameters (a `{…}` of the route, or a query parameter) and where each comes from.
+    pub parameters: &'static [(&'static str, &'static str)],
+}
+
+impl Link {
+    /// `E` takes `parameters` from this operation.
+    pub const fn to<E: Endpoint>(parameters: &'static [(&'static str, &'static str)]) -> Self {
+        Self {
+            method: E::METHOD,
+            route: E::ROUTE,
+            parameters,
+        }
+    }
 }
 
 /// The body of an operation that sends none (`GET`, `DELETE`). It has no values.
@@ -176,9 +319,11 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// An endpoint whose request is its own body (`SendRequest`, `CreateInstanceRequest`, ...).
+/// An endpoint whose request is its own body (`SendRequest`, `CreateInstanceRequest`, ...),
+/// with optional metadata: `{ answers: [..], examples: [..], links: [..] }` (see
+/// [`Endpoint::ANSWERS`], [`Endpoint::EXAMPLES`], [`Endpoint::LINKS`]).
 macro_rules! body_endpoint {
-    ($name:ty => POST $route:literal -> $response:ty) => {
+    ($name:ty => POST $route:literal -> $response:ty $({ $($meta:tt)* })?) => {
         impl $crate::endpoint::Endpoint for $name {
             const METHOD: $crate::endpoint::Method = $crate::endpoint::Method::Post;
             const ROUTE: &'static str = $route;
@@ -192,18 +337,47 @@ macro_rules! body_endpoint {
             fn check(&self) -> Result<(), $crate::ValidationError> {
                 $crate::Validate::validate(self)
             }
+
+            $( $crate::endpoint::endpoint_meta!($($meta)*); )?
         }
+    };
+}
+
+/// The metadata items of [`body_endpoint!`] and [`path_endpoint!`], as associated consts.
+macro_rules! endpoint_meta {
+    () => {};
+    (answers: [$($v:expr),* $(,)?] $(, $($rest:tt)*)?) => {
+        const ANSWERS: &'static [$crate::endpoint::Answer] = &[$($v),*];
+        $( $crate::endpoint::endpoint_meta!($($rest)*); )?
+    };
+    (also_answers_as: [$($v:expr),* $(,)?] $(, $($rest:tt)*)?) => {
+        const ALSO_ANSWERS_AS: &'static [$crate::endpoint::MediaType] = &[$($v),*];
+        $( $crate::endpoint::endpoint_meta!($($rest)*); )?
+    };
+    (examples: [$(($summary:expr, $json:expr)),* $(,)?] $(, $($rest:tt)*)?) => {
+        const EXAMPLES: &'static [$crate::endpoint::Example] =
+            &[$($crate::endpoint::Example::of::<Self>($summary, $json)),*];
+        $( $crate::endpoint::endpoint_meta!($($rest)*); )?
+    };
+    (auth: $v:expr $(, $($rest:tt)*)?) => {
+        const AUTH: $crate::endpoint::Auth = $v;
+        $( $crate::endpoint::endpoint_meta!($($rest)*); )?
+    };
+    (links: [$($v:expr),* $(,)?] $(, $($rest:tt)*)?) => {
+        const LINKS: &'static [$crate::endpoint::Link] = &[$($v),*];
+        $( $crate::endpoint::endpoint_meta!($($rest)*); )?
     };
 }
 
 /// An operation named by its path parameters alone: the struct (one field per `{…}` of
 /// the route, in order; a unit struct when there are none) and its [`Endpoint`] impl.
-/// `POST` ones send `{}`.
+/// `POST` ones send `{}` ([`NoFields`](crate::models::common::NoFields)); metadata as in
+/// [`body_endpoint!`].
 macro_rules! path_endpoint {
     (
         $(#[$doc:meta])*
         $name:ident { $( $(#[$fdoc:meta])* $field:ident : $ty:ty ),* $(,)? }
-        => $method:ident $route:literal -> $response:ty
+        => $method:ident $route:literal -> $response:ty $({ $($meta:tt)* })?
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,14 +398,23 @@ macro_rules! path_endpoint {
                 ))
             }
 
+            #[cfg(feature = "schema")]
+            fn path_schemas(
+                generator: &mut schemars::SchemaGenerator,
+            ) -> Option<Vec<schemars::Schema>> {
+                Some(vec![$( generator.subschema_for::<$ty>() ),*])
+            }
+
             fn body(&self) -> Option<&Self::Body> {
                 path_endpoint!(@body_value $method)
             }
+
+            $( $crate::endpoint::endpoint_meta!($($meta)*); )?
         }
     };
     (
         $(#[$doc:meta])*
-        $name:ident => $method:ident $route:literal -> $response:ty
+        $name:ident => $method:ident $route:literal -> $response:ty $({ $($meta:tt)* })?
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -246,15 +429,17 @@ macro_rules! path_endpoint {
             fn body(&self) -> Option<&Self::Body> {
                 path_endpoint!(@body_value $method)
             }
+
+            $( $crate::endpoint::endpoint_meta!($($meta)*); )?
         }
     };
-    (@body Post) => { $crate::models::common::Empty };
+    (@body Post) => { $crate::models::common::NoFields };
     (@body $other:ident) => { $crate::endpoint::NoBody };
-    (@body_value Post) => { Some(&$crate::models::common::Empty {}) };
+    (@body_value Post) => { Some(&$crate::models::common::NoFields {}) };
     (@body_value $other:ident) => { None };
 }
 
-pub(crate) use {body_endpoint, path_endpoint};
+pub(crate) use {body_endpoint, endpoint_meta, path_endpoint};
 
 /// An operation as the OpenAPI document and the route tests list it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -403,6 +588,41 @@ mod tests {
             assert!(op.route.starts_with("/api/"), "{}", op.route);
         }
         assert_eq!(OPERATIONS.len(), 41);
+    }
+
+    /// The document's examples (the published documentation's bodies) are requests the
+    /// server accepts.
+    #[test]
+    fn every_example_parses_and_validates() {
+        struct Examples(Vec<String>);
+        impl Visitor for Examples {
+            fn visit<E: Endpoint>(&mut self, op: Operation) {
+                for e in E::EXAMPLES {
+                    if let Err(err) = e.check() {
+                        panic!("{} example {:?}: {err}", op.name, e.summary);
+                    }
+                    self.0.push(op.name.to_owned());
+                }
+            }
+        }
+        let mut seen = Examples(Vec::new());
+        visit_all(&mut seen);
+        // Every operation that takes a body with fields has one.
+        for name in [
+            "CreateInstanceRequest",
+            "SendRequest",
+            "SendNumberDocumentRequest",
+            "SendDocumentToChannelRequest",
+            "AddChannelRequest",
+            "CreateScheduleRequest",
+            "CreateWebhookRequest",
+            "AddSandboxGroup",
+            "SandboxInbound",
+            "RotateWebhookSecret",
+        ] {
+            assert!(seen.0.iter().any(|n| n == name), "{name} has no example");
+        }
+        assert_eq!(seen.0.len(), 24);
     }
 
     #[test]

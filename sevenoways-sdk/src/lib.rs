@@ -92,6 +92,8 @@ pub mod env;
 pub mod ids;
 pub mod models;
 pub mod page;
+#[cfg(all(test, feature = "schema"))]
+mod schema_agreement;
 pub mod secret;
 pub mod signature;
 pub mod validation;
@@ -114,7 +116,8 @@ pub use ids::{
     Phone, PhoneNumberId, QueueId, ScheduleId, WebhookId,
 };
 pub use models::common::{
-    CronExpr, Empty, ErrorBody, MediaUrl, MessageText, RATE_LIMIT_MESSAGE, Success, TimeZone,
+    CronExpr, Empty, ErrorBody, MediaUrl, MessageText, NoFields, RATE_LIMIT_MESSAGE, Success,
+    TimeZone,
 };
 pub use models::messages::{Content, GroupTarget, Queued, SendMessage, Target};
 pub use models::webhooks::{Event, EventData};

@@ -38,8 +38,9 @@ use crate::validation::ValidationError;
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 /// The largest `limit` a list accepts.
 pub const MAX_PAGE_SIZE: u32 = 1000;
-/// The longest cursor accepted; the server's are far shorter.
-pub const MAX_CURSOR_CHARS: usize = 512;
+/// The longest cursor accepted: the longest the server makes (a group list's, after a
+/// 100-character name) is under 1,000.
+pub const MAX_CURSOR_CHARS: usize = 1024;
 
 /// A page size (`limit`): 1 to [`MAX_PAGE_SIZE`].
 ///
@@ -109,6 +110,47 @@ impl fmt::Display for PageSize {
     }
 }
 
+/// Read exactly: decimal digits and nothing else (`?limit=50`), or a JSON number.
+impl<'de> Deserialize<'de> for PageSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let refused = |got: &str| D::Error::custom(Self::refused(got).reason().to_owned());
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s)
+                if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                s.parse::<u32>()
+                    .ok()
+                    .and_then(|n| Self::new(n).ok())
+                    .ok_or_else(|| refused(&s))
+            }
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .and_then(|n| Self::new(n).ok())
+                .ok_or_else(|| refused(&n.to_string())),
+            serde_json::Value::String(s) => Err(refused(&s)),
+            other => Err(refused(&other.to_string())),
+        }
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for PageSize {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PageSize".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_PAGE_SIZE,
+            "default": DEFAULT_PAGE_SIZE,
+            "description": "Items per page."
+        })
+    }
+}
+
 /// Where a page starts: a list answer's `nextCursor`, passed back as `?cursor=`.
 ///
 /// Opaque; only its form is checked here (1 to [`MAX_CURSOR_CHARS`] URL-safe characters).
@@ -117,9 +159,14 @@ impl fmt::Display for PageSize {
 pub struct Cursor(String);
 
 impl Cursor {
-    /// Checks the form of a cursor.
+    /// Checks the form of a cursor, after trimming surrounding white space (as pasted).
     pub fn new(value: impl AsRef<str>) -> Result<Self, ValidationError> {
-        let value = value.as_ref().trim();
+        Self::exact(value.as_ref().trim())
+    }
+
+    /// Checks the form of a cursor exactly as given, as the server reads one.
+    pub fn exact(value: impl AsRef<str>) -> Result<Self, ValidationError> {
+        let value = value.as_ref();
         let url_safe = |c: char| c.is_ascii_alphanumeric() || "-_.~".contains(c);
         if value.is_empty() || value.len() > MAX_CURSOR_CHARS || !value.chars().all(url_safe) {
             let shown: String = value.chars().take(40).collect();
@@ -166,7 +213,7 @@ impl Serialize for Cursor {
 impl<'de> Deserialize<'de> for Cursor {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
-        Self::new(raw).map_err(serde::de::Error::custom)
+        Self::exact(raw).map_err(|e| serde::de::Error::custom(e.reason().to_owned()))
     }
 }
 
@@ -178,19 +225,22 @@ impl schemars::JsonSchema for Cursor {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "pattern": "^[A-Za-z0-9._~-]{1,512}$",
+            "pattern": "^[A-Za-z0-9._~-]{1,1024}$",
             "description": "Opaque: pass it back as ?cursor= for the next page."
         })
     }
 }
 
 /// `?limit=` and `?cursor=` of a list request. The default asks for the first page of
-/// [`DEFAULT_PAGE_SIZE`] items.
-#[derive(Clone, Default, PartialEq, Eq, Debug)]
+/// [`DEFAULT_PAGE_SIZE`] items. The server reads a list's query into it, exactly
+/// (`?limit=%2050` is a 400 naming `limit`).
+#[derive(Clone, Default, PartialEq, Eq, Debug, Deserialize)]
 pub struct PageParams {
     /// Items per page; the server's default ([`DEFAULT_PAGE_SIZE`]) when `None`.
+    #[serde(default)]
     pub limit: Option<PageSize>,
     /// Where to start; the first page when `None`.
+    #[serde(default)]
     pub cursor: Option<Cursor>,
 }
 
@@ -245,6 +295,27 @@ pub trait Paginated: Endpoint<Response: Page> + Clone {
     fn page_mut(&mut self) -> &mut PageParams;
 }
 
+/// Adds `limit` and `cursor` to the query schema `base` (an object schema with the list's
+/// other parameters, or `{}`).
+#[cfg(feature = "schema")]
+pub fn query_schema(
+    generator: &mut schemars::SchemaGenerator,
+    base: Option<schemars::Schema>,
+) -> schemars::Schema {
+    let mut schema = base.unwrap_or_else(|| schemars::json_schema!({"type": "object"}));
+    let limit = <PageSize as schemars::JsonSchema>::json_schema(generator).to_value();
+    let cursor = <Cursor as schemars::JsonSchema>::json_schema(generator).to_value();
+    let props = schema
+        .ensure_object()
+        .entry("properties")
+        .or_insert_with(|| serde_json::json!({}));
+    if let Some(props) = props.as_object_mut() {
+        props.insert("limit".into(), limit);
+        props.insert("cursor".into(), cursor);
+    }
+    schema
+}
+
 /// Implements [`Page`] for a list answer with one list field and `next_cursor`.
 macro_rules! page_of {
     ($list:ty, $field:ident : $item:ty) => {
@@ -273,22 +344,24 @@ macro_rules! page_of {
 macro_rules! list_endpoint {
     (
         $(#[$doc:meta])*
-        $name:ident {} => $route:literal -> $response:ty
+        $name:ident {} => $route:literal -> $response:ty $({ $($meta:tt)* })?
     ) => {
-        list_endpoint!(@def [Default] $(#[$doc])* $name {} => $route -> $response);
+        list_endpoint!(@def [Default] $(#[$doc])* $name {} => $route -> $response
+            $({ $($meta)* })?);
     };
     (
         $(#[$doc:meta])*
         $name:ident { $( $(#[$fdoc:meta])* $field:ident : $ty:ty ),* $(,)? }
-        => $route:literal -> $response:ty
+        => $route:literal -> $response:ty $({ $($meta:tt)* })?
     ) => {
-        list_endpoint!(@def [] $(#[$doc])* $name { $( $(#[$fdoc])* $field : $ty ),* } => $route -> $response);
+        list_endpoint!(@def [] $(#[$doc])* $name { $( $(#[$fdoc])* $field : $ty ),* }
+            => $route -> $response $({ $($meta)* })?);
     };
     (
         @def [$($derive:ident)?]
         $(#[$doc:meta])*
         $name:ident { $( $(#[$fdoc:meta])* $field:ident : $ty:ty ),* }
-        => $route:literal -> $response:ty
+        => $route:literal -> $response:ty $({ $($meta:tt)* })?
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq $(, $derive)?)]
@@ -318,6 +391,21 @@ macro_rules! list_endpoint {
             fn body(&self) -> Option<&$crate::endpoint::NoBody> {
                 None
             }
+
+            #[cfg(feature = "schema")]
+            fn path_schemas(
+                generator: &mut schemars::SchemaGenerator,
+            ) -> Option<Vec<schemars::Schema>> {
+                let _ = &generator; // lists without path parameters use none
+                Some(vec![$( generator.subschema_for::<$ty>() ),*])
+            }
+
+            #[cfg(feature = "schema")]
+            fn query_schema(generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
+                Some($crate::page::query_schema(generator, None))
+            }
+
+            $( $crate::endpoint::endpoint_meta!($($meta)*); )?
         }
 
         impl $crate::page::Paginated for $name {
@@ -348,6 +436,7 @@ mod tests {
             assert!(err.reason().contains("1 to 1000"), "{err}");
         }
         assert_eq!(Cursor::new(" ab-_.~9 ").unwrap().as_str(), "ab-_.~9");
+        assert_eq!(Cursor::exact(" ab").unwrap_err().field(), "cursor");
         for bad in ["", "a b", "a/b", "ä", &"x".repeat(MAX_CURSOR_CHARS + 1)] {
             assert_eq!(Cursor::new(bad).unwrap_err().field(), "cursor", "{bad}");
         }

@@ -69,3 +69,15 @@ pub trait Validate {
     /// `Ok(())` when the API would accept this value.
     fn validate(&self) -> Result<(), ValidationError>;
 }
+
+/// The characters Rust's [`char::is_whitespace`] (Unicode `White_Space`) counts, as a
+/// regular-expression class body that ECMAScript, Python and Rust read alike. The server
+/// decides "only white space" with `char::is_whitespace`; documents say it with this.
+#[cfg(feature = "schema")]
+pub(crate) const WHITE_SPACE: &str =
+    "\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+
+/// A pattern (unanchored) met by text with at least one character that is not white space.
+#[cfg(feature = "schema")]
+pub(crate) const VISIBLE: &str =
+    "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";

@@ -62,14 +62,49 @@ fn parse<T: DeserializeOwned>(content_type: Option<&str>, bytes: &Bytes) -> Resu
     result.map_err(ApiError::from)
 }
 
-/// A path parameter parsed with the SDK's validating `FromStr`, answering 404 when it
-/// cannot name anything (an id with a space cannot exist).
+/// A path parameter, read exactly as sent (nothing trimmed), answering 404 when it cannot
+/// name anything (an id with a space cannot exist).
 #[derive(Debug)]
 pub struct PathId<T>(pub T);
 
+/// A value a path segment names: the SDK's ids, checked as the OpenAPI document's path
+/// parameter schemas say.
+pub trait FromPath: Sized {
+    /// The value, or `None` when the segment cannot name one.
+    fn from_path(raw: &str) -> Option<Self>;
+}
+
+macro_rules! from_path_exact {
+    ($($ty:ty),*) => {
+        $(impl FromPath for $ty {
+            fn from_path(raw: &str) -> Option<Self> {
+                <$ty>::exact(raw).ok()
+            }
+        })*
+    };
+}
+
+from_path_exact!(
+    sevenoways_sdk::InstanceId,
+    sevenoways_sdk::ChannelId,
+    sevenoways_sdk::ScheduleId,
+    sevenoways_sdk::WebhookId,
+    sevenoways_sdk::DeliveryId
+);
+
+impl FromPath for sevenoways_sdk::QueueId {
+    /// Decimal digits only (no sign, no spaces), as the document's integer says.
+    fn from_path(raw: &str) -> Option<Self> {
+        if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        raw.parse().ok().map(sevenoways_sdk::QueueId)
+    }
+}
+
 impl<T, S> FromRequestParts<S> for PathId<T>
 where
-    T: std::str::FromStr + Send,
+    T: FromPath + Send,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -79,14 +114,14 @@ where
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
                 .map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        raw.parse()
+        T::from_path(&raw)
             .map(PathId)
-            .map_err(|_| ApiError::not_found(format!("{raw:?} not found")))
+            .ok_or_else(|| ApiError::not_found(format!("{raw:?} not found")))
     }
 }
 
-/// Query parameters, answering a malformed query (`?instanceId=a&instanceId=b`) with a
-/// 400 in the envelope rather than axum's plain-text rejection.
+/// Query parameters, read with the same codec and messages as a form body (a missing or
+/// invalid parameter is a 400 naming it), rather than axum's plain-text rejection.
 #[derive(Debug)]
 pub struct QueryParams<T>(pub T);
 
@@ -97,10 +132,10 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(q)| QueryParams(q))
-            .map_err(|e| ApiError::BadRequest(format!("query: {}", e.body_text())))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        body::from_form(query.as_bytes())
+            .map(QueryParams)
+            .map_err(ApiError::from)
     }
 }

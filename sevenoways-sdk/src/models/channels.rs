@@ -7,7 +7,7 @@ use super::common::{MediaUrl, MessageText};
 use super::messages::{
     Content, Queued, SendMessage, Target, check_caption, check_document, send_request,
 };
-use crate::endpoint::{body_endpoint, path_endpoint};
+use crate::endpoint::{Answer, Link, body_endpoint, path_endpoint};
 use crate::ids::{ChannelId, InstanceId, NewsletterJid};
 use crate::models::common::Empty;
 use crate::page::{Cursor, list_endpoint, page_of};
@@ -73,8 +73,36 @@ pub struct AddChannelRequest {
     /// The instance used for the lookup.
     pub instance_id: InstanceId,
     /// A full invite URL, an invite code, or the channel JID.
+    #[cfg_attr(feature = "schema", schemars(with = "InviteLink"))]
     pub invite_link: String,
 }
+
+/// The JSON Schema of `inviteLink` ([`ChannelRef::parse`]).
+#[cfg(feature = "schema")]
+pub(crate) struct InviteLink;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for InviteLink {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "InviteLink".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "An invite link (`https://whatsapp.com/channel/<code>`, the scheme and `www.` optional), the invite code (6-64 letters and digits) or the channel JID (`120363…@newsletter`).",
+            "pattern": INVITE_PATTERN,
+            "examples": ["https://whatsapp.com/channel/0029VaAbCdEf", "0029VaAbCdEf", "120363111111111111@newsletter"]
+        })
+    }
+}
+
+/// What [`ChannelRef::parse`] accepts.
+#[cfg(feature = "schema")]
+const INVITE_PATTERN: &str = concat!(
+    "^(?:[0-9]{1,64}@newsletter|[A-Za-z0-9]{6,64}|",
+    "(?:https?://)?(?:www\\.)?whatsapp\\.com/channel/[A-Za-z0-9]{6,64}/?",
+    "(?:\\?(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?)$",
+);
 
 impl AddChannelRequest {
     /// A lookup of `invite_link` through `instance_id`.
@@ -113,47 +141,45 @@ impl ChannelRef {
     /// assert!(ChannelRef::parse("https://example.com/x").is_err());
     /// ```
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        let raw = raw.trim();
+        let is_code =
+            |c: &str| (6..=64).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric());
         if raw.ends_with("@newsletter") {
-            return NewsletterJid::for_field(raw, "inviteLink").map(Self::Jid);
+            return NewsletterJid::exact(raw)
+                .map(Self::Jid)
+                .map_err(|e| ValidationError::new("inviteLink", e.reason().to_owned()));
+        }
+        if is_code(raw) {
+            return Ok(Self::Code(raw.to_owned()));
         }
         // People paste links without the scheme (`whatsapp.com/channel/…`).
-        let with_scheme;
-        let raw = if !raw.contains("://")
-            && (raw.starts_with("whatsapp.com/") || raw.starts_with("www.whatsapp.com/"))
-        {
-            with_scheme = format!("https://{raw}");
-            with_scheme.as_str()
-        } else {
-            raw
-        };
-        let code = if raw.contains("://") {
-            let url = url::Url::parse(raw).ok();
-            let code = url.as_ref().and_then(|u| {
-                let host = u.host_str()?.trim_start_matches("www.");
-                let mut path = u.path_segments()?;
-                (host == "whatsapp.com" && path.next() == Some("channel"))
-                    .then(|| path.next().map(str::to_owned))
-                    .flatten()
-            });
-            code.ok_or_else(|| {
-                ValidationError::new(
-                    "inviteLink",
-                    format!("expected https://whatsapp.com/channel/<code>, an invite code or a channel JID, got {raw:?}"),
-                )
-            })?
-        } else {
-            raw.to_owned()
-        };
-        let valid =
-            (6..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric());
-        if !valid {
-            return Err(ValidationError::new(
+        let rest = raw
+            .strip_prefix("https://")
+            .or_else(|| raw.strip_prefix("http://"))
+            .unwrap_or(raw);
+        let rest = rest.strip_prefix("www.").unwrap_or(rest);
+        let link = rest.strip_prefix("whatsapp.com/channel/").and_then(|rest| {
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (code, tail) = rest.split_at(end);
+            let tail = tail.strip_prefix('/').unwrap_or(tail);
+            let query_ok = tail.is_empty()
+                || tail
+                    .strip_prefix('?')
+                    .is_some_and(super::common::query_chars_ok);
+            (is_code(code) && query_ok).then(|| code.to_owned())
+        });
+        match link {
+            Some(code) => Ok(Self::Code(code)),
+            None if raw.contains("://") || raw.contains('/') => Err(ValidationError::new(
+                "inviteLink",
+                format!(
+                    "expected https://whatsapp.com/channel/<code>, an invite code or a channel JID, got {raw:?}"
+                ),
+            )),
+            None => Err(ValidationError::new(
                 "inviteLink",
                 format!("expected an invite link, invite code or channel JID, got {raw:?}"),
-            ));
+            )),
         }
-        Ok(Self::Code(code))
     }
 }
 
@@ -163,7 +189,25 @@ impl Validate for AddChannelRequest {
     }
 }
 
-body_endpoint!(AddChannelRequest => POST "/api/channels" -> ChannelSaved);
+body_endpoint!(AddChannelRequest => POST "/api/channels" -> ChannelSaved {
+    answers: [
+        Answer::new(
+            404,
+            "The instance is not this key's, or its engine (WAHA) finds no such channel.",
+        ),
+        Answer::new(
+            409,
+            "Saving a new channel would pass the plan's max_channels (saving one again never does).",
+        ),
+        crate::models::instances::ENGINE_CANNOT,
+        crate::models::instances::ENGINE_FAILED,
+    ],
+    examples: [(
+        "By invite link",
+        r#"{"instanceId":"number2","inviteLink":"https://whatsapp.com/channel/0029VaAbCdEf"}"#
+    )],
+    links: [Link::to::<RemoveChannel>(&[("id", "$response.body#/channel/id")])],
+});
 
 list_endpoint! {
     /// `GET /api/channels`: the saved channels, oldest first, a page at a time.
@@ -188,15 +232,21 @@ pub struct ChannelSaved {
 
 send_request! {
     /// `POST /api/send-to-channel`: text to a channel the number administers.
-    SendToChannelRequest => "/api/send-to-channel", to channel, text
+    SendToChannelRequest => "/api/send-to-channel", to channel, text, examples [
+        ("Announcement", r#"{"instanceId":"number2","channelJid":"120363222222222222@newsletter","message":"📢 Big announcement coming tomorrow — stay tuned!"}"#),
+    ]
 }
 
 send_request! {
     /// `POST /api/send-image-to-channel`: an image to a channel.
-    SendImageToChannelRequest => "/api/send-image-to-channel", to channel, image
+    SendImageToChannelRequest => "/api/send-image-to-channel", to channel, image, examples [
+        ("Promotion", r#"{"instanceId":"number2","channelJid":"120363222222222222@newsletter","imageUrl":"https://example.com/promo.jpg","caption":"Our summer sale starts today! 🌞"}"#),
+    ]
 }
 
 send_request! {
     /// `POST /api/send-document-to-channel`: a document to a channel.
-    SendDocumentToChannelRequest => "/api/send-document-to-channel", to channel, document
+    SendDocumentToChannelRequest => "/api/send-document-to-channel", to channel, document, examples [
+        ("Monthly report", r#"{"instanceId":"number2","channelJid":"120363222222222222@newsletter","fileUrl":"https://example.com/monthly-report.pdf","filename":"August-Report.pdf"}"#),
+    ]
 }

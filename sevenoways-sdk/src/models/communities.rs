@@ -12,15 +12,21 @@ use serde::{Deserialize, Serialize};
 
 send_request! {
     /// `POST /api/send-to-community`: text to a community the number belongs to.
-    SendToCommunityRequest => "/api/send-to-community", to community, text
+    SendToCommunityRequest => "/api/send-to-community", to community, text, examples [
+        ("Community update", r#"{"instanceId":"number2","communityId":"120363111111111111@newsletter","message":"📣 Community update: New features released!"}"#),
+    ]
 }
 
 send_request! {
     /// `POST /api/send-image-to-community`: an image to a community.
-    SendImageToCommunityRequest => "/api/send-image-to-community", to community, image
+    SendImageToCommunityRequest => "/api/send-image-to-community", to community, image, examples [
+        ("Banner", r#"{"instanceId":"number2","communityId":"120363111111111111@newsletter","imageUrl":"https://example.com/banner.jpg","caption":"Check out our new product! 🚀"}"#),
+    ]
 }
 
 send_request! {
     /// `POST /api/send-document-to-community`: a document to a community.
-    SendDocumentToCommunityRequest => "/api/send-document-to-community", to community, document
+    SendDocumentToCommunityRequest => "/api/send-document-to-community", to community, document, examples [
+        ("Newsletter PDF", r#"{"instanceId":"number2","communityId":"120363111111111111@newsletter","fileUrl":"https://example.com/newsletter.pdf","filename":"Community-Update.pdf"}"#),
+    ]
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::endpoint::path_endpoint;
+use crate::endpoint::{Answer, path_endpoint};
 use crate::ids::{GroupId, InstanceId};
 use crate::page::{Cursor, list_endpoint, page_of};
 
@@ -59,5 +59,11 @@ path_endpoint! {
     RefreshGroups {
         /// The instance whose groups to read again.
         instance_id: InstanceId,
-    } => Post "/api/instances/{id}/groups/refresh" -> GroupList
+    } => Post "/api/instances/{id}/groups/refresh" -> GroupList {
+        answers: [
+            Answer::new(409, "A WAHA number that is not online: pair it first."),
+            crate::models::instances::ENGINE_CANNOT,
+            crate::models::instances::ENGINE_FAILED,
+        ],
+    }
 }

@@ -3,9 +3,16 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::endpoint::{Endpoint, Method, NoBody, body_endpoint, fill_route, path_endpoint};
+use crate::endpoint::{
+    Answer, Auth, Endpoint, Link, MediaType, Method, NoBody, body_endpoint, fill_route,
+    path_endpoint,
+};
 use crate::ids::{InstanceId, PhoneNumberId};
 use crate::models::common::Empty;
+use crate::models::groups::ListGroups;
+use crate::models::sandbox::{
+    AddSandboxGroup, GetOutbox, PairSandboxInstance, SandboxInbound, UnpairSandboxInstance,
+};
 use crate::page::{Cursor, list_endpoint, page_of};
 use crate::validation::{Validate, ValidationError};
 
@@ -161,15 +168,18 @@ page_of!(InstanceList, instances: Instance);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = engine_rules))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateInstanceRequest {
     /// The id to create.
     pub instance_id: InstanceId,
-    /// A label for people; defaults to the id.
+    /// A label for people, at most 100 characters; defaults to the id.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 100)))]
     pub label: String,
     /// What serves the number; the server's `default_engine` when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<EngineChoice>"))]
     pub engine: Option<Engine>,
     /// `meta` instances only, and required there: the number's phone number id in Meta
     /// Business Manager.
@@ -202,6 +212,43 @@ impl CreateInstanceRequest {
     }
 }
 
+/// The schema of the engine a create may ask for: the ones a server can serve (the
+/// server's own document lists only those it has configured; another is a 400).
+#[cfg(feature = "schema")]
+struct EngineChoice;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for EngineChoice {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EngineChoice".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": ["sandbox", "waha", "meta"],
+            "description": "An engine this server has configured (sandbox always; waha and meta \
+                with their [engines.*] table)."
+        })
+    }
+}
+
+/// [`CreateInstanceRequest::validate`]'s pairing rule: `phoneNumberId` exactly when
+/// `engine` is `meta`. (A server whose `default_engine` is meta also wants it when
+/// `engine` is left out; the document assumes the sandbox default.)
+#[cfg(feature = "schema")]
+fn engine_rules(schema: &mut schemars::Schema) {
+    use serde_json::json;
+    let meta = json!({"const": "meta"});
+    schema.insert(
+        "anyOf".into(),
+        json!([
+            {"required": ["engine", "phoneNumberId"],
+             "properties": {"engine": meta, "phoneNumberId": {"not": {"type": "null"}}}},
+            {"properties": {"engine": {"not": meta}, "phoneNumberId": {"type": "null"}}},
+        ]),
+    );
+}
+
 impl Validate for CreateInstanceRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         if self.label.chars().count() > 100 {
@@ -229,7 +276,43 @@ impl Validate for CreateInstanceRequest {
     }
 }
 
-body_endpoint!(CreateInstanceRequest => POST "/api/instances" -> InstanceCreated);
+body_endpoint!(CreateInstanceRequest => POST "/api/instances" -> InstanceCreated {
+    answers: [
+        Answer::new(
+            400,
+            "A field is invalid or missing (the message starts with its name), the engine is \
+             not configured on this server (engine: …), or Meta does not know the \
+             phoneNumberId.",
+        ),
+        Answer::new(
+            409,
+            "This API key already has an instance with this id, or as many instances as its \
+             plan's max_instances allows, or the phoneNumberId serves another instance.",
+        ),
+        ENGINE_FAILED,
+    ],
+    examples: [
+        ("Second number", r#"{"instanceId":"number2","label":"Second Line"}"#),
+        ("A real number through WAHA", r#"{"instanceId":"shop","label":"Shop","engine":"waha"}"#),
+        (
+            "A Meta Cloud API number",
+            r#"{"instanceId":"cloud","label":"Support","engine":"meta","phoneNumberId":"106540352242922"}"#
+        ),
+    ],
+    links: [
+        Link::to::<GetQr>(&[("id", INSTANCE)]),
+        Link::to::<ListGroups>(&[("id", INSTANCE)]),
+        Link::to::<DeleteInstance>(&[("id", INSTANCE)]),
+        Link::to::<PairSandboxInstance>(&[("id", INSTANCE)]),
+        Link::to::<UnpairSandboxInstance>(&[("id", INSTANCE)]),
+        Link::to::<AddSandboxGroup>(&[("id", INSTANCE)]),
+        Link::to::<SandboxInbound>(&[("id", INSTANCE)]),
+        Link::to::<GetOutbox>(&[("instanceId", INSTANCE)]),
+    ],
+});
+
+/// Where a created instance's id is in the answer, for links.
+const INSTANCE: &str = "$response.body#/instance/instanceId";
 
 list_endpoint! {
     /// `GET /api/instances`: the key's instances, oldest first, a page at a time.
@@ -242,8 +325,32 @@ path_endpoint! {
     DeleteInstance {
         /// The instance to delete.
         id: InstanceId,
-    } => Delete "/api/instances/{id}" -> Empty
+    } => Delete "/api/instances/{id}" -> Empty {
+        answers: [ENGINE_FAILED],
+    }
 }
+
+/// The instance's engine (WAHA, Meta) failed or could not be reached; nothing changed.
+pub(crate) const ENGINE_FAILED: Answer = Answer::new(
+    502,
+    "The instance's engine (WAHA, the Meta Cloud API) failed or could not be reached; \
+     nothing was changed.",
+);
+
+/// A send (or schedule) the instance's engine can never deliver, refused before queueing.
+pub(crate) const SEND_CANNOT: Answer = Answer::new(
+    422,
+    "The instance's engine can never deliver to this recipient (a Meta Cloud API number \
+     sends to phone numbers only); nothing was queued.",
+);
+
+/// An instance whose engine was removed from the server's configuration, or asked for
+/// what its engine can never do.
+pub(crate) const ENGINE_CANNOT: Answer = Answer::new(
+    422,
+    "The instance's engine can never do this (a Meta Cloud API number has no groups, \
+     channels or communities), or is no longer configured on this server.",
+);
 
 /// `POST /api/instances` answer: `{"success":true,"instance":{…},"qrUrl":"…"}`, and for
 /// a sandbox instance `"sandboxPairUrl":"…"`.
@@ -299,6 +406,75 @@ impl Endpoint for GetQr {
     fn body(&self) -> Option<&NoBody> {
         None
     }
+
+    const AUTH: Auth = Auth::ApiKeyOrQrToken;
+    const ANSWERS: &'static [Answer] = &[
+        Answer::new(
+            400,
+            "format is not html, png, svg or json (the message says so).",
+        ),
+        Answer::new(
+            409,
+            "format=png or svg and no code to draw: the instance is paired, or its engine has \
+             no code yet (ask again in a few seconds); or any format for a Meta Cloud API \
+             number, which is not paired by QR code.",
+        ),
+        ENGINE_CANNOT,
+        ENGINE_FAILED,
+    ];
+    const ALSO_ANSWERS_AS: &'static [MediaType] = &[
+        MediaType {
+            mime: "text/html",
+            when: "without format, or with format=html: the pairing page for a browser",
+            binary: false,
+        },
+        MediaType {
+            mime: "image/png",
+            when: "with format=png",
+            binary: true,
+        },
+        MediaType {
+            mime: "image/svg+xml",
+            when: "with format=svg",
+            binary: false,
+        },
+    ];
+
+    #[cfg(feature = "schema")]
+    fn path_schemas(generator: &mut schemars::SchemaGenerator) -> Option<Vec<schemars::Schema>> {
+        Some(vec![generator.subschema_for::<InstanceId>()])
+    }
+
+    #[cfg(feature = "schema")]
+    fn query_schema(generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
+        Some(<QrQuery as schemars::JsonSchema>::json_schema(generator))
+    }
+}
+
+/// The query of `GET /api/instances/{id}/qr` (besides a QR link's `token`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct QrQuery {
+    /// What to answer: the HTML pairing page (the default), the code as a PNG or SVG
+    /// image, or as JSON ([`QrCode`]) for a program to draw.
+    #[serde(default)]
+    pub format: Option<QrFormat>,
+}
+
+/// `?format=` of the QR endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum QrFormat {
+    /// The pairing page, for a browser.
+    #[default]
+    Html,
+    /// A PNG image.
+    Png,
+    /// An SVG image.
+    Svg,
+    /// [`QrCode`] as JSON.
+    Json,
 }
 
 /// `GET /api/instances/:id/qr?format=json`: what a program needs to draw the code itself.

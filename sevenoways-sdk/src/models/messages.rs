@@ -303,23 +303,36 @@ pub(crate) fn check_document(
     filename: &str,
     mimetype: Option<&str>,
 ) -> Result<(), ValidationError> {
-    let name = filename.trim();
-    if name.is_empty() {
+    check_filename(filename)?;
+    check_mimetype(mimetype)
+}
+
+/// A file name: 1–255 characters, not only white space, without `/`, `\` or NUL. Kept as
+/// sent ([`FileName`] is its schema).
+pub(crate) fn check_filename(filename: &str) -> Result<(), ValidationError> {
+    if filename.chars().all(char::is_whitespace) {
         return Err(ValidationError::new(
             "filename",
             "expected the file name shown in WhatsApp, e.g. \"report.pdf\"",
         ));
     }
-    if name.chars().count() > 255 || name.contains(['/', '\\', '\0']) {
+    if filename.chars().count() > MAX_FILENAME_CHARS || filename.contains(['/', '\\', '\0']) {
         return Err(ValidationError::new(
             "filename",
             "expected a plain file name of at most 255 characters, without '/' or '\\'",
         ));
     }
+    Ok(())
+}
+
+/// A MIME type `type/subtype` without white space, at most 255 characters; empty is the
+/// same as none ([`MimeType`] is its schema).
+pub(crate) fn check_mimetype(mimetype: Option<&str>) -> Result<(), ValidationError> {
     if let Some(m) = mimetype.filter(|m| !m.is_empty()) {
-        let ok = m.split_once('/').is_some_and(|(a, b)| {
-            !a.is_empty() && !b.is_empty() && !m.contains(char::is_whitespace)
-        });
+        let ok = m.chars().count() <= MAX_MIMETYPE_CHARS
+            && m.split_once('/').is_some_and(|(a, b)| {
+                !a.is_empty() && !b.is_empty() && !m.contains(char::is_whitespace)
+            });
         if !ok {
             return Err(ValidationError::new(
                 "mimetype",
@@ -328,6 +341,86 @@ pub(crate) fn check_document(
         }
     }
     Ok(())
+}
+
+const MAX_FILENAME_CHARS: usize = 255;
+const MAX_MIMETYPE_CHARS: usize = 255;
+
+/// The JSON Schema of a `filename` ([`check_filename`]).
+#[cfg(feature = "schema")]
+pub(crate) struct FileName;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for FileName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FileName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ws = crate::validation::WHITE_SPACE;
+        schemars::json_schema!({
+            "type": "string",
+            "description": "The file name shown in WhatsApp (`report.pdf`): at most 255 characters, not only white space, without `/`, `\\` or NUL.",
+            "maxLength": MAX_FILENAME_CHARS,
+            "pattern": format!("^[^/\\\\\\u0000]*[^/\\\\\\u0000{ws}][^/\\\\\\u0000]*$"),
+            "examples": ["Monthly Report.pdf"]
+        })
+    }
+}
+
+/// The JSON Schema of a `mimetype` ([`check_mimetype`]).
+#[cfg(feature = "schema")]
+pub(crate) struct MimeType;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for MimeType {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MimeType".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ws = crate::validation::WHITE_SPACE;
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A MIME type such as `application/pdf`; empty is the same as none.",
+            "maxLength": MAX_MIMETYPE_CHARS,
+            "pattern": format!("^(?:[^/{ws}]+/[^{ws}]+)?$"),
+            "examples": ["application/pdf"]
+        })
+    }
+}
+
+/// The rules across a group send's fields, in JSON Schema: at least one of `groupIds`,
+/// `groups` or a true `sendAll`, and `sendAll` alone ([`GroupTarget::from_fields`]).
+#[cfg(feature = "schema")]
+pub(crate) fn group_target_rules(schema: &mut schemars::Schema) {
+    schema.insert("allOf".into(), group_rules(false));
+}
+
+/// The group-target rules, with `phone` as a fourth choice when `phone` is true (schedules).
+#[cfg(feature = "schema")]
+pub(crate) fn group_rules(phone: bool) -> serde_json::Value {
+    use serde_json::json;
+    let non_empty =
+        json!({"anyOf": [{"type": "array", "minItems": 1}, {"type": "string", "minLength": 1}]});
+    let has = |field: &str, schema: &serde_json::Value| json!({"required": [field], "properties": {field: schema}});
+    let ids = has("groupIds", &non_empty);
+    let names = has("groups", &non_empty);
+    let all = has(
+        "sendAll",
+        &json!({"anyOf": [{"const": true}, {"const": 1}, {"type": "string", "pattern": super::de::TRUE_TEXT}]}),
+    );
+    let to_phone = has("phone", &json!({"not": {"type": "null"}}));
+    let mut choices = vec![ids.clone(), names.clone(), all.clone()];
+    if phone {
+        choices.push(to_phone.clone());
+    }
+    let mut rules = vec![
+        json!({"anyOf": choices}),
+        json!({"not": {"allOf": [all.clone(), {"anyOf": [ids.clone(), names.clone()]}]}}),
+    ];
+    if phone {
+        rules.push(json!({"not": {"allOf": [to_phone, {"anyOf": [ids, names, all]}]}}));
+    }
+    serde_json::Value::Array(rules)
 }
 
 /// A send request of any documented kind: where it goes and what it carries.
@@ -383,32 +476,38 @@ pub struct Queued {
 /// three content kinds, so each field, its documentation and its serde attributes are
 /// written once, here. (`field: Type = ParamType`: what `new` takes for it.)
 macro_rules! send_request {
-    ($(#[$doc:meta])* $name:ident => $route:literal, to $target:ident, $kind:ident) => {
-        send_request!(@target $target [$(#[$doc])*] $name $route $kind);
+    ($(#[$doc:meta])* $name:ident => $route:literal, to $target:ident, $kind:ident, examples $examples:tt) => {
+        send_request!(@target $target [$(#[$doc])*] $name $route $kind $examples);
     };
 
-    (@target groups [$(#[$doc:meta])*] $name:ident $route:literal $kind:ident) => {
+    (@target groups [$(#[$doc:meta])*] $name:ident $route:literal $kind:ident $examples:tt) => {
         send_request!(@kind $kind [$(#[$doc])*
             #[doc = "Recipients are chosen with `groupIds`, `groups` (names) or `sendAll`; build them with [`GroupTarget`] and `new`."]
-        ] $name $route {
+            #[cfg_attr(feature = "schema", schemars(transform = crate::models::messages::group_target_rules))]
+        ] $name $route $examples {
+            not_found "The instance is not this key's, or a group id or name is not the instance's (404 names it).";
             param to: GroupTarget;
             split (group_ids, groups, send_all,) = to.into_fields();
             fields {
                 #[doc = "Groups by id (`120363…@g.us`), stable when a group is renamed."]
                 #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+                #[cfg_attr(feature = "schema", schemars(with = "crate::models::de::OneOrMany<GroupId>"))]
                 group_ids: Vec<GroupId>,
                 #[doc = "Groups by name, matched case-insensitively."]
                 #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+                #[cfg_attr(feature = "schema", schemars(with = "crate::models::de::OneOrMany<GroupName>"))]
                 groups: Vec<GroupName>,
                 #[doc = "`true` sends to every group of the instance; it stands alone."]
                 #[serde(default, deserialize_with = "bool_like", skip_serializing_if = "is_false")]
+                #[cfg_attr(feature = "schema", schemars(with = "crate::models::de::BoolLike"))]
                 send_all: bool,
             }
             target |s| GroupTarget::from_fields(&s.group_ids, &s.groups, s.send_all).map(Target::Groups);
         });
     };
-    (@target phone [$(#[$doc:meta])*] $name:ident $route:literal $kind:ident) => {
-        send_request!(@kind $kind [$(#[$doc])*] $name $route {
+    (@target phone [$(#[$doc:meta])*] $name:ident $route:literal $kind:ident $examples:tt) => {
+        send_request!(@kind $kind [$(#[$doc])*] $name $route $examples {
+            not_found "The instance is not this key's.";
             param phone: Phone;
             split (phone,) = (phone,);
             fields {
@@ -418,8 +517,9 @@ macro_rules! send_request {
             target |s| Ok(Target::Phone(s.phone.clone()));
         });
     };
-    (@target community [$(#[$doc:meta])*] $name:ident $route:literal $kind:ident) => {
-        send_request!(@kind $kind [$(#[$doc])*] $name $route {
+    (@target community [$(#[$doc:meta])*] $name:ident $route:literal $kind:ident $examples:tt) => {
+        send_request!(@kind $kind [$(#[$doc])*] $name $route $examples {
+            not_found "The instance is not this key's.";
             param community_id: NewsletterJid;
             split (community_id,) = (community_id,);
             fields {
@@ -429,8 +529,9 @@ macro_rules! send_request {
             target |s| Ok(Target::Community(s.community_id.clone()));
         });
     };
-    (@target channel [$(#[$doc:meta])*] $name:ident $route:literal $kind:ident) => {
-        send_request!(@kind $kind [$(#[$doc])*] $name $route {
+    (@target channel [$(#[$doc:meta])*] $name:ident $route:literal $kind:ident $examples:tt) => {
+        send_request!(@kind $kind [$(#[$doc])*] $name $route $examples {
+            not_found "The instance is not this key's.";
             param channel_jid: NewsletterJid;
             split (channel_jid,) = (channel_jid,);
             fields {
@@ -441,8 +542,8 @@ macro_rules! send_request {
         });
     };
 
-    (@kind text [$(#[$doc:meta])*] $name:ident $route:literal { $($target:tt)* }) => {
-        send_request!(@build [$(#[$doc])*] $name $route { $($target)* } {
+    (@kind text [$(#[$doc:meta])*] $name:ident $route:literal $examples:tt { $($target:tt)* }) => {
+        send_request!(@build [$(#[$doc])*] $name $route $examples { $($target)* } {
             required {
                 #[doc = "The text, at most 4096 characters."]
                 message: MessageText = MessageText,
@@ -452,30 +553,33 @@ macro_rules! send_request {
             check |s| Ok(());
         });
     };
-    (@kind image [$(#[$doc:meta])*] $name:ident $route:literal { $($target:tt)* }) => {
-        send_request!(@build [$(#[$doc])*] $name $route { $($target)* } {
+    (@kind image [$(#[$doc:meta])*] $name:ident $route:literal $examples:tt { $($target:tt)* }) => {
+        send_request!(@build [$(#[$doc])*] $name $route $examples { $($target)* } {
             required {
                 #[doc = "A public http(s) URL of the image."]
                 image_url: MediaUrl = MediaUrl,
             }
             optional {
-                #[doc = "Shown under the image."]
+                #[doc = "Shown under the image, at most 4096 characters."]
+                #[cfg_attr(feature = "schema", schemars(length(max = 4096)))]
                 caption: String,
             }
             content |s| Content::Image { image_url: s.image_url.clone(), caption: s.caption.clone() };
             check |s| check_caption(s.caption.as_deref());
         });
     };
-    (@kind document [$(#[$doc:meta])*] $name:ident $route:literal { $($target:tt)* }) => {
-        send_request!(@build [$(#[$doc])*] $name $route { $($target)* } {
+    (@kind document [$(#[$doc:meta])*] $name:ident $route:literal $examples:tt { $($target:tt)* }) => {
+        send_request!(@build [$(#[$doc])*] $name $route $examples { $($target)* } {
             required {
                 #[doc = "A public http(s) URL of the document."]
                 file_url: MediaUrl = MediaUrl,
                 #[doc = "The file name shown in WhatsApp, e.g. `report.pdf`."]
+                #[cfg_attr(feature = "schema", schemars(with = "crate::models::messages::FileName"))]
                 filename: String = impl Into<String>,
             }
             optional {
                 #[doc = "The MIME type, e.g. `application/pdf`."]
+                #[cfg_attr(feature = "schema", schemars(with = "Option<crate::models::messages::MimeType>"))]
                 mimetype: String,
             }
             content |s| Content::Document {
@@ -487,28 +591,31 @@ macro_rules! send_request {
         });
     };
 
-    (@build [$(#[$doc:meta])*] $name:ident $route:literal {
+    (@build [$(#[$doc:meta])*] $name:ident $route:literal [$($example:tt)*] {
+        not_found $not_found:literal;
         param $param:ident : $param_ty:ty;
         split ($($split:ident,)*) = $split_expr:expr;
         fields { $( $(#[$to_attr:meta])* $to_field:ident : $to_ty:ty, )* }
         target |$ts:ident| $target:expr;
     } {
         required { $( $(#[$req_doc:meta])* $req:ident : $req_ty:ty = $req_param:ty, )* }
-        optional { $( $(#[$opt_doc:meta])* $opt:ident : $opt_ty:ty, )* }
+        optional { $( #[doc = $opt_doc:literal] $(#[$opt_attr:meta])* $opt:ident : $opt_ty:ty, )* }
         content |$cs:ident| $content:expr;
         check |$ks:ident| $check:expr;
     }) => {
-        $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
         #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[serde(rename_all = "camelCase")]
+        // After the derives: the doc list carries `schemars(transform)` for group sends.
+        $(#[$doc])*
         pub struct $name {
             /// Which number sends (`instanceId`).
             pub instance_id: InstanceId,
             $( $(#[$to_attr])* pub $to_field: $to_ty, )*
             $( $(#[$req_doc])* pub $req: $req_ty, )*
             $(
-                $(#[$opt_doc])*
+                #[doc = $opt_doc]
+                $(#[$opt_attr])*
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub $opt: Option<$opt_ty>,
             )*
@@ -532,7 +639,7 @@ macro_rules! send_request {
             }
 
             $(
-                $(#[$opt_doc])*
+                #[doc = $opt_doc]
                 ///
                 /// Left out unless set; the field is public to set or clear an `Option`.
                 pub fn $opt(mut self, $opt: impl Into<$opt_ty>) -> Self {
@@ -542,7 +649,17 @@ macro_rules! send_request {
             )*
         }
 
-        $crate::endpoint::body_endpoint!($name => POST $route -> Queued);
+        $crate::endpoint::body_endpoint!($name => POST $route -> Queued {
+            answers: [
+                $crate::endpoint::Answer::new(404, $not_found),
+                $crate::models::instances::SEND_CANNOT,
+                $crate::endpoint::RATE_LIMITED,
+            ],
+            examples: [$($example)*],
+            links: [$crate::endpoint::Link::to::<$crate::models::queue::GetQueueEntry>(
+                &[("id", "$response.body#/queueId")],
+            )],
+        });
 
         impl SendMessage for $name {
             fn instance_id(&self) -> &InstanceId {
@@ -573,32 +690,46 @@ pub(crate) use send_request;
 
 send_request! {
     /// `POST /api/send`: text to groups.
-    SendRequest => "/api/send", to groups, text
+    SendRequest => "/api/send", to groups, text, examples [
+        ("By group id (recommended)", r#"{"instanceId":"number2","groupIds":["120363025246125888@g.us"],"message":"Hello everyone! 👋"}"#),
+        ("By group name", r#"{"instanceId":"number2","groups":["Team A"],"message":"Hello everyone! 👋"}"#),
+        ("To every group", r#"{"instanceId":"number2","sendAll":true,"message":"Broadcast to everyone!"}"#),
+    ]
 }
 
 send_request! {
     /// `POST /api/send-image`: an image to groups.
-    SendImageRequest => "/api/send-image", to groups, image
+    SendImageRequest => "/api/send-image", to groups, image, examples [
+        ("Image with caption", r#"{"instanceId":"number2","groupIds":["120363025246125888@g.us"],"imageUrl":"https://example.com/banner.jpg","caption":"Check this out!"}"#),
+    ]
 }
 
 send_request! {
     /// `POST /api/send-document`: a document to groups.
-    SendDocumentRequest => "/api/send-document", to groups, document
+    SendDocumentRequest => "/api/send-document", to groups, document, examples [
+        ("PDF", r#"{"instanceId":"number2","groupIds":["120363025246125888@g.us"],"fileUrl":"https://example.com/report.pdf","filename":"Monthly Report.pdf","mimetype":"application/pdf"}"#),
+    ]
 }
 
 send_request! {
     /// `POST /api/send-number`: text to a phone number.
-    SendNumberRequest => "/api/send-number", to phone, text
+    SendNumberRequest => "/api/send-number", to phone, text, examples [
+        ("Order update", r#"{"instanceId":"number2","phone":"971501234567","message":"Hello! Your order is ready 🎉"}"#),
+    ]
 }
 
 send_request! {
     /// `POST /api/send-number-image`: an image to a phone number.
-    SendNumberImageRequest => "/api/send-number-image", to phone, image
+    SendNumberImageRequest => "/api/send-number-image", to phone, image, examples [
+        ("Invoice image", r#"{"instanceId":"number2","phone":"971501234567","imageUrl":"https://example.com/invoice.png","caption":"Your invoice"}"#),
+    ]
 }
 
 send_request! {
     /// `POST /api/send-number-document`: a document to a phone number.
-    SendNumberDocumentRequest => "/api/send-number-document", to phone, document
+    SendNumberDocumentRequest => "/api/send-number-document", to phone, document, examples [
+        ("Contract", r#"{"instanceId":"number2","phone":"971501234567","fileUrl":"https://example.com/contract.pdf","filename":"Contract.pdf"}"#),
+    ]
 }
 
 /// A send of any recipient kind × content kind, for code that decides both at run time

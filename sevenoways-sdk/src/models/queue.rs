@@ -112,4 +112,9 @@ impl Endpoint for GetQueueEntry {
     fn body(&self) -> Option<&NoBody> {
         None
     }
+
+    #[cfg(feature = "schema")]
+    fn path_schemas(generator: &mut schemars::SchemaGenerator) -> Option<Vec<schemars::Schema>> {
+        Some(vec![generator.subschema_for::<QueueId>()])
+    }
 }

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::groups::Group;
 use super::messages::Content;
-use crate::endpoint::{Endpoint, Method, NoBody, fill_route, path_endpoint};
+use crate::endpoint::{Answer, Auth, Endpoint, Example, Method, NoBody, fill_route, path_endpoint};
 use crate::ids::{GroupId, GroupName, InstanceId, Phone, QueueId};
 use crate::models::common::{Empty, MessageText};
-use crate::page::{Cursor, PageParams, Paginated, page_of};
+use crate::page::{Cursor, PageParams, PageSize, Paginated, page_of};
 use crate::validation::{Validate, ValidationError};
 
 /// `POST /api/sandbox/instances/:id/groups`: `{"name":"Team A","id":"…@g.us"}` adds a
@@ -20,6 +20,7 @@ use crate::validation::{Validate, ValidationError};
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SandboxGroupRequest {
     /// The group's name.
+    #[cfg_attr(feature = "schema", schemars(with = "GroupName"))]
     pub name: String,
     /// Its id; generated when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,10 +39,30 @@ pub struct SandboxGroup {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SandboxInboundRequest {
-    /// The sender's number.
+    /// The sender's number (digits, country code first; a string).
+    #[cfg_attr(feature = "schema", schemars(with = "PhoneText"))]
     pub from: String,
     /// The text.
+    #[cfg_attr(feature = "schema", schemars(with = "MessageText"))]
     pub message: String,
+}
+
+/// The schema of a phone number sent as a string only (`from`).
+#[cfg(feature = "schema")]
+struct PhoneText;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for PhoneText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PhoneText".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": crate::ids::PHONE_PATTERN,
+            "description": "Country code and number, digits only (971501234567)."
+        })
+    }
 }
 
 /// `GET /api/sandbox/outbox?instanceId=ID`: `{"success":true,"messages":[…]}`, oldest first.
@@ -82,7 +103,7 @@ pub struct OutboxMessage {
 
 impl Validate for SandboxGroupRequest {
     fn validate(&self) -> Result<(), ValidationError> {
-        GroupName::new(&self.name)
+        GroupName::exact(&self.name)
             .map_err(|e| ValidationError::new("name", e.reason().to_owned()))?;
         Ok(())
     }
@@ -90,8 +111,9 @@ impl Validate for SandboxGroupRequest {
 
 impl Validate for SandboxInboundRequest {
     fn validate(&self) -> Result<(), ValidationError> {
-        Phone::new(&self.from).map_err(|e| ValidationError::new("from", e.reason().to_owned()))?;
-        MessageText::new(self.message.clone())?;
+        Phone::exact(&self.from)
+            .map_err(|e| ValidationError::new("from", e.reason().to_owned()))?;
+        MessageText::exact(&self.message)?;
         Ok(())
     }
 }
@@ -104,7 +126,10 @@ path_endpoint! {
     PairSandboxInstance {
         /// The instance to pair.
         id: InstanceId,
-    } => Post "/api/sandbox/instances/{id}/pair" -> Empty
+    } => Post "/api/sandbox/instances/{id}/pair" -> Empty {
+        answers: [Answer::new(404, NOT_SANDBOX)],
+        auth: Auth::ApiKeyOrPairToken,
+    }
 }
 
 path_endpoint! {
@@ -113,8 +138,17 @@ path_endpoint! {
     UnpairSandboxInstance {
         /// The instance to unpair.
         id: InstanceId,
-    } => Post "/api/sandbox/instances/{id}/unpair" -> Empty
+    } => Post "/api/sandbox/instances/{id}/unpair" -> Empty {
+        answers: [
+            Answer::new(404, NOT_SANDBOX),
+            Answer::new(409, "The instance is not online: there is nothing to unpair."),
+        ],
+    }
 }
+
+/// The 404 of every sandbox endpoint: they act on the key's sandbox instances only.
+const NOT_SANDBOX: &str = "The instance is not this key's, or another engine serves it (the sandbox \
+     endpoints act on sandbox instances only).";
 
 // The two simulation bodies below are not validated by the client: they stand for what a
 // phone does, and tests drive the server's own checks through them.
@@ -141,6 +175,24 @@ impl Endpoint for AddSandboxGroup {
     fn body(&self) -> Option<&SandboxGroupRequest> {
         Some(&self.group)
     }
+
+    const ANSWERS: &'static [Answer] = &[
+        Answer::new(404, NOT_SANDBOX),
+        Answer::new(
+            409,
+            "Adding the group would pass the plan's max_groups_per_instance (renaming never does).",
+        ),
+    ];
+
+    const EXAMPLES: &'static [Example] = &[Example::of::<SandboxGroupRequest>(
+        "A group with a chosen id",
+        r#"{"name":"Team A","id":"120363025246125888@g.us"}"#,
+    )];
+
+    #[cfg(feature = "schema")]
+    fn path_schemas(generator: &mut schemars::SchemaGenerator) -> Option<Vec<schemars::Schema>> {
+        Some(vec![generator.subschema_for::<InstanceId>()])
+    }
 }
 
 /// `POST /api/sandbox/instances/{id}/inbound`: someone writes to the number
@@ -165,6 +217,18 @@ impl Endpoint for SandboxInbound {
 
     fn body(&self) -> Option<&SandboxInboundRequest> {
         Some(&self.message)
+    }
+
+    const ANSWERS: &'static [Answer] = &[Answer::new(404, NOT_SANDBOX)];
+
+    const EXAMPLES: &'static [Example] = &[Example::of::<SandboxInboundRequest>(
+        "A customer writes",
+        r#"{"from":"971501234567","message":"Hi! Is my order ready?"}"#,
+    )];
+
+    #[cfg(feature = "schema")]
+    fn path_schemas(generator: &mut schemars::SchemaGenerator) -> Option<Vec<schemars::Schema>> {
+        Some(vec![generator.subschema_for::<InstanceId>()])
     }
 }
 
@@ -192,6 +256,48 @@ impl Endpoint for GetOutbox {
 
     fn body(&self) -> Option<&NoBody> {
         None
+    }
+
+    const ANSWERS: &'static [Answer] = &[
+        Answer::new(
+            400,
+            "instanceId is missing or not an instance id, or limit or cursor is not of the \
+             form the document gives; the message names the parameter.",
+        ),
+        Answer::new(404, NOT_SANDBOX),
+    ];
+
+    #[cfg(feature = "schema")]
+    fn query_schema(generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
+        let base = <OutboxQuery as schemars::JsonSchema>::json_schema(generator);
+        Some(crate::page::query_schema(generator, Some(base)))
+    }
+}
+
+/// The query of `GET /api/sandbox/outbox`: the server parses it into this.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxQuery {
+    /// The sending instance whose outbox to show.
+    pub instance_id: InstanceId,
+    /// Items per page (its schema is every list's, added with the others).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    pub limit: Option<PageSize>,
+    /// Where the page starts (its schema is every list's, added with the others).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    pub cursor: Option<Cursor>,
+}
+
+impl OutboxQuery {
+    /// Its page parameters.
+    pub fn page(&self) -> PageParams {
+        PageParams {
+            limit: self.limit.clone(),
+            cursor: self.cursor.clone(),
+        }
     }
 }
 

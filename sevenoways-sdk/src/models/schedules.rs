@@ -5,8 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{CronExpr, MediaUrl, MessageText, TimeZone};
 use super::de::{bool_like, one_or_many};
-use super::messages::{Content, GroupTarget, Target, check_caption, check_document, is_false};
-use crate::endpoint::{body_endpoint, path_endpoint};
+use super::messages::{
+    Content, GroupTarget, Target, check_caption, check_document, check_filename, check_mimetype,
+    is_false,
+};
+use crate::endpoint::{Answer, Link, body_endpoint, path_endpoint};
 use crate::ids::{GroupId, GroupName, InstanceId, Phone, ScheduleId};
 use crate::models::common::Empty;
 use crate::page::{Cursor, list_endpoint, page_of};
@@ -38,12 +41,14 @@ use crate::validation::{Validate, ValidationError};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = schedule_rules))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateScheduleRequest {
     /// The sending instance.
     pub instance_id: InstanceId,
-    /// A label for people.
+    /// A label for people, at most 200 characters.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 200)))]
     pub label: String,
     /// Five fields, minute first.
     pub cron_expr: CronExpr,
@@ -56,6 +61,7 @@ pub struct CreateScheduleRequest {
         deserialize_with = "one_or_many",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[cfg_attr(feature = "schema", schemars(with = "super::de::OneOrMany<GroupId>"))]
     pub group_ids: Vec<GroupId>,
     /// Groups by name (case-insensitive, resolved at each run).
     #[serde(
@@ -63,6 +69,7 @@ pub struct CreateScheduleRequest {
         deserialize_with = "one_or_many",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[cfg_attr(feature = "schema", schemars(with = "super::de::OneOrMany<GroupName>"))]
     pub groups: Vec<GroupName>,
     /// Every group of the instance.
     #[serde(
@@ -70,6 +77,7 @@ pub struct CreateScheduleRequest {
         deserialize_with = "bool_like",
         skip_serializing_if = "is_false"
     )]
+    #[cfg_attr(feature = "schema", schemars(with = "super::de::BoolLike"))]
     pub send_all: bool,
     /// A phone number instead of groups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,18 +88,41 @@ pub struct CreateScheduleRequest {
     /// Image content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<MediaUrl>,
-    /// The image's caption.
+    /// The image's caption, at most 4096 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(max = 4096)))]
     pub caption: Option<String>,
     /// Document content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_url: Option<MediaUrl>,
     /// The document's file name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<super::messages::FileName>")
+    )]
     pub filename: Option<String>,
     /// The document's MIME type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<super::messages::MimeType>")
+    )]
     pub mimetype: Option<String>,
+}
+
+/// The rules across a schedule's fields, in JSON Schema: groups or a phone (not both), and
+/// exactly one of `message`, `imageUrl` or `fileUrl` (with `filename`).
+#[cfg(feature = "schema")]
+fn schedule_rules(schema: &mut schemars::Schema) {
+    use serde_json::json;
+    let serde_json::Value::Array(mut rules) = super::messages::group_rules(true) else {
+        return;
+    };
+    let has = |field: &str| json!({"required": [field], "properties": {field: {"not": {"type": "null"}}}});
+    rules.push(json!({"oneOf": [has("message"), has("imageUrl"), has("fileUrl")]}));
+    rules.push(json!({"anyOf": [{"not": has("fileUrl")}, has("filename")]}));
+    schema.insert("allOf".into(), rules.into());
 }
 
 /// Who a schedule sends to: groups or one phone number. Communities and channels are not
@@ -264,11 +295,34 @@ impl Validate for CreateScheduleRequest {
         }
         self.target()?;
         self.content()?;
+        // Checked whenever given, whatever the content, as the schema says.
+        check_caption(self.caption.as_deref())?;
+        if let Some(filename) = &self.filename {
+            check_filename(filename)?;
+        }
+        check_mimetype(self.mimetype.as_deref())?;
         Ok(())
     }
 }
 
-body_endpoint!(CreateScheduleRequest => POST "/api/schedules" -> ScheduleCreated);
+body_endpoint!(CreateScheduleRequest => POST "/api/schedules" -> ScheduleCreated {
+    answers: [
+        Answer::new(
+            404,
+            "The instance is not this key's, or a group id or name is not the instance's.",
+        ),
+        Answer::new(409, "The key has as many schedules as its plan's max_schedules allows."),
+        crate::models::instances::SEND_CANNOT,
+    ],
+    examples: [(
+        "Every morning at 9 in Dubai",
+        r#"{"instanceId":"number2","label":"Daily Morning Update","cronExpr":"0 9 * * *","timezone":"Asia/Dubai","groupIds":["120363025246125888@g.us"],"message":"Good morning team! ☀️"}"#
+    )],
+    links: [
+        Link::to::<DeleteSchedule>(&[("id", "$response.body#/schedule/id")]),
+        Link::to::<ResumeSchedule>(&[("id", "$response.body#/schedule/id")]),
+    ],
+});
 
 list_endpoint! {
     /// `GET /api/schedules`: the schedules with their `nextRunAt`, oldest first, a page at

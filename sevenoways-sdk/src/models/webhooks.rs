@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::endpoint::{Endpoint, Method, body_endpoint, fill_route, path_endpoint};
+use crate::endpoint::{Answer, Endpoint, Link, Method, body_endpoint, fill_route, path_endpoint};
 use crate::ids::{DeliveryId, EventId, InstanceId, QueueId, WebhookId};
 use crate::models::common::Empty;
 use crate::page::{Cursor, list_endpoint, page_of};
@@ -249,6 +249,7 @@ impl<'de> Deserialize<'de> for Event {
 #[serde(rename_all = "camelCase")]
 pub struct CreateWebhookRequest {
     /// Where events are POSTed (http or https).
+    #[cfg_attr(feature = "schema", schemars(with = "crate::MediaUrl"))]
     pub url: String,
     /// Event names to send; empty means all.
     #[serde(
@@ -256,23 +257,60 @@ pub struct CreateWebhookRequest {
         deserialize_with = "super::de::one_or_many",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[cfg_attr(feature = "schema", schemars(with = "super::de::OneOrMany<EventName>"))]
     pub events: Vec<String>,
-    /// The signing secret; the server generates one when omitted.
+    /// The signing secret (16 to 256 characters); the server generates one when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<SecretText>"))]
     pub secret: Option<WebhookSecret>,
+}
+
+/// The schema of a secret a subscriber chooses ([`CreateWebhookRequest::validate`]).
+#[cfg(feature = "schema")]
+struct SecretText;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for SecretText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WebhookSecretText".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "minLength": 16, "maxLength": 256, "writeOnly": true})
+    }
+}
+
+/// The schema of an event name a subscription may ask for: one of [`SUBSCRIBABLE_EVENTS`].
+#[cfg(feature = "schema")]
+struct EventName;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for EventName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EventName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "enum": SUBSCRIBABLE_EVENTS})
+    }
 }
 
 impl Validate for CreateWebhookRequest {
     fn validate(&self) -> Result<(), ValidationError> {
-        let url = super::common::MediaUrl::for_field(&self.url, "url")?.to_url();
         // The URL is listed back by `GET /api/webhooks`: a password in it would leak there.
-        if !url.username().is_empty() || url.password().is_some() {
+        let authority = self.url.split("://").nth(1).unwrap_or("");
+        if authority
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("")
+            .contains('@')
+        {
             return Err(ValidationError::new(
                 "url",
                 "expected a URL without a user name or password: receivers authenticate \
                  deliveries by their X-Webhook-Signature",
             ));
         }
+        super::common::MediaUrl::exact(&self.url)
+            .map_err(|e| ValidationError::new("url", e.reason().to_owned()))?;
         for (i, e) in self.events.iter().enumerate() {
             if !SUBSCRIBABLE_EVENTS.contains(&e.as_str()) {
                 return Err(ValidationError::new(
@@ -288,18 +326,42 @@ impl Validate for CreateWebhookRequest {
     }
 }
 
-/// A caller's secret is at least 16 characters (a generated one is 256 bits).
+/// A caller's secret is 16 to 256 characters (a generated one is 256 bits), as
+/// [`SecretText`]'s schema says.
 fn validate_secret(secret: Option<&WebhookSecret>) -> Result<(), ValidationError> {
     match secret {
-        Some(s) if s.expose().len() < 16 => Err(ValidationError::new(
+        Some(s) if s.expose().chars().count() < 16 => Err(ValidationError::new(
             "secret",
             "expected a secret of at least 16 characters",
+        )),
+        Some(s) if s.expose().chars().count() > 256 => Err(ValidationError::new(
+            "secret",
+            "expected a secret of at most 256 characters",
         )),
         _ => Ok(()),
     }
 }
 
-body_endpoint!(CreateWebhookRequest => POST "/api/webhooks" -> WebhookCreated);
+body_endpoint!(CreateWebhookRequest => POST "/api/webhooks" -> WebhookCreated {
+    answers: [Answer::new(
+        409,
+        "The key has as many webhooks as its plan's max_webhooks allows: delete one first.",
+    )],
+    examples: [(
+        "Sends and failures",
+        r#"{"url":"https://example.com/webhooks/sevenoways","events":["message.sent","message.failed"]}"#
+    )],
+    links: [
+        Link::to::<DeleteWebhook>(&[("id", WEBHOOK)]),
+        Link::to::<TestWebhook>(&[("id", WEBHOOK)]),
+        Link::to::<ListDeliveries>(&[("id", WEBHOOK)]),
+        Link::to::<EnableWebhook>(&[("id", WEBHOOK)]),
+        Link::to::<RotateWebhookSecret>(&[("id", WEBHOOK)]),
+    ],
+});
+
+/// Where a created subscription's id is in the answer, for links.
+const WEBHOOK: &str = "$response.body#/webhook/id";
 
 list_endpoint! {
     /// `GET /api/webhooks`: the subscriptions, oldest first, never with their secrets, a
@@ -321,16 +383,39 @@ path_endpoint! {
     TestWebhook {
         /// The subscription's id (`wh_…`).
         id: WebhookId,
-    } => Post "/api/webhooks/{id}/test" -> Empty
+    } => Post "/api/webhooks/{id}/test" -> Empty {
+        answers: [MANUAL_CALL_DISABLED, MANUAL_CALLS_LIMITED],
+    }
 }
+
+/// `test` and `redeliver` while the webhook is disabled.
+const MANUAL_CALL_DISABLED: Answer = Answer::new(
+    409,
+    "The webhook is disabled: enable it first (POST /api/webhooks/{id}/enable).",
+);
+
+/// `test` and `redeliver` share a per-key allowance.
+const MANUAL_CALLS_LIMITED: Answer = Answer::new(
+    429,
+    "Over the key's test and redeliver allowance (10 calls per sliding minute, the two \
+     together, by default); nothing was queued. Retry-After says when to try again.",
+);
 
 list_endpoint! {
     /// `GET /api/webhooks/{id}/deliveries`: the deliveries, newest first, a page at a time.
     ListDeliveries {
         /// The subscription's id (`wh_…`).
         id: WebhookId,
-    } => "/api/webhooks/{id}/deliveries" -> DeliveryList
+    } => "/api/webhooks/{id}/deliveries" -> DeliveryList {
+        links: [
+            Link::to::<GetDelivery>(&[("id", "$request.path.id"), ("deliveryId", DELIVERY)]),
+            Link::to::<Redeliver>(&[("id", "$request.path.id"), ("deliveryId", DELIVERY)]),
+        ],
+    }
 }
+
+/// The newest delivery's id in a delivery list, for links.
+const DELIVERY: &str = "$response.body#/deliveries/0/id";
 
 path_endpoint! {
     /// `GET /api/webhooks/{id}/deliveries/{deliveryId}`: one delivery with every attempt.
@@ -350,7 +435,9 @@ path_endpoint! {
         id: WebhookId,
         /// The delivery's id (`dlv_…`).
         delivery_id: DeliveryId,
-    } => Post "/api/webhooks/{id}/deliveries/{deliveryId}/redeliver" -> Empty
+    } => Post "/api/webhooks/{id}/deliveries/{deliveryId}/redeliver" -> Empty {
+        answers: [MANUAL_CALL_DISABLED, MANUAL_CALLS_LIMITED],
+    }
 }
 
 path_endpoint! {
@@ -400,9 +487,10 @@ impl RotateWebhookSecret {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RotateSecretRequest {
-    /// The new signing secret, at least 16 characters; the server generates one when
+    /// The new signing secret, 16 to 256 characters; the server generates one when
     /// omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<SecretText>"))]
     pub secret: Option<WebhookSecret>,
 }
 
@@ -428,6 +516,19 @@ impl Endpoint for RotateWebhookSecret {
 
     fn check(&self) -> Result<(), ValidationError> {
         self.request.validate()
+    }
+
+    const EXAMPLES: &'static [crate::endpoint::Example] = &[
+        crate::endpoint::Example::of::<RotateSecretRequest>("A generated secret", "{}"),
+        crate::endpoint::Example::of::<RotateSecretRequest>(
+            "A secret of your own",
+            r#"{"secret":"correct-horse-battery-staple"}"#,
+        ),
+    ];
+
+    #[cfg(feature = "schema")]
+    fn path_schemas(generator: &mut schemars::SchemaGenerator) -> Option<Vec<schemars::Schema>> {
+        Some(vec![generator.subschema_for::<WebhookId>()])
     }
 }
 
@@ -591,17 +692,23 @@ impl schemars::JsonSchema for Event {
             generator.subschema_for::<MessageReceived>(),
             generator.subschema_for::<InstanceEvent>(),
             generator.subschema_for::<WebhookDisabled>(),
+            generator.subschema_for::<crate::models::schedules::ScheduleEvent>(),
+            // `webhook.test`: `{"webhookId":"wh_…","message":"…"}`.
+            schemars::json_schema!({"type": "object", "required": ["webhookId", "message"],
+                "properties": {"webhookId": {"type": "string"}, "message": {"type": "string"}}}),
         ];
+        let mut names = SUBSCRIBABLE_EVENTS.to_vec();
+        names.push(TEST_EVENT);
         schemars::json_schema!({
             "type": "object",
             "description": "A webhook delivery's body, signed with X-Webhook-Signature.",
             "required": ["id", "event", "timestamp", "instanceId", "data"],
             "properties": {
                 "id": generator.subschema_for::<EventId>(),
-                "event": { "type": "string", "enum": SUBSCRIBABLE_EVENTS },
+                "event": { "type": "string", "enum": names },
                 "timestamp": { "type": "string", "format": "date-time" },
                 "instanceId": generator.subschema_for::<InstanceId>(),
-                "data": { "oneOf": data }
+                "data": { "anyOf": data }
             }
         })
     }

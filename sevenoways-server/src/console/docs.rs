@@ -21,7 +21,7 @@ use super::{PageResult, page, value};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::extract::{PathId, QueryParams};
-use crate::routes::pages::PageQuery;
+use crate::routes::pages::page_params;
 use crate::routes::{groups, instances};
 
 /// Stands for the API key in generated example text; rendered masked.
@@ -358,7 +358,7 @@ pub async fn show(State(state): State<AppState>, signed: Signed) -> PageResult {
         instances::list(
             State(state.clone()),
             Authed(signed.account.clone()),
-            QueryParams(PageQuery::new(None, None)),
+            QueryParams(page_params(None, None)?),
         )
         .await,
     )?;
@@ -370,7 +370,7 @@ pub async fn show(State(state): State<AppState>, signed: Signed) -> PageResult {
                 State(state.clone()),
                 Authed(signed.account.clone()),
                 PathId(instance.instance_id.clone()),
-                QueryParams(PageQuery::new(None, None)),
+                QueryParams(page_params(None, None)?),
             )
             .await,
         )?;
@@ -401,7 +401,7 @@ pub async fn show(State(state): State<AppState>, signed: Signed) -> PageResult {
         crate::routes::channels::list(
             State(state.clone()),
             Authed(signed.account.clone()),
-            QueryParams(PageQuery::new(None, None)),
+            QueryParams(page_params(None, None)?),
         )
         .await,
     )?;

@@ -8,10 +8,10 @@ use axum::response::IntoResponse;
 use chrono::Utc;
 use maud::{Markup, html};
 use serde::Deserialize;
-use sevenoways_sdk::InstanceId;
 use sevenoways_sdk::models::groups::GroupList;
 use sevenoways_sdk::models::instances::{CreateInstanceRequest, InstanceStatus};
 use sevenoways_sdk::models::sandbox::SandboxGroupRequest;
+use sevenoways_sdk::{InstanceId, NoFields};
 
 use super::layout::{self, badge, copy_button, csrf, time};
 use super::session::{Signed, Submitted};
@@ -22,7 +22,7 @@ use crate::auth::qr_token::{self, PairAuth};
 use crate::engine::EngineKind;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId, QueryParams};
-use crate::routes::pages::PageQuery;
+use crate::routes::pages::page_params;
 use crate::routes::{groups, instances, qr, sandbox};
 use crate::store::InstanceRecord;
 use crate::transport::sandbox::CODE_WINDOW_SECS;
@@ -72,7 +72,7 @@ async fn list_page(
         instances::list(
             State(state.clone()),
             Authed(signed.account.clone()),
-            QueryParams(PageQuery::new(None, cursor)),
+            QueryParams(page_params(None, cursor)?),
         )
         .await,
     )?;
@@ -217,7 +217,7 @@ pub async fn show(
             State(state.clone()),
             Authed(signed.account.clone()),
             PathId(id.clone()),
-            QueryParams(PageQuery::new(None, q.cursor)),
+            QueryParams(page_params(None, q.cursor)?),
         )
         .await,
     )?;
@@ -349,7 +349,7 @@ pub async fn pair(
 ) -> PageResult {
     let record = record(&state, &signed, &raw).await?;
     let id = record.instance.instance_id.clone();
-    value(sandbox::pair(State(state.clone()), PairAuth { record }).await)?;
+    value(sandbox::pair(State(state.clone()), PairAuth { record }, Body(NoFields {})).await)?;
     Ok(see_other(&format!("/console/instances/{id}")))
 }
 

@@ -20,7 +20,7 @@ use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::extract::{PathId, QueryParams};
 use crate::routes::instances;
-use crate::routes::pages::PageQuery;
+use crate::routes::pages::page_params;
 use crate::store::QueueFilter;
 
 /// Entries per page.
@@ -148,7 +148,7 @@ pub async fn list(
         instances::list(
             State(state.clone()),
             Authed(signed.account.clone()),
-            QueryParams(PageQuery::new(None, None)),
+            QueryParams(page_params(None, None)?),
         )
         .await,
     )?;

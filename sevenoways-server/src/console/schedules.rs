@@ -12,7 +12,7 @@ use chrono::Utc;
 use maud::{Markup, html};
 use serde::Deserialize;
 use sevenoways_sdk::models::schedules::{CreateScheduleRequest, ScheduleTarget};
-use sevenoways_sdk::{CronExpr, ScheduleId, TimeZone, ValidationError};
+use sevenoways_sdk::{CronExpr, NoFields, ScheduleId, TimeZone, ValidationError};
 
 use super::form::FormData;
 use super::layout::{self, csrf, maybe_time};
@@ -23,7 +23,7 @@ use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::extract::{Body, PathId, QueryParams};
-use crate::routes::pages::PageQuery;
+use crate::routes::pages::page_params;
 use crate::routes::{instances, schedules};
 
 /// How many upcoming runs the preview shows.
@@ -88,7 +88,7 @@ async fn list_page(
         schedules::list(
             State(state.clone()),
             Authed(signed.account.clone()),
-            QueryParams(PageQuery::new(None, cursor)),
+            QueryParams(page_params(None, cursor)?),
         )
         .await,
     )?;
@@ -96,7 +96,7 @@ async fn list_page(
         instances::list(
             State(state.clone()),
             Authed(signed.account.clone()),
-            QueryParams(PageQuery::new(None, None)),
+            QueryParams(page_params(None, None)?),
         )
         .await,
     )?;
@@ -280,7 +280,15 @@ pub async fn resume(
     Submitted { signed, .. }: Submitted,
 ) -> PageResult {
     let id = schedule_id(&raw)?;
-    value(schedules::resume(State(state), Authed(signed.account), PathId(id)).await)?;
+    value(
+        schedules::resume(
+            State(state),
+            Authed(signed.account),
+            PathId(id),
+            Body(NoFields {}),
+        )
+        .await,
+    )?;
     Ok(see_other("/console/schedules"))
 }
 

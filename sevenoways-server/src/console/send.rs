@@ -27,7 +27,7 @@ use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::routes::instances;
 use crate::routes::messages::send_message;
-use crate::routes::pages::PageQuery;
+use crate::routes::pages::page_params;
 
 /// How many queue entries one send's status panel follows (the rest are in the queue
 /// page): a send to every group may queue hundreds.
@@ -98,7 +98,7 @@ async fn form_page(
         instances::list(
             State(state.clone()),
             Authed(signed.account.clone()),
-            QueryParams(PageQuery::new(None, None)),
+            QueryParams(page_params(None, None)?),
         )
         .await,
     )?;
@@ -106,7 +106,7 @@ async fn form_page(
         crate::routes::channels::list(
             State(state.clone()),
             Authed(signed.account.clone()),
-            QueryParams(PageQuery::new(None, None)),
+            QueryParams(page_params(None, None)?),
         )
         .await,
     )?;

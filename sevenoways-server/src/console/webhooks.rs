@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sevenoways_sdk::models::webhooks::{
     CreateWebhookRequest, DeliveryList, RotateSecretRequest, SUBSCRIBABLE_EVENTS, Webhook,
 };
-use sevenoways_sdk::{Validate, WebhookId};
+use sevenoways_sdk::{NoFields, Validate, WebhookId};
 
 use super::layout::{self, badge, copy_button, csrf, maybe_time, time};
 use super::session::{Signed, Submitted};
@@ -18,7 +18,7 @@ use super::{PageResult, Problem, fragment, page, see_other, value};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::extract::{Body, PathId, QueryParams};
-use crate::routes::pages::PageQuery;
+use crate::routes::pages::page_params;
 use crate::routes::webhooks;
 
 /// `?cursor=` of a list.
@@ -42,7 +42,7 @@ async fn find(state: &AppState, signed: &Signed, id: &WebhookId) -> Result<Webho
             webhooks::list(
                 State(state.clone()),
                 Authed(signed.account.clone()),
-                QueryParams(PageQuery::new(Some("100".into()), cursor)),
+                QueryParams(page_params(Some("100".into()), cursor)?),
             )
             .await,
         )?;
@@ -85,7 +85,7 @@ async fn list_page(
         webhooks::list(
             State(state.clone()),
             Authed(signed.account.clone()),
-            QueryParams(PageQuery::new(None, cursor)),
+            QueryParams(page_params(None, cursor)?),
         )
         .await,
     )?;
@@ -211,7 +211,7 @@ async fn deliveries_of(
             State(state.clone()),
             Authed(signed.account.clone()),
             PathId(id.clone()),
-            QueryParams(PageQuery::new(None, cursor)),
+            QueryParams(page_params(None, cursor)?),
         )
         .await,
     )?)
@@ -329,7 +329,15 @@ pub async fn test(
     Submitted { signed, .. }: Submitted,
 ) -> PageResult {
     let id = webhook_id(&raw)?;
-    value(webhooks::test(State(state), Authed(signed.account), PathId(id.clone())).await)?;
+    value(
+        webhooks::test(
+            State(state),
+            Authed(signed.account),
+            PathId(id.clone()),
+            Body(NoFields {}),
+        )
+        .await,
+    )?;
     Ok(see_other(&format!("/console/webhooks/{}", id.as_str())))
 }
 
@@ -375,7 +383,15 @@ pub async fn enable(
     Submitted { signed, .. }: Submitted,
 ) -> PageResult {
     let id = webhook_id(&raw)?;
-    value(webhooks::enable(State(state), Authed(signed.account), PathId(id.clone())).await)?;
+    value(
+        webhooks::enable(
+            State(state),
+            Authed(signed.account),
+            PathId(id.clone()),
+            Body(NoFields {}),
+        )
+        .await,
+    )?;
     Ok(see_other(&format!("/console/webhooks/{}", id.as_str())))
 }
 
@@ -391,6 +407,7 @@ pub async fn redeliver(
             State(state),
             Authed(signed.account),
             Ok(Path((raw.clone(), delivery))),
+            Body(NoFields {}),
         )
         .await,
     )?;

@@ -10,7 +10,7 @@ use sevenoways_sdk::models::channels::{
 use sevenoways_sdk::{ChannelId, Empty, Endpoint};
 
 use super::messages::post_send;
-use super::pages::{PageQuery, parts};
+use super::pages::{self, parts};
 use super::{Reply, answer_from, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
@@ -42,9 +42,9 @@ pub(super) fn router() -> Router<AppState> {
 pub async fn list(
     State(state): State<AppState>,
     Authed(account): Authed,
-    QueryParams(q): QueryParams<PageQuery>,
+    QueryParams(q): QueryParams<sevenoways_sdk::PageParams>,
 ) -> Reply<ChannelList> {
-    let page = q.request(ListKind::Channels)?;
+    let page = pages::request(&q, ListKind::Channels)?;
     let (channels, next_cursor) = parts(
         state.store.list_channels(account.id, &page).await?,
         ListKind::Channels,

@@ -4,14 +4,14 @@
 use axum::Router;
 use axum::extract::State;
 use sevenoways_sdk::models::groups::{GroupList, ListGroups, RefreshGroups};
-use sevenoways_sdk::{Endpoint, InstanceId};
+use sevenoways_sdk::{Endpoint, InstanceId, NoFields};
 
-use super::pages::{PageQuery, parts};
+use super::pages::{self, parts};
 use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
-use crate::extract::{PathId, QueryParams};
+use crate::extract::{Body, PathId, QueryParams};
 use crate::idempotency::Done;
 use crate::store::ListKind;
 
@@ -26,9 +26,9 @@ pub async fn list(
     State(state): State<AppState>,
     Authed(account): Authed,
     PathId(id): PathId<InstanceId>,
-    QueryParams(q): QueryParams<PageQuery>,
+    QueryParams(q): QueryParams<sevenoways_sdk::PageParams>,
 ) -> Reply<GroupList> {
-    let page = q.request(ListKind::Groups)?;
+    let page = pages::request(&q, ListKind::Groups)?;
     if state.store.get_instance(account.id, &id).await?.is_none() {
         return Err(ApiError::instance_not_found(&id));
     }
@@ -50,6 +50,7 @@ pub async fn refresh(
     State(state): State<AppState>,
     Authed(account): Authed,
     PathId(id): PathId<InstanceId>,
+    Body(NoFields {}): Body<NoFields>,
 ) -> Reply<GroupList> {
     // Read from the engine and kept by it, outside one store transaction: the answer is
     // recorded once the list is (see `Done`).

@@ -254,12 +254,27 @@ pub(super) fn describe(doc: &mut Value) {
             "description": "another request with this Idempotency-Key is in progress; see Retry-After",
             "content": {"application/json": {"schema": error}},
         }));
-        responses.insert(
-            "422".into(),
-            json!({
-                "description": "this Idempotency-Key was used for another endpoint or body",
-                "content": {"application/json": {"schema": error}},
-            }),
-        );
+        // An operation may already answer 422 for its own reasons (an engine that can
+        // never do it): the key's reason is added to that description, not put in its place.
+        const REUSED: &str = "this Idempotency-Key was used for another endpoint or body";
+        match responses.get_mut("422").and_then(Value::as_object_mut) {
+            Some(declared) => {
+                let before = declared
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let merged = format!("{before}; or {REUSED}");
+                declared.insert("description".into(), merged.into());
+            }
+            None => {
+                responses.insert(
+                    "422".into(),
+                    json!({
+                        "description": REUSED,
+                        "content": {"application/json": {"schema": error}},
+                    }),
+                );
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use sevenoways_sdk::models::instances::{
 };
 use sevenoways_sdk::{Empty, Endpoint, InstanceId};
 
-use super::pages::{PageQuery, parts};
+use super::pages::{self, parts};
 use super::{Reply, ok, on};
 use crate::AppState;
 use crate::auth::{Authed, qr_token};
@@ -32,9 +32,9 @@ pub(super) fn router() -> Router<AppState> {
 pub async fn list(
     State(state): State<AppState>,
     Authed(account): Authed,
-    QueryParams(q): QueryParams<PageQuery>,
+    QueryParams(q): QueryParams<sevenoways_sdk::PageParams>,
 ) -> Reply<InstanceList> {
-    let page = q.request(ListKind::Instances)?;
+    let page = pages::request(&q, ListKind::Instances)?;
     let (instances, next_cursor) = parts(
         state.store.list_instances(account.id, &page).await?,
         ListKind::Instances,

@@ -13,8 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Json, Router};
-use serde::Deserialize;
-use sevenoways_sdk::models::instances::{GetQr, InstanceStatus, QrCode};
+use sevenoways_sdk::models::instances::{GetQr, InstanceStatus, QrCode, QrFormat, QrQuery};
 use sevenoways_sdk::models::sandbox::PairSandboxInstance;
 use sevenoways_sdk::{Endpoint, Success};
 
@@ -67,24 +66,13 @@ pub async fn browser_headers(mut response: Response) -> Response {
 /// How often the page asks for the status and the current code.
 const POLL_SECS: u32 = 5;
 
-/// `?format=` of the QR endpoint.
-#[derive(Debug, Deserialize)]
-pub struct QrQuery {
-    format: Option<String>,
-}
-
 /// `GET /api/instances/{id}/qr[?format=png|svg|json]`.
 pub async fn qr(
     State(state): State<AppState>,
     auth: QrAuth,
     QueryParams(q): QueryParams<QrQuery>,
 ) -> Result<Response, ApiError> {
-    let format = q.format.as_deref().unwrap_or("html");
-    if !matches!(format, "html" | "json" | "svg" | "png") {
-        return Err(ApiError::BadRequest(format!(
-            "format: expected html, png, svg or json, got {format:?}"
-        )));
-    }
+    let format = q.format.unwrap_or_default();
     let pairing = state
         .engines
         .get(auth.record.engine)?
@@ -110,20 +98,22 @@ pub async fn qr(
         })
     };
     let response = match format {
-        "json" => Json(Success(QrCode {
+        QrFormat::Json => Json(Success(QrCode {
             instance_id: instance.instance_id.clone(),
             status: pairing.status,
             pairing_code: pairing.code.clone().filter(|_| !paired),
             expires_at: pairing.expires_at.filter(|_| !paired),
         }))
         .into_response(),
-        "svg" => (
+        QrFormat::Svg => (
             [(header::CONTENT_TYPE, "image/svg+xml")],
             svg(image_code()?)?,
         )
             .into_response(),
-        "png" => ([(header::CONTENT_TYPE, "image/png")], png(image_code()?)?).into_response(),
-        _ => {
+        QrFormat::Png => {
+            ([(header::CONTENT_TYPE, "image/png")], png(image_code()?)?).into_response()
+        }
+        QrFormat::Html => {
             let nonce = crate::ids::random_hex(16);
             let csp = HeaderValue::from_str(&page_csp(&nonce))
                 .map_err(|e| ApiError::Internal(e.to_string()))?;

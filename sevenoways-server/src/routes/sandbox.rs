@@ -6,17 +6,16 @@
 
 use axum::Router;
 use axum::extract::State;
-use serde::Deserialize;
 use sevenoways_sdk::models::groups::Group;
 use sevenoways_sdk::models::instances::InstanceStatus;
 use sevenoways_sdk::models::sandbox::{
-    AddSandboxGroup, GetOutbox, Outbox, PairSandboxInstance, SandboxGroup, SandboxGroupRequest,
-    SandboxInbound, SandboxInboundRequest, UnpairSandboxInstance,
+    AddSandboxGroup, GetOutbox, Outbox, OutboxQuery, PairSandboxInstance, SandboxGroup,
+    SandboxGroupRequest, SandboxInbound, SandboxInboundRequest, UnpairSandboxInstance,
 };
 use sevenoways_sdk::models::webhooks::{InstanceEvent, MessageReceived};
-use sevenoways_sdk::{Empty, Endpoint, EventData, GroupId, InstanceId};
+use sevenoways_sdk::{Empty, Endpoint, EventData, GroupId, InstanceId, NoFields};
 
-use super::pages::{PageQuery, parts};
+use super::pages;
 use super::{Reply, answer_from, ok, on};
 use crate::AppState;
 use crate::account::AccountId;
@@ -80,7 +79,11 @@ async fn sandbox_instance(
 /// `POST /api/sandbox/instances/{id}/pair`: the simulated QR scan. Takes the API key, or
 /// the pairing token the QR page's button sends (from `sandboxPairUrl`); a QR link's own
 /// token, made to be shared, does not pair.
-pub async fn pair(State(state): State<AppState>, auth: PairAuth) -> Reply<Empty> {
+pub async fn pair(
+    State(state): State<AppState>,
+    auth: PairAuth,
+    Body(NoFields {}): Body<NoFields>,
+) -> Reply<Empty> {
     let record = sandbox_only(auth.record)?;
     let (account, id) = (record.account_id, record.instance.instance_id);
     let event = NewEvent {
@@ -116,6 +119,7 @@ pub async fn unpair(
     State(state): State<AppState>,
     Authed(account): Authed,
     PathId(id): PathId<InstanceId>,
+    Body(NoFields {}): Body<NoFields>,
 ) -> Reply<Empty> {
     let instance = sandbox_instance(&state, account.id, &id).await?.instance;
     if instance.status != InstanceStatus::Online {
@@ -170,7 +174,7 @@ pub async fn add_group(
         .map_or(3, |g| g.participants);
     let group = Group {
         id: group_id,
-        name: req.name.trim().to_owned(),
+        name: req.name,
         participants,
     };
     let max = state.plans.get(&account.plan).quotas.groups_per_instance;
@@ -207,28 +211,16 @@ pub async fn inbound(
     ok(Empty {})
 }
 
-/// `?instanceId=&limit=&cursor=` of the outbox.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OutboxQuery {
-    instance_id: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
 /// `GET /api/sandbox/outbox?instanceId=ID&limit=&cursor=`.
 pub async fn outbox(
     State(state): State<AppState>,
     Authed(account): Authed,
     QueryParams(q): QueryParams<OutboxQuery>,
 ) -> Reply<Outbox> {
-    let raw = q
-        .instance_id
-        .ok_or_else(|| ApiError::BadRequest("instanceId: is required (?instanceId=ID)".into()))?;
-    let id = InstanceId::new(&raw)?;
-    let page = PageQuery::new(q.limit, q.cursor).request(ListKind::Outbox)?;
+    let page = pages::request(&q.page(), ListKind::Outbox)?;
+    let id = q.instance_id;
     sandbox_instance(&state, account.id, &id).await?;
-    let (messages, next_cursor) = parts(
+    let (messages, next_cursor) = pages::parts(
         state.store.list_outbox(account.id, &id, &page).await?,
         ListKind::Outbox,
     );

@@ -7,10 +7,10 @@ use sevenoways_sdk::models::schedules::{
     CreateScheduleRequest, DeleteSchedule, ListSchedules, ResumeSchedule, Schedule,
     ScheduleCreated, ScheduleList, ScheduleResumed,
 };
-use sevenoways_sdk::{Empty, Endpoint, ScheduleId, Target};
+use sevenoways_sdk::{Empty, Endpoint, NoFields, ScheduleId, Target};
 
 use super::messages::resolve_groups;
-use super::pages::{PageQuery, parts};
+use super::pages::{self, parts};
 use super::{Reply, answer_from, ok, on, room_for};
 use crate::AppState;
 use crate::auth::Authed;
@@ -36,9 +36,9 @@ pub(super) fn router() -> Router<AppState> {
 pub async fn list(
     State(state): State<AppState>,
     Authed(account): Authed,
-    QueryParams(q): QueryParams<PageQuery>,
+    QueryParams(q): QueryParams<sevenoways_sdk::PageParams>,
 ) -> Reply<ScheduleList> {
-    let page = q.request(ListKind::Schedules)?;
+    let page = pages::request(&q, ListKind::Schedules)?;
     let (schedules, next_cursor) = parts(
         state.store.list_schedules(account.id, &page).await?,
         ListKind::Schedules,
@@ -102,6 +102,7 @@ pub async fn resume(
     State(state): State<AppState>,
     Authed(account): Authed,
     PathId(id): PathId<ScheduleId>,
+    Body(NoFields {}): Body<NoFields>,
 ) -> Reply<ScheduleResumed> {
     crate::idempotency::answer_with(|schedule: &Schedule| ScheduleResumed {
         schedule: schedule.clone(),

@@ -17,15 +17,15 @@ use sevenoways_sdk::models::webhooks::{
     SecretRotated, TEST_EVENT, TestWebhook, Webhook, WebhookCreated, WebhookEnabled, WebhookList,
 };
 use sevenoways_sdk::{
-    DeliveryId, Empty, Endpoint, EventData, InstanceId, WebhookId, WebhookSecret,
+    DeliveryId, Empty, Endpoint, EventData, InstanceId, NoFields, WebhookId, WebhookSecret,
 };
 
-use super::pages::{PageQuery, parts};
+use super::pages::{self, parts};
 use super::{Reply, answer_from, ok, on, room_for};
 use crate::AppState;
 use crate::auth::Authed;
 use crate::error::ApiError;
-use crate::extract::{Body, PathId, QueryParams};
+use crate::extract::{Body, FromPath, PathId, QueryParams};
 use crate::ids::Generate;
 use crate::limits::Resource;
 use crate::store::{ListKind, NewEvent, WebhookAction};
@@ -103,9 +103,9 @@ pub(super) fn router() -> Router<AppState> {
 pub async fn list(
     State(state): State<AppState>,
     Authed(account): Authed,
-    QueryParams(q): QueryParams<PageQuery>,
+    QueryParams(q): QueryParams<sevenoways_sdk::PageParams>,
 ) -> Reply<WebhookList> {
-    let page = q.request(ListKind::Webhooks)?;
+    let page = pages::request(&q, ListKind::Webhooks)?;
     let (webhooks, next_cursor) = parts(
         state.store.list_webhooks(account.id, &page).await?,
         ListKind::Webhooks,
@@ -171,6 +171,7 @@ pub async fn test(
     State(state): State<AppState>,
     Authed(account): Authed,
     PathId(id): PathId<WebhookId>,
+    Body(NoFields {}): Body<NoFields>,
 ) -> Reply<Empty> {
     manual_call_allowed(&state, account.id).await?;
     let now = Utc::now();
@@ -203,9 +204,9 @@ pub async fn deliveries(
     State(state): State<AppState>,
     Authed(account): Authed,
     PathId(id): PathId<WebhookId>,
-    QueryParams(q): QueryParams<PageQuery>,
+    QueryParams(q): QueryParams<sevenoways_sdk::PageParams>,
 ) -> Reply<DeliveryList> {
-    let page = q.request(ListKind::Deliveries)?;
+    let page = pages::request(&q, ListKind::Deliveries)?;
     match state.store.list_deliveries(account.id, &id, &page).await? {
         Some(page) => {
             let (deliveries, next_cursor) = parts(page, ListKind::Deliveries);
@@ -242,6 +243,7 @@ pub async fn redeliver(
     State(state): State<AppState>,
     Authed(account): Authed,
     path: Result<Path<(String, String)>, PathRejection>,
+    Body(NoFields {}): Body<NoFields>,
 ) -> Reply<Empty> {
     let (id, delivery_id) = ids(path)?;
     manual_call_allowed(&state, account.id).await?;
@@ -265,6 +267,7 @@ pub async fn enable(
     State(state): State<AppState>,
     Authed(account): Authed,
     PathId(id): PathId<WebhookId>,
+    Body(NoFields {}): Body<NoFields>,
 ) -> Reply<WebhookEnabled> {
     let now = Utc::now();
     // Recorded with the enabling; a 404 commits nothing.
@@ -325,12 +328,10 @@ fn ids(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(WebhookId, DeliveryId), ApiError> {
     let Path((id, delivery_id)) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let id = id
-        .parse::<WebhookId>()
-        .map_err(|_| ApiError::not_found(format!("webhook {id:?} not found")))?;
-    let delivery_id = delivery_id
-        .parse::<DeliveryId>()
-        .map_err(|_| delivery_not_found(&delivery_id))?;
+    let id = WebhookId::from_path(&id)
+        .ok_or_else(|| ApiError::not_found(format!("webhook {id:?} not found")))?;
+    let delivery_id =
+        DeliveryId::from_path(&delivery_id).ok_or_else(|| delivery_not_found(&delivery_id))?;
     Ok((id, delivery_id))
 }
 

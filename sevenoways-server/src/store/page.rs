@@ -4,11 +4,13 @@
 //! A page is "the first `limit` items after the last one of the page before", in the
 //! list's own order, so pages neither repeat nor skip items when rows are added or
 //! removed between requests, and each page costs an index seek rather than an offset
-//! scan. The cursor is the last item's sort key, tagged with the list it came from,
-//! as JSON in hex: opaque to clients, and never more than the position itself (a
-//! cursor read by someone else names no more than a place in the caller's own list).
+//! scan. The cursor is the list's name and the last item's sort key, dot-separated
+//! (`instances.1764000000000.number2`; text in hex): opaque to clients, never more than
+//! the position itself (a cursor read by someone else names no more than a place in the
+//! caller's own list), and of a form a regular expression states exactly
+//! ([`ListKind::cursor_pattern`], in the OpenAPI document), so every cursor the document
+//! allows is one the server reads, and every other is a 400.
 
-use serde_json::{Value, json};
 use sevenoways_sdk::Cursor;
 
 /// The lists that are paginated; a cursor is good for the list that made it only.
@@ -31,6 +33,49 @@ pub enum ListKind {
 }
 
 impl ListKind {
+    /// Every paginated list.
+    pub const ALL: [Self; 7] = [
+        Self::Instances,
+        Self::Groups,
+        Self::Channels,
+        Self::Schedules,
+        Self::Webhooks,
+        Self::Deliveries,
+        Self::Outbox,
+    ];
+
+    /// The route of the list (its SDK endpoint's).
+    pub fn route(self) -> &'static str {
+        use sevenoways_sdk::Endpoint;
+        use sevenoways_sdk::models::{channels, groups, instances, sandbox, schedules, webhooks};
+        match self {
+            Self::Instances => instances::ListInstances::ROUTE,
+            Self::Groups => groups::ListGroups::ROUTE,
+            Self::Channels => channels::ListChannels::ROUTE,
+            Self::Schedules => schedules::ListSchedules::ROUTE,
+            Self::Webhooks => webhooks::ListWebhooks::ROUTE,
+            Self::Deliveries => webhooks::ListDeliveries::ROUTE,
+            Self::Outbox => sandbox::GetOutbox::ROUTE,
+        }
+    }
+
+    /// The form of this list's cursors, as the OpenAPI document states it: the list's
+    /// name, then the position (numbers, an id, or text in lowercase hex), dot-separated.
+    /// [`After::from_cursor`] accepts exactly these.
+    pub fn cursor_pattern(self) -> String {
+        const NUMBER: &str = "[0-9]{1,18}";
+        const HEX: &str = "(?:[0-9a-f]{2})*";
+        let position = match self {
+            Self::Outbox => NUMBER.to_owned(),
+            Self::Deliveries => format!("{NUMBER}\\.{NUMBER}"),
+            Self::Groups => format!("{HEX}\\.{HEX}"),
+            Self::Instances | Self::Channels | Self::Schedules | Self::Webhooks => {
+                format!("{NUMBER}\\.[A-Za-z0-9_.-]{{1,64}}")
+            }
+        };
+        format!("^{}\\.{position}$", self.tag())
+    }
+
     fn tag(self) -> &'static str {
         match self {
             Self::Instances => "instances",
@@ -60,39 +105,66 @@ pub enum After {
 impl After {
     /// The cursor a client sends back for the page after this position in `list`.
     pub fn to_cursor(&self, list: ListKind) -> Cursor {
+        let tag = list.tag();
         let key = match self {
-            Self::Created(t, id) => json!([list.tag(), t, id]),
-            Self::Name(name, id) => json!([list.tag(), name, id]),
-            Self::Newest(t, seq) => json!([list.tag(), t, seq]),
-            Self::Seq(seq) => json!([list.tag(), seq]),
+            Self::Created(t, id) => format!("{tag}.{t}.{id}"),
+            Self::Name(name, id) => format!("{tag}.{}.{}", hex::encode(name), hex::encode(id)),
+            Self::Newest(t, seq) => format!("{tag}.{t}.{seq}"),
+            Self::Seq(seq) => format!("{tag}.{seq}"),
         };
-        Cursor::new(hex::encode(key.to_string())).expect("hex is a valid cursor")
+        Cursor::exact(key).expect("a position is a valid cursor")
     }
 
-    /// The position a cursor of `list` names; `None` for anything this server did not
-    /// give out for that list.
+    /// The position a cursor of `list` names; `None` for anything not of that list's
+    /// form ([`ListKind::cursor_pattern`], which this reads exactly: every string the
+    /// pattern matches names a position, and nothing else does).
     pub fn from_cursor(list: ListKind, cursor: &Cursor) -> Option<Self> {
-        let bytes = hex::decode(cursor.as_str()).ok()?;
-        let Value::Array(parts) = serde_json::from_slice(&bytes).ok()? else {
-            return None;
-        };
-        if parts.first()?.as_str()? != list.tag() {
-            return None;
-        }
-        let text = |i: usize| parts.get(i)?.as_str().map(str::to_owned);
-        let int = |i: usize| parts.get(i)?.as_i64();
-        let after = match (list, parts.len()) {
-            (ListKind::Groups, 3) => Self::Name(text(1)?, text(2)?),
-            (ListKind::Deliveries, 3) => Self::Newest(int(1)?, int(2)?),
-            (ListKind::Outbox, 2) => Self::Seq(int(1)?),
-            (
-                ListKind::Instances | ListKind::Channels | ListKind::Schedules | ListKind::Webhooks,
-                3,
-            ) => Self::Created(int(1)?, text(2)?),
-            _ => return None,
+        let rest = cursor
+            .as_str()
+            .strip_prefix(list.tag())?
+            .strip_prefix('.')?;
+        let after = match list {
+            ListKind::Outbox => Self::Seq(number(rest)?),
+            ListKind::Deliveries => {
+                let (t, seq) = rest.split_once('.')?;
+                Self::Newest(number(t)?, number(seq)?)
+            }
+            ListKind::Groups => {
+                let (name, id) = rest.split_once('.')?;
+                Self::Name(text(name)?, text(id)?)
+            }
+            ListKind::Instances | ListKind::Channels | ListKind::Schedules | ListKind::Webhooks => {
+                let (t, id) = rest.split_once('.')?;
+                let token = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+                if id.is_empty() || id.len() > 64 || !id.bytes().all(token) {
+                    return None;
+                }
+                Self::Created(number(t)?, id.to_owned())
+            }
         };
         Some(after)
     }
+}
+
+/// `[0-9]{1,18}`: always an `i64`.
+fn number(s: &str) -> Option<i64> {
+    if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `([0-9a-f]{2})*`, read as text (a position needs no valid UTF-8: anything is a place to
+/// start after).
+fn text(s: &str) -> Option<String> {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    let bytes = hex::decode(s).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Which page of a list to read.
@@ -168,7 +240,6 @@ mod tests {
         ] {
             let cursor = after.to_cursor(list);
             assert_eq!(After::from_cursor(list, &cursor), Some(after.clone()));
-            assert!(cursor.as_str().chars().all(|c| c.is_ascii_hexdigit()));
             let other = if list == ListKind::Outbox {
                 ListKind::Instances
             } else {
@@ -183,6 +254,63 @@ mod tests {
                 None,
                 "{junk}"
             );
+        }
+    }
+
+    /// The longest group name (100 four-byte characters) still makes a cursor.
+    #[test]
+    fn the_longest_position_fits_in_a_cursor() {
+        let name = "𝒜".repeat(100);
+        let id = format!("{}@g.us", "1".repeat(64));
+        let after = After::Name(name, id);
+        let cursor = after.to_cursor(ListKind::Groups);
+        assert_eq!(After::from_cursor(ListKind::Groups, &cursor), Some(after));
+    }
+
+    /// The document's pattern and the server's reading agree, string for string.
+    #[test]
+    fn the_cursor_pattern_is_the_check() {
+        let seeds = [
+            "instances.1764000000000.number2",
+            "groups.7465616d.31406722e7573",
+            "groups.7465616d.3140672e7573",
+            "groups..",
+            "deliveries.5.9",
+            "outbox.142",
+            "outbox.0000000000000000001",
+            "webhooks.1.wh_1.a",
+            "channels.12.-",
+            "schedules.1234567890123456789.x",
+            "instances.1.",
+            "instances..x",
+            "outbox.",
+            "outbox.1.2",
+            "deliveries.1",
+            "groups.7G.00",
+            "groups.AB.00",
+            "groups.abc.00",
+        ];
+        let mut candidates: Vec<String> = seeds.iter().map(|s| (*s).to_owned()).collect();
+        for seed in seeds {
+            for i in 0..seed.len() {
+                candidates.push(format!("{}{}", &seed[..i], &seed[i + 1..]));
+                for c in ['0', 'a', 'F', '.', '_', '~'] {
+                    candidates.push(format!("{}{c}{}", &seed[..i], &seed[i + 1..]));
+                }
+            }
+        }
+        for list in ListKind::ALL {
+            let pattern = regex::Regex::new(&list.cursor_pattern()).unwrap();
+            for c in &candidates {
+                let Ok(cursor) = Cursor::exact(c) else {
+                    continue;
+                };
+                assert_eq!(
+                    pattern.is_match(c),
+                    After::from_cursor(list, &cursor).is_some(),
+                    "{list:?} {c:?}"
+                );
+            }
         }
     }
 }

@@ -353,7 +353,7 @@ async fn unknown_paths_and_methods_answer_in_the_envelope() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(error.starts_with("query: "), "{error}");
+    assert!(error.starts_with("instanceId: "), "{error}");
     let r = http
         .get(format!("{}/api/queue/abc", t.base()))
         .header("x-api-key", &t.key)

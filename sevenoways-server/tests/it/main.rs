@@ -47,6 +47,7 @@ mod kill_restart;
 mod logging_bin;
 mod metrics_bin;
 mod openapi;
+mod openapi_conformance;
 mod queue_leases;
 mod server_process;
 mod slow_clients_bin;
