@@ -424,6 +424,7 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
     let data_dir = config.data_dir.clone();
     let engine = config.default_engine;
     let engine_missing = config.engine_configured(engine).err();
+    let console = config.console.enabled;
     let server = sevenoways_server::launch(config, listener)
         .await
         .map_err(|e| e.to_string())?;
@@ -434,7 +435,7 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
     // Straight to stdout, never through the log: the key must not end up in log files
     // or a log pipeline's index, and a failed write (stdout closed) must not panic.
     let text = match first {
-        FirstStart::Seeded { key } => welcome(&base, &key, &data_dir),
+        FirstStart::Seeded { key } => welcome(&base, &key, &data_dir, console),
         FirstStart::NoAccount => production_welcome(&base, engine, engine_missing, &data_dir),
         FirstStart::NotFirst => format!(
             "Sevenoways Relay listening on {base} (default engine {engine}, data in {dir})\n\
@@ -450,7 +451,12 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
 }
 
 /// A development server's first start: the key, once, and commands to try.
-fn welcome(base: &str, key: &str, data_dir: &std::path::Path) -> String {
+fn welcome(base: &str, key: &str, data_dir: &std::path::Path, console: bool) -> String {
+    let console = if console {
+        format!("\nor in a browser: {base}/console (sign in with the key above).\n")
+    } else {
+        String::new()
+    };
     format!(
         r#"
 Sevenoways Relay is running on {base}: a development server (sandbox engine), data in {dir}.
@@ -472,7 +478,7 @@ or with the CLI:
 
     export {base_url_var}={base} {instance_var}={instance}
     svw send --group "team a" --message "Hi 👋"
-
+{console}
 Stop with Ctrl-C.
 "#,
         dir = data_dir.display(),
