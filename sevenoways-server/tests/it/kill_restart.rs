@@ -168,7 +168,9 @@ async fn killed_after_the_commit_and_before_the_answer_the_retry_gets_the_commit
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("config.toml"),
-        "[pacing]\nmin_gap_ms = 0\njitter_ms = 0\n[queue]\npoll_ms = 20\n",
+        // A short lease: the first process's worker may have claimed the entry before the
+        // kill, and the second must not wait out a long lease to send it.
+        "[pacing]\nmin_gap_ms = 0\njitter_ms = 0\n[queue]\npoll_ms = 20\nlease_secs = 2\n",
     )
     .unwrap();
     let http = reqwest::Client::new();
