@@ -215,6 +215,33 @@ fn created_key(row: &sqlx::sqlite::SqliteRow, id_column: &str) -> After {
     )
 }
 
+impl SqliteStore {
+    /// One page of the account's rows of `table`, oldest first: the keyset walk every
+    /// `(created_at, id)`-ordered list shares (instances, channels, schedules, webhooks).
+    /// `table`, `columns` and `id_column` are the callers' constants, never input.
+    async fn page_by_created<T>(
+        &self,
+        (table, columns, id_column): (&str, &str, &str),
+        account: AccountId,
+        page: &PageRequest,
+        item: impl Fn(&sqlx::sqlite::SqliteRow) -> StoreResult<T>,
+    ) -> StoreResult<Page<T>> {
+        let (t, id) = after_created(page);
+        let rows = sqlx::query(&format!(
+            "SELECT {columns} FROM {table}
+             WHERE account_id = ? AND (created_at, {id_column}) > (?, ?)
+             ORDER BY created_at, {id_column} LIMIT ?"
+        ))
+        .bind(account)
+        .bind(t)
+        .bind(id)
+        .bind(page.fetch())
+        .fetch_all(&self.read)
+        .await?;
+        Page::from_rows(page, rows, |r| created_key(r, id_column), |r| item(&r))
+    }
+}
+
 /// How many of `resource` the account keeps (per instance for groups).
 async fn count_owned(
     conn: &mut sqlx::SqliteConnection,
@@ -376,23 +403,13 @@ impl Store for SqliteStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Instance>> {
-        let (t, id) = after_created(page);
-        let rows = sqlx::query(
-            "SELECT * FROM instances WHERE account_id = ? AND (created_at, instance_id) > (?, ?)
-             ORDER BY created_at, instance_id LIMIT ?",
-        )
-        .bind(account)
-        .bind(t)
-        .bind(id)
-        .bind(page.fetch())
-        .fetch_all(&self.read)
-        .await?;
-        Page::from_rows(
+        self.page_by_created(
+            ("instances", "*", "instance_id"),
+            account,
             page,
-            rows,
-            |r| created_key(r, "instance_id"),
-            |r| instance_row(&r),
+            instance_row,
         )
+        .await
     }
 
     async fn get_instance(
@@ -494,18 +511,8 @@ impl Store for SqliteStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Channel>> {
-        let (t, id) = after_created(page);
-        let rows = sqlx::query(
-            "SELECT * FROM channels WHERE account_id = ? AND (created_at, id) > (?, ?)
-             ORDER BY created_at, id LIMIT ?",
-        )
-        .bind(account)
-        .bind(t)
-        .bind(id)
-        .bind(page.fetch())
-        .fetch_all(&self.read)
-        .await?;
-        Page::from_rows(page, rows, |r| created_key(r, "id"), |r| channel_row(&r))
+        self.page_by_created(("channels", "*", "id"), account, page, channel_row)
+            .await
     }
 
     async fn save_channel(
@@ -727,18 +734,8 @@ impl Store for SqliteStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Schedule>> {
-        let (t, id) = after_created(page);
-        let rows = sqlx::query(
-            "SELECT * FROM schedules WHERE account_id = ? AND (created_at, id) > (?, ?)
-             ORDER BY created_at, id LIMIT ?",
-        )
-        .bind(account)
-        .bind(t)
-        .bind(id)
-        .bind(page.fetch())
-        .fetch_all(&self.read)
-        .await?;
-        Page::from_rows(page, rows, |r| created_key(r, "id"), |r| schedule_row(&r))
+        self.page_by_created(("schedules", "*", "id"), account, page, schedule_row)
+            .await
     }
 
     async fn delete_schedule(&self, account: AccountId, id: &ScheduleId) -> StoreResult<bool> {
@@ -789,19 +786,13 @@ impl Store for SqliteStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Webhook>> {
-        let (t, id) = after_created(page);
-        let rows = sqlx::query(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM webhooks
-             WHERE account_id = ? AND (created_at, id) > (?, ?)
-             ORDER BY created_at, id LIMIT ?"
-        ))
-        .bind(account)
-        .bind(t)
-        .bind(id)
-        .bind(page.fetch())
-        .fetch_all(&self.read)
-        .await?;
-        Page::from_rows(page, rows, |r| created_key(r, "id"), |r| webhook_row(&r))
+        self.page_by_created(
+            ("webhooks", WEBHOOK_COLUMNS, "id"),
+            account,
+            page,
+            webhook_row,
+        )
+        .await
     }
 
     async fn count_owned(&self, account: AccountId, resource: Resource) -> StoreResult<u64> {
