@@ -1,11 +1,12 @@
 //! Storage behind one trait, so handlers and workers never see SQL.
 //!
 //! Everything two replicas would need to share lives here (queue leases, pacing slots,
-//! schedule claims, events), never only in a process's memory; a Postgres backend is one
-//! more module beside [`sqlite`] implementing [`Store`].
+//! schedule claims, events), never only in a process's memory: [`sqlite`] is the embedded
+//! default, [`postgres`] the backend for several replicas on one database.
 
 pub mod page;
 pub mod plan;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -1,0 +1,260 @@
+//! Idempotency keys on Postgres: recorded answers, written inside the transaction of the
+//! effect they answer for, as on SQLite (see that module and [`crate::idempotency`]).
+//!
+//! The claim is the primary key, as there: of two transactions inserting one key, on one
+//! replica or two, the second waits for the first at the insert and then finds its row,
+//! so it rolls back.
+
+use chrono::{DateTime, Utc};
+use sevenoways_sdk::IdempotencyKey;
+use sqlx::{PgConnection, Postgres, Row, Transaction};
+
+use super::*;
+use crate::idempotency::{self, Answer, Claim, Recorded};
+use crate::secrets::SecretsKey;
+
+/// Whether an answer shows a secret, and the key it is sealed with at rest, if any.
+#[derive(Clone, Copy)]
+enum Secret<'a> {
+    /// Nothing secret: stored as it is.
+    None,
+    /// A webhook signing secret: sealed with the key when there is one.
+    Sealed(Option<&'a SecretsKey>),
+}
+
+/// What a sealed answer is bound to: its row, so it cannot be moved to another key.
+/// The same context as SQLite's, so a sealed row means the same on either backend.
+fn seal_context(account: AccountId, key: &str) -> String {
+    format!("sevenoways idempotency_keys.body {account} {key}")
+}
+
+/// Inserts `answer` under the claim's key, taking over a row that has expired. `false`
+/// when a live row holds the key: the caller must not commit its effect.
+async fn insert(
+    conn: &mut PgConnection,
+    claim: &Claim,
+    answer: &Answer,
+    now: DateTime<Utc>,
+    secret: Secret<'_>,
+) -> Result<bool, sqlx::Error> {
+    let (body, sealed) = match secret {
+        Secret::Sealed(Some(key)) => (
+            Vec::new(),
+            Some(key.seal(
+                &answer.body,
+                &seal_context(claim.account, claim.key.as_str()),
+            )),
+        ),
+        _ => (answer.body.clone(), None),
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (account_id, key, method, path, body_sha256, status, body,
+                                       holds_secret, body_sealed, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (account_id, key) DO UPDATE SET
+            method = excluded.method, path = excluded.path, body_sha256 = excluded.body_sha256,
+            status = excluded.status, body = excluded.body, holds_secret = excluded.holds_secret,
+            body_sealed = excluded.body_sealed, created_at = excluded.created_at,
+            expires_at = excluded.expires_at
+         WHERE idempotency_keys.expires_at <= excluded.created_at",
+    )
+    .bind(claim.account)
+    .bind(claim.key.as_str())
+    .bind(&claim.method)
+    .bind(&claim.path)
+    .bind(&claim.body_sha256[..])
+    .bind(i64::from(answer.status))
+    .bind(body)
+    .bind(i64::from(matches!(secret, Secret::Sealed(_))))
+    .bind(sealed)
+    .bind(millis(now))
+    .bind(millis(claim.expires_at(now)))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// The error a request whose key another request took first gets from the store.
+pub(super) fn taken(claim: &Claim) -> StoreError {
+    StoreError::Conflict(format!(
+        "Idempotency-Key {:?} was used by another request that finished first",
+        claim.key.as_str()
+    ))
+}
+
+/// Commits `tx`, and with it the current request's answer for `value` when the request
+/// has an Idempotency-Key (the SQLite store's `commit_answering` says when to use it).
+pub(super) async fn commit_answering<T: 'static>(
+    tx: Transaction<'_, Postgres>,
+    value: &T,
+) -> StoreResult<()> {
+    commit_recording(tx, value, Secret::None).await
+}
+
+/// [`commit_answering`] for an effect whose answer shows a webhook signing secret.
+pub(super) async fn commit_answering_secret<T: 'static>(
+    store: &PgStore,
+    tx: Transaction<'_, Postgres>,
+    value: &T,
+) -> StoreResult<()> {
+    let key = store.secrets_key.as_deref();
+    commit_recording(tx, value, Secret::Sealed(key)).await
+}
+
+async fn commit_recording<T: 'static>(
+    mut tx: Transaction<'_, Postgres>,
+    value: &T,
+    secret: Secret<'_>,
+) -> StoreResult<()> {
+    let recording =
+        idempotency::current().and_then(|claim| claim.render(value).map(|answer| (claim, answer)));
+    let Some((claim, answer)) = recording else {
+        tx.commit().await?;
+        return Ok(());
+    };
+    if !insert(&mut tx, &claim, &answer, Utc::now(), secret).await? {
+        claim.taken();
+        return Err(taken(&claim));
+    }
+    tx.commit().await?;
+    claim.committed(answer);
+    Ok(())
+}
+
+/// [`Store::record_answer`]: the current request's answer for `value`, in a transaction
+/// of its own.
+pub(super) async fn record_alone(
+    store: &PgStore,
+    value: &(dyn std::any::Any + Send + Sync),
+) -> StoreResult<()> {
+    let Some(claim) = idempotency::current() else {
+        return Ok(());
+    };
+    let Some(answer) = claim.render_any(value) else {
+        return Ok(());
+    };
+    let mut tx = store.pool.begin().await?;
+    if !insert(&mut tx, &claim, &answer, Utc::now(), Secret::None).await? {
+        claim.taken();
+        return Err(taken(&claim));
+    }
+    tx.commit().await?;
+    claim.committed(answer);
+    Ok(())
+}
+
+/// The answer recorded under `key`, unless it expired by `now`.
+pub(super) async fn recorded(
+    store: &PgStore,
+    account: AccountId,
+    key: &IdempotencyKey,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Recorded>> {
+    let row = sqlx::query(
+        "SELECT method, path, body_sha256, status, body, body_sealed FROM idempotency_keys
+         WHERE account_id = $1 AND key = $2 AND expires_at > $3",
+    )
+    .bind(account)
+    .bind(key.as_str())
+    .bind(millis(now))
+    .fetch_optional(&store.pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let status: i64 = row.try_get("status")?;
+    let body = match row.try_get::<Option<Vec<u8>>, _>("body_sealed")? {
+        None => row.try_get("body")?,
+        Some(sealed) => open(store.secrets_key.as_deref(), &sealed, account, key.as_str())?,
+    };
+    Ok(Some(Recorded {
+        method: row.try_get("method")?,
+        path: row.try_get("path")?,
+        body_sha256: row.try_get("body_sha256")?,
+        answer: Answer {
+            status: u16::try_from(status).map_err(|e| corrupt("recorded status", e))?,
+            body,
+        },
+    }))
+}
+
+/// A sealed answer's body (a failure means the row was tampered with: the startup check
+/// refused a wrong key).
+fn open(
+    key: Option<&SecretsKey>,
+    sealed: &[u8],
+    account: AccountId,
+    idempotency_key: &str,
+) -> StoreResult<Vec<u8>> {
+    let var = sevenoways_sdk::env::SECRETS_KEY;
+    let key = key.ok_or_else(|| {
+        StoreError::Secrets(format!("a recorded answer is sealed and {var} is not set"))
+    })?;
+    key.open(sealed, &seal_context(account, idempotency_key))
+        .map_err(|_| StoreError::Secrets(format!("a recorded answer does not open with {var}")))
+}
+
+/// A kept answer's row as `seal_answers` reads it: account, key, body, sealed body.
+type KeptAnswer = (AccountId, String, Vec<u8>, Option<Vec<u8>>);
+
+/// For `webhooks::prepare_secrets`, in its transaction: seals the answers that show a
+/// secret and were recorded without a key, or, with `old`, re-seals them with `new`.
+pub(super) async fn seal_answers(
+    conn: &mut PgConnection,
+    new: &SecretsKey,
+    old: Option<&SecretsKey>,
+) -> StoreResult<u64> {
+    let rows: Vec<KeptAnswer> = sqlx::query_as(
+        "SELECT account_id, key, body, body_sealed FROM idempotency_keys
+         WHERE holds_secret = 1 AND (body_sealed IS NULL OR $1)",
+    )
+    .bind(old.is_some())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut changed = 0;
+    for (account, key, body, sealed) in rows {
+        let context = seal_context(account, &key);
+        let plain = match (sealed, old) {
+            (None, _) => body,
+            (Some(sealed), Some(old)) => old.open(&sealed, &context).map_err(|_| {
+                StoreError::Secrets(format!(
+                    "a recorded answer does not open with {}",
+                    sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
+                ))
+            })?,
+            (Some(_), None) => continue,
+        };
+        sqlx::query(
+            "UPDATE idempotency_keys SET body = '\\x'::bytea, body_sealed = $1
+             WHERE account_id = $2 AND key = $3",
+        )
+        .bind(new.seal(&plain, &context))
+        .bind(account)
+        .bind(&key)
+        .execute(&mut *conn)
+        .await?;
+        changed += 1;
+    }
+    Ok(changed)
+}
+
+/// Deletes keys that expired by `now`, at most `limit` per statement; returns how many.
+pub(super) async fn prune(store: &PgStore, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+    let mut deleted = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE (account_id, key) IN (
+                SELECT account_id, key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(millis(now))
+        .bind(i64::from(limit))
+        .execute(&store.pool)
+        .await?
+        .rows_affected();
+        deleted += n;
+        if n < u64::from(limit) {
+            return Ok(deleted);
+        }
+    }
+}
+
+// The group commit's batched `replays` and `record_sends` live beside it, in `queue`.
