@@ -67,9 +67,9 @@ impl PgStore {
     /// Connects to `url` (`postgres://user:password@host/db`) and applies the migrations.
     /// Several processes may do this at once: one migrates, the others wait for it.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let options: PgConnectOptions = url
-            .parse()
-            .map_err(|_| StoreError::Backend("the database URL is not a valid postgres:// URL".into()))?;
+        let options: PgConnectOptions = url.parse().map_err(|_| {
+            StoreError::Backend("the database URL is not a valid postgres:// URL".into())
+        })?;
         Self::open_with(options).await
     }
 
