@@ -20,6 +20,9 @@ pub const WEBHOOK_SECRET: &str = "SEVENOWAYS_WEBHOOK_SECRET";
 pub const LISTEN: &str = "SEVENOWAYS_LISTEN";
 /// The server's data directory (`sevenoways-server --data-dir`).
 pub const DATA_DIR: &str = "SEVENOWAYS_DATA_DIR";
+/// The server's Postgres database (`sevenoways-server --database-url`):
+/// `postgres://user:password@host/db`. Unset: SQLite in the data directory.
+pub const DATABASE_URL: &str = "SEVENOWAYS_DATABASE_URL";
 /// The server's TOML configuration file (`sevenoways-server --config`).
 pub const CONFIG: &str = "SEVENOWAYS_CONFIG";
 /// The server's key for sealing webhook secrets at rest: 32 bytes as 64 hex digits or

@@ -15,6 +15,8 @@ use crate::limits::{PlanLimits, Plans};
 /// ```toml
 /// listen = "127.0.0.1:8080"
 /// data_dir = "./sevenoways-data"
+/// # Postgres instead of SQLite in data_dir, for several replicas on one database:
+/// # database_url = "postgres://relay:password@db.internal/relay"
 /// public_url = "https://relay.example.com"
 /// # "sandbox" | "waha" | "meta": the engine of instances created without one. With the
 /// # sandbox this is a development server (see `Config::is_development`).
@@ -104,8 +106,11 @@ use crate::limits::{PlanLimits, Plans};
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Where the SQLite database lives.
+    /// Where the SQLite database lives (unused with `database_url`).
     pub data_dir: PathBuf,
+    /// A Postgres database to run on instead of SQLite in `data_dir`: several servers
+    /// (replicas) may share it. Also `--database-url` and `SEVENOWAYS_DATABASE_URL`.
+    pub database_url: Option<DatabaseUrl>,
     /// The base URL users reach the server at, for links (QR pages). Defaults to
     /// `http://<listen>`.
     pub public_url: Option<String>,
@@ -162,6 +167,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./sevenoways-data"),
+            database_url: None,
             public_url: None,
             retention_days: 30,
             request_timeout_secs: 30,
@@ -759,6 +765,74 @@ impl IdempotencyConfig {
     }
 }
 
+/// A `postgres://` (or `postgresql://`) URL. It holds the database password, so its
+/// `Debug` and `Display` show it with the password replaced by `***`, and nothing logs
+/// the URL itself.
+///
+/// ```
+/// use sevenoways_server::config::DatabaseUrl;
+///
+/// let url: DatabaseUrl = "postgres://relay:hunter2@db/relay".parse().unwrap();
+/// assert_eq!(url.to_string(), "postgres://relay:***@db/relay");
+/// assert!(!format!("{url:?}").contains("hunter2"));
+/// assert!("mysql://db/relay".parse::<DatabaseUrl>().is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct DatabaseUrl(String);
+
+impl TryFrom<String> for DatabaseUrl {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl DatabaseUrl {
+    /// The URL as given, password included: for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let url = url::Url::parse(s.trim()).map_err(|e| {
+            format!("database_url: expected postgres://user:password@host/database ({e})")
+        })?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err(format!(
+                "database_url: expected a postgres:// URL, got a {}:// one",
+                url.scheme()
+            ));
+        }
+        Ok(Self(s.trim().to_owned()))
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) => {
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("***"));
+                }
+                f.write_str(url.as_str())
+            }
+            Err(_) => f.write_str("postgres://***"),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
 /// Database upkeep.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
@@ -767,12 +841,16 @@ pub struct DatabaseConfig {
     /// truncate it (0: only SQLite's automatic checkpoints, which never shrink the log
     /// file). The log is also capped at 64 MiB after each checkpoint.
     pub checkpoint_secs: u64,
+    /// Connections each server keeps to Postgres at most (with `database_url`); the
+    /// replicas' sum must stay under the database's `max_connections`.
+    pub max_connections: u32,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             checkpoint_secs: 300,
+            max_connections: 16,
         }
     }
 }

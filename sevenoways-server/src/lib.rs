@@ -113,7 +113,7 @@ pub struct Server {
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     /// The store failed to open or migrate.
-    #[error("cannot open the data directory: {0}")]
+    #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
     /// The listener is unusable.
     #[error("listener: {0}")]
@@ -127,20 +127,35 @@ pub enum LaunchError {
     Secrets(String),
 }
 
-/// Opens the store under `config.data_dir`, starts the workers and serves on `listener`.
+/// Opens the store (Postgres at `config.database_url`, else SQLite under
+/// `config.data_dir`), starts the workers and serves on `listener`.
 pub async fn launch(config: Config, listener: TcpListener) -> Result<Server, LaunchError> {
-    let store = SqliteStore::open_with_secrets(
-        &config.data_dir,
-        config.secrets_key.clone(),
-        config.secrets_key_previous.as_ref(),
-    )
-    .await
-    .map_err(|e| match e {
+    let store = open_store(&config).await.map_err(|e| match e {
         StoreError::Secrets(message) => LaunchError::Secrets(message),
         other => LaunchError::Store(other),
     })?;
-    let store: Arc<dyn Store> = Arc::new(store);
     launch_with_store(config, listener, store).await
+}
+
+/// The store `config` names, migrated, with its secrets checked against the configured
+/// key: Postgres when `database_url` is set, else SQLite in `data_dir`.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    let (key, previous) = (
+        config.secrets_key.clone(),
+        config.secrets_key_previous.as_ref(),
+    );
+    Ok(match &config.database_url {
+        Some(url) => Arc::new(
+            store::postgres::PgStore::open_with_secrets(
+                url.expose(),
+                config.database.max_connections,
+                key,
+                previous,
+            )
+            .await?,
+        ),
+        None => Arc::new(SqliteStore::open_with_secrets(&config.data_dir, key, previous).await?),
+    })
 }
 
 /// [`launch`] on a store of the caller's choosing.

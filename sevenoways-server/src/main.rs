@@ -3,15 +3,16 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use sevenoways_sdk::models::messages::SendNumberRequest;
 use sevenoways_sdk::models::sandbox::GetOutbox;
 use sevenoways_sdk::{Endpoint, env};
 use sevenoways_server::bootstrap::{self, FirstStart};
+use sevenoways_server::config::DatabaseUrl;
 use sevenoways_server::config::EngineKind;
 use sevenoways_server::logging::{LogFormat, eprint_line};
-use sevenoways_server::store::sqlite::SqliteStore;
 use sevenoways_server::store::{AccountId, KeyInfo, Store};
 use sevenoways_server::{Config, auth};
 
@@ -35,6 +36,12 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Apply the database migrations and exit. `serve` applies them too; several servers
+    /// starting at once on one Postgres database are safe (one migrates, the others wait).
+    Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Write a consistent copy of the database to FILE, while the server runs.
     ///
     /// Restore by stopping the server and putting the copy in place as
@@ -51,13 +58,16 @@ enum Command {
     },
 }
 
-/// Where the database is: `--data-dir`, else the config file's `data_dir`, else
-/// `./sevenoways-data`.
+/// Where the database is: `--database-url` (Postgres), else `--data-dir`, else the config
+/// file's `database_url` or `data_dir`, else `./sevenoways-data`.
 #[derive(Debug, Args, Clone)]
 struct StoreArgs {
-    /// Where the database lives [default: data_dir from --config, else ./sevenoways-data].
+    /// Where the SQLite database lives [default: data_dir from --config, else ./sevenoways-data].
     #[arg(long, env = env::DATA_DIR)]
     data_dir: Option<PathBuf>,
+    /// A Postgres database instead: postgres://user:password@host/db.
+    #[arg(long, env = env::DATABASE_URL, hide_env_values = true, value_name = "URL")]
+    database_url: Option<DatabaseUrl>,
     /// The server's TOML configuration (for data_dir and the plans).
     #[arg(long, env = env::CONFIG)]
     config: Option<PathBuf>,
@@ -72,6 +82,9 @@ impl StoreArgs {
         if let Some(dir) = &self.data_dir {
             config.data_dir = dir.clone();
         }
+        if let Some(url) = &self.database_url {
+            config.database_url = Some(url.clone());
+        }
         Ok(config)
     }
 }
@@ -81,9 +94,13 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = env::LISTEN)]
     listen: Option<SocketAddr>,
-    /// Where the database lives [default: ./sevenoways-data].
+    /// Where the SQLite database lives [default: ./sevenoways-data].
     #[arg(long, env = env::DATA_DIR)]
     data_dir: Option<PathBuf>,
+    /// Run on Postgres instead of SQLite: postgres://user:password@host/db. Several
+    /// servers may share one database. The password is never printed or logged.
+    #[arg(long, env = env::DATABASE_URL, hide_env_values = true, value_name = "URL")]
+    database_url: Option<DatabaseUrl>,
     /// A TOML configuration file; flags and env override it.
     #[arg(long, env = env::CONFIG)]
     config: Option<PathBuf>,
@@ -163,6 +180,9 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     if let Some(dir) = &args.data_dir {
         config.data_dir = dir.clone();
     }
+    if let Some(url) = &args.database_url {
+        config.database_url = Some(url.clone());
+    }
     // From the environment only: a flag would show the key in `ps`.
     config.secrets_key = secrets_key_from_env(env::SECRETS_KEY)?;
     config.secrets_key_previous = secrets_key_from_env(env::SECRETS_KEY_PREVIOUS)?;
@@ -192,6 +212,7 @@ async fn main() -> ExitCode {
     sevenoways_server::logging::init(cli.log_format);
     let result = match cli.command {
         Some(Command::Keys(command)) => keys(command).await,
+        Some(Command::Migrate { store }) => migrate(&store).await,
         Some(Command::Backup { to, force, store }) => backup(&store, &to, force).await,
         Some(Command::Serve(args)) => serve(&args).await,
         None => serve(&cli.serve).await,
@@ -225,7 +246,7 @@ async fn keys(command: KeysCommand) -> Result<(), String> {
                 ));
             }
             let store = open(&config).await?;
-            let (_, key) = auth::create_key(&store, &name, &plan)
+            let (_, key) = auth::create_key(&*store, &name, &plan)
                 .await
                 .map_err(|e| e.to_string())?;
             out!("Created an API key for {name:?} (plan {plan}). It is shown only now:")?;
@@ -238,7 +259,7 @@ async fn keys(command: KeysCommand) -> Result<(), String> {
         }
         KeysCommand::Revoke { account, store } => {
             let store = open_existing(&store.config()?).await?;
-            let (id, name) = find_account(&store, &account).await?;
+            let (id, name) = find_account(&*store, &account).await?;
             let now = chrono::Utc::now();
             let revoked = store
                 .revoke_account(id, now, "API key revoked before the message was sent")
@@ -271,7 +292,7 @@ async fn keys(command: KeysCommand) -> Result<(), String> {
             store,
         } => {
             let store = open_existing(&store.config()?).await?;
-            let (id, name) = find_account(&store, &account).await?;
+            let (id, name) = find_account(&*store, &account).await?;
             let key = auth::generate_key();
             let now = chrono::Utc::now();
             let until = now + grace;
@@ -299,8 +320,11 @@ async fn keys(command: KeysCommand) -> Result<(), String> {
 }
 
 /// The store of an existing database: a mistyped `--data-dir` is an error, not a new,
-/// empty database.
-async fn open_existing(config: &Config) -> Result<SqliteStore, String> {
+/// empty database. (A Postgres database exists or the connection fails.)
+async fn open_existing(config: &Config) -> Result<Arc<dyn Store>, String> {
+    if config.database_url.is_some() {
+        return open(config).await;
+    }
     let db = config
         .data_dir
         .join(sevenoways_server::store::sqlite::DB_FILE);
@@ -313,14 +337,38 @@ async fn open_existing(config: &Config) -> Result<SqliteStore, String> {
     open(config).await
 }
 
-async fn open(config: &Config) -> Result<SqliteStore, String> {
-    SqliteStore::open(&config.data_dir)
+async fn open(config: &Config) -> Result<Arc<dyn Store>, String> {
+    sevenoways_server::open_store(config)
         .await
-        .map_err(|e| format!("{}: {e}", config.data_dir.display()))
+        .map_err(|e| format!("{}: {e}", data_location(config)))
+}
+
+/// Where the data is, for messages: the SQLite directory, or the Postgres URL with its
+/// password as `***`.
+fn data_location(config: &Config) -> String {
+    match &config.database_url {
+        Some(url) => format!("Postgres at {url}"),
+        None => config.data_dir.display().to_string(),
+    }
+}
+
+/// The flag that names this database in a `keys` command, for the hints we print; never
+/// the password.
+fn store_flag(config: &Config) -> String {
+    match &config.database_url {
+        Some(_) => format!("--database-url \"${}\"", env::DATABASE_URL),
+        None => format!("--data-dir {}", config.data_dir.display()),
+    }
+}
+
+async fn migrate(store: &StoreArgs) -> Result<(), String> {
+    let config = store.config()?;
+    open(&config).await?;
+    out!("The database ({}) is migrated.", data_location(&config))
 }
 
 /// The account `arg` names: an account id, or a key (`svw_…`) of it.
-async fn find_account(store: &SqliteStore, arg: &str) -> Result<(AccountId, String), String> {
+async fn find_account(store: &dyn Store, arg: &str) -> Result<(AccountId, String), String> {
     let arg = arg.trim();
     let id = if arg.starts_with(auth::KEY_PREFIX) {
         store
@@ -401,6 +449,12 @@ fn print_keys(keys: &[KeyInfo]) -> Result<(), String> {
 
 async fn backup(store: &StoreArgs, to: &std::path::Path, force: bool) -> Result<(), String> {
     let config = store.config()?;
+    if config.database_url.is_some() {
+        return Err(
+            "backup copies the SQLite database; back a Postgres database up with pg_dump or your provider's snapshots"
+                .into(),
+        );
+    }
     let report = sevenoways_server::store::sqlite::backup(&config.data_dir, to, force)
         .await
         .map_err(|e| e.to_string())?;
@@ -421,7 +475,7 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let data_dir = config.data_dir.clone();
+    let (location, flag) = (data_location(&config), store_flag(&config));
     let engine = config.default_engine;
     let engine_missing = config.engine_configured(engine).err();
     let console = config.console.enabled;
@@ -435,13 +489,14 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
     // Straight to stdout, never through the log: the key must not end up in log files
     // or a log pipeline's index, and a failed write (stdout closed) must not panic.
     let text = match first {
-        FirstStart::Seeded { key } => welcome(&base, &key, &data_dir, console),
-        FirstStart::NoAccount => production_welcome(&base, engine, engine_missing, &data_dir),
+        FirstStart::Seeded { key } => welcome(&base, &key, &location, console),
+        FirstStart::NoAccount => {
+            production_welcome(&base, engine, engine_missing, &location, &flag)
+        }
         FirstStart::NotFirst => format!(
-            "Sevenoways Relay listening on {base} (default engine {engine}, data in {dir})\n\
-             Create another API key: sevenoways-server keys create --name NAME --data-dir {dir}\n\
-             Stop with Ctrl-C.\n",
-            dir = data_dir.display()
+            "Sevenoways Relay listening on {base} (default engine {engine}, data in {location})\n\
+             Create another API key: sevenoways-server keys create --name NAME {flag}\n\
+             Stop with Ctrl-C.\n"
         ),
     };
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
@@ -451,7 +506,7 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
 }
 
 /// A development server's first start: the key, once, and commands to try.
-fn welcome(base: &str, key: &str, data_dir: &std::path::Path, console: bool) -> String {
+fn welcome(base: &str, key: &str, location: &str, console: bool) -> String {
     let console = if console {
         format!("\nor in a browser: {base}/console (sign in with the key above).\n")
     } else {
@@ -481,7 +536,7 @@ or with the CLI:
 {console}
 Stop with Ctrl-C.
 "#,
-        dir = data_dir.display(),
+        dir = location,
         instance = bootstrap::DEMO_INSTANCE,
         group = bootstrap::DEMO_GROUP,
         send_number = SendNumberRequest::ROUTE,
@@ -497,7 +552,8 @@ fn production_welcome(
     base: &str,
     engine: EngineKind,
     engine_missing: Option<String>,
-    data_dir: &std::path::Path,
+    location: &str,
+    flag: &str,
 ) -> String {
     let warning = engine_missing
         .map(|why| format!("\nNote: default_engine: {why}; until then creating instances fails.\n"))
@@ -509,11 +565,11 @@ Sevenoways Relay is running on {base}: a production server (default engine {engi
 No API key exists yet, and none is made for you. Create one (it is printed once, as the
 last line):
 
-    sevenoways-server keys create --name NAME --data-dir {dir}
+    sevenoways-server keys create --name NAME {flag}
 
 Stop with Ctrl-C.
 "#,
-        dir = data_dir.display(),
+        dir = location,
     )
 }
 

@@ -9,6 +9,10 @@
 //!
 //! Functions here panic on failure: they set up tests, where a panic is the failure report.
 //!
+//! The backend is SQLite in the temporary directory, or, in the Postgres half of the test
+//! matrix ([`matrix`]), a Postgres database of the directory's own: the same tests, run
+//! on both.
+//!
 //! ```no_run
 //! # async fn run() {
 //! use sevenoways_server::testing;
@@ -23,10 +27,12 @@
 
 pub mod fake_meta;
 pub mod fake_waha;
+pub mod matrix;
 pub mod webhook_sink;
 
 use std::future::Future;
 use std::path::Path;
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -60,10 +66,17 @@ pub struct TestServer {
 }
 
 /// [`Config::default`] with no pacing, receipts after 100 ms and quick queue retries, over
-/// `dir`.
+/// `dir` (and, in the Postgres half of the matrix, over the database of `dir`: see
+/// [`matrix::database_for`]).
 pub fn fast_config(dir: &Path) -> Config {
     Config {
         data_dir: dir.to_owned(),
+        database_url: matrix::database_for(dir),
+        // Test servers run several at once on one Postgres: a few connections each.
+        database: crate::config::DatabaseConfig {
+            max_connections: 6,
+            ..Default::default()
+        },
         pacing: PacingConfig {
             min_gap_ms: 0,
             jitter_ms: 0,
@@ -183,9 +196,20 @@ impl TestServer {
     }
 }
 
-/// [`TestServer::count`] on the database in `dir`.
+/// [`TestServer::count`] on the database of `dir`.
 pub async fn count(dir: &Path, sql: &str) -> i64 {
     use sqlx::ConnectOptions;
+    if let Some(url) = matrix::database_for(dir) {
+        let mut conn = sqlx::postgres::PgConnectOptions::from_str(url.expose())
+            .expect("a database URL")
+            .connect()
+            .await
+            .expect("the database opens");
+        return sqlx::query_scalar(sql)
+            .fetch_one(&mut conn)
+            .await
+            .expect("a count");
+    }
     let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(dir.join("sevenoways.db"))
         .read_only(true)

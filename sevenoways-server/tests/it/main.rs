@@ -48,6 +48,7 @@ mod logging_bin;
 mod metrics_bin;
 mod openapi;
 mod openapi_conformance;
+mod postgres_matrix;
 mod queue_leases;
 mod server_process;
 mod slow_clients_bin;

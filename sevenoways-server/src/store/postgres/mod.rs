@@ -60,23 +60,25 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-/// Connections per process: the group commit holds one, workers and handlers share the rest.
+/// Connections per process unless configured (`[database] max_connections`): the group
+/// commit holds one, workers and handlers share the rest.
 const POOL_SIZE: u32 = 16;
 
 impl PgStore {
     /// Connects to `url` (`postgres://user:password@host/db`) and applies the migrations.
     /// Several processes may do this at once: one migrates, the others wait for it.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        Self::open_pool(url, POOL_SIZE).await
+    }
+
+    /// [`PgStore::open`] with at most `max_connections` connections.
+    pub async fn open_pool(url: &str, max_connections: u32) -> StoreResult<Self> {
+        // The parse error would quote the URL, password and all: say what is wrong only.
         let options: PgConnectOptions = url.parse().map_err(|_| {
             StoreError::Backend("the database URL is not a valid postgres:// URL".into())
         })?;
-        Self::open_with(options).await
-    }
-
-    /// [`PgStore::open`] with options already parsed.
-    pub async fn open_with(options: PgConnectOptions) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(max_connections.max(2))
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
@@ -94,10 +96,11 @@ impl PgStore {
     /// those written before a key was configured, as [`super::sqlite::SqliteStore::open_with_secrets`].
     pub async fn open_with_secrets(
         url: &str,
+        max_connections: u32,
         key: Option<crate::secrets::SecretsKey>,
         previous: Option<&crate::secrets::SecretsKey>,
     ) -> StoreResult<Self> {
-        let mut store = Self::open(url).await?;
+        let mut store = Self::open_pool(url, max_connections).await?;
         let sealed = webhooks::prepare_secrets(&store, key.as_ref(), previous).await?;
         if sealed > 0 {
             tracing::info!(
