@@ -50,6 +50,7 @@ mod openapi;
 mod openapi_conformance;
 mod postgres_matrix;
 mod queue_leases;
+mod replicas_bin;
 mod server_process;
 mod slow_clients_bin;
 mod store_files;
