@@ -148,7 +148,7 @@ impl PgStore {
         .bind(account)
         .bind(t)
         .bind(id)
-        .bind(i64::from(page.fetch()))
+        .bind(page.fetch())
         .fetch_all(&self.pool)
         .await?;
         Page::from_rows(
@@ -320,15 +320,20 @@ impl Store for PgStore {
         plan: &str,
         key_hash: &[u8; 32],
     ) -> StoreResult<AccountId> {
-        todo!("postgres: create_account")
+        keys::create_account(self, name, plan, key_hash).await
     }
 
     async fn account_by_key_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<Account>> {
-        todo!("postgres: account_by_key_hash")
+        Ok(match keys::key_lookup(self, key_hash, Utc::now()).await? {
+            KeyLookup::Valid { account, .. } => Some(account),
+            _ => None,
+        })
     }
 
     async fn count_accounts(&self) -> StoreResult<i64> {
-        todo!("postgres: count_accounts")
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn create_first_account(
@@ -337,11 +342,11 @@ impl Store for PgStore {
         plan: &str,
         key_hash: &[u8; 32],
     ) -> StoreResult<Option<AccountId>> {
-        todo!("postgres: create_first_account")
+        keys::create_first_account(self, name, plan, key_hash).await
     }
 
     async fn server_secret(&self) -> StoreResult<Vec<u8>> {
-        todo!("postgres: server_secret")
+        ops::server_secret(self).await
     }
 
     async fn list_instances(
@@ -349,7 +354,7 @@ impl Store for PgStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Instance>> {
-        todo!("postgres: list_instances")
+        accounts::list_instances(self, account, page).await
     }
 
     async fn get_instance(
@@ -357,7 +362,7 @@ impl Store for PgStore {
         account: AccountId,
         id: &InstanceId,
     ) -> StoreResult<Option<Instance>> {
-        todo!("postgres: get_instance")
+        accounts::get_instance(self, account, id).await
     }
 
     async fn create_instance(
@@ -368,7 +373,7 @@ impl Store for PgStore {
         engine: EngineKind,
         max: u32,
     ) -> StoreResult<InstanceRecord> {
-        todo!("postgres: create_instance")
+        accounts::create_instance(self, account, id, label, engine, max).await
     }
 
     async fn instance_record(
@@ -376,7 +381,7 @@ impl Store for PgStore {
         account: AccountId,
         id: &InstanceId,
     ) -> StoreResult<Option<InstanceRecord>> {
-        todo!("postgres: instance_record")
+        accounts::instance_record(self, account, id).await
     }
 
     async fn instance_by_qr_ref(
@@ -384,11 +389,11 @@ impl Store for PgStore {
         id: &InstanceId,
         qr_ref: &str,
     ) -> StoreResult<Option<InstanceRecord>> {
-        todo!("postgres: instance_by_qr_ref")
+        accounts::instance_by_qr_ref(self, id, qr_ref).await
     }
 
     async fn delete_instance(&self, account: AccountId, id: &InstanceId) -> StoreResult<bool> {
-        todo!("postgres: delete_instance")
+        accounts::delete_instance(self, account, id).await
     }
 
     async fn set_instance_status(
@@ -399,11 +404,11 @@ impl Store for PgStore {
         phone: Option<&str>,
         event: Option<NewEvent>,
     ) -> StoreResult<bool> {
-        todo!("postgres: set_instance_status")
+        accounts::set_instance_status(self, account, id, status, phone, event).await
     }
 
     async fn list_groups(&self, account: AccountId, id: &InstanceId) -> StoreResult<Vec<Group>> {
-        todo!("postgres: list_groups")
+        accounts::list_groups(self, account, id).await
     }
 
     async fn list_groups_page(
@@ -412,7 +417,7 @@ impl Store for PgStore {
         id: &InstanceId,
         page: &PageRequest,
     ) -> StoreResult<Page<Group>> {
-        todo!("postgres: list_groups_page")
+        accounts::list_groups_page(self, account, id, page).await
     }
 
     async fn upsert_group(
@@ -422,7 +427,7 @@ impl Store for PgStore {
         group: &Group,
         max: u32,
     ) -> StoreResult<()> {
-        todo!("postgres: upsert_group")
+        accounts::upsert_group(self, account, id, group, max).await
     }
 
     async fn list_channels(
@@ -430,7 +435,7 @@ impl Store for PgStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Channel>> {
-        todo!("postgres: list_channels")
+        accounts::list_channels(self, account, page).await
     }
 
     async fn save_channel(
@@ -439,11 +444,11 @@ impl Store for PgStore {
         channel: &Channel,
         max: u32,
     ) -> StoreResult<Channel> {
-        todo!("postgres: save_channel")
+        accounts::save_channel(self, account, channel, max).await
     }
 
     async fn delete_channel(&self, account: AccountId, id: &ChannelId) -> StoreResult<bool> {
-        todo!("postgres: delete_channel")
+        self.delete_owned("channels", account, id.as_str()).await
     }
 
     async fn channel_by_jid(
@@ -452,7 +457,7 @@ impl Store for PgStore {
         instance: &InstanceId,
         jid: &NewsletterJid,
     ) -> StoreResult<Option<Channel>> {
-        todo!("postgres: channel_by_jid")
+        accounts::channel_by_jid(self, account, instance, jid).await
     }
 
     async fn enqueue(&self, entries: Vec<NewEntry>) -> StoreResult<Vec<QueueId>> {
@@ -519,7 +524,7 @@ impl Store for PgStore {
     }
 
     async fn record_outbox(&self, message: &OutboxMessage, account: AccountId) -> StoreResult<()> {
-        todo!("postgres: record_outbox")
+        accounts::record_outbox(self, message, account).await
     }
 
     async fn list_outbox(
@@ -528,7 +533,7 @@ impl Store for PgStore {
         id: &InstanceId,
         page: &PageRequest,
     ) -> StoreResult<Page<OutboxMessage>> {
-        todo!("postgres: list_outbox")
+        accounts::list_outbox(self, account, id, page).await
     }
 
     async fn record_event(&self, event: NewEvent) -> StoreResult<()> {
@@ -615,7 +620,8 @@ impl Store for PgStore {
     }
 
     async fn count_owned(&self, account: AccountId, resource: Resource) -> StoreResult<u64> {
-        todo!("postgres: count_owned")
+        let mut conn = self.pool.acquire().await?;
+        count_owned(&mut conn, resource, account, None).await
     }
 
     async fn delete_webhook(&self, account: AccountId, id: &WebhookId) -> StoreResult<bool> {
@@ -731,35 +737,36 @@ impl Store for PgStore {
     }
 
     async fn probe_write(&self) -> StoreResult<()> {
-        todo!("postgres: probe_write")
+        ops::probe_write(self).await
     }
 
     async fn checkpoint(&self) -> StoreResult<()> {
-        todo!("postgres: checkpoint")
+        // Postgres checkpoints and recycles its own write-ahead log; nothing to do here.
+        Ok(())
     }
 
     async fn queue_depth(&self) -> StoreResult<Vec<(&'static str, u64)>> {
-        todo!("postgres: queue_depth")
+        ops::queue_depth(self).await
     }
 
     async fn key_lookup(&self, key_hash: &[u8; 32], now: DateTime<Utc>) -> StoreResult<KeyLookup> {
-        todo!("postgres: key_lookup")
+        keys::key_lookup(self, key_hash, now).await
     }
 
     async fn key_generation(&self) -> StoreResult<i64> {
-        todo!("postgres: key_generation")
+        keys::key_generation(self).await
     }
 
     async fn touch_key(&self, key: KeyId, now: DateTime<Utc>) -> StoreResult<()> {
-        todo!("postgres: touch_key")
+        keys::touch_key(self, key, now).await
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<KeyInfo>> {
-        todo!("postgres: list_keys")
+        keys::list_keys(self).await
     }
 
     async fn account_of_key(&self, key_hash: &[u8; 32]) -> StoreResult<Option<AccountId>> {
-        todo!("postgres: account_of_key")
+        keys::account_of_key(self, key_hash).await
     }
 
     async fn rotate_key(
@@ -769,7 +776,7 @@ impl Store for PgStore {
         old_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        todo!("postgres: rotate_key")
+        keys::rotate_key(self, account, new_key_hash, old_expires_at, now).await
     }
 
     async fn revoke_account(
@@ -778,7 +785,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         reason: &str,
     ) -> StoreResult<Option<Revoked>> {
-        todo!("postgres: revoke_account")
+        keys::revoke_account(self, account, now, reason).await
     }
 
     async fn take_manual_call(
@@ -859,7 +866,16 @@ impl Store for PgStore {
         expires_at: DateTime<Utc>,
         max_per_account: u32,
     ) -> StoreResult<()> {
-        todo!("postgres: create_console_session")
+        console::create_session(
+            self,
+            token_hash,
+            account,
+            sealed_key,
+            now,
+            expires_at,
+            max_per_account,
+        )
+        .await
     }
 
     async fn console_session(
@@ -867,11 +883,11 @@ impl Store for PgStore {
         token_hash: &[u8; 32],
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ConsoleSessionRow>> {
-        todo!("postgres: console_session")
+        console::session(self, token_hash, now).await
     }
 
     async fn delete_console_session(&self, token_hash: &[u8; 32]) -> StoreResult<()> {
-        todo!("postgres: delete_console_session")
+        console::delete_session(self, token_hash).await
     }
 
     async fn console_sign_in_wait(
@@ -880,7 +896,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         per_minute: u32,
     ) -> StoreResult<Option<std::time::Duration>> {
-        todo!("postgres: console_sign_in_wait")
+        console::sign_in_wait(self, client, now, per_minute).await
     }
 
     async fn record_console_sign_in_failure(
@@ -888,7 +904,7 @@ impl Store for PgStore {
         client: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        todo!("postgres: record_console_sign_in_failure")
+        console::record_sign_in_failure(self, client, now).await
     }
 
     async fn recent_queue_entries(
@@ -897,6 +913,6 @@ impl Store for PgStore {
         filter: &QueueFilter,
         limit: u32,
     ) -> StoreResult<Vec<QueueEntry>> {
-        todo!("postgres: recent_queue_entries")
+        console::recent_entries(self, account, filter, limit).await
     }
 }
