@@ -49,6 +49,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// This process's group commit, where sends are written (see [`queue`]).
+    writer: queue::Writer,
     /// Seals webhook and engine secrets at rest, when configured (see [`crate::secrets`]).
     secrets_key: Option<Arc<crate::secrets::SecretsKey>>,
 }
@@ -87,6 +89,7 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(Self {
+            writer: queue::Writer::start(pool.clone()),
             pool,
             secrets_key: None,
         })
@@ -461,11 +464,17 @@ impl Store for PgStore {
     }
 
     async fn enqueue(&self, entries: Vec<NewEntry>) -> StoreResult<Vec<QueueId>> {
-        todo!("postgres: enqueue")
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.send_job(entries, None).await? {
+            Ok(ids) => Ok(ids),
+            Err(_) => Err(StoreError::Corrupt("unlimited enqueue was refused".into())),
+        }
     }
 
     async fn get_entry(&self, account: AccountId, id: QueueId) -> StoreResult<Option<QueueEntry>> {
-        todo!("postgres: get_entry")
+        queue::get_entry(self, account, id).await
     }
 
     async fn claim(
@@ -475,7 +484,7 @@ impl Store for PgStore {
         pacing: Pacing,
         limit: u32,
     ) -> StoreResult<Vec<Claimed>> {
-        todo!("postgres: claim")
+        queue::claim(self, now, lease_until, pacing, limit).await
     }
 
     async fn mark_sent(
@@ -484,7 +493,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         event: NewEvent,
     ) -> StoreResult<bool> {
-        todo!("postgres: mark_sent")
+        queue::mark_sent(self, entry, now, event).await
     }
 
     async fn mark_retry(
@@ -493,7 +502,7 @@ impl Store for PgStore {
         at: DateTime<Utc>,
         reason: &str,
     ) -> StoreResult<bool> {
-        todo!("postgres: mark_retry")
+        queue::mark_retry(self, entry, at, reason).await
     }
 
     async fn mark_failed(
@@ -503,15 +512,15 @@ impl Store for PgStore {
         reason: &str,
         event: NewEvent,
     ) -> StoreResult<bool> {
-        todo!("postgres: mark_failed")
+        queue::mark_failed(self, entry, now, reason, event).await
     }
 
     async fn release_leases(&self, ids: &[QueueId]) -> StoreResult<()> {
-        todo!("postgres: release_leases")
+        queue::release_leases(self, ids).await
     }
 
     async fn prune(&self, now: DateTime<Utc>, before: DateTime<Utc>) -> StoreResult<u64> {
-        todo!("postgres: prune")
+        queue::prune(self, now, before).await
     }
 
     async fn advance_receipts(
@@ -520,7 +529,7 @@ impl Store for PgStore {
         delivered_before: DateTime<Utc>,
         read_before: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        todo!("postgres: advance_receipts")
+        queue::advance_receipts(self, now, delivered_before, read_before).await
     }
 
     async fn record_outbox(&self, message: &OutboxMessage, account: AccountId) -> StoreResult<()> {
@@ -537,7 +546,9 @@ impl Store for PgStore {
     }
 
     async fn record_event(&self, event: NewEvent) -> StoreResult<()> {
-        todo!("postgres: record_event")
+        let mut tx = self.pool.begin().await?;
+        webhooks::insert_event_for(&mut tx, event.account_id, event).await?;
+        idempotency::commit_answering(tx, &()).await
     }
 
     async fn create_schedule(
@@ -549,7 +560,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         max: u32,
     ) -> StoreResult<Schedule> {
-        todo!("postgres: create_schedule")
+        schedules::create_schedule(self, account, id, spec, next_run_at, now, max).await
     }
 
     async fn list_schedules(
@@ -557,11 +568,17 @@ impl Store for PgStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Schedule>> {
-        todo!("postgres: list_schedules")
+        self.page_by_created(
+            ("schedules", "*", "id"),
+            account,
+            page,
+            schedules::schedule_row,
+        )
+        .await
     }
 
     async fn delete_schedule(&self, account: AccountId, id: &ScheduleId) -> StoreResult<bool> {
-        todo!("postgres: delete_schedule")
+        self.delete_owned("schedules", account, id.as_str()).await
     }
 
     async fn resume_schedule(
@@ -571,7 +588,7 @@ impl Store for PgStore {
         next: NextRunFn,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Schedule>> {
-        todo!("postgres: resume_schedule")
+        schedules::resume_schedule(self, account, id, next, now).await
     }
 
     async fn fire_due_schedules(
@@ -581,7 +598,7 @@ impl Store for PgStore {
         next: NextRunFn,
         limit: u32,
     ) -> StoreResult<Vec<FiredSchedule>> {
-        todo!("postgres: fire_due_schedules")
+        schedules::fire_due_schedules(self, now, plans, next, limit).await
     }
 
     async fn enqueue_admitted(
@@ -589,7 +606,7 @@ impl Store for PgStore {
         admission: Admission,
         entries: Vec<NewEntry>,
     ) -> StoreResult<Result<Vec<QueueId>, Refusal>> {
-        todo!("postgres: enqueue_admitted")
+        self.send_job(entries, Some(admission)).await
     }
 
     async fn usage(
@@ -598,7 +615,7 @@ impl Store for PgStore {
         periods: &Periods,
         now: DateTime<Utc>,
     ) -> StoreResult<UsageSnapshot> {
-        todo!("postgres: usage")
+        limits::usage(self, account, periods, now).await
     }
 
     async fn create_webhook(
@@ -725,15 +742,15 @@ impl Store for PgStore {
         key: &IdempotencyKey,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<crate::idempotency::Recorded>> {
-        todo!("postgres: idempotent_answer")
+        idempotency::recorded(self, account, key, now).await
     }
 
     async fn record_answer(&self, result: &(dyn std::any::Any + Send + Sync)) -> StoreResult<()> {
-        todo!("postgres: record_answer")
+        idempotency::record_alone(self, result).await
     }
 
     async fn prune_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
-        todo!("postgres: prune_idempotency_keys")
+        idempotency::prune(self, now, limit).await
     }
 
     async fn probe_write(&self) -> StoreResult<()> {
