@@ -625,7 +625,7 @@ impl Store for PgStore {
         secret: &WebhookSecret,
         max: u32,
     ) -> StoreResult<()> {
-        todo!("postgres: create_webhook")
+        webhooks::create_webhook(self, account, webhook, secret, max).await
     }
 
     async fn list_webhooks(
@@ -633,7 +633,13 @@ impl Store for PgStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Webhook>> {
-        todo!("postgres: list_webhooks")
+        self.page_by_created(
+            ("webhooks", webhooks::WEBHOOK_COLUMNS, "id"),
+            account,
+            page,
+            webhooks::webhook_row,
+        )
+        .await
     }
 
     async fn count_owned(&self, account: AccountId, resource: Resource) -> StoreResult<u64> {
@@ -642,7 +648,7 @@ impl Store for PgStore {
     }
 
     async fn delete_webhook(&self, account: AccountId, id: &WebhookId) -> StoreResult<bool> {
-        todo!("postgres: delete_webhook")
+        webhooks::delete_webhook(self, account, id).await
     }
 
     async fn queue_test_event(
@@ -653,7 +659,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<WebhookAction> {
-        todo!("postgres: queue_test_event")
+        webhooks::queue_test_event(self, account, id, event, now, give_up_at).await
     }
 
     async fn dispatch_events(
@@ -662,7 +668,7 @@ impl Store for PgStore {
         give_up_at: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<u64> {
-        todo!("postgres: dispatch_events")
+        webhooks::dispatch_events(self, now, give_up_at, limit).await
     }
 
     async fn claim_deliveries(
@@ -671,7 +677,7 @@ impl Store for PgStore {
         lease_until: DateTime<Utc>,
         limits: ClaimLimits,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        todo!("postgres: claim_deliveries")
+        webhooks::claim_deliveries(self, now, lease_until, limits).await
     }
 
     async fn record_attempt(
@@ -680,11 +686,11 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         breaker: &BreakerPolicy,
     ) -> StoreResult<Recorded> {
-        todo!("postgres: record_attempt")
+        webhooks::record_attempt(self, record, now, breaker).await
     }
 
     async fn release_deliveries(&self, claims: &[(DeliveryId, i64)]) -> StoreResult<()> {
-        todo!("postgres: release_deliveries")
+        webhooks::release_deliveries(self, claims).await
     }
 
     async fn list_deliveries(
@@ -693,7 +699,7 @@ impl Store for PgStore {
         id: &WebhookId,
         page: &PageRequest,
     ) -> StoreResult<Option<Page<Delivery>>> {
-        todo!("postgres: list_deliveries")
+        webhooks::list_deliveries(self, account, id, page).await
     }
 
     async fn get_delivery(
@@ -702,7 +708,7 @@ impl Store for PgStore {
         id: &WebhookId,
         delivery_id: &DeliveryId,
     ) -> StoreResult<Option<DeliveryDetail>> {
-        todo!("postgres: get_delivery")
+        webhooks::get_delivery(self, account, id, delivery_id).await
     }
 
     async fn redeliver(
@@ -713,7 +719,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<WebhookAction> {
-        todo!("postgres: redeliver")
+        webhooks::redeliver(self, account, id, delivery_id, now, give_up_at).await
     }
 
     async fn enable_webhook(
@@ -723,7 +729,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<Option<Webhook>> {
-        todo!("postgres: enable_webhook")
+        webhooks::enable_webhook(self, account, id, now, give_up_at).await
     }
 
     async fn rotate_webhook_secret(
@@ -733,7 +739,7 @@ impl Store for PgStore {
         secret: &WebhookSecret,
         previous_expires_at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        todo!("postgres: rotate_webhook_secret")
+        webhooks::rotate_webhook_secret(self, account, id, secret, previous_expires_at).await
     }
 
     async fn idempotent_answer(
@@ -811,7 +817,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         per_minute: u32,
     ) -> StoreResult<Result<(), std::time::Duration>> {
-        todo!("postgres: take_manual_call")
+        webhooks::take_manual_call(self, account, now, per_minute).await
     }
 
     async fn bind_engine(
@@ -821,7 +827,7 @@ impl Store for PgStore {
         engine_ref: &str,
         secret: Option<&EngineSecret>,
     ) -> StoreResult<bool> {
-        todo!("postgres: bind_engine")
+        engines::bind_engine(self, account, id, engine_ref, secret).await
     }
 
     async fn instance_by_engine_ref(
@@ -829,15 +835,15 @@ impl Store for PgStore {
         engine: EngineKind,
         engine_ref: &str,
     ) -> StoreResult<Option<EngineInstance>> {
-        todo!("postgres: instance_by_engine_ref")
+        engines::instance_by_engine_ref(self, engine, engine_ref).await
     }
 
     async fn link_provider_message(&self, entry: &Claimed, provider_id: &str) -> StoreResult<()> {
-        todo!("postgres: link_provider_message")
+        engines::link_provider_message(self, entry, provider_id).await
     }
 
     async fn linked_message(&self, entry: &Claimed) -> StoreResult<Option<LinkedMessage>> {
-        todo!("postgres: linked_message")
+        engines::linked_message(self, entry).await
     }
 
     async fn mark_sent_with_id(
@@ -847,7 +853,7 @@ impl Store for PgStore {
         event: NewEvent,
         provider_id: Option<&str>,
     ) -> StoreResult<bool> {
-        todo!("postgres: mark_sent_with_id")
+        engines::mark_sent_with_id(self, entry, now, event, provider_id).await
     }
 
     async fn apply_engine_update(
@@ -858,7 +864,7 @@ impl Store for PgStore {
         update: EngineUpdate,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        todo!("postgres: apply_engine_update")
+        engines::apply_engine_update(self, account, instance, event_key, update, now).await
     }
 
     async fn replace_groups(
@@ -867,11 +873,11 @@ impl Store for PgStore {
         id: &InstanceId,
         groups: &[Group],
     ) -> StoreResult<bool> {
-        todo!("postgres: replace_groups")
+        engines::replace_groups(self, account, id, groups).await
     }
 
     async fn prune_engine_state(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        todo!("postgres: prune_engine_state")
+        engines::prune_engine_state(self, before).await
     }
 
     async fn create_console_session(
