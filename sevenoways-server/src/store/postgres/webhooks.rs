@@ -997,7 +997,7 @@ pub(super) async fn list_deliveries(
     .bind(id.as_str())
     .bind(t)
     .bind(seq)
-    .bind(i64::from(page.fetch()))
+    .bind(page.fetch())
     .fetch_all(&mut *conn)
     .await?;
     Page::from_rows(
