@@ -341,8 +341,7 @@ mod tests {
             .join_all()
             .await
             .into_iter()
-            .map(|r| r.expect("no error"))
-            .filter_map(|id| id)
+            .filter_map(|r| r.expect("no error"))
             .collect();
         assert_eq!(created.len(), 1, "{created:?}");
         assert_eq!(replicas[0].count_accounts().await.expect("count"), 1);
