@@ -17,6 +17,7 @@
 mod backup_bin;
 mod console_browser;
 mod console_http;
+mod database_url_bin;
 mod e2e_api_endpoints;
 mod e2e_api_errors;
 mod e2e_api_forms;

@@ -49,6 +49,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// This process's group commit, where sends are written (see [`queue`]).
+    writer: queue::Writer,
     /// Seals webhook and engine secrets at rest, when configured (see [`crate::secrets`]).
     secrets_key: Option<Arc<crate::secrets::SecretsKey>>,
 }
@@ -87,6 +89,7 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(Self {
+            writer: queue::Writer::start(pool.clone()),
             pool,
             secrets_key: None,
         })
@@ -461,11 +464,17 @@ impl Store for PgStore {
     }
 
     async fn enqueue(&self, entries: Vec<NewEntry>) -> StoreResult<Vec<QueueId>> {
-        todo!("postgres: enqueue")
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.send_job(entries, None).await? {
+            Ok(ids) => Ok(ids),
+            Err(_) => Err(StoreError::Corrupt("unlimited enqueue was refused".into())),
+        }
     }
 
     async fn get_entry(&self, account: AccountId, id: QueueId) -> StoreResult<Option<QueueEntry>> {
-        todo!("postgres: get_entry")
+        queue::get_entry(self, account, id).await
     }
 
     async fn claim(
@@ -475,7 +484,7 @@ impl Store for PgStore {
         pacing: Pacing,
         limit: u32,
     ) -> StoreResult<Vec<Claimed>> {
-        todo!("postgres: claim")
+        queue::claim(self, now, lease_until, pacing, limit).await
     }
 
     async fn mark_sent(
@@ -484,7 +493,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         event: NewEvent,
     ) -> StoreResult<bool> {
-        todo!("postgres: mark_sent")
+        queue::mark_sent(self, entry, now, event).await
     }
 
     async fn mark_retry(
@@ -493,7 +502,7 @@ impl Store for PgStore {
         at: DateTime<Utc>,
         reason: &str,
     ) -> StoreResult<bool> {
-        todo!("postgres: mark_retry")
+        queue::mark_retry(self, entry, at, reason).await
     }
 
     async fn mark_failed(
@@ -503,15 +512,15 @@ impl Store for PgStore {
         reason: &str,
         event: NewEvent,
     ) -> StoreResult<bool> {
-        todo!("postgres: mark_failed")
+        queue::mark_failed(self, entry, now, reason, event).await
     }
 
     async fn release_leases(&self, ids: &[QueueId]) -> StoreResult<()> {
-        todo!("postgres: release_leases")
+        queue::release_leases(self, ids).await
     }
 
     async fn prune(&self, now: DateTime<Utc>, before: DateTime<Utc>) -> StoreResult<u64> {
-        todo!("postgres: prune")
+        queue::prune(self, now, before).await
     }
 
     async fn advance_receipts(
@@ -520,7 +529,7 @@ impl Store for PgStore {
         delivered_before: DateTime<Utc>,
         read_before: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        todo!("postgres: advance_receipts")
+        queue::advance_receipts(self, now, delivered_before, read_before).await
     }
 
     async fn record_outbox(&self, message: &OutboxMessage, account: AccountId) -> StoreResult<()> {
@@ -537,7 +546,9 @@ impl Store for PgStore {
     }
 
     async fn record_event(&self, event: NewEvent) -> StoreResult<()> {
-        todo!("postgres: record_event")
+        let mut tx = self.pool.begin().await?;
+        webhooks::insert_event_for(&mut tx, event.account_id, event).await?;
+        idempotency::commit_answering(tx, &()).await
     }
 
     async fn create_schedule(
@@ -549,7 +560,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         max: u32,
     ) -> StoreResult<Schedule> {
-        todo!("postgres: create_schedule")
+        schedules::create_schedule(self, account, id, spec, next_run_at, now, max).await
     }
 
     async fn list_schedules(
@@ -557,11 +568,17 @@ impl Store for PgStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Schedule>> {
-        todo!("postgres: list_schedules")
+        self.page_by_created(
+            ("schedules", "*", "id"),
+            account,
+            page,
+            schedules::schedule_row,
+        )
+        .await
     }
 
     async fn delete_schedule(&self, account: AccountId, id: &ScheduleId) -> StoreResult<bool> {
-        todo!("postgres: delete_schedule")
+        self.delete_owned("schedules", account, id.as_str()).await
     }
 
     async fn resume_schedule(
@@ -571,7 +588,7 @@ impl Store for PgStore {
         next: NextRunFn,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Schedule>> {
-        todo!("postgres: resume_schedule")
+        schedules::resume_schedule(self, account, id, next, now).await
     }
 
     async fn fire_due_schedules(
@@ -581,7 +598,7 @@ impl Store for PgStore {
         next: NextRunFn,
         limit: u32,
     ) -> StoreResult<Vec<FiredSchedule>> {
-        todo!("postgres: fire_due_schedules")
+        schedules::fire_due_schedules(self, now, plans, next, limit).await
     }
 
     async fn enqueue_admitted(
@@ -589,7 +606,7 @@ impl Store for PgStore {
         admission: Admission,
         entries: Vec<NewEntry>,
     ) -> StoreResult<Result<Vec<QueueId>, Refusal>> {
-        todo!("postgres: enqueue_admitted")
+        self.send_job(entries, Some(admission)).await
     }
 
     async fn usage(
@@ -598,7 +615,7 @@ impl Store for PgStore {
         periods: &Periods,
         now: DateTime<Utc>,
     ) -> StoreResult<UsageSnapshot> {
-        todo!("postgres: usage")
+        limits::usage(self, account, periods, now).await
     }
 
     async fn create_webhook(
@@ -608,7 +625,7 @@ impl Store for PgStore {
         secret: &WebhookSecret,
         max: u32,
     ) -> StoreResult<()> {
-        todo!("postgres: create_webhook")
+        webhooks::create_webhook(self, account, webhook, secret, max).await
     }
 
     async fn list_webhooks(
@@ -616,7 +633,13 @@ impl Store for PgStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Webhook>> {
-        todo!("postgres: list_webhooks")
+        self.page_by_created(
+            ("webhooks", webhooks::WEBHOOK_COLUMNS, "id"),
+            account,
+            page,
+            webhooks::webhook_row,
+        )
+        .await
     }
 
     async fn count_owned(&self, account: AccountId, resource: Resource) -> StoreResult<u64> {
@@ -625,7 +648,7 @@ impl Store for PgStore {
     }
 
     async fn delete_webhook(&self, account: AccountId, id: &WebhookId) -> StoreResult<bool> {
-        todo!("postgres: delete_webhook")
+        webhooks::delete_webhook(self, account, id).await
     }
 
     async fn queue_test_event(
@@ -636,7 +659,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<WebhookAction> {
-        todo!("postgres: queue_test_event")
+        webhooks::queue_test_event(self, account, id, event, now, give_up_at).await
     }
 
     async fn dispatch_events(
@@ -645,7 +668,7 @@ impl Store for PgStore {
         give_up_at: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<u64> {
-        todo!("postgres: dispatch_events")
+        webhooks::dispatch_events(self, now, give_up_at, limit).await
     }
 
     async fn claim_deliveries(
@@ -654,7 +677,7 @@ impl Store for PgStore {
         lease_until: DateTime<Utc>,
         limits: ClaimLimits,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        todo!("postgres: claim_deliveries")
+        webhooks::claim_deliveries(self, now, lease_until, limits).await
     }
 
     async fn record_attempt(
@@ -663,11 +686,11 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         breaker: &BreakerPolicy,
     ) -> StoreResult<Recorded> {
-        todo!("postgres: record_attempt")
+        webhooks::record_attempt(self, record, now, breaker).await
     }
 
     async fn release_deliveries(&self, claims: &[(DeliveryId, i64)]) -> StoreResult<()> {
-        todo!("postgres: release_deliveries")
+        webhooks::release_deliveries(self, claims).await
     }
 
     async fn list_deliveries(
@@ -676,7 +699,7 @@ impl Store for PgStore {
         id: &WebhookId,
         page: &PageRequest,
     ) -> StoreResult<Option<Page<Delivery>>> {
-        todo!("postgres: list_deliveries")
+        webhooks::list_deliveries(self, account, id, page).await
     }
 
     async fn get_delivery(
@@ -685,7 +708,7 @@ impl Store for PgStore {
         id: &WebhookId,
         delivery_id: &DeliveryId,
     ) -> StoreResult<Option<DeliveryDetail>> {
-        todo!("postgres: get_delivery")
+        webhooks::get_delivery(self, account, id, delivery_id).await
     }
 
     async fn redeliver(
@@ -696,7 +719,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<WebhookAction> {
-        todo!("postgres: redeliver")
+        webhooks::redeliver(self, account, id, delivery_id, now, give_up_at).await
     }
 
     async fn enable_webhook(
@@ -706,7 +729,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<Option<Webhook>> {
-        todo!("postgres: enable_webhook")
+        webhooks::enable_webhook(self, account, id, now, give_up_at).await
     }
 
     async fn rotate_webhook_secret(
@@ -716,7 +739,7 @@ impl Store for PgStore {
         secret: &WebhookSecret,
         previous_expires_at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        todo!("postgres: rotate_webhook_secret")
+        webhooks::rotate_webhook_secret(self, account, id, secret, previous_expires_at).await
     }
 
     async fn idempotent_answer(
@@ -725,15 +748,15 @@ impl Store for PgStore {
         key: &IdempotencyKey,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<crate::idempotency::Recorded>> {
-        todo!("postgres: idempotent_answer")
+        idempotency::recorded(self, account, key, now).await
     }
 
     async fn record_answer(&self, result: &(dyn std::any::Any + Send + Sync)) -> StoreResult<()> {
-        todo!("postgres: record_answer")
+        idempotency::record_alone(self, result).await
     }
 
     async fn prune_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
-        todo!("postgres: prune_idempotency_keys")
+        idempotency::prune(self, now, limit).await
     }
 
     async fn probe_write(&self) -> StoreResult<()> {
@@ -794,7 +817,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         per_minute: u32,
     ) -> StoreResult<Result<(), std::time::Duration>> {
-        todo!("postgres: take_manual_call")
+        webhooks::take_manual_call(self, account, now, per_minute).await
     }
 
     async fn bind_engine(
@@ -804,7 +827,7 @@ impl Store for PgStore {
         engine_ref: &str,
         secret: Option<&EngineSecret>,
     ) -> StoreResult<bool> {
-        todo!("postgres: bind_engine")
+        engines::bind_engine(self, account, id, engine_ref, secret).await
     }
 
     async fn instance_by_engine_ref(
@@ -812,15 +835,15 @@ impl Store for PgStore {
         engine: EngineKind,
         engine_ref: &str,
     ) -> StoreResult<Option<EngineInstance>> {
-        todo!("postgres: instance_by_engine_ref")
+        engines::instance_by_engine_ref(self, engine, engine_ref).await
     }
 
     async fn link_provider_message(&self, entry: &Claimed, provider_id: &str) -> StoreResult<()> {
-        todo!("postgres: link_provider_message")
+        engines::link_provider_message(self, entry, provider_id).await
     }
 
     async fn linked_message(&self, entry: &Claimed) -> StoreResult<Option<LinkedMessage>> {
-        todo!("postgres: linked_message")
+        engines::linked_message(self, entry).await
     }
 
     async fn mark_sent_with_id(
@@ -830,7 +853,7 @@ impl Store for PgStore {
         event: NewEvent,
         provider_id: Option<&str>,
     ) -> StoreResult<bool> {
-        todo!("postgres: mark_sent_with_id")
+        engines::mark_sent_with_id(self, entry, now, event, provider_id).await
     }
 
     async fn apply_engine_update(
@@ -841,7 +864,7 @@ impl Store for PgStore {
         update: EngineUpdate,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        todo!("postgres: apply_engine_update")
+        engines::apply_engine_update(self, account, instance, event_key, update, now).await
     }
 
     async fn replace_groups(
@@ -850,11 +873,11 @@ impl Store for PgStore {
         id: &InstanceId,
         groups: &[Group],
     ) -> StoreResult<bool> {
-        todo!("postgres: replace_groups")
+        engines::replace_groups(self, account, id, groups).await
     }
 
     async fn prune_engine_state(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        todo!("postgres: prune_engine_state")
+        engines::prune_engine_state(self, before).await
     }
 
     async fn create_console_session(
