@@ -527,14 +527,14 @@ mod tests {
 
     #[tokio::test]
     async fn racing_creates_keep_the_quota_and_one_id_once() {
-        let Some(store) = testing::store().await else {
+        let Some((db, store)) = testing::store().await else {
             return;
         };
         let (account, _) = testing::account(&store).await;
         // Separate pools, as separate replicas would have.
         let mut replicas = vec![store.clone()];
         for _ in 0..2 {
-            replicas.push(testing::store().await.expect("a store"));
+            replicas.push(db.replica().await);
         }
         let mut creates = tokio::task::JoinSet::new();
         for n in 0..9 {
@@ -581,7 +581,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_instance_reads_back_and_its_deletion_fails_its_unsent_messages() {
-        let Some(store) = testing::store().await else {
+        let Some((db, store)) = testing::store().await else {
             return;
         };
         let (account, _) = testing::account(&store).await;
@@ -688,7 +688,7 @@ mod tests {
 
     #[tokio::test]
     async fn groups_page_in_sqlite_order_and_count_against_the_quota_when_new() {
-        let Some(store) = testing::store().await else {
+        let Some((db, store)) = testing::store().await else {
             return;
         };
         let (account, _) = testing::account(&store).await;
@@ -755,7 +755,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_channel_saved_twice_is_one_row_and_the_outbox_pages() {
-        let Some(store) = testing::store().await else {
+        let Some((db, store)) = testing::store().await else {
             return;
         };
         let (account, _) = testing::account(&store).await;

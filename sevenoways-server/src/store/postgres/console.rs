@@ -196,10 +196,10 @@ mod tests {
 
     #[tokio::test]
     async fn racing_sign_ins_keep_at_most_the_newest_sessions() {
-        let Some(store) = testing::store().await else {
+        let Some((db, store)) = testing::store().await else {
             return;
         };
-        let other = testing::store().await.expect("a second replica");
+        let other = db.replica().await;
         let (account, _) = testing::account(&store).await;
         let now = Utc::now();
         let mut sign_ins = tokio::task::JoinSet::new();
@@ -271,7 +271,7 @@ mod tests {
 
     #[tokio::test]
     async fn failed_sign_ins_past_the_limit_wait_for_the_oldest_to_leave_the_minute() {
-        let Some(store) = testing::store().await else {
+        let Some((db, store)) = testing::store().await else {
             return;
         };
         let client = format!("203.0.113.{}", crate::ids::random_hex(4));
@@ -308,7 +308,7 @@ mod tests {
 
     #[tokio::test]
     async fn recent_entries_filter_by_instance_and_status_newest_first() {
-        let Some(store) = testing::store().await else {
+        let Some((db, store)) = testing::store().await else {
             return;
         };
         let (account, _) = testing::account(&store).await;
