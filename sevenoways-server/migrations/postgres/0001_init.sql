@@ -174,10 +174,12 @@ CREATE TABLE webhook_deliveries (
     latency_ms      BIGINT,
     last_error      TEXT,
     created_at      BIGINT NOT NULL,
-    updated_at      BIGINT NOT NULL
+    updated_at      BIGINT NOT NULL,
+    -- Insertion order, the tie-break of the newest-first list (SQLite's rowid there).
+    seq             BIGINT GENERATED ALWAYS AS IDENTITY
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
-CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at);
+CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at, seq);
 CREATE INDEX webhook_deliveries_due_by_webhook
     ON webhook_deliveries (webhook_id, status, next_attempt_at);
 CREATE INDEX webhook_deliveries_leased
@@ -238,6 +240,8 @@ CREATE TABLE engine_messages (
     provider_id TEXT NOT NULL,
     queue_id    BIGINT NOT NULL,
     created_at  BIGINT NOT NULL,
+    -- Insertion order: of an entry's links, the latest wins (SQLite's rowid there).
+    seq         BIGINT GENERATED ALWAYS AS IDENTITY,
     PRIMARY KEY (account_id, instance_id, provider_id)
 );
 CREATE INDEX engine_messages_by_queue ON engine_messages (queue_id);

@@ -323,15 +323,20 @@ impl Store for PgStore {
         plan: &str,
         key_hash: &[u8; 32],
     ) -> StoreResult<AccountId> {
-        todo!("postgres: create_account")
+        keys::create_account(self, name, plan, key_hash).await
     }
 
     async fn account_by_key_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<Account>> {
-        todo!("postgres: account_by_key_hash")
+        Ok(match keys::key_lookup(self, key_hash, Utc::now()).await? {
+            KeyLookup::Valid { account, .. } => Some(account),
+            _ => None,
+        })
     }
 
     async fn count_accounts(&self) -> StoreResult<i64> {
-        todo!("postgres: count_accounts")
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn create_first_account(
@@ -340,11 +345,11 @@ impl Store for PgStore {
         plan: &str,
         key_hash: &[u8; 32],
     ) -> StoreResult<Option<AccountId>> {
-        todo!("postgres: create_first_account")
+        keys::create_first_account(self, name, plan, key_hash).await
     }
 
     async fn server_secret(&self) -> StoreResult<Vec<u8>> {
-        todo!("postgres: server_secret")
+        ops::server_secret(self).await
     }
 
     async fn list_instances(
@@ -352,7 +357,7 @@ impl Store for PgStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Instance>> {
-        todo!("postgres: list_instances")
+        accounts::list_instances(self, account, page).await
     }
 
     async fn get_instance(
@@ -360,7 +365,7 @@ impl Store for PgStore {
         account: AccountId,
         id: &InstanceId,
     ) -> StoreResult<Option<Instance>> {
-        todo!("postgres: get_instance")
+        accounts::get_instance(self, account, id).await
     }
 
     async fn create_instance(
@@ -371,7 +376,7 @@ impl Store for PgStore {
         engine: EngineKind,
         max: u32,
     ) -> StoreResult<InstanceRecord> {
-        todo!("postgres: create_instance")
+        accounts::create_instance(self, account, id, label, engine, max).await
     }
 
     async fn instance_record(
@@ -379,7 +384,7 @@ impl Store for PgStore {
         account: AccountId,
         id: &InstanceId,
     ) -> StoreResult<Option<InstanceRecord>> {
-        todo!("postgres: instance_record")
+        accounts::instance_record(self, account, id).await
     }
 
     async fn instance_by_qr_ref(
@@ -387,11 +392,11 @@ impl Store for PgStore {
         id: &InstanceId,
         qr_ref: &str,
     ) -> StoreResult<Option<InstanceRecord>> {
-        todo!("postgres: instance_by_qr_ref")
+        accounts::instance_by_qr_ref(self, id, qr_ref).await
     }
 
     async fn delete_instance(&self, account: AccountId, id: &InstanceId) -> StoreResult<bool> {
-        todo!("postgres: delete_instance")
+        accounts::delete_instance(self, account, id).await
     }
 
     async fn set_instance_status(
@@ -402,11 +407,11 @@ impl Store for PgStore {
         phone: Option<&str>,
         event: Option<NewEvent>,
     ) -> StoreResult<bool> {
-        todo!("postgres: set_instance_status")
+        accounts::set_instance_status(self, account, id, status, phone, event).await
     }
 
     async fn list_groups(&self, account: AccountId, id: &InstanceId) -> StoreResult<Vec<Group>> {
-        todo!("postgres: list_groups")
+        accounts::list_groups(self, account, id).await
     }
 
     async fn list_groups_page(
@@ -415,7 +420,7 @@ impl Store for PgStore {
         id: &InstanceId,
         page: &PageRequest,
     ) -> StoreResult<Page<Group>> {
-        todo!("postgres: list_groups_page")
+        accounts::list_groups_page(self, account, id, page).await
     }
 
     async fn upsert_group(
@@ -425,7 +430,7 @@ impl Store for PgStore {
         group: &Group,
         max: u32,
     ) -> StoreResult<()> {
-        todo!("postgres: upsert_group")
+        accounts::upsert_group(self, account, id, group, max).await
     }
 
     async fn list_channels(
@@ -433,7 +438,7 @@ impl Store for PgStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Channel>> {
-        todo!("postgres: list_channels")
+        accounts::list_channels(self, account, page).await
     }
 
     async fn save_channel(
@@ -442,11 +447,11 @@ impl Store for PgStore {
         channel: &Channel,
         max: u32,
     ) -> StoreResult<Channel> {
-        todo!("postgres: save_channel")
+        accounts::save_channel(self, account, channel, max).await
     }
 
     async fn delete_channel(&self, account: AccountId, id: &ChannelId) -> StoreResult<bool> {
-        todo!("postgres: delete_channel")
+        self.delete_owned("channels", account, id.as_str()).await
     }
 
     async fn channel_by_jid(
@@ -455,7 +460,7 @@ impl Store for PgStore {
         instance: &InstanceId,
         jid: &NewsletterJid,
     ) -> StoreResult<Option<Channel>> {
-        todo!("postgres: channel_by_jid")
+        accounts::channel_by_jid(self, account, instance, jid).await
     }
 
     async fn enqueue(&self, entries: Vec<NewEntry>) -> StoreResult<Vec<QueueId>> {
@@ -528,7 +533,7 @@ impl Store for PgStore {
     }
 
     async fn record_outbox(&self, message: &OutboxMessage, account: AccountId) -> StoreResult<()> {
-        todo!("postgres: record_outbox")
+        accounts::record_outbox(self, message, account).await
     }
 
     async fn list_outbox(
@@ -537,7 +542,7 @@ impl Store for PgStore {
         id: &InstanceId,
         page: &PageRequest,
     ) -> StoreResult<Page<OutboxMessage>> {
-        todo!("postgres: list_outbox")
+        accounts::list_outbox(self, account, id, page).await
     }
 
     async fn record_event(&self, event: NewEvent) -> StoreResult<()> {
@@ -620,7 +625,7 @@ impl Store for PgStore {
         secret: &WebhookSecret,
         max: u32,
     ) -> StoreResult<()> {
-        todo!("postgres: create_webhook")
+        webhooks::create_webhook(self, account, webhook, secret, max).await
     }
 
     async fn list_webhooks(
@@ -628,15 +633,22 @@ impl Store for PgStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Webhook>> {
-        todo!("postgres: list_webhooks")
+        self.page_by_created(
+            ("webhooks", webhooks::WEBHOOK_COLUMNS, "id"),
+            account,
+            page,
+            webhooks::webhook_row,
+        )
+        .await
     }
 
     async fn count_owned(&self, account: AccountId, resource: Resource) -> StoreResult<u64> {
-        todo!("postgres: count_owned")
+        let mut conn = self.pool.acquire().await?;
+        count_owned(&mut conn, resource, account, None).await
     }
 
     async fn delete_webhook(&self, account: AccountId, id: &WebhookId) -> StoreResult<bool> {
-        todo!("postgres: delete_webhook")
+        webhooks::delete_webhook(self, account, id).await
     }
 
     async fn queue_test_event(
@@ -647,7 +659,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<WebhookAction> {
-        todo!("postgres: queue_test_event")
+        webhooks::queue_test_event(self, account, id, event, now, give_up_at).await
     }
 
     async fn dispatch_events(
@@ -656,7 +668,7 @@ impl Store for PgStore {
         give_up_at: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<u64> {
-        todo!("postgres: dispatch_events")
+        webhooks::dispatch_events(self, now, give_up_at, limit).await
     }
 
     async fn claim_deliveries(
@@ -665,7 +677,7 @@ impl Store for PgStore {
         lease_until: DateTime<Utc>,
         limits: ClaimLimits,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        todo!("postgres: claim_deliveries")
+        webhooks::claim_deliveries(self, now, lease_until, limits).await
     }
 
     async fn record_attempt(
@@ -674,11 +686,11 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         breaker: &BreakerPolicy,
     ) -> StoreResult<Recorded> {
-        todo!("postgres: record_attempt")
+        webhooks::record_attempt(self, record, now, breaker).await
     }
 
     async fn release_deliveries(&self, claims: &[(DeliveryId, i64)]) -> StoreResult<()> {
-        todo!("postgres: release_deliveries")
+        webhooks::release_deliveries(self, claims).await
     }
 
     async fn list_deliveries(
@@ -687,7 +699,7 @@ impl Store for PgStore {
         id: &WebhookId,
         page: &PageRequest,
     ) -> StoreResult<Option<Page<Delivery>>> {
-        todo!("postgres: list_deliveries")
+        webhooks::list_deliveries(self, account, id, page).await
     }
 
     async fn get_delivery(
@@ -696,7 +708,7 @@ impl Store for PgStore {
         id: &WebhookId,
         delivery_id: &DeliveryId,
     ) -> StoreResult<Option<DeliveryDetail>> {
-        todo!("postgres: get_delivery")
+        webhooks::get_delivery(self, account, id, delivery_id).await
     }
 
     async fn redeliver(
@@ -707,7 +719,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<WebhookAction> {
-        todo!("postgres: redeliver")
+        webhooks::redeliver(self, account, id, delivery_id, now, give_up_at).await
     }
 
     async fn enable_webhook(
@@ -717,7 +729,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<Option<Webhook>> {
-        todo!("postgres: enable_webhook")
+        webhooks::enable_webhook(self, account, id, now, give_up_at).await
     }
 
     async fn rotate_webhook_secret(
@@ -727,7 +739,7 @@ impl Store for PgStore {
         secret: &WebhookSecret,
         previous_expires_at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        todo!("postgres: rotate_webhook_secret")
+        webhooks::rotate_webhook_secret(self, account, id, secret, previous_expires_at).await
     }
 
     async fn idempotent_answer(
@@ -748,35 +760,36 @@ impl Store for PgStore {
     }
 
     async fn probe_write(&self) -> StoreResult<()> {
-        todo!("postgres: probe_write")
+        ops::probe_write(self).await
     }
 
     async fn checkpoint(&self) -> StoreResult<()> {
-        todo!("postgres: checkpoint")
+        // Postgres checkpoints and recycles its own write-ahead log; nothing to do here.
+        Ok(())
     }
 
     async fn queue_depth(&self) -> StoreResult<Vec<(&'static str, u64)>> {
-        todo!("postgres: queue_depth")
+        ops::queue_depth(self).await
     }
 
     async fn key_lookup(&self, key_hash: &[u8; 32], now: DateTime<Utc>) -> StoreResult<KeyLookup> {
-        todo!("postgres: key_lookup")
+        keys::key_lookup(self, key_hash, now).await
     }
 
     async fn key_generation(&self) -> StoreResult<i64> {
-        todo!("postgres: key_generation")
+        keys::key_generation(self).await
     }
 
     async fn touch_key(&self, key: KeyId, now: DateTime<Utc>) -> StoreResult<()> {
-        todo!("postgres: touch_key")
+        keys::touch_key(self, key, now).await
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<KeyInfo>> {
-        todo!("postgres: list_keys")
+        keys::list_keys(self).await
     }
 
     async fn account_of_key(&self, key_hash: &[u8; 32]) -> StoreResult<Option<AccountId>> {
-        todo!("postgres: account_of_key")
+        keys::account_of_key(self, key_hash).await
     }
 
     async fn rotate_key(
@@ -786,7 +799,7 @@ impl Store for PgStore {
         old_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        todo!("postgres: rotate_key")
+        keys::rotate_key(self, account, new_key_hash, old_expires_at, now).await
     }
 
     async fn revoke_account(
@@ -795,7 +808,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         reason: &str,
     ) -> StoreResult<Option<Revoked>> {
-        todo!("postgres: revoke_account")
+        keys::revoke_account(self, account, now, reason).await
     }
 
     async fn take_manual_call(
@@ -804,7 +817,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         per_minute: u32,
     ) -> StoreResult<Result<(), std::time::Duration>> {
-        todo!("postgres: take_manual_call")
+        webhooks::take_manual_call(self, account, now, per_minute).await
     }
 
     async fn bind_engine(
@@ -814,7 +827,7 @@ impl Store for PgStore {
         engine_ref: &str,
         secret: Option<&EngineSecret>,
     ) -> StoreResult<bool> {
-        todo!("postgres: bind_engine")
+        engines::bind_engine(self, account, id, engine_ref, secret).await
     }
 
     async fn instance_by_engine_ref(
@@ -822,15 +835,15 @@ impl Store for PgStore {
         engine: EngineKind,
         engine_ref: &str,
     ) -> StoreResult<Option<EngineInstance>> {
-        todo!("postgres: instance_by_engine_ref")
+        engines::instance_by_engine_ref(self, engine, engine_ref).await
     }
 
     async fn link_provider_message(&self, entry: &Claimed, provider_id: &str) -> StoreResult<()> {
-        todo!("postgres: link_provider_message")
+        engines::link_provider_message(self, entry, provider_id).await
     }
 
     async fn linked_message(&self, entry: &Claimed) -> StoreResult<Option<LinkedMessage>> {
-        todo!("postgres: linked_message")
+        engines::linked_message(self, entry).await
     }
 
     async fn mark_sent_with_id(
@@ -840,7 +853,7 @@ impl Store for PgStore {
         event: NewEvent,
         provider_id: Option<&str>,
     ) -> StoreResult<bool> {
-        todo!("postgres: mark_sent_with_id")
+        engines::mark_sent_with_id(self, entry, now, event, provider_id).await
     }
 
     async fn apply_engine_update(
@@ -851,7 +864,7 @@ impl Store for PgStore {
         update: EngineUpdate,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        todo!("postgres: apply_engine_update")
+        engines::apply_engine_update(self, account, instance, event_key, update, now).await
     }
 
     async fn replace_groups(
@@ -860,11 +873,11 @@ impl Store for PgStore {
         id: &InstanceId,
         groups: &[Group],
     ) -> StoreResult<bool> {
-        todo!("postgres: replace_groups")
+        engines::replace_groups(self, account, id, groups).await
     }
 
     async fn prune_engine_state(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        todo!("postgres: prune_engine_state")
+        engines::prune_engine_state(self, before).await
     }
 
     async fn create_console_session(
@@ -876,7 +889,16 @@ impl Store for PgStore {
         expires_at: DateTime<Utc>,
         max_per_account: u32,
     ) -> StoreResult<()> {
-        todo!("postgres: create_console_session")
+        console::create_session(
+            self,
+            token_hash,
+            account,
+            sealed_key,
+            now,
+            expires_at,
+            max_per_account,
+        )
+        .await
     }
 
     async fn console_session(
@@ -884,11 +906,11 @@ impl Store for PgStore {
         token_hash: &[u8; 32],
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ConsoleSessionRow>> {
-        todo!("postgres: console_session")
+        console::session(self, token_hash, now).await
     }
 
     async fn delete_console_session(&self, token_hash: &[u8; 32]) -> StoreResult<()> {
-        todo!("postgres: delete_console_session")
+        console::delete_session(self, token_hash).await
     }
 
     async fn console_sign_in_wait(
@@ -897,7 +919,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         per_minute: u32,
     ) -> StoreResult<Option<std::time::Duration>> {
-        todo!("postgres: console_sign_in_wait")
+        console::sign_in_wait(self, client, now, per_minute).await
     }
 
     async fn record_console_sign_in_failure(
@@ -905,7 +927,7 @@ impl Store for PgStore {
         client: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        todo!("postgres: record_console_sign_in_failure")
+        console::record_sign_in_failure(self, client, now).await
     }
 
     async fn recent_queue_entries(
@@ -914,6 +936,6 @@ impl Store for PgStore {
         filter: &QueueFilter,
         limit: u32,
     ) -> StoreResult<Vec<QueueEntry>> {
-        todo!("postgres: recent_queue_entries")
+        console::recent_entries(self, account, filter, limit).await
     }
 }

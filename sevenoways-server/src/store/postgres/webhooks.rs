@@ -1,24 +1,1168 @@
-//! Postgres: see the SQLite store's module of the same name for what each function does.
+//! Events, webhook subscriptions, fan-out, deliveries and attempts on Postgres: see the
+//! SQLite store's module of the same name for what each function does.
+//!
+//! What SQLite's single writer serialised, here across replicas:
+//! - the fan-out claims its events with `FOR UPDATE SKIP LOCKED` and marks exactly those,
+//!   so each event's deliveries are raised once however many replicas dispatch (and an
+//!   event whose `seq` is lower but whose transaction committed later is not skipped);
+//! - the delivery claim runs under one cluster-wide advisory lock ([`CLAIM_LOCK`]): its
+//!   in-flight counts (per endpoint, per account, the breaker's single half-open probe)
+//!   are read and the rows leased in one step, as on SQLite; the rows themselves are
+//!   taken with `FOR UPDATE SKIP LOCKED` and the lease-guarded `UPDATE`;
+//! - a read-then-write of a webhook row (failure streak, secret rotation, a manual send
+//!   against a breaker that is being disabled) locks that row first (`FOR UPDATE`);
+//! - the manual-send window is counted under the account's lock ([`lock_account`]).
+//!
+//! Sealing at startup ([`prepare_secrets`]) runs under [`SECRETS_LOCK`], so replicas
+//! starting together check and seal once. Postgres has no `secure_delete`: the rows a
+//! sealing replaced stay in the table files as dead tuples, so after sealing anything
+//! the tables are rewritten (`VACUUM FULL`); copies in the write-ahead log and in backups
+//! taken before remain until those are recycled (see docs/security.md).
 
-use chrono::Utc;
-use sevenoways_sdk::EventId;
-use sevenoways_sdk::models::webhooks::Event;
-use sqlx::PgConnection;
+use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+use sevenoways_sdk::models::webhooks::{
+    DeliveryAttempt, Event, WEBHOOKS_INSTANCE, WebhookDisabled,
+};
+use sevenoways_sdk::{DeliveryId, EventId};
+use sqlx::{PgConnection, Row};
+
+use super::idempotency::{commit_answering, commit_answering_secret};
 use super::*;
 use crate::ids::Generate;
 use crate::secrets::SecretsKey;
+use crate::store::fair_claim::{Candidate, fair_pick};
 use crate::time::stored;
 
-/// Checks `key` against the secrets stored and seals those written without one (see the
-/// SQLite store's `prepare_secrets`).
+/// The columns [`webhook_row`] reads.
+pub(super) const WEBHOOK_COLUMNS: &str = "id, url, events, created_at, disabled_at, \
+    disabled_reason, failure_streak, paused_until, previous_expires_at";
+
+/// `meta` key of a value sealed with the secrets key, to tell a wrong key at startup.
+const KEY_CHECK: &str = "secrets_key_check";
+const KEY_CHECK_PLAINTEXT: &[u8] = b"sevenoways webhook secrets";
+
+/// Advisory lock keys (namespace 2 of the two-key form; namespace 1 is the accounts').
+/// Held by the replica checking and sealing secrets at startup.
+const SECRETS_LOCK: (i32, i32) = (2, 0);
+/// Held by the replica claiming webhook deliveries.
+const CLAIM_LOCK: (i32, i32) = (2, 1);
+
+/// Takes a transaction-scoped advisory lock: until `conn`'s transaction ends.
+async fn advisory_lock(conn: &mut PgConnection, (a, b): (i32, i32)) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(a)
+        .bind(b)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Which of a webhook's two secrets; part of what a sealed value is bound to.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Current,
+    Previous,
+}
+
+/// The same context as SQLite's, so a sealed value means the same on either backend.
+fn seal_context(webhook_id: &str, slot: Slot) -> String {
+    let slot = match slot {
+        Slot::Current => "secret",
+        Slot::Previous => "previous_secret",
+    };
+    format!("sevenoways webhooks.{slot} {webhook_id}")
+}
+
+impl PgStore {
+    /// A secret as its two columns, as the SQLite store's `seal`.
+    fn seal(
+        &self,
+        webhook_id: &str,
+        slot: Slot,
+        secret: &WebhookSecret,
+    ) -> (String, Option<Vec<u8>>) {
+        match &self.secrets_key {
+            Some(key) => (
+                String::new(),
+                Some(key.seal(secret.expose().as_bytes(), &seal_context(webhook_id, slot))),
+            ),
+            None => (secret.expose().to_owned(), None),
+        }
+    }
+
+    /// Reads back what [`PgStore::seal`] wrote; `None` when both columns are empty.
+    fn unseal(
+        &self,
+        webhook_id: &str,
+        slot: Slot,
+        text: Option<String>,
+        sealed: Option<Vec<u8>>,
+    ) -> StoreResult<Option<WebhookSecret>> {
+        let Some(sealed) = sealed else {
+            return Ok(text.map(WebhookSecret::new));
+        };
+        let key = self.secrets_key.as_ref().ok_or_else(|| {
+            StoreError::Secrets(format!(
+                "webhook {webhook_id}: its secret is sealed and {} is not set",
+                sevenoways_sdk::env::SECRETS_KEY
+            ))
+        })?;
+        let plain = key
+            .open(&sealed, &seal_context(webhook_id, slot))
+            .map_err(|_| {
+                StoreError::Secrets(format!(
+                    "webhook {webhook_id}: its sealed secret does not open with {}",
+                    sevenoways_sdk::env::SECRETS_KEY
+                ))
+            })?;
+        String::from_utf8(plain)
+            .map(|s| Some(WebhookSecret::new(s)))
+            .map_err(|_| corrupt("webhook secret", "not UTF-8"))
+    }
+}
+
+/// A webhook's secret columns: id, secret, secret_sealed, previous_secret,
+/// previous_secret_sealed.
+type StoredSecrets = (
+    String,
+    String,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<Vec<u8>>,
+);
+
+/// Checks `key` against the secrets stored and seals those written without one, as the
+/// SQLite store's `prepare_secrets`. Returns the rows changed.
 pub(super) async fn prepare_secrets(
     store: &PgStore,
     key: Option<&SecretsKey>,
     previous: Option<&SecretsKey>,
 ) -> StoreResult<u64> {
-    let _ = (store, key, previous);
-    todo!("postgres: prepare_secrets")
+    let var = sevenoways_sdk::env::SECRETS_KEY;
+    let mut tx = store.pool.begin().await?;
+    advisory_lock(&mut tx, SECRETS_LOCK).await?;
+    let check: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+        .bind(KEY_CHECK)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(key) = key else {
+        let sealed: bool = sqlx::query_scalar(
+            "SELECT EXISTS(SELECT 1 FROM webhooks WHERE secret_sealed IS NOT NULL
+                OR previous_secret_sealed IS NOT NULL)
+             OR EXISTS(SELECT 1 FROM idempotency_keys WHERE body_sealed IS NOT NULL)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let sealed = sealed || super::engines::any_sealed(&mut tx).await?;
+        if check.is_some() || sealed {
+            return Err(StoreError::Secrets(format!(
+                "the webhook secrets in this database are sealed: start the server with {var} \
+                 set to the key they were sealed with"
+            )));
+        }
+        return Ok(0);
+    };
+    let opens = |k: &SecretsKey, check: &[u8]| {
+        k.open(check, KEY_CHECK).ok().as_deref() == Some(KEY_CHECK_PLAINTEXT)
+    };
+    let mut sealed = 0;
+    let mut resealing = None;
+    match check {
+        Some(check) if opens(key, &check) => {}
+        Some(check) => match previous.filter(|old| opens(old, &check)) {
+            Some(old) => {
+                sealed += reseal(&mut tx, old, key).await?;
+                resealing = Some(old);
+            }
+            None => {
+                return Err(StoreError::Secrets(format!(
+                    "{var} is not the key the webhook secrets in this database were sealed \
+                     with: start with that key (to change keys, set it as {} and the new \
+                     one as {var})",
+                    sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
+                )));
+            }
+        },
+        None => {
+            sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
+                .bind(KEY_CHECK)
+                .bind(key.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK))
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    let plain: Vec<StoredSecrets> = sqlx::query_as(
+        "SELECT id, secret, secret_sealed, previous_secret, previous_secret_sealed FROM webhooks
+             WHERE secret_sealed IS NULL
+                OR (previous_secret IS NOT NULL AND previous_secret_sealed IS NULL)",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, secret, secret_sealed, previous, previous_sealed) in plain {
+        let current = match secret_sealed {
+            Some(blob) => blob,
+            None => key.seal(secret.as_bytes(), &seal_context(&id, Slot::Current)),
+        };
+        let previous = match (previous_sealed, previous) {
+            (Some(blob), _) => Some(blob),
+            (None, Some(p)) => Some(key.seal(p.as_bytes(), &seal_context(&id, Slot::Previous))),
+            (None, None) => None,
+        };
+        sqlx::query(
+            "UPDATE webhooks SET secret = '', secret_sealed = $1, previous_secret = NULL,
+                previous_secret_sealed = $2 WHERE id = $3",
+        )
+        .bind(current)
+        .bind(previous)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        sealed += 1;
+    }
+    sealed += super::engines::seal_plain(&mut tx, key).await?;
+    sealed += super::idempotency::seal_answers(&mut tx, key, resealing).await?;
+    tx.commit().await?;
+    if sealed > 0 {
+        // The replaced row versions (plaintext, or sealed with the old key) are dead
+        // tuples still in the files: a rewrite leaves them behind. Best effort, as the
+        // sealing itself is done: a role that does not own the tables cannot.
+        if let Err(e) = sqlx::query("VACUUM FULL webhooks, instances, idempotency_keys")
+            .execute(&store.pool)
+            .await
+        {
+            tracing::warn!(
+                error = %e,
+                "could not rewrite the tables after sealing secrets: run VACUUM FULL on \
+                 webhooks, instances and idempotency_keys"
+            );
+        }
+    }
+    Ok(sealed)
+}
+
+/// A webhook's sealed columns: id, secret_sealed, previous_secret_sealed.
+type SealedSecrets = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Seals every sealed secret (and the key check) again: opened with `old`, sealed with
+/// `new`. Returns the rows changed.
+async fn reseal(conn: &mut PgConnection, old: &SecretsKey, new: &SecretsKey) -> StoreResult<u64> {
+    let rows: Vec<SealedSecrets> = sqlx::query_as(
+        "SELECT id, secret_sealed, previous_secret_sealed FROM webhooks
+         WHERE secret_sealed IS NOT NULL OR previous_secret_sealed IS NOT NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let again = |blob: Option<Vec<u8>>, id: &str, slot: Slot| -> StoreResult<Option<Vec<u8>>> {
+        let Some(blob) = blob else { return Ok(None) };
+        let context = seal_context(id, slot);
+        let plain = old.open(&blob, &context).map_err(|_| {
+            StoreError::Secrets(format!(
+                "webhook {id}: its sealed secret does not open with {}",
+                sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
+            ))
+        })?;
+        Ok(Some(new.seal(&plain, &context)))
+    };
+    for (id, current, previous) in &rows {
+        sqlx::query(
+            "UPDATE webhooks SET secret_sealed = $1, previous_secret_sealed = $2 WHERE id = $3",
+        )
+        .bind(again(current.clone(), id, Slot::Current)?)
+        .bind(again(previous.clone(), id, Slot::Previous)?)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let engines = super::engines::reseal(&mut *conn, old, new).await?;
+    sqlx::query("UPDATE meta SET value = $1 WHERE key = $2")
+        .bind(new.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK))
+        .bind(KEY_CHECK)
+        .execute(&mut *conn)
+        .await?;
+    Ok(rows.len() as u64 + engines)
+}
+
+pub(super) async fn create_webhook(
+    store: &PgStore,
+    account: AccountId,
+    webhook: &Webhook,
+    secret: &WebhookSecret,
+    max: u32,
+) -> StoreResult<()> {
+    let (text, sealed) = store.seal(webhook.id.as_str(), Slot::Current, secret);
+    let events =
+        serde_json::to_string(&webhook.events).map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let mut tx = store.pool.begin().await?;
+    // Takes the account's lock: the count and the insert are one step on every replica.
+    check_quota(&mut tx, Resource::Webhooks, max, account, None).await?;
+    sqlx::query(
+        "INSERT INTO webhooks (id, account_id, url, events, secret, secret_sealed, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(webhook.id.as_str())
+    .bind(account)
+    .bind(&webhook.url)
+    .bind(events)
+    .bind(text)
+    .bind(sealed)
+    .bind(millis(webhook.created_at))
+    .execute(&mut *tx)
+    .await?;
+    // The answer shows the secret: sealed at rest like it.
+    commit_answering_secret(store, tx, &()).await
+}
+
+pub(super) async fn rotate_webhook_secret(
+    store: &PgStore,
+    account: AccountId,
+    id: &WebhookId,
+    secret: &WebhookSecret,
+    previous_expires_at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let mut tx = store.pool.begin().await?;
+    // Locked: of two rotations at once, the second keeps the first's secret as previous.
+    let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT secret, secret_sealed FROM webhooks WHERE account_id = $1 AND id = $2
+         FOR UPDATE",
+    )
+    .bind(account)
+    .bind(id.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((text, sealed)) = row else {
+        return Ok(false);
+    };
+    let current = store
+        .unseal(id.as_str(), Slot::Current, Some(text), sealed)?
+        .ok_or_else(|| corrupt("webhook secret", "missing"))?;
+    let (previous_text, previous_sealed) = store.seal(id.as_str(), Slot::Previous, &current);
+    let (text, sealed) = store.seal(id.as_str(), Slot::Current, secret);
+    sqlx::query(
+        "UPDATE webhooks SET secret = $1, secret_sealed = $2, previous_secret = $3,
+            previous_secret_sealed = $4, previous_expires_at = $5 WHERE id = $6",
+    )
+    .bind(text)
+    .bind(sealed)
+    .bind(Some(previous_text).filter(|_| previous_sealed.is_none()))
+    .bind(previous_sealed)
+    .bind(millis(previous_expires_at))
+    .bind(id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    // The answer shows the new secret: sealed at rest like it.
+    commit_answering_secret(store, tx, &true).await?;
+    Ok(true)
+}
+
+pub(super) async fn enable_webhook(
+    store: &PgStore,
+    account: AccountId,
+    id: &WebhookId,
+    now: DateTime<Utc>,
+    give_up_at: DateTime<Utc>,
+) -> StoreResult<Option<Webhook>> {
+    let mut tx = store.pool.begin().await?;
+    let enabled = sqlx::query(
+        "UPDATE webhooks SET disabled_at = NULL, disabled_reason = NULL, failure_streak = 0,
+            failing_since = NULL, paused_until = NULL WHERE account_id = $1 AND id = $2",
+    )
+    .bind(account)
+    .bind(id.as_str())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if enabled == 0 {
+        return Ok(None);
+    }
+    sqlx::query(
+        "UPDATE webhook_deliveries SET next_attempt_at = $1, give_up_at = GREATEST(give_up_at, $2),
+            updated_at = $1 WHERE webhook_id = $3 AND status = 'pending'",
+    )
+    .bind(millis(now))
+    .bind(millis(give_up_at))
+    .bind(id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"
+    ))
+    .bind(id.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    let webhook = webhook_row(&row)?;
+    commit_answering(tx, &webhook).await?;
+    Ok(Some(webhook))
+}
+
+/// Whether the account has this subscription, and whether it is disabled. Locks the row
+/// when it is there: the caller's manual send and a disabling failure are one after the
+/// other, as on SQLite.
+async fn webhook_state(
+    conn: &mut PgConnection,
+    account: AccountId,
+    id: &WebhookId,
+) -> StoreResult<Option<WebhookAction>> {
+    let disabled: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT disabled_at FROM webhooks WHERE account_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(account)
+    .bind(id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(disabled.map(|d| {
+        if d.is_some() {
+            WebhookAction::Disabled
+        } else {
+            WebhookAction::Done
+        }
+    }))
+}
+
+/// A manual send is the next probe: an open breaker's rest ends now.
+async fn end_rest(conn: &mut PgConnection, id: &WebhookId) -> StoreResult<()> {
+    sqlx::query("UPDATE webhooks SET paused_until = NULL WHERE id = $1")
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn take_manual_call(
+    store: &PgStore,
+    account: AccountId,
+    now: DateTime<Utc>,
+    per_minute: u32,
+) -> StoreResult<Result<(), std::time::Duration>> {
+    if per_minute == 0 {
+        return Ok(Ok(()));
+    }
+    let now_ms = millis(now);
+    let window_start = now_ms - 60_000;
+    let mut tx = store.pool.begin().await?;
+    // The window is counted and the call recorded as one step on every replica.
+    lock_account(&mut tx, account).await?;
+    let recent: Vec<i64> = sqlx::query_scalar(
+        "SELECT at FROM webhook_manual_calls WHERE account_id = $1 AND at > $2
+         ORDER BY at DESC LIMIT $3",
+    )
+    .bind(account)
+    .bind(window_start)
+    .bind(i64::from(per_minute))
+    .fetch_all(&mut *tx)
+    .await?;
+    if recent.len() >= per_minute as usize {
+        // Allowed again once the oldest of the last `per_minute` calls leaves the window.
+        let oldest = recent.last().copied().unwrap_or(now_ms);
+        let wait = (oldest + 60_000 - now_ms).max(1) as u64;
+        return Ok(Err(std::time::Duration::from_millis(wait)));
+    }
+    sqlx::query("INSERT INTO webhook_manual_calls (account_id, at) VALUES ($1, $2)")
+        .bind(account)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+    // The table holds at most a minute of calls per account.
+    sqlx::query("DELETE FROM webhook_manual_calls WHERE account_id = $1 AND at <= $2")
+        .bind(account)
+        .bind(window_start)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
+pub(super) async fn delete_webhook(
+    store: &PgStore,
+    account: AccountId,
+    id: &WebhookId,
+) -> StoreResult<bool> {
+    let mut tx = store.pool.begin().await?;
+    // Waits for a fan-out that read this subscription (it holds it `FOR SHARE`), so the
+    // deliveries it raised are deleted with it.
+    let deleted = sqlx::query("DELETE FROM webhooks WHERE account_id = $1 AND id = $2")
+        .bind(account)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "DELETE FROM webhook_attempts WHERE delivery_id IN
+            (SELECT id FROM webhook_deliveries WHERE webhook_id = $1)",
+    )
+    .bind(id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1")
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub(super) async fn queue_test_event(
+    store: &PgStore,
+    account: AccountId,
+    id: &WebhookId,
+    event: NewEvent,
+    now: DateTime<Utc>,
+    give_up_at: DateTime<Utc>,
+) -> StoreResult<WebhookAction> {
+    let mut tx = store.pool.begin().await?;
+    match webhook_state(&mut tx, account, id).await? {
+        Some(WebhookAction::Done) => {}
+        other => return Ok(other.unwrap_or(WebhookAction::NotFound)),
+    }
+    let event_id = insert_event_for(&mut tx, account, event).await?;
+    // Already fanned out: to this subscription only.
+    sqlx::query("UPDATE events SET dispatched = 1 WHERE id = $1")
+        .bind(event_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    insert_delivery(
+        &mut tx,
+        id.as_str(),
+        account,
+        event_id.as_str(),
+        now,
+        give_up_at,
+    )
+    .await?;
+    end_rest(&mut tx, id).await?;
+    commit_answering(tx, &WebhookAction::Done).await?;
+    Ok(WebhookAction::Done)
+}
+
+pub(super) async fn dispatch_events(
+    store: &PgStore,
+    now: DateTime<Utc>,
+    give_up_at: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<u64> {
+    let any: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM events WHERE dispatched = 0)")
+        .fetch_one(&store.pool)
+        .await?;
+    if !any {
+        return Ok(0);
+    }
+    let mut tx = store.pool.begin().await?;
+    // Events another replica is fanning out are skipped, not waited for: each is taken
+    // by one transaction, and marked by id (not by `seq`) so none is passed over.
+    let events: Vec<(String, AccountId, String)> = sqlx::query_as(
+        "SELECT id, account_id, event_type FROM events WHERE dispatched = 0
+         ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    // Each account's subscriptions that take deliveries: (id, event filter).
+    let mut hooks: HashMap<AccountId, Vec<(String, Vec<String>)>> = Default::default();
+    let mut created = 0;
+    for (event_id, account, event_type) in &events {
+        if !hooks.contains_key(account) {
+            // `FOR SHARE`: a delete of one of them waits for this fan-out to commit, and
+            // then deletes the deliveries raised here too.
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT id, events FROM webhooks WHERE account_id = $1 AND disabled_at IS NULL
+                 ORDER BY created_at, id FOR SHARE",
+            )
+            .bind(*account)
+            .fetch_all(&mut *tx)
+            .await?;
+            let list = rows
+                .into_iter()
+                .map(|(id, events)| {
+                    serde_json::from_str(&events)
+                        .map(|events| (id, events))
+                        .map_err(|e| corrupt("webhook events", e))
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            hooks.insert(*account, list);
+        }
+        for (hook, filter) in hooks.get(account).into_iter().flatten() {
+            if filter.is_empty() || filter.iter().any(|e| e == event_type) {
+                insert_delivery(&mut tx, hook, *account, event_id, now, give_up_at).await?;
+                created += 1;
+            }
+        }
+    }
+    let ids: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    sqlx::query("UPDATE events SET dispatched = 1 WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+pub(super) async fn claim_deliveries(
+    store: &PgStore,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limits: ClaimLimits,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    if limits.total == 0 {
+        return Ok(Vec::new());
+    }
+    let now_ms = millis(now);
+    // Cheap and lock-free: most polls find nothing due.
+    let any: bool = sqlx::query_scalar(
+        "SELECT EXISTS(SELECT 1 FROM webhook_deliveries
+            WHERE status = 'pending' AND next_attempt_at <= $1
+              AND (lease_until IS NULL OR lease_until < $1))",
+    )
+    .bind(now_ms)
+    .fetch_one(&store.pool)
+    .await?;
+    if !any {
+        return Ok(Vec::new());
+    }
+    let mut tx = store.pool.begin().await?;
+    // One claimer at a time across replicas: the in-flight counts below are exact when
+    // the leases are taken, so no endpoint gets more than its share (or a second probe).
+    advisory_lock(&mut tx, CLAIM_LOCK).await?;
+    let endpoints: Vec<(String, AccountId, i64, i64)> = sqlx::query_as(
+        "SELECT w.id, w.account_id, w.last_claimed_at, w.failure_streak FROM webhooks w
+         WHERE w.disabled_at IS NULL AND (w.paused_until IS NULL OR w.paused_until <= $1)
+           AND EXISTS (SELECT 1 FROM webhook_deliveries d
+                WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= $1
+                  AND (d.lease_until IS NULL OR d.lease_until < $1))",
+    )
+    .bind(now_ms)
+    .fetch_all(&mut *tx)
+    .await?;
+    if endpoints.is_empty() {
+        return Ok(Vec::new());
+    }
+    let leased: Vec<(String, AccountId, i64)> = sqlx::query_as(
+        "SELECT webhook_id, account_id, COUNT(*) FROM webhook_deliveries
+         WHERE lease_until >= $1 AND status = 'pending' GROUP BY webhook_id, account_id",
+    )
+    .bind(now_ms)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut endpoint_busy: HashMap<&str, u32> = HashMap::new();
+    let mut account_busy: HashMap<AccountId, u32> = HashMap::new();
+    for (webhook, account, n) in &leased {
+        let n = u32::try_from(*n).unwrap_or(u32::MAX);
+        endpoint_busy.insert(webhook.as_str(), n);
+        let busy = account_busy.entry(*account).or_insert(0);
+        *busy = busy.saturating_add(n);
+    }
+    let account_room: HashMap<AccountId, u32> = endpoints
+        .iter()
+        .map(|(_, account, _, _)| {
+            let busy = account_busy.get(account).copied().unwrap_or(0);
+            (*account, limits.per_account.saturating_sub(busy))
+        })
+        .collect();
+    let mut candidates = Vec::with_capacity(endpoints.len());
+    for (id, account, last_claimed_at, streak) in &endpoints {
+        let cap = if *streak >= i64::from(limits.half_open_after.max(1)) {
+            1
+        } else {
+            limits.per_endpoint
+        };
+        let room = cap
+            .saturating_sub(endpoint_busy.get(id.as_str()).copied().unwrap_or(0))
+            .min(limits.total)
+            .min(account_room.get(account).copied().unwrap_or(0));
+        if room == 0 {
+            continue;
+        }
+        let due: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM webhook_deliveries
+             WHERE webhook_id = $1 AND status = 'pending' AND next_attempt_at <= $2
+               AND (lease_until IS NULL OR lease_until < $2)
+             ORDER BY next_attempt_at, created_at LIMIT $3",
+        )
+        .bind(id)
+        .bind(now_ms)
+        .bind(i64::from(room))
+        .fetch_all(&mut *tx)
+        .await?;
+        candidates.push((
+            id.clone(),
+            Candidate {
+                account: *account,
+                last_claimed_at: *last_claimed_at,
+                due: due.into(),
+            },
+        ));
+    }
+    let picked = fair_pick(candidates, &account_room, limits.total as usize);
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let lease = millis(lease_until);
+    let mut claimed = Vec::with_capacity(picked.len());
+    let mut served: Vec<String> = Vec::new();
+    for id in &picked {
+        // A row another transaction holds (a redelivery, an enable) is left for the next
+        // claim rather than waited for; the guard is SQLite's.
+        let row = sqlx::query(
+            "UPDATE webhook_deliveries SET lease_until = $1, attempts = attempts + 1, updated_at = $2
+             WHERE id = (SELECT id FROM webhook_deliveries
+                         WHERE id = $3 AND status = 'pending' AND next_attempt_at <= $2
+                           AND (lease_until IS NULL OR lease_until < $2)
+                         FOR UPDATE SKIP LOCKED)
+             RETURNING webhook_id, account_id, event_id, attempts, give_up_at",
+        )
+        .bind(lease)
+        .bind(now_ms)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { continue };
+        let webhook_id: String = row.try_get("webhook_id")?;
+        let event_id: String = row.try_get("event_id")?;
+        let target = sqlx::query(
+            "SELECT w.url, w.secret, w.secret_sealed, w.previous_secret, w.previous_secret_sealed,
+                    w.previous_expires_at, e.payload, e.event_type
+             FROM webhooks w, events e WHERE w.id = $1 AND e.id = $2",
+        )
+        .bind(&webhook_id)
+        .bind(&event_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(target) = target else {
+            // The subscription went away between the fan-out and now.
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = 'failed', lease_until = NULL,
+                    last_error = 'webhook deleted' WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            continue;
+        };
+        let secrets = store.unseal(
+            &webhook_id,
+            Slot::Current,
+            target.try_get("secret")?,
+            target.try_get("secret_sealed")?,
+        );
+        let previous = match target.try_get::<Option<i64>, _>("previous_expires_at")? {
+            Some(until) if until > now_ms => store.unseal(
+                &webhook_id,
+                Slot::Previous,
+                target.try_get("previous_secret")?,
+                target.try_get("previous_secret_sealed")?,
+            ),
+            _ => Ok(None),
+        };
+        let (secret, previous_secret) = match (secrets, previous) {
+            (Ok(Some(secret)), Ok(previous)) => (secret, previous),
+            (Err(e), _) | (_, Err(e)) => {
+                // Never sign with a secret that cannot be read: the lease runs out and the
+                // delivery is tried again then (after the operator fixes the key).
+                tracing::error!(delivery = %id, webhook = %webhook_id, error = %e, "cannot read a webhook secret");
+                continue;
+            }
+            (Ok(None), _) => return Err(corrupt("webhook secret", "missing")),
+        };
+        if !served.contains(&webhook_id) {
+            served.push(webhook_id.clone());
+        }
+        claimed.push(ClaimedDelivery {
+            id: DeliveryId::new(id).map_err(|e| corrupt("delivery id", e))?,
+            webhook_id: WebhookId::new(&webhook_id).map_err(|e| corrupt("webhook id", e))?,
+            account_id: row.try_get("account_id")?,
+            url: target.try_get("url")?,
+            secret,
+            previous_secret,
+            event_id: EventId::new(&event_id).map_err(|e| corrupt("event id", e))?,
+            event_type: target.try_get("event_type")?,
+            payload: target.try_get("payload")?,
+            attempt: row
+                .try_get::<i64, _>("attempts")?
+                .clamp(0, i64::from(u32::MAX)) as u32,
+            give_up_at: from_millis(row.try_get("give_up_at")?),
+            lease,
+        });
+    }
+    if !served.is_empty() {
+        sqlx::query("UPDATE webhooks SET last_claimed_at = $1 WHERE id = ANY($2)")
+            .bind(now_ms)
+            .bind(&served)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+pub(super) async fn record_attempt(
+    store: &PgStore,
+    record: &AttemptRecord,
+    now: DateTime<Utc>,
+    breaker: &BreakerPolicy,
+) -> StoreResult<Recorded> {
+    let now_ms = millis(now);
+    let (status, next) = match record.outcome {
+        AttemptOutcome::Succeeded => ("succeeded", None),
+        AttemptOutcome::RetryAt(at) => ("pending", Some(millis(at))),
+        AttemptOutcome::GaveUp => ("failed", None),
+    };
+    let latency = i64::try_from(record.latency_ms).unwrap_or(i64::MAX);
+    let mut tx = store.pool.begin().await?;
+    // Fenced by the lease, as on SQLite: a worker whose lease ran out records nothing.
+    let row = sqlx::query(
+        "UPDATE webhook_deliveries SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at),
+                lease_until = NULL, response_code = $3, latency_ms = $4, last_error = $5,
+                updated_at = $6
+         WHERE id = $7 AND status = 'pending' AND lease_until = $8
+         RETURNING webhook_id, account_id",
+    )
+    .bind(status)
+    .bind(next)
+    .bind(record.response_code.map(i64::from))
+    .bind(latency)
+    .bind(&record.error)
+    .bind(now_ms)
+    .bind(record.delivery_id.as_str())
+    .bind(record.lease)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(Recorded::Stale);
+    };
+    let webhook_id: String = row.try_get("webhook_id")?;
+    let account: AccountId = row.try_get("account_id")?;
+    sqlx::query(
+        "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, response_code, latency_ms, error)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (delivery_id, attempt) DO UPDATE SET
+            started_at = excluded.started_at, response_code = excluded.response_code,
+            latency_ms = excluded.latency_ms, error = excluded.error",
+    )
+    .bind(record.delivery_id.as_str())
+    .bind(i64::from(record.attempt))
+    .bind(millis(record.started_at))
+    .bind(record.response_code.map(i64::from))
+    .bind(latency)
+    .bind(&record.error)
+    .execute(&mut *tx)
+    .await?;
+    let recorded = if record.outcome == AttemptOutcome::Succeeded {
+        sqlx::query(
+            "UPDATE webhooks SET failure_streak = 0, failing_since = NULL, paused_until = NULL
+             WHERE id = $1",
+        )
+        .bind(&webhook_id)
+        .execute(&mut *tx)
+        .await?;
+        Recorded::Recorded
+    } else {
+        count_failure(&mut tx, &webhook_id, account, record, now_ms, breaker).await?
+    };
+    tx.commit().await?;
+    Ok(recorded)
+}
+
+/// One more failure in a row for the webhook, as the SQLite store's `count_failure`.
+/// The row is locked first: failures recorded at once on two replicas both count.
+async fn count_failure(
+    conn: &mut PgConnection,
+    webhook_id: &str,
+    account: AccountId,
+    record: &AttemptRecord,
+    now_ms: i64,
+    breaker: &BreakerPolicy,
+) -> StoreResult<Recorded> {
+    let row: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT failure_streak, failing_since, disabled_at FROM webhooks WHERE id = $1
+         FOR UPDATE",
+    )
+    .bind(webhook_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((streak, failing_since, disabled_at)) = row else {
+        return Ok(Recorded::Recorded);
+    };
+    let streak = u32::try_from(streak.max(0))
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    let since = failing_since.unwrap_or_else(|| millis(record.started_at));
+    let paused_until = (streak >= breaker.open_after.max(1)).then(|| {
+        let doublings = (streak - breaker.open_after.max(1)).min(32);
+        let pause = breaker
+            .base_pause_ms
+            .max(1)
+            .saturating_mul(1i64 << doublings)
+            .min(breaker.max_pause_ms.max(1));
+        now_ms.saturating_add(pause)
+    });
+    let disable = disabled_at.is_none()
+        && breaker.disable_after_failures > 0
+        && streak >= breaker.disable_after_failures
+        && now_ms - since >= breaker.disable_after_ms;
+    sqlx::query(
+        "UPDATE webhooks SET failure_streak = $1, failing_since = $2, paused_until = $3
+         WHERE id = $4",
+    )
+    .bind(i64::from(streak))
+    .bind(since)
+    .bind(paused_until)
+    .bind(webhook_id)
+    .execute(&mut *conn)
+    .await?;
+    if !disable {
+        return Ok(Recorded::Recorded);
+    }
+    let failing_since = from_millis(since);
+    let reason = format!(
+        "disabled after {streak} failed attempts in a row since {}; the last: {}",
+        failing_since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        record.error.as_deref().unwrap_or("failed")
+    );
+    sqlx::query("UPDATE webhooks SET disabled_at = $1, disabled_reason = $2 WHERE id = $3")
+        .bind(now_ms)
+        .bind(&reason)
+        .bind(webhook_id)
+        .execute(&mut *conn)
+        .await?;
+    let event = NewEvent {
+        account_id: account,
+        instance_id: InstanceId::new(WEBHOOKS_INSTANCE)
+            .map_err(|e| corrupt("webhooks instance id", e))?,
+        data: EventData::WebhookDisabled(WebhookDisabled {
+            webhook_id: WebhookId::new(webhook_id).map_err(|e| corrupt("webhook id", e))?,
+            reason,
+            failure_streak: streak,
+            failing_since,
+        }),
+    };
+    insert_event_for(conn, account, event).await?;
+    Ok(Recorded::Disabled)
+}
+
+pub(super) async fn release_deliveries(
+    store: &PgStore,
+    claims: &[(DeliveryId, i64)],
+) -> StoreResult<()> {
+    let mut tx = store.pool.begin().await?;
+    for (id, lease) in claims {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET lease_until = NULL, attempts = GREATEST(attempts - 1, 0)
+             WHERE id = $1 AND status = 'pending' AND lease_until = $2",
+        )
+        .bind(id.as_str())
+        .bind(lease)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn list_deliveries(
+    store: &PgStore,
+    account: AccountId,
+    id: &WebhookId,
+    page: &PageRequest,
+) -> StoreResult<Option<Page<Delivery>>> {
+    let mut conn = store.pool.acquire().await?;
+    let exists: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM webhooks WHERE account_id = $1 AND id = $2")
+            .bind(account)
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    // Newest first, by (created_at, seq): `seq` is this backend's insertion order (what
+    // SQLite's rowid is there).
+    let (t, seq) = match page.after {
+        Some(After::Newest(t, seq)) => (t, seq),
+        _ => (i64::MAX, i64::MAX),
+    };
+    let rows = sqlx::query(
+        "SELECT d.*, e.event_type FROM webhook_deliveries d
+         JOIN events e ON e.id = d.event_id
+         WHERE d.account_id = $1 AND d.webhook_id = $2 AND (d.created_at, d.seq) < ($3, $4)
+         ORDER BY d.created_at DESC, d.seq DESC LIMIT $5",
+    )
+    .bind(account)
+    .bind(id.as_str())
+    .bind(t)
+    .bind(seq)
+    .bind(page.fetch())
+    .fetch_all(&mut *conn)
+    .await?;
+    Page::from_rows(
+        page,
+        rows,
+        |r| {
+            After::Newest(
+                r.try_get("created_at").unwrap_or_default(),
+                r.try_get("seq").unwrap_or_default(),
+            )
+        },
+        |r| delivery_row(&r),
+    )
+    .map(Some)
+}
+
+pub(super) async fn get_delivery(
+    store: &PgStore,
+    account: AccountId,
+    id: &WebhookId,
+    delivery_id: &DeliveryId,
+) -> StoreResult<Option<DeliveryDetail>> {
+    let mut conn = store.pool.acquire().await?;
+    let row = sqlx::query(
+        "SELECT d.*, e.event_type FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+         WHERE d.account_id = $1 AND d.webhook_id = $2 AND d.id = $3",
+    )
+    .bind(account)
+    .bind(id.as_str())
+    .bind(delivery_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let delivery = delivery_row(&row)?;
+    let attempts =
+        sqlx::query("SELECT * FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt")
+            .bind(delivery_id.as_str())
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(DeliveryAttempt {
+                    attempt: r
+                        .try_get::<i64, _>("attempt")?
+                        .clamp(0, i64::from(u32::MAX)) as u32,
+                    started_at: from_millis(r.try_get("started_at")?),
+                    response_code: r
+                        .try_get::<Option<i64>, _>("response_code")?
+                        .map(|c| c as u16),
+                    latency_ms: r.try_get::<i64, _>("latency_ms")?.max(0) as u64,
+                    error: r.try_get("error")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Some(DeliveryDetail { delivery, attempts }))
+}
+
+pub(super) async fn redeliver(
+    store: &PgStore,
+    account: AccountId,
+    id: &WebhookId,
+    delivery_id: &DeliveryId,
+    now: DateTime<Utc>,
+    give_up_at: DateTime<Utc>,
+) -> StoreResult<WebhookAction> {
+    let mut tx = store.pool.begin().await?;
+    match webhook_state(&mut tx, account, id).await? {
+        Some(WebhookAction::Done) => {}
+        other => return Ok(other.unwrap_or(WebhookAction::NotFound)),
+    }
+    let updated = sqlx::query(
+        "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, give_up_at = $2,
+            updated_at = $1
+         WHERE account_id = $3 AND webhook_id = $4 AND id = $5",
+    )
+    .bind(millis(now))
+    .bind(millis(give_up_at))
+    .bind(account)
+    .bind(id.as_str())
+    .bind(delivery_id.as_str())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Ok(WebhookAction::NotFound);
+    }
+    end_rest(&mut tx, id).await?;
+    commit_answering(tx, &WebhookAction::Done).await?;
+    Ok(WebhookAction::Done)
+}
+
+/// A pending delivery of an event to a subscription, due now.
+async fn insert_delivery(
+    conn: &mut PgConnection,
+    webhook_id: &str,
+    account: AccountId,
+    event_id: &str,
+    now: DateTime<Utc>,
+    give_up_at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, webhook_id, account_id, event_id, status, attempts,
+                                         next_attempt_at, give_up_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $5, $5)",
+    )
+    .bind(DeliveryId::generate().as_str())
+    .bind(webhook_id)
+    .bind(account)
+    .bind(event_id)
+    .bind(millis(now))
+    .bind(millis(give_up_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A subscription from the [`WEBHOOK_COLUMNS`]. A rest or a previous secret that has
+/// ended is not shown.
+pub(super) fn webhook_row(row: &PgRow) -> StoreResult<Webhook> {
+    let now = millis(Utc::now());
+    let future = |ms: Option<i64>| ms.filter(|&t| t > now).map(from_millis);
+    let disabled_at = opt_time(row.try_get("disabled_at")?);
+    Ok(Webhook {
+        id: WebhookId::new(row.try_get::<&str, _>("id")?).map_err(|e| corrupt("webhook id", e))?,
+        url: row.try_get("url")?,
+        events: serde_json::from_str(row.try_get::<&str, _>("events")?)
+            .map_err(|e| corrupt("webhook events", e))?,
+        created_at: from_millis(row.try_get("created_at")?),
+        disabled: disabled_at.is_some(),
+        disabled_reason: row.try_get("disabled_reason")?,
+        disabled_at,
+        failure_streak: row
+            .try_get::<i64, _>("failure_streak")?
+            .clamp(0, i64::from(u32::MAX)) as u32,
+        paused_until: future(row.try_get("paused_until")?),
+        previous_secret_expires_at: future(row.try_get("previous_expires_at")?),
+    })
+}
+
+fn delivery_row(row: &PgRow) -> StoreResult<Delivery> {
+    let status: String = row.try_get("status")?;
+    Ok(Delivery {
+        id: DeliveryId::new(row.try_get::<&str, _>("id")?)
+            .map_err(|e| corrupt("delivery id", e))?,
+        event_id: EventId::new(row.try_get::<&str, _>("event_id")?)
+            .map_err(|e| corrupt("event id", e))?,
+        event: row.try_get("event_type")?,
+        attempts: row
+            .try_get::<i64, _>("attempts")?
+            .clamp(0, i64::from(u32::MAX)) as u32,
+        response_code: row
+            .try_get::<Option<i64>, _>("response_code")?
+            .map(|c| c as u16),
+        latency_ms: row
+            .try_get::<Option<i64>, _>("latency_ms")?
+            .map(|l| l.max(0) as u64),
+        last_error: row.try_get("last_error")?,
+        next_attempt_at: if status == "pending" {
+            opt_time(row.try_get("next_attempt_at")?)
+        } else {
+            None
+        },
+        created_at: from_millis(row.try_get("created_at")?),
+        status,
+    })
 }
 
 /// Inserts an event row inside the caller's transaction, as the SQLite store's

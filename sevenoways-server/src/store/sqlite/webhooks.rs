@@ -1,7 +1,7 @@
 //! Events, webhook subscriptions, fan-out, deliveries and attempts; the fair claim, the
 //! circuit breaker, secret rotation and secrets sealed at rest.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sevenoways_sdk::models::webhooks::{
@@ -13,6 +13,7 @@ use sqlx::{Row, SqliteConnection};
 use super::idempotency::{commit_answering, commit_answering_secret};
 use super::*;
 use crate::secrets::SecretsKey;
+use crate::store::fair_claim::{Candidate, fair_pick};
 
 /// The columns [`webhook_row`] reads.
 pub(super) const WEBHOOK_COLUMNS: &str = "id, url, events, created_at, disabled_at, \
@@ -554,70 +555,6 @@ pub(super) async fn dispatch_events(
         .await?;
     tx.commit().await?;
     Ok(created)
-}
-
-/// A webhook with due deliveries, as the fair claim sees it.
-#[derive(Debug)]
-struct Candidate {
-    account: AccountId,
-    /// When it was last served (Unix ms): the one served longest ago goes first.
-    last_claimed_at: i64,
-    /// Its oldest due deliveries, as many as it has room for in flight.
-    due: VecDeque<String>,
-}
-
-/// Picks up to `total` deliveries round-robin: one per account in turn (the account
-/// served longest ago first), and within an account one per webhook in turn, each account
-/// up to its room in `account_room`. Each candidate's `due` is already cut to its own room.
-fn fair_pick(
-    candidates: Vec<(String, Candidate)>,
-    account_room: &HashMap<AccountId, u32>,
-    total: usize,
-) -> Vec<String> {
-    let mut accounts: Vec<(AccountId, i64, VecDeque<Candidate>)> = Vec::new();
-    let mut sorted = candidates;
-    sorted.sort_by(|a, b| (a.1.last_claimed_at, &a.0).cmp(&(b.1.last_claimed_at, &b.0)));
-    for (_, c) in sorted {
-        match accounts.iter_mut().find(|(a, _, _)| *a == c.account) {
-            Some((_, last, queue)) => {
-                *last = (*last).max(c.last_claimed_at);
-                queue.push_back(c);
-            }
-            None => accounts.push((c.account, c.last_claimed_at, VecDeque::from([c]))),
-        }
-    }
-    accounts.sort_by_key(|(account, last, _)| (*last, account.0));
-    let mut room: Vec<u32> = accounts
-        .iter()
-        .map(|(a, _, _)| account_room.get(a).copied().unwrap_or(0))
-        .collect();
-    let mut picked = Vec::with_capacity(total);
-    loop {
-        let mut progress = false;
-        for ((_, _, webhooks), room) in accounts.iter_mut().zip(room.iter_mut()) {
-            if picked.len() == total {
-                return picked;
-            }
-            if *room == 0 {
-                continue;
-            }
-            // The account's next webhook in turn that still has something due.
-            while let Some(mut webhook) = webhooks.pop_front() {
-                if let Some(id) = webhook.due.pop_front() {
-                    picked.push(id);
-                    *room -= 1;
-                    progress = true;
-                    if !webhook.due.is_empty() {
-                        webhooks.push_back(webhook);
-                    }
-                    break;
-                }
-            }
-        }
-        if !progress || picked.len() == total {
-            return picked;
-        }
-    }
 }
 
 pub(super) async fn claim_deliveries(
