@@ -314,3 +314,163 @@ pub(super) async fn revoke_account(
         webhooks,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::ops::testing;
+    use super::*;
+
+    #[tokio::test]
+    async fn of_replicas_starting_on_an_empty_database_exactly_one_creates_the_first_account() {
+        let Some(fresh) = testing::fresh().await else {
+            return;
+        };
+        let mut replicas = Vec::new();
+        for _ in 0..4 {
+            replicas.push(PgStore::open(&fresh.url).await.expect("opens"));
+        }
+        let mut starts = tokio::task::JoinSet::new();
+        for (i, r) in replicas.iter().cycle().take(8).enumerate() {
+            let r = r.clone();
+            starts.spawn(async move {
+                let hash = [i as u8 + 1; 32];
+                r.create_first_account("first", "default", &hash).await
+            });
+        }
+        let created: Vec<_> = starts
+            .join_all()
+            .await
+            .into_iter()
+            .map(|r| r.expect("no error"))
+            .filter_map(|id| id)
+            .collect();
+        assert_eq!(created.len(), 1, "{created:?}");
+        assert_eq!(replicas[0].count_accounts().await.expect("count"), 1);
+        assert_eq!(replicas[0].list_keys().await.expect("keys").len(), 1);
+        for r in replicas {
+            r.pool.close().await;
+        }
+        fresh.drop_database().await;
+    }
+
+    #[tokio::test]
+    async fn a_rotated_key_works_until_it_expires_and_revocation_ends_every_key() {
+        let Some(store) = testing::store().await else {
+            return;
+        };
+        let (account, old) = testing::account(&store).await;
+        let now = Utc::now();
+        let generation = store.key_generation().await.expect("generation");
+        let new = [0xA5; 32].map(|b: u8| b ^ old[0]);
+        assert!(
+            store
+                .rotate_key(account, &new, now + chrono::Duration::hours(1), now)
+                .await
+                .expect("rotates")
+        );
+        assert!(store.key_generation().await.expect("generation") > generation);
+        let KeyLookup::Valid { expires_at, .. } = store.key_lookup(&old, now).await.expect("old")
+        else {
+            panic!("the old key works during the grace period");
+        };
+        assert!(expires_at.is_some());
+        assert!(matches!(
+            store.key_lookup(&new, now).await.expect("new"),
+            KeyLookup::Valid {
+                expires_at: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            store
+                .key_lookup(&old, now + chrono::Duration::hours(2))
+                .await
+                .expect("old later"),
+            KeyLookup::Expired
+        ));
+        // Rotating again never lengthens the old key's life.
+        let newer = new.map(|b| b ^ 0x5A);
+        store
+            .rotate_key(account, &newer, now + chrono::Duration::days(9), now)
+            .await
+            .expect("rotates");
+        assert!(matches!(
+            store
+                .key_lookup(&old, now + chrono::Duration::hours(2))
+                .await
+                .expect("old later"),
+            KeyLookup::Expired
+        ));
+        assert_eq!(store.account_of_key(&new).await.expect("of"), Some(account));
+
+        let revoked = store
+            .revoke_account(account, now, "key leaked")
+            .await
+            .expect("revokes")
+            .expect("was live");
+        assert_eq!(revoked.keys, 3);
+        for key in [&old, &new, &newer] {
+            assert!(matches!(
+                store.key_lookup(key, now).await.expect("lookup"),
+                KeyLookup::Revoked
+            ));
+        }
+        assert!(
+            store
+                .account_by_key_hash(&new)
+                .await
+                .expect("by hash")
+                .is_none()
+        );
+        assert!(
+            store
+                .revoke_account(account, now, "again")
+                .await
+                .expect("answers")
+                .is_none()
+        );
+        assert!(
+            !store
+                .rotate_key(account, &[7; 32], now, now)
+                .await
+                .expect("answers")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_in_use_is_touched_at_most_once_a_minute() {
+        let Some(store) = testing::store().await else {
+            return;
+        };
+        let (_, hash) = testing::account(&store).await;
+        let now = Utc::now();
+        let KeyLookup::Valid { key, .. } = store.key_lookup(&hash, now).await.expect("lookup")
+        else {
+            panic!("a new key works");
+        };
+        let last_used = |store: PgStore| async move {
+            match store.key_lookup(&hash, now).await.expect("lookup") {
+                KeyLookup::Valid { last_used_at, .. } => last_used_at,
+                _ => panic!("still valid"),
+            }
+        };
+        store.touch_key(key, now).await.expect("touch");
+        let first = last_used(store.clone()).await.expect("touched");
+        store
+            .touch_key(key, now + chrono::Duration::seconds(30))
+            .await
+            .expect("touch");
+        assert_eq!(last_used(store.clone()).await, Some(first));
+        store
+            .touch_key(key, now + chrono::Duration::seconds(61))
+            .await
+            .expect("touch");
+        assert!(last_used(store.clone()).await > Some(first));
+        let listed = store.list_keys().await.expect("keys");
+        assert!(
+            listed
+                .iter()
+                .any(|k| k.key == key && k.last_used_at.is_some())
+        );
+    }
+}

@@ -58,3 +58,135 @@ pub(super) async fn queue_depth(store: &PgStore) -> StoreResult<Vec<(&'static st
     }
     Ok(depth)
 }
+
+/// Stores for this backend's own tests, on the database `SEVENOWAYS_TEST_DATABASE_URL`
+/// names. Tests make accounts of their own there, so they share it; a test that needs an
+/// empty database asks for [`fresh`](testing::fresh).
+#[cfg(test)]
+pub(super) mod testing {
+    use super::*;
+
+    /// The URL, or `None` (with a note on stderr) when Postgres tests are not wanted.
+    pub(in crate::store::postgres) fn url() -> Option<String> {
+        let url = std::env::var(crate::testing::matrix::URL_VAR).ok();
+        if url.is_none() {
+            eprintln!(
+                "skipped: set {} to a postgres:// URL to run the Postgres store's tests",
+                crate::testing::matrix::URL_VAR
+            );
+        }
+        url
+    }
+
+    /// A store on the shared test database; `None` without one.
+    pub(in crate::store::postgres) async fn store() -> Option<PgStore> {
+        Some(
+            PgStore::open(&url()?)
+                .await
+                .expect("the test database opens"),
+        )
+    }
+
+    /// A new account with a random key hash, for a test of its own.
+    pub(in crate::store::postgres) async fn account(store: &PgStore) -> (AccountId, [u8; 32]) {
+        let mut hash = [0u8; 32];
+        getrandom::fill(&mut hash).expect("OS randomness");
+        let id = store
+            .create_account("test", "default", &hash)
+            .await
+            .expect("an account");
+        (id, hash)
+    }
+
+    /// An empty database of its own (dropped by [`Fresh::drop_database`]); `None` without
+    /// the test URL.
+    pub(in crate::store::postgres) async fn fresh() -> Option<Fresh> {
+        let admin = url()?;
+        let name = format!("svw_pgtest_{}", crate::ids::random_hex(6));
+        let mut conn: sqlx::PgConnection = sqlx::Connection::connect(&admin)
+            .await
+            .expect("admin connection");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("CREATE DATABASE");
+        let mut url = url::Url::parse(&admin).expect("a URL");
+        url.set_path(&name);
+        Some(Fresh {
+            admin,
+            name,
+            url: url.to_string(),
+        })
+    }
+
+    /// A database made by [`fresh`].
+    pub(in crate::store::postgres) struct Fresh {
+        admin: String,
+        name: String,
+        pub url: String,
+    }
+
+    impl Fresh {
+        pub async fn drop_database(self) {
+            let mut conn: sqlx::PgConnection = sqlx::Connection::connect(&self.admin)
+                .await
+                .expect("admin connection");
+            sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn)
+            .await
+            .expect("DROP DATABASE");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing;
+    use super::*;
+
+    #[tokio::test]
+    async fn the_server_secret_is_one_value_for_every_replica() {
+        let Some(fresh) = testing::fresh().await else {
+            return;
+        };
+        let mut replicas = Vec::new();
+        for _ in 0..3 {
+            replicas.push(PgStore::open(&fresh.url).await.expect("opens"));
+        }
+        let mut calls = tokio::task::JoinSet::new();
+        for r in replicas.iter().chain(replicas.iter()) {
+            let r = r.clone();
+            calls.spawn(async move { r.server_secret().await });
+        }
+        let secrets: Vec<_> = calls.join_all().await;
+        let first = secrets[0].as_ref().expect("a secret").clone();
+        assert_eq!(first.len(), 32);
+        for s in &secrets {
+            assert_eq!(s.as_ref().expect("a secret"), &first);
+        }
+        for r in replicas {
+            r.pool.close().await;
+        }
+        fresh.drop_database().await;
+    }
+
+    #[tokio::test]
+    async fn the_write_probe_and_queue_depth_answer() {
+        let Some(store) = testing::store().await else {
+            return;
+        };
+        store
+            .probe_write()
+            .await
+            .expect("the database takes writes");
+        store.checkpoint().await.expect("a no-op");
+        let depth = store.queue_depth().await.expect("depth");
+        assert_eq!(
+            depth.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            ["queued", "sending"]
+        );
+    }
+}
