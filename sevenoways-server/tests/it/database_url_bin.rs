@@ -26,7 +26,10 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
 #[test]
 fn an_unreachable_database_fails_the_start_without_showing_the_password() {
     // A port nothing listens on: the connection is refused.
-    let url = format!("postgres://relay:{PASSWORD}@127.0.0.1:{}/relay", free_port());
+    let url = format!(
+        "postgres://relay:{PASSWORD}@127.0.0.1:{}/relay",
+        free_port()
+    );
     let listen = format!("127.0.0.1:{}", free_port());
     for args in [
         vec!["--database-url", &url, "--listen", &listen],
@@ -35,8 +38,14 @@ fn an_unreachable_database_fails_the_start_without_showing_the_password() {
     ] {
         let (ok, text) = run(&args, &[]);
         assert!(!ok, "{args:?} must fail: {text}");
-        assert!(text.contains("database"), "{args:?} says what failed: {text}");
-        assert!(!text.contains(PASSWORD), "{args:?} showed the password: {text}");
+        assert!(
+            text.contains("database"),
+            "{args:?} says what failed: {text}"
+        );
+        assert!(
+            !text.contains(PASSWORD),
+            "{args:?} showed the password: {text}"
+        );
     }
     // From the environment, and in --help (which lists the variable, not its value).
     let (ok, text) = run(&["keys", "list"], &[("SEVENOWAYS_DATABASE_URL", &url)]);
@@ -48,7 +57,10 @@ fn an_unreachable_database_fails_the_start_without_showing_the_password() {
 
 #[test]
 fn a_url_that_is_not_postgres_is_refused_by_name() {
-    let (ok, text) = run(&["keys", "list", "--database-url", "mysql://u:p@db/relay"], &[]);
+    let (ok, text) = run(
+        &["keys", "list", "--database-url", "mysql://u:p@db/relay"],
+        &[],
+    );
     assert!(!ok);
     assert!(text.contains("postgres://"), "{text}");
     let dir = tempfile::tempdir().unwrap();

@@ -192,6 +192,38 @@ async fn group_commit(
     }
 }
 
+/// Takes the locks of several accounts ([`lock_account`]), in ascending order of the
+/// lock's key, in one statement: a batch of many tenants' sends costs one round trip for
+/// its locks, not one per account. Every transaction that holds more than one account's
+/// lock takes them through here, so two of them never wait on each other in a cycle.
+pub(super) async fn lock_accounts(
+    conn: &mut PgConnection,
+    accounts: &BTreeSet<AccountId>,
+) -> Result<(), sqlx::Error> {
+    match accounts.len() {
+        0 => Ok(()),
+        1 => {
+            let account = accounts.iter().next().copied().unwrap_or(AccountId(0));
+            lock_account(conn, account).await
+        }
+        _ => {
+            // The key `lock_account` uses; rows leave the sorted subquery in order and
+            // each is locked as it comes out, so the locks are taken in that order.
+            let mut keys: Vec<i32> = accounts.iter().map(|a| a.0 as i32).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(1, k.key)
+                 FROM (SELECT key FROM unnest($1::INT[]) AS u(key) ORDER BY key) AS k",
+            )
+            .bind(&keys)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+    }
+}
+
 /// [`insert_batch`], once more when the batch lost a race for an Idempotency-Key to a
 /// request another path recorded meanwhile: the second try finds that key recorded and
 /// answers its job as a replay, instead of failing every caller of the batch.
@@ -226,9 +258,7 @@ async fn insert_batch(
                 .chain(job.claim.as_ref().map(|c| c.account))
         })
         .collect();
-    for account in &accounts {
-        lock_account(&mut tx, *account).await?;
-    }
+    lock_accounts(&mut tx, &accounts).await?;
     let replays = idempotency::replays(&mut tx, jobs, at).await?;
     let fresh: Vec<&EnqueueJob> = jobs
         .iter()
@@ -843,6 +873,7 @@ pub(super) mod test_db {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
     use std::sync::Arc;
 
     use chrono::{Duration, TimeZone, Utc};
@@ -940,6 +971,45 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((usage.window.len(), usage.day, usage.month), (60, 60, 60));
+        drop(stores);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn many_tenants_sending_at_once_each_get_exactly_their_allowance() {
+        let Some(db) = test_db::create("many_tenants_each_get_their_allowance").await else {
+            return;
+        };
+        let stores = replicas(&db).await;
+        let mut accounts = Vec::new();
+        for _ in 0..6 {
+            accounts.push(test_db::account(&stores[0], "default", &["n1"]).await);
+        }
+        let limits = Plans::default().get("default").clone();
+        // Interleaved, so each replica's batches hold several tenants' sends and lock
+        // several accounts at once, as the other replicas' batches do.
+        let mut sends = tokio::task::JoinSet::new();
+        for i in 0..480 {
+            let store = stores[i % 3].clone();
+            let account = accounts[i % accounts.len()];
+            let admission = admission(account, &limits);
+            sends.spawn(async move {
+                let result = store
+                    .enqueue_admitted(admission, entries(account, "n1", 1))
+                    .await;
+                (account, result)
+            });
+        }
+        let mut admitted: HashMap<AccountId, usize> = HashMap::new();
+        while let Some(result) = sends.join_next().await {
+            let (account, result) = result.expect("the send task ends");
+            if result.expect("the store answers").is_ok() {
+                *admitted.entry(account).or_default() += 1;
+            }
+        }
+        for account in &accounts {
+            assert_eq!(admitted.get(account), Some(&60), "{account:?}");
+        }
         drop(stores);
         db.drop().await;
     }

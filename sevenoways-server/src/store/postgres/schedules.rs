@@ -20,7 +20,7 @@ use sqlx::Row;
 
 use super::idempotency::commit_answering;
 use super::limits::{count_messages, read_counters};
-use super::queue::{insert_entry, insert_queued};
+use super::queue::{insert_entry, insert_queued, lock_accounts};
 use super::webhooks::insert_event_for;
 use super::*;
 use crate::limits;
@@ -236,9 +236,7 @@ async fn claim_and_queue(
     // writer that takes both uses (a quota check, then its insert or delete), so firing
     // never waits in a cycle with them.
     let accounts: BTreeSet<AccountId> = due.iter().map(|d| d.account_id).collect();
-    for account in &accounts {
-        lock_account(&mut tx, *account).await?;
-    }
+    lock_accounts(&mut tx, &accounts).await?;
     let ids: Vec<&str> = due.iter().map(|d| d.raw_id.as_str()).collect();
     let held: HashSet<String> = sqlx::query_scalar(
         "SELECT id FROM schedules WHERE id = ANY($1) AND next_run_at IS NOT NULL
