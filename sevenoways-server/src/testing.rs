@@ -196,6 +196,99 @@ impl TestServer {
     }
 }
 
+/// The store of `dir`'s database, opened beside any server running on it (as
+/// `sevenoways-server keys …` would be): SQLite in `dir`, or `dir`'s Postgres database.
+pub async fn open_store(dir: &Path) -> std::sync::Arc<dyn crate::store::Store> {
+    crate::open_store(&fast_config(dir))
+        .await
+        .expect("the store opens")
+}
+
+/// The arguments that put the `sevenoways-server` binary on `dir`'s database:
+/// `--data-dir DIR`, and `--database-url URL` in the Postgres half of the matrix.
+pub fn store_args(dir: &Path) -> Vec<std::ffi::OsString> {
+    let mut args = vec!["--data-dir".into(), dir.as_os_str().to_owned()];
+    if let Some(url) = matrix::database_for(dir) {
+        args.extend(["--database-url".into(), url.expose().into()]);
+    }
+    args
+}
+
+/// Whether `needle` is anywhere in `dir`'s database as plain bytes: in any file under
+/// `dir` (SQLite's database and its logs), or in any row of any table of `dir`'s Postgres
+/// database (text as it is, bytea as the hex Postgres shows it). For "never stored in the
+/// clear" checks.
+pub async fn on_disk(dir: &Path, needle: &str) -> bool {
+    use sqlx::ConnectOptions;
+    let Some(url) = matrix::database_for(dir) else {
+        return in_files(dir, needle.as_bytes());
+    };
+    let mut conn = sqlx::postgres::PgConnectOptions::from_str(url.expose())
+        .expect("a database URL")
+        .connect()
+        .await
+        .expect("the database opens");
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+            .fetch_all(&mut conn)
+            .await
+            .expect("the tables");
+    for table in tables {
+        // Table names come from the catalogue, never input.
+        let found: bool = sqlx::query_scalar(&format!(
+            "SELECT EXISTS (SELECT 1 FROM \"{table}\" t
+                WHERE strpos(t::text, $1) > 0 OR strpos(t::text, $2) > 0)"
+        ))
+        .bind(needle)
+        .bind(hex::encode(needle))
+        .fetch_one(&mut conn)
+        .await
+        .expect("a row search");
+        if found {
+            return true;
+        }
+    }
+    false
+}
+
+fn in_files(dir: &Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).expect("the directory").any(|entry| {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            return in_files(&path, needle);
+        }
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        bytes.windows(needle.len()).any(|w| w == needle)
+    })
+}
+
+/// The `(text, bytes)` rows `sql` reads from `dir`'s database (e.g. `SELECT event_type,
+/// payload FROM events ORDER BY seq`), on either backend.
+pub async fn rows(dir: &Path, sql: &str) -> Vec<(String, Vec<u8>)> {
+    use sqlx::ConnectOptions;
+    if let Some(url) = matrix::database_for(dir) {
+        let mut conn = sqlx::postgres::PgConnectOptions::from_str(url.expose())
+            .expect("a database URL")
+            .connect()
+            .await
+            .expect("the database opens");
+        return sqlx::query_as(sql)
+            .fetch_all(&mut conn)
+            .await
+            .expect("rows");
+    }
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("sevenoways.db"))
+        .read_only(true)
+        .connect()
+        .await
+        .expect("the database opens");
+    sqlx::query_as(sql)
+        .fetch_all(&mut conn)
+        .await
+        .expect("rows")
+}
+
 /// [`TestServer::count`] on the database of `dir`.
 pub async fn count(dir: &Path, sql: &str) -> i64 {
     use sqlx::ConnectOptions;

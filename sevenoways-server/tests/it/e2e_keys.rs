@@ -4,8 +4,6 @@
 use std::time::{Duration, Instant};
 
 use sevenoways_server::auth::hash_key;
-use sevenoways_server::store::Store;
-use sevenoways_server::store::sqlite::SqliteStore;
 use sevenoways_server::testing::*;
 
 async fn status(base: &str, key: &str) -> (u16, String) {
@@ -30,7 +28,7 @@ async fn a_revoked_key_is_refused_by_every_server_within_a_second() {
         assert_eq!(status(&server.base_url(), &key).await.0, 200);
     }
     // A third handle on the database, as `sevenoways-server keys revoke` would be.
-    let admin = SqliteStore::open(dir.path()).await.unwrap();
+    let admin = sevenoways_server::testing::open_store(dir.path()).await;
     let account = admin
         .account_of_key(&hash_key(&key))
         .await

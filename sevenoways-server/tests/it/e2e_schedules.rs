@@ -242,11 +242,18 @@ async fn a_schedule_missed_while_down_fires_once_at_start_up() {
     // While it is down: an hourly schedule whose run was due three hours ago, so three
     // hourly runs (and a 5-minute one's 36) were missed.
     {
-        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let store = testing::open_store(dir.path()).await;
         let hourly = spec("0 * * * *", "Europe/London", phone(), text("hourly"));
-        save(&store, account, 1, &hourly, Utc::now() - Duration::hours(3)).await;
+        save(
+            &*store,
+            account,
+            1,
+            &hourly,
+            Utc::now() - Duration::hours(3),
+        )
+        .await;
         let five = spec("*/5 * * * *", "UTC", phone(), text("every five minutes"));
-        save(&store, account, 2, &five, Utc::now() - Duration::hours(3)).await;
+        save(&*store, account, 2, &five, Utc::now() - Duration::hours(3)).await;
     }
     let started = Utc::now();
     let server = testing::launch(config(dir.path(), 25)).await;
@@ -447,21 +454,8 @@ async fn daylight_saving_with_an_injected_clock() {
 
 /// The rows and event names the database holds, read directly: what a run wrote.
 async fn written(dir: &std::path::Path) -> (i64, Vec<(String, serde_json::Value)>) {
-    let mut conn = SqliteConnectOptions::new()
-        .filename(dir.join("sevenoways.db"))
-        .read_only(true)
-        .connect()
-        .await
-        .unwrap();
-    let queue: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM queue")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    let events: Vec<(String, Vec<u8>)> =
-        sqlx::query_as("SELECT event_type, payload FROM events ORDER BY seq")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+    let queue = testing::count(dir, "SELECT COUNT(*) FROM queue").await;
+    let events = testing::rows(dir, "SELECT event_type, payload FROM events ORDER BY seq").await;
     let events = events
         .into_iter()
         .filter(|(t, _)| !t.starts_with("instance."))

@@ -147,18 +147,6 @@ async fn the_old_secret_signs_for_24_hours_by_default() {
     t.shutdown().await;
 }
 
-/// Whether any file under `dir` holds `needle`.
-pub(crate) fn on_disk(dir: &Path, needle: &str) -> bool {
-    std::fs::read_dir(dir).unwrap().any(|entry| {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            return on_disk(&path, needle);
-        }
-        let bytes = std::fs::read(&path).unwrap();
-        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
-    })
-}
-
 fn config(dir: &Path, key: Option<&str>, previous: Option<&str>) -> Config {
     Config {
         secrets_key: key.map(|k| SecretsKey::parse(k).unwrap()),
@@ -203,7 +191,9 @@ async fn secrets_are_sealed_at_rest_and_need_their_key() {
         .await
         .assert_signed(second, &[second, first]);
     server.shutdown().await;
-    assert!(!on_disk(dir.path(), first) && !on_disk(dir.path(), second));
+    assert!(
+        !testing::on_disk(dir.path(), first).await && !testing::on_disk(dir.path(), second).await
+    );
 
     // No key, or another key: a clear startup error naming the variable, no panic.
     let err = try_launch(dir.path(), None).await.err().unwrap();
@@ -241,7 +231,7 @@ async fn secrets_stored_before_the_key_are_sealed_on_the_first_start_with_it() {
     let (hook, _) = subscribe(&client, &url(addr), &[], Some(secret)).await;
     server.shutdown().await;
     // Stored as given (what this test would see if sealing left a copy).
-    assert!(on_disk(dir.path(), secret));
+    assert!(testing::on_disk(dir.path(), secret).await);
 
     let server = try_launch(dir.path(), Some(KEY)).await.unwrap();
     let client = testing::client(&server.base_url(), &key, BodyEncoding::Json);
@@ -250,7 +240,7 @@ async fn secrets_stored_before_the_key_are_sealed_on_the_first_start_with_it() {
         .assert_signed(secret, &[secret]);
     server.shutdown().await;
     assert!(
-        !on_disk(dir.path(), secret),
+        !testing::on_disk(dir.path(), secret).await,
         "a plaintext copy stayed behind"
     );
     // From now on the key is needed.
@@ -274,8 +264,8 @@ async fn the_server_binary_refuses_a_bad_or_wrong_key_at_startup() {
 
     let run = |key: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_sevenoways-server"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(testing::store_args(dir.path()))
             .env("SEVENOWAYS_SECRETS_KEY", key)
             .env("RUST_LOG", "off")
             .output()
@@ -347,7 +337,7 @@ async fn the_sealing_key_can_be_changed() {
         .await
         .assert_signed(secret, &[secret]);
     server.shutdown().await;
-    assert!(!on_disk(dir.path(), secret));
+    assert!(!testing::on_disk(dir.path(), secret).await);
 }
 
 /// The answer an `Idempotency-Key` keeps for `POST /api/webhooks` shows the secret (a
@@ -382,7 +372,7 @@ async fn a_kept_answer_showing_a_secret_is_sealed_with_the_secrets_and_still_rep
     let (first, _) = created(&server, &key).await;
     let secret = first.secret.expose().to_owned();
     server.shutdown().await;
-    assert!(on_disk(dir.path(), &secret));
+    assert!(testing::on_disk(dir.path(), &secret).await);
 
     // The first start with a key seals it; the retry gets the same generated secret, and
     // no second subscription.
@@ -390,7 +380,7 @@ async fn a_kept_answer_showing_a_secret_is_sealed_with_the_secrets_and_still_rep
     assert_eq!(created(&server, &key).await, (first.clone(), 1));
     server.shutdown().await;
     assert!(
-        !on_disk(dir.path(), &secret),
+        !testing::on_disk(dir.path(), &secret).await,
         "the kept answer left a plaintext copy"
     );
 
@@ -402,5 +392,5 @@ async fn a_kept_answer_showing_a_secret_is_sealed_with_the_secrets_and_still_rep
     let server = try_launch(dir.path(), Some(OTHER_KEY)).await.unwrap();
     assert_eq!(created(&server, &key).await, (first, 1));
     server.shutdown().await;
-    assert!(!on_disk(dir.path(), &secret));
+    assert!(!testing::on_disk(dir.path(), &secret).await);
 }

@@ -763,7 +763,7 @@ async fn refreshing_groups_needs_a_paired_number() {
 /// file), still verifying WAHA's events after that, and a start without the key refused.
 #[tokio::test]
 async fn session_keys_are_sealed_at_rest_with_the_secrets_key() {
-    use crate::e2e_webhook_secrets::{KEY, on_disk};
+    use crate::e2e_webhook_secrets::KEY;
     use sevenoways_server::secrets::SecretsKey;
 
     let fake = FakeWaha::start(Flavour::Gows).await;
@@ -791,12 +791,15 @@ async fn session_keys_are_sealed_at_rest_with_the_secrets_key() {
     let session = create(&fake, &c, "n1").await;
     let hmac = fake.session(&session).unwrap().hmac_key.unwrap();
     server.shutdown().await;
-    assert!(on_disk(dir.path(), &hmac), "stored as given without a key");
+    assert!(
+        on_disk(dir.path(), &hmac).await,
+        "stored as given without a key"
+    );
 
     let server = launch(Some(KEY)).await.unwrap();
     server.shutdown().await;
     assert!(
-        !on_disk(dir.path(), &hmac),
+        !on_disk(dir.path(), &hmac).await,
         "sealed on the first start with the key"
     );
 

@@ -15,6 +15,7 @@
 
 use std::io::Write as _;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use sevenoways_server::testing::matrix;
 
@@ -39,25 +40,38 @@ fn the_server_suite_passes_on_postgres() {
     };
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(matrix::drop_test_databases(&admin));
-    let mut child = Command::new(std::env::current_exe().expect("the test binary"));
-    child
+    // The child's report goes straight to this process's stdout and stderr (not through
+    // libtest's capture), so a run shows each test of the Postgres half as it finishes.
+    let mut child = Command::new(std::env::current_exe().expect("the test binary"))
         .args(MODULES)
         .args(SKIP.iter().flat_map(|s| ["--skip", s]))
-        .env(matrix::BACKEND_VAR, "postgres");
-    let output = child.output().expect("the test binary runs again");
+        .env(matrix::BACKEND_VAR, "postgres")
+        .spawn()
+        .expect("the test binary runs again");
+    // A hung test must fail the run, not hold CI until its own timeout.
+    let deadline = Instant::now() + Duration::from_secs(25 * 60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let dropped = runtime.block_on(matrix::drop_test_databases(&admin));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let summary = stdout
-        .lines()
-        .rfind(|l| l.starts_with("test result:"))
-        .unwrap_or("no summary");
     let _ = writeln!(
         std::io::stderr(),
-        "postgres_matrix: the server tests on Postgres: {summary} ({dropped} test databases dropped)"
+        "postgres_matrix: the server tests on Postgres: {} ({dropped} test databases dropped)",
+        match status {
+            Some(s) if s.success() => "passed".to_owned(),
+            Some(s) => format!("FAILED ({s}); the failures are listed above"),
+            None => "killed after 25 minutes".to_owned(),
+        }
     );
     assert!(
-        output.status.success(),
-        "the server tests failed on Postgres:\n{stdout}\n--- stderr ---\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        status.is_some_and(|s| s.success()),
+        "the server tests failed on Postgres (their report is above)"
     );
 }

@@ -37,7 +37,7 @@ daily_cap = 0
 monthly_cap = 0
 "#;
 
-fn key(url: &str, name: &str, plan: &str) -> String {
+fn key(url: &str, config: &std::path::Path, name: &str, plan: &str) -> String {
     let out = cli(&[
         "keys",
         "create",
@@ -47,6 +47,8 @@ fn key(url: &str, name: &str, plan: &str) -> String {
         plan,
         "--database-url",
         url,
+        "--config",
+        config.to_str().unwrap(),
     ]);
     assert!(
         out.status.success(),
@@ -99,7 +101,10 @@ async fn outbox(http: &reqwest::Client, base: &str, key: &str, instance: &str) -
             .json()
             .await
             .unwrap();
-        messages.extend(page["messages"].as_array().unwrap().iter().cloned());
+        let Some(page_messages) = page["messages"].as_array() else {
+            panic!("the outbox from {base}: {page}");
+        };
+        messages.extend(page_messages.iter().cloned());
         match page["nextCursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => return messages,
@@ -133,8 +138,10 @@ async fn three_replicas_on_one_postgres_keep_every_guarantee() {
     let bases: Vec<String> = replicas.iter().map(|p| p.base.clone()).collect();
     let http = reqwest::Client::new();
 
-    let limited = key(&url, "limited", "default");
-    let bulk = key(&url, "bulk", "bulk");
+    // `Spawn` wrote each replica's configuration beside its data directory.
+    let config = dir.path().join("replica0.toml");
+    let limited = key(&url, &config, "limited", "default");
+    let bulk = key(&url, &config, "bulk", "bulk");
     // Set up through replica 0; every other replica sees the pairing and groups.
     let sdk = testing::client(&bases[0], &bulk, BodyEncoding::Json);
     testing::paired_instance(&sdk, "shared").await;
@@ -142,7 +149,7 @@ async fn three_replicas_on_one_postgres_keep_every_guarantee() {
     testing::paired_instance(&sdk_limited, "limited").await;
     for base in &bases {
         let r: Value = http
-            .get(format!("{base}/api/instances/shared"))
+            .get(format!("{base}/api/instances/shared/groups"))
             .header("x-api-key", &bulk)
             .send()
             .await
@@ -150,7 +157,13 @@ async fn three_replicas_on_one_postgres_keep_every_guarantee() {
             .json()
             .await
             .unwrap();
-        assert_eq!(r["instance"]["status"], "connected", "{base}: {r}");
+        let names: Vec<&str> = r["groups"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{base}: {r}"))
+            .iter()
+            .filter_map(|g| g["name"].as_str())
+            .collect();
+        assert_eq!(names, ["Team A", "Team B"], "{base}: {r}");
     }
 
     // The schedule first: its occurrence comes at the next minute, while the rest runs.

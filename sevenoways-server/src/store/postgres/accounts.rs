@@ -514,3 +514,333 @@ pub(super) async fn list_outbox(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::ops::testing;
+    use super::*;
+    use sevenoways_sdk::GroupId;
+
+    fn id(s: &str) -> InstanceId {
+        InstanceId::new(s).expect("an instance id")
+    }
+
+    #[tokio::test]
+    async fn racing_creates_keep_the_quota_and_one_id_once() {
+        let Some((db, store)) = testing::store().await else {
+            return;
+        };
+        let (account, _) = testing::account(&store).await;
+        // Separate pools, as separate replicas would have.
+        let mut replicas = vec![store.clone()];
+        for _ in 0..2 {
+            replicas.push(db.replica().await);
+        }
+        let mut creates = tokio::task::JoinSet::new();
+        for n in 0..9 {
+            let r = replicas[n % replicas.len()].clone();
+            creates.spawn(async move {
+                r.create_instance(account, &id(&format!("n{n}")), "x", EngineKind::Sandbox, 3)
+                    .await
+            });
+        }
+        let results = creates.join_all().await;
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 3);
+        assert!(
+            results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .all(|e| matches!(e, StoreError::QuotaExceeded(_)))
+        );
+        assert_eq!(
+            store
+                .count_owned(account, Resource::Instances)
+                .await
+                .expect("count"),
+            3
+        );
+
+        let (account, _) = testing::account(&store).await;
+        let mut creates = tokio::task::JoinSet::new();
+        for n in 0..6 {
+            let r = replicas[n % replicas.len()].clone();
+            creates.spawn(async move {
+                r.create_instance(account, &id("same"), "x", EngineKind::Sandbox, 0)
+                    .await
+            });
+        }
+        let results = creates.join_all().await;
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+        assert!(
+            results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .all(|e| matches!(e, StoreError::Conflict(_)))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_instance_reads_back_and_its_deletion_fails_its_unsent_messages() {
+        let Some((db, store)) = testing::store().await else {
+            return;
+        };
+        let (account, _) = testing::account(&store).await;
+        let n1 = id("n1");
+        let record = store
+            .create_instance(account, &n1, "Sales", EngineKind::Sandbox, 0)
+            .await
+            .expect("created");
+        let by_qr = store
+            .instance_by_qr_ref(&n1, &record.qr_ref)
+            .await
+            .expect("read")
+            .expect("found by its QR reference");
+        assert_eq!(by_qr.instance, record.instance);
+        assert_eq!(
+            store.get_instance(account, &n1).await.expect("read"),
+            Some(record.instance.clone())
+        );
+        let page = store
+            .list_instances(account, &PageRequest::first(10))
+            .await
+            .expect("list");
+        assert_eq!(page.items, vec![record.instance.clone()]);
+
+        // Online, twice: one event.
+        for _ in 0..2 {
+            let event = NewEvent {
+                account_id: account,
+                instance_id: n1.clone(),
+                data: EventData::InstanceOnline(InstanceEvent {
+                    status: "online".into(),
+                    phone: Some("+15550001".into()),
+                }),
+            };
+            assert!(
+                store
+                    .set_instance_status(
+                        account,
+                        &n1,
+                        InstanceStatus::Online,
+                        Some("+15550001"),
+                        Some(event)
+                    )
+                    .await
+                    .expect("set")
+            );
+        }
+        let instance = store
+            .get_instance(account, &n1)
+            .await
+            .expect("read")
+            .expect("there");
+        assert_eq!(instance.status, InstanceStatus::Online);
+        assert_eq!(instance.phone.as_deref(), Some("+15550001"));
+
+        let now = millis(Utc::now());
+        for to in ["+15550002", "+15550003"] {
+            sqlx::query(
+                "INSERT INTO queue (account_id, instance_id, recipient, recipient_kind, content,
+                                    status, next_attempt_at, created_at, updated_at)
+                 VALUES ($1, 'n1', $2, 'phone', '{\"kind\":\"text\",\"message\":\"hi\"}', 'queued',
+                         $3, $3, $3)",
+            )
+            .bind(account)
+            .bind(to)
+            .bind(now)
+            .execute(&store.pool)
+            .await
+            .expect("queued");
+        }
+        assert!(store.delete_instance(account, &n1).await.expect("deleted"));
+        assert!(!store.delete_instance(account, &n1).await.expect("answers"));
+        let failed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM queue WHERE account_id = $1 AND status = 'failed'",
+        )
+        .bind(account)
+        .fetch_one(&store.pool)
+        .await
+        .expect("count");
+        assert_eq!(failed, 2);
+        let events: Vec<String> =
+            sqlx::query_scalar("SELECT event_type FROM events WHERE account_id = $1 ORDER BY seq")
+                .bind(account)
+                .fetch_all(&store.pool)
+                .await
+                .expect("events");
+        assert_eq!(
+            events,
+            [
+                "instance.online",
+                "instance.offline",
+                "message.failed",
+                "message.failed"
+            ]
+        );
+        assert!(
+            store
+                .get_instance(account, &n1)
+                .await
+                .expect("read")
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn groups_page_in_sqlite_order_and_count_against_the_quota_when_new() {
+        let Some((db, store)) = testing::store().await else {
+            return;
+        };
+        let (account, _) = testing::account(&store).await;
+        let n1 = id("n1");
+        let names = ["beta", "Alpha", "_under", "Zed", "alpha", "émile", "10 ten"];
+        for (i, name) in names.iter().enumerate() {
+            let group = Group {
+                id: GroupId::new(format!("12036300000000{i}@g.us")).expect("a group id"),
+                name: (*name).into(),
+                participants: 3,
+            };
+            store
+                .upsert_group(account, &n1, &group, 7)
+                .await
+                .expect("within the quota");
+        }
+        let extra = Group {
+            id: GroupId::new("120363999999999@g.us").expect("a group id"),
+            name: "one too many".into(),
+            participants: 1,
+        };
+        assert!(matches!(
+            store.upsert_group(account, &n1, &extra, 7).await,
+            Err(StoreError::QuotaExceeded(_))
+        ));
+        // A known group is renamed whatever the quota.
+        let renamed = Group {
+            id: GroupId::new("120363000000000@g.us").expect("a group id"),
+            name: "Beta renamed".into(),
+            participants: 3,
+        };
+        store
+            .upsert_group(account, &n1, &renamed, 7)
+            .await
+            .expect("a rename");
+
+        let all = store.list_groups(account, &n1).await.expect("list");
+        let mut expected: Vec<(String, String)> = all
+            .iter()
+            .map(|g| (g.name.to_lowercase(), g.id.as_str().to_owned()))
+            .collect();
+        expected.sort(); // Rust compares strings byte by byte, as SQLite does.
+        let listed: Vec<(String, String)> = all
+            .iter()
+            .map(|g| (g.name.to_lowercase(), g.id.as_str().to_owned()))
+            .collect();
+        assert_eq!(listed, expected);
+
+        let mut paged = Vec::new();
+        let mut page = PageRequest::first(2);
+        loop {
+            let p = store
+                .list_groups_page(account, &n1, &page)
+                .await
+                .expect("a page");
+            paged.extend(p.items);
+            match p.next {
+                Some(after) => page.after = Some(after),
+                None => break,
+            }
+        }
+        assert_eq!(paged, all);
+    }
+
+    #[tokio::test]
+    async fn a_channel_saved_twice_is_one_row_and_the_outbox_pages() {
+        let Some((db, store)) = testing::store().await else {
+            return;
+        };
+        let (account, _) = testing::account(&store).await;
+        let channel = Channel {
+            id: ChannelId::new(format!("ch_{}", crate::ids::random_hex(6))).expect("an id"),
+            channel_jid: sevenoways_sdk::NewsletterJid::new("120363111@newsletter").expect("a jid"),
+            name: "News".into(),
+            description: "d".into(),
+            subscribers: 10,
+            is_admin: true,
+            invite_link: "https://whatsapp.com/channel/x".into(),
+            instance_id: id("n1"),
+        };
+        let saved = store
+            .save_channel(account, &channel, 1)
+            .await
+            .expect("saved");
+        assert_eq!(saved, channel);
+        let again = Channel {
+            subscribers: 11,
+            id: ChannelId::new("ch_other").expect("an id"),
+            ..channel.clone()
+        };
+        let refreshed = store
+            .save_channel(account, &again, 1)
+            .await
+            .expect("a refresh is not a new channel");
+        assert_eq!(refreshed.id, channel.id);
+        assert_eq!(refreshed.subscribers, 11);
+        assert_eq!(
+            store
+                .channel_by_jid(account, &id("n1"), &channel.channel_jid)
+                .await
+                .expect("read")
+                .map(|c| c.id),
+            Some(channel.id.clone())
+        );
+        let listed = store
+            .list_channels(account, &PageRequest::first(5))
+            .await
+            .expect("list");
+        assert_eq!(listed.items.len(), 1);
+        assert!(
+            store
+                .delete_channel(account, &channel.id)
+                .await
+                .expect("deleted")
+        );
+
+        for q in 1..=3u64 {
+            let message = OutboxMessage {
+                queue_id: QueueId(u64::from(account.0 as u32) * 1000 + q),
+                instance_id: id("n1"),
+                to: "+15550002".into(),
+                content: serde_json::from_str(r#"{"kind":"text","message":"hi"}"#)
+                    .expect("content"),
+                sent_at: stored(Utc::now()),
+            };
+            store
+                .record_outbox(&message, account)
+                .await
+                .expect("recorded");
+            // Recording one again (a retried report) keeps one row.
+            store
+                .record_outbox(&message, account)
+                .await
+                .expect("recorded");
+        }
+        let first = store
+            .list_outbox(account, &id("n1"), &PageRequest::first(2))
+            .await
+            .expect("a page");
+        assert_eq!(first.items.len(), 2);
+        let rest = store
+            .list_outbox(
+                account,
+                &id("n1"),
+                &PageRequest {
+                    limit: 2,
+                    after: first.next.clone(),
+                },
+            )
+            .await
+            .expect("a page");
+        assert_eq!(rest.items.len(), 1);
+        assert!(rest.next.is_none());
+    }
+}

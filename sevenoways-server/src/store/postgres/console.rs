@@ -186,3 +186,189 @@ fn entry_row(row: &PgRow) -> StoreResult<QueueEntry> {
         read_at: opt_time(row.try_get("read_at")?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::ops::testing;
+    use super::*;
+    use sevenoways_sdk::InstanceId;
+    use sevenoways_sdk::models::queue::QueueStatus;
+
+    #[tokio::test]
+    async fn racing_sign_ins_keep_at_most_the_newest_sessions() {
+        let Some((db, store)) = testing::store().await else {
+            return;
+        };
+        let other = db.replica().await;
+        let (account, _) = testing::account(&store).await;
+        let now = Utc::now();
+        let mut sign_ins = tokio::task::JoinSet::new();
+        for n in 0..10u8 {
+            let replica = if n % 2 == 0 { &store } else { &other }.clone();
+            sign_ins.spawn(async move {
+                let mut token = [n; 32];
+                token[..8].copy_from_slice(&account.0.to_be_bytes());
+                let at = now + chrono::Duration::milliseconds(i64::from(n));
+                replica
+                    .create_console_session(
+                        &token,
+                        account,
+                        b"sealed",
+                        at,
+                        at + chrono::Duration::hours(1),
+                        3,
+                    )
+                    .await
+                    .map(|()| token)
+            });
+        }
+        let tokens: Vec<[u8; 32]> = sign_ins
+            .join_all()
+            .await
+            .into_iter()
+            .map(|t| t.expect("signed in"))
+            .collect();
+        let mut live = 0;
+        for token in &tokens {
+            if let Some(row) = store.console_session(token, now).await.expect("read") {
+                assert_eq!(row.account_id, account);
+                assert_eq!(row.sealed_key, b"sealed");
+                live += 1;
+            }
+        }
+        assert_eq!(live, 3);
+        let token = tokens
+            .iter()
+            .find(|t| t[8] == 9)
+            .expect("the last sign-in's token");
+        assert!(
+            store
+                .console_session(token, now)
+                .await
+                .expect("read")
+                .is_some()
+        );
+        assert!(
+            store
+                .console_session(token, now + chrono::Duration::hours(2))
+                .await
+                .expect("read")
+                .is_none(),
+            "an expired session is no session"
+        );
+        store
+            .delete_console_session(token)
+            .await
+            .expect("signed out");
+        assert!(
+            store
+                .console_session(token, now)
+                .await
+                .expect("read")
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_sign_ins_past_the_limit_wait_for_the_oldest_to_leave_the_minute() {
+        let Some((db, store)) = testing::store().await else {
+            return;
+        };
+        let client = format!("203.0.113.{}", crate::ids::random_hex(4));
+        let now = Utc::now();
+        for s in 0..3 {
+            store
+                .record_console_sign_in_failure(&client, now + chrono::Duration::seconds(s))
+                .await
+                .expect("recorded");
+        }
+        let later = now + chrono::Duration::seconds(10);
+        assert_eq!(
+            store
+                .console_sign_in_wait(&client, later, 4)
+                .await
+                .expect("wait"),
+            None
+        );
+        assert_eq!(
+            store
+                .console_sign_in_wait(&client, later, 3)
+                .await
+                .expect("wait"),
+            Some(Duration::from_secs(50))
+        );
+        assert_eq!(
+            store
+                .console_sign_in_wait(&client, later, 0)
+                .await
+                .expect("wait"),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn recent_entries_filter_by_instance_and_status_newest_first() {
+        let Some((db, store)) = testing::store().await else {
+            return;
+        };
+        let (account, _) = testing::account(&store).await;
+        let now = millis(Utc::now());
+        for (instance, status) in [
+            ("n1", "queued"),
+            ("n2", "sent"),
+            ("n1", "sent"),
+            ("n1", "failed"),
+        ] {
+            sqlx::query(
+                "INSERT INTO queue (account_id, instance_id, recipient, recipient_kind, content,
+                                    status, next_attempt_at, created_at, updated_at)
+                 VALUES ($1, $2, '+15550002', 'phone', '{\"kind\":\"text\",\"message\":\"hi\"}',
+                         $3, $4, $4, $4)",
+            )
+            .bind(account)
+            .bind(instance)
+            .bind(status)
+            .bind(now)
+            .execute(&store.pool)
+            .await
+            .expect("inserted");
+        }
+        let all = store
+            .recent_queue_entries(account, &QueueFilter::default(), 10)
+            .await
+            .expect("entries");
+        assert_eq!(all.len(), 4);
+        assert!(all.windows(2).all(|w| w[0].queue_id.0 > w[1].queue_id.0));
+        let n1 = InstanceId::new("n1").expect("an id");
+        let n1_sent = store
+            .recent_queue_entries(
+                account,
+                &QueueFilter {
+                    instance: Some(n1.clone()),
+                    status: Some(QueueStatus::Sent),
+                    before: None,
+                },
+                10,
+            )
+            .await
+            .expect("entries");
+        assert_eq!(n1_sent.len(), 1);
+        assert_eq!(n1_sent[0].instance_id, n1);
+        assert_eq!(n1_sent[0].status, QueueStatus::Sent);
+        let older = store
+            .recent_queue_entries(
+                account,
+                &QueueFilter {
+                    before: Some(all[1].queue_id),
+                    ..QueueFilter::default()
+                },
+                1,
+            )
+            .await
+            .expect("entries");
+        assert_eq!(
+            older.iter().map(|e| e.queue_id).collect::<Vec<_>>(),
+            [all[2].queue_id]
+        );
+    }
+}

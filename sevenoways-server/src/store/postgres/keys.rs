@@ -37,14 +37,21 @@ pub(super) async fn create_account(
 
 /// The first account, only while there is none. `NOT EXISTS` alone would let two
 /// replicas starting on an empty database both insert (each reads before the other
-/// commits); the table lock makes the check and the insert one step, and it is taken
-/// once per server start.
+/// commits); the table lock makes the check and the insert one step. It is taken only
+/// while the table looks empty, so at most on the first starts.
 pub(super) async fn create_first_account(
     store: &PgStore,
     name: &str,
     plan: &str,
     key_hash: &[u8; 32],
 ) -> StoreResult<Option<AccountId>> {
+    // Every start of every replica asks; once there is an account, no lock is needed.
+    let any: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM accounts)")
+        .fetch_one(&store.pool)
+        .await?;
+    if any {
+        return Ok(None);
+    }
     let now = millis(Utc::now());
     let mut tx = store.pool.begin().await?;
     // SHARE ROW EXCLUSIVE conflicts with itself and with every insert, not with reads.
@@ -278,12 +285,16 @@ pub(super) async fn revoke_account(
     .await?
     .rows_affected();
     // A revoked key may be a stolen one: the subscriptions go with their deliveries.
-    let hooks: Vec<(String, String)> = sqlx::query_as(
-        "SELECT id, url FROM webhooks WHERE account_id = $1 ORDER BY created_at, id",
-    )
-    .bind(account)
-    .fetch_all(&mut *tx)
-    .await?;
+    // The subscriptions first: a fan-out on another replica holds them `FOR SHARE` until
+    // it commits, so this waits for it, and the deliveries it raised are then seen (and
+    // deleted) by the statements below rather than left behind.
+    let mut hooks: Vec<(String, String, i64)> =
+        sqlx::query_as("DELETE FROM webhooks WHERE account_id = $1 RETURNING id, url, created_at")
+            .bind(account)
+            .fetch_all(&mut *tx)
+            .await?;
+    // In the order the account's webhook list shows them.
+    hooks.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
     sqlx::query(
         "DELETE FROM webhook_attempts WHERE delivery_id IN
             (SELECT id FROM webhook_deliveries WHERE account_id = $1)",
@@ -291,7 +302,7 @@ pub(super) async fn revoke_account(
     .bind(account)
     .execute(&mut *tx)
     .await?;
-    for table in ["webhook_deliveries", "webhooks", "webhook_manual_calls"] {
+    for table in ["webhook_deliveries", "webhook_manual_calls"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE account_id = $1"))
             .bind(account)
             .execute(&mut *tx)
@@ -301,7 +312,7 @@ pub(super) async fn revoke_account(
     tx.commit().await?;
     let webhooks = hooks
         .into_iter()
-        .map(|(id, url)| {
+        .map(|(id, url, _)| {
             WebhookId::new(&id)
                 .map(|id| (id, url))
                 .map_err(|e| corrupt("webhook id", e))
@@ -327,7 +338,7 @@ mod tests {
         };
         let mut replicas = Vec::new();
         for _ in 0..4 {
-            replicas.push(PgStore::open(&fresh.url).await.expect("opens"));
+            replicas.push(fresh.replica().await);
         }
         let mut starts = tokio::task::JoinSet::new();
         for (i, r) in replicas.iter().cycle().take(8).enumerate() {
@@ -341,21 +352,16 @@ mod tests {
             .join_all()
             .await
             .into_iter()
-            .map(|r| r.expect("no error"))
-            .filter_map(|id| id)
+            .filter_map(|r| r.expect("no error"))
             .collect();
         assert_eq!(created.len(), 1, "{created:?}");
         assert_eq!(replicas[0].count_accounts().await.expect("count"), 1);
         assert_eq!(replicas[0].list_keys().await.expect("keys").len(), 1);
-        for r in replicas {
-            r.pool.close().await;
-        }
-        fresh.drop_database().await;
     }
 
     #[tokio::test]
     async fn a_rotated_key_works_until_it_expires_and_revocation_ends_every_key() {
-        let Some(store) = testing::store().await else {
+        let Some((db, store)) = testing::store().await else {
             return;
         };
         let (account, old) = testing::account(&store).await;
@@ -403,12 +409,52 @@ mod tests {
         ));
         assert_eq!(store.account_of_key(&new).await.expect("of"), Some(account));
 
+        let suffix = crate::ids::random_hex(4);
+        for (n, at) in [("b", 1), ("a", 1), ("c", 0)] {
+            sqlx::query(
+                "INSERT INTO webhooks (id, account_id, url, events, secret, created_at)
+                 VALUES ($1, $2, $3, '[]', 's', $4)",
+            )
+            .bind(format!("wh_{n}{suffix}"))
+            .bind(account)
+            .bind(format!("https://example.com/{n}"))
+            .bind(at)
+            .execute(&store.pool)
+            .await
+            .expect("a webhook");
+        }
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, webhook_id, account_id, event_id, status,
+                                             give_up_at, created_at, updated_at)
+             VALUES ($1, $2, $3, 'ev', 'pending', 0, 0, 0)",
+        )
+        .bind(format!("dl_{suffix}"))
+        .bind(format!("wh_a{suffix}"))
+        .bind(account)
+        .execute(&store.pool)
+        .await
+        .expect("a delivery");
         let revoked = store
             .revoke_account(account, now, "key leaked")
             .await
             .expect("revokes")
             .expect("was live");
         assert_eq!(revoked.keys, 3);
+        assert_eq!(
+            revoked
+                .webhooks
+                .iter()
+                .map(|(id, _)| id.as_str().to_owned())
+                .collect::<Vec<_>>(),
+            ["c", "a", "b"].map(|n| format!("wh_{n}{suffix}"))
+        );
+        let deliveries: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE account_id = $1")
+                .bind(account)
+                .fetch_one(&store.pool)
+                .await
+                .expect("count");
+        assert_eq!(deliveries, 0);
         for key in [&old, &new, &newer] {
             assert!(matches!(
                 store.key_lookup(key, now).await.expect("lookup"),
@@ -439,7 +485,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_in_use_is_touched_at_most_once_a_minute() {
-        let Some(store) = testing::store().await else {
+        let Some((db, store)) = testing::store().await else {
             return;
         };
         let (_, hash) = testing::account(&store).await;

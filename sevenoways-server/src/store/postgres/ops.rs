@@ -59,35 +59,24 @@ pub(super) async fn queue_depth(store: &PgStore) -> StoreResult<Vec<(&'static st
     Ok(depth)
 }
 
-/// Stores for this backend's own tests, on the database `SEVENOWAYS_TEST_DATABASE_URL`
-/// names. Tests make accounts of their own there, so they share it; a test that needs an
-/// empty database asks for [`fresh`](testing::fresh).
+/// Databases for this backend's own tests, one per test, made through
+/// `SEVENOWAYS_TEST_DATABASE_URL` (a role with `CREATEDB`); the tests are skipped, saying
+/// so, when it is not set. Several [`PgStore`]s on one database stand for several replicas.
 #[cfg(test)]
 pub(super) mod testing {
+    use sqlx::Connection;
+
     use super::*;
 
-    /// The URL, or `None` (with a note on stderr) when Postgres tests are not wanted.
-    pub(in crate::store::postgres) fn url() -> Option<String> {
-        let url = std::env::var(crate::testing::matrix::URL_VAR).ok();
-        if url.is_none() {
-            eprintln!(
-                "skipped: set {} to a postgres:// URL to run the Postgres store's tests",
-                crate::testing::matrix::URL_VAR
-            );
-        }
-        url
+    /// A store on a database of its own, and that database (dropped with it); `None` when
+    /// Postgres tests are not wanted.
+    pub(in crate::store::postgres) async fn store() -> Option<(Fresh, PgStore)> {
+        let db = fresh().await?;
+        let store = db.replica().await;
+        Some((db, store))
     }
 
-    /// A store on the shared test database; `None` without one.
-    pub(in crate::store::postgres) async fn store() -> Option<PgStore> {
-        Some(
-            PgStore::open(&url()?)
-                .await
-                .expect("the test database opens"),
-        )
-    }
-
-    /// A new account with a random key hash, for a test of its own.
+    /// A new account with a random key hash.
     pub(in crate::store::postgres) async fn account(store: &PgStore) -> (AccountId, [u8; 32]) {
         let mut hash = [0u8; 32];
         getrandom::fill(&mut hash).expect("OS randomness");
@@ -98,14 +87,22 @@ pub(super) mod testing {
         (id, hash)
     }
 
-    /// An empty database of its own (dropped by [`Fresh::drop_database`]); `None` without
-    /// the test URL.
+    /// An empty database; `None` (with a note on stderr) without the test URL.
     pub(in crate::store::postgres) async fn fresh() -> Option<Fresh> {
-        let admin = url()?;
-        let name = format!("svw_pgtest_{}", crate::ids::random_hex(6));
-        let mut conn: sqlx::PgConnection = sqlx::Connection::connect(&admin)
+        let var = crate::testing::matrix::URL_VAR;
+        let Ok(admin) = std::env::var(var) else {
+            eprintln!("skipped: set {var} to a postgres:// URL to run the Postgres store's tests");
+            return None;
+        };
+        // The matrix's prefix: one a killed run leaves behind goes with the next matrix run.
+        let name = format!(
+            "{}core_{}",
+            crate::testing::matrix::DATABASE_PREFIX,
+            crate::ids::random_hex(6)
+        );
+        let mut conn = sqlx::PgConnection::connect(&admin)
             .await
-            .expect("admin connection");
+            .expect("the test database server answers");
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
             .await
@@ -119,25 +116,41 @@ pub(super) mod testing {
         })
     }
 
-    /// A database made by [`fresh`].
+    /// A database made by [`fresh`], dropped (with `FORCE`, closing the test's
+    /// connections) when this goes, also when the test fails.
     pub(in crate::store::postgres) struct Fresh {
         admin: String,
         name: String,
-        pub url: String,
+        url: String,
     }
 
     impl Fresh {
-        pub async fn drop_database(self) {
-            let mut conn: sqlx::PgConnection = sqlx::Connection::connect(&self.admin)
-                .await
-                .expect("admin connection");
-            sqlx::query(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut conn)
-            .await
-            .expect("DROP DATABASE");
+        /// One more replica on the database.
+        pub(in crate::store::postgres) async fn replica(&self) -> PgStore {
+            PgStore::open(&self.url).await.expect("the store opens")
+        }
+    }
+
+    impl Drop for Fresh {
+        fn drop(&mut self) {
+            let (admin, name) = (self.admin.clone(), self.name.clone());
+            // A runtime of its own on a thread of its own: `drop` cannot await.
+            let dropped = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime")
+                    .block_on(async move {
+                        let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await
+                    })
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(_))) {
+                eprintln!("could not drop the test database {}", self.name);
+            }
         }
     }
 }
@@ -154,7 +167,7 @@ mod tests {
         };
         let mut replicas = Vec::new();
         for _ in 0..3 {
-            replicas.push(PgStore::open(&fresh.url).await.expect("opens"));
+            replicas.push(fresh.replica().await);
         }
         let mut calls = tokio::task::JoinSet::new();
         for r in replicas.iter().chain(replicas.iter()) {
@@ -167,15 +180,11 @@ mod tests {
         for s in &secrets {
             assert_eq!(s.as_ref().expect("a secret"), &first);
         }
-        for r in replicas {
-            r.pool.close().await;
-        }
-        fresh.drop_database().await;
     }
 
     #[tokio::test]
     async fn the_write_probe_and_queue_depth_answer() {
-        let Some(store) = testing::store().await else {
+        let Some((db, store)) = testing::store().await else {
             return;
         };
         store
