@@ -706,7 +706,7 @@ pub(super) async fn replace_groups(
         .bind(group.id.as_str())
         .bind(&group.name)
         .bind(group.name.to_lowercase())
-        .bind(i64::try_from(group.participants).unwrap_or(i64::MAX))
+        .bind(i64::from(group.participants))
         .execute(&mut *tx)
         .await?;
     }

@@ -148,7 +148,7 @@ impl PgStore {
         .bind(account)
         .bind(t)
         .bind(id)
-        .bind(i64::from(page.fetch()))
+        .bind(page.fetch())
         .fetch_all(&self.pool)
         .await?;
         Page::from_rows(
