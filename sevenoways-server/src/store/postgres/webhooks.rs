@@ -1260,10 +1260,18 @@ pub(super) mod tests {
             let mut conn = sqlx::PgConnection::connect(&self.admin)
                 .await
                 .expect("the test database server answers");
-            sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-                .execute(&mut conn)
-                .await
-                .expect("DROP DATABASE");
+            // Our pools are closed; an autovacuum worker may still be in it for a moment
+            // (and `WITH (FORCE)` may not end a process of another role).
+            for _ in 0..50 {
+                let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS {}", self.name))
+                    .execute(&mut conn)
+                    .await;
+                if dropped.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            eprintln!("could not drop the test database {}", self.name);
         }
     }
 
