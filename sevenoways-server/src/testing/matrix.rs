@@ -107,3 +107,34 @@ pub async fn drop_test_databases(admin: &str) -> usize {
     let _ = conn.close().await;
     names.len()
 }
+
+/// A new, empty database `<prefix>name` on the server of `admin` (dropped first if a
+/// crashed run left it): for tests that run several real server processes on one
+/// database. Dropped with the others by [`drop_test_databases`].
+pub async fn fresh_database(admin: &str, name: &str) -> DatabaseUrl {
+    use sqlx::{ConnectOptions, Connection};
+    assert!(
+        name.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+        "a test database name is [a-z0-9_]"
+    );
+    let name = format!("{DATABASE_PREFIX}{name}");
+    let mut conn = admin
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .expect("a postgres URL")
+        .connect()
+        .await
+        .expect("the test database server answers");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .expect("an old test database drops");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("the test database is created");
+    let _ = conn.close().await;
+    let mut url = url::Url::parse(admin).expect("a URL");
+    url.set_path(&name);
+    url.as_str().parse().expect("a postgres URL")
+}

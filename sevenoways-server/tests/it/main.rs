@@ -17,6 +17,7 @@
 mod backup_bin;
 mod console_browser;
 mod console_http;
+mod database_url_bin;
 mod e2e_api_endpoints;
 mod e2e_api_errors;
 mod e2e_api_forms;
@@ -50,6 +51,7 @@ mod openapi;
 mod openapi_conformance;
 mod postgres_matrix;
 mod queue_leases;
+mod replicas_bin;
 mod server_process;
 mod slow_clients_bin;
 mod store_files;

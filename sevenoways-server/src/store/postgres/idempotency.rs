@@ -5,10 +5,14 @@
 //! replica or two, the second waits for the first at the insert and then finds its row,
 //! so it rolls back.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use sevenoways_sdk::IdempotencyKey;
+use sevenoways_sdk::{IdempotencyKey, QueueId};
 use sqlx::{PgConnection, Postgres, Row, Transaction};
 
+use super::queue::EnqueueJob;
 use super::*;
 use crate::idempotency::{self, Answer, Claim, Recorded};
 use crate::secrets::SecretsKey;
@@ -257,4 +261,137 @@ pub(super) async fn prune(store: &PgStore, now: DateTime<Utc>, limit: u32) -> St
     }
 }
 
-// The group commit's batched `replays` and `record_sends` live beside it, in `queue`.
+/// For the group commit: which jobs are replays, because a committed request holds their
+/// key or an earlier job of this batch carries it (as the SQLite store's `replays`).
+///
+/// The batch holds the lock of every account whose key it checks, so another replica's
+/// batch cannot record one of these keys between this check and [`record_sends`]. A key
+/// recorded meanwhile by an effect outside the group commit (any other keyed request) is
+/// caught there and the batch tried again ([`is_key_race`]).
+pub(super) async fn replays(
+    conn: &mut PgConnection,
+    jobs: &[EnqueueJob],
+    now: DateTime<Utc>,
+) -> Result<Vec<bool>, sqlx::Error> {
+    let keyed: Vec<&Claim> = jobs.iter().filter_map(|j| j.claim.as_deref()).collect();
+    let mut held: HashSet<(AccountId, String)> = HashSet::new();
+    if !keyed.is_empty() {
+        let accounts: Vec<i64> = keyed.iter().map(|c| c.account.0).collect();
+        let keys: Vec<&str> = keyed.iter().map(|c| c.key.as_str()).collect();
+        held.extend(
+            sqlx::query_as::<_, (AccountId, String)>(
+                "SELECT account_id, key FROM idempotency_keys
+                 WHERE expires_at > $1 AND (account_id, key) IN (
+                    SELECT * FROM unnest($2::BIGINT[], $3::TEXT[]))",
+            )
+            .bind(millis(now))
+            .bind(&accounts)
+            .bind(&keys)
+            .fetch_all(&mut *conn)
+            .await?,
+        );
+    }
+    let mut in_batch: HashSet<(AccountId, &str)> = HashSet::new();
+    Ok(jobs
+        .iter()
+        .map(|job| {
+            job.claim.as_ref().is_some_and(|claim| {
+                !in_batch.insert((claim.account, claim.key.as_str()))
+                    || held.contains(&(claim.account, claim.key.as_str().to_owned()))
+            })
+        })
+        .collect())
+}
+
+/// The message of the error [`record_sends`] fails a batch with when a key it records was
+/// recorded by another transaction after [`replays`] looked.
+const KEY_RACE: &str = "idempotency keys were recorded during their own batch";
+
+/// Whether the group commit failed because a key was taken during the batch: nothing was
+/// committed, and a second try answers that job as a replay.
+pub(super) fn is_key_race(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Protocol(msg) if msg.ends_with(KEY_RACE))
+}
+
+/// For the group commit: records the answer of every admitted job that has a key, in the
+/// batch's transaction, in one statement (the rows go in as arrays). Returns the claims to
+/// mark committed once that transaction is.
+pub(super) async fn record_sends(
+    conn: &mut PgConnection,
+    jobs: &[&EnqueueJob],
+    results: &[Result<Vec<QueueId>, Refusal>],
+    now: DateTime<Utc>,
+) -> Result<Vec<(Arc<Claim>, Answer)>, sqlx::Error> {
+    let recorded: Vec<(Arc<Claim>, Answer)> = jobs
+        .iter()
+        .zip(results)
+        .filter_map(|(job, result)| {
+            let (Some(claim), Ok(ids)) = (&job.claim, result) else {
+                return None;
+            };
+            claim.render(ids).map(|answer| (claim.clone(), answer))
+        })
+        .collect();
+    if recorded.is_empty() {
+        return Ok(recorded);
+    }
+    let n = recorded.len();
+    let (mut accounts, mut keys, mut methods, mut paths) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut hashes, mut statuses, mut bodies, mut expiries) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (claim, answer) in &recorded {
+        accounts.push(claim.account.0);
+        keys.push(claim.key.as_str());
+        methods.push(claim.method.as_str());
+        paths.push(claim.path.as_str());
+        hashes.push(&claim.body_sha256[..]);
+        statuses.push(i64::from(answer.status));
+        bodies.push(answer.body.as_slice());
+        expiries.push(millis(claim.expires_at(now)));
+    }
+    // An expired row of the key is taken over, as in `insert`.
+    let written = sqlx::query(
+        "INSERT INTO idempotency_keys (account_id, key, method, path, body_sha256, status, body,
+                                       created_at, expires_at)
+         SELECT r.account_id, r.key, r.method, r.path, r.body_sha256, r.status, r.body, $9,
+                r.expires_at
+         FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BYTEA[],
+                     $6::BIGINT[], $7::BYTEA[], $8::BIGINT[])
+              AS r(account_id, key, method, path, body_sha256, status, body, expires_at)
+         ON CONFLICT (account_id, key) DO UPDATE SET
+            method = excluded.method, path = excluded.path, body_sha256 = excluded.body_sha256,
+            status = excluded.status, body = excluded.body, holds_secret = 0,
+            body_sealed = NULL, created_at = excluded.created_at,
+            expires_at = excluded.expires_at
+         WHERE idempotency_keys.expires_at <= excluded.created_at",
+    )
+    .bind(&accounts)
+    .bind(&keys)
+    .bind(&methods)
+    .bind(&paths)
+    .bind(&hashes)
+    .bind(&statuses)
+    .bind(&bodies)
+    .bind(&expiries)
+    .bind(millis(now))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if written != n as u64 {
+        // Committing would answer one key twice; failing the batch commits nothing.
+        return Err(sqlx::Error::Protocol(format!(
+            "{} of {n} {KEY_RACE}",
+            n as u64 - written
+        )));
+    }
+    Ok(recorded)
+}

@@ -49,6 +49,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// This process's group commit, where sends are written (see [`queue`]).
+    writer: queue::Writer,
     /// Seals webhook and engine secrets at rest, when configured (see [`crate::secrets`]).
     secrets_key: Option<Arc<crate::secrets::SecretsKey>>,
 }
@@ -87,6 +89,7 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(Self {
+            writer: queue::Writer::start(pool.clone()),
             pool,
             secrets_key: None,
         })
@@ -320,15 +323,20 @@ impl Store for PgStore {
         plan: &str,
         key_hash: &[u8; 32],
     ) -> StoreResult<AccountId> {
-        todo!("postgres: create_account")
+        keys::create_account(self, name, plan, key_hash).await
     }
 
     async fn account_by_key_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<Account>> {
-        todo!("postgres: account_by_key_hash")
+        Ok(match keys::key_lookup(self, key_hash, Utc::now()).await? {
+            KeyLookup::Valid { account, .. } => Some(account),
+            _ => None,
+        })
     }
 
     async fn count_accounts(&self) -> StoreResult<i64> {
-        todo!("postgres: count_accounts")
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn create_first_account(
@@ -337,11 +345,11 @@ impl Store for PgStore {
         plan: &str,
         key_hash: &[u8; 32],
     ) -> StoreResult<Option<AccountId>> {
-        todo!("postgres: create_first_account")
+        keys::create_first_account(self, name, plan, key_hash).await
     }
 
     async fn server_secret(&self) -> StoreResult<Vec<u8>> {
-        todo!("postgres: server_secret")
+        ops::server_secret(self).await
     }
 
     async fn list_instances(
@@ -349,7 +357,7 @@ impl Store for PgStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Instance>> {
-        todo!("postgres: list_instances")
+        accounts::list_instances(self, account, page).await
     }
 
     async fn get_instance(
@@ -357,7 +365,7 @@ impl Store for PgStore {
         account: AccountId,
         id: &InstanceId,
     ) -> StoreResult<Option<Instance>> {
-        todo!("postgres: get_instance")
+        accounts::get_instance(self, account, id).await
     }
 
     async fn create_instance(
@@ -368,7 +376,7 @@ impl Store for PgStore {
         engine: EngineKind,
         max: u32,
     ) -> StoreResult<InstanceRecord> {
-        todo!("postgres: create_instance")
+        accounts::create_instance(self, account, id, label, engine, max).await
     }
 
     async fn instance_record(
@@ -376,7 +384,7 @@ impl Store for PgStore {
         account: AccountId,
         id: &InstanceId,
     ) -> StoreResult<Option<InstanceRecord>> {
-        todo!("postgres: instance_record")
+        accounts::instance_record(self, account, id).await
     }
 
     async fn instance_by_qr_ref(
@@ -384,11 +392,11 @@ impl Store for PgStore {
         id: &InstanceId,
         qr_ref: &str,
     ) -> StoreResult<Option<InstanceRecord>> {
-        todo!("postgres: instance_by_qr_ref")
+        accounts::instance_by_qr_ref(self, id, qr_ref).await
     }
 
     async fn delete_instance(&self, account: AccountId, id: &InstanceId) -> StoreResult<bool> {
-        todo!("postgres: delete_instance")
+        accounts::delete_instance(self, account, id).await
     }
 
     async fn set_instance_status(
@@ -399,11 +407,11 @@ impl Store for PgStore {
         phone: Option<&str>,
         event: Option<NewEvent>,
     ) -> StoreResult<bool> {
-        todo!("postgres: set_instance_status")
+        accounts::set_instance_status(self, account, id, status, phone, event).await
     }
 
     async fn list_groups(&self, account: AccountId, id: &InstanceId) -> StoreResult<Vec<Group>> {
-        todo!("postgres: list_groups")
+        accounts::list_groups(self, account, id).await
     }
 
     async fn list_groups_page(
@@ -412,7 +420,7 @@ impl Store for PgStore {
         id: &InstanceId,
         page: &PageRequest,
     ) -> StoreResult<Page<Group>> {
-        todo!("postgres: list_groups_page")
+        accounts::list_groups_page(self, account, id, page).await
     }
 
     async fn upsert_group(
@@ -422,7 +430,7 @@ impl Store for PgStore {
         group: &Group,
         max: u32,
     ) -> StoreResult<()> {
-        todo!("postgres: upsert_group")
+        accounts::upsert_group(self, account, id, group, max).await
     }
 
     async fn list_channels(
@@ -430,7 +438,7 @@ impl Store for PgStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Channel>> {
-        todo!("postgres: list_channels")
+        accounts::list_channels(self, account, page).await
     }
 
     async fn save_channel(
@@ -439,11 +447,11 @@ impl Store for PgStore {
         channel: &Channel,
         max: u32,
     ) -> StoreResult<Channel> {
-        todo!("postgres: save_channel")
+        accounts::save_channel(self, account, channel, max).await
     }
 
     async fn delete_channel(&self, account: AccountId, id: &ChannelId) -> StoreResult<bool> {
-        todo!("postgres: delete_channel")
+        self.delete_owned("channels", account, id.as_str()).await
     }
 
     async fn channel_by_jid(
@@ -452,15 +460,21 @@ impl Store for PgStore {
         instance: &InstanceId,
         jid: &NewsletterJid,
     ) -> StoreResult<Option<Channel>> {
-        todo!("postgres: channel_by_jid")
+        accounts::channel_by_jid(self, account, instance, jid).await
     }
 
     async fn enqueue(&self, entries: Vec<NewEntry>) -> StoreResult<Vec<QueueId>> {
-        todo!("postgres: enqueue")
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.send_job(entries, None).await? {
+            Ok(ids) => Ok(ids),
+            Err(_) => Err(StoreError::Corrupt("unlimited enqueue was refused".into())),
+        }
     }
 
     async fn get_entry(&self, account: AccountId, id: QueueId) -> StoreResult<Option<QueueEntry>> {
-        todo!("postgres: get_entry")
+        queue::get_entry(self, account, id).await
     }
 
     async fn claim(
@@ -470,7 +484,7 @@ impl Store for PgStore {
         pacing: Pacing,
         limit: u32,
     ) -> StoreResult<Vec<Claimed>> {
-        todo!("postgres: claim")
+        queue::claim(self, now, lease_until, pacing, limit).await
     }
 
     async fn mark_sent(
@@ -479,7 +493,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         event: NewEvent,
     ) -> StoreResult<bool> {
-        todo!("postgres: mark_sent")
+        queue::mark_sent(self, entry, now, event).await
     }
 
     async fn mark_retry(
@@ -488,7 +502,7 @@ impl Store for PgStore {
         at: DateTime<Utc>,
         reason: &str,
     ) -> StoreResult<bool> {
-        todo!("postgres: mark_retry")
+        queue::mark_retry(self, entry, at, reason).await
     }
 
     async fn mark_failed(
@@ -498,15 +512,15 @@ impl Store for PgStore {
         reason: &str,
         event: NewEvent,
     ) -> StoreResult<bool> {
-        todo!("postgres: mark_failed")
+        queue::mark_failed(self, entry, now, reason, event).await
     }
 
     async fn release_leases(&self, ids: &[QueueId]) -> StoreResult<()> {
-        todo!("postgres: release_leases")
+        queue::release_leases(self, ids).await
     }
 
     async fn prune(&self, now: DateTime<Utc>, before: DateTime<Utc>) -> StoreResult<u64> {
-        todo!("postgres: prune")
+        queue::prune(self, now, before).await
     }
 
     async fn advance_receipts(
@@ -515,11 +529,11 @@ impl Store for PgStore {
         delivered_before: DateTime<Utc>,
         read_before: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        todo!("postgres: advance_receipts")
+        queue::advance_receipts(self, now, delivered_before, read_before).await
     }
 
     async fn record_outbox(&self, message: &OutboxMessage, account: AccountId) -> StoreResult<()> {
-        todo!("postgres: record_outbox")
+        accounts::record_outbox(self, message, account).await
     }
 
     async fn list_outbox(
@@ -528,11 +542,13 @@ impl Store for PgStore {
         id: &InstanceId,
         page: &PageRequest,
     ) -> StoreResult<Page<OutboxMessage>> {
-        todo!("postgres: list_outbox")
+        accounts::list_outbox(self, account, id, page).await
     }
 
     async fn record_event(&self, event: NewEvent) -> StoreResult<()> {
-        todo!("postgres: record_event")
+        let mut tx = self.pool.begin().await?;
+        webhooks::insert_event_for(&mut tx, event.account_id, event).await?;
+        idempotency::commit_answering(tx, &()).await
     }
 
     async fn create_schedule(
@@ -544,7 +560,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         max: u32,
     ) -> StoreResult<Schedule> {
-        todo!("postgres: create_schedule")
+        schedules::create_schedule(self, account, id, spec, next_run_at, now, max).await
     }
 
     async fn list_schedules(
@@ -552,11 +568,17 @@ impl Store for PgStore {
         account: AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Schedule>> {
-        todo!("postgres: list_schedules")
+        self.page_by_created(
+            ("schedules", "*", "id"),
+            account,
+            page,
+            schedules::schedule_row,
+        )
+        .await
     }
 
     async fn delete_schedule(&self, account: AccountId, id: &ScheduleId) -> StoreResult<bool> {
-        todo!("postgres: delete_schedule")
+        self.delete_owned("schedules", account, id.as_str()).await
     }
 
     async fn resume_schedule(
@@ -566,7 +588,7 @@ impl Store for PgStore {
         next: NextRunFn,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Schedule>> {
-        todo!("postgres: resume_schedule")
+        schedules::resume_schedule(self, account, id, next, now).await
     }
 
     async fn fire_due_schedules(
@@ -576,7 +598,7 @@ impl Store for PgStore {
         next: NextRunFn,
         limit: u32,
     ) -> StoreResult<Vec<FiredSchedule>> {
-        todo!("postgres: fire_due_schedules")
+        schedules::fire_due_schedules(self, now, plans, next, limit).await
     }
 
     async fn enqueue_admitted(
@@ -584,7 +606,7 @@ impl Store for PgStore {
         admission: Admission,
         entries: Vec<NewEntry>,
     ) -> StoreResult<Result<Vec<QueueId>, Refusal>> {
-        todo!("postgres: enqueue_admitted")
+        self.send_job(entries, Some(admission)).await
     }
 
     async fn usage(
@@ -593,7 +615,7 @@ impl Store for PgStore {
         periods: &Periods,
         now: DateTime<Utc>,
     ) -> StoreResult<UsageSnapshot> {
-        todo!("postgres: usage")
+        limits::usage(self, account, periods, now).await
     }
 
     async fn create_webhook(
@@ -621,7 +643,8 @@ impl Store for PgStore {
     }
 
     async fn count_owned(&self, account: AccountId, resource: Resource) -> StoreResult<u64> {
-        todo!("postgres: count_owned")
+        let mut conn = self.pool.acquire().await?;
+        count_owned(&mut conn, resource, account, None).await
     }
 
     async fn delete_webhook(&self, account: AccountId, id: &WebhookId) -> StoreResult<bool> {
@@ -725,47 +748,48 @@ impl Store for PgStore {
         key: &IdempotencyKey,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<crate::idempotency::Recorded>> {
-        todo!("postgres: idempotent_answer")
+        idempotency::recorded(self, account, key, now).await
     }
 
     async fn record_answer(&self, result: &(dyn std::any::Any + Send + Sync)) -> StoreResult<()> {
-        todo!("postgres: record_answer")
+        idempotency::record_alone(self, result).await
     }
 
     async fn prune_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
-        todo!("postgres: prune_idempotency_keys")
+        idempotency::prune(self, now, limit).await
     }
 
     async fn probe_write(&self) -> StoreResult<()> {
-        todo!("postgres: probe_write")
+        ops::probe_write(self).await
     }
 
     async fn checkpoint(&self) -> StoreResult<()> {
-        todo!("postgres: checkpoint")
+        // Postgres checkpoints and recycles its own write-ahead log; nothing to do here.
+        Ok(())
     }
 
     async fn queue_depth(&self) -> StoreResult<Vec<(&'static str, u64)>> {
-        todo!("postgres: queue_depth")
+        ops::queue_depth(self).await
     }
 
     async fn key_lookup(&self, key_hash: &[u8; 32], now: DateTime<Utc>) -> StoreResult<KeyLookup> {
-        todo!("postgres: key_lookup")
+        keys::key_lookup(self, key_hash, now).await
     }
 
     async fn key_generation(&self) -> StoreResult<i64> {
-        todo!("postgres: key_generation")
+        keys::key_generation(self).await
     }
 
     async fn touch_key(&self, key: KeyId, now: DateTime<Utc>) -> StoreResult<()> {
-        todo!("postgres: touch_key")
+        keys::touch_key(self, key, now).await
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<KeyInfo>> {
-        todo!("postgres: list_keys")
+        keys::list_keys(self).await
     }
 
     async fn account_of_key(&self, key_hash: &[u8; 32]) -> StoreResult<Option<AccountId>> {
-        todo!("postgres: account_of_key")
+        keys::account_of_key(self, key_hash).await
     }
 
     async fn rotate_key(
@@ -775,7 +799,7 @@ impl Store for PgStore {
         old_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        todo!("postgres: rotate_key")
+        keys::rotate_key(self, account, new_key_hash, old_expires_at, now).await
     }
 
     async fn revoke_account(
@@ -784,7 +808,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         reason: &str,
     ) -> StoreResult<Option<Revoked>> {
-        todo!("postgres: revoke_account")
+        keys::revoke_account(self, account, now, reason).await
     }
 
     async fn take_manual_call(
@@ -865,7 +889,16 @@ impl Store for PgStore {
         expires_at: DateTime<Utc>,
         max_per_account: u32,
     ) -> StoreResult<()> {
-        todo!("postgres: create_console_session")
+        console::create_session(
+            self,
+            token_hash,
+            account,
+            sealed_key,
+            now,
+            expires_at,
+            max_per_account,
+        )
+        .await
     }
 
     async fn console_session(
@@ -873,11 +906,11 @@ impl Store for PgStore {
         token_hash: &[u8; 32],
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ConsoleSessionRow>> {
-        todo!("postgres: console_session")
+        console::session(self, token_hash, now).await
     }
 
     async fn delete_console_session(&self, token_hash: &[u8; 32]) -> StoreResult<()> {
-        todo!("postgres: delete_console_session")
+        console::delete_session(self, token_hash).await
     }
 
     async fn console_sign_in_wait(
@@ -886,7 +919,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         per_minute: u32,
     ) -> StoreResult<Option<std::time::Duration>> {
-        todo!("postgres: console_sign_in_wait")
+        console::sign_in_wait(self, client, now, per_minute).await
     }
 
     async fn record_console_sign_in_failure(
@@ -894,7 +927,7 @@ impl Store for PgStore {
         client: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        todo!("postgres: record_console_sign_in_failure")
+        console::record_sign_in_failure(self, client, now).await
     }
 
     async fn recent_queue_entries(
@@ -903,6 +936,6 @@ impl Store for PgStore {
         filter: &QueueFilter,
         limit: u32,
     ) -> StoreResult<Vec<QueueEntry>> {
-        todo!("postgres: recent_queue_entries")
+        console::recent_entries(self, account, filter, limit).await
     }
 }

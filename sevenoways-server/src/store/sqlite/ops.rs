@@ -76,10 +76,16 @@ pub(super) fn prepare_files(dir: &Path) -> StoreResult<PathBuf> {
 }
 
 /// The reason, for people, when `e` is a condition outside the request that passes on
-/// its own (answered 503 with `Retry-After`); `None` for the others.
+/// its own (answered 503 with `Retry-After`); `None` for the others. Both backends'
+/// errors come here (`From<sqlx::Error>` is generic over them).
 pub(super) fn passing_condition(e: &sqlx::Error) -> Option<&'static str> {
     match e {
         sqlx::Error::Database(db) => {
+            // Postgres first: its SQLSTATEs are text, and some ("22013") would parse as
+            // an SQLite code below.
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                return postgres_condition(pg.code());
+            }
             // Extended result codes carry the primary code in their low byte.
             let code = db.code()?.parse::<i32>().ok()? & 0xff;
             Some(match code {
@@ -98,10 +104,39 @@ pub(super) fn passing_condition(e: &sqlx::Error) -> Option<&'static str> {
                 _ => return None,
             })
         }
-        sqlx::Error::Io(_) => Some("a disk I/O error"),
+        // SQLite reads files; a Postgres connection is a socket, and a socket that
+        // fails this way (the server restarting, a network cut) comes back.
+        sqlx::Error::Io(io) => Some(match io.kind() {
+            std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::NotConnected
+            | std::io::ErrorKind::BrokenPipe
+            | std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::TimedOut => "the database cannot be reached",
+            _ => "a disk I/O error",
+        }),
         sqlx::Error::PoolTimedOut => Some(crate::store::LOCKED),
         _ => None,
     }
+}
+
+/// [`passing_condition`] for a Postgres SQLSTATE: classes 08 (connection), 53
+/// (insufficient resources) and the server shutting down or starting (57P01..57P03),
+/// plus a standby that cannot write (25006, after a failover) and transactions a lock
+/// ended (deadlock, serialization, lock timeout), which a retry gets through.
+fn postgres_condition(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "53100" => "the disk is full",
+        "53200" => "the server is out of memory",
+        "53300" => "the database has no free connection",
+        c if c.starts_with("53") => "the database is short of resources",
+        c if c.starts_with("08") => "the database cannot be reached",
+        "57P01" | "57P02" | "57P03" => "the database is restarting",
+        "25006" => "the database is read-only",
+        "40001" | "40P01" | "55P03" => crate::store::LOCKED,
+        _ => return None,
+    })
 }
 
 /// The group commit's last failure, read by [`Store::probe_write`].
@@ -254,4 +289,26 @@ async fn write_backup(db: &Path, tmp: &Path) -> StoreResult<()> {
         .and_then(|f| f.sync_all())
         .map_err(|e| fail(format!("cannot sync {}: {e}", tmp.display())))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postgres_condition;
+
+    #[test]
+    fn postgres_conditions_that_pass_are_named_and_the_others_are_not() {
+        assert_eq!(postgres_condition("53100"), Some("the disk is full"));
+        assert_eq!(
+            postgres_condition("08006"),
+            Some("the database cannot be reached")
+        );
+        assert_eq!(
+            postgres_condition("57P01"),
+            Some("the database is restarting")
+        );
+        // A division by zero would read as SQLITE_FULL if taken for an SQLite code.
+        assert_eq!(postgres_condition("22013"), None);
+        // A unique violation is the request's doing.
+        assert_eq!(postgres_condition("23505"), None);
+    }
 }
