@@ -731,3 +731,311 @@ pub(super) async fn prune_engine_state(store: &PgStore, before: DateTime<Utc>) -
     tx.commit().await?;
     Ok(deleted)
 }
+
+#[cfg(test)]
+mod tests {
+    use sevenoways_sdk::GroupId;
+    use sevenoways_sdk::models::webhooks::MessageEvent;
+
+    use super::super::webhooks::tests::{TestDb, account, at_once};
+    use super::*;
+    use crate::store::RecipientKind;
+
+    async fn instance(store: &PgStore, account: AccountId, status: &str) -> InstanceId {
+        // Named after the account, so an id names one instance in the whole database.
+        let id = InstanceId::new(format!("number{}", account.0)).expect("an id");
+        sqlx::query(
+            "INSERT INTO instances (account_id, instance_id, label, status, created_at, qr_ref)
+             VALUES ($1, $2, 'test', $3, 0, $4)",
+        )
+        .bind(account)
+        .bind(id.as_str())
+        .bind(status)
+        .bind(format!("qr-{}-{}", account.0, id.as_str()))
+        .execute(&store.pool)
+        .await
+        .expect("an instance");
+        id
+    }
+
+    /// A queue entry being sent, as the worker holds it.
+    async fn sending(store: &PgStore, account: AccountId, instance: &InstanceId) -> Claimed {
+        let content = r#"{"kind":"text","message":"hello"}"#;
+        let lease = millis(Utc::now()) + 60_000;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO queue (account_id, instance_id, recipient, recipient_kind, content,
+                                status, attempts, lease_until, next_attempt_at, created_at,
+                                updated_at)
+             VALUES ($1, $2, '15550001111', 'phone', $3, 'sending', 1, $4, 0, 0, 0)
+             RETURNING id",
+        )
+        .bind(account)
+        .bind(instance.as_str())
+        .bind(content)
+        .bind(lease)
+        .fetch_one(&store.pool)
+        .await
+        .expect("an entry");
+        Claimed {
+            id: QueueId(id as u64),
+            account_id: account,
+            instance_id: instance.clone(),
+            to: "15550001111".into(),
+            kind: RecipientKind::Phone,
+            content: serde_json::from_str(content).expect("content"),
+            attempts: 1,
+            lease,
+        }
+    }
+
+    fn sent(entry: &Claimed) -> NewEvent {
+        NewEvent {
+            account_id: entry.account_id,
+            instance_id: entry.instance_id.clone(),
+            data: EventData::MessageSent(MessageEvent {
+                queue_id: entry.id,
+                to: entry.to.clone(),
+                kind: Some("text".into()),
+            }),
+        }
+    }
+
+    async fn events(store: &PgStore, event_type: &str) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE event_type = $1")
+            .bind(event_type)
+            .fetch_one(&store.pool)
+            .await
+            .expect("a count")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_receipt_racing_its_send_on_another_replica_is_applied() {
+        let Some(db) = TestDb::create("receipt race").await else {
+            return;
+        };
+        let (a, b) = (db.replica().await, db.replica().await);
+        let account = account(&a).await;
+        let number = instance(&a, account, "online").await;
+        const ROUNDS: i64 = 20;
+        for round in 0..ROUNDS {
+            let entry = sending(&a, account, &number).await;
+            let wamid = format!("wamid.{round}");
+            a.link_provider_message(&entry, &wamid)
+                .await
+                .expect("linked");
+            let now = Utc::now();
+            let (send, receipt) = {
+                let (a, b, entry, number) = (a.clone(), b.clone(), entry.clone(), number.clone());
+                let send = tokio::spawn(async move {
+                    a.mark_sent_with_id(&entry, now, sent(&entry), None).await
+                });
+                let receipt = tokio::spawn(async move {
+                    let update = EngineUpdate::Receipt {
+                        provider_ids: vec![wamid],
+                        receipt: Receipt::Delivered,
+                        queue_hint: None,
+                    };
+                    b.apply_engine_update(account, &number, None, update, now)
+                        .await
+                });
+                (send, receipt)
+            };
+            assert!(send.await.expect("ends").expect("recorded"));
+            assert!(receipt.await.expect("ends").expect("applied"));
+            let status: String = sqlx::query_scalar("SELECT status FROM queue WHERE id = $1")
+                .bind(entry.id.0 as i64)
+                .fetch_one(&a.pool)
+                .await
+                .expect("the entry");
+            assert_eq!(status, "delivered", "round {round}");
+        }
+        assert_eq!(events(&a, "message.delivered").await, ROUNDS);
+        assert_eq!(
+            a.linked_message(&sending(&a, account, &number).await)
+                .await
+                .expect("read"),
+            None
+        );
+        db.drop(vec![a, b]).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn one_status_change_reported_by_every_replica_raises_one_event() {
+        let Some(db) = TestDb::create("status once").await else {
+            return;
+        };
+        let replicas = vec![db.replica().await, db.replica().await, db.replica().await];
+        let account = account(&replicas[0]).await;
+        let number = instance(&replicas[0], account, "offline").await;
+        let now = Utc::now();
+        let reports = replicas.iter().cloned().map(|r| {
+            let number = number.clone();
+            async move {
+                let update = EngineUpdate::Status {
+                    status: InstanceStatus::Online,
+                    phone: Some("15550002222".into()),
+                };
+                r.apply_engine_update(account, &number, None, update, now)
+                    .await
+            }
+        });
+        for applied in at_once(reports).await {
+            assert!(applied.expect("applied"));
+        }
+        assert_eq!(events(&replicas[0], "instance.online").await, 1);
+
+        // One engine event given to every replica is applied once.
+        let reports = replicas.iter().cloned().map(|r| {
+            let number = number.clone();
+            async move {
+                let update = EngineUpdate::Status {
+                    status: InstanceStatus::Offline,
+                    phone: None,
+                };
+                r.apply_engine_update(
+                    account,
+                    &number,
+                    Some((EngineKind::Waha, "evt-1")),
+                    update,
+                    now,
+                )
+                .await
+            }
+        });
+        let applied = at_once(reports).await;
+        assert_eq!(applied.iter().filter(|a| matches!(a, Ok(true))).count(), 1);
+        assert_eq!(events(&replicas[0], "instance.offline").await, 1);
+        db.drop(replicas).await;
+    }
+
+    #[tokio::test]
+    async fn a_read_before_the_send_is_recorded_raises_delivered_then_read() {
+        let Some(db) = TestDb::create("early read").await else {
+            return;
+        };
+        let store = db.replica().await;
+        let account = account(&store).await;
+        let number = instance(&store, account, "online").await;
+        let entry = sending(&store, account, &number).await;
+        let now = Utc::now();
+        let update = EngineUpdate::Receipt {
+            provider_ids: vec!["wamid.early".into()],
+            receipt: Receipt::Read,
+            queue_hint: None,
+        };
+        store
+            .apply_engine_update(account, &number, None, update, now)
+            .await
+            .expect("kept");
+        assert_eq!(events(&store, "message.read").await, 0);
+        assert!(
+            store
+                .mark_sent_with_id(&entry, now, sent(&entry), Some("wamid.early"))
+                .await
+                .expect("recorded")
+        );
+        assert_eq!(events(&store, "message.delivered").await, 1);
+        assert_eq!(events(&store, "message.read").await, 1);
+        let linked = store
+            .linked_message(&entry)
+            .await
+            .expect("read")
+            .expect("linked");
+        assert_eq!(linked.provider_id, "wamid.early");
+        // A second send record under a lost lease changes nothing.
+        assert!(
+            !store
+                .mark_sent_with_id(&entry, now, sent(&entry), None)
+                .await
+                .expect("answered")
+        );
+        assert_eq!(
+            store
+                .prune_engine_state(now + chrono::Duration::days(2))
+                .await
+                .expect("pruned"),
+            0,
+            "the applied receipt is gone already"
+        );
+        db.drop(vec![store]).await;
+    }
+
+    #[tokio::test]
+    async fn engine_refs_are_unique_per_engine_and_groups_are_replaced() {
+        let Some(db) = TestDb::create("engine refs").await else {
+            return;
+        };
+        let store = db.replica().await;
+        let account = account(&store).await;
+        let one = instance(&store, account, "pairing").await;
+        let other_account = super::super::webhooks::tests::account(&store).await;
+        let two = instance(&store, other_account, "pairing").await;
+        let secret = EngineSecret::new("engine-key");
+        assert!(
+            store
+                .bind_engine(account, &one, "session-1", Some(&secret))
+                .await
+                .expect("bound")
+        );
+        let taken = store
+            .bind_engine(other_account, &two, "session-1", None)
+            .await;
+        assert!(matches!(taken, Err(StoreError::Conflict(_))));
+        sqlx::query("UPDATE instances SET engine = 'waha' WHERE instance_id = $1")
+            .bind(one.as_str())
+            .execute(&store.pool)
+            .await
+            .expect("a WAHA instance");
+        let found = store
+            .instance_by_engine_ref(EngineKind::Waha, "session-1")
+            .await
+            .expect("read")
+            .expect("found");
+        assert_eq!(found.record.instance.instance_id, one);
+        assert_eq!(
+            found.secret.as_ref().map(|s| s.expose().to_owned()),
+            Some("engine-key".to_owned())
+        );
+
+        let group = |id: &str, name: &str, participants: u32| Group {
+            id: GroupId::new(id).expect("a group id"),
+            name: name.into(),
+            participants,
+        };
+        let first = [
+            group("120363000000000001@g.us", "Alpha", 3),
+            group("120363000000000002@g.us", "Beta", 4),
+        ];
+        assert!(
+            store
+                .replace_groups(account, &one, &first)
+                .await
+                .expect("replaced")
+        );
+        let second = [group("120363000000000002@g.us", "Beta 2", 0)];
+        assert!(
+            store
+                .replace_groups(account, &one, &second)
+                .await
+                .expect("replaced")
+        );
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT group_id, name, participants FROM groups WHERE account_id = $1")
+                .bind(account)
+                .fetch_all(&store.pool)
+                .await
+                .expect("groups");
+        assert_eq!(
+            rows,
+            vec![("120363000000000002@g.us".to_owned(), "Beta 2".to_owned(), 4)]
+        );
+        assert!(
+            !store
+                .replace_groups(other_account, &one, &second)
+                .await
+                .expect("answered"),
+            "another account's instance"
+        );
+        db.drop(vec![store]).await;
+    }
+}

@@ -192,6 +192,38 @@ async fn group_commit(
     }
 }
 
+/// Takes the locks of several accounts ([`lock_account`]), in ascending order of the
+/// lock's key, in one statement: a batch of many tenants' sends costs one round trip for
+/// its locks, not one per account. Every transaction that holds more than one account's
+/// lock takes them through here, so two of them never wait on each other in a cycle.
+pub(super) async fn lock_accounts(
+    conn: &mut PgConnection,
+    accounts: &BTreeSet<AccountId>,
+) -> Result<(), sqlx::Error> {
+    match accounts.len() {
+        0 => Ok(()),
+        1 => {
+            let account = accounts.iter().next().copied().unwrap_or(AccountId(0));
+            lock_account(conn, account).await
+        }
+        _ => {
+            // The key `lock_account` uses; rows leave the sorted subquery in order and
+            // each is locked as it comes out, so the locks are taken in that order.
+            let mut keys: Vec<i32> = accounts.iter().map(|a| a.0 as i32).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(1, k.key)
+                 FROM (SELECT key FROM unnest($1::INT[]) AS u(key) ORDER BY key) AS k",
+            )
+            .bind(&keys)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+    }
+}
+
 /// [`insert_batch`], once more when the batch lost a race for an Idempotency-Key to a
 /// request another path recorded meanwhile: the second try finds that key recorded and
 /// answers its job as a replay, instead of failing every caller of the batch.
@@ -226,9 +258,7 @@ async fn insert_batch(
                 .chain(job.claim.as_ref().map(|c| c.account))
         })
         .collect();
-    for account in &accounts {
-        lock_account(&mut tx, *account).await?;
-    }
+    lock_accounts(&mut tx, &accounts).await?;
     let replays = idempotency::replays(&mut tx, jobs, at).await?;
     let fresh: Vec<&EnqueueJob> = jobs
         .iter()
@@ -738,4 +768,645 @@ pub(super) async fn advance_receipts(
     }
     tx.commit().await?;
     Ok(changed)
+}
+
+/// A database of its own for each test of this backend, on the server named by
+/// `SEVENOWAYS_TEST_DATABASE_URL` (a role with CREATEDB); the tests skip, saying so,
+/// without it.
+#[cfg(test)]
+pub(super) mod test_db {
+    use sqlx::{ConnectOptions, Connection, PgConnection};
+
+    use crate::account::AccountId;
+
+    /// A database created for one test; [`TestDb::drop`] removes it.
+    pub(crate) struct TestDb {
+        admin: String,
+        name: String,
+        /// Where the test's stores connect.
+        pub(crate) url: String,
+    }
+
+    async fn admin_connection(admin: &str) -> PgConnection {
+        admin
+            .parse::<sqlx::postgres::PgConnectOptions>()
+            .expect("SEVENOWAYS_TEST_DATABASE_URL is a postgres:// URL")
+            .connect()
+            .await
+            .expect("the test database server answers")
+    }
+
+    /// A fresh database, or `None` (after saying why on stderr) when no server is set.
+    pub(crate) async fn create(test: &str) -> Option<TestDb> {
+        let Ok(admin) = std::env::var(crate::testing::matrix::URL_VAR) else {
+            eprintln!(
+                "{test}: SKIPPED: set {}=postgres://USER:PASSWORD@HOST/DB (a role with CREATEDB) to run it",
+                crate::testing::matrix::URL_VAR
+            );
+            return None;
+        };
+        let mut suffix = [0u8; 8];
+        getrandom::fill(&mut suffix).expect("OS randomness");
+        // The matrix's prefix: a run that dies before `drop` leaves nothing the next
+        // matrix run does not remove.
+        let name = format!(
+            "{}{}",
+            crate::testing::matrix::DATABASE_PREFIX,
+            hex::encode(suffix)
+        );
+        let mut conn = admin_connection(&admin).await;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("CREATE DATABASE");
+        let _ = conn.close().await;
+        let mut url = url::Url::parse(&admin).expect("a URL");
+        url.set_path(&name);
+        Some(TestDb {
+            admin,
+            name,
+            url: url.to_string(),
+        })
+    }
+
+    impl TestDb {
+        /// Drops the database, closing whatever connections the test's stores still hold.
+        pub(crate) async fn drop(self) {
+            let mut conn = admin_connection(&self.admin).await;
+            sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
+                .execute(&mut conn)
+                .await
+                .expect("DROP DATABASE");
+            let _ = conn.close().await;
+        }
+    }
+
+    /// An account on `plan` with one sandbox number per name in `numbers`, written
+    /// directly (account creation is not what these tests are about).
+    pub(crate) async fn account(store: &super::PgStore, plan: &str, numbers: &[&str]) -> AccountId {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("OS randomness");
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO accounts (name, plan, key_hash, created_at) VALUES ('t', $1, $2, 0)
+             RETURNING id",
+        )
+        .bind(plan)
+        .bind(&key[..])
+        .fetch_one(&store.pool)
+        .await
+        .expect("account inserted");
+        for number in numbers {
+            sqlx::query(
+                "INSERT INTO instances (account_id, instance_id, label, status, created_at, qr_ref)
+                 VALUES ($1, $2, '', 'online', 0, $3)",
+            )
+            .bind(id)
+            .bind(*number)
+            .bind(format!("{id}-{number}"))
+            .execute(&store.pool)
+            .await
+            .expect("instance inserted");
+        }
+        AccountId(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use chrono::{Duration, TimeZone, Utc};
+    use sevenoways_sdk::{Content, IdempotencyKey, InstanceId};
+
+    use super::test_db::{self, TestDb};
+    use super::*;
+    use crate::idempotency::{Claim, Outcome};
+    use crate::limits::{Admission, PlanLimits, Plans};
+
+    fn entries(account: AccountId, number: &str, n: usize) -> Vec<NewEntry> {
+        (0..n)
+            .map(|i| NewEntry {
+                account_id: account,
+                instance_id: InstanceId::new(number).expect("a number id"),
+                to: format!("9715000000{i:02}"),
+                kind: RecipientKind::Phone,
+                content: Content::Text {
+                    message: format!("message {i}")
+                        .as_str()
+                        .try_into()
+                        .expect("a message"),
+                },
+                schedule_id: None,
+            })
+            .collect()
+    }
+
+    /// Three stores on one database: three replicas, each with its own group commit.
+    async fn replicas(db: &TestDb) -> Vec<PgStore> {
+        let mut stores = Vec::new();
+        for _ in 0..3 {
+            stores.push(PgStore::open(&db.url).await.expect("the store opens"));
+        }
+        stores
+    }
+
+    fn admission(account: AccountId, limits: &PlanLimits) -> Admission {
+        Admission {
+            account_id: account,
+            limits: limits.clone(),
+            now: Utc.with_ymd_and_hms(2026, 5, 10, 10, 0, 0).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_rate_limit_is_exact_across_replicas() {
+        let Some(db) = test_db::create("the_rate_limit_is_exact_across_replicas").await else {
+            return;
+        };
+        let stores = replicas(&db).await;
+        let account = test_db::account(&stores[0], "default", &["n1"]).await;
+        let limits = Plans::default().get("default").clone();
+        assert_eq!(limits.requests_per_minute, 60);
+        // 200 requests at once, spread over three replicas.
+        let mut sends = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let store = stores[i % 3].clone();
+            let admission = admission(account, &limits);
+            sends.spawn(async move {
+                store
+                    .enqueue_admitted(admission, entries(account, "n1", 1))
+                    .await
+            });
+        }
+        let (mut admitted, mut limited) = (0, 0);
+        while let Some(result) = sends.join_next().await {
+            match result
+                .expect("the send task ends")
+                .expect("the store answers")
+            {
+                Ok(ids) => {
+                    assert_eq!(ids.len(), 1);
+                    admitted += 1;
+                }
+                Err(Refusal::RateLimited { limit, .. }) => {
+                    assert_eq!(limit, 60);
+                    limited += 1;
+                }
+                Err(other) => panic!("refused for {other:?}"),
+            }
+        }
+        assert_eq!((admitted, limited), (60, 140));
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM queue")
+            .fetch_one(&stores[0].pool)
+            .await
+            .unwrap();
+        assert_eq!(queued, 60, "a refused send queues nothing");
+        let usage = stores[1]
+            .usage(
+                account,
+                &crate::limits::periods(admission(account, &limits).now, limits.timezone),
+                admission(account, &limits).now,
+            )
+            .await
+            .unwrap();
+        assert_eq!((usage.window.len(), usage.day, usage.month), (60, 60, 60));
+        drop(stores);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn many_tenants_sending_at_once_each_get_exactly_their_allowance() {
+        let Some(db) = test_db::create("many_tenants_each_get_their_allowance").await else {
+            return;
+        };
+        let stores = replicas(&db).await;
+        let mut accounts = Vec::new();
+        for _ in 0..6 {
+            accounts.push(test_db::account(&stores[0], "default", &["n1"]).await);
+        }
+        let limits = Plans::default().get("default").clone();
+        // Interleaved, so each replica's batches hold several tenants' sends and lock
+        // several accounts at once, as the other replicas' batches do.
+        let mut sends = tokio::task::JoinSet::new();
+        for i in 0..480 {
+            let store = stores[i % 3].clone();
+            let account = accounts[i % accounts.len()];
+            let admission = admission(account, &limits);
+            sends.spawn(async move {
+                let result = store
+                    .enqueue_admitted(admission, entries(account, "n1", 1))
+                    .await;
+                (account, result)
+            });
+        }
+        let mut admitted: HashMap<AccountId, usize> = HashMap::new();
+        while let Some(result) = sends.join_next().await {
+            let (account, result) = result.expect("the send task ends");
+            if result.expect("the store answers").is_ok() {
+                *admitted.entry(account).or_default() += 1;
+            }
+        }
+        for account in &accounts {
+            assert_eq!(admitted.get(account), Some(&60), "{account:?}");
+        }
+        drop(stores);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn the_daily_cap_is_exact_across_replicas() {
+        let Some(db) = test_db::create("the_daily_cap_is_exact_across_replicas").await else {
+            return;
+        };
+        let stores = replicas(&db).await;
+        let account = test_db::account(&stores[0], "capped", &["n1"]).await;
+        let limits = PlanLimits {
+            name: "capped".into(),
+            requests_per_minute: 0,
+            daily_cap: 100,
+            ..PlanLimits::builtin_default()
+        };
+        // 90 requests of 3 messages: 33 fit under 100 (99 messages), and then only a
+        // 1-message request could, so none of the rest does.
+        let mut sends = tokio::task::JoinSet::new();
+        for i in 0..90 {
+            let store = stores[i % 3].clone();
+            let admission = admission(account, &limits);
+            sends.spawn(async move {
+                store
+                    .enqueue_admitted(admission, entries(account, "n1", 3))
+                    .await
+            });
+        }
+        let mut admitted = 0;
+        while let Some(result) = sends.join_next().await {
+            if result.unwrap().unwrap().is_ok() {
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, 33);
+        let now = admission(account, &limits).now;
+        let usage = stores[2]
+            .usage(account, &crate::limits::periods(now, limits.timezone), now)
+            .await
+            .unwrap();
+        assert_eq!(usage.day, 99);
+        drop(stores);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn a_callers_entries_keep_their_order_and_read_back() {
+        let Some(db) = test_db::create("a_callers_entries_keep_their_order_and_read_back").await
+        else {
+            return;
+        };
+        let stores = replicas(&db).await;
+        let account = test_db::account(&stores[0], "default", &["n1"]).await;
+        let other = test_db::account(&stores[0], "default", &["n1"]).await;
+        let mut sends = tokio::task::JoinSet::new();
+        for i in 0..30 {
+            let store = stores[i % 3].clone();
+            sends.spawn(async move { store.enqueue(entries(account, "n1", 5)).await });
+        }
+        while let Some(result) = sends.join_next().await {
+            let ids = result.unwrap().unwrap();
+            assert_eq!(ids.len(), 5);
+            assert!(ids.windows(2).all(|w| w[0].0 < w[1].0), "{ids:?}");
+            for (i, id) in ids.iter().enumerate() {
+                let entry = stores[0]
+                    .get_entry(account, *id)
+                    .await
+                    .unwrap()
+                    .expect("the entry");
+                assert_eq!(entry.to, format!("9715000000{i:02}"));
+                assert_eq!(entry.status, QueueStatus::Queued);
+                assert_eq!(entry.attempts, 0);
+                // Another account's key does not see it.
+                assert!(stores[1].get_entry(other, *id).await.unwrap().is_none());
+            }
+        }
+        drop(stores);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn replicas_claiming_at_once_take_each_entry_once_and_keep_the_pacing() {
+        let Some(db) = test_db::create("replicas_claim_once").await else {
+            return;
+        };
+        let stores = replicas(&db).await;
+        let account = test_db::account(&stores[0], "default", &["n1", "n2"]).await;
+        stores[0].enqueue(entries(account, "n1", 10)).await.unwrap();
+        stores[0].enqueue(entries(account, "n2", 10)).await.unwrap();
+        // A gap of an hour: within one instant, one send per number in all.
+        let pacing = Pacing {
+            min_gap_ms: 3_600_000,
+            jitter_ms: 0,
+        };
+        let now = Utc::now();
+        let lease = now + Duration::hours(2);
+        let mut claims = tokio::task::JoinSet::new();
+        for i in 0..12 {
+            let store = stores[i % 3].clone();
+            claims.spawn(async move { store.claim(now, lease, pacing, 10).await });
+        }
+        let mut claimed = Vec::new();
+        while let Some(result) = claims.join_next().await {
+            claimed.extend(result.unwrap().unwrap());
+        }
+        let mut numbers: Vec<&str> = claimed.iter().map(|c| c.instance_id.as_str()).collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, ["n1", "n2"], "one entry per number: {claimed:?}");
+        // The oldest of each number, first attempt.
+        for c in &claimed {
+            assert_eq!((c.to.as_str(), c.attempts), ("971500000000", 1));
+        }
+        // Within the gap nothing more is due, on any replica.
+        let later = now + Duration::minutes(59);
+        for store in &stores {
+            assert!(
+                store
+                    .claim(later, lease, pacing, 10)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+        // The outcome is recorded once, under the claim's lease.
+        let event = |c: &Claimed| NewEvent {
+            account_id: c.account_id,
+            instance_id: c.instance_id.clone(),
+            data: EventData::MessageSent(MessageEvent {
+                queue_id: c.id,
+                to: c.to.clone(),
+                kind: Some("text".into()),
+            }),
+        };
+        let first = &claimed[0];
+        assert!(stores[1].mark_sent(first, now, event(first)).await.unwrap());
+        assert!(!stores[2].mark_sent(first, now, event(first)).await.unwrap());
+        assert!(
+            !stores[0]
+                .mark_failed(first, now, "late", event(first))
+                .await
+                .unwrap()
+        );
+        let sent = stores[0]
+            .get_entry(account, first.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(sent.status, QueueStatus::Sent);
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&stores[0].pool)
+            .await
+            .unwrap();
+        assert_eq!(events, 1);
+        drop(stores);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn an_expired_lease_is_claimed_again_and_the_old_holder_loses_it() {
+        let Some(db) = test_db::create("an_expired_lease_is_claimed_again").await else {
+            return;
+        };
+        let stores = replicas(&db).await;
+        let account = test_db::account(&stores[0], "default", &["n1"]).await;
+        let ids = stores[0].enqueue(entries(account, "n1", 1)).await.unwrap();
+        let pacing = Pacing {
+            min_gap_ms: 0,
+            jitter_ms: 0,
+        };
+        let now = Utc::now();
+        let first = stores[0]
+            .claim(now, now + Duration::seconds(1), pacing, 10)
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 1);
+        // Still leased: not due.
+        let soon = now + Duration::milliseconds(500);
+        assert!(
+            stores[1]
+                .claim(soon, soon, pacing, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Expired: another replica takes it, as the second attempt.
+        let later = now + Duration::seconds(2);
+        let second = stores[1]
+            .claim(later, later + Duration::seconds(60), pacing, 10)
+            .await
+            .unwrap();
+        assert_eq!(second.len(), 1);
+        assert_eq!((second[0].id, second[0].attempts), (ids[0], 2));
+        // The first holder's outcome no longer counts.
+        assert!(
+            !stores[0]
+                .mark_retry(&first[0], later, "late")
+                .await
+                .unwrap()
+        );
+        // Given back unsent by a stopping worker: due at once, the attempt not counted.
+        stores[1].release_leases(&[second[0].id]).await.unwrap();
+        let entry = stores[2].get_entry(account, ids[0]).await.unwrap().unwrap();
+        assert_eq!((entry.status, entry.attempts), (QueueStatus::Queued, 1));
+        let third = stores[2]
+            .claim(later, later + Duration::seconds(60), pacing, 10)
+            .await
+            .unwrap();
+        assert_eq!((third[0].id, third[0].attempts), (ids[0], 2));
+        assert!(
+            stores[2]
+                .mark_retry(&third[0], later, "busy")
+                .await
+                .unwrap()
+        );
+        let entry = stores[0].get_entry(account, ids[0]).await.unwrap().unwrap();
+        assert_eq!(
+            (entry.status, entry.error.as_deref()),
+            (QueueStatus::Queued, Some("busy"))
+        );
+        drop(stores);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn one_idempotency_key_on_three_replicas_queues_once() {
+        let Some(db) = test_db::create("one_idempotency_key_on_three_replicas_queues_once").await
+        else {
+            return;
+        };
+        let stores = replicas(&db).await;
+        let account = test_db::account(&stores[0], "default", &["n1"]).await;
+        let limits = Plans::default().get("default").clone();
+        let claims: Vec<Arc<Claim>> = (0..9)
+            .map(|_| {
+                Arc::new(Claim::new(
+                    account,
+                    IdempotencyKey::new("same-key").expect("a key"),
+                    "POST",
+                    "/messages/send",
+                    [1; 32],
+                    Duration::hours(24),
+                ))
+            })
+            .collect();
+        let mut sends = tokio::task::JoinSet::new();
+        for (i, claim) in claims.iter().enumerate() {
+            let store = stores[i % 3].clone();
+            let admission = admission(account, &limits);
+            let claim = claim.clone();
+            sends.spawn(crate::idempotency::scope(claim, async move {
+                crate::idempotency::answer_with(
+                    |ids: &Vec<QueueId>| serde_json::json!({ "queued": ids.len() }),
+                );
+                store
+                    .enqueue_admitted(admission, entries(account, "n1", 2))
+                    .await
+            }));
+        }
+        let mut queued = 0;
+        let mut conflicts = 0;
+        while let Some(result) = sends.join_next().await {
+            match result.unwrap() {
+                Ok(Ok(ids)) => {
+                    assert_eq!(ids.len(), 2);
+                    queued += 1;
+                }
+                Err(StoreError::Conflict(_)) => conflicts += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!((queued, conflicts), (1, 8));
+        let committed: Vec<_> = claims
+            .iter()
+            .filter_map(|c| match c.outcome() {
+                Outcome::Committed(answer) => Some(answer),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(committed.len(), 1);
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM queue")
+            .fetch_one(&stores[0].pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 2);
+        // A replay is not counted against the limits.
+        let now = admission(account, &limits).now;
+        let usage = stores[0]
+            .usage(account, &crate::limits::periods(now, limits.timezone), now)
+            .await
+            .unwrap();
+        assert_eq!((usage.window.len(), usage.day), (1, 2));
+        let recorded = stores[1]
+            .idempotent_answer(account, &IdempotencyKey::new("same-key").unwrap(), now)
+            .await
+            .unwrap()
+            .expect("the answer is recorded");
+        assert_eq!(recorded.answer, committed[0]);
+        assert!(String::from_utf8_lossy(&recorded.answer.body).contains(r#""queued":2"#));
+        drop(stores);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn the_write_probe_and_a_lost_connection_heal_without_a_restart() {
+        let Some(db) = test_db::create("the_write_probe_and_a_lost_connection_heal").await else {
+            return;
+        };
+        let store = PgStore::open(&db.url).await.unwrap();
+        let account = test_db::account(&store, "default", &["n1"]).await;
+        // An empty job is a write probe: it writes the heartbeat.
+        assert_eq!(store.send_job(Vec::new(), None).await.unwrap(), Ok(vec![]));
+        // The database ends every session (a restart, a failover): the group commit's
+        // connection is gone. The first batch after may fail; the next ones succeed.
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let _ = store.enqueue(entries(account, "n1", 1)).await;
+        let ids = store.enqueue(entries(account, "n1", 1)).await.unwrap();
+        assert_eq!(ids.len(), 1);
+        assert!(store.writer.recent_failure().is_none());
+        drop(store);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn receipts_advance_once_and_prune_keeps_what_is_unfinished() {
+        let Some(db) = test_db::create("receipts_advance_once").await else {
+            return;
+        };
+        let stores = replicas(&db).await;
+        let account = test_db::account(&stores[0], "default", &["n1"]).await;
+        let ids = stores[0].enqueue(entries(account, "n1", 3)).await.unwrap();
+        let now = Utc::now();
+        let pacing = Pacing {
+            min_gap_ms: 0,
+            jitter_ms: 0,
+        };
+        // Two sent, one still queued.
+        for _ in 0..2 {
+            let c = stores[0]
+                .claim(now, now + Duration::seconds(60), pacing, 1)
+                .await
+                .unwrap();
+            let event = NewEvent {
+                account_id: account,
+                instance_id: c[0].instance_id.clone(),
+                data: EventData::MessageSent(MessageEvent {
+                    queue_id: c[0].id,
+                    to: c[0].to.clone(),
+                    kind: None,
+                }),
+            };
+            assert!(stores[0].mark_sent(&c[0], now, event).await.unwrap());
+        }
+        let later = now + Duration::seconds(10);
+        let mut advances = tokio::task::JoinSet::new();
+        for store in &stores {
+            let store = store.clone();
+            advances.spawn(async move { store.advance_receipts(later, later, now).await });
+        }
+        let mut advanced = 0;
+        while let Some(n) = advances.join_next().await {
+            advanced += n.unwrap().unwrap();
+        }
+        assert_eq!(advanced, 2, "each sent entry is delivered once");
+        let delivered: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE event_type = 'message.delivered'",
+        )
+        .fetch_one(&stores[0].pool)
+        .await
+        .unwrap();
+        assert_eq!(delivered, 2);
+        // Everything older than a moment from now: the finished entries go, the queued stays.
+        stores[1]
+            .prune(later, later + Duration::seconds(1))
+            .await
+            .unwrap();
+        assert!(
+            stores[0]
+                .get_entry(account, ids[0])
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            stores[0]
+                .get_entry(account, ids[2])
+                .await
+                .unwrap()
+                .is_some()
+        );
+        drop(stores);
+        db.drop().await;
+    }
 }

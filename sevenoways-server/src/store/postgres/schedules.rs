@@ -20,7 +20,7 @@ use sqlx::Row;
 
 use super::idempotency::commit_answering;
 use super::limits::{count_messages, read_counters};
-use super::queue::{insert_entry, insert_queued};
+use super::queue::{insert_entry, insert_queued, lock_accounts};
 use super::webhooks::insert_event_for;
 use super::*;
 use crate::limits;
@@ -236,9 +236,7 @@ async fn claim_and_queue(
     // writer that takes both uses (a quota check, then its insert or delete), so firing
     // never waits in a cycle with them.
     let accounts: BTreeSet<AccountId> = due.iter().map(|d| d.account_id).collect();
-    for account in &accounts {
-        lock_account(&mut tx, *account).await?;
-    }
+    lock_accounts(&mut tx, &accounts).await?;
     let ids: Vec<&str> = due.iter().map(|d| d.raw_id.as_str()).collect();
     let held: HashSet<String> = sqlx::query_scalar(
         "SELECT id FROM schedules WHERE id = ANY($1) AND next_run_at IS NOT NULL
@@ -380,4 +378,246 @@ async fn claim_and_queue(
     }
     tx.commit().await?;
     Ok(fired)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::super::queue::test_db;
+    use super::*;
+    use crate::limits::PlanLimits;
+
+    fn spec(json: serde_json::Value) -> CreateScheduleRequest {
+        serde_json::from_value(json).expect("a schedule")
+    }
+
+    fn every_minute_to_a_phone() -> CreateScheduleRequest {
+        spec(serde_json::json!({
+            "instanceId": "n1", "cronExpr": "* * * * *",
+            "phone": "971500000001", "message": "hello"
+        }))
+    }
+
+    async fn replicas(db: &test_db::TestDb) -> Vec<PgStore> {
+        let mut stores = Vec::new();
+        for _ in 0..3 {
+            stores.push(PgStore::open(&db.url).await.expect("the store opens"));
+        }
+        stores
+    }
+
+    async fn count(store: &PgStore, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&store.pool)
+            .await
+            .expect("a count")
+    }
+
+    #[tokio::test]
+    async fn a_due_schedule_fires_once_across_replicas() {
+        let Some(db) = test_db::create("a_due_schedule_fires_once_across_replicas").await else {
+            return;
+        };
+        let stores = replicas(&db).await;
+        let account = test_db::account(&stores[0], "default", &["n1"]).await;
+        let now = Utc::now();
+        let id = ScheduleId::new("sch_once").unwrap();
+        stores[0]
+            .create_schedule(
+                account,
+                &id,
+                &every_minute_to_a_phone(),
+                Some(now - Duration::seconds(1)),
+                now,
+                0,
+            )
+            .await
+            .unwrap();
+        let plans = Plans::default();
+        let mut fires = tokio::task::JoinSet::new();
+        for i in 0..6 {
+            let store = stores[i % 3].clone();
+            let plans = plans.clone();
+            fires.spawn(async move {
+                store
+                    .fire_due_schedules(now, &plans, crate::cron::next_run, 10)
+                    .await
+            });
+        }
+        let mut fired = Vec::new();
+        while let Some(result) = fires.join_next().await {
+            fired.extend(result.unwrap().unwrap());
+        }
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert_eq!(
+            (fired[0].queued.len(), fired[0].skipped.as_ref()),
+            (1, None)
+        );
+        assert_eq!(count(&stores[0], "SELECT COUNT(*) FROM queue").await, 1);
+        // The run is counted against the caps, and the schedule moved to its next minute.
+        let periods = crate::limits::periods(now, chrono_tz::UTC);
+        assert_eq!(
+            stores[1].usage(account, &periods, now).await.unwrap().day,
+            1
+        );
+        let listed = stores[2]
+            .list_schedules(account, &PageRequest::first(10))
+            .await
+            .unwrap();
+        let schedule = &listed.items[0];
+        assert!(schedule.next_run_at.expect("still scheduled") > now);
+        assert!(schedule.last_run_at.is_some());
+        drop(stores);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn the_schedule_quota_holds_across_replicas() {
+        let Some(db) = test_db::create("the_schedule_quota_holds_across_replicas").await else {
+            return;
+        };
+        let stores = replicas(&db).await;
+        let account = test_db::account(&stores[0], "default", &["n1"]).await;
+        let mut creates = tokio::task::JoinSet::new();
+        for i in 0..12 {
+            let store = stores[i % 3].clone();
+            creates.spawn(async move {
+                let id = ScheduleId::new(format!("sch_{i}")).unwrap();
+                store
+                    .create_schedule(
+                        account,
+                        &id,
+                        &every_minute_to_a_phone(),
+                        None,
+                        Utc::now(),
+                        5,
+                    )
+                    .await
+            });
+        }
+        let (mut created, mut refused) = (0, 0);
+        while let Some(result) = creates.join_next().await {
+            match result.unwrap() {
+                Ok(_) => created += 1,
+                Err(StoreError::QuotaExceeded(q)) => {
+                    assert_eq!(q.max, 5);
+                    refused += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!((created, refused), (5, 7));
+        // A deleted schedule frees its place, on any replica.
+        let kept = stores[0]
+            .list_schedules(account, &PageRequest::first(10))
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(kept.len(), 5);
+        assert!(
+            stores[1]
+                .delete_schedule(account, &kept[0].id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !stores[1]
+                .delete_schedule(account, &kept[0].id)
+                .await
+                .unwrap()
+        );
+        let id = ScheduleId::new("sch_again").unwrap();
+        stores[2]
+            .create_schedule(
+                account,
+                &id,
+                &every_minute_to_a_phone(),
+                None,
+                Utc::now(),
+                5,
+            )
+            .await
+            .unwrap();
+        drop(stores);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn a_capped_schedule_skips_then_pauses_and_resumes() {
+        let Some(db) = test_db::create("a_capped_schedule_skips_then_pauses_and_resumes").await
+        else {
+            return;
+        };
+        let stores = replicas(&db).await;
+        let account = test_db::account(&stores[0], "tiny", &["n1"]).await;
+        let plans = Plans::new([PlanLimits {
+            name: "tiny".into(),
+            daily_cap: 1,
+            schedule_pause_after: 2,
+            ..PlanLimits::builtin_default()
+        }]);
+        let two_groups = spec(serde_json::json!({
+            "instanceId": "n1", "cronExpr": "* * * * *",
+            "groupIds": ["1203630000001@g.us", "1203630000002@g.us"], "message": "hello"
+        }));
+        let id = ScheduleId::new("sch_capped").unwrap();
+        let t0 = Utc::now();
+        stores[0]
+            .create_schedule(account, &id, &two_groups, Some(t0), t0, 0)
+            .await
+            .unwrap();
+        // Two messages over a cap of one: the run is skipped, with one event.
+        let first = stores[1]
+            .fire_due_schedules(t0, &plans, crate::cron::next_run, 10)
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(first[0].skipped.is_some() && !first[0].paused);
+        let next = first[0].next_run_at.expect("still scheduled");
+        // The second skipped run in a row pauses it.
+        let second = stores[2]
+            .fire_due_schedules(next, &plans, crate::cron::next_run, 10)
+            .await
+            .unwrap();
+        assert_eq!(second.len(), 1);
+        assert!(second[0].paused && second[0].next_run_at.is_none());
+        assert_eq!(count(&stores[0], "SELECT COUNT(*) FROM queue").await, 0);
+        assert_eq!(
+            count(
+                &stores[0],
+                "SELECT COUNT(*) FROM events WHERE event_type IN ('schedule.skipped', 'schedule.paused')"
+            )
+            .await,
+            2
+        );
+        let later = next + Duration::minutes(5);
+        assert!(
+            stores[0]
+                .fire_due_schedules(later, &plans, crate::cron::next_run, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Resumed: unpaused, counted from zero, due again.
+        let resumed = stores[0]
+            .resume_schedule(account, &id, crate::cron::next_run, later)
+            .await
+            .unwrap()
+            .expect("the schedule");
+        assert!(!resumed.is_paused());
+        assert_eq!(resumed.skipped_runs, 0);
+        assert!(resumed.next_run_at.expect("due again") > later);
+        // Another key's resume finds nothing.
+        let other = test_db::account(&stores[0], "default", &[]).await;
+        assert!(
+            stores[1]
+                .resume_schedule(other, &id, crate::cron::next_run, later)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        drop(stores);
+        db.drop().await;
+    }
 }

@@ -1195,3 +1195,551 @@ pub(super) async fn insert_event_for(
     .await?;
     Ok(event.id)
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    //! On a Postgres database of their own, made through `SEVENOWAYS_TEST_DATABASE_URL`
+    //! (a role with `CREATEDB`); skipped, saying so, when it is not set. Several
+    //! [`PgStore`]s on one database stand for several replicas.
+
+    use std::collections::HashSet;
+
+    use chrono::Duration;
+    use sevenoways_sdk::QueueId;
+    use sevenoways_sdk::models::webhooks::MessageEvent;
+    use sqlx::Connection;
+
+    use super::*;
+
+    const URL_VAR: &str = "SEVENOWAYS_TEST_DATABASE_URL";
+
+    /// A database made for one test, dropped by [`TestDb::drop`].
+    pub(in crate::store::postgres) struct TestDb {
+        admin: String,
+        name: String,
+        url: String,
+    }
+
+    impl TestDb {
+        /// `None` (after saying why) when no Postgres is configured for tests.
+        pub(in crate::store::postgres) async fn create(test: &str) -> Option<Self> {
+            let Ok(admin) = std::env::var(URL_VAR) else {
+                eprintln!("{test}: skipped, {URL_VAR} is not set");
+                return None;
+            };
+            let name = format!("svw_test_hooks_{}", &EventId::generate().as_str()[4..]);
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("the test database server answers");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("CREATE DATABASE");
+            let mut url = url::Url::parse(&admin).expect("a URL");
+            url.set_path(&name);
+            Some(Self {
+                admin,
+                name,
+                url: url.into(),
+            })
+        }
+
+        /// One more replica on the database.
+        pub(in crate::store::postgres) async fn replica(&self) -> PgStore {
+            PgStore::open(&self.url).await.expect("the store opens")
+        }
+
+        pub(in crate::store::postgres) fn url(&self) -> &str {
+            &self.url
+        }
+
+        pub(in crate::store::postgres) async fn drop(self, stores: Vec<PgStore>) {
+            for store in stores {
+                store.pool.close().await;
+            }
+            let mut conn = sqlx::PgConnection::connect(&self.admin)
+                .await
+                .expect("the test database server answers");
+            // Our pools are closed; an autovacuum worker may still be in it for a moment
+            // (and `WITH (FORCE)` may not end a process of another role).
+            for _ in 0..50 {
+                let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS {}", self.name))
+                    .execute(&mut conn)
+                    .await;
+                if dropped.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
+
+    /// A new account, straight into its table.
+    pub(in crate::store::postgres) async fn account(store: &PgStore) -> AccountId {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO accounts (name, plan, key_hash, created_at)
+             VALUES ('test', 'free', $1, 0) RETURNING id",
+        )
+        .bind(EventId::generate().as_str().as_bytes())
+        .fetch_one(&store.pool)
+        .await
+        .expect("an account");
+        AccountId(id)
+    }
+
+    async fn webhook(store: &PgStore, account: AccountId, events: &[&str]) -> WebhookId {
+        let webhook = Webhook {
+            id: WebhookId::generate(),
+            url: "https://example.com/hook".into(),
+            events: events.iter().map(|e| (*e).to_owned()).collect(),
+            created_at: stored(Utc::now()),
+            disabled: false,
+            disabled_reason: None,
+            disabled_at: None,
+            failure_streak: 0,
+            paused_until: None,
+            previous_secret_expires_at: None,
+        };
+        store
+            .create_webhook(account, &webhook, &WebhookSecret::new("whsec_test"), 0)
+            .await
+            .expect("the webhook is created");
+        webhook.id
+    }
+
+    fn sent_event(account: AccountId) -> NewEvent {
+        NewEvent {
+            account_id: account,
+            instance_id: InstanceId::new("number1").expect("an instance id"),
+            data: EventData::MessageSent(MessageEvent {
+                queue_id: QueueId(1),
+                to: "15550001111".into(),
+                kind: Some("text".into()),
+            }),
+        }
+    }
+
+    fn limits(per_endpoint: u32) -> ClaimLimits {
+        ClaimLimits {
+            total: 50,
+            per_account: 50,
+            per_endpoint,
+            half_open_after: 1000,
+        }
+    }
+
+    /// Runs each future on a task of its own, all at once (as replicas would).
+    pub(in crate::store::postgres) async fn at_once<T: Send + 'static>(
+        futures: impl IntoIterator<Item = impl Future<Output = T> + Send + 'static>,
+    ) -> Vec<T> {
+        let tasks: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            out.push(task.await.expect("the task ends"));
+        }
+        out
+    }
+
+    async fn count(store: &PgStore, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&store.pool)
+            .await
+            .expect("a count")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn each_event_is_fanned_out_once_by_replicas_dispatching_at_once() {
+        let Some(db) = TestDb::create("fan-out").await else {
+            return;
+        };
+        let replicas = vec![db.replica().await, db.replica().await, db.replica().await];
+        let store = &replicas[0];
+        let account = account(store).await;
+        webhook(store, account, &[]).await;
+        webhook(store, account, &["message.sent"]).await;
+        webhook(store, account, &["instance.online"]).await;
+        let mut tx = store.pool.begin().await.expect("a transaction");
+        for _ in 0..40 {
+            insert_event_for(&mut tx, account, sent_event(account))
+                .await
+                .expect("an event");
+        }
+        tx.commit().await.expect("committed");
+
+        let now = Utc::now();
+        let dispatching = replicas.iter().cloned().map(|replica| async move {
+            let mut created = 0;
+            loop {
+                let n = replica
+                    .dispatch_events(now, now + Duration::days(3), 7)
+                    .await
+                    .expect("dispatched");
+                if n == 0 {
+                    return created;
+                }
+                created += n;
+            }
+        });
+        let created: u64 = at_once(dispatching).await.iter().sum();
+
+        // Two of the three subscriptions take message.sent: 80 deliveries, none twice.
+        assert_eq!(created, 80);
+        assert_eq!(
+            count(store, "SELECT COUNT(*) FROM webhook_deliveries").await,
+            80
+        );
+        assert_eq!(
+            count(
+                store,
+                "SELECT COUNT(*) FROM (SELECT DISTINCT webhook_id, event_id FROM webhook_deliveries) d"
+            )
+            .await,
+            80
+        );
+        assert_eq!(
+            count(store, "SELECT COUNT(*) FROM events WHERE dispatched = 0").await,
+            0
+        );
+        db.drop(replicas).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn replicas_claiming_at_once_keep_the_per_endpoint_cap_and_the_single_probe() {
+        let Some(db) = TestDb::create("claim caps").await else {
+            return;
+        };
+        let replicas: Vec<PgStore> = vec![
+            db.replica().await,
+            db.replica().await,
+            db.replica().await,
+            db.replica().await,
+        ];
+        let store = &replicas[0];
+        let account = account(store).await;
+        let open = webhook(store, account, &[]).await;
+        let failing = webhook(store, account, &[]).await;
+        sqlx::query("UPDATE webhooks SET failure_streak = 5 WHERE id = $1")
+            .bind(failing.as_str())
+            .execute(&store.pool)
+            .await
+            .expect("a failing webhook");
+        let mut tx = store.pool.begin().await.expect("a transaction");
+        for _ in 0..20 {
+            insert_event_for(&mut tx, account, sent_event(account))
+                .await
+                .expect("an event");
+        }
+        tx.commit().await.expect("committed");
+        let now = Utc::now();
+        store
+            .dispatch_events(now, now + Duration::days(3), 100)
+            .await
+            .expect("dispatched");
+
+        let caps = ClaimLimits {
+            half_open_after: 5,
+            ..limits(3)
+        };
+        let claims = replicas.iter().cloned().map(|r| async move {
+            r.claim_deliveries(now, now + Duration::minutes(1), caps)
+                .await
+        });
+        let claimed: Vec<ClaimedDelivery> = at_once(claims)
+            .await
+            .into_iter()
+            .flat_map(|c| c.expect("claimed"))
+            .collect();
+
+        let ids: HashSet<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids.len(), claimed.len(), "a delivery was claimed twice");
+        let to = |w: &WebhookId| claimed.iter().filter(|c| c.webhook_id == *w).count();
+        assert_eq!(to(&open), 3, "the per-endpoint cap");
+        assert_eq!(to(&failing), 1, "one probe for a half-open webhook");
+        assert!(claimed.iter().all(|c| c.secret.expose() == "whsec_test"));
+        assert!(claimed.iter().all(|c| c.attempt == 1));
+        db.drop(replicas).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn failures_recorded_at_once_on_replicas_all_count_and_disable_once() {
+        let Some(db) = TestDb::create("failure streak").await else {
+            return;
+        };
+        let replicas = vec![db.replica().await, db.replica().await, db.replica().await];
+        let store = &replicas[0];
+        let account = account(store).await;
+        let hook = webhook(store, account, &[]).await;
+        let mut tx = store.pool.begin().await.expect("a transaction");
+        for _ in 0..6 {
+            insert_event_for(&mut tx, account, sent_event(account))
+                .await
+                .expect("an event");
+        }
+        tx.commit().await.expect("committed");
+        let now = Utc::now();
+        store
+            .dispatch_events(now, now + Duration::days(3), 100)
+            .await
+            .expect("dispatched");
+        let claimed = store
+            .claim_deliveries(now, now + Duration::minutes(1), limits(10))
+            .await
+            .expect("claimed");
+        assert_eq!(claimed.len(), 6);
+
+        let breaker = BreakerPolicy {
+            open_after: 100,
+            base_pause_ms: 1000,
+            max_pause_ms: 60_000,
+            disable_after_failures: 6,
+            disable_after_ms: 0,
+        };
+        let records = claimed.iter().enumerate().map(|(i, c)| {
+            let replica = replicas[i % replicas.len()].clone();
+            let record = AttemptRecord {
+                delivery_id: c.id.clone(),
+                lease: c.lease,
+                attempt: c.attempt,
+                started_at: now,
+                response_code: Some(500),
+                latency_ms: 12,
+                error: Some("HTTP 500".into()),
+                outcome: AttemptOutcome::RetryAt(now + Duration::minutes(5)),
+            };
+            async move { replica.record_attempt(&record, now, &breaker).await }
+        });
+        let recorded: Vec<Recorded> = at_once(records)
+            .await
+            .into_iter()
+            .map(|r| r.expect("recorded"))
+            .collect();
+
+        assert_eq!(
+            recorded
+                .iter()
+                .filter(|r| **r == Recorded::Disabled)
+                .count(),
+            1
+        );
+        let page = store
+            .list_webhooks(account, &PageRequest::first(10))
+            .await
+            .expect("listed");
+        let listed = page.items.iter().find(|w| w.id == hook).expect("listed");
+        assert_eq!(listed.failure_streak, 6);
+        assert!(listed.disabled);
+        assert_eq!(
+            count(
+                store,
+                "SELECT COUNT(*) FROM events WHERE event_type = 'webhook.disabled'"
+            )
+            .await,
+            1
+        );
+        // A stale lease records nothing.
+        let again = AttemptRecord {
+            delivery_id: claimed[0].id.clone(),
+            lease: claimed[0].lease,
+            attempt: 1,
+            started_at: now,
+            response_code: None,
+            latency_ms: 1,
+            error: None,
+            outcome: AttemptOutcome::Succeeded,
+        };
+        assert_eq!(
+            store
+                .record_attempt(&again, now, &breaker)
+                .await
+                .expect("answered"),
+            Recorded::Stale
+        );
+        db.drop(replicas).await;
+    }
+
+    #[tokio::test]
+    async fn deliveries_page_newest_first_and_show_their_attempts() {
+        let Some(db) = TestDb::create("deliveries").await else {
+            return;
+        };
+        let store = db.replica().await;
+        let account = account(&store).await;
+        let hook = webhook(&store, account, &[]).await;
+        // One instant for all: the order falls to the insertion order.
+        let now = stored(Utc::now());
+        for _ in 0..5 {
+            let queued = store
+                .queue_test_event(
+                    account,
+                    &hook,
+                    sent_event(account),
+                    now,
+                    now + Duration::days(3),
+                )
+                .await
+                .expect("queued");
+            assert_eq!(queued, WebhookAction::Done);
+        }
+        let mut seen = Vec::new();
+        let mut page = PageRequest::first(2);
+        loop {
+            let got = store
+                .list_deliveries(account, &hook, &page)
+                .await
+                .expect("listed")
+                .expect("the webhook is there");
+            seen.extend(got.items.into_iter().map(|d| d.id));
+            match got.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        let order: Vec<DeliveryId> =
+            sqlx::query_scalar("SELECT id FROM webhook_deliveries ORDER BY seq DESC")
+                .fetch_all(&store.pool)
+                .await
+                .expect("ids")
+                .into_iter()
+                .map(|id: String| DeliveryId::new(id).expect("an id"))
+                .collect();
+        assert_eq!(seen, order);
+
+        let claimed = store
+            .claim_deliveries(now, now + Duration::minutes(1), limits(1))
+            .await
+            .expect("claimed");
+        let record = AttemptRecord {
+            delivery_id: claimed[0].id.clone(),
+            lease: claimed[0].lease,
+            attempt: claimed[0].attempt,
+            started_at: now,
+            response_code: Some(204),
+            latency_ms: 30,
+            error: None,
+            outcome: AttemptOutcome::Succeeded,
+        };
+        let breaker = BreakerPolicy {
+            open_after: 5,
+            base_pause_ms: 1000,
+            max_pause_ms: 60_000,
+            disable_after_failures: 0,
+            disable_after_ms: 0,
+        };
+        store
+            .record_attempt(&record, now, &breaker)
+            .await
+            .expect("recorded");
+        let detail = store
+            .get_delivery(account, &hook, &claimed[0].id)
+            .await
+            .expect("read")
+            .expect("there");
+        assert_eq!(detail.delivery.status, "succeeded");
+        assert_eq!(detail.attempts.len(), 1);
+        assert_eq!(detail.attempts[0].response_code, Some(204));
+        assert_eq!(
+            store
+                .redeliver(account, &hook, &claimed[0].id, now, now + Duration::days(1))
+                .await
+                .expect("answered"),
+            WebhookAction::Done
+        );
+        let other = self::account(&store).await;
+        assert!(
+            store
+                .list_deliveries(other, &hook, &PageRequest::first(2))
+                .await
+                .expect("answered")
+                .is_none(),
+            "another account's webhook is not found"
+        );
+        db.drop(vec![store]).await;
+    }
+
+    #[tokio::test]
+    async fn secrets_are_sealed_at_start_and_the_key_is_checked() {
+        let Some(db) = TestDb::create("sealing").await else {
+            return;
+        };
+        let plain = db.replica().await;
+        let account = account(&plain).await;
+        let hook = webhook(&plain, account, &[]).await;
+        let key_again = || SecretsKey::from_bytes(&[7; 32]);
+        let sealed = PgStore::open_with_secrets(db.url(), 4, Some(key_again()), None)
+            .await
+            .expect("sealed at start");
+        let (text, blob): (String, Option<Vec<u8>>) =
+            sqlx::query_as("SELECT secret, secret_sealed FROM webhooks WHERE id = $1")
+                .bind(hook.as_str())
+                .fetch_one(&sealed.pool)
+                .await
+                .expect("the row");
+        assert_eq!(text, "", "no plaintext left");
+        assert!(blob.is_some());
+
+        let refused = PgStore::open_with_secrets(db.url(), 4, None, None).await;
+        assert!(matches!(refused, Err(StoreError::Secrets(_))));
+        let wrong =
+            PgStore::open_with_secrets(db.url(), 4, Some(SecretsKey::generate()), None).await;
+        assert!(matches!(wrong, Err(StoreError::Secrets(_))));
+
+        // A key change: the old key as previous, and the secret still signs.
+        let new_key = || SecretsKey::from_bytes(&[9; 32]);
+        let changed = PgStore::open_with_secrets(db.url(), 4, Some(new_key()), Some(&key_again()))
+            .await
+            .expect("resealed");
+        store_signs_with(&changed, account, &hook, "whsec_test").await;
+        let rotated = WebhookSecret::new("whsec_rotated");
+        assert!(
+            changed
+                .rotate_webhook_secret(account, &hook, &rotated, Utc::now() + Duration::hours(1))
+                .await
+                .expect("rotated")
+        );
+        let claimed = store_signs_with(&changed, account, &hook, "whsec_rotated").await;
+        assert_eq!(
+            claimed
+                .previous_secret
+                .as_ref()
+                .map(|s| s.expose().to_owned()),
+            Some("whsec_test".to_owned())
+        );
+        db.drop(vec![plain, sealed, changed]).await;
+    }
+
+    /// Queues a test event and claims it: the secret it is signed with.
+    async fn store_signs_with(
+        store: &PgStore,
+        account: AccountId,
+        hook: &WebhookId,
+        secret: &str,
+    ) -> ClaimedDelivery {
+        let now = Utc::now();
+        store
+            .queue_test_event(
+                account,
+                hook,
+                sent_event(account),
+                now,
+                now + Duration::days(1),
+            )
+            .await
+            .expect("queued");
+        let claimed = store
+            .claim_deliveries(now, now + Duration::minutes(1), limits(1))
+            .await
+            .expect("claimed")
+            .pop()
+            .expect("one due");
+        assert_eq!(claimed.secret.expose(), secret);
+        let release = [(claimed.id.clone(), claimed.lease)];
+        store.release_deliveries(&release).await.expect("released");
+        sqlx::query("UPDATE webhook_deliveries SET status = 'succeeded' WHERE id = $1")
+            .bind(claimed.id.as_str())
+            .execute(&store.pool)
+            .await
+            .expect("done");
+        claimed
+    }
+}
