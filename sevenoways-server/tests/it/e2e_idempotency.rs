@@ -555,6 +555,61 @@ async fn keys_expire_and_are_pruned() {
     t.shutdown().await;
 }
 
+/// A key whose first use showed a webhook secret (sealed at rest with the secrets key),
+/// expired and used again for a send, answers with the send's answer on replay, never the
+/// old webhook's sealed one.
+#[tokio::test]
+async fn an_expired_key_that_showed_a_secret_replays_its_new_answer() {
+    let t = testing::start_with(|c| {
+        c.idempotency.ttl_secs = 1;
+        c.secrets_key = Some(
+            sevenoways_server::secrets::SecretsKey::parse(
+                "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            )
+            .unwrap(),
+        );
+    })
+    .await;
+    paired_instance(&t.client(), "n1").await;
+    let (base, api_key) = (t.base(), t.key.clone());
+    let hook = post(
+        &base,
+        &api_key,
+        "/api/webhooks",
+        Some("reused"),
+        &json!({"url": "https://example.com/hook"}),
+    )
+    .await;
+    assert_eq!(hook.status, 200, "{}", hook.error());
+    // Once the key has expired, the group commit takes it over for a send.
+    let sent = eventually(10, || async {
+        let a = post(
+            &base,
+            &api_key,
+            "/api/send-number",
+            Some("reused"),
+            &send_number("hi"),
+        )
+        .await;
+        (a.status == 200 && !a.replayed()).then_some(a)
+    })
+    .await;
+    let replay = post(
+        &base,
+        &api_key,
+        "/api/send-number",
+        Some("reused"),
+        &send_number("hi"),
+    )
+    .await;
+    assert!(replay.replayed());
+    assert_eq!(
+        replay.body, sent.body,
+        "the send's own answer, not the webhook's"
+    );
+    t.shutdown().await;
+}
+
 #[tokio::test]
 async fn every_post_records_its_answer_and_replays_it() {
     let t = testing::start().await;

@@ -349,7 +349,8 @@ pub(super) async fn record_sends(
         sql.push_str(
             " ON CONFLICT (account_id, key) DO UPDATE SET
                 method = excluded.method, path = excluded.path, body_sha256 = excluded.body_sha256,
-                status = excluded.status, body = excluded.body, created_at = excluded.created_at,
+                status = excluded.status, body = excluded.body, holds_secret = 0, body_sealed = NULL,
+                created_at = excluded.created_at,
                 expires_at = excluded.expires_at
              WHERE idempotency_keys.expires_at <= excluded.created_at",
         );
