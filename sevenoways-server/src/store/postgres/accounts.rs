@@ -581,7 +581,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_instance_reads_back_and_its_deletion_fails_its_unsent_messages() {
-        let Some((db, store)) = testing::store().await else {
+        let Some((_db, store)) = testing::store().await else {
             return;
         };
         let (account, _) = testing::account(&store).await;
@@ -688,7 +688,7 @@ mod tests {
 
     #[tokio::test]
     async fn groups_page_in_sqlite_order_and_count_against_the_quota_when_new() {
-        let Some((db, store)) = testing::store().await else {
+        let Some((_db, store)) = testing::store().await else {
             return;
         };
         let (account, _) = testing::account(&store).await;
@@ -755,7 +755,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_channel_saved_twice_is_one_row_and_the_outbox_pages() {
-        let Some((db, store)) = testing::store().await else {
+        let Some((_db, store)) = testing::store().await else {
             return;
         };
         let (account, _) = testing::account(&store).await;

@@ -271,7 +271,7 @@ mod tests {
 
     #[tokio::test]
     async fn failed_sign_ins_past_the_limit_wait_for_the_oldest_to_leave_the_minute() {
-        let Some((db, store)) = testing::store().await else {
+        let Some((_db, store)) = testing::store().await else {
             return;
         };
         let client = format!("203.0.113.{}", crate::ids::random_hex(4));
@@ -308,7 +308,7 @@ mod tests {
 
     #[tokio::test]
     async fn recent_entries_filter_by_instance_and_status_newest_first() {
-        let Some((db, store)) = testing::store().await else {
+        let Some((_db, store)) = testing::store().await else {
             return;
         };
         let (account, _) = testing::account(&store).await;

@@ -361,7 +361,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_rotated_key_works_until_it_expires_and_revocation_ends_every_key() {
-        let Some((db, store)) = testing::store().await else {
+        let Some((_db, store)) = testing::store().await else {
             return;
         };
         let (account, old) = testing::account(&store).await;
@@ -485,7 +485,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_in_use_is_touched_at_most_once_a_minute() {
-        let Some((db, store)) = testing::store().await else {
+        let Some((_db, store)) = testing::store().await else {
             return;
         };
         let (_, hash) = testing::account(&store).await;

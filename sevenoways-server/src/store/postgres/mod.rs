@@ -12,8 +12,6 @@
 //! - migrations run under sqlx's advisory lock: of several replicas starting at once one
 //!   migrates and the others wait.
 
-#![allow(dead_code, unused_imports, unused_variables)] // TEMP while the port is under way
-
 mod accounts;
 mod console;
 mod engines;
@@ -760,7 +758,18 @@ impl Store for PgStore {
     }
 
     async fn probe_write(&self) -> StoreResult<()> {
-        ops::probe_write(self).await
+        // As on SQLite: a recent failure of the send path, else a heartbeat through it
+        // (the group commit, its connection and a commit on the database).
+        if let Some(reason) = self.writer.recent_failure() {
+            return Err(StoreError::Degraded {
+                reason,
+                source: "sends failed for this reason in the last few seconds".into(),
+            });
+        }
+        match self.send_job(Vec::new(), None).await? {
+            Ok(_) => Ok(()),
+            Err(_) => Err(StoreError::Corrupt("the write probe was refused".into())),
+        }
     }
 
     async fn checkpoint(&self) -> StoreResult<()> {

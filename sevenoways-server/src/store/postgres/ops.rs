@@ -1,31 +1,11 @@
-//! Operations on Postgres: the readiness write probe, the `/metrics` queue depth and the
-//! server-wide secret.
+//! Operations on Postgres: the `/metrics` queue depth and the server-wide secret (the
+//! readiness write probe goes through the group commit, in `queue`).
 //!
 //! Errors that pass (the database restarting or unreachable, a full disk, no free
 //! connection) become [`StoreError::Degraded`] in the one conversion both backends share,
 //! the SQLite store's `ops::passing_condition`.
 
 use super::*;
-
-/// The `meta` row [`probe_write`] rewrites.
-const PROBE_KEY: &str = "write_probe";
-
-/// A small durable write: one row of `meta` rewritten and committed. Every replica has its
-/// own pool, so this proves this process can write now (a full disk, a read-only standby
-/// after a failover and a lost connection all fail it as `Degraded`).
-pub(super) async fn probe_write(store: &PgStore) -> StoreResult<()> {
-    let mut stamp = [0u8; 8];
-    getrandom::fill(&mut stamp).map_err(|e| StoreError::Backend(e.to_string().into()))?;
-    sqlx::query(
-        "INSERT INTO meta (key, value) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(PROBE_KEY)
-    .bind(&stamp[..])
-    .execute(&store.pool)
-    .await?;
-    Ok(())
-}
 
 /// Created by the first replica that asks; every other one reads that value.
 pub(super) async fn server_secret(store: &PgStore) -> StoreResult<Vec<u8>> {
@@ -184,7 +164,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_write_probe_and_queue_depth_answer() {
-        let Some((db, store)) = testing::store().await else {
+        let Some((_db, store)) = testing::store().await else {
             return;
         };
         store
