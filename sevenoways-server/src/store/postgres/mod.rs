@@ -8,7 +8,7 @@
 //!   `FOR UPDATE SKIP LOCKED`, so each is held by one replica at a time, under a lease;
 //! - what SQLite serialised with `BEGIN IMMEDIATE` (a quota's count and its insert, a
 //!   send's limit check and its insert) takes a transaction-scoped advisory lock on the
-//!   account ([`lock_account`]), so the check and the write are one step for every replica;
+//!   account (`lock_account`), so the check and the write are one step for every replica;
 //! - migrations run under sqlx's advisory lock: of several replicas starting at once one
 //!   migrates and the others wait.
 
