@@ -93,7 +93,11 @@ pub async fn drop_test_databases(admin: &str) -> usize {
         .await
         .expect("the test database server answers");
     let names: Vec<String> =
-        sqlx::query_scalar("SELECT datname FROM pg_database WHERE starts_with(datname, $1)")
+        // Only this role's: another role's databases (another user's run) are not ours to drop.
+        sqlx::query_scalar(
+            "SELECT datname FROM pg_database
+             WHERE starts_with(datname, $1) AND pg_get_userbyid(datdba) = current_user",
+        )
             .bind(DATABASE_PREFIX)
             .fetch_all(&mut conn)
             .await
