@@ -8,6 +8,7 @@ mod fair_claim;
 pub mod page;
 pub mod plan;
 pub mod postgres;
+mod recorded;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -111,7 +111,9 @@ impl PgStore {
             .await
             .map_err(|_| StoreError::Unavailable("queue writer stopped"))?;
         match claim {
-            Some(claim) if claim.outcome() == Outcome::Taken => Err(idempotency::taken(&claim)),
+            Some(claim) if claim.outcome() == Outcome::Taken => {
+                Err(crate::store::recorded::taken(&claim))
+            }
             _ => result,
         }
     }

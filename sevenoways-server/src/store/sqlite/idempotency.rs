@@ -12,20 +12,7 @@ use super::queue::EnqueueJob;
 use super::*;
 use crate::idempotency::{self, Answer, Claim, Recorded};
 use crate::secrets::SecretsKey;
-
-/// Whether an answer shows a secret, and the key it is sealed with at rest, if any.
-#[derive(Clone, Copy)]
-enum Secret<'a> {
-    /// Nothing secret: stored as it is.
-    None,
-    /// A webhook signing secret: sealed with the key when there is one.
-    Sealed(Option<&'a SecretsKey>),
-}
-
-/// What a sealed answer is bound to: its row, so it cannot be moved to another key.
-fn seal_context(account: AccountId, key: &str) -> String {
-    format!("sevenoways idempotency_keys.body {account} {key}")
-}
+use crate::store::recorded::{Secret, open, seal_context, taken};
 
 /// Inserts `answer` under the claim's key, taking over a row that has expired. `false`
 /// when a live row holds the key: the caller must not commit its effect.
@@ -36,16 +23,7 @@ async fn insert(
     now: DateTime<Utc>,
     secret: Secret<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let (body, sealed) = match secret {
-        Secret::Sealed(Some(key)) => (
-            Vec::new(),
-            Some(key.seal(
-                &answer.body,
-                &seal_context(claim.account, claim.key.as_str()),
-            )),
-        ),
-        _ => (answer.body.clone(), None),
-    };
+    let (body, sealed) = secret.columns(claim, answer);
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (account_id, key, method, path, body_sha256, status, body,
                                        holds_secret, body_sealed, created_at, expires_at)
@@ -64,7 +42,7 @@ async fn insert(
     .bind(&claim.body_sha256[..])
     .bind(i64::from(answer.status))
     .bind(body)
-    .bind(matches!(secret, Secret::Sealed(_)))
+    .bind(secret.holds_secret())
     .bind(sealed)
     .bind(millis(now))
     .bind(millis(claim.expires_at(now)))
@@ -72,15 +50,6 @@ async fn insert(
     .await?
     .rows_affected();
     Ok(inserted == 1)
-}
-
-/// The error a request whose key another request took first gets from the store; the
-/// layer answers with that request's answer instead.
-fn taken(claim: &Claim) -> StoreError {
-    StoreError::Conflict(format!(
-        "Idempotency-Key {:?} was used by another request that finished first",
-        claim.key.as_str()
-    ))
 }
 
 /// Commits `tx`, and with it the current request's answer for `value` when the request
@@ -185,23 +154,6 @@ pub(super) async fn recorded(
             body,
         },
     }))
-}
-
-/// A sealed answer's body. The startup check (`webhooks::prepare_secrets`) has refused a
-/// database with sealed secrets and no key, or the wrong one, so a failure here means the
-/// row was tampered with.
-fn open(
-    key: Option<&SecretsKey>,
-    sealed: &[u8],
-    account: AccountId,
-    idempotency_key: &str,
-) -> StoreResult<Vec<u8>> {
-    let var = sevenoways_sdk::env::SECRETS_KEY;
-    let key = key.ok_or_else(|| {
-        StoreError::Secrets(format!("a recorded answer is sealed and {var} is not set"))
-    })?;
-    key.open(sealed, &seal_context(account, idempotency_key))
-        .map_err(|_| StoreError::Secrets(format!("a recorded answer does not open with {var}")))
 }
 
 /// A kept answer's row as `seal_answers` reads it: account, key, body, sealed body.
