@@ -223,7 +223,7 @@ pub(super) async fn prune(store: &PgStore, now: DateTime<Utc>, limit: u32) -> St
 /// caught there and the batch tried again ([`is_key_race`]).
 pub(super) async fn replays(
     conn: &mut PgConnection,
-    jobs: &[EnqueueJob],
+    jobs: &[&EnqueueJob],
     now: DateTime<Utc>,
 ) -> Result<Vec<bool>, sqlx::Error> {
     let keyed: Vec<&Claim> = jobs.iter().filter_map(|j| j.claim.as_deref()).collect();

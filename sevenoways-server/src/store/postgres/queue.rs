@@ -11,7 +11,7 @@
 //! - a claim locks the instance rows whose pacing slot it takes (`FOR UPDATE SKIP
 //!   LOCKED`), so two replicas never send from one number within its gap.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,16 @@ impl EnqueueJob {
     fn is_probe(&self) -> bool {
         self.entries.is_empty() && self.admission.is_none()
     }
+
+    /// The accounts whose locks writing this job needs: the one it is admitted for and
+    /// the one its key is recorded for.
+    fn accounts(&self) -> impl Iterator<Item = AccountId> + '_ {
+        self.admission
+            .as_ref()
+            .map(|a| a.account_id)
+            .into_iter()
+            .chain(self.claim.as_ref().map(|c| c.account))
+    }
 }
 
 /// How long a failed group commit keeps [`Writer::recent_failure`] answering, unless a
@@ -59,13 +69,31 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the group-commit task on `pool`; it ends when every handle is dropped.
+    ///
+    /// Two lanes, so that one account's lock never holds up another account's sends: the
+    /// first lane only *tries* each batch's account locks and hands the jobs of an account
+    /// some other transaction holds (a schedule storm firing, another replica's batch) to
+    /// the second lane, which waits for them. A tenant whose lock is busy waits; the others
+    /// in its batch do not.
     pub(super) fn start(pool: PgPool) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
+        let (contended, contended_rx) = mpsc::channel(4096);
         let writer = Self {
             jobs,
             last_failure: Arc::default(),
         };
-        tokio::spawn(group_commit(pool, rx, writer.last_failure.clone()));
+        tokio::spawn(group_commit(
+            pool.clone(),
+            contended_rx,
+            None,
+            writer.last_failure.clone(),
+        ));
+        tokio::spawn(group_commit(
+            pool,
+            rx,
+            Some(contended),
+            writer.last_failure.clone(),
+        ));
         writer
     }
 
@@ -124,9 +152,14 @@ impl PgStore {
 /// failed batch that connection is closed and the next batch takes a fresh one, so a lost
 /// connection or a restarted database costs the sends of that moment (answered 503) and
 /// nothing after.
+///
+/// With `contended`, the loop is the first lane ([`Writer::start`]): it only tries its
+/// accounts' locks and forwards the jobs it could not lock there. Without, it waits for
+/// every lock.
 async fn group_commit(
     pool: PgPool,
     mut rx: mpsc::Receiver<EnqueueJob>,
+    contended: Option<mpsc::Sender<EnqueueJob>>,
     last_failure: Arc<Mutex<Option<(Instant, &'static str)>>>,
 ) {
     let mut conn: Option<PoolConnection<Postgres>> = None;
@@ -154,19 +187,46 @@ async fn group_commit(
         }
         let started = Instant::now();
         let result = match conn.as_mut() {
-            Some(c) => write_batch(c, &jobs).await,
+            Some(c) => write_batch(c, &jobs, contended.is_none()).await,
             None => Err(sqlx::Error::PoolTimedOut),
         };
         match result {
             Ok(results) => {
-                if entries > 0 {
-                    crate::telemetry::group_commit(entries, started.elapsed());
+                let written: usize = jobs
+                    .iter()
+                    .zip(&results)
+                    .filter(|(_, r)| r.is_some())
+                    .map(|(j, _)| j.entries.len())
+                    .sum();
+                if written > 0 {
+                    crate::telemetry::group_commit(written, started.elapsed());
                 }
-                if jobs.iter().any(|j| !j.is_probe()) {
+                if jobs
+                    .iter()
+                    .zip(&results)
+                    .any(|(j, r)| r.is_some() && !j.is_probe())
+                {
                     *last_failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 }
                 for (job, result) in jobs.drain(..).zip(results) {
-                    let _ = job.reply.send(Ok(result));
+                    match (result, &contended) {
+                        (Some(result), _) => {
+                            let _ = job.reply.send(Ok(result));
+                        }
+                        (None, Some(lane)) => {
+                            if let Err(mpsc::error::SendError(job)) = lane.send(job).await {
+                                let _ = job
+                                    .reply
+                                    .send(Err(StoreError::Unavailable("queue writer stopped")));
+                            }
+                        }
+                        // The waiting lane writes every job it takes.
+                        (None, None) => {
+                            let _ = job.reply.send(Err(StoreError::Unavailable(
+                                "the group commit skipped a job",
+                            )));
+                        }
+                    }
                 }
             }
             Err(e) => {
@@ -226,47 +286,79 @@ pub(super) async fn lock_accounts(
     }
 }
 
+/// Tries the locks of several accounts ([`lock_account`]) without waiting for any;
+/// returns the accounts another transaction holds. Try-locks never wait, so the order
+/// they are taken in cannot make a cycle.
+async fn try_lock_accounts(
+    conn: &mut PgConnection,
+    accounts: &BTreeSet<AccountId>,
+) -> Result<HashSet<AccountId>, sqlx::Error> {
+    if accounts.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let keys: Vec<i32> = accounts.iter().map(|a| a.0 as i32).collect();
+    let busy: Vec<i32> = sqlx::query_scalar(
+        "SELECT key FROM unnest($1::INT[]) AS u(key) WHERE NOT pg_try_advisory_xact_lock(1, key)",
+    )
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(accounts
+        .iter()
+        .copied()
+        .filter(|a| busy.contains(&(a.0 as i32)))
+        .collect())
+}
+
+/// A batch's answers in its jobs' order: `None` for a job left unwritten because another
+/// transaction held its account's lock (only when the batch does not `wait`).
+type BatchAnswers = Vec<Option<Result<Vec<QueueId>, Refusal>>>;
+
 /// [`insert_batch`], once more when the batch lost a race for an Idempotency-Key to a
 /// request another path recorded meanwhile: the second try finds that key recorded and
 /// answers its job as a replay, instead of failing every caller of the batch.
 async fn write_batch(
     conn: &mut PgConnection,
     jobs: &[EnqueueJob],
-) -> Result<Vec<Result<Vec<QueueId>, Refusal>>, sqlx::Error> {
-    match insert_batch(conn, jobs).await {
-        Err(e) if idempotency::is_key_race(&e) => insert_batch(conn, jobs).await,
+    wait: bool,
+) -> Result<BatchAnswers, sqlx::Error> {
+    match insert_batch(conn, jobs, wait).await {
+        Err(e) if idempotency::is_key_race(&e) => insert_batch(conn, jobs, wait).await,
         other => other,
     }
 }
 
 async fn insert_batch(
     conn: &mut PgConnection,
-    jobs: &[EnqueueJob],
-) -> Result<Vec<Result<Vec<QueueId>, Refusal>>, sqlx::Error> {
+    all: &[EnqueueJob],
+    wait: bool,
+) -> Result<BatchAnswers, sqlx::Error> {
     let at = Utc::now();
     let now = millis(at);
     let mut tx = sqlx::Connection::begin(conn).await?;
-    // Every account the batch checks or records for, locked in ascending order before the
-    // first read: from here on no other replica's batch (or quota insert) of these
-    // accounts runs until this one commits, and every statement below sees what theirs
-    // committed.
-    let accounts: BTreeSet<AccountId> = jobs
-        .iter()
-        .flat_map(|job| {
-            job.admission
-                .as_ref()
-                .map(|a| a.account_id)
-                .into_iter()
-                .chain(job.claim.as_ref().map(|c| c.account))
-        })
-        .collect();
-    lock_accounts(&mut tx, &accounts).await?;
-    let replays = idempotency::replays(&mut tx, jobs, at).await?;
+    // Every account the batch checks or records for, locked before the first read: from
+    // here on no other replica's batch (or quota insert) of these accounts runs until this
+    // one commits, and every statement below sees what theirs committed. Waiting, they are
+    // taken in ascending order; otherwise the jobs of any account that is busy stay out.
+    let accounts: BTreeSet<AccountId> = all.iter().flat_map(EnqueueJob::accounts).collect();
+    let busy = if wait {
+        lock_accounts(&mut tx, &accounts).await?;
+        HashSet::new()
+    } else {
+        try_lock_accounts(&mut tx, &accounts).await?
+    };
+    let ready = |job: &EnqueueJob| !job.accounts().any(|a| busy.contains(&a));
+    let jobs: Vec<&EnqueueJob> = all.iter().filter(|job| ready(job)).collect();
+    if jobs.is_empty() {
+        tx.rollback().await?;
+        return Ok(all.iter().map(|_| None).collect());
+    }
+    let replays = idempotency::replays(&mut tx, &jobs, at).await?;
     let fresh: Vec<&EnqueueJob> = jobs
         .iter()
         .zip(&replays)
         .filter(|(_, replay)| !**replay)
-        .map(|(job, _)| job)
+        .map(|(job, _)| *job)
         .collect();
     let verdicts = admit_batch(&mut tx, &fresh).await?;
     let entries: Vec<&NewEntry> = fresh
@@ -276,7 +368,7 @@ async fn insert_batch(
         .flat_map(|(job, _)| &job.entries)
         .collect();
     let ids = insert_queued(&mut tx, &entries, now).await?;
-    if jobs.iter().any(EnqueueJob::is_probe) {
+    if jobs.iter().any(|j| j.is_probe()) {
         sqlx::query(
             "INSERT INTO meta (key, value) VALUES ('heartbeat', $1)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -297,9 +389,15 @@ async fn insert_batch(
         claim.committed(answer);
     }
     let mut results = results.into_iter();
-    let mut answers = Vec::with_capacity(jobs.len());
-    for (job, replay) in jobs.iter().zip(replays) {
-        answers.push(match (&job.claim, replay) {
+    let mut replays = replays.into_iter();
+    let mut answers = Vec::with_capacity(all.len());
+    for job in all {
+        if !ready(job) {
+            answers.push(None);
+            continue;
+        }
+        let replay = replays.next().unwrap_or(false);
+        answers.push(Some(match (&job.claim, replay) {
             (Some(claim), true) => {
                 claim.taken();
                 Ok(Vec::new())
@@ -307,7 +405,7 @@ async fn insert_batch(
             _ => results.next().ok_or_else(|| {
                 sqlx::Error::Protocol("the group commit lost a job's result".into())
             })?,
-        });
+        }));
     }
     Ok(answers)
 }
@@ -1312,6 +1410,57 @@ mod tests {
         assert_eq!(recorded.answer, committed[0]);
         assert!(String::from_utf8_lossy(&recorded.answer.body).contains(r#""queued":2"#));
         drop(stores);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn a_tenant_whose_lock_is_held_does_not_hold_up_another() {
+        let Some(db) = test_db::create("a_tenant_whose_lock_is_held").await else {
+            return;
+        };
+        let store = PgStore::open(&db.url).await.unwrap();
+        let busy = test_db::account(&store, "default", &["n1"]).await;
+        let quiet = test_db::account(&store, "default", &["n1"]).await;
+        let limits = Plans::default().get("default").clone();
+        // A long transaction holds the busy account's lock, as a storm of its schedules
+        // firing (or another replica's batch) does.
+        let mut holder = store.pool.begin().await.unwrap();
+        lock_account(&mut holder, busy).await.unwrap();
+        let waiting = tokio::spawn({
+            let (store, admission) = (store.clone(), admission(busy, &limits));
+            async move {
+                store
+                    .enqueue_admitted(admission, entries(busy, "n1", 1))
+                    .await
+            }
+        });
+        tokio::task::yield_now().await;
+        for i in 0..5 {
+            let sent = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                store.enqueue_admitted(admission(quiet, &limits), entries(quiet, "n1", 1)),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("the quiet tenant's send {i} waited for another's lock"));
+            assert_eq!(sent.unwrap().unwrap().len(), 1);
+        }
+        assert!(
+            !waiting.is_finished(),
+            "a send waits for its own account's lock"
+        );
+        holder.commit().await.unwrap();
+        let ids = waiting.await.unwrap().unwrap().unwrap();
+        assert_eq!(ids.len(), 1, "and is written once the lock is free");
+        let usage = store
+            .usage(
+                busy,
+                &crate::limits::periods(admission(busy, &limits).now, limits.timezone),
+                admission(busy, &limits).now,
+            )
+            .await
+            .unwrap();
+        assert_eq!((usage.window.len(), usage.day), (1, 1), "admitted once");
+        drop(store);
         db.drop().await;
     }
 
