@@ -629,6 +629,18 @@ pub(super) async fn claim_deliveries(
     // One claimer at a time across replicas: the in-flight counts below are exact when
     // the leases are taken, so no endpoint gets more than its share (or a second probe).
     advisory_lock(&mut tx, CLAIM_LOCK).await?;
+    // The leases in flight before the endpoints' states, not after: each statement sees
+    // what was committed when it began, and an attempt's outcome clears its lease and
+    // opens the breaker in one commit. Read in this order, a lease seen gone means its
+    // breaker is seen too; the other order could see the lease gone but the webhook not
+    // yet paused, and send one more attempt past an open breaker.
+    let leased: Vec<(String, AccountId, i64)> = sqlx::query_as(
+        "SELECT webhook_id, account_id, COUNT(*) FROM webhook_deliveries
+         WHERE lease_until >= $1 AND status = 'pending' GROUP BY webhook_id, account_id",
+    )
+    .bind(now_ms)
+    .fetch_all(&mut *tx)
+    .await?;
     let endpoints: Vec<(String, AccountId, i64, i64)> = sqlx::query_as(
         "SELECT w.id, w.account_id, w.last_claimed_at, w.failure_streak FROM webhooks w
          WHERE w.disabled_at IS NULL AND (w.paused_until IS NULL OR w.paused_until <= $1)
@@ -642,13 +654,6 @@ pub(super) async fn claim_deliveries(
     if endpoints.is_empty() {
         return Ok(Vec::new());
     }
-    let leased: Vec<(String, AccountId, i64)> = sqlx::query_as(
-        "SELECT webhook_id, account_id, COUNT(*) FROM webhook_deliveries
-         WHERE lease_until >= $1 AND status = 'pending' GROUP BY webhook_id, account_id",
-    )
-    .bind(now_ms)
-    .fetch_all(&mut *tx)
-    .await?;
     let mut endpoint_busy: HashMap<&str, u32> = HashMap::new();
     let mut account_busy: HashMap<AccountId, u32> = HashMap::new();
     for (webhook, account, n) in &leased {
