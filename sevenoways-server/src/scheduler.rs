@@ -1,6 +1,7 @@
 //! The schedule loop: fires due schedules through the durable queue.
 //!
-//! Each tick calls [`Store::fire_due_schedules`], which plans the due runs from a read
+//! Each wake-up (at the earliest due instant, or after `scheduler.tick_ms` at most) calls
+//! [`Store::fire_due_schedules`], which plans the due runs from a read
 //! snapshot (recipients and next run, holding no lock), then claims the schedules still
 //! due, advances them and queues their messages in short write transactions (see its
 //! docs for why that makes each firing happen exactly once, with one process or
@@ -43,6 +44,7 @@ pub async fn run(
 ) {
     let tick = Duration::from_millis(config.scheduler.tick_ms.max(10));
     while !*shutdown.borrow() {
+        let mut failed = false;
         loop {
             let fired = match store
                 .fire_due_schedules(Utc::now(), &plans, crate::cron::next_run, BATCH)
@@ -51,6 +53,7 @@ pub async fn run(
                 Ok(fired) => fired,
                 Err(e) => {
                     tracing::warn!(error = %e, "firing schedules failed; retrying next tick");
+                    failed = true;
                     break;
                 }
             };
@@ -80,10 +83,32 @@ pub async fn run(
                 break;
             }
         }
+        let wake = if failed {
+            tick
+        } else {
+            until_next_due(store.as_ref(), tick).await
+        };
         tokio::select! {
-            _ = tokio::time::sleep(tick) => {}
+            _ = tokio::time::sleep(wake) => {}
             _ = shutdown.changed() => {}
         }
+    }
+}
+
+/// How long to sleep before firing again: until the earliest schedule is due, so a run
+/// fires at its instant rather than up to a tick late, and never longer than `tick`, so a
+/// schedule created meanwhile (here or on another replica) waits one tick at most.
+///
+/// Rows due already but not fired (another replica is firing them) get a short pause, not
+/// a busy loop.
+async fn until_next_due(store: &dyn Store, tick: Duration) -> Duration {
+    const DUE_ELSEWHERE: Duration = Duration::from_millis(50);
+    match store.next_schedule_due().await {
+        Ok(Some(at)) => match (at - Utc::now()).to_std() {
+            Ok(wait) if !wait.is_zero() => wait.min(tick),
+            _ => DUE_ELSEWHERE.min(tick),
+        },
+        Ok(None) | Err(_) => tick,
     }
 }
 

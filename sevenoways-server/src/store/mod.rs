@@ -760,6 +760,9 @@ pub trait Store: Send + Sync + 'static {
         next: NextRunFn,
         limit: u32,
     ) -> StoreResult<Vec<FiredSchedule>>;
+    /// When the earliest schedule is next due (`None` when none will run), so the
+    /// scheduler wakes at that instant rather than on its next tick.
+    async fn next_schedule_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
 
     // Rate limit and caps.
 

@@ -95,8 +95,20 @@ async fn wait_for_outbox(client: &Client, n: usize) {
     assert_eq!(outbox_len(client).await, n);
 }
 
+/// Waits, when fewer than `room` seconds are left in this minute, for the next one: an
+/// every-minute schedule made now then cannot come due again while the test counts its
+/// runs (on a loaded machine a test can take several seconds).
+async fn clear_of_a_minute_boundary(room: u32) {
+    use chrono::Timelike;
+    let left = 60 - Utc::now().second().min(59);
+    if left < room {
+        tokio::time::sleep(StdDuration::from_secs(u64::from(left) + 1)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_schedule_fires_once_when_due_and_lists_its_next_run() {
+    clear_of_a_minute_boundary(30).await;
     let dir = tempfile::tempdir().unwrap();
     let server = testing::launch(config(dir.path(), 25)).await;
     let key = server.create_key("t", "default").await.unwrap();
@@ -266,6 +278,34 @@ async fn a_schedule_missed_while_down_fires_once_at_start_up() {
         assert_eq!(s.next_run_at, cron::next_run(&s.spec, last));
         assert!(s.next_run_at.unwrap() > started);
     }
+    server.shutdown().await;
+}
+
+/// The scheduler sleeps until the earliest run is due, not until its next tick: with an
+/// hour-long tick, a run due two seconds after start-up fires at its instant.
+#[tokio::test]
+async fn a_run_fires_at_its_instant_not_at_the_next_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = testing::launch(config(dir.path(), 3_600_000)).await;
+    let key = server.create_key("t", "default").await.unwrap();
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    paired_instance(&client, "n1").await;
+    let account = account_of(&server, &key).await;
+    server.shutdown().await;
+    let due = {
+        let store = testing::open_store(dir.path()).await;
+        let daily = spec("0 9 * * *", "UTC", phone(), text("on time"));
+        let due = Utc::now() + Duration::seconds(2);
+        save(&*store, account, 1, &daily, due).await;
+        due
+    };
+    let server = testing::launch(config(dir.path(), 3_600_000)).await;
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    wait_for_outbox(&client, 1).await;
+    let last = client.schedules().list().await.unwrap().schedules[0]
+        .last_run_at
+        .expect("fired");
+    assert!(last >= due, "not before its instant: {last} < {due}");
     server.shutdown().await;
 }
 

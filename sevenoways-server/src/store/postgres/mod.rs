@@ -599,6 +599,10 @@ impl Store for PgStore {
         schedules::fire_due_schedules(self, now, plans, next, limit).await
     }
 
+    async fn next_schedule_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        schedules::next_schedule_due(self).await
+    }
+
     async fn enqueue_admitted(
         &self,
         admission: Admission,

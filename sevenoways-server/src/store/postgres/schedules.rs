@@ -174,6 +174,15 @@ pub(super) async fn fire_due_schedules(
 /// Queue rows one firing transaction inserts at most (beyond one run's own).
 const MAX_ENTRIES_PER_TRANSACTION: usize = 2048;
 
+/// The earliest `next_run_at`, from the schedules' due index.
+pub(super) async fn next_schedule_due(store: &PgStore) -> StoreResult<Option<DateTime<Utc>>> {
+    let at: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(next_run_at) FROM schedules WHERE next_run_at IS NOT NULL")
+            .fetch_one(&store.pool)
+            .await?;
+    Ok(at.map(crate::time::from_millis))
+}
+
 /// Step one: reads the due schedules and the groups they name, and plans each run,
 /// holding no lock.
 async fn plan_due(

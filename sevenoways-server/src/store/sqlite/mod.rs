@@ -762,6 +762,10 @@ impl Store for SqliteStore {
         schedules::fire_due_schedules(self, now, plans, next, limit).await
     }
 
+    async fn next_schedule_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        schedules::next_schedule_due(self).await
+    }
+
     async fn usage(
         &self,
         account: AccountId,

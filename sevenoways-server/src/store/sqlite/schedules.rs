@@ -165,6 +165,15 @@ pub(super) async fn fire_due_schedules(
 /// group commit's batch, enough to amortise the commit, small enough to be short.
 const MAX_ENTRIES_PER_TRANSACTION: usize = 2048;
 
+/// The earliest `next_run_at`, from the schedules' due index.
+pub(super) async fn next_schedule_due(store: &SqliteStore) -> StoreResult<Option<DateTime<Utc>>> {
+    let at: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(next_run_at) FROM schedules WHERE next_run_at IS NOT NULL")
+            .fetch_one(&store.read)
+            .await?;
+    Ok(at.map(crate::time::from_millis))
+}
+
 /// Step one: reads the due schedules and the groups they name from the read pool and
 /// plans each run, holding no write lock however many names and groups there are.
 async fn plan_due(
