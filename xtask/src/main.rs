@@ -245,8 +245,9 @@ async fn ref_naive_pg(listen: SocketAddr, url: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// A new, empty database `name` on the server of `admin` (dropped first if a run left it);
-/// its URL.
+/// A new, empty database `name_<role>` on the server of `admin` (dropped first if a run
+/// left it); its URL. The role is in the name because only a database's owner may drop
+/// it: two roles benchmarking on one server each get their own.
 async fn fresh_database(admin: &str, name: &str) -> Result<String, String> {
     use sqlx::{ConnectOptions, Connection};
     let mut conn = admin
@@ -255,6 +256,21 @@ async fn fresh_database(admin: &str, name: &str) -> Result<String, String> {
         .connect()
         .await
         .map_err(|e| format!("connecting to --database-url: {e}"))?;
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| format!("reading the role: {e}"))?;
+    let role: String = role
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = format!("{name}_{role}");
     for sql in [
         format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
         format!("CREATE DATABASE {name}"),

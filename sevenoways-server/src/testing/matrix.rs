@@ -82,6 +82,32 @@ async fn create_database(admin: &str, name: &str) {
     let _ = conn.close().await;
 }
 
+/// Drops database `name` if it exists, ending the sessions still in it.
+///
+/// For a role that is not a superuser, `WITH (FORCE)` is refused (42501, "must be a member
+/// of the role whose process is being terminated") while an autovacuum worker is in the
+/// database, which happens after a test wrote enough rows; the worker is gone a moment
+/// later, so this tries again for up to ten seconds before giving up.
+pub async fn drop_database(conn: &mut sqlx::PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    let mut tries = 0;
+    loop {
+        let err = match sqlx::query(&sql).execute(&mut *conn).await {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let passing = err.as_database_error().is_some_and(|d| {
+            d.code().as_deref() == Some("55006")
+                || (d.code().as_deref() == Some("42501") && d.message().contains("member of"))
+        });
+        if !passing || tries == 50 {
+            return Err(err);
+        }
+        tries += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Drops every test database on the server of `admin` (after a run, or one a crashed
 /// run left); returns how many.
 pub async fn drop_test_databases(admin: &str) -> usize {
@@ -103,8 +129,7 @@ pub async fn drop_test_databases(admin: &str) -> usize {
             .await
             .expect("pg_database is readable");
     for name in &names {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
+        drop_database(&mut conn, name)
             .await
             .expect("a test database drops");
     }
@@ -129,8 +154,7 @@ pub async fn fresh_database(admin: &str, name: &str) -> DatabaseUrl {
         .connect()
         .await
         .expect("the test database server answers");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
+    drop_database(&mut conn, &name)
         .await
         .expect("an old test database drops");
     sqlx::query(&format!("CREATE DATABASE {name}"))

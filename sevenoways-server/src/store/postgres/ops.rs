@@ -122,9 +122,7 @@ pub(super) mod testing {
                     .expect("a runtime")
                     .block_on(async move {
                         let mut conn = sqlx::PgConnection::connect(&admin).await?;
-                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await
+                        crate::testing::matrix::drop_database(&mut conn, &name).await
                     })
             })
             .join();

@@ -933,8 +933,7 @@ pub(super) mod test_db {
         /// Drops the database, closing whatever connections the test's stores still hold.
         pub(crate) async fn drop(self) {
             let mut conn = admin_connection(&self.admin).await;
-            sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-                .execute(&mut conn)
+            crate::testing::matrix::drop_database(&mut conn, &self.name)
                 .await
                 .expect("DROP DATABASE");
             let _ = conn.close().await;

@@ -1265,16 +1265,11 @@ pub(super) mod tests {
             let mut conn = sqlx::PgConnection::connect(&self.admin)
                 .await
                 .expect("the test database server answers");
-            // Our pools are closed; an autovacuum worker may still be in it for a moment
-            // (and `WITH (FORCE)` may not end a process of another role).
-            for _ in 0..50 {
-                let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS {}", self.name))
-                    .execute(&mut conn)
-                    .await;
-                if dropped.is_ok() {
-                    return;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            if crate::testing::matrix::drop_database(&mut conn, &self.name)
+                .await
+                .is_ok()
+            {
+                return;
             }
             eprintln!("could not drop the test database {}", self.name);
         }
