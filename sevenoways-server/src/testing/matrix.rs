@@ -137,7 +137,7 @@ pub async fn drop_test_databases(admin: &str) -> usize {
     names.len()
 }
 
-/// A new, empty database `<prefix>name` on the server of `admin` (dropped first if a
+/// A new, empty database `<prefix>name_<role>` on the server of `admin` (dropped first if a
 /// crashed run left it): for tests that run several real server processes on one
 /// database. Dropped with the others by [`drop_test_databases`].
 pub async fn fresh_database(admin: &str, name: &str) -> DatabaseUrl {
@@ -147,13 +147,29 @@ pub async fn fresh_database(admin: &str, name: &str) -> DatabaseUrl {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
         "a test database name is [a-z0-9_]"
     );
-    let name = format!("{DATABASE_PREFIX}{name}");
     let mut conn = admin
         .parse::<sqlx::postgres::PgConnectOptions>()
         .expect("a postgres URL")
         .connect()
         .await
         .expect("the test database server answers");
+    // The role in the name: only its owner may drop a database, and two roles testing on
+    // one server (a developer's and CI's) must not trip over each other's.
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&mut conn)
+        .await
+        .expect("the role's name");
+    let role: String = role
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = format!("{DATABASE_PREFIX}{name}_{role}");
     drop_database(&mut conn, &name)
         .await
         .expect("an old test database drops");

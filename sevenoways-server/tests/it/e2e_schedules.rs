@@ -295,7 +295,10 @@ async fn a_run_fires_at_its_instant_not_at_the_next_tick() {
     let due = {
         let store = testing::open_store(dir.path()).await;
         let daily = spec("0 9 * * *", "UTC", phone(), text("on time"));
-        let due = Utc::now() + Duration::seconds(2);
+        // Whole milliseconds, as stored.
+        let due =
+            DateTime::from_timestamp_millis((Utc::now() + Duration::seconds(2)).timestamp_millis())
+                .unwrap();
         save(&*store, account, 1, &daily, due).await;
         due
     };
