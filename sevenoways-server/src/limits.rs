@@ -229,9 +229,14 @@ impl Default for Plans {
     }
 }
 
-/// Why a send was refused. Both answer 429 with `Retry-After`.
+/// Why a send was refused. The limits answer 429 with `Retry-After`; a missing instance
+/// answers 404.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// The send's instance is not there when the group commit looks: deleted since the
+    /// request began, or never read by the handler (the send path leaves the existence
+    /// check to the group commit when nothing else needs the instance's record).
+    InstanceNotFound,
     /// Too many send requests in the last minute.
     RateLimited {
         /// The plan's requests per minute.
@@ -272,6 +277,7 @@ impl Refusal {
     /// [`sevenoways_sdk::RATE_LIMIT_MESSAGE`].
     pub fn message(&self) -> String {
         match self {
+            Self::InstanceNotFound => "instance not found".into(),
             Self::RateLimited { limit, .. } => rate_limit_message(*limit),
             Self::Cap {
                 period,
@@ -309,6 +315,7 @@ impl Refusal {
     /// it resets. `None` when a smaller send could still pass.
     pub fn refuses_every_send_until(&self) -> Option<DateTime<Utc>> {
         match self {
+            Self::InstanceNotFound => None,
             Self::RateLimited { retry_at, .. } => Some(*retry_at),
             Self::Cap {
                 cap,
@@ -322,6 +329,7 @@ impl Refusal {
     /// Whole seconds until a retry can succeed, at least 1.
     pub fn retry_after_secs(&self, now: DateTime<Utc>) -> u64 {
         let at = match self {
+            Self::InstanceNotFound => now,
             Self::RateLimited { retry_at, .. } => *retry_at,
             Self::Cap { resets_at, .. } => *resets_at,
         };

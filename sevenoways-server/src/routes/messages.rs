@@ -79,15 +79,22 @@ pub(crate) async fn send_message<R: SendMessage>(
         return Err(refused(&refusal, arrived));
     }
     let instance = req.instance_id();
-    let record = state
-        .store
-        .instance_record(account.id, instance)
-        .await?
-        .ok_or_else(|| ApiError::instance_not_found(instance))?;
-    // What the instance's engine can never deliver is refused now (422), not queued.
-    // (An engine no longer configured fails the entries later, with the reason.)
-    if let Ok(engine) = state.engines.get(record.engine) {
-        engine.check_target(&record, &req.target()?)?;
+    let target = req.target()?;
+    // The instance's record is read only when something needs it before queueing: a group
+    // send (its groups are the instance's; an unknown instance must answer 404, not "group
+    // not found"), or an engine that refuses some recipients (422, so nothing is queued
+    // that cannot go out). Otherwise the group commit checks that the instance exists, in
+    // the transaction that queues the send, and the request makes no read of its own.
+    if matches!(target, Target::Groups(_)) || state.engines.restricts_targets() {
+        let record = state
+            .store
+            .instance_record(account.id, instance)
+            .await?
+            .ok_or_else(|| ApiError::instance_not_found(instance))?;
+        // (An engine no longer configured fails the entries later, with the reason.)
+        if let Ok(engine) = state.engines.get(record.engine) {
+            engine.check_target(&record, &target)?;
+        }
     }
     let recipients = resolve(&*state.store, account.id, req).await?;
     let content = req.content();
@@ -119,9 +126,12 @@ pub(crate) async fn send_message<R: SendMessage>(
         .store
         .enqueue_admitted(admission, entries)
         .await?
-        .map_err(|refusal| {
-            state.refusals.record(account.id, &account.plan, &refusal);
-            refused(&refusal, now)
+        .map_err(|refusal| match refusal {
+            Refusal::InstanceNotFound => ApiError::instance_not_found(instance),
+            refusal => {
+                state.refusals.record(account.id, &account.plan, &refusal);
+                refused(&refusal, now)
+            }
         })?;
     state.queue_wake.notify_one();
     if ids.is_empty() {

@@ -455,6 +455,10 @@ impl Engine for MetaEngine {
         EngineKind::Meta
     }
 
+    fn restricts_targets(&self) -> bool {
+        true
+    }
+
     fn check_target(&self, record: &InstanceRecord, target: &Target) -> Result<(), ControlError> {
         match target {
             Target::Phone(_) => Ok(()),

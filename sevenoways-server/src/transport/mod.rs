@@ -139,6 +139,13 @@ pub trait Engine: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether [`Engine::check_target`] refuses anything: an engine that overrides it says
+    /// so here, and while no configured engine does, the send path need not read the
+    /// instance's record (its existence is checked in the group commit).
+    fn restricts_targets(&self) -> bool {
+        false
+    }
+
     /// Sets the number up on the engine after the store created `record`; answers the
     /// record as it now is. On an error the route deletes the instance again, so an
     /// engine undoes what it did before answering one.
@@ -193,6 +200,13 @@ impl Engines {
             waha,
             meta,
         }
+    }
+
+    /// Whether any configured engine refuses some recipients ([`Engine::restricts_targets`]).
+    pub fn restricts_targets(&self) -> bool {
+        self.sandbox.restricts_targets()
+            || self.waha.as_ref().is_some_and(|e| e.restricts_targets())
+            || self.meta.as_ref().is_some_and(|e| e.restricts_targets())
     }
 
     /// The engine of `kind`, if this server has it configured.

@@ -323,3 +323,49 @@ async fn non_send_endpoints_are_never_rate_limited() {
     let usage = client.usage().get().await.unwrap();
     assert_eq!((usage.rate_limit.used, usage.daily.used), (1, 2));
 }
+
+/// A send to an instance that is not there (never made, or deleted a moment ago) is
+/// answered 404 in the envelope and takes none of the minute's sends, whichever recipient
+/// kind it names.
+#[tokio::test]
+async fn sends_to_a_missing_instance_are_404_and_use_no_allowance() {
+    let t = testing::start().await;
+    let client = t.client();
+    paired_instance(&client, "n1").await;
+    paired_instance(&client, "gone").await;
+    let base = t.base();
+    let r = post(&base, &t.key, "/api/send-number", send_number(0)).await;
+    assert_eq!(r.status(), 200);
+    client
+        .instances()
+        .delete(&InstanceId::new("gone").unwrap())
+        .await
+        .unwrap();
+    for (path, body) in [
+        (
+            "/api/send-number",
+            json!({"instanceId": "gone", "phone": "971501234567", "message": "x"}),
+        ),
+        (
+            "/api/send-to-channel",
+            json!({"instanceId": "gone", "channelJid": "120363000000000001@newsletter", "message": "x"}),
+        ),
+        (
+            "/api/send-number",
+            json!({"instanceId": "never", "phone": "971501234567", "message": "x"}),
+        ),
+    ] {
+        let r = post(&base, &t.key, path, body.clone()).await;
+        assert_eq!(r.status(), 404, "{path} {body}");
+        let answer: Value = r.json().await.unwrap();
+        let id = body["instanceId"].as_str().unwrap();
+        assert_eq!(
+            answer,
+            json!({"success": false, "error": format!("instance \"{id}\" not found")})
+        );
+    }
+    let (status, usage) = get_json(&base, &t.key, "/api/usage").await;
+    assert_eq!(status, 200);
+    assert_eq!(usage["rateLimit"]["used"], 1, "{usage}");
+    t.shutdown().await;
+}

@@ -28,6 +28,7 @@ use super::limits::admit_batch;
 use super::webhooks::insert_event_for;
 use super::*;
 use crate::idempotency::{Claim, Outcome};
+use crate::store::batch;
 
 /// One caller's entries, admitted under its plan first when `admission` is set; a job
 /// with neither is a write probe (as the SQLite store's `EnqueueJob`).
@@ -360,7 +361,21 @@ async fn insert_batch(
         .filter(|(_, replay)| !**replay)
         .map(|(job, _)| *job)
         .collect();
-    let verdicts = admit_batch(&mut tx, &fresh).await?;
+    // Each send's instance must still be there: the handler may not have read it (see
+    // `routes::messages::send_message`), and a delete may have come first.
+    let missing = missing_instances(&mut tx, &fresh).await?;
+    let present: Vec<bool> = fresh
+        .iter()
+        .map(|job| batch::all_present(job.admission.as_ref(), &job.entries, &missing))
+        .collect();
+    let admitted: Vec<&EnqueueJob> = fresh
+        .iter()
+        .zip(&present)
+        .filter(|(_, present)| **present)
+        .map(|(job, _)| *job)
+        .collect();
+    let verdicts = batch::verdicts(&present, admit_batch(&mut tx, &admitted).await?)
+        .map_err(|e| sqlx::Error::Protocol(e.into()))?;
     let entries: Vec<&NewEntry> = fresh
         .iter()
         .zip(&verdicts)
@@ -408,6 +423,35 @@ async fn insert_batch(
         }));
     }
     Ok(answers)
+}
+
+/// The `(account, instance)` pairs the admitted jobs send from that have no instance row,
+/// in one statement for the whole batch.
+async fn missing_instances<'a>(
+    conn: &mut PgConnection,
+    jobs: &[&'a EnqueueJob],
+) -> Result<HashSet<(AccountId, &'a InstanceId)>, sqlx::Error> {
+    let wanted =
+        batch::sending_instances(jobs.iter().map(|j| (j.admission.as_ref(), &j.entries[..])));
+    if wanted.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let (accounts, instances): (Vec<i64>, Vec<&str>) =
+        wanted.iter().map(|(a, i)| (a.0, i.as_str())).unzip();
+    let found: HashSet<(i64, String)> = sqlx::query_as(
+        "SELECT account_id, instance_id FROM instances
+         WHERE (account_id, instance_id) IN (SELECT * FROM unnest($1::BIGINT[], $2::TEXT[]))",
+    )
+    .bind(&accounts)
+    .bind(&instances)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    Ok(wanted
+        .into_iter()
+        .filter(|(a, i)| !found.contains(&(a.0, i.as_str().to_owned())))
+        .collect())
 }
 
 /// Inserts `queued` entries; returns their ids in `entries`' order.
