@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sevenoways_sdk::{Content, InstanceId, RATE_LIMIT_MESSAGE};
-use sevenoways_server::config::PlanConfig;
+use sevenoways_server::config::{EngineKind, PlanConfig};
 use sevenoways_server::limits::{Admission, CapPeriod, PlanLimits, Plans, Refusal};
 use sevenoways_server::store::sqlite::SqliteStore;
 use sevenoways_server::store::{AccountId, NewEntry, RecipientKind, Store};
@@ -15,6 +15,18 @@ async fn store_with_account() -> (tempfile::TempDir, SqliteStore, AccountId) {
     let store = SqliteStore::open(dir.path()).await.unwrap();
     let account = store
         .create_account("t", "default", &[7; 32])
+        .await
+        .unwrap();
+    // The number the sends go from: the group commit refuses a send whose instance is
+    // not there.
+    store
+        .create_instance(
+            account,
+            &InstanceId::new("n1").unwrap(),
+            "n1",
+            EngineKind::Sandbox,
+            0,
+        )
         .await
         .unwrap();
     (dir, store, account)
