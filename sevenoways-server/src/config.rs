@@ -683,7 +683,9 @@ impl Default for WebhookConfig {
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SchedulerConfig {
-    /// How often due schedules are looked for; a schedule fires at most this late.
+    /// The longest the loop sleeps. It wakes at the earliest run due, so a run fires at
+    /// its instant; this bounds how late a schedule made (or resumed) while it sleeps is
+    /// first seen.
     pub tick_ms: u64,
 }
 
