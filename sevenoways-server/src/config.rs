@@ -843,8 +843,9 @@ pub struct DatabaseConfig {
     /// truncate it (0: only SQLite's automatic checkpoints, which never shrink the log
     /// file). The log is also capped at 64 MiB after each checkpoint.
     pub checkpoint_secs: u64,
-    /// Connections each server keeps to Postgres at most (with `database_url`); the
-    /// replicas' sum must stay under the database's `max_connections`.
+    /// Connections each server keeps to Postgres at most (with `database_url`; at least
+    /// 3: the group commit keeps one); the replicas' sum must stay under the database's
+    /// `max_connections`.
     pub max_connections: u32,
 }
 

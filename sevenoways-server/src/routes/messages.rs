@@ -84,7 +84,9 @@ pub(crate) async fn send_message<R: SendMessage>(
     // send (its groups are the instance's; an unknown instance must answer 404, not "group
     // not found"), or an engine that refuses some recipients (422, so nothing is queued
     // that cannot go out). Otherwise the group commit checks that the instance exists, in
-    // the transaction that queues the send, and the request makes no read of its own.
+    // the transaction that queues the send, and the request makes no read of its own. (So
+    // a send to a missing instance whose media URL fails the SSRF check below answers that
+    // 400 rather than the 404: both are the caller's to fix.)
     if matches!(target, Target::Groups(_)) || state.engines.restricts_targets() {
         let record = state
             .store

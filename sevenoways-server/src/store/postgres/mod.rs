@@ -64,6 +64,10 @@ impl std::fmt::Debug for PgStore {
 /// commit holds one, workers and handlers share the rest.
 const POOL_SIZE: u32 = 16;
 
+/// The fewest connections a pool gets, whatever is configured: one for the group commit
+/// and two for everything else (handlers, workers, the scheduler, `/readyz`).
+const MIN_POOL_SIZE: u32 = 3;
+
 impl PgStore {
     /// Connects to `url` (`postgres://user:password@host/db`) and applies the migrations.
     /// Several processes may do this at once: one migrates, the others wait for it.
@@ -78,7 +82,7 @@ impl PgStore {
             StoreError::Backend("the database URL is not a valid postgres:// URL".into())
         })?;
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(2))
+            .max_connections(max_connections.max(MIN_POOL_SIZE))
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;

@@ -2,9 +2,10 @@
 //! SQLite store's module of the same name for what each step is for).
 //!
 //! What changes with several replicas on one database:
-//! - each process runs its own group commit; a batch locks its accounts ([`lock_account`],
-//!   ascending) before the idempotency and limit checks, so the rate window, the caps and
-//!   the recorded keys another replica commits are seen before this batch decides;
+//! - each process runs its own group commit; a batch holds its accounts' locks (the
+//!   keys of [`lock_account`], only tried: a busy account's jobs wait for the next batch)
+//!   before the idempotency and limit checks, so the rate window, the caps and the
+//!   recorded keys another replica commits are seen before this batch decides;
 //! - queue ids come from the identity sequence, not from "one writer numbers them in
 //!   order": a batch takes its ids first and inserts them explicitly, so each caller gets
 //!   its own ids in its entries' order;
@@ -70,31 +71,13 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the group-commit task on `pool`; it ends when every handle is dropped.
-    ///
-    /// Two lanes, so that one account's lock never holds up another account's sends: the
-    /// first lane only *tries* each batch's account locks and hands the jobs of an account
-    /// some other transaction holds (a schedule storm firing, another replica's batch) to
-    /// the second lane, which waits for them. A tenant whose lock is busy waits; the others
-    /// in its batch do not.
     pub(super) fn start(pool: PgPool) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
-        let (contended, contended_rx) = mpsc::channel(4096);
         let writer = Self {
             jobs,
             last_failure: Arc::default(),
         };
-        tokio::spawn(group_commit(
-            pool.clone(),
-            contended_rx,
-            None,
-            writer.last_failure.clone(),
-        ));
-        tokio::spawn(group_commit(
-            pool,
-            rx,
-            Some(contended),
-            writer.last_failure.clone(),
-        ));
+        tokio::spawn(group_commit(pool, rx, writer.last_failure.clone()));
         writer
     }
 
@@ -148,26 +131,48 @@ impl PgStore {
     }
 }
 
+/// How soon jobs left waiting for an account's lock are tried again when no new job
+/// comes first.
+const RETRY_BUSY: Duration = Duration::from_millis(5);
+
 /// The group-commit loop: take every job waiting, write them in one transaction, answer
 /// each (as the SQLite store's `group_commit`). It holds one pooled connection; after a
 /// failed batch that connection is closed and the next batch takes a fresh one, so a lost
 /// connection or a restarted database costs the sends of that moment (answered 503) and
 /// nothing after.
 ///
-/// With `contended`, the loop is the first lane ([`Writer::start`]): it only tries its
-/// accounts' locks and forwards the jobs it could not lock there. Without, it waits for
-/// every lock.
+/// A batch only *tries* its accounts' locks ([`insert_batch`]): the jobs of an account
+/// some other transaction holds (its schedules firing, another replica's batch) stay out
+/// of it and wait here, holding nothing, for the next batch, which comes with the next
+/// job or after [`RETRY_BUSY`]. So one tenant's long transaction makes that tenant wait
+/// and no one else, and no lock is ever held while waiting for another.
 async fn group_commit(
     pool: PgPool,
     mut rx: mpsc::Receiver<EnqueueJob>,
-    contended: Option<mpsc::Sender<EnqueueJob>>,
     last_failure: Arc<Mutex<Option<(Instant, &'static str)>>>,
 ) {
     let mut conn: Option<PoolConnection<Postgres>> = None;
+    // The next batch's jobs: first those left waiting for a lock, then new ones.
     let mut jobs: Vec<EnqueueJob> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut entries = first.entries.len();
-        jobs.push(first);
+    let mut closed = false;
+    loop {
+        if jobs.is_empty() {
+            match rx.recv().await {
+                Some(job) => jobs.push(job),
+                None => break,
+            }
+        } else if closed {
+            tokio::time::sleep(RETRY_BUSY).await;
+        } else {
+            tokio::select! {
+                job = rx.recv() => match job {
+                    Some(job) => jobs.push(job),
+                    None => closed = true,
+                },
+                _ = tokio::time::sleep(RETRY_BUSY) => {}
+            }
+        }
+        let mut entries: usize = jobs.iter().map(|j| j.entries.len()).sum();
         while entries < MAX_BATCH_ENTRIES {
             match rx.try_recv() {
                 Ok(job) => {
@@ -188,7 +193,7 @@ async fn group_commit(
         }
         let started = Instant::now();
         let result = match conn.as_mut() {
-            Some(c) => write_batch(c, &jobs, contended.is_none()).await,
+            Some(c) => write_batch(c, &jobs).await,
             None => Err(sqlx::Error::PoolTimedOut),
         };
         match result {
@@ -209,26 +214,16 @@ async fn group_commit(
                 {
                     *last_failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 }
+                let mut waiting = Vec::new();
                 for (job, result) in jobs.drain(..).zip(results) {
-                    match (result, &contended) {
-                        (Some(result), _) => {
+                    match result {
+                        Some(result) => {
                             let _ = job.reply.send(Ok(result));
                         }
-                        (None, Some(lane)) => {
-                            if let Err(mpsc::error::SendError(job)) = lane.send(job).await {
-                                let _ = job
-                                    .reply
-                                    .send(Err(StoreError::Unavailable("queue writer stopped")));
-                            }
-                        }
-                        // The waiting lane writes every job it takes.
-                        (None, None) => {
-                            let _ = job.reply.send(Err(StoreError::Unavailable(
-                                "the group commit skipped a job",
-                            )));
-                        }
+                        None => waiting.push(job),
                     }
                 }
+                jobs = waiting;
             }
             Err(e) => {
                 let msg = e.to_string();
@@ -312,7 +307,7 @@ async fn try_lock_accounts(
 }
 
 /// A batch's answers in its jobs' order: `None` for a job left unwritten because another
-/// transaction held its account's lock (only when the batch does not `wait`).
+/// transaction held its account's lock.
 type BatchAnswers = Vec<Option<Result<Vec<QueueId>, Refusal>>>;
 
 /// [`insert_batch`], once more when the batch lost a race for an Idempotency-Key to a
@@ -321,10 +316,9 @@ type BatchAnswers = Vec<Option<Result<Vec<QueueId>, Refusal>>>;
 async fn write_batch(
     conn: &mut PgConnection,
     jobs: &[EnqueueJob],
-    wait: bool,
 ) -> Result<BatchAnswers, sqlx::Error> {
-    match insert_batch(conn, jobs, wait).await {
-        Err(e) if idempotency::is_key_race(&e) => insert_batch(conn, jobs, wait).await,
+    match insert_batch(conn, jobs).await {
+        Err(e) if idempotency::is_key_race(&e) => insert_batch(conn, jobs).await,
         other => other,
     }
 }
@@ -332,22 +326,17 @@ async fn write_batch(
 async fn insert_batch(
     conn: &mut PgConnection,
     all: &[EnqueueJob],
-    wait: bool,
 ) -> Result<BatchAnswers, sqlx::Error> {
     let at = Utc::now();
     let now = millis(at);
     let mut tx = sqlx::Connection::begin(conn).await?;
     // Every account the batch checks or records for, locked before the first read: from
     // here on no other replica's batch (or quota insert) of these accounts runs until this
-    // one commits, and every statement below sees what theirs committed. Waiting, they are
-    // taken in ascending order; otherwise the jobs of any account that is busy stay out.
+    // one commits, and every statement below sees what theirs committed. The locks are
+    // only tried: the jobs of an account another transaction holds stay out of this batch
+    // (see `group_commit`).
     let accounts: BTreeSet<AccountId> = all.iter().flat_map(EnqueueJob::accounts).collect();
-    let busy = if wait {
-        lock_accounts(&mut tx, &accounts).await?;
-        HashSet::new()
-    } else {
-        try_lock_accounts(&mut tx, &accounts).await?
-    };
+    let busy = try_lock_accounts(&mut tx, &accounts).await?;
     let ready = |job: &EnqueueJob| !job.accounts().any(|a| busy.contains(&a));
     let jobs: Vec<&EnqueueJob> = all.iter().filter(|job| ready(job)).collect();
     if jobs.is_empty() {
