@@ -565,7 +565,11 @@ pub(super) async fn dispatch_events(
     }
     // Each account's subscriptions that take deliveries: (id, event filter).
     let mut hooks: HashMap<AccountId, Vec<(String, Vec<String>)>> = Default::default();
-    let mut created = 0;
+    // The deliveries, as columns for one INSERT: a batch of 500 events to two dozen
+    // webhooks is 12,000 rows, and a statement each held this transaction (and every
+    // other tenant's events behind it) for seconds on a busy database.
+    let (mut ids, mut webhook_ids, mut accounts, mut event_ids) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (event_id, account, event_type) in &events {
         if !hooks.contains_key(account) {
             // `FOR SHARE`: a delete of one of them waits for this fan-out to commit, and
@@ -589,18 +593,37 @@ pub(super) async fn dispatch_events(
         }
         for (hook, filter) in hooks.get(account).into_iter().flatten() {
             if filter.is_empty() || filter.iter().any(|e| e == event_type) {
-                insert_delivery(&mut tx, hook, *account, event_id, now, give_up_at).await?;
-                created += 1;
+                ids.push(DeliveryId::generate().as_str().to_owned());
+                webhook_ids.push(hook.clone());
+                accounts.push(account.0);
+                event_ids.push(event_id.as_str());
             }
         }
     }
-    let ids: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
-    sqlx::query("UPDATE events SET dispatched = 1 WHERE id = ANY($1)")
+    if !ids.is_empty() {
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, webhook_id, account_id, event_id, status, attempts,
+                                             next_attempt_at, give_up_at, created_at, updated_at)
+             SELECT d.id, d.webhook_id, d.account_id, d.event_id, 'pending', 0, $5, $6, $5, $5
+             FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[])
+                  AS d(id, webhook_id, account_id, event_id)",
+        )
         .bind(&ids)
+        .bind(&webhook_ids)
+        .bind(&accounts)
+        .bind(&event_ids)
+        .bind(millis(now))
+        .bind(millis(give_up_at))
+        .execute(&mut *tx)
+        .await?;
+    }
+    let dispatched: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    sqlx::query("UPDATE events SET dispatched = 1 WHERE id = ANY($1)")
+        .bind(&dispatched)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(created)
+    Ok(ids.len() as u64)
 }
 
 pub(super) async fn claim_deliveries(
