@@ -470,6 +470,10 @@ async fn backup(store: &StoreArgs, to: &std::path::Path, force: bool) -> Result<
 }
 
 async fn serve(args: &ServeArgs) -> Result<(), String> {
+    // Registered before the server serves anything: a SIGTERM while it starts (a deploy
+    // that changes its mind, a test that stops it right after its first answer) ends it
+    // cleanly, not by the signal's default action.
+    let stop = shutdown_signal();
     sevenoways_server::serve::raise_open_file_limit();
     let config = load_config(args)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -500,7 +504,7 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
         ),
     };
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-    server.run_until(shutdown_signal()).await;
+    server.run_until(stop).await;
     eprint_line(format_args!("stopped cleanly"));
     Ok(())
 }
@@ -573,21 +577,31 @@ Stop with Ctrl-C.
     )
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is *called*, not
+/// when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        let recv = |s: Option<Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        async move {
+            tokio::select! {
+                _ = recv(term) => {}
+                _ = recv(int) => {}
+            }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

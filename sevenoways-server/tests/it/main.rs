@@ -14,6 +14,11 @@
 //!
 //! Run one module with `cargo test -p sevenoways-server --test it e2e_webhooks`.
 
+/// Held by the two heaviest tests (the Postgres half of the matrix, which runs the suite
+/// again in a child, and Schemathesis), so they do not run at the same time: on two cores,
+/// both beside the rest of the suite starved timing-sensitive tests into failing.
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 mod backup_bin;
 mod console_browser;
 mod console_http;

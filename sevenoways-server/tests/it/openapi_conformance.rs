@@ -105,6 +105,7 @@ async fn schemathesis_finds_no_mismatch() {
     ) else {
         return;
     };
+    let _heavy = crate::HEAVY.lock().await;
     let t = testing::start_with(|c| {
         // Unlimited, so 429s and 409s do not hide what the operations answer (they are
         // declared, and tested where they are made: e2e_rate_limits, e2e_tenants).

@@ -38,6 +38,7 @@ fn the_server_suite_passes_on_postgres() {
         );
         return;
     };
+    let _heavy = crate::HEAVY.blocking_lock();
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(matrix::drop_test_databases(&admin));
     // The child's report goes straight to this process's stdout and stderr (not through
