@@ -20,7 +20,7 @@ use sevenoways_sdk::models::messages::{
     QueuedRecipient, SendDocumentRequest, SendImageRequest, SendNumberDocumentRequest,
     SendNumberImageRequest, SendNumberRequest, SendRequest,
 };
-use sevenoways_sdk::{Endpoint, GroupTarget, QueueId, Queued, SendMessage, Target};
+use sevenoways_sdk::{Endpoint, GroupTarget, InstanceId, QueueId, Queued, SendMessage, Target};
 
 use super::{Reply, ok};
 use crate::AppState;
@@ -98,7 +98,7 @@ pub(crate) async fn send_message<R: SendMessage>(
             engine.check_target(&record, &target)?;
         }
     }
-    let recipients = resolve(&*state.store, account.id, req).await?;
+    let recipients = resolve(&*state.store, account.id, instance, target).await?;
     let content = req.content();
     crate::ssrf::check_content(&state.config.network, &content).await?;
     let entries: Vec<NewEntry> = recipients
@@ -167,18 +167,19 @@ pub(crate) fn refused(refusal: &Refusal, now: chrono::DateTime<Utc>) -> ApiError
 }
 
 /// The concrete recipients of a send, deduplicated, in request order.
-pub(crate) async fn resolve<R: SendMessage>(
+pub(crate) async fn resolve(
     store: &dyn Store,
     account: AccountId,
-    req: &R,
+    instance: &InstanceId,
+    target: Target,
 ) -> Result<Vec<(String, RecipientKind)>, ApiError> {
-    Ok(match req.target()? {
+    Ok(match target {
         Target::Phone(p) => vec![(p.as_str().to_owned(), RecipientKind::Phone)],
         Target::Community(j) => vec![(j.as_str().to_owned(), RecipientKind::Community)],
         Target::Channel(j) => vec![(j.as_str().to_owned(), RecipientKind::Channel)],
         Target::Groups(target) => {
-            let groups = store.list_groups(account, req.instance_id()).await?;
-            resolve_groups(&groups, &target, req.instance_id().as_str())?
+            let groups = store.list_groups(account, instance).await?;
+            resolve_groups(&groups, &target, instance.as_str())?
                 .into_iter()
                 .map(|id| (id, RecipientKind::Group))
                 .collect()

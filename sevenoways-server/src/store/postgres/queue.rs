@@ -156,6 +156,7 @@ async fn group_commit(
     let mut jobs: Vec<EnqueueJob> = Vec::new();
     let mut closed = false;
     loop {
+        let waiting = jobs.len();
         if jobs.is_empty() {
             match rx.recv().await {
                 Some(job) => jobs.push(job),
@@ -172,7 +173,9 @@ async fn group_commit(
                 _ = tokio::time::sleep(RETRY_BUSY) => {}
             }
         }
-        let mut entries: usize = jobs.iter().map(|j| j.entries.len()).sum();
+        // Only the jobs taken now count against the batch's size: jobs left waiting for a
+        // busy account must not keep everyone else's out of the next batch.
+        let mut entries: usize = jobs[waiting..].iter().map(|j| j.entries.len()).sum();
         while entries < MAX_BATCH_ENTRIES {
             match rx.try_recv() {
                 Ok(job) => {
