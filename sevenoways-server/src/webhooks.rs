@@ -85,7 +85,7 @@ use sevenoways_sdk::signature::{
     ID_HEADER, SIGNATURE_HEADER, STANDARD_ID_HEADER, STANDARD_SIGNATURE_HEADER,
     STANDARD_TIMESTAMP_HEADER, TIMESTAMP_HEADER, sign, standard_signature_header,
 };
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::config::{Config, WebhookConfig};
@@ -96,6 +96,73 @@ use crate::store::{
 
 /// Events fanned out per transaction.
 const DISPATCH_BATCH: u32 = 500;
+
+/// Attempts recorded per transaction at most.
+const RECORD_BATCH: usize = 256;
+
+/// What recording one attempt came to; the error as text, as every attempt of a failed
+/// batch shares it.
+type RecordReply = Result<Recorded, String>;
+
+/// Records attempts in batches: the attempts that finish while one batch commits share
+/// the next transaction (and its one fsync) instead of taking one each, as sends share
+/// the queue's group commit.
+#[derive(Clone)]
+struct Recorder {
+    tx: mpsc::Sender<(AttemptRecord, oneshot::Sender<RecordReply>)>,
+}
+
+impl Recorder {
+    /// Starts the recording task; it ends when every `Recorder` is dropped.
+    fn start(
+        store: Arc<dyn Store>,
+        breaker: BreakerPolicy,
+        capacity: usize,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) =
+            mpsc::channel::<(AttemptRecord, oneshot::Sender<RecordReply>)>(capacity.max(1));
+        let task = tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(RECORD_BATCH);
+            while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+                let (records, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+                let mut result = store.record_attempts(&records, Utc::now(), &breaker).await;
+                // A conflict (a deadlock with another replica, say) is worth one more try
+                // while the leases hold; after that they run out and the attempts are
+                // made again.
+                if result.is_err() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    result = store.record_attempts(&records, Utc::now(), &breaker).await;
+                }
+                match result {
+                    Ok(recorded) => {
+                        for (reply, r) in replies.into_iter().zip(recorded) {
+                            let _ = reply.send(Ok(r));
+                        }
+                    }
+                    Err(e) => {
+                        let e = e.to_string();
+                        for reply in replies {
+                            let _ = reply.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        (Self { tx }, task)
+    }
+
+    /// Records `record` with whatever else is waiting; what that did.
+    async fn record(&self, record: AttemptRecord) -> RecordReply {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((record, reply))
+            .await
+            .map_err(|_| "the recorder stopped".to_owned())?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the recorder stopped".into()))
+    }
+}
 
 /// The claim caps of `cfg`, for `total` free slots.
 pub fn claim_limits(cfg: &WebhookConfig, total: u32) -> ClaimLimits {
@@ -187,11 +254,13 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
     // the next poll, or a tenant with a fast receiver would get only its cap per poll.
     let finished = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
+    let (recorder, recording) = Recorder::start(store.clone(), breaker, cfg.max_in_flight);
     // Fan-out runs once per poll (in batches); a wake-up by a finished attempt only claims.
     let mut fanned_out: Option<Instant> = None;
     while !*shutdown.borrow() {
         let now = Utc::now();
-        if fanned_out.is_none_or(|at| at.elapsed() >= poll) {
+        let polled = fanned_out.is_none_or(|at| at.elapsed() >= poll);
+        if polled {
             fanned_out = Some(Instant::now());
             if let Err(e) = store
                 .dispatch_events(now, now + give_up_after, DISPATCH_BATCH)
@@ -202,7 +271,11 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
         }
         while tasks.try_join_next().is_some() {}
         let room = cfg.max_in_flight.max(1).saturating_sub(tasks.len()) as u32;
-        let claimed = if room == 0 {
+        // A claim has a cost of its own, whatever it takes (reading what is due and what
+        // is in flight): while most slots are busy, wait for a quarter of them (or the
+        // next poll) rather than claiming one at a time.
+        let worth_it = polled || tasks.is_empty() || room as usize >= cfg.max_in_flight / 4;
+        let claimed = if room == 0 || !worth_it {
             Vec::new()
         } else {
             store
@@ -219,20 +292,23 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
                 .lock()
                 .expect("not poisoned")
                 .insert(delivery.id.clone(), delivery.lease);
-            let (store, client, in_flight) = (store.clone(), client.clone(), in_flight.clone());
+            let (recorder, client, in_flight) =
+                (recorder.clone(), client.clone(), in_flight.clone());
             let finished = finished.clone();
             let policy = config.network;
             tasks.spawn(async move {
                 let record = attempt(&client, &policy, &cfg, &delivery).await;
-                let recorded = store.record_attempt(&record, Utc::now(), &breaker).await;
                 crate::telemetry::webhook_attempt(
                     record.error.is_none(),
                     Duration::from_millis(record.latency_ms),
                 );
+                let (code, latency_ms, outcome) =
+                    (record.response_code, record.latency_ms, record.outcome);
+                let recorded = recorder.record(record).await;
                 in_flight.lock().expect("not poisoned").remove(&delivery.id);
                 finished.notify_one();
                 // Logged after the record, so a failing log cannot cost the record.
-                log_attempt(&delivery, &record, recorded);
+                log_attempt(&delivery, code, latency_ms, outcome, recorded);
             });
         }
         if busy {
@@ -250,6 +326,11 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
         while tasks.join_next().await.is_some() {}
     })
     .await;
+    // Attempts still running hold clones of the recorder; they are aborted with `tasks`.
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    drop(recorder);
+    let _ = recording.await;
     let leftover: Vec<(DeliveryId, i64)> =
         in_flight.lock().expect("not poisoned").drain().collect();
     if !leftover.is_empty()
@@ -262,8 +343,10 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
 /// One line per attempt: ids, status and outcome; never the URL, the secret or the body.
 fn log_attempt(
     d: &ClaimedDelivery,
-    record: &AttemptRecord,
-    recorded: Result<Recorded, crate::store::StoreError>,
+    status: Option<u16>,
+    latency_ms: u64,
+    outcome: AttemptOutcome,
+    recorded: RecordReply,
 ) {
     match recorded {
         Ok(Recorded::Recorded) => tracing::info!(
@@ -272,9 +355,9 @@ fn log_attempt(
             event = %d.event_id,
             event_type = %d.event_type,
             attempt = d.attempt,
-            status = ?record.response_code,
-            latency_ms = record.latency_ms,
-            outcome = ?record.outcome,
+            status = ?status,
+            latency_ms,
+            outcome = ?outcome,
             "webhook attempt"
         ),
         Ok(Recorded::Disabled) => tracing::warn!(

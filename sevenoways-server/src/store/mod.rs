@@ -400,6 +400,18 @@ pub enum AttemptOutcome {
     GaveUp,
 }
 
+impl AttemptOutcome {
+    /// The delivery's stored status after it, and when it is due next (Unix ms) if it is
+    /// to be tried again.
+    pub fn columns(self) -> (&'static str, Option<i64>) {
+        match self {
+            AttemptOutcome::Succeeded => ("succeeded", None),
+            AttemptOutcome::RetryAt(at) => ("pending", Some(crate::time::millis(at))),
+            AttemptOutcome::GaveUp => ("failed", None),
+        }
+    }
+}
+
 /// One attempt, as recorded.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
@@ -834,15 +846,28 @@ pub trait Store: Send + Sync + 'static {
         lease_until: DateTime<Utc>,
         limits: ClaimLimits,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// Records an attempt and its outcome, releasing the lease, if the claim still holds
-    /// it; updates the webhook's failure streak under `breaker` (which may disable it and
-    /// raise `webhook.disabled`, in the same transaction).
+    /// Records attempts and their outcomes in one transaction, each releasing its lease
+    /// if its claim still holds it; updates each webhook's failure streak under `breaker`
+    /// (which may disable it and raise `webhook.disabled`, in the same transaction), in
+    /// the order given. What each record did, in the same order.
+    async fn record_attempts(
+        &self,
+        records: &[AttemptRecord],
+        now: DateTime<Utc>,
+        breaker: &BreakerPolicy,
+    ) -> StoreResult<Vec<Recorded>>;
+    /// [`Store::record_attempts`] for one attempt.
     async fn record_attempt(
         &self,
         record: &AttemptRecord,
         now: DateTime<Utc>,
         breaker: &BreakerPolicy,
-    ) -> StoreResult<Recorded>;
+    ) -> StoreResult<Recorded> {
+        let recorded = self
+            .record_attempts(std::slice::from_ref(record), now, breaker)
+            .await?;
+        Ok(recorded.first().copied().unwrap_or(Recorded::Stale))
+    }
     /// Releases leases (graceful shutdown) without counting the attempt; each only while
     /// the claim (id, lease) still holds it.
     async fn release_deliveries(&self, claims: &[(DeliveryId, i64)]) -> StoreResult<()>;

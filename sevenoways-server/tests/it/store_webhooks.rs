@@ -303,3 +303,81 @@ async fn a_failure_streak_rests_the_webhook_and_then_lets_one_probe_through() {
         .remove(0);
     assert_eq!((listed.failure_streak, listed.paused_until), (0, None));
 }
+
+#[tokio::test]
+async fn attempts_recorded_together_keep_each_webhooks_order_and_their_leases() {
+    let (_dir, store) = store().await;
+    let a = account(&store, "a").await;
+    let (h1, h2) = (webhook(&store, a, 1).await, webhook(&store, a, 2).await);
+    events(&store, a, 2).await;
+    let now = Utc::now();
+    let claimed = store
+        .claim_deliveries(now, now + Duration::seconds(60), limits(10, 10, 10))
+        .await
+        .unwrap();
+    let of = |hook: &WebhookId| -> Vec<&ClaimedDelivery> {
+        claimed.iter().filter(|d| &d.webhook_id == hook).collect()
+    };
+    let (one, two) = (of(&h1), of(&h2));
+    assert_eq!((one.len(), two.len()), (2, 2));
+    let retry = AttemptOutcome::RetryAt(now + Duration::seconds(5));
+    // A late record of an earlier claim of the first delivery: same id, another lease.
+    let mut late = record(one[0], retry, 500);
+    late.lease -= 1;
+    let batch = [
+        record(one[0], retry, 500),
+        record(one[1], AttemptOutcome::Succeeded, 200),
+        record(two[0], AttemptOutcome::Succeeded, 200),
+        late,
+        record(two[1], retry, 503),
+    ];
+    let recorded = store
+        .record_attempts(&batch, Utc::now(), &BREAKER)
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded,
+        [
+            Recorded::Recorded,
+            Recorded::Recorded,
+            Recorded::Recorded,
+            Recorded::Stale,
+            Recorded::Recorded
+        ]
+    );
+    // In order, per webhook: the first failed then succeeded (no streak), the second
+    // succeeded then failed (a streak of one).
+    let streaks: Vec<(String, u32)> = store
+        .list_webhooks(a, &PageRequest::first(100))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|w| (w.id.to_string(), w.failure_streak))
+        .collect();
+    assert!(streaks.contains(&(h1.to_string(), 0)), "{streaks:?}");
+    assert!(streaks.contains(&(h2.to_string(), 1)), "{streaks:?}");
+    // Each delivery has its own outcome and one attempt on record; the late one left none.
+    for (d, status, code) in [
+        (one[0], "pending", 500),
+        (one[1], "succeeded", 200),
+        (two[0], "succeeded", 200),
+        (two[1], "pending", 503),
+    ] {
+        let detail = store
+            .get_delivery(a, &d.webhook_id, &d.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                detail.delivery.status.as_str(),
+                detail.delivery.response_code,
+                detail.attempts.len()
+            ),
+            (status, Some(code), 1),
+            "{}",
+            d.id
+        );
+    }
+}

@@ -686,13 +686,13 @@ impl Store for PgStore {
         webhooks::claim_deliveries(self, now, lease_until, limits).await
     }
 
-    async fn record_attempt(
+    async fn record_attempts(
         &self,
-        record: &AttemptRecord,
+        records: &[AttemptRecord],
         now: DateTime<Utc>,
         breaker: &BreakerPolicy,
-    ) -> StoreResult<Recorded> {
-        webhooks::record_attempt(self, record, now, breaker).await
+    ) -> StoreResult<Vec<Recorded>> {
+        webhooks::record_attempts(self, records, now, breaker).await
     }
 
     async fn release_deliveries(&self, claims: &[(DeliveryId, i64)]) -> StoreResult<()> {

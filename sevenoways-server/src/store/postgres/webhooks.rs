@@ -829,72 +829,95 @@ pub(super) async fn claim_deliveries(
     Ok(claimed)
 }
 
-pub(super) async fn record_attempt(
+pub(super) async fn record_attempts(
     store: &PgStore,
-    record: &AttemptRecord,
+    records: &[AttemptRecord],
     now: DateTime<Utc>,
     breaker: &BreakerPolicy,
-) -> StoreResult<Recorded> {
+) -> StoreResult<Vec<Recorded>> {
     let now_ms = millis(now);
-    let (status, next) = match record.outcome {
-        AttemptOutcome::Succeeded => ("succeeded", None),
-        AttemptOutcome::RetryAt(at) => ("pending", Some(millis(at))),
-        AttemptOutcome::GaveUp => ("failed", None),
-    };
-    let latency = i64::try_from(record.latency_ms).unwrap_or(i64::MAX);
+    let mut results = vec![Recorded::Stale; records.len()];
     let mut tx = store.pool.begin().await?;
     // Fenced by the lease, as on SQLite: a worker whose lease ran out records nothing.
-    let row = sqlx::query(
-        "UPDATE webhook_deliveries SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at),
-                lease_until = NULL, response_code = $3, latency_ms = $4, last_error = $5,
-                updated_at = $6
-         WHERE id = $7 AND status = 'pending' AND lease_until = $8
-         RETURNING webhook_id, account_id",
-    )
-    .bind(status)
-    .bind(next)
-    .bind(record.response_code.map(i64::from))
-    .bind(latency)
-    .bind(&record.error)
-    .bind(now_ms)
-    .bind(record.delivery_id.as_str())
-    .bind(record.lease)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Ok(Recorded::Stale);
-    };
-    let webhook_id: String = row.try_get("webhook_id")?;
-    let account: AccountId = row.try_get("account_id")?;
-    sqlx::query(
-        "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, response_code, latency_ms, error)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (delivery_id, attempt) DO UPDATE SET
-            started_at = excluded.started_at, response_code = excluded.response_code,
-            latency_ms = excluded.latency_ms, error = excluded.error",
-    )
-    .bind(record.delivery_id.as_str())
-    .bind(i64::from(record.attempt))
-    .bind(millis(record.started_at))
-    .bind(record.response_code.map(i64::from))
-    .bind(latency)
-    .bind(&record.error)
-    .execute(&mut *tx)
-    .await?;
-    let recorded = if record.outcome == AttemptOutcome::Succeeded {
-        sqlx::query(
-            "UPDATE webhooks SET failure_streak = 0, failing_since = NULL, paused_until = NULL
-             WHERE id = $1",
+    let mut held: Vec<(String, AccountId, usize)> = Vec::with_capacity(records.len());
+    for (i, record) in records.iter().enumerate() {
+        let (status, next) = record.outcome.columns();
+        let latency = i64::try_from(record.latency_ms).unwrap_or(i64::MAX);
+        let row: Option<(String, AccountId)> = sqlx::query_as(
+            "UPDATE webhook_deliveries SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at),
+                    lease_until = NULL, response_code = $3, latency_ms = $4, last_error = $5,
+                    updated_at = $6
+             WHERE id = $7 AND status = 'pending' AND lease_until = $8
+             RETURNING webhook_id, account_id",
         )
-        .bind(&webhook_id)
+        .bind(status)
+        .bind(next)
+        .bind(record.response_code.map(i64::from))
+        .bind(latency)
+        .bind(&record.error)
+        .bind(now_ms)
+        .bind(record.delivery_id.as_str())
+        .bind(record.lease)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((webhook, account)) = row else {
+            continue;
+        };
+        held.push((webhook, account, i));
+        sqlx::query(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, response_code, latency_ms, error)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (delivery_id, attempt) DO UPDATE SET
+                started_at = excluded.started_at, response_code = excluded.response_code,
+                latency_ms = excluded.latency_ms, error = excluded.error",
+        )
+        .bind(record.delivery_id.as_str())
+        .bind(i64::from(record.attempt))
+        .bind(millis(record.started_at))
+        .bind(record.response_code.map(i64::from))
+        .bind(latency)
+        .bind(&record.error)
         .execute(&mut *tx)
         .await?;
-        Recorded::Recorded
-    } else {
-        count_failure(&mut tx, &webhook_id, account, record, now_ms, breaker).await?
-    };
+    }
+    // Each webhook's outcomes in the order given, as on SQLite. The webhooks are taken in
+    // id order, so two replicas recording at once lock their rows in the same order.
+    held.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
+    for group in held.chunk_by(|a, b| a.0 == b.0) {
+        let (webhook, account) = (&group[0].0, group[0].1);
+        let mut clear = false;
+        for &(_, _, i) in group {
+            let record = &records[i];
+            results[i] = if record.outcome == AttemptOutcome::Succeeded {
+                clear = true;
+                Recorded::Recorded
+            } else {
+                if std::mem::take(&mut clear) {
+                    clear_failures(&mut tx, webhook).await?;
+                }
+                count_failure(&mut tx, webhook, account, record, now_ms, breaker).await?
+            };
+        }
+        if clear {
+            clear_failures(&mut tx, webhook).await?;
+        }
+    }
     tx.commit().await?;
-    Ok(recorded)
+    Ok(results)
+}
+
+/// A success: the webhook's failure streak and rest end (written, and its row locked,
+/// only if there is one).
+async fn clear_failures(conn: &mut PgConnection, webhook_id: &str) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE webhooks SET failure_streak = 0, failing_since = NULL, paused_until = NULL
+         WHERE id = $1 AND (failure_streak <> 0 OR failing_since IS NOT NULL
+                            OR paused_until IS NOT NULL)",
+    )
+    .bind(webhook_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// One more failure in a row for the webhook, as the SQLite store's `count_failure`.

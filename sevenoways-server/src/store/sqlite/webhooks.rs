@@ -484,11 +484,9 @@ pub(super) async fn queue_test_event(
         .bind(event_id.as_str())
         .execute(&mut *tx)
         .await?;
-    insert_delivery(
+    insert_deliveries(
         &mut tx,
-        id.as_str(),
-        account,
-        event_id.as_str(),
+        &[(id.as_str(), account, event_id.as_str())],
         now,
         give_up_at,
     )
@@ -522,8 +520,7 @@ pub(super) async fn dispatch_events(
     };
     // Each account's subscriptions that take deliveries: (id, event filter).
     let mut hooks: HashMap<AccountId, Vec<(String, Vec<String>)>> = Default::default();
-    let mut created = 0;
-    for (event_id, _, account, event_type) in &events {
+    for (_, _, account, _) in &events {
         if !hooks.contains_key(account) {
             let rows: Vec<(String, String)> = sqlx::query_as(
                 "SELECT id, events FROM webhooks WHERE account_id = ? AND disabled_at IS NULL
@@ -542,19 +539,22 @@ pub(super) async fn dispatch_events(
                 .collect::<StoreResult<Vec<_>>>()?;
             hooks.insert(*account, list);
         }
-        for (hook, filter) in &hooks[account] {
+    }
+    let mut deliveries: Vec<(&str, AccountId, &str)> = Vec::new();
+    for (event_id, _, account, event_type) in &events {
+        for (hook, filter) in hooks.get(account).into_iter().flatten() {
             if filter.is_empty() || filter.iter().any(|e| e == event_type) {
-                insert_delivery(&mut tx, hook, *account, event_id, now, give_up_at).await?;
-                created += 1;
+                deliveries.push((hook, *account, event_id));
             }
         }
     }
+    insert_deliveries(&mut tx, &deliveries, now, give_up_at).await?;
     sqlx::query("UPDATE events SET dispatched = 1 WHERE dispatched = 0 AND seq <= ?")
         .bind(last_seq)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(created)
+    Ok(deliveries.len() as u64)
 }
 
 pub(super) async fn claim_deliveries(
@@ -583,9 +583,11 @@ pub(super) async fn claim_deliveries(
     if endpoints.is_empty() {
         return Ok(Vec::new());
     }
+    // `+status` keeps the planner off the status index (every pending delivery, a backlog
+    // of thousands) and on the lease index (only those in flight).
     let leased: Vec<(String, AccountId, i64)> = sqlx::query_as(
         "SELECT webhook_id, account_id, COUNT(*) FROM webhook_deliveries
-         WHERE lease_until >= ? AND status = 'pending' GROUP BY webhook_id, account_id",
+         WHERE lease_until >= ? AND +status = 'pending' GROUP BY webhook_id, account_id",
     )
     .bind(now_ms)
     .fetch_all(&mut *conn)
@@ -645,157 +647,296 @@ pub(super) async fn claim_deliveries(
 
     let lease = millis(lease_until);
     let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
-    let mut claimed = Vec::with_capacity(picked.len());
-    let mut served: Vec<String> = Vec::new();
-    for id in &picked {
-        let row = sqlx::query(
-            "UPDATE webhook_deliveries SET lease_until = ?1, attempts = attempts + 1, updated_at = ?2
-             WHERE id = ?3 AND status = 'pending' AND next_attempt_at <= ?2
-               AND (lease_until IS NULL OR lease_until < ?2)
-             RETURNING webhook_id, account_id, event_id, attempts, give_up_at",
-        )
-        .bind(lease)
-        .bind(now_ms)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        // Another process claimed it in the meantime.
-        let Some(row) = row else { continue };
-        let webhook_id: String = row.try_get("webhook_id")?;
-        let event_id: String = row.try_get("event_id")?;
-        let target = sqlx::query(
-            "SELECT w.url, w.secret, w.secret_sealed, w.previous_secret, w.previous_secret_sealed,
-                    w.previous_expires_at, e.payload, e.event_type
-             FROM webhooks w, events e WHERE w.id = ? AND e.id = ?",
-        )
-        .bind(&webhook_id)
-        .bind(&event_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(target) = target else {
-            // The subscription went away between the fan-out and now.
-            sqlx::query("UPDATE webhook_deliveries SET status = 'failed', lease_until = NULL, last_error = 'webhook deleted' WHERE id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            continue;
-        };
+    // One statement per step for the whole claim, not per delivery: each is a hop to the
+    // writer's thread. A row claimed by another process in the meantime is not returned.
+    // (`+` keeps the planner on the id: by status it would read every pending delivery.)
+    let picked_json = serde_json::to_string(&picked).expect("ids serialise");
+    let rows: Vec<(String, String, AccountId, String, i64, i64)> = sqlx::query_as(
+        "UPDATE webhook_deliveries SET lease_until = ?1, attempts = attempts + 1, updated_at = ?2
+         WHERE id IN (SELECT value FROM json_each(?3)) AND +status = 'pending'
+           AND +next_attempt_at <= ?2 AND (lease_until IS NULL OR lease_until < ?2)
+         RETURNING id, webhook_id, account_id, event_id, attempts, give_up_at",
+    )
+    .bind(lease)
+    .bind(now_ms)
+    .bind(&picked_json)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut webhook_ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    webhook_ids.sort_unstable();
+    webhook_ids.dedup();
+    let mut event_ids: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    let hooks: Vec<sqlx::sqlite::SqliteRow> = sqlx::query(
+        "SELECT id, url, secret, secret_sealed, previous_secret, previous_secret_sealed,
+                previous_expires_at
+         FROM webhooks WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(&webhook_ids).expect("ids serialise"))
+    .fetch_all(&mut *tx)
+    .await?;
+    let events: HashMap<String, (Vec<u8>, String)> = sqlx::query_as(
+        "SELECT id, payload, event_type FROM events WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(&event_ids).expect("ids serialise"))
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(id, payload, event_type): (String, Vec<u8>, String)| (id, (payload, event_type)))
+    .collect();
+    // Each webhook's URL and secrets, read (and unsealed) once for all its deliveries;
+    // `None` for a secret that cannot be read.
+    let mut targets: HashMap<String, Option<(String, WebhookSecret, Option<WebhookSecret>)>> =
+        HashMap::with_capacity(hooks.len());
+    for hook in &hooks {
+        let webhook_id: String = hook.try_get("id")?;
         let secrets = store.unseal(
             &webhook_id,
             Slot::Current,
-            target.try_get("secret")?,
-            target.try_get("secret_sealed")?,
+            hook.try_get("secret")?,
+            hook.try_get("secret_sealed")?,
         );
-        let previous = match target.try_get::<Option<i64>, _>("previous_expires_at")? {
+        let previous = match hook.try_get::<Option<i64>, _>("previous_expires_at")? {
             Some(until) if until > now_ms => store.unseal(
                 &webhook_id,
                 Slot::Previous,
-                target.try_get("previous_secret")?,
-                target.try_get("previous_secret_sealed")?,
+                hook.try_get("previous_secret")?,
+                hook.try_get("previous_secret_sealed")?,
             ),
             _ => Ok(None),
         };
-        let (secret, previous_secret) = match (secrets, previous) {
-            (Ok(Some(secret)), Ok(previous)) => (secret, previous),
+        let target = match (secrets, previous) {
+            (Ok(Some(secret)), Ok(previous)) => Some((hook.try_get("url")?, secret, previous)),
             (Err(e), _) | (_, Err(e)) => {
                 // Never sign with a secret that cannot be read: the lease runs out and the
                 // delivery is tried again then (after the operator fixes the key).
-                tracing::error!(delivery = %id, webhook = %webhook_id, error = %e, "cannot read a webhook secret");
-                continue;
+                tracing::error!(webhook = %webhook_id, error = %e, "cannot read a webhook secret");
+                None
             }
             (Ok(None), _) => return Err(corrupt("webhook secret", "missing")),
         };
-        if !served.contains(&webhook_id) {
-            served.push(webhook_id.clone());
-        }
+        targets.insert(webhook_id, target);
+    }
+    let mut claimed = Vec::with_capacity(rows.len());
+    let mut gone: Vec<&str> = Vec::new();
+    for (id, webhook_id, account_id, event_id, attempts, give_up_at) in &rows {
+        let (Some(target), Some((payload, event_type))) =
+            (targets.get(webhook_id), events.get(event_id))
+        else {
+            // The subscription went away between the fan-out and now.
+            gone.push(id);
+            continue;
+        };
+        let Some((url, secret, previous_secret)) = target else {
+            continue;
+        };
         claimed.push(ClaimedDelivery {
             id: DeliveryId::new(id).map_err(|e| corrupt("delivery id", e))?,
-            webhook_id: WebhookId::new(&webhook_id).map_err(|e| corrupt("webhook id", e))?,
-            account_id: row.try_get("account_id")?,
-            url: target.try_get("url")?,
-            secret,
-            previous_secret,
-            event_id: EventId::new(&event_id).map_err(|e| corrupt("event id", e))?,
-            event_type: target.try_get("event_type")?,
-            payload: target.try_get("payload")?,
-            attempt: row.try_get::<i64, _>("attempts")? as u32,
-            give_up_at: from_millis(row.try_get("give_up_at")?),
+            webhook_id: WebhookId::new(webhook_id).map_err(|e| corrupt("webhook id", e))?,
+            account_id: *account_id,
+            url: url.clone(),
+            secret: secret.clone(),
+            previous_secret: previous_secret.clone(),
+            event_id: EventId::new(event_id).map_err(|e| corrupt("event id", e))?,
+            event_type: event_type.clone(),
+            payload: payload.clone(),
+            attempt: *attempts as u32,
+            give_up_at: from_millis(*give_up_at),
             lease,
         });
     }
-    for webhook in &served {
-        sqlx::query("UPDATE webhooks SET last_claimed_at = ? WHERE id = ?")
-            .bind(now_ms)
-            .bind(webhook)
-            .execute(&mut *tx)
-            .await?;
+    if !gone.is_empty() {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'failed', lease_until = NULL,
+                    last_error = 'webhook deleted'
+             WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(serde_json::to_string(&gone).expect("ids serialise"))
+        .execute(&mut *tx)
+        .await?;
+    }
+    // The fair pick's order (RETURNING's is not guaranteed).
+    let order: HashMap<&str, usize> = picked
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    claimed.sort_by_key(|d| order.get(d.id.as_str()).copied().unwrap_or(usize::MAX));
+    if !webhook_ids.is_empty() {
+        sqlx::query(
+            "UPDATE webhooks SET last_claimed_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(now_ms)
+        .bind(serde_json::to_string(&webhook_ids).expect("ids serialise"))
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(claimed)
 }
 
-pub(super) async fn record_attempt(
+pub(super) async fn record_attempts(
     store: &SqliteStore,
-    record: &AttemptRecord,
+    records: &[AttemptRecord],
     now: DateTime<Utc>,
     breaker: &BreakerPolicy,
-) -> StoreResult<Recorded> {
+) -> StoreResult<Vec<Recorded>> {
     let now_ms = millis(now);
-    let (status, next) = match record.outcome {
-        AttemptOutcome::Succeeded => ("succeeded", None),
-        AttemptOutcome::RetryAt(at) => ("pending", Some(millis(at))),
-        AttemptOutcome::GaveUp => ("failed", None),
-    };
+    let mut results = vec![Recorded::Stale; records.len()];
     let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
     // Fenced by the lease, as the queue's mark_sent is: a worker whose lease ran out (and
     // whose delivery another worker took over) records nothing.
-    let row = sqlx::query(
-        "UPDATE webhook_deliveries SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at),
-                lease_until = NULL, response_code = ?, latency_ms = ?, last_error = ?, updated_at = ?
-         WHERE id = ? AND status = 'pending' AND lease_until = ?
-         RETURNING webhook_id, account_id",
-    )
-    .bind(status)
-    .bind(next)
-    .bind(record.response_code.map(i64::from))
-    .bind(record.latency_ms as i64)
-    .bind(&record.error)
-    .bind(now_ms)
-    .bind(record.delivery_id.as_str())
-    .bind(record.lease)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Ok(Recorded::Stale);
-    };
-    let webhook_id: String = row.try_get("webhook_id")?;
-    let account: AccountId = row.try_get("account_id")?;
-    sqlx::query(
-        "INSERT OR REPLACE INTO webhook_attempts (delivery_id, attempt, started_at, response_code, latency_ms, error)
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(record.delivery_id.as_str())
-    .bind(record.attempt as i64)
-    .bind(millis(record.started_at))
-    .bind(record.response_code.map(i64::from))
-    .bind(record.latency_ms as i64)
-    .bind(&record.error)
-    .execute(&mut *tx)
-    .await?;
-    let recorded = if record.outcome == AttemptOutcome::Succeeded {
-        sqlx::query(
-            "UPDATE webhooks SET failure_streak = 0, failing_since = NULL, paused_until = NULL
-             WHERE id = ?",
-        )
-        .bind(&webhook_id)
-        .execute(&mut *tx)
-        .await?;
-        Recorded::Recorded
-    } else {
-        count_failure(&mut tx, &webhook_id, account, record, now_ms, breaker).await?
-    };
+    let mut held: Vec<(String, AccountId, usize)> = Vec::with_capacity(records.len());
+    for round in rounds_of_distinct_ids(records) {
+        held.extend(record_outcomes(&mut tx, records, &round, now_ms).await?);
+    }
+    held.sort_unstable_by_key(|h| h.2);
+    insert_attempts(&mut tx, records, held.iter().map(|h| h.2)).await?;
+    // Each webhook's outcomes in the order given: a success clears the failure streak, a
+    // failure adds to it. A run of successes needs one clearing, done before the next
+    // failure or at the end.
+    held.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
+    for group in held.chunk_by(|a, b| a.0 == b.0) {
+        let (webhook, account) = (&group[0].0, group[0].1);
+        let mut clear = false;
+        for &(_, _, i) in group {
+            let record = &records[i];
+            results[i] = if record.outcome == AttemptOutcome::Succeeded {
+                clear = true;
+                Recorded::Recorded
+            } else {
+                if std::mem::take(&mut clear) {
+                    clear_failures(&mut tx, webhook).await?;
+                }
+                count_failure(&mut tx, webhook, account, record, now_ms, breaker).await?
+            };
+        }
+        if clear {
+            clear_failures(&mut tx, webhook).await?;
+        }
+    }
     tx.commit().await?;
-    Ok(recorded)
+    Ok(results)
+}
+
+/// `records`' indexes in rounds in which no delivery id comes twice, in order: a batch
+/// holds an id once (one claim, one record), but a late record of an older claim could
+/// share one with its successor, and each round is matched back by id.
+fn rounds_of_distinct_ids(records: &[AttemptRecord]) -> Vec<Vec<usize>> {
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(records.len());
+    for (i, record) in records.iter().enumerate() {
+        let round = seen.entry(record.delivery_id.as_str()).or_insert(0);
+        if rounds.len() <= *round {
+            rounds.push(Vec::new());
+        }
+        rounds[*round].push(i);
+        *round += 1;
+    }
+    rounds
+}
+
+/// Each delivery of `records[round]` (distinct ids) takes its outcome if its lease holds,
+/// in one UPDATE (each statement is a hop to the writer's thread), the outcomes given as
+/// a JSON array; `+` keeps the planner on the id, as in the claim. Those updated, as
+/// (webhook, account, index in `records`).
+async fn record_outcomes(
+    conn: &mut SqliteConnection,
+    records: &[AttemptRecord],
+    round: &[usize],
+    now_ms: i64,
+) -> StoreResult<Vec<(String, AccountId, usize)>> {
+    let outcomes: Vec<serde_json::Value> = round
+        .iter()
+        .map(|&i| {
+            let record = &records[i];
+            let (status, next) = record.outcome.columns();
+            serde_json::json!({
+                "id": record.delivery_id.as_str(),
+                "lease": record.lease,
+                "status": status,
+                "next": next,
+                "code": record.response_code,
+                "latency": record.latency_ms.min(i64::MAX as u64),
+                "error": record.error,
+            })
+        })
+        .collect();
+    let updated: Vec<(String, String, AccountId)> = sqlx::query_as(
+        "UPDATE webhook_deliveries
+         SET status = r.value ->> 'status',
+             next_attempt_at = COALESCE(r.value ->> 'next', next_attempt_at),
+             lease_until = NULL, response_code = r.value ->> 'code',
+             latency_ms = r.value ->> 'latency', last_error = r.value ->> 'error', updated_at = ?
+         FROM json_each(?) AS r
+         WHERE webhook_deliveries.id = r.value ->> 'id' AND +status = 'pending'
+           AND +lease_until = r.value ->> 'lease'
+         RETURNING id, webhook_id, account_id",
+    )
+    .bind(now_ms)
+    .bind(serde_json::Value::Array(outcomes).to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    // RETURNING cannot name the JSON's columns: back to `records` by id.
+    let index: HashMap<&str, usize> = round
+        .iter()
+        .map(|&i| (records[i].delivery_id.as_str(), i))
+        .collect();
+    Ok(updated
+        .into_iter()
+        .filter_map(|(id, webhook, account)| Some((webhook, account, *index.get(id.as_str())?)))
+        .collect())
+}
+
+/// The attempt rows of `records[which]`, with multi-row INSERTs.
+async fn insert_attempts(
+    conn: &mut SqliteConnection,
+    records: &[AttemptRecord],
+    which: impl Iterator<Item = usize>,
+) -> StoreResult<()> {
+    /// Rows per INSERT: 6 parameters each, well under SQLite's parameter limit.
+    const ROWS_PER_STATEMENT: usize = 500;
+    let which: Vec<usize> = which.collect();
+    for chunk in which.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT OR REPLACE INTO webhook_attempts
+                (delivery_id, attempt, started_at, response_code, latency_ms, error) VALUES ",
+        );
+        for n in 0..chunk.len() {
+            sql.push_str(if n == 0 {
+                "(?, ?, ?, ?, ?, ?)"
+            } else {
+                ", (?, ?, ?, ?, ?, ?)"
+            });
+        }
+        let mut query = sqlx::query(&sql);
+        for &i in chunk {
+            let record = &records[i];
+            query = query
+                .bind(record.delivery_id.as_str())
+                .bind(record.attempt as i64)
+                .bind(millis(record.started_at))
+                .bind(record.response_code.map(i64::from))
+                .bind(record.latency_ms as i64)
+                .bind(&record.error);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// A success: the webhook's failure streak and rest end (written only if there is one).
+async fn clear_failures(conn: &mut SqliteConnection, webhook_id: &str) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE webhooks SET failure_streak = 0, failing_since = NULL, paused_until = NULL
+         WHERE id = ? AND (failure_streak <> 0 OR failing_since IS NOT NULL
+                           OR paused_until IS NOT NULL)",
+    )
+    .bind(webhook_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// One more failure in a row for the webhook: the breaker rests it once the streak is
@@ -1011,29 +1152,40 @@ pub(super) async fn redeliver(
 }
 
 /// A pending delivery of an event to a subscription, due now.
-async fn insert_delivery(
+/// Pending deliveries of `(webhook, account, event)`, with multi-row INSERTs.
+async fn insert_deliveries(
     conn: &mut SqliteConnection,
-    webhook_id: &str,
-    account: AccountId,
-    event_id: &str,
+    deliveries: &[(&str, AccountId, &str)],
     now: DateTime<Utc>,
     give_up_at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO webhook_deliveries (id, webhook_id, account_id, event_id, status, attempts,
-                                         next_attempt_at, give_up_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
-    )
-    .bind(DeliveryId::generate().as_str())
-    .bind(webhook_id)
-    .bind(account)
-    .bind(event_id)
-    .bind(millis(now))
-    .bind(millis(give_up_at))
-    .bind(millis(now))
-    .bind(millis(now))
-    .execute(&mut *conn)
-    .await?;
+    /// Rows per INSERT: 8 parameters each, well under SQLite's parameter limit.
+    const ROWS_PER_STATEMENT: usize = 500;
+    let (now, give_up_at) = (millis(now), millis(give_up_at));
+    for chunk in deliveries.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO webhook_deliveries (id, webhook_id, account_id, event_id, status, attempts,
+                                             next_attempt_at, give_up_at, created_at, updated_at)
+             VALUES ",
+        );
+        for n in 0..chunk.len() {
+            sql.push_str(if n == 0 { "" } else { ", " });
+            sql.push_str("(?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)");
+        }
+        let mut query = sqlx::query(&sql);
+        for (webhook_id, account, event_id) in chunk {
+            query = query
+                .bind(DeliveryId::generate().as_str().to_owned())
+                .bind(*webhook_id)
+                .bind(*account)
+                .bind(*event_id)
+                .bind(now)
+                .bind(give_up_at)
+                .bind(now)
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
