@@ -29,8 +29,9 @@ use crate::config::Config;
 use crate::limits::Plans;
 use crate::store::Store;
 
-/// Schedules fired per transaction; more are fired in the same tick.
-const BATCH: u32 = 100;
+/// Due schedules planned per round (read, then fired in write transactions of at most
+/// 2,048 queue rows each); more are fired in the next round of the same wake-up.
+const BATCH: u32 = 500;
 
 pub use crate::store::plan::{PlannedRun, plan_run};
 

@@ -1111,8 +1111,9 @@ async fn scheduler(
             .and_then(|t| t.with_nanosecond(0))
             .ok_or("a minute")
     };
-    // Minutes 1..59 of the hour after `base`: none is due for the next four minutes.
-    let base = minute(chrono::Utc::now() + chrono::Duration::minutes(3))?;
+    // Minutes 1..59 of the hour after `base`: none is due for the next ten minutes, ample
+    // for creating them and the first minute's.
+    let base = minute(chrono::Utc::now() + chrono::Duration::minutes(10))?;
     let rest: Vec<usize> = (0..count).filter(|i| i % 60 != 0).collect();
     let created = create_schedules(&relay, &rest, |i| {
         base + chrono::Duration::minutes((i % 60) as i64)
@@ -1122,7 +1123,7 @@ async fn scheduler(
     let room = chrono::Duration::seconds(idle_secs as i64 + 10);
     let first = minute(chrono::Utc::now() + room + chrono::Duration::minutes(1))?;
     if first > base {
-        return Err("creating the schedules took over three minutes: too slow to measure".into());
+        return Err("creating the schedules took over eight minutes: too slow to measure".into());
     }
     let firsts: Vec<usize> = (0..count).filter(|i| i % 60 == 0).collect();
     let created = created + create_schedules(&relay, &firsts, |_| first).await;

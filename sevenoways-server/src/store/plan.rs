@@ -79,3 +79,31 @@ pub fn plan_run(
         unresolved,
     })
 }
+
+/// An account's cap counters in a schedule-firing transaction: as read at its start, and
+/// the messages queued since. Read once per transaction and written once at its end, as
+/// the send path's group commit does: a minute's runs of one account are many, and each
+/// statement is a round trip.
+pub(crate) struct FiringUsage {
+    pub periods: crate::limits::Periods,
+    day: u64,
+    month: u64,
+    /// Messages queued in this transaction, to add to both counters at its end.
+    pub added: u64,
+}
+
+impl FiringUsage {
+    pub fn new(periods: crate::limits::Periods, day: u64, month: u64) -> Self {
+        Self {
+            periods,
+            day,
+            month,
+            added: 0,
+        }
+    }
+
+    /// The day's and month's counts with this transaction's messages.
+    pub fn so_far(&self) -> (u64, u64) {
+        (self.day + self.added, self.month + self.added)
+    }
+}

@@ -836,3 +836,64 @@ async fn many_large_runs_due_at_once_all_fire_once() {
             .is_empty()
     );
 }
+
+/// Runs fired together count against the cap together: the second of two runs due at
+/// once is skipped when both would pass the cap, and what the first queued is on the
+/// counter afterwards (the counters are read and written once per firing transaction).
+#[tokio::test]
+async fn runs_fired_together_share_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let three = testing::plan("three", |p| {
+        p.daily_cap = 3;
+        p.schedule_pause_after = 0;
+    });
+    let server = testing::launch(Config {
+        plans: vec![three.clone()],
+        ..config(dir.path(), 3_600_000)
+    })
+    .await;
+    let key = server.create_key("t", "three").await.unwrap();
+    let client = testing::client(&server.base_url(), &key, sevenoways_sdk::BodyEncoding::Json);
+    paired_instance(&client, "n1").await;
+    let account = account_of(&server, &key).await;
+    let store = server.store();
+    let plans = Plans::from_config(&[three]).unwrap();
+    let two = || {
+        spec(
+            "0 9 * * *",
+            "UTC",
+            Target::Groups(GroupTarget::ids([TEAM_A, TEAM_B]).unwrap()),
+            text("both"),
+        )
+    };
+    let one = || {
+        spec(
+            "0 9 * * *",
+            "UTC",
+            Target::Groups(GroupTarget::ids([TEAM_A]).unwrap()),
+            text("one"),
+        )
+    };
+    let now = Utc::now();
+    let first = save(&*store, account, 1, &two(), now - Duration::seconds(4)).await;
+    let second = save(&*store, account, 2, &two(), now - Duration::seconds(3)).await;
+    let fired = store
+        .fire_due_schedules(now, &plans, cron::next_run, 10)
+        .await
+        .unwrap();
+    let outcome = |id: &ScheduleId, fired: &[sevenoways_server::store::FiredSchedule]| {
+        let f = fired.iter().find(|f| &f.schedule_id == id).unwrap();
+        (f.queued.len(), f.skipped.is_some())
+    };
+    assert_eq!(outcome(&first, &fired), (2, false));
+    assert_eq!(outcome(&second, &fired), (0, true), "2 + 2 is over 3");
+    // The counter holds the first run's two: one more fits, a second does not.
+    let third = save(&*store, account, 3, &one(), now - Duration::seconds(2)).await;
+    let fourth = save(&*store, account, 4, &one(), now - Duration::seconds(1)).await;
+    let fired = store
+        .fire_due_schedules(now, &plans, cron::next_run, 10)
+        .await
+        .unwrap();
+    assert_eq!(outcome(&third, &fired), (1, false));
+    assert_eq!(outcome(&fourth, &fired), (0, true), "3 + 1 is over 3");
+}

@@ -7,6 +7,7 @@
 //! LOCKED`, and advances each schedule only if it is still due as read, so a run fires
 //! once however many replicas fire at the same moment.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -24,7 +25,7 @@ use super::queue::{insert_entry, insert_queued, lock_accounts};
 use super::webhooks::insert_event_for;
 use super::*;
 use crate::limits;
-use crate::store::plan::{PlannedRun, needs_groups, plan_run};
+use crate::store::plan::{FiringUsage, PlannedRun, needs_groups, plan_run};
 use crate::time::stored;
 
 pub(super) fn schedule_row(row: &PgRow) -> StoreResult<Schedule> {
@@ -257,6 +258,8 @@ async fn claim_and_queue(
     .into_iter()
     .collect();
     let mut fired = Vec::with_capacity(due.len());
+    // Each account's cap counters, read once and written once (its lock is held).
+    let mut usage: HashMap<AccountId, FiringUsage> = HashMap::new();
     // A row being resumed or deleted right now is left for the next round.
     for d in due.into_iter().filter(|d| held.contains(&d.raw_id)) {
         let (schedule, run, next_run) = match d.planned {
@@ -295,8 +298,16 @@ async fn claim_and_queue(
         let account_id = d.account_id;
         // Caps count scheduled messages too; the rate limit is for API requests.
         let limits = plans.get(&d.plan);
-        let periods = limits::periods(now, limits.timezone);
-        let (day, month) = read_counters(&mut tx, account_id, &periods).await?;
+        let counted = match usage.entry(account_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let periods = limits::periods(now, limits.timezone);
+                let (day, month) = read_counters(&mut tx, account_id, &periods).await?;
+                e.insert(FiringUsage::new(periods, day, month))
+            }
+        };
+        let (day, month) = counted.so_far();
+        let periods = &counted.periods;
         let wanted = run.entries.len() as u64;
         let mut result = FiredSchedule {
             account_id,
@@ -308,7 +319,7 @@ async fn claim_and_queue(
             next_run_at: next_run,
             due_at: from_millis(d.due_at),
         };
-        if let Err(refusal) = limits::check_caps(limits, &periods, day, month, wanted) {
+        if let Err(refusal) = limits::check_caps(limits, periods, day, month, wanted) {
             // One summary event for the whole run, as on SQLite.
             let skipped_runs = (skipped_before.max(0) as u32).saturating_add(1);
             let pause_after = limits.schedule_pause_after;
@@ -365,7 +376,7 @@ async fn claim_and_queue(
                 .execute(&mut *tx)
                 .await?;
         }
-        count_messages(&mut tx, account_id, &periods, wanted).await?;
+        counted.added += wanted;
         let entries: Vec<&NewEntry> = run.entries.iter().collect();
         result.queued = insert_queued(&mut tx, &entries, now_ms).await?;
         for (entry, reason) in run.unresolved {
@@ -384,6 +395,9 @@ async fn claim_and_queue(
             result.failed.push(queue_id);
         }
         fired.push(result);
+    }
+    for (account_id, counted) in &usage {
+        count_messages(&mut tx, *account_id, &counted.periods, counted.added).await?;
     }
     tx.commit().await?;
     Ok(fired)

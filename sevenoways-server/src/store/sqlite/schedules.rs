@@ -1,6 +1,7 @@
 //! Schedules: create, list, delete, resume, and firing the due ones.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
 use sevenoways_sdk::models::groups::Group;
@@ -17,7 +18,7 @@ use super::queue::{insert_entry, insert_queued};
 use super::webhooks::insert_event_for;
 use super::*;
 use crate::limits;
-use crate::store::plan::{PlannedRun, needs_groups, plan_run};
+use crate::store::plan::{FiringUsage, PlannedRun, needs_groups, plan_run};
 
 pub(super) fn schedule_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Schedule> {
     Ok(Schedule {
@@ -235,6 +236,10 @@ async fn claim_and_queue(
     // commit and then finds the schedule advanced (its claim matches no row).
     let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
     let mut fired = Vec::with_capacity(due.len());
+    // Each account's cap counters, read once per transaction and written once at its
+    // end, as the send path's group commit does: a minute's runs of one account are
+    // many, and each statement is a hop to the writer's thread.
+    let mut usage: HashMap<AccountId, FiringUsage> = HashMap::new();
     for d in due {
         let (schedule, run, next_run) = match d.planned {
             Ok(planned) => planned,
@@ -272,8 +277,16 @@ async fn claim_and_queue(
         let account_id = d.account_id;
         // Caps count scheduled messages too; the rate limit is for API requests.
         let limits = plans.get(&d.plan);
-        let periods = limits::periods(now, limits.timezone);
-        let (day, month) = read_counters(&mut tx, account_id, &periods).await?;
+        let counted = match usage.entry(account_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let periods = limits::periods(now, limits.timezone);
+                let (day, month) = read_counters(&mut tx, account_id, &periods).await?;
+                e.insert(FiringUsage::new(periods, day, month))
+            }
+        };
+        let (day, month) = counted.so_far();
+        let periods = &counted.periods;
         let wanted = run.entries.len() as u64;
         let mut result = FiredSchedule {
             account_id,
@@ -285,7 +298,7 @@ async fn claim_and_queue(
             next_run_at: next_run,
             due_at: from_millis(d.due_at),
         };
-        if let Err(refusal) = limits::check_caps(limits, &periods, day, month, wanted) {
+        if let Err(refusal) = limits::check_caps(limits, periods, day, month, wanted) {
             // One summary event for the whole run, no row per recipient and no copy of
             // the content: a capped-out key's schedules cost a row per run, not per
             // recipient, and stop after `schedule_pause_after` runs.
@@ -344,7 +357,7 @@ async fn claim_and_queue(
                 .execute(&mut *tx)
                 .await?;
         }
-        count_messages(&mut tx, account_id, &periods, wanted).await?;
+        counted.added += wanted;
         let entries: Vec<&NewEntry> = run.entries.iter().collect();
         result.queued = insert_queued(&mut tx, &entries, now_ms).await?;
         for (entry, reason) in run.unresolved {
@@ -363,6 +376,9 @@ async fn claim_and_queue(
             result.failed.push(queue_id);
         }
         fired.push(result);
+    }
+    for (account_id, counted) in &usage {
+        count_messages(&mut tx, *account_id, &counted.periods, counted.added).await?;
     }
     tx.commit().await?;
     Ok(fired)
