@@ -11,6 +11,7 @@ pub mod plan;
 pub mod postgres;
 mod recorded;
 pub mod sqlite;
+mod streaks;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -33,6 +33,7 @@ use super::*;
 use crate::ids::Generate;
 use crate::secrets::SecretsKey;
 use crate::store::fair_claim::{Candidate, fair_pick};
+use crate::store::streaks::{StreakStep, streak_steps};
 use crate::time::stored;
 
 /// The columns [`webhook_row`] reads.
@@ -880,26 +881,22 @@ pub(super) async fn record_attempts(
         .execute(&mut *tx)
         .await?;
     }
-    // Each webhook's outcomes in the order given, as on SQLite. The webhooks are taken in
-    // id order, so two replicas recording at once lock their rows in the same order.
-    held.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
-    for group in held.chunk_by(|a, b| a.0 == b.0) {
-        let (webhook, account) = (&group[0].0, group[0].1);
-        let mut clear = false;
-        for &(_, _, i) in group {
-            let record = &records[i];
-            results[i] = if record.outcome == AttemptOutcome::Succeeded {
-                clear = true;
-                Recorded::Recorded
-            } else {
-                if std::mem::take(&mut clear) {
-                    clear_failures(&mut tx, webhook).await?;
-                }
-                count_failure(&mut tx, webhook, account, record, now_ms, breaker).await?
-            };
-        }
-        if clear {
-            clear_failures(&mut tx, webhook).await?;
+    for h in &held {
+        results[h.2] = Recorded::Recorded;
+    }
+    let succeeded = |i: usize| records[i].outcome == AttemptOutcome::Succeeded;
+    for step in streak_steps(&mut held, succeeded) {
+        match step {
+            StreakStep::Clear { webhook } => clear_failures(&mut tx, webhook).await?,
+            StreakStep::Fail {
+                webhook,
+                account,
+                index,
+            } => {
+                let record = &records[index];
+                results[index] =
+                    count_failure(&mut tx, webhook, account, record, now_ms, breaker).await?;
+            }
         }
     }
     tx.commit().await?;

@@ -14,6 +14,7 @@ use super::idempotency::{commit_answering, commit_answering_secret};
 use super::*;
 use crate::secrets::SecretsKey;
 use crate::store::fair_claim::{Candidate, fair_pick};
+use crate::store::streaks::{StreakStep, streak_steps};
 
 /// The columns [`webhook_row`] reads.
 pub(super) const WEBHOOK_COLUMNS: &str = "id, url, events, created_at, disabled_at, \
@@ -793,27 +794,22 @@ pub(super) async fn record_attempts(
     }
     held.sort_unstable_by_key(|h| h.2);
     insert_attempts(&mut tx, records, held.iter().map(|h| h.2)).await?;
-    // Each webhook's outcomes in the order given: a success clears the failure streak, a
-    // failure adds to it. A run of successes needs one clearing, done before the next
-    // failure or at the end.
-    held.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
-    for group in held.chunk_by(|a, b| a.0 == b.0) {
-        let (webhook, account) = (&group[0].0, group[0].1);
-        let mut clear = false;
-        for &(_, _, i) in group {
-            let record = &records[i];
-            results[i] = if record.outcome == AttemptOutcome::Succeeded {
-                clear = true;
-                Recorded::Recorded
-            } else {
-                if std::mem::take(&mut clear) {
-                    clear_failures(&mut tx, webhook).await?;
-                }
-                count_failure(&mut tx, webhook, account, record, now_ms, breaker).await?
-            };
-        }
-        if clear {
-            clear_failures(&mut tx, webhook).await?;
+    for h in &held {
+        results[h.2] = Recorded::Recorded;
+    }
+    let succeeded = |i: usize| records[i].outcome == AttemptOutcome::Succeeded;
+    for step in streak_steps(&mut held, succeeded) {
+        match step {
+            StreakStep::Clear { webhook } => clear_failures(&mut tx, webhook).await?,
+            StreakStep::Fail {
+                webhook,
+                account,
+                index,
+            } => {
+                let record = &records[index];
+                results[index] =
+                    count_failure(&mut tx, webhook, account, record, now_ms, breaker).await?;
+            }
         }
     }
     tx.commit().await?;

@@ -1,0 +1,88 @@
+//! How a batch of recorded webhook attempts moves each webhook's failure streak: one plan
+//! for both stores, which only run its steps.
+
+use super::AccountId;
+
+/// One step on a webhook's failure streak.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum StreakStep<'a> {
+    /// A success came since the last step: the streak (and any rest) ends.
+    Clear { webhook: &'a str },
+    /// The attempt `records[index]` failed: the streak grows.
+    Fail {
+        webhook: &'a str,
+        account: AccountId,
+        index: usize,
+    },
+}
+
+/// The steps for `held`, the attempts whose leases held, as (webhook, account, index in
+/// the batch): each webhook's outcomes in the batch's order, a run of successes being
+/// one clearing, made before the next failure or at the end. The webhooks come in id
+/// order (`held` is sorted so), so two writers lock their rows in the same order.
+pub(super) fn streak_steps<'a>(
+    held: &'a mut [(String, AccountId, usize)],
+    succeeded: impl Fn(usize) -> bool,
+) -> Vec<StreakStep<'a>> {
+    held.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
+    let held: &'a [(String, AccountId, usize)] = held;
+    let mut steps = Vec::new();
+    for group in held.chunk_by(|a, b| a.0 == b.0) {
+        let webhook = group[0].0.as_str();
+        let mut clear = false;
+        for &(_, account, index) in group {
+            if succeeded(index) {
+                clear = true;
+                continue;
+            }
+            if std::mem::take(&mut clear) {
+                steps.push(StreakStep::Clear { webhook });
+            }
+            steps.push(StreakStep::Fail {
+                webhook,
+                account,
+                index,
+            });
+        }
+        if clear {
+            steps.push(StreakStep::Clear { webhook });
+        }
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_webhook_in_id_order_its_outcomes_in_batch_order() {
+        let a = AccountId(1);
+        // Batch order: b fails, a succeeds, b succeeds, a fails, a succeeds, a succeeds.
+        let mut held = vec![
+            ("wh_b".to_owned(), a, 0),
+            ("wh_a".to_owned(), a, 1),
+            ("wh_b".to_owned(), a, 2),
+            ("wh_a".to_owned(), a, 3),
+            ("wh_a".to_owned(), a, 4),
+            ("wh_a".to_owned(), a, 5),
+        ];
+        let failed = [0, 3];
+        let steps = streak_steps(&mut held, |i| !failed.contains(&i));
+        let fail = |webhook, index| StreakStep::Fail {
+            webhook,
+            account: a,
+            index,
+        };
+        assert_eq!(
+            steps,
+            [
+                StreakStep::Clear { webhook: "wh_a" },
+                fail("wh_a", 3),
+                StreakStep::Clear { webhook: "wh_a" },
+                fail("wh_b", 0),
+                StreakStep::Clear { webhook: "wh_b" },
+            ]
+        );
+    }
+}
