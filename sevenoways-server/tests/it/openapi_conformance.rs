@@ -158,6 +158,14 @@ async fn schemathesis_finds_no_mismatch() {
         Command::new(st)
             .arg("--no-color")
             .args(["run", &schema, "--checks", "all"])
+            // ST302 ("created resource not found") is skipped: Schemathesis draws
+            // Idempotency-Keys from a tiny space, so a stateful scenario's create can
+            // repeat an earlier one's key and body, and is then rightly answered with the
+            // earlier creation, whose resource that scenario may have deleted since. (CI
+            // saw it twice: a channel created, then 404 on its DELETE.) That created
+            // resources can be read, changed and deleted is asserted per resource in
+            // `e2e_api_endpoints`.
+            .args(["--exclude-checks", "ensure_resource_availability"])
             .args(["--header", &format!("x-api-key: {key}")])
             .args(["--max-examples", MAX_EXAMPLES, "--seed", SEED])
             .args(["--workers", "2", "--request-timeout", "10"])
