@@ -625,11 +625,12 @@ pub(super) async fn claim(
         "UPDATE queue SET status = 'sending', lease_until = $1, attempts = attempts + 1,
                           updated_at = $2
          WHERE status = 'queued' AND id IN (
-            SELECT MIN(q.id) FROM queue q
-            JOIN unnest($3::BIGINT[], $4::TEXT[]) AS n(account_id, instance_id)
-              ON n.account_id = q.account_id AND n.instance_id = q.instance_id
-            WHERE q.status = 'queued' AND q.next_attempt_at <= $2
-            GROUP BY q.account_id, q.instance_id)
+            SELECT first.id FROM unnest($3::BIGINT[], $4::TEXT[]) AS n(account_id, instance_id)
+            CROSS JOIN LATERAL (
+                SELECT q.id FROM queue q
+                WHERE q.status = 'queued' AND q.account_id = n.account_id
+                  AND q.instance_id = n.instance_id AND q.next_attempt_at <= $2
+                ORDER BY q.id LIMIT 1) AS first)
          RETURNING id, account_id, instance_id, recipient, recipient_kind, content, attempts",
     )
     .bind(lease)

@@ -342,7 +342,7 @@ pub(super) async fn record_outbox(
     .bind(&m.to)
     .bind(serde_json::to_string(&m.content).expect("content serialises"))
     .bind(millis(m.sent_at))
-    .execute(&store.write)
+    .execute(&mut *store.write.conn().await?)
     .await?;
     Ok(())
 }

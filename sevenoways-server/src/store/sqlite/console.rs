@@ -81,7 +81,7 @@ pub(super) async fn session(
 pub(super) async fn delete_session(store: &SqliteStore, token_hash: &[u8; 32]) -> StoreResult<()> {
     sqlx::query("DELETE FROM console_sessions WHERE token_hash = ?")
         .bind(&token_hash[..])
-        .execute(&store.write)
+        .execute(&mut *store.write.conn().await?)
         .await?;
     Ok(())
 }

@@ -59,7 +59,7 @@ pub(super) async fn bind_engine(
     .bind(sealed)
     .bind(account)
     .bind(id.as_str())
-    .execute(&store.write)
+    .execute(&mut *store.write.conn().await?)
     .await;
     match result {
         Ok(done) => Ok(done.rows_affected() == 1),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sevenoways_sdk::{IdempotencyKey, QueueId};
-use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Row, SqliteConnection};
 
 use super::queue::EnqueueJob;
 use super::*;
@@ -61,10 +61,7 @@ async fn insert(
 /// on its success path only, with `value` the very value it returns (`&()` for `()`), so
 /// a handler answers from the result it gets back. It is a plain commit for everything
 /// else.
-pub(super) async fn commit_answering<T: 'static>(
-    tx: Transaction<'_, Sqlite>,
-    value: &T,
-) -> StoreResult<()> {
+pub(super) async fn commit_answering<T: 'static>(tx: WriteTx, value: &T) -> StoreResult<()> {
     commit_recording(tx, value, Secret::None).await
 }
 
@@ -73,7 +70,7 @@ pub(super) async fn commit_answering<T: 'static>(
 /// (see `webhooks::prepare_secrets`).
 pub(super) async fn commit_answering_secret<T: 'static>(
     store: &SqliteStore,
-    tx: Transaction<'_, Sqlite>,
+    tx: WriteTx,
     value: &T,
 ) -> StoreResult<()> {
     let key = store.secrets_key.as_deref();
@@ -81,7 +78,7 @@ pub(super) async fn commit_answering_secret<T: 'static>(
 }
 
 async fn commit_recording<T: 'static>(
-    mut tx: Transaction<'_, Sqlite>,
+    mut tx: WriteTx,
     value: &T,
     secret: Secret<'_>,
 ) -> StoreResult<()> {
@@ -212,7 +209,7 @@ pub(super) async fn prune(store: &SqliteStore, now: DateTime<Utc>, limit: u32) -
         )
         .bind(millis(now))
         .bind(i64::from(limit))
-        .execute(&store.write)
+        .execute(&mut *store.write.conn().await?)
         .await?
         .rows_affected();
         deleted += n;

@@ -142,7 +142,7 @@ pub(super) async fn touch_key(
     .bind(now)
     .bind(key.0)
     .bind(now - 60_000)
-    .execute(&store.write)
+    .execute(&mut *store.write.conn().await?)
     .await?;
     Ok(())
 }

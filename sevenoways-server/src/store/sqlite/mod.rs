@@ -15,6 +15,7 @@ mod ops;
 mod queue;
 mod schedules;
 mod webhooks;
+mod writer;
 
 pub use ops::{BackupReport, DB_FILE, backup};
 
@@ -42,6 +43,7 @@ use ops::WriteHealth;
 use queue::{EnqueueJob, Recovery, group_commit};
 use schedules::schedule_row;
 use webhooks::{WEBHOOK_COLUMNS, insert_event_for, webhook_row};
+use writer::{WriteTx, Writer};
 
 /// Each connection's page cache at most, in KiB (five connections: one writer, four
 /// readers).
@@ -53,7 +55,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 #[derive(Clone)]
 pub struct SqliteStore {
     read: SqlitePool,
-    write: SqlitePool,
+    /// Every write of this process takes its turn here, the group commit's included.
+    write: Writer,
     enqueue_tx: mpsc::Sender<EnqueueJob>,
     /// The group commit's last failure, for [`Store::probe_write`].
     write_health: Arc<WriteHealth>,
@@ -74,7 +77,7 @@ impl SqliteStore {
         let result = sqlx::query(&sql)
             .bind(account)
             .bind(id)
-            .execute(&self.write)
+            .execute(&mut *self.write.conn().await?)
             .await?;
         Ok(result.rows_affected() > 0)
     }
@@ -129,12 +132,13 @@ impl SqliteStore {
             .await?;
         let (enqueue_tx, rx) = mpsc::channel(4096);
         let conn = write.acquire().await?.detach();
+        let write = Writer::new(write);
         let write_health = Arc::new(WriteHealth::default());
         let recovery = Recovery {
             options,
             health: write_health.clone(),
         };
-        tokio::spawn(group_commit(conn, rx, recovery));
+        tokio::spawn(group_commit(conn, rx, recovery, write.clone()));
         Ok(Self {
             read,
             write,
@@ -397,11 +401,11 @@ impl Store for SqliteStore {
         getrandom::fill(&mut fresh).expect("OS randomness");
         sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('server_secret', ?)")
             .bind(&fresh[..])
-            .execute(&self.write)
+            .execute(&mut *self.write.conn().await?)
             .await?;
         Ok(
             sqlx::query_scalar("SELECT value FROM meta WHERE key = 'server_secret'")
-                .fetch_one(&self.write)
+                .fetch_one(&mut *self.write.conn().await?)
                 .await?,
         )
     }
@@ -670,7 +674,7 @@ impl Store for SqliteStore {
                 let n = sqlx::query(sql)
                     .bind(cutoff)
                     .bind(PRUNE_CHUNK)
-                    .execute(&self.write)
+                    .execute(&mut *self.write.conn().await?)
                     .await?
                     .rows_affected();
                 deleted += n;

@@ -171,7 +171,7 @@ impl WriteHealth {
 /// cannot finish (a long reader), it says so and the next run tries again.
 pub(super) async fn checkpoint(store: &SqliteStore) -> StoreResult<()> {
     let (busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-        .fetch_one(&store.write)
+        .fetch_one(&mut *store.write.conn().await?)
         .await?;
     if busy != 0 {
         tracing::info!(

@@ -128,12 +128,18 @@ pub(super) async fn group_commit(
     conn: SqliteConnection,
     mut rx: mpsc::Receiver<EnqueueJob>,
     recovery: Recovery,
+    writer: super::Writer,
 ) {
     let mut conn = Some(conn);
     let mut jobs: Vec<EnqueueJob> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut entries = first.entries.len();
         jobs.push(first);
+        if conn.is_none() {
+            conn = recovery.reopen(None).await;
+        }
+        // Sends that arrive while another write has the turn join this batch.
+        let turn = writer.turn().await;
         while entries < MAX_BATCH_ENTRIES {
             match rx.try_recv() {
                 Ok(job) => {
@@ -143,9 +149,6 @@ pub(super) async fn group_commit(
                 Err(_) => break,
             }
         }
-        if conn.is_none() {
-            conn = recovery.reopen(None).await;
-        }
         let started = std::time::Instant::now();
         let result = match conn.as_mut() {
             Some(c) => insert_batch(c, &jobs).await,
@@ -153,6 +156,7 @@ pub(super) async fn group_commit(
                 "the queue's database connection could not be reopened",
             ))),
         };
+        drop(turn);
         match result {
             Ok(results) => {
                 if entries > 0 {
@@ -403,20 +407,24 @@ pub(super) async fn claim(
         .bind(now_ms)
         .execute(&mut *tx)
         .await?;
-    // The oldest due entry of each number whose pacing slot is free.
+    // The oldest due entry of each number whose pacing slot is free, the numbers that
+    // waited longest first (without pacing, the same few would otherwise win every
+    // round). Driven by the numbers, one `queue_next` probe each, so its cost does not
+    // grow with the backlog.
     let rows = sqlx::query(
-        "UPDATE queue SET status = 'sending', lease_until = ?, attempts = attempts + 1, updated_at = ?
+        "UPDATE queue SET status = 'sending', lease_until = ?1, attempts = attempts + 1, updated_at = ?2
          WHERE id IN (
-            SELECT MIN(q.id) FROM queue q
-            JOIN instances i ON i.account_id = q.account_id AND i.instance_id = q.instance_id
-            WHERE q.status = 'queued' AND q.next_attempt_at <= ? AND i.next_send_at <= ?
-            GROUP BY q.account_id, q.instance_id
-            LIMIT ?)
+            SELECT id FROM (
+                SELECT (SELECT q.id FROM queue q
+                        WHERE q.status = 'queued' AND q.account_id = i.account_id
+                          AND q.instance_id = i.instance_id AND q.next_attempt_at <= ?2
+                        ORDER BY q.id LIMIT 1) AS id,
+                       i.next_send_at AS ready
+                FROM instances i WHERE i.next_send_at <= ?2)
+            WHERE id IS NOT NULL ORDER BY ready LIMIT ?3)
          RETURNING id, account_id, instance_id, recipient, recipient_kind, content, attempts",
     )
     .bind(millis(lease_until))
-    .bind(now_ms)
-    .bind(now_ms)
     .bind(now_ms)
     .bind(limit as i64)
     .fetch_all(&mut *tx)
@@ -496,7 +504,7 @@ pub(super) async fn mark_retry(
     .bind(millis(Utc::now()))
     .bind(entry.id.0 as i64)
     .bind(entry.lease)
-    .execute(&store.write)
+    .execute(&mut *store.write.conn().await?)
     .await?
     .rows_affected()
         == 1)

@@ -200,11 +200,11 @@ pub(super) async fn prepare_secrets(
     if sealed > 0 {
         // Out of the write-ahead log too, so no copy of a plaintext page stays behind.
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&store.write)
+            .execute(&mut *store.write.conn().await?)
             .await?;
     }
     sqlx::query("PRAGMA secure_delete = OFF")
-        .execute(&store.write)
+        .execute(&mut *store.write.conn().await?)
         .await?;
     Ok(sealed)
 }

@@ -1,0 +1,139 @@
+//! Turns at writing, taken in the order asked for.
+//!
+//! Two connections of this process write: the group commit's own and the write pool's.
+//! SQLite lets one write at a time, and left to itself a writer that finds the lock taken
+//! sleeps in the busy handler (1, 2, 5, 10, … ms) and looks again. Under load the group
+//! commit always has a batch waiting and takes the lock back microseconds after it lets
+//! go, so a pool write (the worker's outcomes, webhook bookkeeping, a schedule firing, a
+//! `POST /api/webhooks`) could sleep through the whole busy timeout and fail with 503;
+//! and a group commit that found a pool write under way slept for longer than the write
+//! lasted, which is what a send's latency tail was made of.
+//!
+//! So every write of this process first takes a turn from one FIFO queue (a
+//! [`tokio::sync::Mutex`], which is fair) and keeps it until its transaction ends. Then
+//! the two never meet in SQLite's lock, a pool write waits for at most the batch being
+//! written, and the busy handler is left to other processes (the key commands, a backup).
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// The write pool, whose connection is handed out with a turn.
+#[derive(Clone)]
+pub(super) struct Writer {
+    pool: SqlitePool,
+    turns: Arc<Mutex<()>>,
+}
+
+/// A write transaction holding its turn; the turn passes on when it commits or drops.
+pub(super) type WriteTx = Turn<Transaction<'static, Sqlite>>;
+
+/// `T` (a connection or a transaction on one) with the turn it was handed out with.
+pub(super) struct Turn<T> {
+    // Declared first so it drops first: the turn outlives the work it guards.
+    inner: T,
+    _turn: OwnedMutexGuard<()>,
+}
+
+impl Writer {
+    pub(super) fn new(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            turns: Arc::default(),
+        }
+    }
+
+    /// Waits for a turn; for the group commit, which writes on a connection of its own.
+    pub(super) async fn turn(&self) -> OwnedMutexGuard<()> {
+        self.turns.clone().lock_owned().await
+    }
+
+    /// The pool's connection, for a statement that is its own transaction.
+    pub(super) async fn conn(&self) -> sqlx::Result<Turn<PoolConnection<Sqlite>>> {
+        let turn = self.turn().await;
+        let inner = self.pool.acquire().await?;
+        Ok(Turn { inner, _turn: turn })
+    }
+
+    /// A deferred transaction.
+    pub(super) async fn begin(&self) -> sqlx::Result<WriteTx> {
+        let turn = self.turn().await;
+        let inner = self.pool.begin().await?;
+        Ok(Turn { inner, _turn: turn })
+    }
+
+    /// A transaction begun with `statement` (`BEGIN IMMEDIATE`: one that reads before it
+    /// writes).
+    pub(super) async fn begin_with(&self, statement: &'static str) -> sqlx::Result<WriteTx> {
+        let turn = self.turn().await;
+        let inner = self.pool.begin_with(statement).await?;
+        Ok(Turn { inner, _turn: turn })
+    }
+}
+
+impl WriteTx {
+    /// Commits, then passes the turn on.
+    pub(super) async fn commit(self) -> sqlx::Result<()> {
+        self.inner.commit().await
+    }
+}
+
+impl<T: DerefMut<Target = SqliteConnection>> Deref for Turn<T> {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.inner
+    }
+}
+
+impl<T: DerefMut<Target = SqliteConnection>> DerefMut for Turn<T> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use super::*;
+
+    /// The property the group commit relies on: a pool write that asked while a batch was
+    /// being written goes next, before the batch that asked after it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_write_waits_for_the_batch_being_written_not_for_the_ones_after() {
+        let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
+        let writer = Writer::new(pool);
+        let order = Arc::new(StdMutex::new(Vec::new()));
+        let batch = writer.turn().await;
+        let write = tokio::spawn({
+            let (writer, order) = (writer.clone(), order.clone());
+            async move {
+                let tx = writer.begin_with("BEGIN IMMEDIATE").await.unwrap();
+                order.lock().unwrap().push("write");
+                tx.commit().await.unwrap();
+            }
+        });
+        // On this one thread, a spawned task runs to its first wait when this one yields.
+        tokio::task::yield_now().await;
+        let next_batch = tokio::spawn({
+            let (writer, order) = (writer.clone(), order.clone());
+            async move {
+                let _turn = writer.turn().await;
+                order.lock().unwrap().push("next batch");
+            }
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            order.lock().unwrap().is_empty(),
+            "nothing writes during a batch"
+        );
+        drop(batch);
+        write.await.unwrap();
+        next_batch.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["write", "next batch"]);
+    }
+}
