@@ -530,6 +530,27 @@ pub struct QueueFilter {
 /// through for matches: a filter that matches rarely costs at most this many rows.
 pub const QUEUE_SCAN: u32 = 5000;
 
+/// The sandbox's receipts moved per step (`sent → delivered`, `delivered → read`) in one
+/// [`Store::advance_receipts`] call: one transaction stays short after a long pause.
+pub const RECEIPT_BATCH: u32 = 2_000;
+
+/// The entries of sandbox numbers that wait for the receipt `from` (`sent` or
+/// `delivered`) and whose `time_column` is at most the placeholder `before`, at most
+/// `limit` of them: read through the `queue_awaiting_*` partial indexes, number by number,
+/// so entries that never get one (channels, communities, another engine's) are not read
+/// on every tick. `CROSS JOIN` keeps SQLite on that order (it otherwise chose the status
+/// index); Postgres plans it as any join. Both stores' SQL, placeholders given in their
+/// syntax.
+pub(crate) fn awaiting_receipt(from: &str, time_column: &str, before: &str, limit: &str) -> String {
+    format!(
+        "SELECT q.id FROM instances i CROSS JOIN queue q
+         WHERE q.account_id = i.account_id AND q.instance_id = i.instance_id
+           AND i.engine = 'sandbox' AND q.status = '{from}'
+           AND q.recipient_kind IN ('group', 'phone') AND q.{time_column} <= {before}
+         LIMIT {limit}"
+    )
+}
+
 /// The storage the server runs on.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -703,7 +724,8 @@ pub trait Store: Send + Sync + 'static {
     /// number of rows deleted.
     async fn prune(&self, now: DateTime<Utc>, before: DateTime<Utc>) -> StoreResult<u64>;
     /// Moves sent entries to `delivered` and delivered ones to `read` once they are old
-    /// enough, recording the events; returns how many changed.
+    /// enough, recording the events; returns how many changed, at most
+    /// [`RECEIPT_BATCH`] of each per call (a full batch means: call again now).
     async fn advance_receipts(
         &self,
         now: DateTime<Utc>,

@@ -878,13 +878,13 @@ pub(super) async fn advance_receipts(
     ] {
         let rows = sqlx::query(&format!(
             "UPDATE queue SET status = '{to}', {column} = $1, updated_at = $1
-             WHERE status = '{from}' AND recipient_kind IN ('group', 'phone') AND {time_column} <= $2
-               AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.account_id = queue.account_id
-                               AND i.instance_id = queue.instance_id AND i.engine != 'sandbox')
-             RETURNING id, account_id, instance_id, recipient, content"
+             WHERE id IN ({}) AND status = '{from}'
+             RETURNING id, account_id, instance_id, recipient, content",
+            crate::store::awaiting_receipt(from, time_column, "$2", "$3"),
         ))
         .bind(millis(now))
         .bind(millis(before))
+        .bind(i64::from(crate::store::RECEIPT_BATCH))
         .fetch_all(&mut *tx)
         .await?;
         for row in &rows {

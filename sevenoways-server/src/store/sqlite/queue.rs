@@ -401,6 +401,18 @@ pub(super) async fn claim(
     limit: u32,
 ) -> StoreResult<Vec<Claimed>> {
     let now_ms = millis(now);
+    // Most polls of an idle server find nothing: one read (two `queue_due` probes) says
+    // so without a writer's turn and its transaction.
+    let anything: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM queue WHERE status = 'queued' AND next_attempt_at <= ?1)
+             OR EXISTS (SELECT 1 FROM queue WHERE status = 'sending' AND lease_until < ?1)",
+    )
+    .bind(now_ms)
+    .fetch_one(&store.read)
+    .await?;
+    if !anything {
+        return Ok(Vec::new());
+    }
     let mut tx = store.write.begin().await?;
     // Expired leases (a worker died mid-send) are due again.
     sqlx::query("UPDATE queue SET status = 'queued', lease_until = NULL WHERE status = 'sending' AND lease_until < ?")
@@ -543,6 +555,19 @@ pub(super) async fn advance_receipts(
     delivered_before: DateTime<Utc>,
     read_before: DateTime<Utc>,
 ) -> StoreResult<u64> {
+    // An idle server's tick finds nothing: one read says so without a writer's turn.
+    let anything: bool = sqlx::query_scalar(&format!(
+        "SELECT EXISTS ({}) OR EXISTS ({})",
+        crate::store::awaiting_receipt("sent", "sent_at", "?1", "1"),
+        crate::store::awaiting_receipt("delivered", "delivered_at", "?2", "1"),
+    ))
+    .bind(millis(delivered_before))
+    .bind(millis(read_before))
+    .fetch_one(&store.read)
+    .await?;
+    if !anything {
+        return Ok(0);
+    }
     let mut tx = store.write.begin().await?;
     let mut changed = 0;
     // Only people and groups send receipts; channels and communities stop at `sent`. This
@@ -570,15 +595,14 @@ pub(super) async fn advance_receipts(
             "delivered_at"
         };
         let rows = sqlx::query(&format!(
-            "UPDATE queue SET status = '{to}', {column} = ?, updated_at = ?
-             WHERE status = '{from}' AND recipient_kind IN ('group', 'phone') AND {time_column} <= ?
-               AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.account_id = queue.account_id
-                               AND i.instance_id = queue.instance_id AND i.engine != 'sandbox')
-             RETURNING id, account_id, instance_id, recipient, content"
+            "UPDATE queue SET status = '{to}', {column} = ?1, updated_at = ?1
+             WHERE id IN ({})
+             RETURNING id, account_id, instance_id, recipient, content",
+            crate::store::awaiting_receipt(from, time_column, "?2", "?3"),
         ))
         .bind(millis(now))
-        .bind(millis(now))
         .bind(millis(before))
+        .bind(crate::store::RECEIPT_BATCH)
         .fetch_all(&mut *tx)
         .await?;
         for row in &rows {
