@@ -90,10 +90,11 @@ struct BenchArgs {
     /// (the harness makes two and drops them).
     #[arg(long, env = "SEVENOWAYS_BENCH_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
-    /// Measure one figure alone and print it (writes nothing): `fan-out`, `scheduler` or
-    /// `sdk` (SDK sequential sends against raw reqwest).
+    /// Measure one figure alone and print it (writes nothing): `fan-out`, `scheduler`,
+    /// `sdk` (SDK sequential sends against raw reqwest) or `open-loop` (with the group
+    /// commit's batch sizes and times from `/metrics`).
     /// For working on one path without the whole run.
-    #[arg(long, value_parser = ["fan-out", "scheduler", "sdk"])]
+    #[arg(long, value_parser = ["fan-out", "scheduler", "sdk", "open-loop"])]
     only: Option<String>,
 }
 
@@ -1501,6 +1502,32 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
                 "webhook fan-out: {} of {} deliveries, {:.0}/s of {:.0} offered, p50 {:.1} ms, p99 {:.1} ms",
                 fan.deliveries, fan.expected, fan.per_sec, fan.offered, fan.p50_ms, fan.p99_ms
             );
+            return Ok(());
+        }
+        Some("open-loop") => {
+            let relay = start_relay(&bin, "[metrics]\ntoken = \"bench\"\n").await?;
+            let open = open_loop(&relay.base, &relay.key, args.rate, args.secs).await;
+            println!(
+                "open loop at {} req/s: p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, {} errors",
+                args.rate, open.p50_ms, open.p99_ms, open.p999_ms, open.max_ms, open.errors
+            );
+            let page = http_client()
+                .get(format!("{}/metrics", relay.base))
+                .header("authorization", "Bearer bench")
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            for (name, unit) in [
+                ("sevenoways_group_commit_batch_size", "entries"),
+                ("sevenoways_group_commit_duration_seconds", "s"),
+            ] {
+                let (p50, batches) = histogram_quantile(&page, name, 0.5);
+                let (p99, _) = histogram_quantile(&page, name, 0.99);
+                println!("{name}: {batches} batches, p50 ≤ {p50} {unit}, p99 ≤ {p99} {unit}");
+            }
             return Ok(());
         }
         Some("sdk") => {
