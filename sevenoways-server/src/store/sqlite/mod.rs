@@ -621,18 +621,37 @@ impl Store for SqliteStore {
         let cutoff = millis(before);
         let day = before.format("d%Y-%m-%d").to_string();
         let month = before.format("m%Y-%m").to_string();
-        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let mut deleted = 0;
+        // Finished deliveries and their attempts, a chunk per transaction as the queue's
+        // below: a busy day's million would otherwise hold the writer for seconds.
+        loop {
+            let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM webhook_deliveries WHERE status != 'pending' AND updated_at < ?
+                 LIMIT ?",
+            )
+            .bind(cutoff)
+            .bind(PRUNE_CHUNK)
+            .fetch_all(&mut *tx)
+            .await?;
+            let list = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.into()))?;
+            for sql in [
+                "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT value FROM json_each(?))",
+                "DELETE FROM webhook_deliveries WHERE id IN (SELECT value FROM json_each(?))",
+            ] {
+                deleted += sqlx::query(sql)
+                    .bind(&list)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            if (ids.len() as i64) < PRUNE_CHUNK {
+                break;
+            }
+        }
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         for (sql, binds) in [
-            (
-                "DELETE FROM webhook_attempts WHERE delivery_id IN (
-                    SELECT id FROM webhook_deliveries WHERE status != 'pending' AND updated_at < ?)",
-                vec![cutoff.to_string()],
-            ),
-            (
-                "DELETE FROM webhook_deliveries WHERE status != 'pending' AND updated_at < ?",
-                vec![cutoff.to_string()],
-            ),
             // `NOT IN` an uncorrelated list, read once: SQLite ran the `NOT EXISTS` form as
             // a scan of every delivery per old event (no index on `event_id`), which at
             // 10,000 events and 200,000 deliveries held the writer for over a minute,
