@@ -1057,6 +1057,19 @@ fn cpu_secs(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// The relay's `/metrics` page (its `[metrics]` token is `bench`).
+async fn metrics_page(relay: &Relay) -> Result<String, String> {
+    http_client()
+        .get(format!("{}/metrics", relay.base))
+        .header("authorization", "Bearer bench")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// `le` bucket bound holding quantile `q` of the histogram `name` on a Prometheus page,
 /// and the histogram's count.
 fn histogram_quantile(page: &str, name: &str, q: f64) -> (f64, u64) {
@@ -1166,15 +1179,7 @@ async fn scheduler(
     // The first due minute, and a few seconds for its runs to fire.
     let wait = (first - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(10);
     tokio::time::sleep(wait).await;
-    let page = http_client()
-        .get(format!("{}/metrics", relay.base))
-        .header("authorization", "Bearer bench")
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
+    let page = metrics_page(&relay).await?;
     let name = "sevenoways_schedule_fire_lag_seconds";
     let (lag_p50_s, fired) = histogram_quantile(&page, name, 0.5);
     let (lag_p99_s, _) = histogram_quantile(&page, name, 0.99);
@@ -1516,15 +1521,7 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
                 "open loop at {} req/s: p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, {} errors",
                 args.rate, open.p50_ms, open.p99_ms, open.p999_ms, open.max_ms, open.errors
             );
-            let page = http_client()
-                .get(format!("{}/metrics", relay.base))
-                .header("authorization", "Bearer bench")
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .text()
-                .await
-                .map_err(|e| e.to_string())?;
+            let page = metrics_page(&relay).await?;
             for (name, unit) in [
                 ("sevenoways_group_commit_batch_size", "entries"),
                 ("sevenoways_group_commit_duration_seconds", "s"),

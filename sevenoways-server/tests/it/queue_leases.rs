@@ -16,25 +16,8 @@ async fn setup() -> (tempfile::TempDir, SqliteStore, AccountId, InstanceId) {
         .create_account("t", "default", &[7; 32])
         .await
         .unwrap();
-    let id = InstanceId::new("n1").unwrap();
-    store
-        .create_instance(account, &id, "n1", EngineKind::Sandbox, 0)
-        .await
-        .unwrap();
-    store
-        .set_instance_status(account, &id, InstanceStatus::Online, None, None)
-        .await
-        .unwrap();
-    let entry = NewEntry {
-        account_id: account,
-        instance_id: id.clone(),
-        to: "971501234567".into(),
-        kind: RecipientKind::Phone,
-        content: Content::Text {
-            message: "x".try_into().unwrap(),
-        },
-        schedule_id: None,
-    };
+    let entry = number(&store, account, "n1").await;
+    let id = entry.instance_id.clone();
     store.enqueue(vec![entry]).await.unwrap();
     (dir, store, account, id)
 }
