@@ -571,6 +571,21 @@ pub(super) async fn claim_deliveries(
     // What to claim is decided on a read connection, so the writer is held only for the
     // claim itself; each row is claimed only if it is still free then.
     let mut conn = store.read.acquire().await?;
+    // The leases in flight before the endpoints' states, as on Postgres: each read sees
+    // what was committed when it began, and an attempt's outcome clears its lease and
+    // opens the breaker in one commit. In this order a lease seen gone means its breaker
+    // is seen too; the other order could see the lease gone but the webhook not yet
+    // paused, and send one attempt past an open breaker (the likely cause of a CI run
+    // where `the_circuit_breaker_rests_a_failing_webhook` waited in vain for a streak of
+    // exactly 2). `+status` keeps the planner off the status index (every pending
+    // delivery, a backlog of thousands) and on the lease index (only those in flight).
+    let leased: Vec<(String, AccountId, i64)> = sqlx::query_as(
+        "SELECT webhook_id, account_id, COUNT(*) FROM webhook_deliveries
+         WHERE lease_until >= ? AND +status = 'pending' GROUP BY webhook_id, account_id",
+    )
+    .bind(now_ms)
+    .fetch_all(&mut *conn)
+    .await?;
     let endpoints: Vec<(String, AccountId, i64, i64)> = sqlx::query_as(
         "SELECT w.id, w.account_id, w.last_claimed_at, w.failure_streak FROM webhooks w
          WHERE w.disabled_at IS NULL AND (w.paused_until IS NULL OR w.paused_until <= ?1)
@@ -584,15 +599,6 @@ pub(super) async fn claim_deliveries(
     if endpoints.is_empty() {
         return Ok(Vec::new());
     }
-    // `+status` keeps the planner off the status index (every pending delivery, a backlog
-    // of thousands) and on the lease index (only those in flight).
-    let leased: Vec<(String, AccountId, i64)> = sqlx::query_as(
-        "SELECT webhook_id, account_id, COUNT(*) FROM webhook_deliveries
-         WHERE lease_until >= ? AND +status = 'pending' GROUP BY webhook_id, account_id",
-    )
-    .bind(now_ms)
-    .fetch_all(&mut *conn)
-    .await?;
     let mut endpoint_busy: HashMap<&str, u32> = HashMap::new();
     let mut account_busy: HashMap<AccountId, u32> = HashMap::new();
     for (webhook, account, n) in &leased {
