@@ -19,6 +19,12 @@ use crate::transport::{Transport, TransportError};
 /// bounds how many numbers send in parallel.
 const CLAIM_BATCH: u32 = 64;
 
+/// The least time between a claim that found nothing and the next one a send's wake
+/// starts: bounds the worker's claims under a burst of sends to 100 a second, at the cost
+/// of up to this much delay for a send that arrives just after an empty claim (pacing
+/// gaps are a thousand times longer).
+const WAKE_SETTLE: Duration = Duration::from_millis(10);
+
 /// Runs the queue until `shutdown` turns true, then waits for in-flight sends and
 /// releases any lease it still holds.
 pub async fn run_queue(
@@ -69,8 +75,19 @@ pub async fn run_queue(
             }
             continue;
         }
+        let found_nothing = tokio::time::Instant::now();
         tokio::select! {
-            _ = wake.notified() => {}
+            _ = wake.notified() => {
+                // Every accepted send wakes the worker, and under load almost every wake
+                // finds the sender's number inside its pacing gap: claiming once per wake
+                // would spend a read (and the claim a writer's turn) per request. Wakes
+                // within WAKE_SETTLE of a claim that found nothing wait out the rest of
+                // it; a wake's permit is kept meanwhile, so none is lost.
+                tokio::select! {
+                    _ = tokio::time::sleep_until(found_nothing + WAKE_SETTLE) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
             _ = tokio::time::sleep(Duration::from_millis(q.poll_ms)) => {}
             _ = shutdown.changed() => {}
         }

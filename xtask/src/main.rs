@@ -91,10 +91,11 @@ struct BenchArgs {
     #[arg(long, env = "SEVENOWAYS_BENCH_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Measure one figure alone and print it (writes nothing): `fan-out`, `scheduler`,
-    /// `sdk` (SDK sequential sends against raw reqwest) or `open-loop` (with the group
-    /// commit's batch sizes and times from `/metrics`).
+    /// `sdk` (SDK sequential sends against raw reqwest), `open-loop` or `accept` (the
+    /// closed loop beside its references, on Postgres too with `--database-url`); the
+    /// last two with the group commit's batch sizes and times from `/metrics`.
     /// For working on one path without the whole run.
-    #[arg(long, value_parser = ["fan-out", "scheduler", "sdk", "open-loop"])]
+    #[arg(long, value_parser = ["fan-out", "scheduler", "sdk", "open-loop", "accept"])]
     only: Option<String>,
 }
 
@@ -1058,6 +1059,20 @@ fn cpu_secs(pid: u32) -> Option<f64> {
 }
 
 /// The relay's `/metrics` page (its `[metrics]` token is `bench`).
+/// Prints the group commit's batch sizes and commit times from the relay's `/metrics`.
+async fn print_group_commit(relay: &Relay) -> Result<(), String> {
+    let page = metrics_page(relay).await?;
+    for (name, unit) in [
+        ("sevenoways_group_commit_batch_size", "entries"),
+        ("sevenoways_group_commit_duration_seconds", "s"),
+    ] {
+        let (p50, batches) = histogram_quantile(&page, name, 0.5);
+        let (p99, _) = histogram_quantile(&page, name, 0.99);
+        println!("{name}: {batches} batches, p50 ≤ {p50} {unit}, p99 ≤ {p99} {unit}");
+    }
+    Ok(())
+}
+
 async fn metrics_page(relay: &Relay) -> Result<String, String> {
     http_client()
         .get(format!("{}/metrics", relay.base))
@@ -1521,14 +1536,66 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
                 "open loop at {} req/s: p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, {} errors",
                 args.rate, open.p50_ms, open.p99_ms, open.p999_ms, open.max_ms, open.errors
             );
-            let page = metrics_page(&relay).await?;
-            for (name, unit) in [
-                ("sevenoways_group_commit_batch_size", "entries"),
-                ("sevenoways_group_commit_duration_seconds", "s"),
-            ] {
-                let (p50, batches) = histogram_quantile(&page, name, 0.5);
-                let (p99, _) = histogram_quantile(&page, name, 0.99);
-                println!("{name}: {batches} batches, p50 ≤ {p50} {unit}, p99 ≤ {p99} {unit}");
+            print_group_commit(&relay).await?;
+            return Ok(());
+        }
+        Some("accept") => {
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let (secs, conns) = (args.secs, args.connections);
+            let (proc, url) = start_ref("ref-bare", dir.path()).await?;
+            let cpu = cpu_secs(proc.pid());
+            let bare = closed_loop(&url, "k", conns, secs, dir.path())
+                .await?
+                .per_sec;
+            let cpu = cpu_secs(proc.pid())
+                .zip(cpu)
+                .map_or(f64::NAN, |(b, a)| b - a);
+            println!(
+                "bare: {bare:.0} req/s, {:.0} µs of CPU each",
+                cpu * 1e6 / (bare * secs as f64)
+            );
+            drop(proc);
+            let (proc, url) = start_ref("ref-naive", dir.path()).await?;
+            let naive = closed_loop(&url, "k", conns, secs, dir.path())
+                .await?
+                .per_sec;
+            drop(proc);
+            let relay = start_relay(&bin, "[metrics]\ntoken = \"bench\"\n").await?;
+            let cpu = cpu_secs(relay.proc.pid());
+            let ours = closed_loop(&relay.base, &relay.key, conns, secs, dir.path()).await?;
+            let cpu = cpu_secs(relay.proc.pid())
+                .zip(cpu)
+                .map_or(f64::NAN, |(b, a)| b - a);
+            println!(
+                "accept: {:.0} req/s (p99 {:.1} ms, {:.0} µs of CPU each), bare {bare:.0} ({:.3}×), naive {naive:.0} ({:.2}×)",
+                ours.per_sec,
+                ours.p99_ms,
+                cpu * 1e6 / (ours.per_sec * secs as f64),
+                ours.per_sec / bare,
+                ours.per_sec / naive
+            );
+            print_group_commit(&relay).await?;
+            drop(relay);
+            if let Some(admin) = &args.database_url {
+                let naive_db = fresh_database(admin, "sevenoways_bench_naive").await?;
+                let (proc, url) =
+                    start_ref_with("ref-naive-pg", dir.path(), &["--database-url", &naive_db])
+                        .await?;
+                let naive = closed_loop(&url, "k", conns, secs, dir.path())
+                    .await?
+                    .per_sec;
+                drop(proc);
+                let relay_db = fresh_database(admin, "sevenoways_bench_relay").await?;
+                let relay =
+                    start_relay_on(&bin, "[metrics]\ntoken = \"bench\"\n", Some(&relay_db)).await?;
+                let ours = closed_loop(&relay.base, &relay.key, conns, secs, dir.path()).await?;
+                println!(
+                    "accept on Postgres: {:.0} req/s (p99 {:.1} ms), naive {naive:.0} ({:.2}×)",
+                    ours.per_sec,
+                    ours.p99_ms,
+                    ours.per_sec / naive
+                );
+                print_group_commit(&relay).await?;
             }
             return Ok(());
         }

@@ -401,10 +401,19 @@ pub(super) async fn claim(
     limit: u32,
 ) -> StoreResult<Vec<Claimed>> {
     let now_ms = millis(now);
-    // Most polls of an idle server find nothing: one read (two `queue_due` probes) says
-    // so without a writer's turn and its transaction.
+    // Most polls find nothing to claim: an idle server has nothing due, and a busy one
+    // has its backlog's numbers inside their pacing gaps. One read says so without a
+    // writer's turn and its transaction: a `queue_due` probe first (an idle server stops
+    // there), then one `queue_next` probe per number whose slot is free, as the claim
+    // below makes (the ORDER BY is what steers the planner to `queue_next`: without it,
+    // it probes `queue_due`, which reads the whole backlog).
     let anything: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM queue WHERE status = 'queued' AND next_attempt_at <= ?1)
+        "SELECT (EXISTS (SELECT 1 FROM queue WHERE status = 'queued' AND next_attempt_at <= ?1)
+                 AND EXISTS (SELECT 1 FROM instances i WHERE i.next_send_at <= ?1 AND (
+                     SELECT q.id FROM queue q
+                     WHERE q.status = 'queued' AND q.account_id = i.account_id
+                       AND q.instance_id = i.instance_id AND q.next_attempt_at <= ?1
+                     ORDER BY q.id LIMIT 1) IS NOT NULL))
              OR EXISTS (SELECT 1 FROM queue WHERE status = 'sending' AND lease_until < ?1)",
     )
     .bind(now_ms)
