@@ -1059,6 +1059,45 @@ fn cpu_secs(pid: u32) -> Option<f64> {
 }
 
 /// The relay's `/metrics` page (its `[metrics]` token is `bench`).
+/// [`closed_loop`] against the process `pid`, with the CPU it spent per request, in µs
+/// (`/proc/<pid>/stat`). Both the server and the bare reference are CPU-bound on the core
+/// the load generator leaves them, so their ratio follows this.
+async fn closed_loop_cpu(
+    pid: u32,
+    url: &str,
+    key: &str,
+    conns: usize,
+    secs: u64,
+    dir: &Path,
+) -> Result<(Throughput, f64), String> {
+    let before = cpu_secs(pid);
+    let run = closed_loop(url, key, conns, secs, dir).await?;
+    let spent = cpu_secs(pid).zip(before).map_or(f64::NAN, |(b, a)| b - a);
+    let per_request = spent * 1e6 / (run.per_sec * secs as f64);
+    Ok((run, per_request))
+}
+
+/// The accept path on Postgres beside one commit per request on the same Postgres, each
+/// on a fresh database made through `admin`: (this server, naive), with this server still
+/// running so its `/metrics` can be read.
+async fn postgres_accept(
+    bin: &Path,
+    admin: &str,
+    extra_config: &str,
+    dir: &Path,
+    conns: usize,
+    secs: u64,
+) -> Result<(Throughput, Throughput, Relay), String> {
+    let naive_db = fresh_database(admin, "sevenoways_bench_naive").await?;
+    let (proc, url) = start_ref_with("ref-naive-pg", dir, &["--database-url", &naive_db]).await?;
+    let naive = closed_loop(&url, "k", conns, secs, dir).await?;
+    drop(proc);
+    let relay_db = fresh_database(admin, "sevenoways_bench_relay").await?;
+    let relay = start_relay_on(bin, extra_config, Some(&relay_db)).await?;
+    let ours = closed_loop(&relay.base, &relay.key, conns, secs, dir).await?;
+    Ok((ours, naive, relay))
+}
+
 /// Prints the group commit's batch sizes and commit times from the relay's `/metrics`.
 async fn print_group_commit(relay: &Relay) -> Result<(), String> {
     let page = metrics_page(relay).await?;
@@ -1543,57 +1582,43 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
             let (secs, conns) = (args.secs, args.connections);
             let (proc, url) = start_ref("ref-bare", dir.path()).await?;
-            let cpu = cpu_secs(proc.pid());
-            let bare = closed_loop(&url, "k", conns, secs, dir.path())
-                .await?
-                .per_sec;
-            let cpu = cpu_secs(proc.pid())
-                .zip(cpu)
-                .map_or(f64::NAN, |(b, a)| b - a);
-            println!(
-                "bare: {bare:.0} req/s, {:.0} µs of CPU each",
-                cpu * 1e6 / (bare * secs as f64)
-            );
+            let (bare, bare_cpu) =
+                closed_loop_cpu(proc.pid(), &url, "k", conns, secs, dir.path()).await?;
             drop(proc);
             let (proc, url) = start_ref("ref-naive", dir.path()).await?;
-            let naive = closed_loop(&url, "k", conns, secs, dir.path())
-                .await?
-                .per_sec;
+            let naive = closed_loop(&url, "k", conns, secs, dir.path()).await?;
             drop(proc);
-            let relay = start_relay(&bin, "[metrics]\ntoken = \"bench\"\n").await?;
-            let cpu = cpu_secs(relay.proc.pid());
-            let ours = closed_loop(&relay.base, &relay.key, conns, secs, dir.path()).await?;
-            let cpu = cpu_secs(relay.proc.pid())
-                .zip(cpu)
-                .map_or(f64::NAN, |(b, a)| b - a);
+            let metrics = "[metrics]\ntoken = \"bench\"\n";
+            let relay = start_relay(&bin, metrics).await?;
+            let (ours, cpu) = closed_loop_cpu(
+                relay.proc.pid(),
+                &relay.base,
+                &relay.key,
+                conns,
+                secs,
+                dir.path(),
+            )
+            .await?;
             println!(
-                "accept: {:.0} req/s (p99 {:.1} ms, {:.0} µs of CPU each), bare {bare:.0} ({:.3}×), naive {naive:.0} ({:.2}×)",
+                "accept: {:.0} req/s (p99 {:.1} ms, {cpu:.0} µs of CPU each), bare {:.0} ({bare_cpu:.0} µs each, {:.3}×), naive {:.0} ({:.2}×)",
                 ours.per_sec,
                 ours.p99_ms,
-                cpu * 1e6 / (ours.per_sec * secs as f64),
-                ours.per_sec / bare,
-                ours.per_sec / naive
+                bare.per_sec,
+                ours.per_sec / bare.per_sec,
+                naive.per_sec,
+                ours.per_sec / naive.per_sec
             );
             print_group_commit(&relay).await?;
             drop(relay);
             if let Some(admin) = &args.database_url {
-                let naive_db = fresh_database(admin, "sevenoways_bench_naive").await?;
-                let (proc, url) =
-                    start_ref_with("ref-naive-pg", dir.path(), &["--database-url", &naive_db])
-                        .await?;
-                let naive = closed_loop(&url, "k", conns, secs, dir.path())
-                    .await?
-                    .per_sec;
-                drop(proc);
-                let relay_db = fresh_database(admin, "sevenoways_bench_relay").await?;
-                let relay =
-                    start_relay_on(&bin, "[metrics]\ntoken = \"bench\"\n", Some(&relay_db)).await?;
-                let ours = closed_loop(&relay.base, &relay.key, conns, secs, dir.path()).await?;
+                let (ours, naive, relay) =
+                    postgres_accept(&bin, admin, metrics, dir.path(), conns, secs).await?;
                 println!(
-                    "accept on Postgres: {:.0} req/s (p99 {:.1} ms), naive {naive:.0} ({:.2}×)",
+                    "accept on Postgres: {:.0} req/s (p99 {:.1} ms), naive {:.0} ({:.2}×)",
                     ours.per_sec,
                     ours.p99_ms,
-                    ours.per_sec / naive
+                    naive.per_sec,
+                    ours.per_sec / naive.per_sec
                 );
                 print_group_commit(&relay).await?;
             }
@@ -1636,9 +1661,13 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
 
     // Closed loop, one process at a time: bare, naive, this server (and with /metrics on).
     let (bare_proc, bare_url) = start_ref("ref-bare", dir.path()).await?;
-    let bare = closed_loop(&bare_url, "k", conns, secs, dir.path()).await?;
+    let (bare, bare_cpu) =
+        closed_loop_cpu(bare_proc.pid(), &bare_url, "k", conns, secs, dir.path()).await?;
     drop(bare_proc);
-    println!("bare: {:.0} req/s", bare.per_sec);
+    println!(
+        "bare: {:.0} req/s, {bare_cpu:.0} µs of CPU each",
+        bare.per_sec
+    );
     let (naive_proc, naive_url) = start_ref("ref-naive", dir.path()).await?;
     let naive = closed_loop(&naive_url, "k", conns, secs, dir.path()).await?;
     drop(naive_proc);
@@ -1647,8 +1676,16 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
     let relay = start_relay(&bin, "").await?;
     tokio::time::sleep(Duration::from_secs(if args.smoke { 1 } else { 3 })).await;
     let idle_rss = rss_mib(relay.proc.pid()).unwrap_or(f64::NAN);
-    let ours = closed_loop(&relay.base, &relay.key, conns, secs, dir.path()).await?;
-    println!("relay: {:.0} req/s", ours.per_sec);
+    let (ours, cpu) = closed_loop_cpu(
+        relay.proc.pid(),
+        &relay.base,
+        &relay.key,
+        conns,
+        secs,
+        dir.path(),
+    )
+    .await?;
+    println!("relay: {:.0} req/s, {cpu:.0} µs of CPU each", ours.per_sec);
     drop(relay);
 
     // The accept path on Postgres, beside one commit per request on the same Postgres.
@@ -1660,17 +1697,13 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
             None
         }
         Some(admin) => {
-            let naive_db = fresh_database(admin, "sevenoways_bench_naive").await?;
-            let (proc, url) =
-                start_ref_with("ref-naive-pg", dir.path(), &["--database-url", &naive_db]).await?;
-            let naive_pg = closed_loop(&url, "k", conns, secs, dir.path()).await?;
-            drop(proc);
-            println!("naive Postgres: {:.0} req/s", naive_pg.per_sec);
-            let relay_db = fresh_database(admin, "sevenoways_bench_relay").await?;
-            let relay = start_relay_on(&bin, "", Some(&relay_db)).await?;
-            let ours_pg = closed_loop(&relay.base, &relay.key, conns, secs, dir.path()).await?;
+            let (ours_pg, naive_pg, relay) =
+                postgres_accept(&bin, admin, "", dir.path(), conns, secs).await?;
             drop(relay);
-            println!("relay on Postgres: {:.0} req/s", ours_pg.per_sec);
+            println!(
+                "naive Postgres: {:.0} req/s; relay on Postgres: {:.0} req/s",
+                naive_pg.per_sec, ours_pg.per_sec
+            );
             Some((ours_pg, naive_pg))
         }
     };
