@@ -4,6 +4,7 @@
 //! schedule claims, events), never only in a process's memory: [`sqlite`] is the embedded
 //! default, [`postgres`] the backend for several replicas on one database.
 
+mod admit;
 mod batch;
 mod fair_claim;
 pub mod page;

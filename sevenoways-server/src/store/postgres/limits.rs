@@ -6,134 +6,112 @@
 //! read, so what is read here is what every replica has committed, and nothing changes it
 //! until the decision is written back.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::queue::EnqueueJob;
 use super::*;
 use crate::limits;
+use crate::store::admit::{Admit, Writes};
 
-/// One account's limits state inside a batch: read once, decided in memory job by job,
-/// written back once (as on SQLite).
-#[derive(Default)]
-struct AccountLimits {
-    /// Admission times in the last minute, loaded when a plan has a rate limit.
-    window: Option<Vec<i64>>,
-    /// Times admitted in this batch, to insert.
-    admitted: Vec<i64>,
-    /// Message counters by period, and whether this batch changed them.
-    counters: HashMap<String, (u64, bool)>,
-}
-
-/// The rate limit, then the caps, for each job in arrival order (see [`crate::limits`]).
-/// The caller holds the lock of every account with an admission.
+/// The rate limit, then the caps, for each job in arrival order: read, decided and
+/// written back for the whole batch at once (see [`admit`](crate::store::admit)). The
+/// caller holds the lock of every account with an admission.
 pub(super) async fn admit_batch(
     conn: &mut PgConnection,
     jobs: &[&EnqueueJob],
 ) -> Result<Vec<Result<(), Refusal>>, sqlx::Error> {
-    let mut accounts: HashMap<AccountId, AccountLimits> = HashMap::new();
-    let mut verdicts = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let Some(admission) = &job.admission else {
-            verdicts.push(Ok(()));
-            continue;
-        };
-        let state = accounts.entry(admission.account_id).or_default();
-        verdicts.push(admit_one(conn, state, admission, job.entries.len() as u64).await?);
-    }
-    for (account, state) in &accounts {
-        if let Some(&latest) = state.admitted.iter().max() {
-            sqlx::query("DELETE FROM rate_window WHERE account_id = $1 AND at <= $2")
-                .bind(account)
-                .bind(latest - limits::WINDOW_MS)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query(
-                "INSERT INTO rate_window (account_id, at) SELECT $1, at FROM unnest($2::BIGINT[]) AS t(at)",
-            )
-            .bind(account)
-            .bind(&state.admitted)
-            .execute(&mut *conn)
-            .await?;
-        }
-        for (period, (count, changed)) in &state.counters {
-            if *changed {
-                sqlx::query(
-                    "INSERT INTO usage_counters (account_id, period, count) VALUES ($1, $2, $3)
-                     ON CONFLICT (account_id, period) DO UPDATE SET count = excluded.count",
-                )
-                .bind(account)
-                .bind(period)
-                .bind(*count as i64)
-                .execute(&mut *conn)
-                .await?;
-            }
-        }
-    }
+    let admit = Admit::new(jobs.iter().map(|job| {
+        job.admission
+            .as_ref()
+            .map(|a| (a, job.entries.len() as u64))
+    }));
+    let windows = if admit.windows.is_empty() {
+        Vec::new()
+    } else {
+        let accounts: Vec<i64> = admit.windows.iter().map(|a| a.0).collect();
+        sqlx::query_as(
+            "SELECT account_id, at FROM rate_window WHERE account_id = ANY($1) AND at > $2",
+        )
+        .bind(&accounts)
+        .bind(admit.since)
+        .fetch_all(&mut *conn)
+        .await?
+    };
+    let counters = read_counter_rows(conn, &admit.counters).await?;
+    let (verdicts, writes) = admit.decide(windows, counters);
+    write_back(conn, &writes).await?;
     Ok(verdicts)
 }
 
-async fn admit_one(
+/// The counts of `keys` (account, period) that exist, in one statement.
+async fn read_counter_rows(
     conn: &mut PgConnection,
-    state: &mut AccountLimits,
-    admission: &Admission,
-    messages: u64,
-) -> Result<Result<(), Refusal>, sqlx::Error> {
-    let account = admission.account_id;
-    let now = millis(admission.now);
-    let limit = admission.limits.requests_per_minute;
-    if limit > 0 {
-        if state.window.is_none() {
-            state.window = Some(
-                sqlx::query_scalar("SELECT at FROM rate_window WHERE account_id = $1 AND at > $2")
-                    .bind(account)
-                    .bind(now - limits::WINDOW_MS)
-                    .fetch_all(&mut *conn)
-                    .await?,
-            );
+    keys: &[(AccountId, String)],
+) -> Result<Vec<(AccountId, String, i64)>, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (accounts, periods): (Vec<i64>, Vec<&str>) =
+        keys.iter().map(|(a, p)| (a.0, p.as_str())).unzip();
+    sqlx::query_as(
+        "SELECT u.account_id, u.period, u.count
+         FROM unnest($1::BIGINT[], $2::TEXT[]) AS k(account_id, period)
+         JOIN usage_counters AS u USING (account_id, period)",
+    )
+    .bind(&accounts)
+    .bind(&periods)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+async fn write_back(conn: &mut PgConnection, writes: &Writes) -> Result<(), sqlx::Error> {
+    if !writes.expired.is_empty() {
+        let (accounts, before): (Vec<i64>, Vec<i64>) =
+            writes.expired.iter().map(|(a, at)| (a.0, *at)).unzip();
+        sqlx::query(
+            "DELETE FROM rate_window AS r USING unnest($1::BIGINT[], $2::BIGINT[]) AS k(a, upto)
+             WHERE r.account_id = k.a AND r.at <= k.upto",
+        )
+        .bind(&accounts)
+        .bind(&before)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !writes.admitted.is_empty() {
+        let (accounts, at): (Vec<i64>, Vec<i64>) =
+            writes.admitted.iter().map(|(a, at)| (a.0, *at)).unzip();
+        sqlx::query(
+            "INSERT INTO rate_window (account_id, at)
+             SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[])",
+        )
+        .bind(&accounts)
+        .bind(&at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !writes.counters.is_empty() {
+        let mut accounts = Vec::with_capacity(writes.counters.len());
+        let mut periods = Vec::with_capacity(writes.counters.len());
+        let mut counts = Vec::with_capacity(writes.counters.len());
+        for (account, period, count) in &writes.counters {
+            accounts.push(account.0);
+            periods.push(period.as_str());
+            counts.push(*count);
         }
-        let window = state.window.as_deref().unwrap_or_default();
-        if let Err(retry_at) = limits::admit_request(window, now, limit) {
-            return Ok(Err(Refusal::RateLimited {
-                limit,
-                retry_at: from_millis(retry_at),
-            }));
-        }
+        // Each (account, period) once: `decide` keys its counters by them.
+        sqlx::query(
+            "INSERT INTO usage_counters (account_id, period, count)
+             SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::BIGINT[])
+             ON CONFLICT (account_id, period) DO UPDATE SET count = excluded.count",
+        )
+        .bind(&accounts)
+        .bind(&periods)
+        .bind(&counts)
+        .execute(&mut *conn)
+        .await?;
     }
-    let periods = limits::periods(admission.now, admission.limits.timezone);
-    let mut counts = [0u64; 2];
-    for (i, period) in [&periods.day, &periods.month].into_iter().enumerate() {
-        if !state.counters.contains_key(period.as_str()) {
-            let n: Option<i64> = sqlx::query_scalar(
-                "SELECT count FROM usage_counters WHERE account_id = $1 AND period = $2",
-            )
-            .bind(account)
-            .bind(period)
-            .fetch_optional(&mut *conn)
-            .await?;
-            state
-                .counters
-                .insert(period.clone(), (n.unwrap_or(0).max(0) as u64, false));
-        }
-        counts[i] = state.counters.get(period.as_str()).map_or(0, |c| c.0);
-    }
-    if let Err(refusal) =
-        limits::check_caps(&admission.limits, &periods, counts[0], counts[1], messages)
-    {
-        return Ok(Err(refusal));
-    }
-    if limit > 0 {
-        state.window.get_or_insert_with(Vec::new).push(now);
-        state.admitted.push(now);
-    }
-    for period in [&periods.day, &periods.month] {
-        if let Some(entry) = state.counters.get_mut(period.as_str()) {
-            *entry = (entry.0 + messages, true);
-        }
-    }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// The account's day and month message counts.
@@ -142,18 +120,17 @@ pub(super) async fn read_counters(
     account: AccountId,
     periods: &Periods,
 ) -> Result<(u64, u64), sqlx::Error> {
-    let mut counts = [0u64; 2];
-    for (i, period) in [&periods.day, &periods.month].into_iter().enumerate() {
-        let n: Option<i64> = sqlx::query_scalar(
-            "SELECT count FROM usage_counters WHERE account_id = $1 AND period = $2",
-        )
-        .bind(account)
-        .bind(period)
-        .fetch_optional(&mut *conn)
-        .await?;
-        counts[i] = n.unwrap_or(0).max(0) as u64;
-    }
-    Ok((counts[0], counts[1]))
+    let keys = [
+        (account, periods.day.clone()),
+        (account, periods.month.clone()),
+    ];
+    let rows = read_counter_rows(conn, &keys).await?;
+    let count = |period: &str| {
+        rows.iter()
+            .find(|row| row.1 == period)
+            .map_or(0, |row| row.2.max(0) as u64)
+    };
+    Ok((count(&periods.day), count(&periods.month)))
 }
 
 /// Adds `messages` to the account's day and month counts.
@@ -166,18 +143,18 @@ pub(super) async fn count_messages(
     if messages == 0 {
         return Ok(());
     }
-    for period in [&periods.day, &periods.month] {
-        sqlx::query(
-            "INSERT INTO usage_counters (account_id, period, count) VALUES ($1, $2, $3)
-             ON CONFLICT (account_id, period)
-             DO UPDATE SET count = usage_counters.count + excluded.count",
-        )
-        .bind(account)
-        .bind(period)
-        .bind(messages as i64)
-        .execute(&mut *conn)
-        .await?;
-    }
+    // The day and the month in one statement: two different keys, so no row is hit twice.
+    sqlx::query(
+        "INSERT INTO usage_counters (account_id, period, count) VALUES ($1, $2, $4), ($1, $3, $4)
+         ON CONFLICT (account_id, period)
+         DO UPDATE SET count = usage_counters.count + excluded.count",
+    )
+    .bind(account)
+    .bind(&periods.day)
+    .bind(&periods.month)
+    .bind(messages as i64)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -1,160 +1,138 @@
 //! Storage for the limits: the rate window and the usage counters.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
 use super::queue::EnqueueJob;
 use super::*;
 use crate::limits;
+use crate::store::admit::{Admit, Writes};
 
-/// One account's limits state inside a batch: read from the database once, decided
-/// in memory job by job, written back once. A hot account costs a handful of statements
-/// per group commit rather than several per request, which is what lets the accept path
-/// keep up with tens of thousands of sends a second.
-#[derive(Default)]
-struct AccountLimits {
-    /// Admission times in the last minute, loaded when a plan has a rate limit.
-    window: Option<Vec<i64>>,
-    /// Times admitted in this batch, to insert.
-    admitted: Vec<i64>,
-    /// Message counters by period, and whether this batch changed them.
-    counters: HashMap<String, (u64, bool)>,
-}
-
-/// The rate limit, then the caps, for each job in arrival order (see [`crate::limits`]
-/// for the rules; this is only their storage). A refused job counts nothing; admitted
-/// jobs count one request and one message per entry.
+/// The rate limit, then the caps, for each job in arrival order: read, decided and
+/// written back for the whole batch at once (see [`admit`](crate::store::admit)).
 pub(super) async fn admit_batch(
     conn: &mut SqliteConnection,
     jobs: &[&EnqueueJob],
 ) -> Result<Vec<Result<(), Refusal>>, sqlx::Error> {
-    let mut accounts: HashMap<AccountId, AccountLimits> = HashMap::new();
-    let mut verdicts = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let Some(admission) = &job.admission else {
-            verdicts.push(Ok(()));
-            continue;
-        };
-        let state = accounts.entry(admission.account_id).or_default();
-        verdicts.push(admit_one(conn, state, admission, job.entries.len() as u64).await?);
-    }
-    for (account, state) in &accounts {
-        if let Some(&latest) = state.admitted.iter().max() {
-            sqlx::query("DELETE FROM rate_window WHERE account_id = ? AND at <= ?")
-                .bind(account)
-                .bind(latest - limits::WINDOW_MS)
-                .execute(&mut *conn)
-                .await?;
-            for chunk in state.admitted.chunks(400) {
-                let mut sql =
-                    String::from("INSERT INTO rate_window (account_id, at) VALUES (?, ?)");
-                for _ in 1..chunk.len() {
-                    sql.push_str(", (?, ?)");
-                }
-                let mut query = sqlx::query(&sql);
-                for at in chunk {
-                    query = query.bind(account).bind(at);
-                }
-                query.execute(&mut *conn).await?;
-            }
-        }
-        for (period, (count, changed)) in &state.counters {
-            if *changed {
-                sqlx::query(
-                    "INSERT INTO usage_counters (account_id, period, count) VALUES (?, ?, ?)
-                     ON CONFLICT (account_id, period) DO UPDATE SET count = excluded.count",
-                )
-                .bind(account)
-                .bind(period)
-                .bind(*count as i64)
-                .execute(&mut *conn)
-                .await?;
-            }
-        }
-    }
+    let admit = Admit::new(jobs.iter().map(|job| {
+        job.admission
+            .as_ref()
+            .map(|a| (a, job.entries.len() as u64))
+    }));
+    let windows = read_windows(conn, &admit.windows, admit.since).await?;
+    let counters = read_counter_rows(conn, &admit.counters).await?;
+    let (verdicts, writes) = admit.decide(windows, counters);
+    write_back(conn, &writes).await?;
     Ok(verdicts)
 }
 
-async fn admit_one(
-    conn: &mut SqliteConnection,
-    state: &mut AccountLimits,
-    admission: &Admission,
-    messages: u64,
-) -> Result<Result<(), Refusal>, sqlx::Error> {
-    let account = admission.account_id;
-    let now = millis(admission.now);
-    let limit = admission.limits.requests_per_minute;
-    if limit > 0 {
-        if state.window.is_none() {
-            state.window = Some(
-                sqlx::query_scalar("SELECT at FROM rate_window WHERE account_id = ? AND at > ?")
-                    .bind(account)
-                    .bind(now - limits::WINDOW_MS)
-                    .fetch_all(&mut *conn)
-                    .await?,
-            );
-        }
-        let window = state.window.as_deref().unwrap_or_default();
-        if let Err(retry_at) = limits::admit_request(window, now, limit) {
-            return Ok(Err(Refusal::RateLimited {
-                limit,
-                retry_at: from_millis(retry_at),
-            }));
-        }
-    }
-    let periods = limits::periods(admission.now, admission.limits.timezone);
-    let mut counts = [0u64; 2];
-    for (i, period) in [&periods.day, &periods.month].into_iter().enumerate() {
-        if !state.counters.contains_key(period.as_str()) {
-            let n: Option<i64> = sqlx::query_scalar(
-                "SELECT count FROM usage_counters WHERE account_id = ? AND period = ?",
-            )
-            .bind(account)
-            .bind(period)
-            .fetch_optional(&mut *conn)
-            .await?;
-            state
-                .counters
-                .insert(period.clone(), (n.unwrap_or(0).max(0) as u64, false));
-        }
-        counts[i] = state.counters[period.as_str()].0;
-    }
-    if let Err(refusal) =
-        limits::check_caps(&admission.limits, &periods, counts[0], counts[1], messages)
-    {
-        return Ok(Err(refusal));
-    }
-    if limit > 0 {
-        state.window.get_or_insert_with(Vec::new).push(now);
-        state.admitted.push(now);
-    }
-    for period in [&periods.day, &periods.month] {
-        if let Some(entry) = state.counters.get_mut(period.as_str()) {
-            *entry = (entry.0 + messages, true);
-        }
-    }
-    Ok(Ok(()))
+/// Parameters per statement: well under SQLite's 32,766.
+const MAX_PARAMS: usize = 3_000;
+
+/// `(?, ?), (?, ?), …`: `rows` tuples of `width` placeholders.
+fn tuples(rows: usize, width: usize) -> String {
+    let tuple = format!("({})", vec!["?"; width].join(", "));
+    vec![tuple; rows].join(", ")
 }
 
+async fn read_windows(
+    conn: &mut SqliteConnection,
+    accounts: &[AccountId],
+    since: i64,
+) -> Result<Vec<(AccountId, i64)>, sqlx::Error> {
+    let mut rows = Vec::new();
+    for chunk in accounts.chunks(MAX_PARAMS) {
+        let sql = format!(
+            "SELECT account_id, at FROM rate_window WHERE at > ? AND account_id IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (AccountId, i64)>(&sql).bind(since);
+        for account in chunk {
+            query = query.bind(account);
+        }
+        rows.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
+}
+
+/// The counts of `keys` (account, period) that exist, in one statement per chunk.
+async fn read_counter_rows(
+    conn: &mut SqliteConnection,
+    keys: &[(AccountId, String)],
+) -> Result<Vec<(AccountId, String, i64)>, sqlx::Error> {
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(MAX_PARAMS / 2) {
+        // The keys drive the join, each one a lookup in the primary key.
+        let sql = format!(
+            "SELECT u.account_id, u.period, u.count FROM (VALUES {}) AS k
+             JOIN usage_counters AS u ON u.account_id = k.column1 AND u.period = k.column2",
+            tuples(chunk.len(), 2)
+        );
+        let mut query = sqlx::query_as(&sql);
+        for (account, period) in chunk {
+            query = query.bind(account).bind(period);
+        }
+        rows.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
+}
+
+async fn write_back(conn: &mut SqliteConnection, writes: &Writes) -> Result<(), sqlx::Error> {
+    for chunk in writes.expired.chunks(MAX_PARAMS / 2) {
+        // One indexed range per account (SQLite's OR optimisation).
+        let sql = format!(
+            "DELETE FROM rate_window WHERE {}",
+            vec!["(account_id = ? AND at <= ?)"; chunk.len()].join(" OR ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (account, before) in chunk {
+            query = query.bind(account).bind(before);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    for chunk in writes.admitted.chunks(MAX_PARAMS / 2) {
+        let sql = format!(
+            "INSERT INTO rate_window (account_id, at) VALUES {}",
+            tuples(chunk.len(), 2)
+        );
+        let mut query = sqlx::query(&sql);
+        for (account, at) in chunk {
+            query = query.bind(account).bind(at);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    for chunk in writes.counters.chunks(MAX_PARAMS / 3) {
+        let sql = format!(
+            "INSERT INTO usage_counters (account_id, period, count) VALUES {}
+             ON CONFLICT (account_id, period) DO UPDATE SET count = excluded.count",
+            tuples(chunk.len(), 3)
+        );
+        let mut query = sqlx::query(&sql);
+        for (account, period, count) in chunk {
+            query = query.bind(account).bind(period).bind(count);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The account's day and month message counts.
 pub(super) async fn read_counters(
     conn: &mut SqliteConnection,
     account: AccountId,
     periods: &Periods,
 ) -> Result<(u64, u64), sqlx::Error> {
-    let mut counts = [0u64; 2];
-    for (i, period) in [&periods.day, &periods.month].into_iter().enumerate() {
-        let n: Option<i64> = sqlx::query_scalar(
-            "SELECT count FROM usage_counters WHERE account_id = ? AND period = ?",
-        )
-        .bind(account)
-        .bind(period)
-        .fetch_optional(&mut *conn)
-        .await?;
-        counts[i] = n.unwrap_or(0).max(0) as u64;
-    }
-    Ok((counts[0], counts[1]))
+    let keys = [
+        (account, periods.day.clone()),
+        (account, periods.month.clone()),
+    ];
+    let rows = read_counter_rows(conn, &keys).await?;
+    let count = |period: &str| {
+        rows.iter()
+            .find(|row| row.1 == period)
+            .map_or(0, |row| row.2.max(0) as u64)
+    };
+    Ok((count(&periods.day), count(&periods.month)))
 }
 
 pub(super) async fn count_messages(
@@ -166,17 +144,17 @@ pub(super) async fn count_messages(
     if messages == 0 {
         return Ok(());
     }
-    for period in [&periods.day, &periods.month] {
-        sqlx::query(
-            "INSERT INTO usage_counters (account_id, period, count) VALUES (?, ?, ?)
-             ON CONFLICT (account_id, period) DO UPDATE SET count = count + excluded.count",
-        )
-        .bind(account)
-        .bind(period)
-        .bind(messages as i64)
-        .execute(&mut *conn)
-        .await?;
-    }
+    // The day and the month in one statement: two different keys, so no row is hit twice.
+    sqlx::query(
+        "INSERT INTO usage_counters (account_id, period, count) VALUES (?1, ?2, ?4), (?1, ?3, ?4)
+         ON CONFLICT (account_id, period) DO UPDATE SET count = count + excluded.count",
+    )
+    .bind(account)
+    .bind(&periods.day)
+    .bind(&periods.month)
+    .bind(messages as i64)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
