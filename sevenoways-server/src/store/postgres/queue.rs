@@ -448,11 +448,12 @@ async fn missing_instances<'a>(
 
 /// Inserts `queued` entries; returns their ids in `entries`' order.
 ///
-/// The ids are taken from the identity's sequence first and inserted explicitly: other
-/// replicas draw from the same sequence at the same time, so a multi-row INSERT's ids are
-/// neither consecutive nor (by any guarantee) returned in row order. Sorted, they keep
-/// each caller's entries in the order they were sent, as the claim's oldest-first expects.
-/// The rows go in as arrays, so one statement takes any number of them.
+/// The ids are drawn from the identity's sequence, sorted, and given to the entries in
+/// order, in the same statement as the insert: other replicas draw from the same sequence
+/// at the same time, so a plain multi-row INSERT's ids are neither consecutive nor (by any
+/// guarantee) given in row order. Sorted, they keep each caller's entries in the order
+/// they were sent, as the claim's oldest-first expects. The rows go in as arrays, so one
+/// statement (one round trip) takes any number of them.
 pub(super) async fn insert_queued(
     conn: &mut PgConnection,
     entries: &[&NewEntry],
@@ -461,20 +462,6 @@ pub(super) async fn insert_queued(
     if entries.is_empty() {
         return Ok(Vec::new());
     }
-    let mut ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT nextval(pg_get_serial_sequence('queue', 'id')) FROM generate_series(1, $1)",
-    )
-    .bind(entries.len() as i64)
-    .fetch_all(&mut *conn)
-    .await?;
-    if ids.len() != entries.len() {
-        return Err(sqlx::Error::Protocol(format!(
-            "the queue sequence gave {} ids for {} entries",
-            ids.len(),
-            entries.len()
-        )));
-    }
-    ids.sort_unstable();
     let mut accounts = Vec::with_capacity(entries.len());
     let mut instances = Vec::with_capacity(entries.len());
     let mut recipients = Vec::with_capacity(entries.len());
@@ -489,16 +476,25 @@ pub(super) async fn insert_queued(
         contents.push(content_json(&entry.content)?);
         schedules.push(entry.schedule_id.as_ref().map(|s| s.as_str()));
     }
-    sqlx::query(
-        "INSERT INTO queue (id, account_id, instance_id, recipient, recipient_kind, content,
+    // A CTE calling a volatile function is evaluated once, so `ids` draws exactly one id
+    // per entry; the n-th smallest goes to the n-th entry.
+    let mut ids: Vec<i64> = sqlx::query_scalar(
+        "WITH ids AS (
+             SELECT nextval(pg_get_serial_sequence('queue', 'id')) AS id
+             FROM generate_series(1, cardinality($1::BIGINT[]))
+         ), ordered AS (
+             SELECT id, row_number() OVER (ORDER BY id) AS n FROM ids
+         )
+         INSERT INTO queue (id, account_id, instance_id, recipient, recipient_kind, content,
                             status, next_attempt_at, schedule_id, created_at, updated_at)
-         SELECT q.id, q.account_id, q.instance_id, q.recipient, q.recipient_kind, q.content,
-                'queued', $7, q.schedule_id, $7, $7
-         FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[],
-                     $8::TEXT[])
-              AS q(id, account_id, instance_id, recipient, recipient_kind, content, schedule_id)",
+         SELECT o.id, q.account_id, q.instance_id, q.recipient, q.recipient_kind, q.content,
+                'queued', $6, q.schedule_id, $6, $6
+         FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $7::TEXT[])
+              WITH ORDINALITY AS q(account_id, instance_id, recipient, recipient_kind, content,
+                                   schedule_id, n)
+         JOIN ordered AS o USING (n)
+         RETURNING id",
     )
-    .bind(&ids)
     .bind(&accounts)
     .bind(&instances)
     .bind(&recipients)
@@ -506,8 +502,17 @@ pub(super) async fn insert_queued(
     .bind(&contents)
     .bind(now)
     .bind(&schedules)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
+    if ids.len() != entries.len() {
+        return Err(sqlx::Error::Protocol(format!(
+            "the queue insert gave {} ids for {} entries",
+            ids.len(),
+            entries.len()
+        )));
+    }
+    // RETURNING gives no order; the n-th smallest id is the n-th entry's.
+    ids.sort_unstable();
     Ok(ids.into_iter().map(|id| QueueId(id as u64)).collect())
 }
 
