@@ -365,6 +365,20 @@ pub(super) async fn enable_webhook(
     give_up_at: DateTime<Utc>,
 ) -> StoreResult<Option<Webhook>> {
     let mut tx = store.pool.begin().await?;
+    // The deliveries first, then the webhook: the claim and the outcomes lock in that
+    // order, and the other order deadlocked with them (Postgres then aborted one side,
+    // answered 503). The account in the first statement keeps another key's deliveries
+    // untouched; the rollback of an unknown id undoes nothing.
+    sqlx::query(
+        "UPDATE webhook_deliveries SET next_attempt_at = $1, give_up_at = GREATEST(give_up_at, $2),
+            updated_at = $1 WHERE webhook_id = $3 AND account_id = $4 AND status = 'pending'",
+    )
+    .bind(millis(now))
+    .bind(millis(give_up_at))
+    .bind(id.as_str())
+    .bind(account)
+    .execute(&mut *tx)
+    .await?;
     let enabled = sqlx::query(
         "UPDATE webhooks SET disabled_at = NULL, disabled_reason = NULL, failure_streak = 0,
             failing_since = NULL, paused_until = NULL WHERE account_id = $1 AND id = $2",
@@ -377,15 +391,6 @@ pub(super) async fn enable_webhook(
     if enabled == 0 {
         return Ok(None);
     }
-    sqlx::query(
-        "UPDATE webhook_deliveries SET next_attempt_at = $1, give_up_at = GREATEST(give_up_at, $2),
-            updated_at = $1 WHERE webhook_id = $3 AND status = 'pending'",
-    )
-    .bind(millis(now))
-    .bind(millis(give_up_at))
-    .bind(id.as_str())
-    .execute(&mut *tx)
-    .await?;
     let row = sqlx::query(&format!(
         "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"
     ))
@@ -885,6 +890,29 @@ pub(super) async fn record_attempts(
         results[h.2] = Recorded::Recorded;
     }
     let succeeded = |i: usize| records[i].outcome == AttemptOutcome::Succeeded;
+    // The webhook rows the steps below write, locked now in one statement and in the
+    // order the fan-out locks an account's webhooks (`created_at, id`): taken one by one in
+    // the batch's order, two of them could be taken in the other order by a fan-out that
+    // holds one and waits for the other, and Postgres aborted one side as a deadlock. Rows
+    // with nothing to clear are not locked (a success writes them only after a failure).
+    if !held.is_empty() {
+        let all: Vec<&str> = held.iter().map(|h| h.0.as_str()).collect();
+        let failing: Vec<&str> = held
+            .iter()
+            .filter(|h| !succeeded(h.2))
+            .map(|h| h.0.as_str())
+            .collect();
+        sqlx::query(
+            "SELECT 1 FROM webhooks
+             WHERE id = ANY($1) AND (id = ANY($2) OR failure_streak <> 0
+                                     OR failing_since IS NOT NULL OR paused_until IS NOT NULL)
+             ORDER BY created_at, id FOR UPDATE",
+        )
+        .bind(&all)
+        .bind(&failing)
+        .execute(&mut *tx)
+        .await?;
+    }
     for step in streak_steps(&mut held, succeeded) {
         match step {
             StreakStep::Clear { webhook } => clear_failures(&mut tx, webhook).await?,
