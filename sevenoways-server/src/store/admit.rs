@@ -163,6 +163,26 @@ impl<'a> Admit<'a> {
     }
 }
 
+/// The counter keys of an account's day and month, for a read outside a batch (a
+/// schedule's run): read with the batch's counter statement, then [`day_and_month`].
+pub(super) fn counter_keys(account: AccountId, periods: &Periods) -> [(AccountId, String); 2] {
+    [
+        (account, periods.day.clone()),
+        (account, periods.month.clone()),
+    ]
+}
+
+/// The day's and the month's counts among `rows` (`(account, period, count)`); an
+/// absent counter is zero.
+pub(super) fn day_and_month(rows: &[(AccountId, String, i64)], periods: &Periods) -> (u64, u64) {
+    let count = |period: &str| {
+        rows.iter()
+            .find(|row| row.1 == period)
+            .map_or(0, |row| row.2.max(0) as u64)
+    };
+    (count(&periods.day), count(&periods.month))
+}
+
 /// The periods of the last instant asked for, reused while later instants fall in the
 /// same local day: a batch's sends are mostly one zone's same day, and formatting the
 /// period names per send showed in the accept path's profile.

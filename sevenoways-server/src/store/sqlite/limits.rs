@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 use super::queue::EnqueueJob;
 use super::*;
 use crate::limits;
-use crate::store::admit::{Admit, Writes};
+use crate::store::admit::{self, Admit, Writes};
 
 /// The rate limit, then the caps, for each job in arrival order: read, decided and
 /// written back for the whole batch at once (see [`admit`](crate::store::admit)).
@@ -122,17 +122,8 @@ pub(super) async fn read_counters(
     account: AccountId,
     periods: &Periods,
 ) -> Result<(u64, u64), sqlx::Error> {
-    let keys = [
-        (account, periods.day.clone()),
-        (account, periods.month.clone()),
-    ];
-    let rows = read_counter_rows(conn, &keys).await?;
-    let count = |period: &str| {
-        rows.iter()
-            .find(|row| row.1 == period)
-            .map_or(0, |row| row.2.max(0) as u64)
-    };
-    Ok((count(&periods.day), count(&periods.month)))
+    let rows = read_counter_rows(conn, &admit::counter_keys(account, periods)).await?;
+    Ok(admit::day_and_month(&rows, periods))
 }
 
 pub(super) async fn count_messages(
