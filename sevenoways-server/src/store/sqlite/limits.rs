@@ -29,6 +29,11 @@ pub(super) async fn admit_batch(
 /// Parameters per statement: well under SQLite's 32,766.
 const MAX_PARAMS: usize = 3_000;
 
+/// Accounts per rate-window DELETE: its `OR` of one term per account is a chain as deep as
+/// its terms, and SQLite refuses expressions deeper than 1,000 ("Expression tree is too
+/// large"), which would fail the whole batch.
+const MAX_OR_TERMS: usize = 250;
+
 /// `(?, ?), (?, ?), …`: `rows` tuples of `width` placeholders.
 fn tuples(rows: usize, width: usize) -> String {
     let tuple = format!("({})", vec!["?"; width].join(", "));
@@ -78,7 +83,7 @@ async fn read_counter_rows(
 }
 
 async fn write_back(conn: &mut SqliteConnection, writes: &Writes) -> Result<(), sqlx::Error> {
-    for chunk in writes.expired.chunks(MAX_PARAMS / 2) {
+    for chunk in writes.expired.chunks(MAX_OR_TERMS) {
         // One indexed range per account (SQLite's OR optimisation).
         let sql = format!(
             "DELETE FROM rate_window WHERE {}",
@@ -164,4 +169,51 @@ pub(super) async fn usage(
             .await?;
     let (day, month) = read_counters(&mut conn, account, periods).await?;
     Ok(UsageSnapshot { window, day, month })
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    use super::*;
+
+    /// A batch of many tenants at once: more accounts than one statement's `OR` chain or
+    /// parameter list may hold, each with a window row to expire, a row to add and a
+    /// counter to write.
+    #[tokio::test]
+    async fn a_batch_of_thousands_of_accounts_is_written_back_and_read_again() {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        MIGRATOR.run(&mut conn).await.unwrap();
+        let accounts: Vec<AccountId> = (1..=2_100).map(AccountId).collect();
+        for account in &accounts {
+            sqlx::query("INSERT INTO rate_window (account_id, at) VALUES (?, 1000)")
+                .bind(account)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        let writes = Writes {
+            admitted: accounts.iter().map(|&a| (a, 70_000)).collect(),
+            expired: accounts.iter().map(|&a| (a, 10_000)).collect(),
+            counters: accounts
+                .iter()
+                .map(|&a| (a, "d2026-12-02".into(), 3))
+                .collect(),
+        };
+        write_back(&mut conn, &writes).await.unwrap();
+        let windows = read_windows(&mut conn, &accounts, 0).await.unwrap();
+        assert_eq!(
+            windows.len(),
+            accounts.len(),
+            "one row each: the old one expired"
+        );
+        assert!(windows.iter().all(|&(_, at)| at == 70_000));
+        let keys: Vec<_> = accounts
+            .iter()
+            .map(|&a| (a, "d2026-12-02".to_owned()))
+            .collect();
+        let counters = read_counter_rows(&mut conn, &keys).await.unwrap();
+        assert_eq!(counters.len(), accounts.len());
+        assert!(counters.iter().all(|c| c.2 == 3));
+    }
 }
