@@ -97,6 +97,10 @@ struct BenchArgs {
     /// For working on one path without the whole run.
     #[arg(long, value_parser = ["fan-out", "scheduler", "sdk", "open-loop", "accept"])]
     only: Option<String>,
+    /// With `--only`: measure this `sevenoways-server` binary instead of building one, to
+    /// compare two builds back to back (copy each out of `target/release` first).
+    #[arg(long, requires = "only")]
+    server_bin: Option<PathBuf>,
 }
 
 fn main() -> Result<(), String> {
@@ -1558,7 +1562,10 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
             "the harness's own client (`wrk` not installed)".into()
         }
     };
-    let bin = build("sevenoways-server", "sevenoways-server", release)?;
+    let bin = match &args.server_bin {
+        Some(bin) => bin.clone(),
+        None => build("sevenoways-server", "sevenoways-server", release)?,
+    };
     match args.only.as_deref() {
         Some("fan-out") => {
             let fan = fan_out_figure(&bin, args.smoke).await?;
