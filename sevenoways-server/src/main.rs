@@ -214,8 +214,27 @@ fn secrets_key_from_env(
         .map_err(|e| e.replacen(env::SECRETS_KEY, var, 1))
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    one_c_heap();
+    tokio::runtime::Runtime::new()
+        .expect("the runtime starts")
+        .block_on(run())
+}
+
+/// SQLite allocates with the C library's `malloc`, not the Rust allocator, and each
+/// SQLite connection runs on a thread of its own. glibc gives each such thread an arena
+/// of its own (up to 8 per core), each keeping free space of its own: ~0.2 MB less at
+/// idle with one, measured side by side, and no arena's leftovers after a burst.
+/// SQLite's allocations are few and small beside its page reads, so one lock is enough.
+fn one_c_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only sets a tunable; it is called before any other thread runs.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     sevenoways_server::logging::init(cli.log_format);
     let result = match cli.command {
