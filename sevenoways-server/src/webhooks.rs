@@ -97,6 +97,10 @@ use crate::store::{
 /// Events fanned out per transaction.
 const DISPATCH_BATCH: u32 = 500;
 
+/// The shortest time between two fan-outs started by [`Store::events_committed`]: events
+/// that commit meanwhile share the next one.
+const RUNG_GAP: Duration = Duration::from_millis(5);
+
 /// Attempts recorded per transaction at most.
 const RECORD_BATCH: usize = 256;
 
@@ -255,12 +259,17 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
     let finished = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
     let (recorder, recording) = Recorder::start(store.clone(), breaker, cfg.max_in_flight);
-    // Fan-out runs once per poll (in batches); a wake-up by a finished attempt only claims.
+    // Fan-out runs once per poll, and once more when this process commits events (at most
+    // once per `RUNG_GAP`, in batches); a wake-up by a finished attempt only claims.
     let mut fanned_out: Option<Instant> = None;
+    let raised = store.events_committed();
+    let mut rung = false;
     while !*shutdown.borrow() {
         let now = Utc::now();
-        let polled = fanned_out.is_none_or(|at| at.elapsed() >= poll);
+        let since = fanned_out.map(|at| at.elapsed());
+        let polled = since.is_none_or(|s| s >= poll || (rung && s >= RUNG_GAP));
         if polled {
+            rung = false;
             fanned_out = Some(Instant::now());
             if let Err(e) = store
                 .dispatch_events(now, now + give_up_after, DISPATCH_BATCH)
@@ -315,10 +324,17 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, mut shutdown: watch
             tokio::task::yield_now().await;
             continue;
         }
-        let next_fan_out = fanned_out.map_or(poll, |at| poll.saturating_sub(at.elapsed()));
+        let until = if rung { RUNG_GAP } else { poll };
+        let next_fan_out = fanned_out.map_or(until, |at| until.saturating_sub(at.elapsed()));
         tokio::select! {
             _ = tokio::time::sleep(next_fan_out) => {}
             _ = finished.notified() => {}
+            _ = async {
+                match &raised {
+                    Some(raised) => raised.notified().await,
+                    None => std::future::pending().await,
+                }
+            }, if !rung => rung = true,
             _ = shutdown.changed() => {}
         }
     }

@@ -973,6 +973,12 @@ pub trait Store: Send + Sync + 'static {
     /// Copies the write-ahead log into the database and truncates it, so the log does not
     /// stay at its largest size after a burst. A no-op for backends without one.
     async fn checkpoint(&self) -> StoreResult<()>;
+    /// Notified after this process commits a write that raised events, so the webhook
+    /// delivery loop fans them out at once instead of at its next poll. `None` where the
+    /// store cannot tell (the loop then polls, as other replicas do for these events).
+    fn events_committed(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
     /// Queue entries not finished yet, by state (`queued`, `sending`): the
     /// `sevenoways_queue_depth` gauge of `/metrics`, read at each scrape.
     async fn queue_depth(&self) -> StoreResult<Vec<(&'static str, u64)>>;

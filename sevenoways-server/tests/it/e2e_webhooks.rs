@@ -1092,3 +1092,32 @@ async fn gives_up_after_the_retry_window_and_redelivers_on_request() {
     assert_eq!(hits.last().unwrap().answered, 200);
     r.server.shutdown().await;
 }
+
+/// On SQLite a server fans out the events it raises as they commit, not at its next poll:
+/// with a poll of ten minutes, an inbound message's webhook still arrives at once. (On
+/// Postgres the loop polls: `Store::events_committed` is SQLite's only, see
+/// docs/architecture.md.)
+#[tokio::test]
+async fn an_event_is_delivered_as_it_commits_not_at_the_next_poll() {
+    if testing::matrix::postgres().is_some() {
+        return;
+    }
+    let r = start_with(|c| c.webhooks.poll_ms = 600_000).await;
+    paired_instance(&r.client(), "n1").await;
+    let listener = local_listener().await;
+    let addr = listener.local_addr().unwrap();
+    let (got, _task) = receiver(listener, Arc::new(|_, _| (200, None))).await;
+    subscribe(&r.client(), &url(addr), &["message.received"], Some(SECRET)).await;
+    // The loop polled as the server started; the next poll is ten minutes away.
+    inbound(&r.client(), "n1", "now, please").await;
+    let hits = got.hits.clone();
+    testing::eventually(20, || {
+        let hits = hits.clone();
+        async move { (hits.lock().unwrap().len() == 1).then_some(()) }
+    })
+    .await;
+    assert_eq!(
+        got.hits.lock().unwrap()[0].json()["data"]["message"],
+        "now, please"
+    );
+}

@@ -60,6 +60,8 @@ pub struct SqliteStore {
     enqueue_tx: mpsc::Sender<EnqueueJob>,
     /// The group commit's last failure, for [`Store::probe_write`].
     write_health: Arc<WriteHealth>,
+    /// Rung when a write that raised events has committed ([`Store::events_committed`]).
+    events: Arc<tokio::sync::Notify>,
     /// Seals webhook secrets at rest, when configured (see [`crate::secrets`]).
     secrets_key: Option<std::sync::Arc<crate::secrets::SecretsKey>>,
 }
@@ -106,8 +108,16 @@ impl SqliteStore {
             // busy day, and every page past it is a read() from the OS.
             .pragma("cache_size", format!("-{}", CACHE_KIB))
             .foreign_keys(false);
+        let raised = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_connect({
+                let raised = raised.clone();
+                move |conn, _| {
+                    let raised = raised.clone();
+                    Box::pin(async move { writer::watch_events(conn, raised).await })
+                }
+            })
             // A write that failed on a full disk leaves sqlx believing a transaction is
             // still open (SQLite already rolled it back, so sqlx's ROLLBACK fails and its
             // depth counter stays at 1), and every later `BEGIN IMMEDIATE` on that
@@ -132,11 +142,17 @@ impl SqliteStore {
             .await?;
         let (enqueue_tx, rx) = mpsc::channel(4096);
         let conn = write.acquire().await?.detach();
-        let write = Writer::new(write);
+        let events = Arc::new(tokio::sync::Notify::new());
+        let signals = writer::Signals {
+            raised: raised.clone(),
+            committed: events.clone(),
+        };
+        let write = Writer::new(write, Some(signals));
         let write_health = Arc::new(WriteHealth::default());
         let recovery = Recovery {
             options,
             health: write_health.clone(),
+            raised,
         };
         tokio::spawn(group_commit(conn, rx, recovery, write.clone()));
         Ok(Self {
@@ -144,6 +160,7 @@ impl SqliteStore {
             write,
             enqueue_tx,
             write_health,
+            events,
             secrets_key: None,
         })
     }
@@ -959,6 +976,10 @@ impl Store for SqliteStore {
 
     async fn checkpoint(&self) -> StoreResult<()> {
         ops::checkpoint(self).await
+    }
+
+    fn events_committed(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.events.clone())
     }
 
     async fn key_lookup(&self, key_hash: &[u8; 32], now: DateTime<Utc>) -> StoreResult<KeyLookup> {

@@ -43,6 +43,8 @@ pub(super) struct Recovery {
     pub(super) options: sqlx::sqlite::SqliteConnectOptions,
     /// Where failures and successes are reported.
     pub(super) health: std::sync::Arc<super::ops::WriteHealth>,
+    /// Set when the connection inserts an event (see `super::writer::Signals`).
+    pub(super) raised: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Recovery {
@@ -58,7 +60,12 @@ impl Recovery {
         if let Some(old) = old {
             let _ = sqlx::Connection::close(old).await;
         }
-        match sqlx::ConnectOptions::connect(&self.options).await {
+        let conn = async {
+            let mut conn = sqlx::ConnectOptions::connect(&self.options).await?;
+            super::writer::watch_events(&mut conn, self.raised.clone()).await?;
+            Ok::<_, sqlx::Error>(conn)
+        };
+        match conn.await {
             Ok(conn) => Some(conn),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot reopen the queue's connection; will retry");

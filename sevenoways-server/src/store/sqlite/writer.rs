@@ -13,19 +13,53 @@
 //! [`tokio::sync::Mutex`], which is fair) and keeps it until its transaction ends. Then
 //! the two never meet in SQLite's lock, a pool write waits for at most the batch being
 //! written, and the busy handler is left to other processes (the key commands, a backup).
+//!
+//! A turn that wrote events tells the webhook delivery loop when it ends (see
+//! [`Signals`]).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteOperation;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 /// The write pool, whose connection is handed out with a turn.
 #[derive(Clone)]
 pub(super) struct Writer {
     pool: SqlitePool,
     turns: Arc<Mutex<()>>,
+    /// `None` where nothing listens (tests of the turns alone).
+    signals: Option<Arc<Signals>>,
+}
+
+/// Who hears of a turn that ended.
+pub(super) struct Signals {
+    /// Set when the store's write connections insert an event row (an SQLite update
+    /// hook, see [`watch_events`]). Turns come one at a time, so a row inserted
+    /// belongs to the turn that ends next.
+    pub(super) raised: Arc<AtomicBool>,
+    /// Rung when a turn that inserted events ends ([`crate::store::Store::events_committed`]).
+    pub(super) committed: Arc<Notify>,
+}
+
+/// A turn at writing; the next waiter's when dropped.
+pub(super) struct TurnGuard {
+    _guard: OwnedMutexGuard<()>,
+    signals: Option<Arc<Signals>>,
+}
+
+impl Drop for TurnGuard {
+    fn drop(&mut self) {
+        let Some(signals) = &self.signals else { return };
+        // The turn's transaction has ended: committed, or rolled back (then the delivery
+        // loop finds nothing new, which costs it one read).
+        if signals.raised.swap(false, Ordering::AcqRel) {
+            signals.committed.notify_one();
+        }
+    }
 }
 
 /// A write transaction holding its turn; the turn passes on when it commits or drops.
@@ -35,20 +69,25 @@ pub(super) type WriteTx = Turn<Transaction<'static, Sqlite>>;
 pub(super) struct Turn<T> {
     // Declared first so it drops first: the turn outlives the work it guards.
     inner: T,
-    _turn: OwnedMutexGuard<()>,
+    _turn: TurnGuard,
 }
 
 impl Writer {
-    pub(super) fn new(pool: SqlitePool) -> Self {
+    /// Turns over `pool`'s connection; each one that ends tells `signals`.
+    pub(super) fn new(pool: SqlitePool, signals: Option<Signals>) -> Self {
         Self {
             pool,
             turns: Arc::default(),
+            signals: signals.map(Arc::new),
         }
     }
 
     /// Waits for a turn; for the group commit, which writes on a connection of its own.
-    pub(super) async fn turn(&self) -> OwnedMutexGuard<()> {
-        self.turns.clone().lock_owned().await
+    pub(super) async fn turn(&self) -> TurnGuard {
+        TurnGuard {
+            _guard: self.turns.clone().lock_owned().await,
+            signals: self.signals.clone(),
+        }
     }
 
     /// The pool's connection, for a statement that is its own transaction.
@@ -72,6 +111,20 @@ impl Writer {
         let inner = self.pool.begin_with(statement).await?;
         Ok(Turn { inner, _turn: turn })
     }
+}
+
+/// Has `conn` set `raised` whenever it inserts a row into `events` (SQLite calls the
+/// hook on the connection's thread, per row changed: a comparison of the table's name).
+pub(super) async fn watch_events(
+    conn: &mut SqliteConnection,
+    raised: Arc<AtomicBool>,
+) -> sqlx::Result<()> {
+    conn.lock_handle().await?.set_update_hook(move |change| {
+        if change.table == "events" && matches!(change.operation, SqliteOperation::Insert) {
+            raised.store(true, Ordering::Release);
+        }
+    });
+    Ok(())
 }
 
 impl WriteTx {
@@ -106,7 +159,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_write_waits_for_the_batch_being_written_not_for_the_ones_after() {
         let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
-        let writer = Writer::new(pool);
+        let writer = Writer::new(pool, None);
         let order = Arc::new(StdMutex::new(Vec::new()));
         let batch = writer.turn().await;
         let write = tokio::spawn({
