@@ -628,9 +628,9 @@ pub struct WebhookConfig {
     pub retry_max_ms: u64,
     /// Stop retrying this long after the event was raised (3 days).
     pub give_up_after_secs: u64,
-    /// How often the delivery loop looks for new events and due retries. On SQLite,
-    /// events this server raises are fanned out as they commit, without waiting for it;
-    /// on Postgres it is how soon any replica's events are found.
+    /// How often the delivery loop looks for new events and due retries. Events are
+    /// also fanned out as they commit, without waiting for it; the poll finds those whose
+    /// notice was lost (a Postgres listener reconnecting) and retries that fall due.
     pub poll_ms: u64,
     /// Attempts in flight at once in this process.
     pub max_in_flight: usize,

@@ -1093,15 +1093,11 @@ async fn gives_up_after_the_retry_window_and_redelivers_on_request() {
     r.server.shutdown().await;
 }
 
-/// On SQLite a server fans out the events it raises as they commit, not at its next poll:
-/// with a poll of ten minutes, an inbound message's webhook still arrives at once. (On
-/// Postgres the loop polls: `Store::events_committed` is SQLite's only, see
-/// docs/architecture.md.)
+/// Events are fanned out as they commit, not at the next poll: with a poll of ten
+/// minutes, an inbound message's webhook still arrives at once (SQLite: the writer's
+/// turn; Postgres: `LISTEN`/`NOTIFY`, see docs/architecture.md).
 #[tokio::test]
 async fn an_event_is_delivered_as_it_commits_not_at_the_next_poll() {
-    if testing::matrix::postgres().is_some() {
-        return;
-    }
     let r = start_with(|c| c.webhooks.poll_ms = 600_000).await;
     paired_instance(&r.client(), "n1").await;
     let listener = local_listener().await;

@@ -51,6 +51,54 @@ pub struct PgStore {
     writer: queue::Writer,
     /// Seals webhook and engine secrets at rest, when configured (see [`crate::secrets`]).
     secrets_key: Option<Arc<crate::secrets::SecretsKey>>,
+    /// Rung when any replica commits events ([`Store::events_committed`]).
+    events: Arc<tokio::sync::Notify>,
+    /// The task that listens for them; stopped with the last clone of the store.
+    _listening: Arc<AbortOnDrop>,
+}
+
+/// The channel the `events_committed` trigger notifies (migration 0004).
+const EVENTS_CHANNEL: &str = "sevenoways_events";
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Rings `events` whenever a transaction that inserted events commits, on any replica,
+/// on a connection of its own (sqlx's `PgListener` reconnects by itself; notifications
+/// sent while it is away are lost, and the delivery loop's poll finds those events).
+async fn listen_for_events(options: PgConnectOptions, events: Arc<tokio::sync::Notify>) {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_lazy_with(options);
+    let mut failing = false;
+    loop {
+        let listened = async {
+            let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            listener.listen(EVENTS_CHANNEL).await?;
+            if failing {
+                tracing::info!("listening for committed events again");
+                failing = false;
+            }
+            loop {
+                listener.recv().await?;
+                events.notify_one();
+            }
+        };
+        let Err::<std::convert::Infallible, sqlx::Error>(e) = listened.await;
+        if !failing {
+            tracing::warn!(error = %e, "cannot listen for committed events; webhooks wait for the poll meanwhile");
+            failing = true;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -84,16 +132,20 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(MIN_POOL_SIZE))
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         MIGRATOR
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let events = Arc::new(tokio::sync::Notify::new());
+        let listening = tokio::spawn(listen_for_events(options, events.clone()));
         Ok(Self {
             writer: queue::Writer::start(pool.clone()),
             pool,
             secrets_key: None,
+            events,
+            _listening: Arc::new(AbortOnDrop(listening.abort_handle())),
         })
     }
 
@@ -783,6 +835,10 @@ impl Store for PgStore {
     async fn checkpoint(&self) -> StoreResult<()> {
         // Postgres checkpoints and recycles its own write-ahead log; nothing to do here.
         Ok(())
+    }
+
+    fn events_committed(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.events.clone())
     }
 
     async fn queue_depth(&self) -> StoreResult<Vec<(&'static str, u64)>> {
