@@ -125,11 +125,19 @@ impl SqliteStore {
             // opens a fresh one.
             .after_release(|conn, _| {
                 Box::pin(async move {
-                    // Runs after the rollback a dropped transaction queued.
-                    sqlx::Connection::ping(&mut *conn).await?;
+                    // A committed transaction has ended by now (the depth is counted
+                    // before the commit answers); a dropped one has only queued its
+                    // rollback, so wait for that to run before looking again.
+                    if sqlx::Connection::is_in_transaction(&*conn) {
+                        sqlx::Connection::ping(&mut *conn).await?;
+                    }
                     Ok(!sqlx::Connection::is_in_transaction(&*conn))
                 })
             })
+            // A ping before each use is a round trip to the connection's thread that can
+            // find nothing a statement would not: the database is in this process, with
+            // no link to lose. (Each statement is such a trip; a write takes a few.)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         MIGRATOR
@@ -138,6 +146,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options.clone().read_only(true))
             .await?;
         let (enqueue_tx, rx) = mpsc::channel(4096);
