@@ -387,16 +387,22 @@ struct Relay {
 }
 
 async fn start_relay(bin: &Path, extra_config: &str) -> Result<Relay, String> {
-    start_relay_on(bin, extra_config, None).await
+    start_relay_on(bin, extra_config, None, None).await
 }
 
-/// [`start_relay`] on Postgres at `database_url` when given.
+/// [`start_relay`] on Postgres at `database_url` when given, with its data directory in
+/// `parent` when given (the system's temporary directory otherwise).
 async fn start_relay_on(
     bin: &Path,
     extra_config: &str,
     database_url: Option<&str>,
+    parent: Option<&Path>,
 ) -> Result<Relay, String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let dir = match parent {
+        Some(parent) => tempfile::tempdir_in(parent),
+        None => tempfile::tempdir(),
+    }
+    .map_err(|e| e.to_string())?;
     let config = dir.path().join("bench.toml");
     std::fs::write(
         &config,
@@ -733,33 +739,41 @@ struct Latency {
 
 /// Sends at `rate` per second for `secs`, each request at its due instant however the
 /// earlier ones fare, and times each from that instant.
+///
+/// The pacing is a thread of its own sleeping to each instant: tokio's timer wakes on
+/// whole milliseconds, which at thousands a second would send in bursts and add up to a
+/// millisecond of the harness's own to every request.
 async fn open_loop(base: &str, key: &str, rate: u64, secs: u64) -> Latency {
     let client = http_client();
     let url = format!("{base}/api/send-number");
     let total = rate * secs;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let start = tokio::time::Instant::now() + Duration::from_millis(50);
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut results: Vec<(bool, Duration)> = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        let due = start + interval.mul_f64(i as f64);
-        tokio::time::sleep_until(due).await;
-        let (client, url, key) = (client.clone(), url.clone(), key.to_owned());
-        tasks.spawn(async move {
-            let ok = match post_send(&client, &url, &key).send().await {
-                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                Err(_) => false,
-            };
-            (ok, due.elapsed())
-        });
-        // Reap finished requests as we go, so the set stays small.
-        while let Some(Ok(result)) = tasks.try_join_next() {
-            results.push(result);
+    let start = Instant::now() + Duration::from_millis(50);
+    let runtime = tokio::runtime::Handle::current();
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<(bool, Duration)>();
+    let key = key.to_owned();
+    let pacer = std::thread::spawn(move || {
+        for i in 0..total {
+            let due = start + interval.mul_f64(i as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let (client, url, key, done) = (client.clone(), url.clone(), key.clone(), done.clone());
+            runtime.spawn(async move {
+                let ok = match post_send(&client, &url, &key).send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                let _ = done.send((ok, due.elapsed()));
+            });
         }
-    }
-    while let Some(Ok(result)) = tasks.join_next().await {
+    });
+    // The channel closes when the pacer and every request it started are done.
+    let mut results: Vec<(bool, Duration)> = Vec::with_capacity(total as usize);
+    while let Some(result) = finished.recv().await {
         results.push(result);
     }
+    let _ = pacer.join();
     let elapsed = start.elapsed().as_secs_f64();
     let errors = results.iter().filter(|(ok, _)| !ok).count() as u64;
     let mut latencies: Vec<Duration> = results.iter().map(|(_, d)| *d).collect();
@@ -772,6 +786,102 @@ async fn open_loop(base: &str, key: &str, rate: u64, secs: u64) -> Latency {
         max_ms: ms(latencies.last().copied().unwrap_or_default()),
         errors,
     }
+}
+
+/// What the open loop's latency is read against, measured in the same run: the HTTP and
+/// load-generator floor, the software's own share, and the disk's.
+struct OpenLoopRefs {
+    /// The bare reference (no storage) at the same rate.
+    bare: Latency,
+    /// This server with its data directory on tmpfs, where a commit's fsync is free.
+    tmpfs: Option<Latency>,
+    /// The data directory's disk: one 4 KB append and `fdatasync`, the durable part of a
+    /// group commit, timed sequentially: (p50, p99) in ms.
+    fsync_ms: Option<(f64, f64)>,
+}
+
+/// Measures [`OpenLoopRefs`] at `rate` for `secs`.
+async fn open_loop_refs(
+    bin: &Path,
+    rate: u64,
+    secs: u64,
+    dir: &Path,
+) -> Result<OpenLoopRefs, String> {
+    let (proc, url) = start_ref("ref-bare", dir).await?;
+    let bare = open_loop(&url, "k", rate, secs).await;
+    drop(proc);
+    let tmpfs = match tmpfs_dir() {
+        Some(shm) => {
+            let relay = start_relay_on(bin, "", None, Some(&shm)).await?;
+            Some(open_loop(&relay.base, &relay.key, rate, secs).await)
+        }
+        None => {
+            println!("NOTE: no tmpfs at /dev/shm: the open loop is not measured without the disk.");
+            None
+        }
+    };
+    let fsync_ms = fsync_latency(&std::env::temp_dir(), 2000)
+        .map_err(|e| println!("NOTE: could not time fsync in the temporary directory: {e}"))
+        .ok();
+    Ok(OpenLoopRefs {
+        bare,
+        tmpfs,
+        fsync_ms,
+    })
+}
+
+/// `/dev/shm` when it is a writable tmpfs.
+fn tmpfs_dir() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    let shm = mounts.lines().any(|l| {
+        let mut f = l.split_whitespace();
+        (f.nth(1), f.next()) == (Some("/dev/shm"), Some("tmpfs"))
+    });
+    let dir = PathBuf::from("/dev/shm");
+    (shm && tempfile::tempdir_in(&dir).is_ok()).then_some(dir)
+}
+
+/// `n` appends of 4 KB to a new file in `dir`, each followed by `fdatasync`: (p50, p99)
+/// of the sync, in ms.
+fn fsync_latency(dir: &Path, n: usize) -> std::io::Result<(f64, f64)> {
+    use std::io::Write as _;
+    let mut file = tempfile::tempfile_in(dir)?;
+    let page = [0x5Au8; 4096];
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        file.write_all(&page)?;
+        let started = Instant::now();
+        file.sync_data()?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok((ms(percentile(&times, 0.50)), ms(percentile(&times, 0.99))))
+}
+
+/// The references of the open-loop row, as a table cell.
+fn open_loop_refs_cell(refs: &OpenLoopRefs) -> String {
+    let mut cell = format!(
+        "bare at the same rate: p50 {} ms, p99 {} ms",
+        f2(refs.bare.p50_ms),
+        f2(refs.bare.p99_ms)
+    );
+    if let Some(t) = &refs.tmpfs {
+        let _ = write!(
+            cell,
+            "; this server on tmpfs (no disk wait): p50 {} ms, p99 {} ms",
+            f2(t.p50_ms),
+            f2(t.p99_ms)
+        );
+    }
+    if let Some((p50, p99)) = refs.fsync_ms {
+        let _ = write!(
+            cell,
+            "; the disk's fsync of 4 KB alone: p50 {} ms, p99 {} ms",
+            f2(p50),
+            f2(p99)
+        );
+    }
+    cell
 }
 
 // ---------------------------------------------------------------- webhook fan-out
@@ -791,6 +901,11 @@ struct FanOut {
     per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// The server's CPU time per delivery that arrived, in µs: everything the run made
+    /// it do (the sends, their events, the fan-out and the attempts). The load is offered
+    /// at a fixed rate, so this compares two builds where the latency, at the mercy of
+    /// the shared machine, often cannot.
+    cpu_us: f64,
 }
 
 /// Paired sandbox instances the fan-out's sends are spread over.
@@ -801,11 +916,17 @@ const EVENTS_PER_SEND: usize = 3;
 
 /// Fan-out on a server set for it: no pacing (one number sends as fast as the sandbox
 /// takes it) and room for many deliveries in flight for one account.
-async fn fan_out_figure(bin: &Path, smoke: bool) -> Result<FanOut, String> {
-    let relay = start_relay(
+async fn fan_out_figure(bin: &Path, smoke: bool, postgres: Option<&str>) -> Result<FanOut, String> {
+    let database = match postgres {
+        Some(admin) => Some(fresh_database(admin, "sevenoways_bench_fan_out").await?),
+        None => None,
+    };
+    let relay = start_relay_on(
         bin,
         "[pacing]\nmin_gap_ms = 0\njitter_ms = 0\n[sandbox]\ndelivered_after_ms = 50\nread_after_ms = 50\n[webhooks]\npoll_ms = 50\nmax_in_flight = 512\n\
          max_in_flight_per_account = 512\nmax_in_flight_per_endpoint = 32\n",
+        database.as_deref(),
+        None,
     )
     .await?;
     if smoke {
@@ -900,6 +1021,7 @@ async fn fan_out(relay: &Relay, hooks: usize, offered: f64, secs: u64) -> Result
     let sends_per_sec = offered / (EVENTS_PER_SEND * hooks) as f64;
     let sends = (sends_per_sec * secs as f64).round().max(1.0) as usize;
     let interval = Duration::from_secs_f64(1.0 / sends_per_sec);
+    let cpu_before = cpu_secs(relay.proc.pid());
     let begin = Instant::now();
     let start = tokio::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -940,6 +1062,9 @@ async fn fan_out(relay: &Relay, hooks: usize, offered: f64, secs: u64) -> Result
         }
     }
     server.abort();
+    let cpu = cpu_secs(relay.proc.pid())
+        .zip(cpu_before)
+        .map_or(f64::NAN, |(after, before)| after - before);
     let arrivals = arrivals.lock().expect("not poisoned").clone();
     if arrivals.is_empty() {
         return Err("no webhook delivery arrived".into());
@@ -971,6 +1096,7 @@ async fn fan_out(relay: &Relay, hooks: usize, offered: f64, secs: u64) -> Result
         per_sec: steady as f64 / (to - from).as_secs_f64().max(1e-3),
         p50_ms: pick(0.5),
         p99_ms: pick(0.99),
+        cpu_us: cpu * 1e6 / arrivals.len() as f64,
     })
 }
 
@@ -1097,7 +1223,7 @@ async fn postgres_accept(
     let naive = closed_loop(&url, "k", conns, secs, dir).await?;
     drop(proc);
     let relay_db = fresh_database(admin, "sevenoways_bench_relay").await?;
-    let relay = start_relay_on(bin, extra_config, Some(&relay_db)).await?;
+    let relay = start_relay_on(bin, extra_config, Some(&relay_db), None).await?;
     let ours = closed_loop(&relay.base, &relay.key, conns, secs, dir).await?;
     Ok((ours, naive, relay))
 }
@@ -1374,7 +1500,7 @@ fn svw_vs_curl(
 }
 
 /// Sequential sends through the SDK and through raw reqwest with the same requests,
-/// alternated in rounds so drift in the machine's load hits both alike. Returns the
+/// alternated send by send so drift in the machine's load hits both alike. Returns the
 /// seconds each took in all.
 async fn sdk_vs_raw(base: &str, key: &str, n: usize) -> Result<(f64, f64), String> {
     let sdk = sdk_client(base, key)?;
@@ -1388,41 +1514,55 @@ async fn sdk_vs_raw(base: &str, key: &str, n: usize) -> Result<(f64, f64), Strin
             .try_into()
             .map_err(|e| format!("{e}"))?,
     );
+    let raw_request = async || -> Result<(), String> {
+        // The same request as the SDK's, which names each POST with a fresh
+        // Idempotency-Key (the server then records its answer): the figure is the SDK's
+        // own cost, not the key's.
+        let response = post_send(&raw, &url, key)
+            .header(
+                "idempotency-key",
+                sevenoways_sdk::IdempotencyKey::generate().as_str(),
+            )
+            .send()
+            .await
+            .map_err(|e| format!("raw send: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("raw send: {}", response.status()));
+        }
+        let _: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+        Ok(())
+    };
+    // Each send waits for a group commit's fsync, whose time on a shared disk swings by
+    // tens of times from one moment to the next: so the two sides alternate send by send
+    // (a slow patch falls on both alike), after a warm-up (connections, the server's
+    // caches) that is not counted.
     let (mut sdk_secs, mut raw_secs) = (0.0, 0.0);
-    // Alternated in rounds, so a slow patch of the shared machine falls on both; the
-    // first round only warms up (connections, the server's caches) and is not counted.
-    let rounds = 8;
-    for round in 0..=rounds {
-        if round == 1 {
-            (sdk_secs, raw_secs) = (0.0, 0.0);
-        }
+    let sdk_send = async || -> Result<f64, String> {
         let started = Instant::now();
-        for _ in 0..n / rounds {
-            sdk.messages()
-                .send_number(&request)
-                .await
-                .map_err(|e| format!("SDK send: {e}"))?;
-        }
-        sdk_secs += started.elapsed().as_secs_f64();
+        sdk.messages()
+            .send_number(&request)
+            .await
+            .map_err(|e| format!("SDK send: {e}"))?;
+        Ok(started.elapsed().as_secs_f64())
+    };
+    let raw_send = async || -> Result<f64, String> {
         let started = Instant::now();
-        for _ in 0..n / rounds {
-            // The same request as the SDK's, which names each POST with a fresh
-            // Idempotency-Key (the server then records its answer): the figure is the
-            // SDK's own cost, not the key's.
-            let response = post_send(&raw, &url, key)
-                .header(
-                    "idempotency-key",
-                    sevenoways_sdk::IdempotencyKey::generate().as_str(),
-                )
-                .send()
-                .await
-                .map_err(|e| format!("raw send: {e}"))?;
-            if !response.status().is_success() {
-                return Err(format!("raw send: {}", response.status()));
-            }
-            let _: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+        raw_request().await?;
+        Ok(started.elapsed().as_secs_f64())
+    };
+    for i in 0..n + n / 10 {
+        // Each goes first every other time, so neither always follows the other's commit.
+        let (sdk_took, raw_took) = if i % 2 == 0 {
+            let sdk_took = sdk_send().await?;
+            (sdk_took, raw_send().await?)
+        } else {
+            let raw_took = raw_send().await?;
+            (sdk_send().await?, raw_took)
+        };
+        if i >= n / 10 {
+            sdk_secs += sdk_took;
+            raw_secs += raw_took;
         }
-        raw_secs += started.elapsed().as_secs_f64();
     }
     Ok((sdk_secs, raw_secs))
 }
@@ -1568,10 +1708,29 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
     };
     match args.only.as_deref() {
         Some("fan-out") => {
-            let fan = fan_out_figure(&bin, args.smoke).await?;
+            if let Some(admin) = &args.database_url {
+                let fan = fan_out_figure(&bin, args.smoke, Some(admin)).await?;
+                println!(
+                    "webhook fan-out on Postgres: {} of {} deliveries, {:.0}/s of {:.0} offered, p50 {:.1} ms, p99 {:.1} ms, {:.1} µs of server CPU each",
+                    fan.deliveries,
+                    fan.expected,
+                    fan.per_sec,
+                    fan.offered,
+                    fan.p50_ms,
+                    fan.p99_ms,
+                    fan.cpu_us
+                );
+            }
+            let fan = fan_out_figure(&bin, args.smoke, None).await?;
             println!(
-                "webhook fan-out: {} of {} deliveries, {:.0}/s of {:.0} offered, p50 {:.1} ms, p99 {:.1} ms",
-                fan.deliveries, fan.expected, fan.per_sec, fan.offered, fan.p50_ms, fan.p99_ms
+                "webhook fan-out: {} of {} deliveries, {:.0}/s of {:.0} offered, p50 {:.1} ms, p99 {:.1} ms, {:.1} µs of server CPU each",
+                fan.deliveries,
+                fan.expected,
+                fan.per_sec,
+                fan.offered,
+                fan.p50_ms,
+                fan.p99_ms,
+                fan.cpu_us
             );
             return Ok(());
         }
@@ -1583,6 +1742,10 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
                 args.rate, open.p50_ms, open.p99_ms, open.p999_ms, open.max_ms, open.errors
             );
             print_group_commit(&relay).await?;
+            drop(relay);
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let refs = open_loop_refs(&bin, args.rate, args.secs, dir.path()).await?;
+            println!("references: {}", open_loop_refs_cell(&refs));
             return Ok(());
         }
         Some("accept") => {
@@ -1736,13 +1899,26 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
     let processes = if args.smoke { 4 } else { 40 };
     let svw_curl = svw_vs_curl(&svw, &relay, processes, dir.path())?;
     drop(relay);
+    let open_refs = open_loop_refs(&bin, args.rate, secs, dir.path()).await?;
+    println!("open loop references: {}", open_loop_refs_cell(&open_refs));
 
-    let fan = fan_out_figure(&bin, args.smoke).await?;
+    let fan = fan_out_figure(&bin, args.smoke, None).await?;
     let (hooks, fan_sends) = (fan.hooks, fan.sends);
     println!(
         "webhook fan-out: {} of {} deliveries, {:.0}/s of {:.0} offered, p50 {:.1} ms",
         fan.deliveries, fan.expected, fan.per_sec, fan.offered, fan.p50_ms
     );
+    let fan_pg = match &args.database_url {
+        Some(admin) => {
+            let fan = fan_out_figure(&bin, args.smoke, Some(admin)).await?;
+            println!(
+                "webhook fan-out on Postgres: {:.0}/s, p50 {:.1} ms",
+                fan.per_sec, fan.p50_ms
+            );
+            Some(fan)
+        }
+        None => None,
+    };
     let neighbour = noisy_neighbour(&bin, if args.smoke { 50 } else { 500 }, secs, 64).await?;
     println!(
         "noisy neighbour: p99 alone {:.2} ms, beside a flood of {:.0} req/s {:.2} ms",
@@ -1893,8 +2069,8 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
                 String::new()
             }
         ),
-        "—".into(),
-        "—".into(),
+        open_loop_refs_cell(&open_refs),
+        format!("p99 {}× bare's", f2(open.p99_ms / open_refs.bare.p99_ms)),
         "p99 < 5 ms".into(),
         verdict(open.p99_ms < 5.0 && open.errors == 0).into(),
     ]);
@@ -1955,12 +2131,13 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
             f0(fan.offered)
         ),
         format!(
-            "{} deliveries/s while offered; {} of {} arrived; event → delivery p50 {} ms, p99 {} ms",
+            "{} deliveries/s while offered; {} of {} arrived; event → delivery p50 {} ms, p99 {} ms; {} µs of server CPU per delivery",
             f0(fan.per_sec),
             fan.deliveries,
             fan.expected,
             f2(fan.p50_ms),
-            f2(fan.p99_ms)
+            f2(fan.p99_ms),
+            f0(fan.cpu_us)
         ),
         "—".into(),
         "—".into(),
@@ -1968,6 +2145,24 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
         verdict(fan.per_sec >= 5000.0 && fan.p50_ms < 50.0 && fan.deliveries >= fan.expected)
             .into(),
     ]);
+    if let Some(pg) = fan_pg {
+        r.row(&[
+            "the same fan-out on Postgres".into(),
+            format!(
+                "{} deliveries/s while offered; {} of {} arrived; event → delivery p50 {} ms, p99 {} ms; {} µs of the relay's CPU per delivery (the database's not counted)",
+                f0(pg.per_sec),
+                pg.deliveries,
+                pg.expected,
+                f2(pg.p50_ms),
+                f2(pg.p99_ms),
+                f0(pg.cpu_us)
+            ),
+            "the fan-out on SQLite".into(),
+            format!("{}×", f2(pg.per_sec / fan.per_sec)),
+            "—".into(),
+            "".into(),
+        ]);
+    }
     r.row(&[
         format!(
             "one tenant's accept latency at {} req/s beside a neighbour flooding past its limit (wrk -c64, {} req/s, nearly all 429)",
