@@ -1,7 +1,26 @@
 //! How a batch of recorded webhook attempts moves each webhook's failure streak: one plan
 //! for both stores, which only run its steps.
 
-use super::AccountId;
+use std::collections::HashMap;
+
+use super::{AccountId, AttemptRecord};
+
+/// `records`' indexes in rounds in which no delivery id comes twice, in order: a batch
+/// holds an id once (one claim, one record), but a late record of an older claim could
+/// share one with its successor, and each round is matched back by id.
+pub(super) fn rounds_of_distinct_ids(records: &[AttemptRecord]) -> Vec<Vec<usize>> {
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(records.len());
+    for (i, record) in records.iter().enumerate() {
+        let round = seen.entry(record.delivery_id.as_str()).or_insert(0);
+        if rounds.len() <= *round {
+            rounds.push(Vec::new());
+        }
+        rounds[*round].push(i);
+        *round += 1;
+    }
+    rounds
+}
 
 /// One step on a webhook's failure streak.
 #[derive(Debug, PartialEq, Eq)]

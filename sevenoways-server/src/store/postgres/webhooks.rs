@@ -19,7 +19,7 @@
 //! the tables are rewritten (`VACUUM FULL`); copies in the write-ahead log and in backups
 //! taken before remain until those are recycled (see docs/security.md).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sevenoways_sdk::models::webhooks::{
@@ -33,7 +33,7 @@ use super::*;
 use crate::ids::Generate;
 use crate::secrets::SecretsKey;
 use crate::store::fair_claim::{Candidate, fair_pick};
-use crate::store::streaks::{StreakStep, streak_steps};
+use crate::store::streaks::{StreakStep, rounds_of_distinct_ids, streak_steps};
 use crate::time::stored;
 
 /// The columns [`webhook_row`] reads.
@@ -738,92 +738,125 @@ pub(super) async fn claim_deliveries(
     }
 
     let lease = millis(lease_until);
-    let mut claimed = Vec::with_capacity(picked.len());
-    let mut served: Vec<String> = Vec::new();
-    for id in &picked {
-        // A row another transaction holds (a redelivery, an enable) is left for the next
-        // claim rather than waited for; the guard is SQLite's.
-        let row = sqlx::query(
-            "UPDATE webhook_deliveries SET lease_until = $1, attempts = attempts + 1, updated_at = $2
-             WHERE id = (SELECT id FROM webhook_deliveries
-                         WHERE id = $3 AND status = 'pending' AND next_attempt_at <= $2
-                           AND (lease_until IS NULL OR lease_until < $2)
-                         FOR UPDATE SKIP LOCKED)
-             RETURNING webhook_id, account_id, event_id, attempts, give_up_at",
-        )
-        .bind(lease)
-        .bind(now_ms)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else { continue };
-        let webhook_id: String = row.try_get("webhook_id")?;
-        let event_id: String = row.try_get("event_id")?;
-        let target = sqlx::query(
-            "SELECT w.url, w.secret, w.secret_sealed, w.previous_secret, w.previous_secret_sealed,
-                    w.previous_expires_at, e.payload, e.event_type
-             FROM webhooks w, events e WHERE w.id = $1 AND e.id = $2",
-        )
-        .bind(&webhook_id)
-        .bind(&event_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(target) = target else {
-            // The subscription went away between the fan-out and now.
-            sqlx::query(
-                "UPDATE webhook_deliveries SET status = 'failed', lease_until = NULL,
-                    last_error = 'webhook deleted' WHERE id = $1",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            continue;
-        };
+    // One statement per step for the whole claim, not per delivery: each is a round trip
+    // to the database. A row another transaction holds (a redelivery, an enable) is left
+    // for the next claim rather than waited for; the guard is SQLite's.
+    let rows: Vec<(String, String, AccountId, String, i64, i64)> = sqlx::query_as(
+        "UPDATE webhook_deliveries SET lease_until = $1, attempts = attempts + 1, updated_at = $2
+         WHERE id IN (SELECT id FROM webhook_deliveries
+                      WHERE id = ANY($3) AND status = 'pending' AND next_attempt_at <= $2
+                        AND (lease_until IS NULL OR lease_until < $2)
+                      FOR UPDATE SKIP LOCKED)
+         RETURNING id, webhook_id, account_id, event_id, attempts, give_up_at",
+    )
+    .bind(lease)
+    .bind(now_ms)
+    .bind(&picked)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut webhook_ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    webhook_ids.sort_unstable();
+    webhook_ids.dedup();
+    let mut event_ids: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    let hooks = sqlx::query(
+        "SELECT id, url, secret, secret_sealed, previous_secret, previous_secret_sealed,
+                previous_expires_at
+         FROM webhooks WHERE id = ANY($1)",
+    )
+    .bind(&webhook_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let events: HashMap<String, (Vec<u8>, String)> =
+        sqlx::query_as("SELECT id, payload, event_type FROM events WHERE id = ANY($1)")
+            .bind(&event_ids)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|(id, payload, event_type): (String, Vec<u8>, String)| (id, (payload, event_type)))
+            .collect();
+    // Each webhook's URL and secrets, read (and unsealed) once for all its deliveries;
+    // `None` for a secret that cannot be read.
+    let mut targets: HashMap<String, Option<(String, WebhookSecret, Option<WebhookSecret>)>> =
+        HashMap::with_capacity(hooks.len());
+    for hook in &hooks {
+        let webhook_id: String = hook.try_get("id")?;
         let secrets = store.unseal(
             &webhook_id,
             Slot::Current,
-            target.try_get("secret")?,
-            target.try_get("secret_sealed")?,
+            hook.try_get("secret")?,
+            hook.try_get("secret_sealed")?,
         );
-        let previous = match target.try_get::<Option<i64>, _>("previous_expires_at")? {
+        let previous = match hook.try_get::<Option<i64>, _>("previous_expires_at")? {
             Some(until) if until > now_ms => store.unseal(
                 &webhook_id,
                 Slot::Previous,
-                target.try_get("previous_secret")?,
-                target.try_get("previous_secret_sealed")?,
+                hook.try_get("previous_secret")?,
+                hook.try_get("previous_secret_sealed")?,
             ),
             _ => Ok(None),
         };
-        let (secret, previous_secret) = match (secrets, previous) {
-            (Ok(Some(secret)), Ok(previous)) => (secret, previous),
+        let target = match (secrets, previous) {
+            (Ok(Some(secret)), Ok(previous)) => Some((hook.try_get("url")?, secret, previous)),
             (Err(e), _) | (_, Err(e)) => {
                 // Never sign with a secret that cannot be read: the lease runs out and the
                 // delivery is tried again then (after the operator fixes the key).
-                tracing::error!(delivery = %id, webhook = %webhook_id, error = %e, "cannot read a webhook secret");
-                continue;
+                tracing::error!(webhook = %webhook_id, error = %e, "cannot read a webhook secret");
+                None
             }
             (Ok(None), _) => return Err(corrupt("webhook secret", "missing")),
         };
-        if !served.contains(&webhook_id) {
-            served.push(webhook_id.clone());
-        }
+        targets.insert(webhook_id, target);
+    }
+    let mut claimed = Vec::with_capacity(rows.len());
+    let mut served: Vec<&str> = Vec::new();
+    let mut gone: Vec<&str> = Vec::new();
+    for (id, webhook_id, account_id, event_id, attempts, give_up_at) in &rows {
+        let (Some(target), Some((payload, event_type))) =
+            (targets.get(webhook_id), events.get(event_id))
+        else {
+            // The subscription went away between the fan-out and now.
+            gone.push(id);
+            continue;
+        };
+        let Some((url, secret, previous_secret)) = target else {
+            continue;
+        };
+        served.push(webhook_id);
         claimed.push(ClaimedDelivery {
             id: DeliveryId::new(id).map_err(|e| corrupt("delivery id", e))?,
-            webhook_id: WebhookId::new(&webhook_id).map_err(|e| corrupt("webhook id", e))?,
-            account_id: row.try_get("account_id")?,
-            url: target.try_get("url")?,
-            secret,
-            previous_secret,
-            event_id: EventId::new(&event_id).map_err(|e| corrupt("event id", e))?,
-            event_type: target.try_get("event_type")?,
-            payload: target.try_get("payload")?,
-            attempt: row
-                .try_get::<i64, _>("attempts")?
-                .clamp(0, i64::from(u32::MAX)) as u32,
-            give_up_at: from_millis(row.try_get("give_up_at")?),
+            webhook_id: WebhookId::new(webhook_id).map_err(|e| corrupt("webhook id", e))?,
+            account_id: *account_id,
+            url: url.clone(),
+            secret: secret.clone(),
+            previous_secret: previous_secret.clone(),
+            event_id: EventId::new(event_id).map_err(|e| corrupt("event id", e))?,
+            event_type: event_type.clone(),
+            payload: payload.clone(),
+            attempt: (*attempts).clamp(0, i64::from(u32::MAX)) as u32,
+            give_up_at: from_millis(*give_up_at),
             lease,
         });
     }
+    if !gone.is_empty() {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'failed', lease_until = NULL,
+                    last_error = 'webhook deleted' WHERE id = ANY($1)",
+        )
+        .bind(&gone)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // The fair pick's order (RETURNING's is not guaranteed).
+    let order: HashMap<&str, usize> = picked
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    claimed.sort_by_key(|d| order.get(d.id.as_str()).copied().unwrap_or(usize::MAX));
+    served.sort_unstable();
+    served.dedup();
     if !served.is_empty() {
         sqlx::query("UPDATE webhooks SET last_claimed_at = $1 WHERE id = ANY($2)")
             .bind(now_ms)
@@ -846,46 +879,11 @@ pub(super) async fn record_attempts(
     let mut tx = store.pool.begin().await?;
     // Fenced by the lease, as on SQLite: a worker whose lease ran out records nothing.
     let mut held: Vec<(String, AccountId, usize)> = Vec::with_capacity(records.len());
-    for (i, record) in records.iter().enumerate() {
-        let (status, next) = record.outcome.columns();
-        let latency = i64::try_from(record.latency_ms).unwrap_or(i64::MAX);
-        let row: Option<(String, AccountId)> = sqlx::query_as(
-            "UPDATE webhook_deliveries SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at),
-                    lease_until = NULL, response_code = $3, latency_ms = $4, last_error = $5,
-                    updated_at = $6
-             WHERE id = $7 AND status = 'pending' AND lease_until = $8
-             RETURNING webhook_id, account_id",
-        )
-        .bind(status)
-        .bind(next)
-        .bind(record.response_code.map(i64::from))
-        .bind(latency)
-        .bind(&record.error)
-        .bind(now_ms)
-        .bind(record.delivery_id.as_str())
-        .bind(record.lease)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((webhook, account)) = row else {
-            continue;
-        };
-        held.push((webhook, account, i));
-        sqlx::query(
-            "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, response_code, latency_ms, error)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (delivery_id, attempt) DO UPDATE SET
-                started_at = excluded.started_at, response_code = excluded.response_code,
-                latency_ms = excluded.latency_ms, error = excluded.error",
-        )
-        .bind(record.delivery_id.as_str())
-        .bind(i64::from(record.attempt))
-        .bind(millis(record.started_at))
-        .bind(record.response_code.map(i64::from))
-        .bind(latency)
-        .bind(&record.error)
-        .execute(&mut *tx)
-        .await?;
+    for round in rounds_of_distinct_ids(records) {
+        held.extend(record_outcomes(&mut tx, records, &round, now_ms).await?);
     }
+    held.sort_unstable_by_key(|h| h.2);
+    insert_attempts(&mut tx, records, &held).await?;
     for h in &held {
         results[h.2] = Recorded::Recorded;
     }
@@ -895,6 +893,9 @@ pub(super) async fn record_attempts(
     // the batch's order, two of them could be taken in the other order by a fan-out that
     // holds one and waits for the other, and Postgres aborted one side as a deadlock. Rows
     // with nothing to clear are not locked (a success writes them only after a failure).
+    // Those with something to clear are returned: a success on any other writes nothing,
+    // so it costs no statement.
+    let mut to_clear: HashSet<String> = HashSet::new();
     if !held.is_empty() {
         let all: Vec<&str> = held.iter().map(|h| h.0.as_str()).collect();
         let failing: Vec<&str> = held
@@ -902,20 +903,26 @@ pub(super) async fn record_attempts(
             .filter(|h| !succeeded(h.2))
             .map(|h| h.0.as_str())
             .collect();
-        sqlx::query(
-            "SELECT 1 FROM webhooks
+        let locked: Vec<(String, bool)> = sqlx::query_as(
+            "SELECT id, (failure_streak <> 0 OR failing_since IS NOT NULL
+                         OR paused_until IS NOT NULL) FROM webhooks
              WHERE id = ANY($1) AND (id = ANY($2) OR failure_streak <> 0
                                      OR failing_since IS NOT NULL OR paused_until IS NOT NULL)
              ORDER BY created_at, id FOR UPDATE",
         )
         .bind(&all)
         .bind(&failing)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        to_clear.extend(locked.into_iter().filter(|r| r.1).map(|r| r.0));
     }
     for step in streak_steps(&mut held, succeeded) {
         match step {
-            StreakStep::Clear { webhook } => clear_failures(&mut tx, webhook).await?,
+            StreakStep::Clear { webhook } => {
+                if to_clear.remove(webhook) {
+                    clear_failures(&mut tx, webhook).await?;
+                }
+            }
             StreakStep::Fail {
                 webhook,
                 account,
@@ -924,11 +931,117 @@ pub(super) async fn record_attempts(
                 let record = &records[index];
                 results[index] =
                     count_failure(&mut tx, webhook, account, record, now_ms, breaker).await?;
+                // The streak it grew (or a rest it began) is the next success's to end.
+                to_clear.insert(webhook.to_owned());
             }
         }
     }
     tx.commit().await?;
     Ok(results)
+}
+
+/// Each delivery of `records[round]` (distinct ids) takes its outcome if its lease holds,
+/// in one UPDATE over the outcomes as arrays (each statement is a round trip). Those
+/// updated, as (webhook, account, index in `records`).
+async fn record_outcomes(
+    conn: &mut PgConnection,
+    records: &[AttemptRecord],
+    round: &[usize],
+    now_ms: i64,
+) -> StoreResult<Vec<(String, AccountId, usize)>> {
+    let n = round.len();
+    let (mut ids, mut leases, mut statuses, mut nexts) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut codes, mut latencies, mut errors) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for &i in round {
+        let record = &records[i];
+        let (status, next) = record.outcome.columns();
+        ids.push(record.delivery_id.as_str());
+        leases.push(record.lease);
+        statuses.push(status);
+        nexts.push(next);
+        codes.push(record.response_code.map(i64::from));
+        latencies.push(i64::try_from(record.latency_ms).unwrap_or(i64::MAX));
+        errors.push(record.error.as_deref());
+    }
+    let updated: Vec<(String, String, AccountId)> = sqlx::query_as(
+        "UPDATE webhook_deliveries d
+         SET status = r.status, next_attempt_at = COALESCE(r.next, d.next_attempt_at),
+             lease_until = NULL, response_code = r.code, latency_ms = r.latency,
+             last_error = r.error, updated_at = $1
+         FROM unnest($2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[],
+                     $7::BIGINT[], $8::TEXT[]) AS r(id, lease, status, next, code, latency, error)
+         WHERE d.id = r.id AND d.status = 'pending' AND d.lease_until = r.lease
+         RETURNING d.id, d.webhook_id, d.account_id",
+    )
+    .bind(now_ms)
+    .bind(&ids)
+    .bind(&leases)
+    .bind(&statuses)
+    .bind(&nexts)
+    .bind(&codes)
+    .bind(&latencies)
+    .bind(&errors)
+    .fetch_all(&mut *conn)
+    .await?;
+    let index: HashMap<&str, usize> = round
+        .iter()
+        .map(|&i| (records[i].delivery_id.as_str(), i))
+        .collect();
+    Ok(updated
+        .into_iter()
+        .filter_map(|(id, webhook, account)| Some((webhook, account, *index.get(id.as_str())?)))
+        .collect())
+}
+
+/// The attempt rows of the `held` records (distinct deliveries: a lease is cleared by the
+/// first outcome that matches it), in one INSERT.
+async fn insert_attempts(
+    conn: &mut PgConnection,
+    records: &[AttemptRecord],
+    held: &[(String, AccountId, usize)],
+) -> StoreResult<()> {
+    if held.is_empty() {
+        return Ok(());
+    }
+    let rows = held.iter().map(|h| &records[h.2]);
+    let ids: Vec<&str> = rows.clone().map(|r| r.delivery_id.as_str()).collect();
+    let attempts: Vec<i64> = rows.clone().map(|r| i64::from(r.attempt)).collect();
+    let started: Vec<i64> = rows.clone().map(|r| millis(r.started_at)).collect();
+    let codes: Vec<Option<i64>> = rows
+        .clone()
+        .map(|r| r.response_code.map(i64::from))
+        .collect();
+    let latencies: Vec<i64> = rows
+        .clone()
+        .map(|r| i64::try_from(r.latency_ms).unwrap_or(i64::MAX))
+        .collect();
+    let errors: Vec<Option<&str>> = rows.map(|r| r.error.as_deref()).collect();
+    sqlx::query(
+        "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, response_code, latency_ms, error)
+         SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[],
+                              $6::TEXT[])
+         ON CONFLICT (delivery_id, attempt) DO UPDATE SET
+            started_at = excluded.started_at, response_code = excluded.response_code,
+            latency_ms = excluded.latency_ms, error = excluded.error",
+    )
+    .bind(&ids)
+    .bind(&attempts)
+    .bind(&started)
+    .bind(&codes)
+    .bind(&latencies)
+    .bind(&errors)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// A success: the webhook's failure streak and rest end (written, and its row locked,

@@ -14,7 +14,7 @@ use super::idempotency::{commit_answering, commit_answering_secret};
 use super::*;
 use crate::secrets::SecretsKey;
 use crate::store::fair_claim::{Candidate, fair_pick};
-use crate::store::streaks::{StreakStep, streak_steps};
+use crate::store::streaks::{StreakStep, rounds_of_distinct_ids, streak_steps};
 
 /// The columns [`webhook_row`] reads.
 pub(super) const WEBHOOK_COLUMNS: &str = "id, url, events, created_at, disabled_at, \
@@ -820,23 +820,6 @@ pub(super) async fn record_attempts(
     }
     tx.commit().await?;
     Ok(results)
-}
-
-/// `records`' indexes in rounds in which no delivery id comes twice, in order: a batch
-/// holds an id once (one claim, one record), but a late record of an older claim could
-/// share one with its successor, and each round is matched back by id.
-fn rounds_of_distinct_ids(records: &[AttemptRecord]) -> Vec<Vec<usize>> {
-    let mut rounds: Vec<Vec<usize>> = Vec::new();
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(records.len());
-    for (i, record) in records.iter().enumerate() {
-        let round = seen.entry(record.delivery_id.as_str()).or_insert(0);
-        if rounds.len() <= *round {
-            rounds.push(Vec::new());
-        }
-        rounds[*round].push(i);
-        *round += 1;
-    }
-    rounds
 }
 
 /// Each delivery of `records[round]` (distinct ids) takes its outcome if its lease holds,
