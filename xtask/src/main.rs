@@ -91,11 +91,12 @@ struct BenchArgs {
     #[arg(long, env = "SEVENOWAYS_BENCH_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Measure one figure alone and print it (writes nothing): `fan-out`, `scheduler`,
-    /// `sdk` (SDK sequential sends against raw reqwest), `open-loop` or `accept` (the
-    /// closed loop beside its references, on Postgres too with `--database-url`); the
-    /// last two with the group commit's batch sizes and times from `/metrics`.
+    /// `sdk` (SDK sequential sends against raw reqwest), `verify` (webhook verification
+    /// against raw HMAC), `open-loop` or `accept` (the closed loop beside its references,
+    /// on Postgres too with `--database-url`); the last two with the group commit's batch
+    /// sizes and times from `/metrics`.
     /// For working on one path without the whole run.
-    #[arg(long, value_parser = ["fan-out", "scheduler", "sdk", "open-loop", "accept"])]
+    #[arg(long, value_parser = ["fan-out", "scheduler", "sdk", "open-loop", "accept", "verify"])]
     only: Option<String>,
     /// With `--only`: measure this `sevenoways-server` binary instead of building one, to
     /// compare two builds back to back (copy each out of `target/release` first).
@@ -1792,6 +1793,17 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
                 );
                 print_group_commit(&relay).await?;
             }
+            return Ok(());
+        }
+        Some("verify") => {
+            let n = if args.smoke { 4000 } else { 400_000 };
+            let (verify, hmac) = verify_vs_hmac(n);
+            println!(
+                "webhook verification: {:.0} checks/s, raw HMAC-SHA256 {:.0}/s, {:.2}×",
+                n as f64 / verify,
+                n as f64 / hmac,
+                hmac / verify
+            );
             return Ok(());
         }
         Some("sdk") => {
