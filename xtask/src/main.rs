@@ -1101,6 +1101,14 @@ async fn fan_out(relay: &Relay, hooks: usize, offered: f64, secs: u64) -> Result
     })
 }
 
+/// One line for a fan-out figure.
+fn print_fan_out(label: &str, fan: &FanOut) {
+    println!(
+        "{label}: {} of {} deliveries, {:.0}/s of {:.0} offered, p50 {:.1} ms, p99 {:.1} ms, {:.1} µs of server CPU each",
+        fan.deliveries, fan.expected, fan.per_sec, fan.offered, fan.p50_ms, fan.p99_ms, fan.cpu_us
+    );
+}
+
 // ---------------------------------------------------------------- noisy neighbour
 
 /// One tenant's accept latency at a steady rate, alone and beside a neighbour flooding
@@ -1711,27 +1719,11 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
         Some("fan-out") => {
             if let Some(admin) = &args.database_url {
                 let fan = fan_out_figure(&bin, args.smoke, Some(admin)).await?;
-                println!(
-                    "webhook fan-out on Postgres: {} of {} deliveries, {:.0}/s of {:.0} offered, p50 {:.1} ms, p99 {:.1} ms, {:.1} µs of server CPU each",
-                    fan.deliveries,
-                    fan.expected,
-                    fan.per_sec,
-                    fan.offered,
-                    fan.p50_ms,
-                    fan.p99_ms,
-                    fan.cpu_us
-                );
+                print_fan_out("webhook fan-out on Postgres", &fan);
             }
-            let fan = fan_out_figure(&bin, args.smoke, None).await?;
-            println!(
-                "webhook fan-out: {} of {} deliveries, {:.0}/s of {:.0} offered, p50 {:.1} ms, p99 {:.1} ms, {:.1} µs of server CPU each",
-                fan.deliveries,
-                fan.expected,
-                fan.per_sec,
-                fan.offered,
-                fan.p50_ms,
-                fan.p99_ms,
-                fan.cpu_us
+            print_fan_out(
+                "webhook fan-out",
+                &fan_out_figure(&bin, args.smoke, None).await?,
             );
             return Ok(());
         }

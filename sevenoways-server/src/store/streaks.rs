@@ -22,6 +22,24 @@ pub(super) fn rounds_of_distinct_ids(records: &[AttemptRecord]) -> Vec<Vec<usize
     rounds
 }
 
+/// The outcomes an UPDATE … RETURNING (id, webhook, account) took, matched back to their
+/// index in `records` by delivery id (ids are distinct within `round`; RETURNING cannot
+/// name the index): (webhook, account, index), as [`streak_steps`] takes them.
+pub(super) fn held_by_id(
+    records: &[AttemptRecord],
+    round: &[usize],
+    updated: Vec<(String, String, AccountId)>,
+) -> Vec<(String, AccountId, usize)> {
+    let index: HashMap<&str, usize> = round
+        .iter()
+        .map(|&i| (records[i].delivery_id.as_str(), i))
+        .collect();
+    updated
+        .into_iter()
+        .filter_map(|(id, webhook, account)| Some((webhook, account, *index.get(id.as_str())?)))
+        .collect()
+}
+
 /// One step on a webhook's failure streak.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum StreakStep<'a> {

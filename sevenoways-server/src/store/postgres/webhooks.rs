@@ -33,7 +33,7 @@ use super::*;
 use crate::ids::Generate;
 use crate::secrets::SecretsKey;
 use crate::store::fair_claim::{Candidate, fair_pick};
-use crate::store::streaks::{StreakStep, rounds_of_distinct_ids, streak_steps};
+use crate::store::streaks::{StreakStep, held_by_id, rounds_of_distinct_ids, streak_steps};
 use crate::time::stored;
 
 /// The columns [`webhook_row`] reads.
@@ -992,14 +992,7 @@ async fn record_outcomes(
     .bind(&errors)
     .fetch_all(&mut *conn)
     .await?;
-    let index: HashMap<&str, usize> = round
-        .iter()
-        .map(|&i| (records[i].delivery_id.as_str(), i))
-        .collect();
-    Ok(updated
-        .into_iter()
-        .filter_map(|(id, webhook, account)| Some((webhook, account, *index.get(id.as_str())?)))
-        .collect())
+    Ok(held_by_id(records, round, updated))
 }
 
 /// The attempt rows of the `held` records (distinct deliveries: a lease is cleared by the

@@ -14,7 +14,7 @@ use super::idempotency::{commit_answering, commit_answering_secret};
 use super::*;
 use crate::secrets::SecretsKey;
 use crate::store::fair_claim::{Candidate, fair_pick};
-use crate::store::streaks::{StreakStep, rounds_of_distinct_ids, streak_steps};
+use crate::store::streaks::{StreakStep, held_by_id, rounds_of_distinct_ids, streak_steps};
 
 /// The columns [`webhook_row`] reads.
 pub(super) const WEBHOOK_COLUMNS: &str = "id, url, events, created_at, disabled_at, \
@@ -863,15 +863,7 @@ async fn record_outcomes(
     .bind(serde_json::Value::Array(outcomes).to_string())
     .fetch_all(&mut *conn)
     .await?;
-    // RETURNING cannot name the JSON's columns: back to `records` by id.
-    let index: HashMap<&str, usize> = round
-        .iter()
-        .map(|&i| (records[i].delivery_id.as_str(), i))
-        .collect();
-    Ok(updated
-        .into_iter()
-        .filter_map(|(id, webhook, account)| Some((webhook, account, *index.get(id.as_str())?)))
-        .collect())
+    Ok(held_by_id(records, round, updated))
 }
 
 /// The attempt rows of `records[which]`, with multi-row INSERTs.
