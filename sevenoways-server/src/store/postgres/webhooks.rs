@@ -32,7 +32,7 @@ use super::idempotency::{commit_answering, commit_answering_secret};
 use super::*;
 use crate::ids::Generate;
 use crate::secrets::SecretsKey;
-use crate::store::fair_claim::{Candidate, fair_pick};
+use crate::store::fair_claim::{Assembled, Candidate, Leased, Target, assemble, fair_pick};
 use crate::store::streaks::{StreakStep, held_by_id, rounds_of_distinct_ids, streak_steps};
 use crate::time::stored;
 
@@ -741,7 +741,7 @@ pub(super) async fn claim_deliveries(
     // One statement per step for the whole claim, not per delivery: each is a round trip
     // to the database. A row another transaction holds (a redelivery, an enable) is left
     // for the next claim rather than waited for; the guard is SQLite's.
-    let rows: Vec<(String, String, AccountId, String, i64, i64)> = sqlx::query_as(
+    let rows: Vec<Leased> = sqlx::query_as(
         "UPDATE webhook_deliveries SET lease_until = $1, attempts = attempts + 1, updated_at = $2
          WHERE id IN (SELECT id FROM webhook_deliveries
                       WHERE id = ANY($3) AND status = 'pending' AND next_attempt_at <= $2
@@ -778,8 +778,7 @@ pub(super) async fn claim_deliveries(
             .collect();
     // Each webhook's URL and secrets, read (and unsealed) once for all its deliveries;
     // `None` for a secret that cannot be read.
-    let mut targets: HashMap<String, Option<(String, WebhookSecret, Option<WebhookSecret>)>> =
-        HashMap::with_capacity(hooks.len());
+    let mut targets: HashMap<String, Target> = HashMap::with_capacity(hooks.len());
     for hook in &hooks {
         let webhook_id: String = hook.try_get("id")?;
         let secrets = store.unseal(
@@ -809,36 +808,7 @@ pub(super) async fn claim_deliveries(
         };
         targets.insert(webhook_id, target);
     }
-    let mut claimed = Vec::with_capacity(rows.len());
-    let mut served: Vec<&str> = Vec::new();
-    let mut gone: Vec<&str> = Vec::new();
-    for (id, webhook_id, account_id, event_id, attempts, give_up_at) in &rows {
-        let (Some(target), Some((payload, event_type))) =
-            (targets.get(webhook_id), events.get(event_id))
-        else {
-            // The subscription went away between the fan-out and now.
-            gone.push(id);
-            continue;
-        };
-        let Some((url, secret, previous_secret)) = target else {
-            continue;
-        };
-        served.push(webhook_id);
-        claimed.push(ClaimedDelivery {
-            id: DeliveryId::new(id).map_err(|e| corrupt("delivery id", e))?,
-            webhook_id: WebhookId::new(webhook_id).map_err(|e| corrupt("webhook id", e))?,
-            account_id: *account_id,
-            url: url.clone(),
-            secret: secret.clone(),
-            previous_secret: previous_secret.clone(),
-            event_id: EventId::new(event_id).map_err(|e| corrupt("event id", e))?,
-            event_type: event_type.clone(),
-            payload: payload.clone(),
-            attempt: (*attempts).clamp(0, i64::from(u32::MAX)) as u32,
-            give_up_at: from_millis(*give_up_at),
-            lease,
-        });
-    }
+    let Assembled { claimed, gone } = assemble(&rows, &targets, &events, &picked, lease)?;
     if !gone.is_empty() {
         sqlx::query(
             "UPDATE webhook_deliveries SET status = 'failed', lease_until = NULL,
@@ -848,13 +818,7 @@ pub(super) async fn claim_deliveries(
         .execute(&mut *tx)
         .await?;
     }
-    // The fair pick's order (RETURNING's is not guaranteed).
-    let order: HashMap<&str, usize> = picked
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
-    claimed.sort_by_key(|d| order.get(d.id.as_str()).copied().unwrap_or(usize::MAX));
+    let mut served: Vec<&str> = claimed.iter().map(|d| d.webhook_id.as_str()).collect();
     served.sort_unstable();
     served.dedup();
     if !served.is_empty() {

@@ -13,7 +13,7 @@ use sqlx::{Row, SqliteConnection};
 use super::idempotency::{commit_answering, commit_answering_secret};
 use super::*;
 use crate::secrets::SecretsKey;
-use crate::store::fair_claim::{Candidate, fair_pick};
+use crate::store::fair_claim::{Assembled, Candidate, Leased, Target, assemble, fair_pick};
 use crate::store::streaks::{StreakStep, held_by_id, rounds_of_distinct_ids, streak_steps};
 
 /// The columns [`webhook_row`] reads.
@@ -658,7 +658,7 @@ pub(super) async fn claim_deliveries(
     // writer's thread. A row claimed by another process in the meantime is not returned.
     // (`+` keeps the planner on the id: by status it would read every pending delivery.)
     let picked_json = serde_json::to_string(&picked).expect("ids serialise");
-    let rows: Vec<(String, String, AccountId, String, i64, i64)> = sqlx::query_as(
+    let rows: Vec<Leased> = sqlx::query_as(
         "UPDATE webhook_deliveries SET lease_until = ?1, attempts = attempts + 1, updated_at = ?2
          WHERE id IN (SELECT value FROM json_each(?3)) AND +status = 'pending'
            AND +next_attempt_at <= ?2 AND (lease_until IS NULL OR lease_until < ?2)
@@ -694,8 +694,7 @@ pub(super) async fn claim_deliveries(
     .collect();
     // Each webhook's URL and secrets, read (and unsealed) once for all its deliveries;
     // `None` for a secret that cannot be read.
-    let mut targets: HashMap<String, Option<(String, WebhookSecret, Option<WebhookSecret>)>> =
-        HashMap::with_capacity(hooks.len());
+    let mut targets: HashMap<String, Target> = HashMap::with_capacity(hooks.len());
     for hook in &hooks {
         let webhook_id: String = hook.try_get("id")?;
         let secrets = store.unseal(
@@ -725,34 +724,7 @@ pub(super) async fn claim_deliveries(
         };
         targets.insert(webhook_id, target);
     }
-    let mut claimed = Vec::with_capacity(rows.len());
-    let mut gone: Vec<&str> = Vec::new();
-    for (id, webhook_id, account_id, event_id, attempts, give_up_at) in &rows {
-        let (Some(target), Some((payload, event_type))) =
-            (targets.get(webhook_id), events.get(event_id))
-        else {
-            // The subscription went away between the fan-out and now.
-            gone.push(id);
-            continue;
-        };
-        let Some((url, secret, previous_secret)) = target else {
-            continue;
-        };
-        claimed.push(ClaimedDelivery {
-            id: DeliveryId::new(id).map_err(|e| corrupt("delivery id", e))?,
-            webhook_id: WebhookId::new(webhook_id).map_err(|e| corrupt("webhook id", e))?,
-            account_id: *account_id,
-            url: url.clone(),
-            secret: secret.clone(),
-            previous_secret: previous_secret.clone(),
-            event_id: EventId::new(event_id).map_err(|e| corrupt("event id", e))?,
-            event_type: event_type.clone(),
-            payload: payload.clone(),
-            attempt: *attempts as u32,
-            give_up_at: from_millis(*give_up_at),
-            lease,
-        });
-    }
+    let Assembled { claimed, gone } = assemble(&rows, &targets, &events, &picked, lease)?;
     if !gone.is_empty() {
         sqlx::query(
             "UPDATE webhook_deliveries SET status = 'failed', lease_until = NULL,
@@ -763,13 +735,6 @@ pub(super) async fn claim_deliveries(
         .execute(&mut *tx)
         .await?;
     }
-    // The fair pick's order (RETURNING's is not guaranteed).
-    let order: HashMap<&str, usize> = picked
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
-    claimed.sort_by_key(|d| order.get(d.id.as_str()).copied().unwrap_or(usize::MAX));
     if !webhook_ids.is_empty() {
         sqlx::query(
             "UPDATE webhooks SET last_claimed_at = ? WHERE id IN (SELECT value FROM json_each(?))",
