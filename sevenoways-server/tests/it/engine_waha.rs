@@ -496,6 +496,13 @@ async fn unsigned_and_mis_signed_events_are_refused_and_change_nothing() {
     let fake = FakeWaha::start(Flavour::Gows).await;
     let (t, c, sink) = relay(&fake).await;
     let session = create(&fake, &c, "n1").await;
+    // The session starts (STARTING, then SCAN_QR_CODE) in the background, as WAHA does:
+    // wait for it, or its SCAN_QR_CODE could land after the signed WORKING below and
+    // rightly move the number back to pairing.
+    eventually(5, || async {
+        (fake.session(&session)?.status == "SCAN_QR_CODE").then_some(())
+    })
+    .await;
     let forged = serde_json::to_vec(&json!({
         "id": "evt_01forged0000000000000000", "timestamp": 1, "event": "session.status",
         "session": session, "me": {"id": "971509999999@c.us", "pushName": "x"},
