@@ -206,6 +206,11 @@ impl ClientBuilder {
             .user_agent(user_agent)
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
+            // A kept-alive connection idle this long is not reused. The relay closes one
+            // idle for 10 s (`http.header_read_timeout_secs`), as many servers and proxies
+            // close theirs at 5–15 s; a request sent on it just as the server closes it
+            // breaks after it left (`Transport { sent: true }`), which only a retry mends.
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|e| Error::Transport {
                 sent: false,
@@ -225,6 +230,10 @@ impl ClientBuilder {
         })
     }
 }
+
+/// How long an idle kept-alive connection stays in the client's pool: under the 5 s
+/// many servers keep one (the relay keeps one 10 s).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 impl Client {
     /// Starts a [`ClientBuilder`].
