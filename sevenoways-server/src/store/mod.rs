@@ -11,6 +11,7 @@ pub mod page;
 pub mod plan;
 pub mod postgres;
 mod recorded;
+mod sealing;
 pub mod sqlite;
 mod streaks;
 

@@ -19,11 +19,7 @@ use super::webhooks::insert_event_for;
 use super::*;
 use crate::engine::{EngineKind, EngineSecret};
 use crate::secrets::SecretsKey;
-
-/// The same context as SQLite's, so a sealed value means the same on either backend.
-fn seal_context(account: i64, instance: &str) -> String {
-    format!("sevenoways instances.engine_secret {account}/{instance}")
-}
+use crate::store::sealing::{self, Place};
 
 /// Receipt levels as stored: how far a message got.
 const LEVEL_SENT: i64 = 1;
@@ -59,15 +55,13 @@ pub(super) async fn bind_engine(
     engine_ref: &str,
     secret: Option<&EngineSecret>,
 ) -> StoreResult<bool> {
-    let (text, sealed) = match (secret, &store.secrets_key) {
-        (Some(secret), Some(key)) => (
-            None,
-            Some(key.seal(
-                secret.expose().as_bytes(),
-                &seal_context(account.0, id.as_str()),
-            )),
+    let (text, sealed) = match secret {
+        Some(secret) => sealing::columns(
+            store.secrets_key.as_deref(),
+            Place::Engine(account.0, id.as_str()),
+            secret.expose(),
         ),
-        (secret, _) => (secret.map(|s| s.expose().to_owned()), None),
+        None => (None, None),
     };
     let result = sqlx::query(
         "UPDATE instances SET engine_ref = $1, engine_secret = $2, engine_secret_sealed = $3
@@ -91,29 +85,15 @@ pub(super) async fn bind_engine(
 
 /// An instance's engine secret from its row: opened with the secrets key when sealed.
 fn engine_secret(store: &PgStore, row: &PgRow) -> StoreResult<Option<EngineSecret>> {
-    let Some(sealed) = row.try_get::<Option<Vec<u8>>, _>("engine_secret_sealed")? else {
-        return Ok(row
-            .try_get::<Option<String>, _>("engine_secret")?
-            .map(EngineSecret::new));
-    };
-    let var = sevenoways_sdk::env::SECRETS_KEY;
+    let sealed: Option<Vec<u8>> = row.try_get("engine_secret_sealed")?;
+    let text: Option<String> = row.try_get("engine_secret")?;
+    if sealed.is_none() {
+        return Ok(text.map(EngineSecret::new));
+    }
     let (account, instance): (i64, String) =
         (row.try_get("account_id")?, row.try_get("instance_id")?);
-    let key = store.secrets_key.as_ref().ok_or_else(|| {
-        StoreError::Secrets(format!(
-            "instance {instance}: its engine key is sealed and {var} is not set"
-        ))
-    })?;
-    let plain = key
-        .open(&sealed, &seal_context(account, &instance))
-        .map_err(|_| {
-            StoreError::Secrets(format!(
-                "instance {instance}: its sealed engine key does not open with {var}"
-            ))
-        })?;
-    String::from_utf8(plain)
-        .map(|s| Some(EngineSecret::new(s)))
-        .map_err(|_| corrupt("engine secret", "not UTF-8"))
+    let place = Place::Engine(account, &instance);
+    Ok(sealing::open(store.secrets_key.as_deref(), place, text, sealed)?.map(EngineSecret::new))
 }
 
 /// Whether any engine secret is sealed: a start without the key must then refuse.
@@ -139,7 +119,11 @@ pub(super) async fn seal_plain(conn: &mut PgConnection, key: &SecretsKey) -> Sto
             "UPDATE instances SET engine_secret = NULL, engine_secret_sealed = $1
              WHERE account_id = $2 AND instance_id = $3",
         )
-        .bind(key.seal(secret.as_bytes(), &seal_context(*account, instance)))
+        .bind(sealing::seal(
+            key,
+            Place::Engine(*account, instance),
+            secret.as_bytes(),
+        ))
         .bind(account)
         .bind(instance)
         .execute(&mut *conn)
@@ -161,18 +145,12 @@ pub(super) async fn reseal(
     .fetch_all(&mut *conn)
     .await?;
     for (account, instance, sealed) in &rows {
-        let context = seal_context(*account, instance);
-        let plain = old.open(sealed, &context).map_err(|_| {
-            StoreError::Secrets(format!(
-                "instance {instance}: its sealed engine key does not open with {}",
-                sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
-            ))
-        })?;
+        let sealed = sealing::reseal(old, new, Place::Engine(*account, instance), sealed)?;
         sqlx::query(
             "UPDATE instances SET engine_secret_sealed = $1
              WHERE account_id = $2 AND instance_id = $3",
         )
-        .bind(new.seal(&plain, &context))
+        .bind(sealed)
         .bind(account)
         .bind(instance)
         .execute(&mut *conn)

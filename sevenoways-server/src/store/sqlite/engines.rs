@@ -18,12 +18,7 @@ use super::webhooks::insert_event_for;
 use super::*;
 use crate::engine::{EngineKind, EngineSecret};
 use crate::secrets::SecretsKey;
-
-/// What a WAHA session's key is sealed to: its instance, so a sealed value copied to
-/// another row does not open there.
-fn seal_context(account: i64, instance: &str) -> String {
-    format!("sevenoways instances.engine_secret {account}/{instance}")
-}
+use crate::store::sealing::{self, Place};
 
 /// Receipt levels as stored: how far a message got.
 const LEVEL_SENT: i64 = 1;
@@ -40,15 +35,13 @@ pub(super) async fn bind_engine(
     engine_ref: &str,
     secret: Option<&EngineSecret>,
 ) -> StoreResult<bool> {
-    let (text, sealed) = match (secret, &store.secrets_key) {
-        (Some(secret), Some(key)) => (
-            None,
-            Some(key.seal(
-                secret.expose().as_bytes(),
-                &seal_context(account.0, id.as_str()),
-            )),
+    let (text, sealed) = match secret {
+        Some(secret) => sealing::columns(
+            store.secrets_key.as_deref(),
+            Place::Engine(account.0, id.as_str()),
+            secret.expose(),
         ),
-        (secret, _) => (secret.map(|s| s.expose().to_owned()), None),
+        None => (None, None),
     };
     let result = sqlx::query(
         "UPDATE instances SET engine_ref = ?, engine_secret = ?, engine_secret_sealed = ?
@@ -75,29 +68,15 @@ fn engine_secret(
     store: &SqliteStore,
     row: &sqlx::sqlite::SqliteRow,
 ) -> StoreResult<Option<EngineSecret>> {
-    let Some(sealed) = row.try_get::<Option<Vec<u8>>, _>("engine_secret_sealed")? else {
-        return Ok(row
-            .try_get::<Option<String>, _>("engine_secret")?
-            .map(EngineSecret::new));
-    };
-    let var = sevenoways_sdk::env::SECRETS_KEY;
+    let sealed: Option<Vec<u8>> = row.try_get("engine_secret_sealed")?;
+    let text: Option<String> = row.try_get("engine_secret")?;
+    if sealed.is_none() {
+        return Ok(text.map(EngineSecret::new));
+    }
     let (account, instance): (i64, String) =
         (row.try_get("account_id")?, row.try_get("instance_id")?);
-    let key = store.secrets_key.as_ref().ok_or_else(|| {
-        StoreError::Secrets(format!(
-            "instance {instance}: its engine key is sealed and {var} is not set"
-        ))
-    })?;
-    let plain = key
-        .open(&sealed, &seal_context(account, &instance))
-        .map_err(|_| {
-            StoreError::Secrets(format!(
-                "instance {instance}: its sealed engine key does not open with {var}"
-            ))
-        })?;
-    String::from_utf8(plain)
-        .map(|s| Some(EngineSecret::new(s)))
-        .map_err(|_| corrupt("engine secret", "not UTF-8"))
+    let place = Place::Engine(account, &instance);
+    Ok(sealing::open(store.secrets_key.as_deref(), place, text, sealed)?.map(EngineSecret::new))
 }
 
 /// Whether any engine secret is sealed: a start without the key must then refuse.
@@ -123,7 +102,11 @@ pub(super) async fn seal_plain(conn: &mut SqliteConnection, key: &SecretsKey) ->
             "UPDATE instances SET engine_secret = NULL, engine_secret_sealed = ?
              WHERE account_id = ? AND instance_id = ?",
         )
-        .bind(key.seal(secret.as_bytes(), &seal_context(*account, instance)))
+        .bind(sealing::seal(
+            key,
+            Place::Engine(*account, instance),
+            secret.as_bytes(),
+        ))
         .bind(account)
         .bind(instance)
         .execute(&mut *conn)
@@ -145,17 +128,11 @@ pub(super) async fn reseal(
     .fetch_all(&mut *conn)
     .await?;
     for (account, instance, sealed) in &rows {
-        let context = seal_context(*account, instance);
-        let plain = old.open(sealed, &context).map_err(|_| {
-            StoreError::Secrets(format!(
-                "instance {instance}: its sealed engine key does not open with {}",
-                sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
-            ))
-        })?;
+        let sealed = sealing::reseal(old, new, Place::Engine(*account, instance), sealed)?;
         sqlx::query(
             "UPDATE instances SET engine_secret_sealed = ? WHERE account_id = ? AND instance_id = ?",
         )
-        .bind(new.seal(&plain, &context))
+        .bind(sealed)
         .bind(account)
         .bind(instance)
         .execute(&mut *conn)

@@ -14,79 +14,12 @@ use super::idempotency::{commit_answering, commit_answering_secret};
 use super::*;
 use crate::secrets::SecretsKey;
 use crate::store::fair_claim::{Assembled, Candidate, Leased, Target, assemble, fair_pick};
+use crate::store::sealing::{self, KEY_CHECK, KeyCheck, Place, Slot};
 use crate::store::streaks::{StreakStep, held_by_id, rounds_of_distinct_ids, streak_steps};
 
 /// The columns [`webhook_row`] reads.
 pub(super) const WEBHOOK_COLUMNS: &str = "id, url, events, created_at, disabled_at, \
     disabled_reason, failure_streak, paused_until, previous_expires_at";
-
-/// `meta` key of a value sealed with the secrets key, to tell a wrong key at startup.
-const KEY_CHECK: &str = "secrets_key_check";
-const KEY_CHECK_PLAINTEXT: &[u8] = b"sevenoways webhook secrets";
-
-/// Which of a webhook's two secrets; part of what a sealed value is bound to.
-#[derive(Debug, Clone, Copy)]
-enum Slot {
-    Current,
-    Previous,
-}
-
-fn seal_context(webhook_id: &str, slot: Slot) -> String {
-    let slot = match slot {
-        Slot::Current => "secret",
-        Slot::Previous => "previous_secret",
-    };
-    format!("sevenoways webhooks.{slot} {webhook_id}")
-}
-
-impl SqliteStore {
-    /// A secret as its two columns: (`secret` text, `secret_sealed` blob). With a key the
-    /// text is empty and the blob holds it sealed; without, the text holds it.
-    fn seal(
-        &self,
-        webhook_id: &str,
-        slot: Slot,
-        secret: &WebhookSecret,
-    ) -> (String, Option<Vec<u8>>) {
-        match &self.secrets_key {
-            Some(key) => (
-                String::new(),
-                Some(key.seal(secret.expose().as_bytes(), &seal_context(webhook_id, slot))),
-            ),
-            None => (secret.expose().to_owned(), None),
-        }
-    }
-
-    /// Reads back what [`SqliteStore::seal`] wrote; `None` when both columns are empty.
-    fn unseal(
-        &self,
-        webhook_id: &str,
-        slot: Slot,
-        text: Option<String>,
-        sealed: Option<Vec<u8>>,
-    ) -> StoreResult<Option<WebhookSecret>> {
-        let Some(sealed) = sealed else {
-            return Ok(text.map(WebhookSecret::new));
-        };
-        let key = self.secrets_key.as_ref().ok_or_else(|| {
-            StoreError::Secrets(format!(
-                "webhook {webhook_id}: its secret is sealed and {} is not set",
-                sevenoways_sdk::env::SECRETS_KEY
-            ))
-        })?;
-        let plain = key
-            .open(&sealed, &seal_context(webhook_id, slot))
-            .map_err(|_| {
-                StoreError::Secrets(format!(
-                    "webhook {webhook_id}: its sealed secret does not open with {}",
-                    sevenoways_sdk::env::SECRETS_KEY
-                ))
-            })?;
-        String::from_utf8(plain)
-            .map(|s| Some(WebhookSecret::new(s)))
-            .map_err(|_| corrupt("webhook secret", "not UTF-8"))
-    }
-}
 
 /// A webhook's secret columns: id, secret, secret_sealed, previous_secret,
 /// previous_secret_sealed.
@@ -107,7 +40,6 @@ pub(super) async fn prepare_secrets(
     key: Option<&SecretsKey>,
     previous: Option<&SecretsKey>,
 ) -> StoreResult<u64> {
-    let var = sevenoways_sdk::env::SECRETS_KEY;
     let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
     let check: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
         .bind(KEY_CHECK)
@@ -123,38 +55,22 @@ pub(super) async fn prepare_secrets(
         .await?;
         let sealed = sealed || super::engines::any_sealed(&mut tx).await?;
         if check.is_some() || sealed {
-            return Err(StoreError::Secrets(format!(
-                "the webhook secrets in this database are sealed: start the server with {var} \
-                 set to the key they were sealed with"
-            )));
+            return Err(sealing::sealed_without_key());
         }
         return Ok(0);
     };
-    let opens = |k: &SecretsKey, check: &[u8]| {
-        k.open(check, KEY_CHECK).ok().as_deref() == Some(KEY_CHECK_PLAINTEXT)
-    };
     let mut sealed = 0;
     let mut resealing = None;
-    match check {
-        Some(check) if opens(key, &check) => {}
-        Some(check) => match previous.filter(|old| opens(old, &check)) {
-            Some(old) => {
-                sealed += reseal(&mut tx, old, key).await?;
-                resealing = Some(old);
-            }
-            None => {
-                return Err(StoreError::Secrets(format!(
-                    "{var} is not the key the webhook secrets in this database were sealed \
-                     with: start with that key (to change keys, set it as {} and the new \
-                     one as {var})",
-                    sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
-                )));
-            }
-        },
-        None => {
+    match sealing::key_check(check.as_deref(), key, previous)? {
+        KeyCheck::Holds => {}
+        KeyCheck::Reseal(old) => {
+            sealed += reseal(&mut tx, old, key).await?;
+            resealing = Some(old);
+        }
+        KeyCheck::Write(check) => {
             sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?)")
                 .bind(KEY_CHECK)
-                .bind(key.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK))
+                .bind(check)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -172,15 +88,8 @@ pub(super) async fn prepare_secrets(
     .fetch_all(&mut *tx)
     .await?;
     for (id, secret, secret_sealed, previous, previous_sealed) in plain {
-        let current = match secret_sealed {
-            Some(blob) => blob,
-            None => key.seal(secret.as_bytes(), &seal_context(&id, Slot::Current)),
-        };
-        let previous = match (previous_sealed, previous) {
-            (Some(blob), _) => Some(blob),
-            (None, Some(p)) => Some(key.seal(p.as_bytes(), &seal_context(&id, Slot::Previous))),
-            (None, None) => None,
-        };
+        let (current, previous) =
+            sealing::seal_webhook_row(key, &id, &secret, secret_sealed, previous, previous_sealed);
         sqlx::query(
             "UPDATE webhooks SET secret = '', secret_sealed = ?, previous_secret = NULL,
                 previous_secret_sealed = ? WHERE id = ?",
@@ -225,30 +134,24 @@ async fn reseal(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let again = |blob: Option<Vec<u8>>, id: &str, slot: Slot| -> StoreResult<Option<Vec<u8>>> {
-        let Some(blob) = blob else { return Ok(None) };
-        let context = seal_context(id, slot);
-        let plain = old.open(&blob, &context).map_err(|_| {
-            StoreError::Secrets(format!(
-                "webhook {id}: its sealed secret does not open with {}",
-                sevenoways_sdk::env::SECRETS_KEY_PREVIOUS
-            ))
-        })?;
-        Ok(Some(new.seal(&plain, &context)))
+    let again = |blob: &Option<Vec<u8>>, id: &str, slot: Slot| {
+        blob.as_deref()
+            .map(|blob| sealing::reseal(old, new, Place::Webhook(id, slot), blob))
+            .transpose()
     };
     for (id, current, previous) in &rows {
         sqlx::query(
             "UPDATE webhooks SET secret_sealed = ?, previous_secret_sealed = ? WHERE id = ?",
         )
-        .bind(again(current.clone(), id, Slot::Current)?)
-        .bind(again(previous.clone(), id, Slot::Previous)?)
+        .bind(again(current, id, Slot::Current)?)
+        .bind(again(previous, id, Slot::Previous)?)
         .bind(id)
         .execute(&mut *conn)
         .await?;
     }
     let engines = super::engines::reseal(&mut *conn, old, new).await?;
     sqlx::query("UPDATE meta SET value = ? WHERE key = ?")
-        .bind(new.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK))
+        .bind(sealing::new_key_check(new))
         .bind(KEY_CHECK)
         .execute(&mut *conn)
         .await?;
@@ -262,7 +165,11 @@ pub(super) async fn create_webhook(
     secret: &WebhookSecret,
     max: u32,
 ) -> StoreResult<()> {
-    let (text, sealed) = store.seal(webhook.id.as_str(), Slot::Current, secret);
+    let (text, sealed) = sealing::columns(
+        store.secrets_key.as_deref(),
+        Place::Webhook(webhook.id.as_str(), Slot::Current),
+        secret.expose(),
+    );
     // IMMEDIATE: the quota is counted and the row inserted under one write lock, so
     // concurrent creates cannot both see room for one more.
     let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
@@ -275,7 +182,7 @@ pub(super) async fn create_webhook(
     .bind(account)
     .bind(&webhook.url)
     .bind(serde_json::to_string(&webhook.events).expect("strings serialise"))
-    .bind(text)
+    .bind(text.unwrap_or_default())
     .bind(sealed)
     .bind(millis(webhook.created_at))
     .execute(&mut *tx)
@@ -302,19 +209,20 @@ pub(super) async fn rotate_webhook_secret(
     let Some((text, sealed)) = row else {
         return Ok(false);
     };
-    let current = store
-        .unseal(id.as_str(), Slot::Current, Some(text), sealed)?
-        .ok_or_else(|| corrupt("webhook secret", "missing"))?;
-    let (previous_text, previous_sealed) = store.seal(id.as_str(), Slot::Previous, &current);
-    let (text, sealed) = store.seal(id.as_str(), Slot::Current, secret);
+    let rotated = sealing::rotate(
+        store.secrets_key.as_deref(),
+        id.as_str(),
+        (Some(text), sealed),
+        secret,
+    )?;
     sqlx::query(
         "UPDATE webhooks SET secret = ?, secret_sealed = ?, previous_secret = ?,
             previous_secret_sealed = ?, previous_expires_at = ? WHERE id = ?",
     )
-    .bind(text)
-    .bind(sealed)
-    .bind(Some(previous_text).filter(|_| previous_sealed.is_none()))
-    .bind(previous_sealed)
+    .bind(rotated.secret)
+    .bind(rotated.secret_sealed)
+    .bind(rotated.previous)
+    .bind(rotated.previous_sealed)
     .bind(millis(previous_expires_at))
     .bind(id.as_str())
     .execute(&mut *tx)
@@ -697,31 +605,18 @@ pub(super) async fn claim_deliveries(
     let mut targets: HashMap<String, Target> = HashMap::with_capacity(hooks.len());
     for hook in &hooks {
         let webhook_id: String = hook.try_get("id")?;
-        let secrets = store.unseal(
+        let target = sealing::claim_target(
+            store.secrets_key.as_deref(),
             &webhook_id,
-            Slot::Current,
-            hook.try_get("secret")?,
-            hook.try_get("secret_sealed")?,
-        );
-        let previous = match hook.try_get::<Option<i64>, _>("previous_expires_at")? {
-            Some(until) if until > now_ms => store.unseal(
-                &webhook_id,
-                Slot::Previous,
+            hook.try_get("url")?,
+            (hook.try_get("secret")?, hook.try_get("secret_sealed")?),
+            (
                 hook.try_get("previous_secret")?,
                 hook.try_get("previous_secret_sealed")?,
             ),
-            _ => Ok(None),
-        };
-        let target = match (secrets, previous) {
-            (Ok(Some(secret)), Ok(previous)) => Some((hook.try_get("url")?, secret, previous)),
-            (Err(e), _) | (_, Err(e)) => {
-                // Never sign with a secret that cannot be read: the lease runs out and the
-                // delivery is tried again then (after the operator fixes the key).
-                tracing::error!(webhook = %webhook_id, error = %e, "cannot read a webhook secret");
-                None
-            }
-            (Ok(None), _) => return Err(corrupt("webhook secret", "missing")),
-        };
+            hook.try_get("previous_expires_at")?,
+            now_ms,
+        )?;
         targets.insert(webhook_id, target);
     }
     let Assembled { claimed, gone } = assemble(&rows, &targets, &events, &picked, lease)?;
