@@ -738,21 +738,50 @@ struct Latency {
     errors: u64,
 }
 
+impl Latency {
+    /// Percentiles over `results` (ok, latency from the due time) sent over `elapsed` s.
+    fn of(results: &[(bool, Duration)], elapsed: f64) -> Self {
+        let errors = results.iter().filter(|(ok, _)| !ok).count() as u64;
+        let mut latencies: Vec<Duration> = results.iter().map(|(_, d)| *d).collect();
+        latencies.sort();
+        Latency {
+            achieved: (results.len() as u64 - errors) as f64 / elapsed,
+            p50_ms: ms(percentile(&latencies, 0.50)),
+            p99_ms: ms(percentile(&latencies, 0.99)),
+            p999_ms: ms(percentile(&latencies, 0.999)),
+            max_ms: ms(latencies.last().copied().unwrap_or_default()),
+            errors,
+        }
+    }
+}
+
 /// Sends at `rate` per second for `secs`, each request at its due instant however the
 /// earlier ones fare, and times each from that instant.
+async fn open_loop(base: &str, key: &str, rate: u64, secs: u64) -> Latency {
+    let (results, elapsed) = open_loop_slice(&http_client(), base, key, rate, secs as f64).await;
+    Latency::of(&results, elapsed)
+}
+
+/// [`open_loop`]'s sends for `secs` on `client`: each request's (ok, latency from its
+/// due time), and the seconds they took.
 ///
 /// The pacing is a thread of its own sleeping to each instant: tokio's timer wakes on
 /// whole milliseconds, which at thousands a second would send in bursts and add up to a
 /// millisecond of the harness's own to every request.
-async fn open_loop(base: &str, key: &str, rate: u64, secs: u64) -> Latency {
-    let client = http_client();
+async fn open_loop_slice(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    rate: u64,
+    secs: f64,
+) -> (Vec<(bool, Duration)>, f64) {
     let url = format!("{base}/api/send-number");
-    let total = rate * secs;
+    let total = (rate as f64 * secs) as u64;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let start = Instant::now() + Duration::from_millis(50);
     let runtime = tokio::runtime::Handle::current();
     let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<(bool, Duration)>();
-    let key = key.to_owned();
+    let (client, key) = (client.clone(), key.to_owned());
     let pacer = std::thread::spawn(move || {
         for i in 0..total {
             let due = start + interval.mul_f64(i as f64);
@@ -775,18 +804,30 @@ async fn open_loop(base: &str, key: &str, rate: u64, secs: u64) -> Latency {
         results.push(result);
     }
     let _ = pacer.join();
-    let elapsed = start.elapsed().as_secs_f64();
-    let errors = results.iter().filter(|(ok, _)| !ok).count() as u64;
-    let mut latencies: Vec<Duration> = results.iter().map(|(_, d)| *d).collect();
-    latencies.sort();
-    Latency {
-        achieved: (results.len() as u64 - errors) as f64 / elapsed,
-        p50_ms: ms(percentile(&latencies, 0.50)),
-        p99_ms: ms(percentile(&latencies, 0.99)),
-        p999_ms: ms(percentile(&latencies, 0.999)),
-        max_ms: ms(latencies.last().copied().unwrap_or_default()),
-        errors,
+    (results, start.elapsed().as_secs_f64())
+}
+
+/// Open loops at `rate` against each of `targets` (base URL, key), `secs` each, taken in
+/// turns: up to five rounds in which every target gets its share in a rotating order.
+/// Each figure is over all of its target's rounds. The host these run on is shared, and
+/// its slow patches come and go in seconds: taken one after another, a figure and its
+/// reference could each meet a different patch; in turns, every one meets them alike.
+async fn open_loop_in_turns(targets: &[(&str, &str)], rate: u64, secs: u64) -> Vec<Latency> {
+    let rounds = secs.clamp(1, 5) as usize;
+    let slice = secs as f64 / rounds as f64;
+    // One client per target for all its rounds: its connections stay open between them.
+    let clients: Vec<reqwest::Client> = targets.iter().map(|_| http_client()).collect();
+    let mut samples: Vec<(Vec<(bool, Duration)>, f64)> = vec![(Vec::new(), 0.0); targets.len()];
+    for round in 0..rounds {
+        for turn in 0..targets.len() {
+            let t = (round + turn) % targets.len();
+            let (base, key) = targets[t];
+            let (results, elapsed) = open_loop_slice(&clients[t], base, key, rate, slice).await;
+            samples[t].0.extend(results);
+            samples[t].1 += elapsed;
+        }
     }
+    samples.iter().map(|(r, e)| Latency::of(r, *e)).collect()
 }
 
 /// What the open loop's latency is read against, measured in the same run: the HTTP and
@@ -801,34 +842,44 @@ struct OpenLoopRefs {
     fsync_ms: Option<(f64, f64)>,
 }
 
-/// Measures [`OpenLoopRefs`] at `rate` for `secs`.
-async fn open_loop_refs(
+/// The open loop at `rate` on `relay` for `secs`, and its [`OpenLoopRefs`]: bare and
+/// this server on tmpfs are started beside it and the three are measured in turns
+/// ([`open_loop_in_turns`]); the disk's fsync after.
+async fn open_loop_with_refs(
     bin: &Path,
+    relay: &Relay,
     rate: u64,
     secs: u64,
     dir: &Path,
-) -> Result<OpenLoopRefs, String> {
-    let (proc, url) = start_ref("ref-bare", dir).await?;
-    let bare = open_loop(&url, "k", rate, secs).await;
-    drop(proc);
+) -> Result<(Latency, OpenLoopRefs), String> {
+    let (bare_proc, bare_url) = start_ref("ref-bare", dir).await?;
     let tmpfs = match tmpfs_dir() {
-        Some(shm) => {
-            let relay = start_relay_on(bin, "", None, Some(&shm)).await?;
-            Some(open_loop(&relay.base, &relay.key, rate, secs).await)
-        }
+        Some(shm) => Some(start_relay_on(bin, "", None, Some(&shm)).await?),
         None => {
             println!("NOTE: no tmpfs at /dev/shm: the open loop is not measured without the disk.");
             None
         }
     };
+    let mut targets = vec![
+        (relay.base.as_str(), relay.key.as_str()),
+        (bare_url.as_str(), "k"),
+    ];
+    if let Some(t) = &tmpfs {
+        targets.push((t.base.as_str(), t.key.as_str()));
+    }
+    let measured = open_loop_in_turns(&targets, rate, secs).await;
+    drop((bare_proc, tmpfs));
     let fsync_ms = fsync_latency(&std::env::temp_dir(), 2000)
         .map_err(|e| println!("NOTE: could not time fsync in the temporary directory: {e}"))
         .ok();
-    Ok(OpenLoopRefs {
-        bare,
-        tmpfs,
-        fsync_ms,
-    })
+    Ok((
+        measured[0],
+        OpenLoopRefs {
+            bare: measured[1],
+            tmpfs: measured.get(2).copied(),
+            fsync_ms,
+        },
+    ))
 }
 
 /// `/dev/shm` when it is a writable tmpfs.
@@ -1729,15 +1780,15 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
         }
         Some("open-loop") => {
             let relay = start_relay(&bin, "[metrics]\ntoken = \"bench\"\n").await?;
-            let open = open_loop(&relay.base, &relay.key, args.rate, args.secs).await;
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let (open, refs) =
+                open_loop_with_refs(&bin, &relay, args.rate, args.secs, dir.path()).await?;
             println!(
                 "open loop at {} req/s: p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, {} errors",
                 args.rate, open.p50_ms, open.p99_ms, open.p999_ms, open.max_ms, open.errors
             );
             print_group_commit(&relay).await?;
             drop(relay);
-            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let refs = open_loop_refs(&bin, args.rate, args.secs, dir.path()).await?;
             println!("references: {}", open_loop_refs_cell(&refs));
             return Ok(());
         }
@@ -1891,20 +1942,19 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
         Some(t)
     };
 
-    // Open loop on a fresh server.
+    // Open loop on a fresh server, in turns with its references.
     let relay = start_relay(&bin, "").await?;
-    let open = open_loop(&relay.base, &relay.key, args.rate, secs).await;
+    let (open, open_refs) = open_loop_with_refs(&bin, &relay, args.rate, secs, dir.path()).await?;
     println!(
         "open loop at {} req/s: p50 {:.2} ms, p99 {:.2} ms",
         args.rate, open.p50_ms, open.p99_ms
     );
+    println!("open loop references: {}", open_loop_refs_cell(&open_refs));
     let sequential = if args.smoke { 40 } else { 2000 };
     let (sdk_secs, raw_secs) = sdk_vs_raw(&relay.base, &relay.key, sequential).await?;
     let processes = if args.smoke { 4 } else { 40 };
     let svw_curl = svw_vs_curl(&svw, &relay, processes, dir.path())?;
     drop(relay);
-    let open_refs = open_loop_refs(&bin, args.rate, secs, dir.path()).await?;
-    println!("open loop references: {}", open_loop_refs_cell(&open_refs));
 
     let fan = fan_out_figure(&bin, args.smoke, None).await?;
     let (hooks, fan_sends) = (fan.hooks, fan.sends);
