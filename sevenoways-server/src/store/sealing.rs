@@ -325,6 +325,24 @@ mod tests {
     }
 
     #[test]
+    fn contexts_are_those_every_stored_value_was_sealed_with() {
+        // Part of every sealed value in every database: a change here makes existing
+        // secrets unreadable (the server then refuses to start), so it needs a migration.
+        assert_eq!(
+            Place::Webhook("wh_1", Slot::Current).context(),
+            "sevenoways webhooks.secret wh_1"
+        );
+        assert_eq!(
+            Place::Webhook("wh_1", Slot::Previous).context(),
+            "sevenoways webhooks.previous_secret wh_1"
+        );
+        assert_eq!(
+            Place::Engine(42, "inst_1").context(),
+            "sevenoways instances.engine_secret 42/inst_1"
+        );
+    }
+
+    #[test]
     fn a_change_of_keys_reseals_with_the_new_one_and_refuses_a_stranger() {
         let (old, new, stranger) = (
             SecretsKey::generate(),
