@@ -2021,8 +2021,9 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
         head,
         "Run {date}, commit `{commit}`, {cores} cores ({cpu}), {mem_gib:.0} GiB, load average before the run {load}.\n\
          {} builds; closed loop: {generator}, {conns} connections, {secs} s per run; open loop: the harness's client \
-         at a fixed {} req/s for {secs} s, latency from each request's due time. Each server ran alone, on a fresh \
-         data directory; the load generator shares the cores with it.\n",
+         at a fixed {} req/s for {secs} s, latency from each request's due time, this server and its references in turns. Each \
+         server ran alone (but the open loop's three, side by side), on a fresh data directory; \
+         the load generator shares the cores with it.\n",
         if release {
             "Release"
         } else {
