@@ -626,6 +626,48 @@ impl WahaEngine {
         Ok(applied)
     }
 
+    /// When WAHA's `status` would take `record`'s online number offline (or back to
+    /// pairing), the session's status as WAHA has it now, and its `me`, to apply instead.
+    ///
+    /// An event can land after a newer one: WAHA retries an event our endpoint did not
+    /// take (a 503 while the disk was full, a restart), so a `SCAN_QR_CODE` from before
+    /// the pairing can follow its `WORKING`. Applied as it came, it would leave a working
+    /// number refused as not paired until WAHA's next change, which may never come. A
+    /// number is taken offline only on WAHA's word of now: one `GET` per such event (a
+    /// rare one). The other way needs no check: a number wrongly online is corrected by
+    /// WAHA's answer to its next send. `None` (apply the event as it came) when the
+    /// number is not online, the event keeps it online, or WAHA does not answer.
+    async fn status_now_if_leaving_online(
+        &self,
+        record: &InstanceRecord,
+        session: &str,
+        status: &str,
+    ) -> Option<(String, Option<String>)> {
+        let online = InstanceStatus::Online;
+        if record.instance.status != online
+            || !matches!(instance_status(status, online), Some(s) if s != online)
+        {
+            return None;
+        }
+        let path = format!("/api/sessions/{session}");
+        let answer = self
+            .call(reqwest::Method::GET, &path, &[], None)
+            .await
+            .ok()
+            .filter(Answer::ok)?;
+        let now = answer
+            .body
+            .get("status")
+            .and_then(Value::as_str)?
+            .to_owned();
+        let me = answer
+            .body
+            .pointer("/me/id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Some((now, me))
+    }
+
     /// Brings the saved channels of `record` up to date with WAHA's list (names, admin
     /// rights). Channels are saved by `POST /api/channels`, not added here.
     async fn refresh_channels(&self, record: &InstanceRecord) {
@@ -716,7 +758,16 @@ impl WahaEngine {
                     ));
                 };
                 let me = envelope.me.as_ref().map(|m| m.id.as_str());
-                self.observe_status(&record, status, me, event_key).await?;
+                match self
+                    .status_now_if_leaving_online(&record, &envelope.session, status)
+                    .await
+                {
+                    Some((now, me)) => {
+                        self.observe_status(&record, &now, me.as_deref(), event_key)
+                            .await?
+                    }
+                    None => self.observe_status(&record, status, me, event_key).await?,
+                };
             }
             "message" => {
                 if payload.get("fromMe").and_then(Value::as_bool) == Some(true) {

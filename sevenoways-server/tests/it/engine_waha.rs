@@ -63,6 +63,42 @@ async fn paired(fake: &FakeWaha, c: &Client, name: &str) -> (InstanceId, String)
     (number, session)
 }
 
+#[tokio::test]
+async fn a_late_status_event_does_not_take_a_working_number_offline() {
+    let fake = FakeWaha::start(Flavour::Gows).await;
+    let (_t, c, sink) = relay(&fake).await;
+    let (number, session) = paired(&fake, &c, "late").await;
+    let status = || async {
+        let listed = c.instances().list().await.unwrap().instances;
+        listed
+            .into_iter()
+            .find(|i| i.instance_id == number)
+            .unwrap()
+            .status
+    };
+    assert_eq!(status().await, InstanceStatus::Online);
+    // WAHA redelivers an event from before the pairing (our endpoint had not taken it):
+    // the session is WORKING, so the number stays online and nothing is raised.
+    let late = json!({"name": session, "status": "SCAN_QR_CODE", "statuses": [], "data": null});
+    assert_eq!(fake.emit(&session, "session.status", late).await.0, 200);
+    assert_eq!(status().await, InstanceStatus::Online);
+    // A change WAHA stands by is applied: the phone logs out.
+    assert_eq!(fake.set_status(&session, "FAILED").await, 200);
+    assert_eq!(status().await, InstanceStatus::Offline);
+    eventually(5, || async {
+        sink.names()
+            .contains(&"instance.offline".to_owned())
+            .then_some(())
+    })
+    .await;
+    let names = sink.names();
+    assert_eq!(
+        names.iter().filter(|n| *n == "instance.offline").count(),
+        1,
+        "{names:?}"
+    );
+}
+
 async fn final_entry(c: &Client, q: QueueId, status: QueueStatus) -> QueueEntry {
     eventually(10, || async {
         let e = c.queue().status(q).await.unwrap();
