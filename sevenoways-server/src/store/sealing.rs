@@ -6,6 +6,7 @@
 
 use super::fair_claim::Target;
 use super::{StoreError, StoreResult, WebhookSecret};
+use crate::engine::EngineSecret;
 use crate::secrets::SecretsKey;
 
 /// `meta` key of a value sealed with the secrets key, to tell a wrong key at startup.
@@ -82,6 +83,20 @@ pub(super) fn columns(
     match key {
         Some(key) => (None, Some(seal(key, place, secret.as_bytes()))),
         None => (Some(secret.to_owned()), None),
+    }
+}
+
+/// An instance's engine key as its two columns, as [`columns`] writes them; both `None`
+/// for an engine that keeps no key.
+pub(super) fn engine_columns(
+    key: Option<&SecretsKey>,
+    account: i64,
+    instance: &str,
+    secret: Option<&EngineSecret>,
+) -> (Option<String>, Option<Vec<u8>>) {
+    match secret {
+        Some(secret) => columns(key, Place::Engine(account, instance), secret.expose()),
+        None => (None, None),
     }
 }
 

@@ -55,14 +55,8 @@ pub(super) async fn bind_engine(
     engine_ref: &str,
     secret: Option<&EngineSecret>,
 ) -> StoreResult<bool> {
-    let (text, sealed) = match secret {
-        Some(secret) => sealing::columns(
-            store.secrets_key.as_deref(),
-            Place::Engine(account.0, id.as_str()),
-            secret.expose(),
-        ),
-        None => (None, None),
-    };
+    let (text, sealed) =
+        sealing::engine_columns(store.secrets_key.as_deref(), account.0, id.as_str(), secret);
     let result = sqlx::query(
         "UPDATE instances SET engine_ref = $1, engine_secret = $2, engine_secret_sealed = $3
          WHERE account_id = $4 AND instance_id = $5",
