@@ -6,6 +6,11 @@
 //! statement is a round trip to the database (to SQLite's connection thread, or over the
 //! network to Postgres), and those round trips, not the rows, bound the accept path.
 //!
+//! So nothing is read that cannot refuse: a counter is read only for a period whose plan
+//! caps it, a window only for a plan with a rate limit, and the counters are written back
+//! as increments (`count = count + added`), which need no read. An uncapped plan's batch
+//! then reads nothing here at all and writes one statement.
+//!
 //! The stores hold the lock that makes this exact (SQLite's write lock, Postgres's account
 //! locks) from before the reads until the writes commit.
 
@@ -28,7 +33,8 @@ pub(super) struct Admit<'a> {
     pub(super) windows: Vec<AccountId>,
     /// Window rows at or before this instant (Unix ms) are outside every job's window.
     pub(super) since: i64,
-    /// The day and month counters the jobs are checked against.
+    /// The day and month counters the jobs are checked against: only those of a period
+    /// the job's plan caps.
     pub(super) counters: Vec<(AccountId, String)>,
 }
 
@@ -40,7 +46,8 @@ pub(super) struct Writes {
     /// Per account, the instant (Unix ms) at or before which its window rows are outside
     /// every later window, to delete.
     pub(super) expired: Vec<(AccountId, i64)>,
-    /// Counters the batch changed, with their new counts.
+    /// Counters the batch changed, with the messages it added to each (written as
+    /// increments: a counter that was not read is still counted).
     pub(super) counters: Vec<(AccountId, String, i64)>,
 }
 
@@ -67,8 +74,12 @@ impl<'a> Admit<'a> {
                 windows.insert(account);
                 since = since.min(millis(admission.now) - limits::WINDOW_MS);
             }
-            counters.insert((account, periods.day.clone()));
-            counters.insert((account, periods.month.clone()));
+            if admission.limits.daily_cap > 0 {
+                counters.insert((account, periods.day.clone()));
+            }
+            if admission.limits.monthly_cap > 0 {
+                counters.insert((account, periods.month.clone()));
+            }
         }
         Self {
             jobs,
@@ -92,12 +103,10 @@ impl<'a> Admit<'a> {
         for (account, at) in windows {
             window.entry(account).or_default().push(at);
         }
-        // (count, changed) by account and period.
-        let mut counts: HashMap<(AccountId, String), (u64, bool)> = self
-            .counters
-            .into_iter()
-            .map(|key| (key, (0, false)))
-            .collect();
+        // (used, added by this batch) by account and period; `used` is right only for the
+        // counters read, which are all those a cap is checked against.
+        let mut counts: HashMap<(AccountId, String), (u64, u64)> =
+            self.counters.into_iter().map(|key| (key, (0, 0))).collect();
         for (account, period, count) in counters {
             if let Some(entry) = counts.get_mut(&(account, period)) {
                 entry.0 = count.max(0) as u64;
@@ -126,7 +135,7 @@ impl<'a> Admit<'a> {
             }
             let day = (account, periods.day.clone());
             let month = (account, periods.month.clone());
-            let used = |key| counts.get(key).map_or(0, |c: &(u64, bool)| c.0);
+            let used = |key| counts.get(key).map_or(0, |c: &(u64, u64)| c.0);
             let (used_day, used_month) = (used(&day), used(&month));
             if let Err(refusal) =
                 limits::check_caps(&admission.limits, &periods, used_day, used_month, messages)
@@ -141,8 +150,8 @@ impl<'a> Admit<'a> {
                 *last = (*last).max(now);
             }
             for key in [day, month] {
-                let entry = counts.entry(key).or_insert((0, false));
-                *entry = (entry.0 + messages, true);
+                let entry = counts.entry(key).or_insert((0, 0));
+                *entry = (entry.0 + messages, entry.1 + messages);
             }
             verdicts.push(Ok(()));
         }
@@ -154,8 +163,8 @@ impl<'a> Admit<'a> {
         writes.expired = expired;
         let mut changed: Vec<_> = counts
             .into_iter()
-            .filter(|(_, (_, changed))| *changed)
-            .map(|((account, period), (count, _))| (account, period, count as i64))
+            .filter(|(_, (_, added))| *added > 0)
+            .map(|((account, period), (_, added))| (account, period, added as i64))
             .collect();
         changed.sort_unstable();
         writes.counters = changed;
@@ -243,10 +252,11 @@ mod tests {
             Some((&b, 3)),
         ];
         let admit = Admit::new(jobs);
-        // Only the rate-limited account's window is read; both accounts' two counters are.
+        // Only the rate-limited account's window is read, and only the counter a cap is
+        // checked against (account 2's day): nothing else can refuse.
         assert_eq!(admit.windows, vec![AccountId(1)]);
         assert_eq!(admit.since, millis(a.now) - limits::WINDOW_MS);
-        assert_eq!(admit.counters.len(), 4);
+        assert_eq!(admit.counters, vec![(AccountId(2), "d2026-12-02".into())]);
         // Account 1 used one slot 30 s ago; account 2 sent one message today already.
         let earlier = millis(a.now) - 30_000;
         let (verdicts, writes) = admit.decide(
@@ -274,12 +284,13 @@ mod tests {
             writes.expired,
             vec![(AccountId(1), millis(a.now) - limits::WINDOW_MS)]
         );
+        // What the batch added, written as increments: counted whether read or not.
         assert_eq!(
             writes.counters,
             vec![
                 (AccountId(1), "d2026-12-02".into(), 1),
                 (AccountId(1), "m2026-12".into(), 1),
-                (AccountId(2), "d2026-12-02".into(), 4),
+                (AccountId(2), "d2026-12-02".into(), 3),
                 (AccountId(2), "m2026-12".into(), 3),
             ]
         );

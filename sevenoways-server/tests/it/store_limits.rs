@@ -239,3 +239,53 @@ async fn caps_reset_with_the_day_and_the_month_in_the_plan_zone() {
         assert_eq!(send_at(&store, account, &limits, june, 1).await, Ok(1));
     }
 }
+
+/// The group commit reads a counter only where a cap is checked and writes what it adds
+/// as an increment: sends made while the account's plan had no cap still count once a
+/// cap is set, in the day and in the month.
+#[tokio::test]
+async fn sends_under_an_uncapped_plan_count_toward_a_cap_set_later() {
+    let (_dir, store, account) = store_with_account().await;
+    let plans = Plans::from_config(&[
+        PlanConfig {
+            name: "open".into(),
+            requests_per_minute: 0,
+            daily_cap: 0,
+            monthly_cap: 0,
+            ..PlanConfig::default()
+        },
+        PlanConfig {
+            name: "capped".into(),
+            requests_per_minute: 0,
+            daily_cap: 5,
+            monthly_cap: 8,
+            ..PlanConfig::default()
+        },
+    ])
+    .unwrap();
+    let (open, capped) = (plans.get("open").clone(), plans.get("capped").clone());
+    let morning = at("2026-05-10T08:00:00Z");
+    assert_eq!(send_at(&store, account, &open, morning, 3).await, Ok(3));
+    assert_eq!(send_at(&store, account, &open, morning, 1).await, Ok(1));
+    match send_at(&store, account, &capped, morning, 2).await {
+        Err(Refusal::Cap {
+            period: CapPeriod::Daily,
+            used: 4,
+            requested: 2,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(send_at(&store, account, &capped, morning, 1).await, Ok(1));
+    // The next day: the month holds all five.
+    let next_day = at("2026-05-11T08:00:00Z");
+    assert_eq!(send_at(&store, account, &open, next_day, 2).await, Ok(2));
+    match send_at(&store, account, &capped, next_day, 2).await {
+        Err(Refusal::Cap {
+            period: CapPeriod::Monthly,
+            used: 7,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}

@@ -103,7 +103,7 @@ async fn write_back(conn: &mut PgConnection, writes: &Writes) -> Result<(), sqlx
         sqlx::query(
             "INSERT INTO usage_counters (account_id, period, count)
              SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::BIGINT[])
-             ON CONFLICT (account_id, period) DO UPDATE SET count = excluded.count",
+             ON CONFLICT (account_id, period) DO UPDATE SET count = usage_counters.count + excluded.count",
         )
         .bind(&accounts)
         .bind(&periods)

@@ -1,29 +1,154 @@
 //! Storage for the limits: the rate window and the usage counters.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use sevenoways_sdk::InstanceId;
+use sqlx::{Row, SqliteConnection};
 
 use super::queue::EnqueueJob;
 use super::*;
 use crate::limits;
 use crate::store::admit::{self, Admit, Writes};
+use crate::store::batch;
 
-/// The rate limit, then the caps, for each job in arrival order: read, decided and
-/// written back for the whole batch at once (see [`admit`](crate::store::admit)).
+/// For each job in arrival order: its instances' presence, then the rate limit, then the
+/// caps; read, decided and written back for the whole batch at once (see
+/// [`admit`](crate::store::admit)). A job sending from an instance that is gone is
+/// answered [`Refusal::InstanceNotFound`](crate::limits::Refusal) and counts nothing.
+///
+/// Everything the decision needs (the instances, the rate windows, the counters) is
+/// read in one statement ([`read_state`]): each statement is a hop to SQLite's thread
+/// and back, and those hops, not the rows, are most of a batch's time.
 pub(super) async fn admit_batch(
     conn: &mut SqliteConnection,
     jobs: &[&EnqueueJob],
-) -> Result<Vec<Result<(), Refusal>>, sqlx::Error> {
-    let admit = Admit::new(jobs.iter().map(|job| {
+) -> Result<Vec<Result<(), limits::Refusal>>, sqlx::Error> {
+    fn checked<'a>(job: &&'a EnqueueJob) -> Option<(&'a limits::Admission, u64)> {
         job.admission
             .as_ref()
             .map(|a| (a, job.entries.len() as u64))
-    }));
-    let windows = read_windows(conn, &admit.windows, admit.since).await?;
-    let counters = read_counter_rows(conn, &admit.counters).await?;
-    let (verdicts, writes) = admit.decide(windows, counters);
+    }
+    let pairs: Vec<_> =
+        batch::sending_instances(jobs.iter().map(|j| (j.admission.as_ref(), &j.entries[..])))
+            .into_iter()
+            .collect();
+    // What every job would need; a job whose instance is gone is then left out of the
+    // decision, and what was read for it alone is ignored.
+    let wanted = Admit::new(jobs.iter().map(checked));
+    let state = read_state(conn, &pairs, &wanted).await?;
+    let missing = pairs
+        .into_iter()
+        .filter(|(account, instance)| {
+            !state
+                .found
+                .contains(&(*account, instance.as_str().to_owned()))
+        })
+        .collect();
+    let present: Vec<bool> = jobs
+        .iter()
+        .map(|job| batch::all_present(job.admission.as_ref(), &job.entries, &missing))
+        .collect();
+    let admit = Admit::new(
+        jobs.iter()
+            .zip(&present)
+            .filter(|(_, present)| **present)
+            .map(|(job, _)| checked(job)),
+    );
+    let (verdicts, writes) = admit.decide(state.windows, state.counters);
     write_back(conn, &writes).await?;
-    Ok(verdicts)
+    batch::verdicts(&present, verdicts).map_err(|e| sqlx::Error::Protocol(e.into()))
+}
+
+/// What a batch's admission reads.
+#[derive(Default)]
+struct State {
+    /// The `(account, instance)` pairs asked about that exist.
+    found: HashSet<(AccountId, String)>,
+    /// `(account, at)` of the rate windows.
+    windows: Vec<(AccountId, i64)>,
+    /// `(account, period, count)` of the counters that exist.
+    counters: Vec<(AccountId, String, i64)>,
+}
+
+/// Rows of each kind per statement: 500 × 2 parameters at most for each of the three
+/// parts keeps a statement near [`MAX_PARAMS`]. A batch needing more (more than 500
+/// distinct numbers, accounts or counters) takes one statement per 500.
+const ROWS_PER_PART: usize = 500;
+
+/// The instances of `pairs` that exist, the rate windows and the counters `admit` asks
+/// for, in one `UNION ALL` statement per [`ROWS_PER_PART`] of each; each row says which
+/// part it answers in its first column. Each part is a lookup in a primary key or index
+/// per key, driven by the keys (as `VALUES`).
+async fn read_state(
+    conn: &mut SqliteConnection,
+    pairs: &[(AccountId, &InstanceId)],
+    admit: &Admit<'_>,
+) -> Result<State, sqlx::Error> {
+    let mut state = State::default();
+    let statements = [pairs.len(), admit.windows.len(), admit.counters.len()]
+        .into_iter()
+        .map(|n| n.div_ceil(ROWS_PER_PART))
+        .max()
+        .unwrap_or(0);
+    for i in 0..statements {
+        let part = |len: usize| (i * ROWS_PER_PART).min(len)..((i + 1) * ROWS_PER_PART).min(len);
+        let pairs = &pairs[part(pairs.len())];
+        let windows = &admit.windows[part(admit.windows.len())];
+        let counters = &admit.counters[part(admit.counters.len())];
+        let mut parts = Vec::with_capacity(3);
+        if !pairs.is_empty() {
+            parts.push(format!(
+                "SELECT 0, i.account_id, i.instance_id, NULL FROM (VALUES {}) AS k
+                 JOIN instances AS i ON i.account_id = k.column1 AND i.instance_id = k.column2",
+                tuples(pairs.len(), 2)
+            ));
+        }
+        if !windows.is_empty() {
+            parts.push(format!(
+                "SELECT 1, account_id, at, NULL FROM rate_window
+                 WHERE at > ? AND account_id IN ({})",
+                vec!["?"; windows.len()].join(", ")
+            ));
+        }
+        if !counters.is_empty() {
+            parts.push(format!(
+                "SELECT 2, u.account_id, u.period, u.count FROM (VALUES {}) AS k
+                 JOIN usage_counters AS u ON u.account_id = k.column1 AND u.period = k.column2",
+                tuples(counters.len(), 2)
+            ));
+        }
+        if parts.is_empty() {
+            continue;
+        }
+        let sql = parts.join(" UNION ALL ");
+        let mut query = sqlx::query(&sql);
+        for (account, instance) in pairs {
+            query = query.bind(*account).bind(instance.as_str());
+        }
+        if !windows.is_empty() {
+            query = query.bind(admit.since);
+            for account in windows {
+                query = query.bind(*account);
+            }
+        }
+        for (account, period) in counters {
+            query = query.bind(*account).bind(period);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let account: AccountId = row.try_get(1)?;
+            match row.try_get::<i64, _>(0)? {
+                0 => {
+                    state.found.insert((account, row.try_get(2)?));
+                }
+                1 => state.windows.push((account, row.try_get(2)?)),
+                _ => state
+                    .counters
+                    .push((account, row.try_get(2)?, row.try_get(3)?)),
+            }
+        }
+    }
+    Ok(state)
 }
 
 /// Parameters per statement: well under SQLite's 32,766.
@@ -38,26 +163,6 @@ const MAX_OR_TERMS: usize = 250;
 fn tuples(rows: usize, width: usize) -> String {
     let tuple = format!("({})", vec!["?"; width].join(", "));
     vec![tuple; rows].join(", ")
-}
-
-async fn read_windows(
-    conn: &mut SqliteConnection,
-    accounts: &[AccountId],
-    since: i64,
-) -> Result<Vec<(AccountId, i64)>, sqlx::Error> {
-    let mut rows = Vec::new();
-    for chunk in accounts.chunks(MAX_PARAMS) {
-        let sql = format!(
-            "SELECT account_id, at FROM rate_window WHERE at > ? AND account_id IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        let mut query = sqlx::query_as::<_, (AccountId, i64)>(&sql).bind(since);
-        for account in chunk {
-            query = query.bind(account);
-        }
-        rows.extend(query.fetch_all(&mut *conn).await?);
-    }
-    Ok(rows)
 }
 
 /// The counts of `keys` (account, period) that exist, in one statement per chunk.
@@ -109,7 +214,7 @@ async fn write_back(conn: &mut SqliteConnection, writes: &Writes) -> Result<(), 
     for chunk in writes.counters.chunks(MAX_PARAMS / 3) {
         let sql = format!(
             "INSERT INTO usage_counters (account_id, period, count) VALUES {}
-             ON CONFLICT (account_id, period) DO UPDATE SET count = excluded.count",
+             ON CONFLICT (account_id, period) DO UPDATE SET count = count + excluded.count",
             tuples(chunk.len(), 3)
         );
         let mut query = sqlx::query(&sql);
@@ -201,19 +306,35 @@ mod tests {
                 .collect(),
         };
         write_back(&mut conn, &writes).await.unwrap();
-        let windows = read_windows(&mut conn, &accounts, 0).await.unwrap();
+        // Read back as a batch's admission reads: more accounts, counters and numbers
+        // than one statement holds.
+        let admissions: Vec<limits::Admission> = accounts
+            .iter()
+            .map(|&account_id| limits::Admission {
+                account_id,
+                limits: limits::PlanLimits::builtin_default(),
+                now: "2026-12-02T10:00:00Z".parse().unwrap(),
+            })
+            .collect();
+        let mut admit = Admit::new(admissions.iter().map(|a| Some((a, 1))));
+        admit.since = 0;
+        let numbers: Vec<InstanceId> = (0..600)
+            .map(|i| InstanceId::new(format!("n{i}")).unwrap())
+            .collect();
+        let pairs: Vec<_> = numbers.iter().map(|n| (AccountId(1), n)).collect();
+        let state = read_state(&mut conn, &pairs, &admit).await.unwrap();
+        assert!(state.found.is_empty(), "no instance rows were made");
+        let windows = state.windows;
         assert_eq!(
             windows.len(),
             accounts.len(),
             "one row each: the old one expired"
         );
         assert!(windows.iter().all(|&(_, at)| at == 70_000));
-        let keys: Vec<_> = accounts
-            .iter()
-            .map(|&a| (a, "d2026-12-02".to_owned()))
-            .collect();
-        let counters = read_counter_rows(&mut conn, &keys).await.unwrap();
+        // The day's counters were written; the months' were not, and read as absent.
+        let counters = state.counters;
         assert_eq!(counters.len(), accounts.len());
+        assert!(counters.iter().all(|c| c.1 == "d2026-12-02"));
         assert!(counters.iter().all(|c| c.2 == 3));
     }
 }

@@ -1,6 +1,5 @@
 //! The queue: the group-commit writer, claims, outcomes and receipts.
 
-use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -16,7 +15,6 @@ use super::limits::admit_batch;
 use super::webhooks::insert_event_for;
 use super::*;
 use crate::idempotency::{Claim, Outcome};
-use crate::store::batch;
 
 /// One caller's entries, admitted under its plan first when `admission` is set.
 ///
@@ -214,21 +212,10 @@ async fn insert_batch(
         .filter(|(_, replay)| !**replay)
         .map(|(job, _)| job)
         .collect();
-    // Each send's instance must still be there: the handler may not have read it (see
-    // `routes::messages::send_message`), and a delete may have come first.
-    let missing = missing_instances(&mut tx, &fresh).await?;
-    let present: Vec<bool> = fresh
-        .iter()
-        .map(|job| batch::all_present(job.admission.as_ref(), &job.entries, &missing))
-        .collect();
-    let admitted: Vec<&EnqueueJob> = fresh
-        .iter()
-        .zip(&present)
-        .filter(|(_, present)| **present)
-        .map(|(job, _)| *job)
-        .collect();
-    let verdicts = batch::verdicts(&present, admit_batch(&mut tx, &admitted).await?)
-        .map_err(|e| sqlx::Error::Protocol(e.into()))?;
+    // Each send's instance must still be there (the handler may not have read it, see
+    // `routes::messages::send_message`, and a delete may have come first): checked with
+    // the admission's reads.
+    let verdicts = admit_batch(&mut tx, &fresh).await?;
     let entries: Vec<&NewEntry> = fresh
         .iter()
         .zip(&verdicts)
@@ -268,29 +255,6 @@ async fn insert_batch(
             _ => results.next().expect("one result per fresh job"),
         })
         .collect())
-}
-
-/// The `(account, instance)` pairs the admitted jobs send from that have no instance row:
-/// one indexed lookup per distinct pair (a batch's sends mostly share a few numbers).
-async fn missing_instances<'a>(
-    conn: &mut SqliteConnection,
-    jobs: &[&'a EnqueueJob],
-) -> Result<HashSet<(AccountId, &'a InstanceId)>, sqlx::Error> {
-    let mut missing = HashSet::new();
-    for (account, instance) in
-        batch::sending_instances(jobs.iter().map(|j| (j.admission.as_ref(), &j.entries[..])))
-    {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM instances WHERE account_id = ? AND instance_id = ?")
-                .bind(account)
-                .bind(instance.as_str())
-                .fetch_optional(&mut *conn)
-                .await?;
-        if found.is_none() {
-            missing.insert((account, instance));
-        }
-    }
-    Ok(missing)
 }
 
 /// Inserts `queued` entries with multi-row INSERTs; returns their ids in order.
