@@ -344,13 +344,30 @@ fn workspace() -> PathBuf {
         .to_owned()
 }
 
-/// Builds `bin` of `package` with this harness's own profile; the binary's path.
-fn build(package: &str, bin: &str, release: bool) -> Result<PathBuf, String> {
+/// The binaries the harness measures: the server and `svw`.
+struct Binaries {
+    server: PathBuf,
+    svw: PathBuf,
+}
+
+/// Builds the server and `svw` with this harness's own profile, in one cargo invocation
+/// with the harness itself: exactly what `benches/run` builds first, so that run finds
+/// all of it fresh. (Cargo unifies features across the packages of one invocation: leave
+/// any of the three out and crates they share are compiled again with the other set,
+/// the server's own crate included, about 2.5 minutes here.) Under `cargo run -p xtask`,
+/// which built the harness alone, this compiles the shared crates once more.
+fn build(release: bool) -> Result<Binaries, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
-    command
-        .current_dir(workspace())
-        .args(["build", "-p", package, "--bin", bin]);
+    command.current_dir(workspace()).args([
+        "build",
+        "-p",
+        "xtask",
+        "-p",
+        "sevenoways-server",
+        "-p",
+        "sevenoways-cli",
+    ]);
     // What `cargo run` sets for this process; build scripts that watch these variables
     // would otherwise rebuild part of the tree on every run.
     for (name, _) in std::env::vars_os() {
@@ -364,14 +381,16 @@ fn build(package: &str, bin: &str, release: bool) -> Result<PathBuf, String> {
     }
     let status = command.status().map_err(|e| format!("cargo: {e}"))?;
     if !status.success() {
-        return Err(format!("building {bin} failed"));
+        return Err("building the server and svw failed".into());
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    Ok(target
-        .join(if release { "release" } else { "debug" })
-        .join(bin))
+        .unwrap_or_else(|| workspace().join("target"))
+        .join(if release { "release" } else { "debug" });
+    Ok(Binaries {
+        server: dir.join("sevenoways-server"),
+        svw: dir.join("svw"),
+    })
 }
 
 /// A relay server on a fresh data directory with an unlimited plan, a key and a paired
@@ -1762,9 +1781,12 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
             "the harness's own client (`wrk` not installed)".into()
         }
     };
-    let bin = match &args.server_bin {
-        Some(bin) => bin.clone(),
-        None => build("sevenoways-server", "sevenoways-server", release)?,
+    let (bin, svw) = match &args.server_bin {
+        Some(bin) => (bin.clone(), None),
+        None => {
+            let built = build(release)?;
+            (built.server, Some(built.svw))
+        }
     };
     match args.only.as_deref() {
         Some("fan-out") => {
@@ -1876,7 +1898,7 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
         }
         None => {}
     }
-    let svw = build("sevenoways-cli", "svw", release)?;
+    let svw = svw.ok_or("the whole run builds its own binaries (--server-bin is for --only)")?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let (secs, conns) = (args.secs, args.connections);
     println!(
