@@ -356,6 +356,10 @@ struct Binaries {
 /// any of the three out and crates they share are compiled again with the other set,
 /// the server's own crate included, about 2.5 minutes here.) Under `cargo run -p xtask`,
 /// which built the harness alone, this compiles the shared crates once more.
+///
+/// Only the two binaries are built: `xtask` is in the package list for its features, but
+/// its own binary, this running process, must not be relinked under it (the reference
+/// servers are started from this executable's path).
 fn build(release: bool) -> Result<Binaries, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
@@ -367,6 +371,10 @@ fn build(release: bool) -> Result<Binaries, String> {
         "sevenoways-server",
         "-p",
         "sevenoways-cli",
+        "--bin",
+        "sevenoways-server",
+        "--bin",
+        "svw",
     ]);
     // What `cargo run` sets for this process; build scripts that watch these variables
     // would otherwise rebuild part of the tree on every run.
