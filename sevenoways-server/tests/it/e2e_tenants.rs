@@ -568,7 +568,12 @@ async fn every_list_is_paginated() {
         }
     })
     .await;
-    let created = strings(&deliveries, "createdAt");
+    // Compared as instants, not as text: a time on a whole second is written without
+    // its fraction ("…:09Z"), which sorts after "…:09.056Z" as text.
+    let created: Vec<chrono::DateTime<Utc>> = strings(&deliveries, "createdAt")
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
     let mut newest_first = created.clone();
     newest_first.sort_by(|a, b| b.cmp(a));
     assert_eq!(created, newest_first);
