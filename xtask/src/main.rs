@@ -1409,12 +1409,13 @@ async fn scheduler_figure(bin: &Path, smoke: bool) -> Result<SchedulerFigures, S
 }
 
 /// Creates `count` schedules spread over the minutes of the next hour, measures the idle
-/// server's CPU for `idle_secs` while none is due, then waits for the first due minute
-/// and reads its fire lag from `/metrics`.
+/// server's CPU for `idle_secs` while none is due, waits for the first due minute and
+/// reads its fire lag from `/metrics`.
 ///
 /// The schedules of the first due minute are created last, once the others are in: that
-/// minute is then the next one with room for the idle window before it, so the run does
-/// not wait for a minute guessed before knowing how long creating the rest takes.
+/// minute is then the next one, so the run does not wait for a minute guessed before
+/// knowing how long creating the rest takes. The idle window goes before it when there
+/// is room, after its fire when not (nothing else is due for a minute then).
 async fn scheduler(
     bin: &Path,
     count: usize,
@@ -1436,13 +1437,20 @@ async fn scheduler(
     // for creating them and the first minute's.
     let base = minute(chrono::Utc::now() + chrono::Duration::minutes(10))?;
     let rest: Vec<usize> = (0..count).filter(|i| i % 60 != 0).collect();
+    let began = Instant::now();
     let created = create_schedules(&relay, &rest, |i| {
         base + chrono::Duration::minutes((i % 60) as i64)
     })
     .await;
-    // The first due minute: the next one leaving room for the idle window and 5 s.
-    let room = chrono::Duration::seconds(idle_secs as i64 + 10);
-    let first = minute(chrono::Utc::now() + room + chrono::Duration::minutes(1))?;
+    // Most of this figure's time: one commit per schedule, as a client creating them gets.
+    eprintln!(
+        "scheduler: {created} schedules created in {:.1} s",
+        began.elapsed().as_secs_f64()
+    );
+    // The first due minute: the next one at least 5 s away (creating its 1,667 schedules
+    // takes about one). Waiting for a minute with room for the idle window before it, as
+    // this did, cost 15 s more on average.
+    let first = minute(chrono::Utc::now() + chrono::Duration::seconds(65))?;
     if first > base {
         return Err("creating the schedules took over eight minutes: too slow to measure".into());
     }
@@ -1454,19 +1462,24 @@ async fn scheduler(
             "only {schedules} of {count} schedules were created"
         ));
     }
-    // Idle: nothing due until `first`; measured only in a whole window that ends 5 s
-    // before it (NaN, "not measured", if creating them ran too close to it).
-    let until_first = (first - chrono::Utc::now()).to_std().unwrap_or_default();
+    let pid = relay.proc.pid();
     let idle = Duration::from_secs(idle_secs);
-    let idle_cpu_pct = if until_first >= idle + Duration::from_secs(5) {
-        let pid = relay.proc.pid();
+    let idle_cpu = || async {
         let before = cpu_secs(pid).unwrap_or(f64::NAN);
         tokio::time::sleep(idle).await;
         let after = cpu_secs(pid).unwrap_or(f64::NAN);
         (after - before) / idle.as_secs_f64() * 100.0
+    };
+    // Idle: nothing is due until `first`; measured in a whole window that ends 5 s before
+    // it when there is room for one, after the fire otherwise (below; NaN, "not
+    // measured", if neither).
+    let until_first = (first - chrono::Utc::now()).to_std().unwrap_or_default();
+    let mut idle_cpu_pct = if until_first >= idle + Duration::from_secs(5) {
+        idle_cpu().await
     } else {
         f64::NAN
     };
+    let due = firsts.len() as u64;
     if !wait_for_fire {
         return Ok(SchedulerFigures {
             schedules,
@@ -1477,16 +1490,31 @@ async fn scheduler(
             lag_p99_s: f64::NAN,
         });
     }
-    // The first due minute, and a few seconds for its runs to fire.
-    let wait = (first - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(10);
-    tokio::time::sleep(wait).await;
-    let page = metrics_page(&relay).await?;
+    // The first due minute, then up to 10 s for its runs to fire: the lag histogram is read
+    // a few times a second and the wait ends once every due run is in it (a fixed 10 s
+    // was mostly spent idle).
+    let until = (first - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(until).await;
     let name = "sevenoways_schedule_fire_lag_seconds";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let page = loop {
+        let page = metrics_page(&relay).await?;
+        if histogram_quantile(&page, name, 0.5).1 >= due || Instant::now() >= deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    if idle_cpu_pct.is_nan() {
+        // Nothing else is due for a minute after `first` (the others start a minute after
+        // `base`); 5 s lets the fired runs' sends drain first.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        idle_cpu_pct = idle_cpu().await;
+    }
     let (lag_p50_s, fired) = histogram_quantile(&page, name, 0.5);
     let (lag_p99_s, _) = histogram_quantile(&page, name, 0.99);
     Ok(SchedulerFigures {
         schedules,
-        due: (0..count).filter(|i| i % 60 == 0).count() as u64,
+        due,
         idle_cpu_pct,
         fired,
         lag_p50_s,
