@@ -7,6 +7,7 @@
 mod admit;
 mod batch;
 mod fair_claim;
+mod migrations;
 pub mod page;
 pub mod plan;
 pub mod postgres;

@@ -41,8 +41,6 @@ use sqlx::{PgConnection, Row};
 use super::*;
 use crate::time::{from_millis, millis};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
 /// A [`Store`] on a Postgres database, shared by any number of server processes.
 #[derive(Clone)]
 pub struct PgStore {
@@ -134,7 +132,9 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
             .await?;
-        MIGRATOR
+        super::migrations::postgres()
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))?
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;

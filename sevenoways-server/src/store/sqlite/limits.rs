@@ -288,7 +288,12 @@ mod tests {
     #[tokio::test]
     async fn a_batch_of_thousands_of_accounts_is_written_back_and_read_again() {
         let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
-        MIGRATOR.run(&mut conn).await.unwrap();
+        crate::store::migrations::sqlite()
+            .await
+            .unwrap()
+            .run(&mut conn)
+            .await
+            .unwrap();
         let accounts: Vec<AccountId> = (1..=2_100).map(AccountId).collect();
         for account in &accounts {
             sqlx::query("INSERT INTO rate_window (account_id, at) VALUES (?, 1000)")

@@ -49,8 +49,6 @@ use writer::{WriteTx, Writer};
 /// readers).
 const CACHE_KIB: u32 = 16 * 1024;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
 /// A [`Store`] on an SQLite file.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -140,7 +138,9 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
-        MIGRATOR
+        super::migrations::sqlite()
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))?
             .run(&write)
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
