@@ -441,30 +441,7 @@ async fn start_relay_on(
     .map_err(|e| e.to_string())?;
     let data = dir.path().join("data");
     let key = create_key(bin, &data, &config, database_url, "bench")?;
-    let addr = free_addr();
-    let mut proc = Proc(
-        Command::new(bin)
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--data-dir")
-            .arg(&data)
-            .args(
-                database_url
-                    .map(|u| ["--database-url", u])
-                    .into_iter()
-                    .flatten(),
-            )
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("{}: {e}", bin.display()))?,
-    );
-    wait_listening(addr, &mut proc).await?;
-    let base = format!("http://{addr}");
+    let (proc, base) = spawn_server(bin, &data, &config, database_url).await?;
     let client = sdk_client(&base, &key)?;
     let id: sevenoways_sdk::InstanceId = "bench".parse().map_err(|e| format!("{e}"))?;
     client
@@ -486,6 +463,88 @@ async fn start_relay_on(
         database_url: database_url.map(str::to_owned),
         _dir: dir,
     })
+}
+
+/// The server on `data` with `config`, on a free loopback port, once it listens; its
+/// base URL.
+async fn spawn_server(
+    bin: &Path,
+    data: &Path,
+    config: &Path,
+    database_url: Option<&str>,
+) -> Result<(Proc, String), String> {
+    let addr = free_addr();
+    let mut proc = Proc(
+        Command::new(bin)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--data-dir")
+            .arg(data)
+            .args(
+                database_url
+                    .map(|u| ["--database-url", u])
+                    .into_iter()
+                    .flatten(),
+            )
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", bin.display()))?,
+    );
+    wait_listening(addr, &mut proc).await?;
+    Ok((proc, format!("http://{addr}")))
+}
+
+impl Relay {
+    /// Stops this SQLite relay and starts it again on a copy of its data in the system's
+    /// temporary directory: what was written where commits are cheap (tmpfs), served
+    /// from where they are not.
+    async fn reopen_on_disk(self, bin: &Path) -> Result<Relay, String> {
+        let Relay {
+            proc,
+            key,
+            data: old_data,
+            config: old_config,
+            database_url,
+            _dir: old_dir,
+            ..
+        } = self;
+        if database_url.is_some() {
+            return Err("only an SQLite relay moves".into());
+        }
+        // Killed, not stopped: what it committed is in its files (the log included),
+        // which is all a restart reads.
+        drop(proc);
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let (data, config) = (dir.path().join("data"), dir.path().join("bench.toml"));
+        std::fs::copy(&old_config, &config).map_err(|e| e.to_string())?;
+        // Owner-only, as the server asks of its data directory.
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&data)
+            .map_err(|e| e.to_string())?;
+        for entry in std::fs::read_dir(&old_data).map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            if entry.file_type().map_err(|e| e.to_string())?.is_file() {
+                std::fs::copy(entry.path(), data.join(entry.file_name()))
+                    .map_err(|e| format!("copying {}: {e}", entry.path().display()))?;
+            }
+        }
+        drop(old_dir);
+        let (proc, base) = spawn_server(bin, &data, &config, None).await?;
+        Ok(Relay {
+            proc,
+            base,
+            key,
+            data,
+            config,
+            database_url: None,
+            _dir: dir,
+        })
+    }
 }
 
 /// `keys create` on a relay's database with `plan`; the key.
@@ -1412,6 +1471,9 @@ async fn scheduler_figure(bin: &Path, smoke: bool) -> Result<SchedulerFigures, S
 /// server's CPU for `idle_secs` while none is due, waits for the first due minute and
 /// reads its fire lag from `/metrics`.
 ///
+/// All but the first due minute's are created on tmpfs when there is one, and the server
+/// then restarted on a copy on disk, which serves the rest of the row.
+///
 /// The schedules of the first due minute are created last, once the others are in: that
 /// minute is then the next one, so the run does not wait for a minute guessed before
 /// knowing how long creating the rest takes. The idle window goes before it when there
@@ -1423,9 +1485,16 @@ async fn scheduler(
     wait_for_fire: bool,
 ) -> Result<SchedulerFigures, String> {
     use chrono::Timelike;
-    let relay = start_relay(
+    // The schedules are created on tmpfs when there is one, then served from a copy on
+    // disk: this row measures a server holding them, not one durable commit per creation
+    // (86–117 s of the run on disk, one commit each; a durable commit's cost is the accept
+    // rows' figure).
+    let tmpfs = tmpfs_dir();
+    let relay = start_relay_on(
         bin,
         "[metrics]\ntoken = \"bench\"\n[pacing]\nmin_gap_ms = 0\njitter_ms = 0\n",
+        None,
+        tmpfs.as_deref(),
     )
     .await?;
     let minute = |t: chrono::DateTime<chrono::Utc>| {
@@ -1442,10 +1511,19 @@ async fn scheduler(
         base + chrono::Duration::minutes((i % 60) as i64)
     })
     .await;
-    // Most of this figure's time: one commit per schedule, as a client creating them gets.
+    let relay = if tmpfs.is_some() {
+        relay.reopen_on_disk(bin).await?
+    } else {
+        relay
+    };
     eprintln!(
-        "scheduler: {created} schedules created in {:.1} s",
-        began.elapsed().as_secs_f64()
+        "scheduler: {created} schedules created in {:.1} s{}",
+        began.elapsed().as_secs_f64(),
+        if tmpfs.is_some() {
+            " on tmpfs, and the server restarted on a copy on disk"
+        } else {
+            ""
+        }
     );
     // The first due minute: the next one at least 5 s away (creating its 1,667 schedules
     // takes about one). Waiting for a minute with room for the idle window before it, as
