@@ -32,6 +32,7 @@
 pub mod account;
 pub mod auth;
 pub mod bootstrap;
+pub mod cli;
 pub mod config;
 pub mod console;
 pub mod cron;
