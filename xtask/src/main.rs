@@ -1460,35 +1460,42 @@ fn histogram_quantile(page: &str, name: &str, q: f64) -> (f64, u64) {
 /// The scheduler figure: 100,000 schedules (120 in smoke mode, without waiting for a
 /// due minute).
 async fn scheduler_figure(bin: &Path, smoke: bool) -> Result<SchedulerFigures, String> {
-    if smoke {
-        scheduler(bin, 120, 1, false).await
-    } else {
-        scheduler(bin, 100_000, 10, true).await
-    }
+    scheduler_setup(bin, smoke).await?.finish().await
 }
 
-/// Creates `count` schedules spread over the minutes of the next hour, measures the idle
-/// server's CPU for `idle_secs` while none is due, waits for the first due minute and
-/// reads its fire lag from `/metrics`.
-///
-/// All but the first due minute's are created on tmpfs when there is one, and the server
-/// then restarted on a copy on disk, which serves the rest of the row.
-///
-/// The schedules of the first due minute are created last, once the others are in: that
-/// minute is then the next one, so the run does not wait for a minute guessed before
-/// knowing how long creating the rest takes. The idle window goes before it when there
-/// is room, after its fire when not (nothing else is due for a minute then).
-async fn scheduler(
-    bin: &Path,
+/// The scheduler row's server, holding all its schedules but the first due minute's.
+struct SchedulerSetup {
+    relay: Relay,
     count: usize,
-    idle_secs: u64,
+    /// Schedules created so far.
+    created: u64,
+    /// The other schedules are due from a minute after this.
+    base: chrono::DateTime<chrono::Utc>,
+    idle: Duration,
     wait_for_fire: bool,
-) -> Result<SchedulerFigures, String> {
+}
+
+/// The start of `t`'s minute.
+fn minute_of(t: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, String> {
     use chrono::Timelike;
-    // The schedules are created on tmpfs when there is one, then served from a copy on
-    // disk: this row measures a server holding them, not one durable commit per creation
-    // (86–117 s of the run on disk, one commit each; a durable commit's cost is the accept
-    // rows' figure).
+    t.with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .ok_or_else(|| "a minute".into())
+}
+
+/// Step one of the scheduler row: creates all but the first due minute's schedules,
+/// spread over the minutes of the next hour.
+///
+/// They are created on tmpfs when there is one, and the server then restarted on a copy
+/// on disk, which serves the rest of the row: the row measures a server holding them, not
+/// one durable commit per creation (86–117 s of the run on disk, one commit each; a
+/// durable commit's cost is the accept rows' figure).
+async fn scheduler_setup(bin: &Path, smoke: bool) -> Result<SchedulerSetup, String> {
+    let (count, idle_secs, wait_for_fire) = if smoke {
+        (120, 1, false)
+    } else {
+        (100_000, 10, true)
+    };
     let tmpfs = tmpfs_dir();
     let relay = start_relay_on(
         bin,
@@ -1497,14 +1504,9 @@ async fn scheduler(
         tmpfs.as_deref(),
     )
     .await?;
-    let minute = |t: chrono::DateTime<chrono::Utc>| {
-        t.with_second(0)
-            .and_then(|t| t.with_nanosecond(0))
-            .ok_or("a minute")
-    };
     // Minutes 1..59 of the hour after `base`: none is due for the next ten minutes, ample
-    // for creating them and the first minute's.
-    let base = minute(chrono::Utc::now() + chrono::Duration::minutes(10))?;
+    // for creating them, the rows run while waiting (`spare`) and the first minute's.
+    let base = minute_of(chrono::Utc::now() + chrono::Duration::minutes(10))?;
     let rest: Vec<usize> = (0..count).filter(|i| i % 60 != 0).collect();
     let began = Instant::now();
     let created = create_schedules(&relay, &rest, |i| {
@@ -1525,79 +1527,117 @@ async fn scheduler(
             ""
         }
     );
-    // The first due minute: the next one at least 5 s away (creating its 1,667 schedules
-    // takes about one). Waiting for a minute with room for the idle window before it, as
-    // this did, cost 15 s more on average.
-    let first = minute(chrono::Utc::now() + chrono::Duration::seconds(65))?;
-    if first > base {
-        return Err("creating the schedules took over eight minutes: too slow to measure".into());
-    }
-    let firsts: Vec<usize> = (0..count).filter(|i| i % 60 == 0).collect();
-    let created = created + create_schedules(&relay, &firsts, |_| first).await;
-    let schedules = created as usize;
-    if schedules < count {
-        return Err(format!(
-            "only {schedules} of {count} schedules were created"
-        ));
-    }
-    let pid = relay.proc.pid();
-    let idle = Duration::from_secs(idle_secs);
-    let idle_cpu = || async {
-        let before = cpu_secs(pid).unwrap_or(f64::NAN);
-        tokio::time::sleep(idle).await;
-        let after = cpu_secs(pid).unwrap_or(f64::NAN);
-        (after - before) / idle.as_secs_f64() * 100.0
-    };
-    // Idle: nothing is due until `first`; measured in a whole window that ends 5 s before
-    // it when there is room for one, after the fire otherwise (below; NaN, "not
-    // measured", if neither).
-    let until_first = (first - chrono::Utc::now()).to_std().unwrap_or_default();
-    let mut idle_cpu_pct = if until_first >= idle + Duration::from_secs(5) {
-        idle_cpu().await
-    } else {
-        f64::NAN
-    };
-    let due = firsts.len() as u64;
-    if !wait_for_fire {
-        return Ok(SchedulerFigures {
-            schedules,
-            due: 0,
-            idle_cpu_pct,
-            fired: 0,
-            lag_p50_s: f64::NAN,
-            lag_p99_s: f64::NAN,
-        });
-    }
-    // The first due minute, then up to 10 s for its runs to fire: the lag histogram is read
-    // a few times a second and the wait ends once every due run is in it (a fixed 10 s
-    // was mostly spent idle).
-    let until = (first - chrono::Utc::now()).to_std().unwrap_or_default();
-    tokio::time::sleep(until).await;
-    let name = "sevenoways_schedule_fire_lag_seconds";
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let page = loop {
-        let page = metrics_page(&relay).await?;
-        if histogram_quantile(&page, name, 0.5).1 >= due || Instant::now() >= deadline {
-            break page;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    if idle_cpu_pct.is_nan() {
-        // Nothing else is due for a minute after `first` (the others start a minute after
-        // `base`); 5 s lets the fired runs' sends drain first.
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        idle_cpu_pct = idle_cpu().await;
-    }
-    let (lag_p50_s, fired) = histogram_quantile(&page, name, 0.5);
-    let (lag_p99_s, _) = histogram_quantile(&page, name, 0.99);
-    Ok(SchedulerFigures {
-        schedules,
-        due,
-        idle_cpu_pct,
-        fired,
-        lag_p50_s,
-        lag_p99_s,
+    Ok(SchedulerSetup {
+        relay,
+        count,
+        created,
+        base,
+        idle: Duration::from_secs(idle_secs),
+        wait_for_fire,
     })
+}
+
+impl SchedulerSetup {
+    /// How long other rows may run before [`SchedulerSetup::finish`] without it waiting
+    /// any longer for its minute: the time until the next minute boundary, less the
+    /// `finish` needs before one (1,667 creations and the idle window, with a margin),
+    /// modulo a minute. Run then, a row costs the run nothing.
+    fn spare(&self) -> Duration {
+        let into_minute = chrono::Utc::now().timestamp_millis().rem_euclid(60_000) as u64;
+        let to_boundary = 60_000 - into_minute;
+        let lead = (self.idle + Duration::from_secs(8)).as_millis() as u64;
+        Duration::from_millis((to_boundary + 60_000 - lead % 60_000) % 60_000)
+    }
+
+    /// Step two: creates the first due minute's schedules, due at the next minute
+    /// boundary at least 5 s away, measures the idle server's CPU while none is due,
+    /// waits for that minute and reads its fire lag from `/metrics`.
+    ///
+    /// The first due minute's schedules are created last, once the others are in: that
+    /// minute is then the next one, so the run does not wait for a minute guessed before
+    /// knowing how long creating the rest takes. The idle window goes before it when
+    /// there is room, after its fire when not (nothing else is due for a minute then).
+    async fn finish(self) -> Result<SchedulerFigures, String> {
+        let SchedulerSetup {
+            relay,
+            count,
+            created,
+            base,
+            idle,
+            wait_for_fire,
+        } = self;
+        // Creating the first minute's 1,667 schedules takes about a second.
+        let first = minute_of(chrono::Utc::now() + chrono::Duration::seconds(65))?;
+        if first > base {
+            return Err(
+                "creating the schedules took over eight minutes: too slow to measure".into(),
+            );
+        }
+        let firsts: Vec<usize> = (0..count).filter(|i| i % 60 == 0).collect();
+        let created = created + create_schedules(&relay, &firsts, |_| first).await;
+        let schedules = created as usize;
+        if schedules < count {
+            return Err(format!(
+                "only {schedules} of {count} schedules were created"
+            ));
+        }
+        let pid = relay.proc.pid();
+        let idle_cpu = || async {
+            let before = cpu_secs(pid).unwrap_or(f64::NAN);
+            tokio::time::sleep(idle).await;
+            let after = cpu_secs(pid).unwrap_or(f64::NAN);
+            (after - before) / idle.as_secs_f64() * 100.0
+        };
+        // Idle: nothing is due until `first`; measured in a whole window that ends 5 s
+        // before it when there is room for one, after the fire otherwise (below; NaN,
+        // "not measured", if neither).
+        let until_first = (first - chrono::Utc::now()).to_std().unwrap_or_default();
+        let mut idle_cpu_pct = if until_first >= idle + Duration::from_secs(5) {
+            idle_cpu().await
+        } else {
+            f64::NAN
+        };
+        let due = firsts.len() as u64;
+        if !wait_for_fire {
+            return Ok(SchedulerFigures {
+                schedules,
+                due: 0,
+                idle_cpu_pct,
+                fired: 0,
+                lag_p50_s: f64::NAN,
+                lag_p99_s: f64::NAN,
+            });
+        }
+        // The first due minute, then up to 10 s for its runs to fire: the lag histogram
+        // is read a few times a second and the wait ends once every due run is in it.
+        let until = (first - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(until).await;
+        let name = "sevenoways_schedule_fire_lag_seconds";
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let page = loop {
+            let page = metrics_page(&relay).await?;
+            if histogram_quantile(&page, name, 0.5).1 >= due || Instant::now() >= deadline {
+                break page;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        if idle_cpu_pct.is_nan() {
+            // Nothing else is due for a minute after `first` (the others start a minute
+            // after `base`); 5 s lets the fired runs' sends drain first.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            idle_cpu_pct = idle_cpu().await;
+        }
+        let (lag_p50_s, fired) = histogram_quantile(&page, name, 0.5);
+        let (lag_p99_s, _) = histogram_quantile(&page, name, 0.99);
+        Ok(SchedulerFigures {
+            schedules,
+            due,
+            idle_cpu_pct,
+            fired,
+            lag_p50_s,
+            lag_p99_s,
+        })
+    }
 }
 
 /// Creates one schedule per index in `which` through the API (32 at a time), each due
@@ -1884,6 +1924,73 @@ fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "**not met**" }
 }
 
+/// The rows that may run while the scheduler row waits for its minute.
+#[derive(Clone, Copy)]
+enum Row {
+    FanOut,
+    FanOutPostgres,
+    Neighbour,
+    Verify,
+}
+
+impl Row {
+    /// About how long the row takes with `secs` per measurement, with a margin.
+    fn takes(self, secs: u64) -> Duration {
+        Duration::from_secs(match self {
+            Row::FanOut | Row::FanOutPostgres => secs + 8,
+            Row::Neighbour => 2 * secs + 4,
+            Row::Verify => 2,
+        })
+    }
+}
+
+/// The figures of the [`Row`]s, as they run.
+#[derive(Default)]
+struct Later {
+    fan: Option<FanOut>,
+    fan_pg: Option<FanOut>,
+    neighbour: Option<Neighbour>,
+    /// Seconds for the verifier's checks and for raw HMAC's.
+    verify: Option<(f64, f64)>,
+}
+
+impl Later {
+    async fn run(&mut self, row: Row, bin: &Path, args: &BenchArgs) -> Result<(), String> {
+        match row {
+            Row::FanOut => {
+                let fan = fan_out_figure(bin, args.smoke, None).await?;
+                println!(
+                    "webhook fan-out: {} of {} deliveries, {:.0}/s of {:.0} offered, p50 {:.1} ms",
+                    fan.deliveries, fan.expected, fan.per_sec, fan.offered, fan.p50_ms
+                );
+                self.fan = Some(fan);
+            }
+            Row::FanOutPostgres => {
+                let admin = args.database_url.as_deref().ok_or("no database URL")?;
+                let fan = fan_out_figure(bin, args.smoke, Some(admin)).await?;
+                println!(
+                    "webhook fan-out on Postgres: {:.0}/s, p50 {:.1} ms",
+                    fan.per_sec, fan.p50_ms
+                );
+                self.fan_pg = Some(fan);
+            }
+            Row::Neighbour => {
+                let rate = if args.smoke { 50 } else { 500 };
+                let neighbour = noisy_neighbour(bin, rate, args.secs, 64).await?;
+                println!(
+                    "noisy neighbour: p99 alone {:.2} ms, beside a flood of {:.0} req/s {:.2} ms",
+                    neighbour.alone.p99_ms, neighbour.flood_per_sec, neighbour.noisy.p99_ms
+                );
+                self.neighbour = Some(neighbour);
+            }
+            Row::Verify => {
+                self.verify = Some(verify_vs_hmac(if args.smoke { 4000 } else { 400_000 }));
+            }
+        }
+        Ok(())
+    }
+}
+
 async fn bench(args: BenchArgs) -> Result<(), String> {
     let release = !cfg!(debug_assertions);
     let mut args = args;
@@ -2122,34 +2229,40 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
     let svw_curl = svw_vs_curl(&svw, &relay, processes, dir.path())?;
     drop(relay);
 
-    let fan = fan_out_figure(&bin, args.smoke, None).await?;
-    let (hooks, fan_sends) = (fan.hooks, fan.sends);
-    println!(
-        "webhook fan-out: {} of {} deliveries, {:.0}/s of {:.0} offered, p50 {:.1} ms",
-        fan.deliveries, fan.expected, fan.per_sec, fan.offered, fan.p50_ms
-    );
-    let fan_pg = match &args.database_url {
-        Some(admin) => {
-            let fan = fan_out_figure(&bin, args.smoke, Some(admin)).await?;
-            println!(
-                "webhook fan-out on Postgres: {:.0}/s, p50 {:.1} ms",
-                fan.per_sec, fan.p50_ms
-            );
-            Some(fan)
-        }
-        None => None,
-    };
-    let neighbour = noisy_neighbour(&bin, if args.smoke { 50 } else { 500 }, secs, 64).await?;
-    println!(
-        "noisy neighbour: p99 alone {:.2} ms, beside a flood of {:.0} req/s {:.2} ms",
-        neighbour.alone.p99_ms, neighbour.flood_per_sec, neighbour.noisy.p99_ms
-    );
-    let sched = scheduler_figure(&bin, args.smoke).await?;
+    // The scheduler row's schedules are created first; the rows after them run while
+    // its server, idle, waits for a minute boundary, as many as fit the wait (see
+    // `SchedulerSetup::spare`): the wait was half a minute on average, spent idle.
+    let setup = scheduler_setup(&bin, args.smoke).await?;
+    let mut later = Later::default();
+    let mut pending = vec![Row::FanOut, Row::Neighbour, Row::Verify];
+    if args.database_url.is_some() {
+        pending.insert(1, Row::FanOutPostgres);
+    }
+    while let Some(i) = pending
+        .iter()
+        .position(|row| args.smoke || row.takes(secs) <= setup.spare())
+    {
+        later.run(pending.remove(i), &bin, &args).await?;
+    }
+    let sched = setup.finish().await?;
     println!(
         "scheduler: {} schedules, idle CPU {:.2} %, {} fired at the first due minute, lag p99 ≤ {} s",
         sched.schedules, sched.idle_cpu_pct, sched.fired, sched.lag_p99_s
     );
-    let (verify_secs, hmac_secs) = verify_vs_hmac(if args.smoke { 4000 } else { 400_000 });
+    for row in pending {
+        later.run(row, &bin, &args).await?;
+    }
+    let (fan, neighbour, (verify_secs, hmac_secs)) = match later {
+        Later {
+            fan: Some(fan),
+            neighbour: Some(neighbour),
+            verify: Some(verify),
+            ..
+        } => (fan, neighbour, verify),
+        _ => return Err("a row did not run".into()),
+    };
+    let fan_pg = later.fan_pg;
+    let (hooks, fan_sends) = (fan.hooks, fan.sends);
 
     // The table.
     let commit = Command::new("git")
