@@ -408,6 +408,60 @@ async fn quotas_hold_under_concurrent_creates() {
     server.shutdown().await;
 }
 
+/// A create without an `Idempotency-Key` (curl, a no-code tool) counts and inserts in
+/// one statement on SQLite: a burst of them still stops at exactly the plan's number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_quota_holds_under_concurrent_creates_without_a_key() {
+    let (_dir, server) = server_with(vec![testing::plan("small", |p| {
+        p.max_schedules = 3;
+    })])
+    .await;
+    let key = server.create_key("t", "small").await.unwrap();
+    let c = testing::client(&server.base_url(), &key, BodyEncoding::Json);
+    paired_instance(&c, "n1").await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/schedules", server.base_url());
+    let body = serde_json::to_value(schedule_request("n1")).unwrap();
+    let creates = (0..10).map(|_| {
+        let (http, url, key, body) = (http.clone(), url.clone(), key.clone(), body.clone());
+        async move {
+            let r = http
+                .post(url)
+                .header("x-api-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    });
+    let results = futures_join_all(creates).await;
+    let created = results.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(created, 3, "{results:?}");
+    for (status, body) in results.iter().filter(|(status, _)| *status != 200) {
+        assert_eq!(*status, 409, "{body}");
+        assert_eq!(body["success"], false, "{body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(
+            error.contains("max_schedules") && error.contains("quota reached"),
+            "{error}"
+        );
+    }
+    let listed = c.schedules().list().await.unwrap().schedules;
+    assert_eq!(listed.len(), 3);
+    // Room again once one is deleted.
+    c.schedules().delete(&listed[0].id).await.unwrap();
+    let again = http
+        .post(&url)
+        .header("x-api-key", &key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    server.shutdown().await;
+}
+
 /// `join_all` without the futures crate: spawn each and await them in order.
 async fn futures_join_all<F, T>(futures: impl Iterator<Item = F>) -> Vec<T>
 where

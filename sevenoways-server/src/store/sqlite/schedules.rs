@@ -44,20 +44,6 @@ pub(super) async fn create_schedule(
     now: DateTime<Utc>,
     max: u32,
 ) -> StoreResult<Schedule> {
-    // IMMEDIATE: the quota is counted and the row inserted under one write lock.
-    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
-    check_quota(&mut tx, Resource::Schedules, max, account, None).await?;
-    sqlx::query(
-        "INSERT INTO schedules (id, account_id, instance_id, spec, next_run_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id.as_str())
-    .bind(account)
-    .bind(spec.instance_id.as_str())
-    .bind(serde_json::to_string(spec).expect("spec serialises"))
-    .bind(next_run_at.map(millis))
-    .bind(millis(now))
-    .execute(&mut *tx)
-    .await?;
     let schedule = Schedule {
         id: id.clone(),
         spec: spec.clone(),
@@ -68,6 +54,40 @@ pub(super) async fn create_schedule(
         paused_at: None,
         pause_reason: None,
     };
+    let spec = serde_json::to_string(spec).expect("spec serialises");
+    // One statement counts against the quota and inserts: SQLite runs it whole under the
+    // write lock, so a burst of creates still stops at exactly `max`. Without an
+    // idempotency key to record beside it, it is its own transaction: one trip to the
+    // connection's thread, where BEGIN, the count, the insert and COMMIT made four.
+    let insert = sqlx::query(
+        "INSERT INTO schedules (id, account_id, instance_id, spec, next_run_at, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6
+         WHERE ?7 = 0 OR (SELECT COUNT(*) FROM schedules WHERE account_id = ?2) < ?7",
+    )
+    .bind(id.as_str())
+    .bind(account)
+    .bind(schedule.spec.instance_id.as_str())
+    .bind(spec)
+    .bind(next_run_at.map(millis))
+    .bind(millis(now))
+    .bind(i64::from(max));
+    let over_quota = || {
+        StoreError::QuotaExceeded(QuotaExceeded {
+            resource: Resource::Schedules,
+            max,
+        })
+    };
+    if crate::idempotency::current().is_none() {
+        let mut conn = store.write.conn().await?;
+        if insert.execute(&mut *conn).await?.rows_affected() == 0 {
+            return Err(over_quota());
+        }
+        return Ok(schedule);
+    }
+    let mut tx = store.write.begin_with("BEGIN IMMEDIATE").await?;
+    if insert.execute(&mut *tx).await?.rows_affected() == 0 {
+        return Err(over_quota());
+    }
     commit_answering(tx, &schedule).await?;
     Ok(schedule)
 }
