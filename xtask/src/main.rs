@@ -475,25 +475,18 @@ async fn spawn_server(
 ) -> Result<(Proc, String), String> {
     let addr = free_addr();
     let mut proc = Proc(
-        Command::new(bin)
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--data-dir")
-            .arg(data)
-            .args(
-                database_url
-                    .map(|u| ["--database-url", u])
-                    .into_iter()
-                    .flatten(),
-            )
-            .arg("--config")
-            .arg(config)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("{}: {e}", bin.display()))?,
+        store_args(
+            Command::new(bin).arg("--listen").arg(addr.to_string()),
+            data,
+            config,
+            database_url,
+        )
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", bin.display()))?,
     );
     wait_listening(addr, &mut proc).await?;
     Ok((proc, format!("http://{addr}")))
@@ -547,6 +540,20 @@ impl Relay {
     }
 }
 
+/// `cmd` told where a relay's database and configuration are.
+fn store_args<'c>(
+    cmd: &'c mut Command,
+    data: &Path,
+    config: &Path,
+    database_url: Option<&str>,
+) -> &'c mut Command {
+    cmd.arg("--data-dir").arg(data).arg("--config").arg(config);
+    if let Some(url) = database_url {
+        cmd.args(["--database-url", url]);
+    }
+    cmd
+}
+
 /// `keys create` on a relay's database with `plan`; the key.
 fn create_key(
     bin: &Path,
@@ -555,28 +562,15 @@ fn create_key(
     database_url: Option<&str>,
     plan: &str,
 ) -> Result<String, String> {
-    let out = Command::new(bin)
-        .args([
-            "keys",
-            "create",
-            "--name",
-            "bench",
-            "--plan",
-            plan,
-            "--data-dir",
-        ])
-        .arg(data)
-        .args(
-            database_url
-                .map(|u| ["--database-url", u])
-                .into_iter()
-                .flatten(),
-        )
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "off")
-        .output()
-        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    let out = store_args(
+        Command::new(bin).args(["keys", "create", "--name", "bench", "--plan", plan]),
+        data,
+        config,
+        database_url,
+    )
+    .env("RUST_LOG", "off")
+    .output()
+    .map_err(|e| format!("{}: {e}", bin.display()))?;
     if !out.status.success() {
         return Err(format!(
             "keys create failed: {}",
