@@ -1,10 +1,10 @@
 //! The `sevenoways-server` command: run the relay, manage its API keys, or back its
 //! database up.
 //!
-//! It lives in the library, and `src/main.rs` only calls [`main`], so that everything
-//! the command runs is compiled once, here: a release build generates no code for a lib
-//! item a second time inside the binary's own crate, where it took 30 s of a cold build
-//! at the end of its critical path (docs/benchmarks.md, "The binary's crate").
+//! It lives in the library, and `src/main.rs` only calls [`main`], so that the code the
+//! command runs is compiled once, here. In `main.rs`, a release build compiled much of
+//! the library's async code a second time inside the binary's own crate: 30 s of a cold
+//! build, at the end of its critical path (docs/benchmarks.md, "The binary's crate").
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
