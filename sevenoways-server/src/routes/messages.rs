@@ -113,7 +113,7 @@ pub(crate) async fn send_message<R: SendMessage>(
         })
         .collect();
     // The rate limit and caps are checked in the transaction that queues the entries
-    // (see `store::sqlite::queue::group_commit`), so a refusal has written nothing.
+    // (see `store::sqlite::commit`), so a refusal has written nothing.
     let admission = Admission {
         account_id: account.id,
         limits: state.plans.get(&account.plan).clone(),

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sevenoways_sdk::{IdempotencyKey, QueueId};
 use sqlx::{Row, SqliteConnection};
 
+use super::commit::{Failure, Params};
 use super::queue::EnqueueJob;
 use super::*;
 use crate::idempotency::{self, Answer, Claim, Recorded};
@@ -230,11 +231,11 @@ const ROWS_PER_STATEMENT: usize = 400;
 /// Runs under the write lock (`BEGIN IMMEDIATE`), so no other writer can record a key
 /// between this check and the batch's own inserts. One statement per 400 keyed jobs, not
 /// one per job: statements, not fsyncs, are what a group commit costs (docs/benchmarks.md).
-pub(super) async fn replays(
-    conn: &mut SqliteConnection,
+pub(super) fn replays(
+    conn: &rusqlite::Connection,
     jobs: &[EnqueueJob],
     now: DateTime<Utc>,
-) -> Result<Vec<bool>, sqlx::Error> {
+) -> rusqlite::Result<Vec<bool>> {
     let keyed: Vec<&Claim> = jobs.iter().filter_map(|j| j.claim.as_deref()).collect();
     let mut held: HashSet<(AccountId, String)> = HashSet::new();
     for chunk in keyed.chunks(ROWS_PER_STATEMENT) {
@@ -245,11 +246,16 @@ pub(super) async fn replays(
             sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
         }
         sql.push(')');
-        let mut query = sqlx::query_as::<_, (AccountId, String)>(&sql).bind(millis(now));
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut params = Params::new(&mut stmt);
+        params.bind(millis(now))?;
         for claim in chunk {
-            query = query.bind(claim.account).bind(claim.key.as_str());
+            params.bind(claim.account)?.bind(claim.key.as_str())?;
         }
-        held.extend(query.fetch_all(&mut *conn).await?);
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next()? {
+            held.insert((row.get(0)?, row.get(1)?));
+        }
     }
     let mut in_batch: HashSet<(AccountId, &str)> = HashSet::new();
     Ok(jobs
@@ -266,12 +272,12 @@ pub(super) async fn replays(
 /// For the group commit: records the answer of every admitted job that has a key, in the
 /// batch's transaction, with multi-row INSERTs. Returns the claims to mark committed once
 /// that transaction is.
-pub(super) async fn record_sends(
-    conn: &mut SqliteConnection,
+pub(super) fn record_sends(
+    conn: &rusqlite::Connection,
     jobs: &[&EnqueueJob],
     results: &[Result<Vec<QueueId>, Refusal>],
     now: DateTime<Utc>,
-) -> Result<Vec<(Arc<Claim>, Answer)>, sqlx::Error> {
+) -> Result<Vec<(Arc<Claim>, Answer)>, Failure> {
     let recorded: Vec<(Arc<Claim>, Answer)> = jobs
         .iter()
         .zip(results)
@@ -303,27 +309,28 @@ pub(super) async fn record_sends(
                 expires_at = excluded.expires_at
              WHERE idempotency_keys.expires_at <= excluded.created_at",
         );
-        let mut query = sqlx::query(&sql);
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut params = Params::new(&mut stmt);
         for (claim, answer) in chunk {
-            query = query
-                .bind(claim.account)
-                .bind(claim.key.as_str())
-                .bind(&claim.method)
-                .bind(&claim.path)
-                .bind(&claim.body_sha256[..])
-                .bind(i64::from(answer.status))
-                .bind(&answer.body)
-                .bind(millis(now))
-                .bind(millis(claim.expires_at(now)));
+            params
+                .bind(claim.account)?
+                .bind(claim.key.as_str())?
+                .bind(&claim.method)?
+                .bind(&claim.path)?
+                .bind(&claim.body_sha256[..])?
+                .bind(i64::from(answer.status))?
+                .bind(&answer.body)?
+                .bind(millis(now))?
+                .bind(millis(claim.expires_at(now)))?;
         }
-        let written = query.execute(&mut *conn).await?.rows_affected();
-        if written != chunk.len() as u64 {
+        let written = stmt.raw_execute()?;
+        if written != chunk.len() {
             // `replays` ruled this out under the same write lock; if it happens anyway,
             // failing the batch is the safe way out (nothing commits, every caller may
             // retry), where committing would answer one key twice.
-            return Err(sqlx::Error::Protocol(format!(
+            return Err(Failure::broken(format!(
                 "{} of {} idempotency keys were recorded during their own batch",
-                chunk.len() as u64 - written,
+                chunk.len() - written,
                 chunk.len()
             )));
         }

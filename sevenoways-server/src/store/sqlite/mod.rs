@@ -1,11 +1,13 @@
 //! The embedded default: SQLite in WAL mode under the data directory.
 //!
 //! Reads go through a small pool; writes through one connection (SQLite has one writer
-//! anyway). Queue inserts, the hot path, go through a group-commit task: concurrent sends
-//! are written in one transaction and each caller is answered once that commit is on
-//! disk (`synchronous = FULL`), so a reply always means durable.
+//! anyway), taking turns (`writer.rs`). Queue inserts, the hot path, go through the group
+//! commit, a thread with a connection of its own (`commit.rs`): concurrent sends are
+//! written in one transaction and each caller is answered once that commit is on disk
+//! (`synchronous = FULL`), so a reply always means durable.
 
 mod accounts;
+mod commit;
 mod console;
 mod engines;
 mod idempotency;
@@ -32,7 +34,7 @@ use sevenoways_sdk::models::queue::{QueueEntry, QueueStatus};
 use sevenoways_sdk::models::sandbox::OutboxMessage;
 use sevenoways_sdk::models::schedules::{CreateScheduleRequest, Schedule};
 use sevenoways_sdk::{ChannelId, Content, InstanceId, NewsletterJid, QueueId, ScheduleId};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 use tokio::sync::mpsc;
 
@@ -40,14 +42,34 @@ use super::*;
 use crate::ids::Generate;
 use crate::time::{from_millis, millis, stored};
 use ops::WriteHealth;
-use queue::{EnqueueJob, Recovery, group_commit};
+use queue::EnqueueJob;
 use schedules::schedule_row;
 use webhooks::{WEBHOOK_COLUMNS, insert_event_for, webhook_row};
 use writer::{WriteTx, Writer};
 
-/// Each connection's page cache at most, in KiB (five connections: one writer, four
-/// readers).
+/// Each connection's page cache at most, in KiB (six connections: the group commit's,
+/// the write pool's, four readers).
 const CACHE_KIB: u32 = 16 * 1024;
+
+/// How long a write waits for another process's lock (the key commands, a backup).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Every connection's settings, the pools' (sqlx) and the group commit's (rusqlite) alike.
+fn pragmas() -> [(&'static str, String); 5] {
+    [
+        ("journal_mode", "WAL".into()),
+        // A reply means durable: every commit is synced.
+        ("synchronous", "FULL".into()),
+        // After a checkpoint resets the log, a log grown past this by a burst is
+        // truncated back to it rather than kept at its largest size.
+        ("journal_size_limit", ops::JOURNAL_SIZE_LIMIT.to_string()),
+        // Pages cached per connection, at most (negative: KiB), filled only as used.
+        // SQLite's 2 MiB default is smaller than the delivery and queue indexes of a
+        // busy day, and every page past it is a read() from the OS.
+        ("cache_size", format!("-{CACHE_KIB}")),
+        ("foreign_keys", "OFF".into()),
+    ]
+}
 
 /// A [`Store`] on an SQLite file.
 #[derive(Clone)]
@@ -92,20 +114,13 @@ impl SqliteStore {
     /// narrowed to `0600`; an existing directory is left as it is, with a warning.
     pub async fn open(dir: &Path) -> StoreResult<Self> {
         let path = ops::prepare_files(dir)?;
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            // After a checkpoint resets the log, a log grown past this by a burst is
-            // truncated back to it rather than kept at its largest size.
-            .pragma("journal_size_limit", ops::JOURNAL_SIZE_LIMIT.to_string())
-            // Pages cached per connection, at most (negative: KiB), filled only as used.
-            // SQLite's 2 MiB default is smaller than the delivery and queue indexes of a
-            // busy day, and every page past it is a read() from the OS.
-            .pragma("cache_size", format!("-{}", CACHE_KIB))
-            .foreign_keys(false);
+        let options = pragmas().into_iter().fold(
+            SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .busy_timeout(BUSY_TIMEOUT),
+            |options, (name, value)| options.pragma(name, value),
+        );
         let raised = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let write = SqlitePoolOptions::new()
             .max_connections(1)
@@ -150,20 +165,22 @@ impl SqliteStore {
             .connect_with(options.clone().read_only(true))
             .await?;
         let (enqueue_tx, rx) = mpsc::channel(4096);
-        let conn = write.acquire().await?.detach();
+        let commit_conn = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || commit::open(&path))
+                .await
+                .map_err(|e| StoreError::Backend(Box::new(e)))?
+                .map_err(|e| StoreError::Backend(Box::new(e)))?
+        };
         let events = Arc::new(tokio::sync::Notify::new());
         let signals = writer::Signals {
-            raised: raised.clone(),
+            raised,
             committed: events.clone(),
         };
         let write = Writer::new(write, Some(signals));
         let write_health = Arc::new(WriteHealth::default());
-        let recovery = Recovery {
-            options,
-            health: write_health.clone(),
-            raised,
-        };
-        tokio::spawn(group_commit(conn, rx, recovery, write.clone()));
+        commit::spawn(commit_conn, path, rx, write_health.clone(), write.clone())
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(Self {
             read,
             write,
@@ -229,6 +246,19 @@ impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for AccountId {
 impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for AccountId {
     fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
         <i64 as sqlx::Decode<'r, sqlx::Sqlite>>::decode(value).map(AccountId)
+    }
+}
+
+// The same for the group commit's connection (rusqlite).
+impl rusqlite::ToSql for AccountId {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.0.into())
+    }
+}
+
+impl rusqlite::types::FromSql for AccountId {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        i64::column_result(value).map(AccountId)
     }
 }
 

@@ -86,23 +86,7 @@ pub(super) fn passing_condition(e: &sqlx::Error) -> Option<&'static str> {
             if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
                 return postgres_condition(pg.code());
             }
-            // Extended result codes carry the primary code in their low byte.
-            let code = db.code()?.parse::<i32>().ok()? & 0xff;
-            Some(match code {
-                // SQLITE_FULL
-                13 => "the disk is full",
-                // SQLITE_IOERR
-                10 => "a disk I/O error",
-                // SQLITE_BUSY, SQLITE_LOCKED
-                5 | 6 => crate::store::LOCKED,
-                // SQLITE_NOMEM
-                7 => "the server is out of memory",
-                // SQLITE_READONLY
-                8 => "the database is read-only",
-                // SQLITE_CANTOPEN
-                14 => "the database file cannot be opened",
-                _ => return None,
-            })
+            sqlite_condition(db.code()?.parse::<i32>().ok()?)
         }
         // SQLite reads files; a Postgres connection is a socket, and a socket that
         // fails this way (the server restarting, a network cut) comes back.
@@ -135,6 +119,27 @@ fn postgres_condition(code: &str) -> Option<&'static str> {
         "57P01" | "57P02" | "57P03" => "the database is restarting",
         "25006" => "the database is read-only",
         "40001" | "40P01" | "55P03" => crate::store::LOCKED,
+        _ => return None,
+    })
+}
+
+/// [`passing_condition`] for an SQLite result code, primary or extended (the group
+/// commit's errors come from rusqlite with the code alone).
+pub(super) fn sqlite_condition(code: i32) -> Option<&'static str> {
+    // Extended result codes carry the primary code in their low byte.
+    Some(match code & 0xff {
+        // SQLITE_FULL
+        13 => "the disk is full",
+        // SQLITE_IOERR
+        10 => "a disk I/O error",
+        // SQLITE_BUSY, SQLITE_LOCKED
+        5 | 6 => crate::store::LOCKED,
+        // SQLITE_NOMEM
+        7 => "the server is out of memory",
+        // SQLITE_READONLY
+        8 => "the database is read-only",
+        // SQLITE_CANTOPEN
+        14 => "the database file cannot be opened",
         _ => return None,
     })
 }

@@ -1,4 +1,5 @@
-//! The queue: the group-commit writer, claims, outcomes and receipts.
+//! The queue: sends handed to the group commit (`commit.rs`), claims, outcomes and
+//! receipts.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -8,10 +9,8 @@ use sevenoways_sdk::QueueId;
 use sevenoways_sdk::models::queue::QueueEntry;
 use sevenoways_sdk::models::webhooks::{EventData, MessageEvent};
 use sqlx::{Row, SqliteConnection};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use super::idempotency;
-use super::limits::admit_batch;
 use super::webhooks::insert_event_for;
 use super::*;
 use crate::idempotency::{Claim, Outcome};
@@ -30,52 +29,10 @@ pub(super) struct EnqueueJob {
 }
 
 impl EnqueueJob {
-    fn is_probe(&self) -> bool {
+    pub(super) fn is_probe(&self) -> bool {
         self.entries.is_empty() && self.admission.is_none()
     }
 }
-
-/// What the group-commit loop needs to come back from a failed batch.
-pub(super) struct Recovery {
-    /// To open a connection in place of one that failed.
-    pub(super) options: sqlx::sqlite::SqliteConnectOptions,
-    /// Where failures and successes are reported.
-    pub(super) health: std::sync::Arc<super::ops::WriteHealth>,
-    /// Set when the connection inserts an event (see `super::writer::Signals`).
-    pub(super) raised: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Recovery {
-    /// A fresh connection, or `None` if one cannot be opened now (the next batch tries
-    /// again).
-    ///
-    /// Why a failed connection is replaced rather than reused: on `SQLITE_FULL` (or an
-    /// I/O error) SQLite rolls the transaction back by itself, so sqlx's `ROLLBACK` fails
-    /// and its transaction depth stays at 1; every later `BEGIN IMMEDIATE` on that
-    /// connection is then refused, and sends fail until a restart even after the disk is
-    /// freed. A new connection has none of that state, whatever the error was.
-    async fn reopen(&self, old: Option<SqliteConnection>) -> Option<SqliteConnection> {
-        if let Some(old) = old {
-            let _ = sqlx::Connection::close(old).await;
-        }
-        let conn = async {
-            let mut conn = sqlx::ConnectOptions::connect(&self.options).await?;
-            super::writer::watch_events(&mut conn, self.raised.clone()).await?;
-            Ok::<_, sqlx::Error>(conn)
-        };
-        match conn.await {
-            Ok(conn) => Some(conn),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot reopen the queue's connection; will retry");
-                None
-            }
-        }
-    }
-}
-
-/// Most entries one group commit writes; enough to amortise the fsync, small enough to
-/// keep each transaction short.
-const MAX_BATCH_ENTRIES: usize = 2048;
 
 impl SqliteStore {
     pub(super) async fn send_job(
@@ -84,7 +41,7 @@ impl SqliteStore {
         admission: Option<Admission>,
     ) -> StoreResult<Result<Vec<QueueId>, Refusal>> {
         let (reply, rx) = oneshot::channel();
-        // The writer is another task: the request's key travels with the job. A write
+        // The writer is another thread: the request's key travels with the job. A write
         // probe answers no request, so it never carries one (it would record nothing, but
         // a probe must not be taken for the request's effect).
         let claim = if entries.is_empty() && admission.is_none() {
@@ -114,147 +71,26 @@ impl SqliteStore {
     }
 }
 
-/// The group-commit loop: take every job waiting, write them in one transaction, answer
-/// each. Runs on its own connection so queue writes never wait behind a slow request.
-///
-/// The rate limit and caps are checked here, inside the same transaction as the queue
-/// insert, rather than in a transaction of their own per request: a burst of sends then
-/// costs one commit (one fsync) for the whole batch instead of two per request, and the
-/// check and the insert cannot disagree (no admitted-but-not-queued request after a
-/// crash). The jobs of a batch are admitted one after another inside the transaction,
-/// and transactions are serialised by SQLite's write lock (`BEGIN IMMEDIATE`), so
-/// concurrent requests, and other processes on the same database, see each other's
-/// admissions: 200 simultaneous requests let exactly the allowance through.
-///
-/// After a failed batch the connection is replaced ([`Recovery::reopen`]) and the failure
-/// reported, so a full disk costs the sends made while it is full (answered 503), and
-/// sends succeed again as soon as there is space.
-pub(super) async fn group_commit(
-    conn: SqliteConnection,
-    mut rx: mpsc::Receiver<EnqueueJob>,
-    recovery: Recovery,
-    writer: super::Writer,
-) {
-    let mut conn = Some(conn);
-    let mut jobs: Vec<EnqueueJob> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut entries = first.entries.len();
-        jobs.push(first);
-        if conn.is_none() {
-            conn = recovery.reopen(None).await;
-        }
-        // Sends that arrive while another write has the turn join this batch.
-        let turn = writer.turn().await;
-        while entries < MAX_BATCH_ENTRIES {
-            match rx.try_recv() {
-                Ok(job) => {
-                    entries += job.entries.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
-            }
-        }
-        let started = std::time::Instant::now();
-        let result = match conn.as_mut() {
-            Some(c) => insert_batch(c, &jobs).await,
-            None => Err(sqlx::Error::Io(std::io::Error::other(
-                "the queue's database connection could not be reopened",
-            ))),
-        };
-        drop(turn);
-        match result {
-            Ok(results) => {
-                if entries > 0 {
-                    crate::telemetry::group_commit(entries, started.elapsed());
-                }
-                if jobs.iter().any(|j| !j.is_probe()) {
-                    recovery.health.stored();
-                }
-                for (job, result) in jobs.drain(..).zip(results) {
-                    let _ = job.reply.send(Ok(result));
-                }
-            }
-            Err(e) => {
-                let reason = super::ops::passing_condition(&e);
-                recovery
-                    .health
-                    .failed(reason.unwrap_or("the database failed"));
-                // One failure answers every job of the batch; the error is not `Clone`.
-                let msg = e.to_string();
-                for job in jobs.drain(..) {
-                    let source = format!("queue write failed: {msg}").into();
-                    let _ = job.reply.send(Err(match reason {
-                        Some(reason) => StoreError::Degraded { reason, source },
-                        None => StoreError::Backend(source),
-                    }));
-                }
-                conn = recovery.reopen(conn.take()).await;
-            }
-        }
-    }
-}
+/// Rows per queue INSERT: 9 parameters each stays well under SQLite's 32766-parameter
+/// limit.
+pub(super) const ROWS_PER_INSERT: usize = 500;
 
-async fn insert_batch(
-    conn: &mut SqliteConnection,
-    jobs: &[EnqueueJob],
-) -> Result<Vec<Result<Vec<QueueId>, Refusal>>, sqlx::Error> {
-    let at = Utc::now();
-    let now = millis(at);
-    // IMMEDIATE: the admission reads before it writes; a deferred transaction could not
-    // upgrade to a write after another connection committed (SQLITE_BUSY_SNAPSHOT).
-    let mut tx = sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?;
-    // A send whose Idempotency-Key is already recorded is a replay: it is not admitted
-    // (no count against the rate limit or the caps) and queues nothing.
-    let replays = idempotency::replays(&mut tx, jobs, at).await?;
-    let fresh: Vec<&EnqueueJob> = jobs
-        .iter()
-        .zip(&replays)
-        .filter(|(_, replay)| !**replay)
-        .map(|(job, _)| job)
-        .collect();
-    // Each send's instance must still be there (the handler may not have read it, see
-    // `routes::messages::send_message`, and a delete may have come first): checked with
-    // the admission's reads.
-    let verdicts = admit_batch(&mut tx, &fresh).await?;
-    let entries: Vec<&NewEntry> = fresh
-        .iter()
-        .zip(&verdicts)
-        .filter(|(_, verdict)| verdict.is_ok())
-        .flat_map(|(job, _)| &job.entries)
-        .collect();
-    let ids = insert_queued(&mut tx, &entries, now).await?;
-    if jobs.iter().any(EnqueueJob::is_probe) {
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ('heartbeat', ?)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+/// The multi-row INSERT of `rows` queued entries, for [`insert_queued`] and the group
+/// commit's own: each row binds the account, instance, recipient, recipient kind, content
+/// (JSON), next attempt, schedule, creation and update times.
+pub(super) fn insert_queued_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO queue (account_id, instance_id, recipient, recipient_kind, content, status,
+                            next_attempt_at, schedule_id, created_at, updated_at) VALUES ",
+    );
+    for i in 0..rows {
+        sql.push_str(if i == 0 {
+            "(?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)"
+        });
     }
-    let mut ids = ids.into_iter();
-    let results: Vec<Result<Vec<QueueId>, Refusal>> = fresh
-        .iter()
-        .zip(verdicts)
-        .map(|(job, verdict)| verdict.map(|()| ids.by_ref().take(job.entries.len()).collect()))
-        .collect();
-    let recorded = idempotency::record_sends(&mut tx, &fresh, &results, at).await?;
-    tx.commit().await?;
-    for (claim, answer) in recorded {
-        claim.committed(answer);
-    }
-    let mut results = results.into_iter();
-    Ok(jobs
-        .iter()
-        .zip(replays)
-        .map(|(job, replay)| match (&job.claim, replay) {
-            (Some(claim), true) => {
-                claim.taken();
-                Ok(Vec::new())
-            }
-            _ => results.next().expect("one result per fresh job"),
-        })
-        .collect())
+    sql
 }
 
 /// Inserts `queued` entries with multi-row INSERTs; returns their ids in order.
@@ -263,21 +99,9 @@ pub(super) async fn insert_queued(
     entries: &[&NewEntry],
     now: i64,
 ) -> Result<Vec<QueueId>, sqlx::Error> {
-    /// Rows per INSERT: 9 parameters each stays well under SQLite's 32766-parameter limit.
-    const ROWS_PER_STATEMENT: usize = 500;
     let mut ids = Vec::with_capacity(entries.len());
-    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from(
-            "INSERT INTO queue (account_id, instance_id, recipient, recipient_kind, content, status,
-                                next_attempt_at, schedule_id, created_at, updated_at) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            sql.push_str(if i == 0 {
-                "(?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)"
-            } else {
-                ", (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)"
-            });
-        }
+    for chunk in entries.chunks(ROWS_PER_INSERT) {
+        let sql = insert_queued_sql(chunk.len());
         let mut query = sqlx::query(&sql);
         for entry in chunk {
             query = query

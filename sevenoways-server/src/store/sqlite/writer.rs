@@ -1,6 +1,7 @@
 //! Turns at writing, taken in the order asked for.
 //!
-//! Two connections of this process write: the group commit's own and the write pool's.
+//! Two connections of this process write: the group commit's own (`commit.rs`) and the
+//! write pool's.
 //! SQLite lets one write at a time, and left to itself a writer that finds the lock taken
 //! sleeps in the busy handler (1, 2, 5, 10, … ms) and looks again. Under load the group
 //! commit always has a batch waiting and takes the lock back microseconds after it lets
@@ -86,6 +87,14 @@ impl Writer {
     pub(super) async fn turn(&self) -> TurnGuard {
         TurnGuard {
             _guard: self.turns.clone().lock_owned().await,
+            signals: self.signals.clone(),
+        }
+    }
+
+    /// [`Writer::turn`] for the group commit's thread, which is not the runtime's.
+    pub(super) fn blocking_turn(&self) -> TurnGuard {
+        TurnGuard {
+            _guard: self.turns.clone().blocking_lock_owned(),
             signals: self.signals.clone(),
         }
     }
