@@ -136,7 +136,7 @@ impl PgStore {
 const RETRY_BUSY: Duration = Duration::from_millis(5);
 
 /// The group-commit loop: take every job waiting, write them in one transaction, answer
-/// each (as the SQLite store's `group_commit`). It holds one pooled connection; after a
+/// each (as the SQLite store's, `store/sqlite/commit.rs`). It holds one pooled connection; after a
 /// failed batch that connection is closed and the next batch takes a fresh one, so a lost
 /// connection or a restarted database costs the sends of that moment (answered 503) and
 /// nothing after.

@@ -49,7 +49,7 @@ const MAX_BATCH_ENTRIES: usize = 2048;
 const CACHED_STATEMENTS: usize = 128;
 
 /// Opens the group commit's connection to the database at `path`, set as the pools' are
-/// ([`super::PRAGMAS`]).
+/// ([`super::pragmas`]).
 ///
 /// Not with `SQLITE_OPEN_CREATE`: the pools make and migrate the database first, and a
 /// file deleted since must fail here rather than come back empty, without its tables.
@@ -112,7 +112,8 @@ fn run(
         let result = match conn.as_mut() {
             // A panic would be a bug here, but it must not take sends down until a
             // restart: it fails its batch like an error (the transaction rolls back as
-            // it unwinds) and the loop goes on with a fresh connection.
+            // it unwinds; nothing after the commit can panic) and the loop goes on with
+            // a fresh connection.
             Ok(c) => {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| insert_batch(c, &jobs)))
                     .unwrap_or_else(|_| Err(Failure::broken("the group commit panicked")))
@@ -239,22 +240,27 @@ fn insert_batch(
         .map(|(job, verdict)| verdict.map(|()| ids.by_ref().take(job.entries.len()).collect()))
         .collect();
     let recorded = idempotency::record_sends(&tx, &fresh, &results, at)?;
+    // Every answer is settled before the commit, so that nothing after it can fail: the
+    // rows are on disk once it returns.
+    let mut results = results.into_iter();
+    let answers = replays
+        .iter()
+        .map(|&replay| match replay {
+            true => Some(Ok(Vec::new())),
+            false => results.next(),
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| Failure::broken("the batch lost a job's result"))?;
     tx.commit()?;
     for (claim, answer) in recorded {
         claim.committed(answer);
     }
-    let mut results = results.into_iter();
-    Ok(jobs
-        .iter()
-        .zip(replays)
-        .map(|(job, replay)| match (&job.claim, replay) {
-            (Some(claim), true) => {
-                claim.taken();
-                Ok(Vec::new())
-            }
-            _ => results.next().expect("one result per fresh job"),
-        })
-        .collect())
+    for (job, _) in jobs.iter().zip(replays).filter(|(_, replay)| *replay) {
+        if let Some(claim) = &job.claim {
+            claim.taken();
+        }
+    }
+    Ok(answers)
 }
 
 /// Inserts `queued` entries with multi-row INSERTs; returns their ids in order.

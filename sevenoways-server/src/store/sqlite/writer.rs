@@ -38,8 +38,8 @@ pub(super) struct Writer {
 
 /// Who hears of a turn that ended.
 pub(super) struct Signals {
-    /// Set when the store's write connections insert an event row (an SQLite update
-    /// hook, see [`watch_events`]). Turns come one at a time, so a row inserted
+    /// Set when the write pool's connection inserts an event row (an SQLite update
+    /// hook, see [`watch_events`]; the group commit writes no events). Turns come one at a time, so a row inserted
     /// belongs to the turn that ends next.
     pub(super) raised: Arc<AtomicBool>,
     /// Rung when a turn that inserted events ends ([`crate::store::Store::events_committed`]).
@@ -83,7 +83,7 @@ impl Writer {
         }
     }
 
-    /// Waits for a turn; for the group commit, which writes on a connection of its own.
+    /// Waits for a turn (for a write on a connection other than the pool's).
     pub(super) async fn turn(&self) -> TurnGuard {
         TurnGuard {
             _guard: self.turns.clone().lock_owned().await,
@@ -91,7 +91,8 @@ impl Writer {
         }
     }
 
-    /// [`Writer::turn`] for the group commit's thread, which is not the runtime's.
+    /// [`Writer::turn`] for the group commit's thread, which writes on a connection of its
+    /// own and is not the runtime's (this blocks it; it panics on a runtime's thread).
     pub(super) fn blocking_turn(&self) -> TurnGuard {
         TurnGuard {
             _guard: self.turns.clone().blocking_lock_owned(),
@@ -197,5 +198,48 @@ mod tests {
         write.await.unwrap();
         next_batch.await.unwrap();
         assert_eq!(*order.lock().unwrap(), ["write", "next batch"]);
+    }
+
+    /// The group commit's thread waits for a turn held on the runtime, and a write that
+    /// asks while its batch is written waits for it in turn.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_group_commits_thread_takes_turns_with_the_runtime() {
+        let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
+        let writer = Writer::new(pool, None);
+        let order = Arc::new(StdMutex::new(Vec::new()));
+        let held = writer.turn().await;
+        let (started, batch_started) = std::sync::mpsc::channel();
+        let (finish, batch_may_finish) = std::sync::mpsc::channel::<()>();
+        let batch = std::thread::spawn({
+            let (writer, order) = (writer.clone(), order.clone());
+            move || {
+                let _turn = writer.blocking_turn();
+                order.lock().unwrap().push("batch");
+                started.send(()).unwrap();
+                batch_may_finish.recv().unwrap();
+                order.lock().unwrap().push("batch ends");
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            order.lock().unwrap().is_empty(),
+            "the thread waits for the turn held"
+        );
+        drop(held);
+        tokio::task::spawn_blocking(move || batch_started.recv().unwrap())
+            .await
+            .unwrap();
+        let write = tokio::spawn({
+            let (writer, order) = (writer.clone(), order.clone());
+            async move {
+                let _turn = writer.turn().await;
+                order.lock().unwrap().push("write");
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        finish.send(()).unwrap();
+        write.await.unwrap();
+        batch.join().unwrap();
+        assert_eq!(*order.lock().unwrap(), ["batch", "batch ends", "write"]);
     }
 }
