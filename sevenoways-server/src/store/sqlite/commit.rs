@@ -95,7 +95,7 @@ fn run(
         let mut entries = first.entries.len();
         jobs.push(first);
         if conn.is_err() {
-            conn = open(path);
+            conn = reopen(path);
         }
         // Sends that arrive while another write has the turn join this batch.
         let turn = writer.blocking_turn();
@@ -144,14 +144,23 @@ fn run(
                 }
                 // A fresh connection holds nothing of the failed one's state, whatever
                 // the error was (SQLite rolls a transaction back by itself on
-                // `SQLITE_FULL`). If it cannot be opened now, the next batch tries again.
-                conn = open(path);
-                if let Err(e) = &conn {
-                    tracing::warn!(error = %e, "cannot reopen the queue's connection; will retry");
+                // `SQLITE_FULL`). If it cannot be opened now, or it was the reopening that
+                // failed, the next batch tries again.
+                if conn.is_ok() {
+                    conn = reopen(path);
                 }
             }
         }
     }
+}
+
+/// [`open`] in place of a connection that failed, saying so when it cannot be done.
+fn reopen(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = open(path);
+    if let Err(e) = &conn {
+        tracing::warn!(error = %e, "cannot reopen the queue's connection; will retry");
+    }
+    conn
 }
 
 /// Why a batch failed, as each of its callers is told.

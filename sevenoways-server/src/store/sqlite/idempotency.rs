@@ -230,7 +230,7 @@ const ROWS_PER_STATEMENT: usize = 400;
 ///
 /// Runs under the write lock (`BEGIN IMMEDIATE`), so no other writer can record a key
 /// between this check and the batch's own inserts. One statement per 400 keyed jobs, not
-/// one per job: statements, not fsyncs, are what a group commit costs (docs/benchmarks.md).
+/// one per job.
 pub(super) fn replays(
     conn: &rusqlite::Connection,
     jobs: &[EnqueueJob],

@@ -83,8 +83,8 @@ impl Writer {
         }
     }
 
-    /// Waits for a turn (for a write on a connection other than the pool's).
-    pub(super) async fn turn(&self) -> TurnGuard {
+    /// Waits for a turn.
+    async fn turn(&self) -> TurnGuard {
         TurnGuard {
             _guard: self.turns.clone().lock_owned().await,
             signals: self.signals.clone(),
